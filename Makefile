@@ -1,0 +1,31 @@
+# `make demo` runs the main job, `make test` the test suite. Each creates .venv
+# and installs what it needs on first use, so on a fresh machine each is the
+# only command you need.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test venv clean bench
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[cnn,dev]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) scripts/demo.py
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) scripts/bench_extract.py
+	$(PY) scripts/bench_predict.py
+	$(PY) scripts/bench_live.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,26 @@
+"""Exception hierarchy: every error the library raises on purpose is a LandmarkASLError."""
+
+from __future__ import annotations
+
+
+class LandmarkASLError(Exception):
+    """Base class of the errors landmark_asl raises on purpose.
+
+    The CLI turns these into a one-line message and exit status 1.
+    """
+
+
+class DatasetError(LandmarkASLError, ValueError):
+    """A dataset, CSV or landmark table is missing, empty or malformed."""
+
+
+class ExtractionError(LandmarkASLError):
+    """The hand landmark model could not be built, loaded or run."""
+
+
+class ModelLoadError(LandmarkASLError):
+    """A saved model directory is missing, corrupt or incompatible."""
+
+
+class SourceError(LandmarkASLError):
+    """A live source (camera, video file, image folder) cannot be opened or read."""
