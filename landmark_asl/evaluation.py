@@ -1,0 +1,822 @@
+"""Metrics and the model comparison: one split file, every model scored the same way, report as JSON, Markdown and PNG."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import platform
+import re
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from landmark_asl.exceptions import DatasetError, LandmarkASLError
+
+#: The label that the NOTHING rule predicts for an image without a hand.
+NOTHING = "NOTHING"
+
+#: Predicted label of a test image that got no prediction (no hand found and no
+#: NOTHING class): it never equals a true label, so it always counts as wrong.
+NO_HAND = "(no hand)"
+
+#: Version of the ``report.json`` layout.
+REPORT_FORMAT_VERSION = 1
+
+_SUMMARY_COLUMNS = (
+    ("model", "model"),
+    ("coverage", "coverage"),
+    ("accuracy_all", "acc. all"),
+    ("accuracy_detected", "acc. detected"),
+    ("macro_f1", "macro-F1"),
+    ("fit_seconds", "fit s"),
+    ("size_mb", "size MB"),
+    ("latency_p50_ms", "p50 ms"),
+    ("latency_p95_ms", "p95 ms"),
+    ("throughput_per_s", "batch /s"),
+)
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def apply_no_hand_rule(
+    predicted: Sequence[str], detected: Sequence[bool], classes: Sequence[str]
+) -> np.ndarray:
+    """Fill in the prediction of every test image on which no hand was found.
+
+    Where ``classes`` contains ``'NOTHING'`` such an image is predicted ``'NOTHING'``
+    (an empty scene is a valid answer); otherwise it gets :data:`NO_HAND`, which
+    never equals a true label, so it counts as wrong.
+
+    Parameters
+    ----------
+    predicted : sequence of str of length n_samples
+        Predictions; entries of rows without a hand are ignored (may be None).
+    detected : sequence of bool of length n_samples
+        Whether a hand was found in each image.
+    classes : sequence of str
+        The label set the model was trained on.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,), dtype object
+        Predictions with the no-hand rows filled in.
+    """
+    detected = np.asarray(detected, dtype=bool)
+    out = np.asarray(predicted, dtype=object).copy()
+    if out.shape != detected.shape:
+        raise ValueError(
+            f"predicted and detected must have the same length; got {out.shape[0]} and {detected.shape[0]}"
+        )
+    out[~detected] = NOTHING if NOTHING in set(classes) else NO_HAND
+    return out
+
+
+def classification_metrics(
+    y_true: Sequence[str],
+    y_pred: Sequence[str],
+    detected: Sequence[bool],
+    *,
+    labels: Sequence[str] | None = None,
+    coverage: float | None = None,
+) -> dict[str, Any]:
+    """Score predictions on ALL test images, and on the images where a hand was found.
+
+    Parameters
+    ----------
+    y_true : sequence of str of length n_samples
+        True labels.
+    y_pred : sequence of str of length n_samples
+        Final predictions on every image (after :func:`apply_no_hand_rule` for a
+        landmark model); :data:`NO_HAND` counts as wrong.
+    detected : sequence of bool of length n_samples
+        Whether MediaPipe found a hand in the image. ``accuracy_detected`` is
+        computed on these rows, for every model alike, so landmark models and the
+        CNN are compared on the same images.
+    labels : sequence of str, optional
+        Label order of the confusion matrix and per-class F1 (default: sorted true
+        and predicted labels, :data:`NO_HAND` last).
+    coverage : float, optional
+        Fraction of images the model could classify; default the fraction with a
+        hand (a pixel model that needs no hand passes 1.0).
+
+    Returns
+    -------
+    dict
+        ``n_test``, ``n_detected``, ``coverage``, ``accuracy_all``,
+        ``accuracy_detected`` (None when no hand was found at all), ``macro_f1``
+        (over the true labels, on all images), ``per_class_f1`` {label: F1},
+        ``labels`` (rows/columns of the confusion matrix) and ``confusion``
+        (list of lists of int, rows true, columns predicted).
+    """
+    from sklearn.metrics import confusion_matrix, f1_score
+
+    y_true = np.asarray(y_true, dtype=object)
+    y_pred = np.asarray(y_pred, dtype=object)
+    detected = np.asarray(detected, dtype=bool)
+    if not (y_true.shape == y_pred.shape == detected.shape):
+        raise ValueError(
+            "y_true, y_pred and detected must have the same length; got "
+            f"{y_true.shape[0]}, {y_pred.shape[0]} and {detected.shape[0]}"
+        )
+    if y_true.size == 0:
+        raise DatasetError("cannot score an empty test set: expected at least one test image, found none")
+    true_labels = sorted(set(y_true.tolist()))
+    if labels is None:
+        extra = sorted(set(y_pred.tolist()) - set(true_labels) - {NO_HAND})
+        labels = true_labels + extra + ([NO_HAND] if NO_HAND in set(y_pred.tolist()) else [])
+    labels = list(labels)
+    correct = y_true == y_pred
+    n_detected = int(detected.sum())
+    per_class = f1_score(y_true, y_pred, labels=true_labels, average=None, zero_division=0)
+    return {
+        "n_test": int(y_true.size),
+        "n_detected": n_detected,
+        "coverage": float(detected.mean()) if coverage is None else float(coverage),
+        "accuracy_all": float(correct.mean()),
+        "accuracy_detected": float(correct[detected].mean()) if n_detected else None,
+        "macro_f1": float(np.mean(per_class)),
+        "per_class_f1": {label: float(f) for label, f in zip(true_labels, per_class)},
+        "labels": labels,
+        "confusion": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+    }
+
+
+def measure_latency(
+    predict_one: Callable[[Any], Any],
+    predict_batch: Callable[[Any], Any],
+    samples: Any,
+    *,
+    n_single: int = 200,
+    batch_repeats: int = 3,
+) -> dict[str, float]:
+    """Time single-sample predictions (p50/p95) and batch throughput.
+
+    Parameters
+    ----------
+    predict_one : callable
+        Called with ``samples[i]`` (one sample, e.g. ndarray of shape (127,) or
+        (H, W, 3)).
+    predict_batch : callable
+        Called with the whole ``samples`` array.
+    samples : ndarray of shape (n_samples, ...)
+        Prepared inputs (features or images); hand detection is not timed here.
+    n_single : int
+        Number of single-sample calls (cycling through ``samples``).
+    batch_repeats : int
+        The best of this many batch calls gives the throughput.
+
+    Returns
+    -------
+    dict
+        ``latency_p50_ms``, ``latency_p95_ms``, ``throughput_per_s``.
+    """
+    n = len(samples)
+    if n == 0:
+        raise ValueError("measure_latency needs at least one sample; got an empty array")
+    predict_one(samples[0])  # warm-up: lazy imports, thread pools
+    times = np.empty(n_single)
+    for i in range(n_single):
+        start = time.perf_counter()
+        predict_one(samples[i % n])
+        times[i] = time.perf_counter() - start
+    best = np.inf
+    for _ in range(max(1, batch_repeats)):
+        start = time.perf_counter()
+        predict_batch(samples)
+        best = min(best, time.perf_counter() - start)
+    return {
+        "latency_p50_ms": float(np.percentile(times, 50) * 1e3),
+        "latency_p95_ms": float(np.percentile(times, 95) * 1e3),
+        "throughput_per_s": float(n / best) if best > 0 else float("inf"),
+    }
+
+
+def directory_size(path: str | Path) -> int:
+    """Total size in bytes of the files under ``path``."""
+    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _fmt(value: Any, key: str) -> str:
+    if value is None:
+        return "-"
+    if key in ("coverage", "accuracy_all", "accuracy_detected"):
+        return f"{100 * value:.1f}%"
+    if key == "macro_f1":
+        return f"{value:.3f}"
+    if key in ("latency_p50_ms", "latency_p95_ms"):
+        return f"{value:.3f}" if value < 1 else f"{value:.2f}"
+    if key in ("fit_seconds", "size_mb"):
+        return f"{value:.2f}" if value < 10 else f"{value:.1f}"
+    if key == "throughput_per_s":
+        return f"{value:,.0f}"
+    return str(value)
+
+
+def summary_rows(report: dict[str, Any]) -> list[list[str]]:
+    """Rows of the summary table (header first), one per model, as strings."""
+    rows = [[title for _, title in _SUMMARY_COLUMNS]]
+    for name, result in report["models"].items():
+        rows.append([name if key == "model" else _fmt(result.get(key), key) for key, _ in _SUMMARY_COLUMNS])
+    return rows
+
+
+def format_table(rows: list[list[str]], *, markdown: bool = True) -> str:
+    """Render rows (header first) as a Markdown table or as aligned plain text."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+
+    def line(row: list[str]) -> str:
+        cells = [cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))]
+        return ("| " + " | ".join(cells) + " |") if markdown else "  ".join(cells)
+
+    out = [line(rows[0])]
+    if markdown:
+        out.append("| " + " | ".join(["-" * widths[0]] + ["-" * (w - 1) + ":" for w in widths[1:]]) + " |")
+    else:
+        out.append("  ".join("-" * w for w in widths))
+    out.extend(line(row) for row in rows[1:])
+    return "\n".join(out)
+
+
+def plot_confusion(result: dict[str, Any], path: str | Path, *, title: str) -> Path:
+    """Save the confusion matrix of one model as a PNG (rows normalised to 1).
+
+    Parameters
+    ----------
+    result : dict
+        A model's entry of the report (``labels`` and ``confusion``).
+    path : str or Path
+        Output PNG.
+    title : str
+        Figure title.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = result["labels"]
+    counts = np.asarray(result["confusion"], dtype=float)
+    totals = counts.sum(axis=1, keepdims=True)
+    share = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+    size = max(5.0, 0.32 * len(labels) + 2)
+    fig, ax = plt.subplots(figsize=(size, size * 0.9))
+    image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
+    ax.set_yticks(range(len(labels)), labels, fontsize=7)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def markdown_report(report: dict[str, Any]) -> str:
+    """Render a comparison report (the dict of ``report.json``) as Markdown."""
+    meta = report["metadata"]
+    lines = [
+        f"# Comparison: {', '.join(meta['train_sources'])} -> {', '.join(meta['test_sources']) or '(split)'}",
+        "",
+        f"- split: `{meta['split_mode']}` ({meta['n_train']} train / {meta['n_test']} test images), "
+        f"file `{meta['split_file']}` sha256 `{meta['split_sha256'][:16]}...`",
+        f"- classes ({len(meta['classes'])}): {' '.join(meta['classes'])}",
+    ]
+    if meta.get("dropped_labels"):
+        lines.append(f"- labels dropped (not in both train and test): {' '.join(meta['dropped_labels'])}")
+    lines += [
+        f"- hand found in {100 * meta['test_hand_coverage']:.1f}% of test images, "
+        f"{100 * meta['train_hand_coverage']:.1f}% of train images",
+        f"- no-hand rule: {meta['no_hand_rule']}",
+        "",
+        format_table(summary_rows(report)),
+        "",
+        "coverage: share of test images the model could classify (a landmark model needs a hand; "
+        "the CNN needs none). acc. all: accuracy on every test image, no hand = wrong. "
+        "acc. detected: accuracy on the test images where MediaPipe found a hand (the same images "
+        "for every model, CNN included). Latency: one prepared sample (landmark features or one "
+        "image) through the classifier, hand detection not included.",
+        "",
+        "## Per-class F1 (all test images)",
+        "",
+    ]
+    names = list(report["models"])
+    labels = meta["classes"]
+    rows = [["label", *names]]
+    for label in labels:
+        rows.append([label, *(f"{report['models'][n]['per_class_f1'].get(label, 0.0):.2f}" for n in names)])
+    lines += [format_table(rows), "", "## Confusion matrices", ""]
+    for name in names:
+        lines.append(f"![{name}]({report['models'][name]['confusion_png']})")
+    return "\n".join(lines) + "\n"
+
+
+def write_report(report: dict[str, Any], output: str | Path) -> dict[str, Path]:
+    """Write ``report.json``, ``report.md`` and one ``confusion_<model>.png`` per model.
+
+    Parameters
+    ----------
+    report : dict
+        ``{"metadata": {...}, "models": {name: metrics}}`` as built by :func:`compare`.
+    output : str or Path
+        Report folder (created if missing).
+
+    Returns
+    -------
+    dict of str to Path
+        ``json``, ``markdown`` and ``png_<model>`` paths.
+    """
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    for name, result in report["models"].items():
+        png = plot_confusion(result, output / f"confusion_{name}.png", title=f"{name}: {report['metadata']['title']}")
+        result["confusion_png"] = png.name
+        paths[f"png_{name}"] = png
+    paths["json"] = output / "report.json"
+    paths["json"].write_text(json.dumps(report, indent=2, default=_json_default) + "\n")
+    paths["markdown"] = output / "report.md"
+    paths["markdown"].write_text(markdown_report(report))
+    return paths
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of Python and of the packages that shape the results."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for name in ("landmark_asl", "mediapipe", "numpy", "scikit-learn", "xgboost", "torch", "pandas"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+# --------------------------------------------------------------------------- landmark tables
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")[-60:] or "source"
+
+
+def _is_table_file(path: Path) -> bool:
+    """Whether ``path`` is a landmark table written by extraction (not a dataset)."""
+    if path.suffix.lower() == ".parquet":
+        return True
+    if path.suffix.lower() == ".csv":
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if not line.startswith("#"):
+                    header = {c.strip() for c in line.split(",")}
+                    return {"sample_id", "detected"} <= header
+    return False
+
+
+def landmark_cache_path(source: str | Path, cache_dir: str | Path, settings: Any = None) -> Path:
+    """Where the landmark table of one source is cached.
+
+    The file name holds the source's path and a hash of the resolved path and of the
+    extractor settings, so that changed settings never reuse stale landmarks.
+    """
+    from landmark_asl.datasets import data_root, resolve_source
+
+    resolved = resolve_source(source).resolve()
+    try:
+        name = str(resolved.relative_to(data_root().resolve()))
+    except ValueError:
+        name = str(resolved)
+    settings_dict = dataclasses.asdict(settings) if dataclasses.is_dataclass(settings) else {}
+    digest = hashlib.sha1(json.dumps([str(resolved), settings_dict], sort_keys=True).encode()).hexdigest()[:10]
+    return Path(cache_dir) / f"{_slug(name)}-{digest}.parquet"
+
+
+def load_landmarks(
+    sources: Sequence[str | Path],
+    *,
+    cache_dir: str | Path,
+    settings: Any = None,
+    n_jobs: int = 1,
+    progress: bool = True,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Landmark table of some sources, extracted once into ``cache_dir`` and reused.
+
+    Parameters
+    ----------
+    sources : sequence of str or Path
+        Dataset names or paths (extracted, resuming a partial cache file), or landmark
+        tables written by ``landmark-asl extract`` (``.parquet``, or CSV with sidecar),
+        read as they are.
+    cache_dir : str or Path
+        Folder of the cached tables (one Parquet file per source and settings).
+    settings : ExtractorSettings, optional
+        Extractor settings (default ``ExtractorSettings()``).
+    n_jobs : int
+        Extraction worker processes.
+    progress : bool
+        Show extraction progress on stderr.
+
+    Returns
+    -------
+    table : DataFrame of shape (n_samples, len(TABLE_COLUMNS))
+        One row per sample id (duplicates across sources keep the first).
+    metadata : dict
+        ``tables`` (source -> cache path) and ``extractor_settings``.
+    """
+    from landmark_asl.datasets import resolve_source
+    from landmark_asl.extraction import extract_table, read_table
+    from landmark_asl.landmarks import ExtractorSettings
+
+    settings = settings or ExtractorSettings()
+    tables, paths, extractor_settings = [], {}, dataclasses.asdict(settings)
+    for source in sources:
+        resolved = resolve_source(source)
+        if resolved.is_file() and _is_table_file(resolved):
+            path = resolved
+        else:
+            path = landmark_cache_path(source, cache_dir, settings)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _log(progress, f"landmarks of {source} -> {path}")
+            extract_table([resolved], path, settings=settings, n_jobs=n_jobs, progress=progress)
+        table, meta = read_table(path)
+        if resolved.is_file() and _is_table_file(resolved) and meta.get("settings"):
+            extractor_settings = meta["settings"]
+        tables.append(table)
+        paths[str(source)] = str(path)
+    table = pd.concat(tables, ignore_index=True).drop_duplicates("sample_id", keep="first")
+    return table.reset_index(drop=True), {"tables": paths, "extractor_settings": extractor_settings}
+
+
+def _log(enabled: bool, message: str) -> None:
+    if enabled:
+        print(message, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- fitting helpers
+
+
+def build_estimator(name: str, *, random_state: int = 0, n_jobs: int = 1):
+    """Unfitted estimator ``name`` from the registry with ``random_state`` and ``n_jobs`` set wherever it has them."""
+    from landmark_asl.estimators import make_estimator
+
+    estimator = make_estimator(name)
+    params = estimator.get_params()
+    updates = {
+        key: (random_state if key.endswith("random_state") else n_jobs)
+        for key in params
+        if key.endswith(("random_state", "n_jobs")) and key.split("__")[-1] in ("random_state", "n_jobs")
+    }
+    estimator.set_params(**updates)
+    return estimator
+
+
+def is_landmark_model(name: str) -> bool:
+    """Whether registry entry ``name`` takes landmark features (else it takes pixels)."""
+    from landmark_asl.estimators import LANDMARK_MODELS
+
+    return name in LANDMARK_MODELS
+
+
+def _pixels(estimator, rows: pd.DataFrame) -> np.ndarray:
+    from landmark_asl.cnn import load_pixels
+
+    if "strategy" in rows and (rows["strategy"] == "csv").any():
+        raise DatasetError(
+            "the pixel model needs images, but some samples come from a landmark CSV (no pixels): "
+            "drop 'cnn' from the models or the landmark CSV from the sources"
+        )
+    return load_pixels(rows, image_size=estimator.image_size, grayscale=estimator.grayscale)
+
+
+def model_inputs(name: str, estimator, rows: pd.DataFrame) -> np.ndarray:
+    """Inputs of model ``name`` for some table rows.
+
+    Returns
+    -------
+    ndarray
+        Shape (n_rows, 127) raw landmark features for a landmark model (the rows must
+        have a hand), or the images (n_rows, H, W[, 3]) uint8 for the pixel model.
+    """
+    if is_landmark_model(name):
+        from landmark_asl.features import raw_features
+
+        return raw_features(rows)
+    return _pixels(estimator, rows)
+
+
+# --------------------------------------------------------------------------- comparison
+
+
+def _as_list(sources: str | Path | Sequence[str | Path] | None) -> list[str]:
+    if sources is None:
+        return []
+    if isinstance(sources, (str, Path)):
+        return [str(sources)]
+    return [str(s) for s in sources]
+
+
+def prepare_split(
+    train_table: pd.DataFrame,
+    test_table: pd.DataFrame | None,
+    split_path: str | Path,
+    *,
+    split: str = "random",
+    test_size: float = 0.2,
+    test_groups: Sequence[str] | None = None,
+    random_state: int = 0,
+) -> dict[str, Any]:
+    """Make the split once, write it to ``split_path`` and describe it.
+
+    Without ``test_table`` the training table is split (``random``: stratified, optimistic
+    for video frames; ``group``: whole signers/sessions held out). With it, a
+    cross-dataset split: training rows against test rows, labels intersected.
+
+    Parameters
+    ----------
+    train_table, test_table : DataFrame
+        Landmark tables (their manifest columns are used).
+    split_path : str or Path
+        Split file to write (CSV, read back by every model).
+    split : {'random', 'group'}
+        Split mode when ``test_table`` is None.
+    test_size : float
+        Test share for ``random`` and ``group`` (when ``test_groups`` is None).
+    test_groups : sequence of str, optional
+        Groups to hold out for ``group`` (e.g. ``['massey/hand5']``).
+    random_state : int
+        Seed of the split.
+
+    Returns
+    -------
+    dict
+        ``mode``, ``classes_kept`` (None unless cross-dataset), ``dropped_labels``.
+    """
+    from landmark_asl.datasets import MANIFEST_COLUMNS, make_cross_dataset_split, make_split, write_split
+
+    columns = list(MANIFEST_COLUMNS)
+    if test_table is None:
+        split_df = make_split(
+            train_table[columns], mode=split, test_size=test_size,
+            random_state=random_state, test_groups=list(test_groups) if test_groups else None,
+        )
+        info = {"mode": split, "classes_kept": None, "dropped_labels": []}
+    else:
+        split_df, kept, dropped = make_cross_dataset_split(train_table[columns], test_table[columns])
+        info = {"mode": "cross-dataset", "classes_kept": sorted(kept), "dropped_labels": sorted(dropped)}
+    write_split(split_df, split_path)
+    return info
+
+
+def compare(
+    train: str | Path | Sequence[str | Path],
+    test: str | Path | Sequence[str | Path] | None = None,
+    *,
+    output: str | Path,
+    models: Sequence[str] = ("rf", "xgb", "cnn"),
+    split: str = "random",
+    test_size: float = 0.2,
+    test_groups: Sequence[str] | None = None,
+    split_file: str | Path | None = None,
+    random_state: int = 0,
+    n_jobs: int = 1,
+    cache_dir: str | Path | None = None,
+    settings: Any = None,
+    save_models: bool = True,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train and score several models on one split and write the report.
+
+    The split is written once to ``<output>/split.csv`` (or read from ``split_file``);
+    every model reads it. Landmark models train on the training images where a hand
+    was found; the pixel CNN trains on all training images. Every model is scored on
+    ALL test images (no hand = wrong, except the NOTHING rule, see
+    :func:`apply_no_hand_rule`) and on the test images with a hand.
+
+    Parameters
+    ----------
+    train : str, Path or sequence of them
+        Training sources: dataset names/paths (landmarks extracted into ``cache_dir``
+        and reused) or landmark tables.
+    test : str, Path or sequence of them, optional
+        Test sources for a cross-dataset comparison; None splits ``train`` by ``split``.
+    output : str or Path
+        Report folder: ``report.json``, ``report.md``, ``confusion_<model>.png``,
+        ``split.csv`` and (``save_models``) ``models/<model>/``.
+    models : sequence of str
+        Registry names, e.g. ``('rf', 'xgb', 'cnn')``.
+    split : {'random', 'group'}
+        Split mode when ``test`` is None.
+    test_size : float
+        Test share of a ``random`` or ``group`` split.
+    test_groups : sequence of str, optional
+        Groups held out by a ``group`` split, e.g. ``['massey/hand5']``.
+    split_file : str or Path, optional
+        Reuse this split file instead of making one.
+    random_state : int
+        Seed of the split and of every model.
+    n_jobs : int
+        Worker processes/threads for extraction and fitting.
+    cache_dir : str or Path, optional
+        Landmark cache (default ``<output>/landmarks``).
+    settings : ExtractorSettings, optional
+        Extractor settings.
+    save_models : bool
+        Save each fitted model under ``<output>/models/<name>`` (its size on disk is
+        reported either way).
+    progress : bool
+        Progress messages on stderr.
+
+    Returns
+    -------
+    dict
+        The report: ``{"metadata": {...}, "models": {name: metrics}}``, also written
+        to ``<output>/report.json``.
+    """
+    from landmark_asl.datasets import file_sha256, read_split
+    from landmark_asl.estimators import REGISTRY
+
+    train_sources, test_sources = _as_list(train), _as_list(test)
+    if not train_sources:
+        raise DatasetError("no training sources given: pass at least one dataset name, folder or landmark table")
+    unknown = [m for m in models if m not in REGISTRY]
+    if unknown or not models:
+        raise LandmarkASLError(
+            f"unknown model name(s) {unknown or list(models)}: expected some of {sorted(REGISTRY)}"
+        )
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    cache_dir = Path(cache_dir) if cache_dir is not None else output / "landmarks"
+    train_table, train_meta = load_landmarks(train_sources, cache_dir=cache_dir, settings=settings, n_jobs=n_jobs, progress=progress)
+    test_table, test_meta = (None, {"tables": {}})
+    if test_sources:
+        test_table, test_meta = load_landmarks(test_sources, cache_dir=cache_dir, settings=settings, n_jobs=n_jobs, progress=progress)
+
+    if split_file is not None:
+        split_path = Path(split_file)
+        info = {"mode": "file", "classes_kept": None, "dropped_labels": []}
+    else:
+        split_path = output / "split.csv"
+        info = prepare_split(
+            train_table, test_table, split_path, split=split, test_size=test_size,
+            test_groups=test_groups, random_state=random_state,
+        )
+    split_df = read_split(split_path)
+    table = pd.concat([train_table] + ([test_table] if test_table is not None else []), ignore_index=True)
+    table = table.drop(columns=["split"]).drop_duplicates("sample_id", keep="first")
+    data = table.merge(split_df[["sample_id", "split"]], on="sample_id", how="inner")
+    train_rows = data[data["split"] == "train"].reset_index(drop=True)
+    test_rows = data[data["split"] == "test"].reset_index(drop=True)
+    if train_rows.empty or test_rows.empty:
+        raise DatasetError(
+            f"split {split_path} leaves {len(train_rows)} training and {len(test_rows)} test samples: "
+            "expected both to be non-empty; check the sources, --test-size or --test-groups"
+        )
+    classes = sorted(set(train_rows["label"]))
+    detected_test = test_rows["detected"].to_numpy(dtype=bool)
+    metadata = {
+        "format_version": REPORT_FORMAT_VERSION,
+        "title": f"{'+'.join(train_sources)} -> {'+'.join(test_sources) if test_sources else info['mode'] + ' split'}",
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "train_sources": train_sources,
+        "test_sources": test_sources,
+        "split_mode": info["mode"],
+        "split_file": str(split_path),
+        "split_sha256": file_sha256(split_path),
+        "test_size": test_size if not test_sources else None,
+        "test_groups": list(test_groups) if test_groups else None,
+        "random_state": random_state,
+        "classes": classes,
+        "dropped_labels": info["dropped_labels"],
+        "n_train": int(len(train_rows)),
+        "n_test": int(len(test_rows)),
+        "train_groups": sorted(set(train_rows["group"])),
+        "test_groups_found": sorted(set(test_rows["group"])),
+        "train_hand_coverage": float(train_rows["detected"].mean()),
+        "test_hand_coverage": float(detected_test.mean()),
+        "no_hand_rule": (
+            "a test image without a hand is predicted NOTHING (NOTHING is a class)"
+            if NOTHING in classes else "a test image without a hand counts as wrong"
+        ),
+        "landmark_tables": {**train_meta["tables"], **test_meta["tables"]},
+        "extractor_settings": train_meta["extractor_settings"],
+        "versions": package_versions(),
+    }
+    try:
+        from landmark_asl.features import FEATURE_VERSION
+
+        metadata["feature_version"] = FEATURE_VERSION
+    except ImportError:  # pragma: no cover - features is part of the package
+        metadata["feature_version"] = None
+
+    results: dict[str, Any] = {}
+    for name in models:
+        _log(progress, f"{name}: fitting on {metadata['title']}")
+        results[name] = _fit_and_score(
+            name, train_rows, test_rows, classes, metadata,
+            output=output, random_state=random_state, n_jobs=n_jobs, save=save_models,
+        )
+    report = {"metadata": metadata, "models": results}
+    write_report(report, output)
+    return report
+
+
+def _fit_and_score(
+    name: str,
+    train_rows: pd.DataFrame,
+    test_rows: pd.DataFrame,
+    classes: list[str],
+    metadata: dict[str, Any],
+    *,
+    output: Path,
+    random_state: int,
+    n_jobs: int,
+    save: bool,
+) -> dict[str, Any]:
+    """Fit one model on the training rows, score it on every test row, time and size it."""
+    from landmark_asl.persistence import load_model, save_model
+
+    estimator = build_estimator(name, random_state=random_state, n_jobs=n_jobs)
+    landmark = is_landmark_model(name)
+    fit_rows = train_rows[train_rows["detected"].astype(bool)] if landmark else train_rows
+    if fit_rows.empty:
+        raise DatasetError(f"{name}: no training image has a hand, so a landmark model cannot be trained")
+    X_fit = model_inputs(name, estimator, fit_rows)
+    start = time.perf_counter()
+    estimator.fit(X_fit, fit_rows["label"].to_numpy(dtype=object))
+    fit_seconds = time.perf_counter() - start
+    del X_fit
+
+    detected = test_rows["detected"].to_numpy(dtype=bool)
+    predicted = np.full(len(test_rows), NO_HAND, dtype=object)
+    if landmark:
+        X_test = model_inputs(name, estimator, test_rows[detected]) if detected.any() else np.empty((0, 127))
+        if detected.any():
+            predicted[detected] = estimator.predict(X_test)
+        predicted = apply_no_hand_rule(predicted, detected, classes)
+        coverage = float(detected.mean())
+    else:
+        X_test = model_inputs(name, estimator, test_rows)
+        predicted[:] = estimator.predict(X_test)
+        coverage = 1.0
+    result = classification_metrics(test_rows["label"].to_numpy(dtype=object), predicted, detected, coverage=coverage)
+    result.update({"kind": "landmarks" if landmark else "pixels", "n_fit": int(len(fit_rows)), "fit_seconds": fit_seconds})
+
+    model_dir = output / "models" / name if save else Path(tempfile.mkdtemp(prefix=f"landmark_asl_{name}_"))
+    try:
+        model_meta = {
+            "classes": classes,
+            "feature_version": metadata.get("feature_version"),
+            "extractor_settings": metadata["extractor_settings"],
+            "split_file": metadata["split_file"],
+            "split_sha256": metadata["split_sha256"],
+            "train_sources": metadata["train_sources"],
+            "test_sources": metadata["test_sources"],
+            "metrics": {k: result[k] for k in ("coverage", "accuracy_all", "accuracy_detected", "macro_f1")},
+            "versions": metadata["versions"],
+        }
+        if model_dir.exists():
+            shutil.rmtree(model_dir)
+        save_model(estimator, model_dir, name=name, metadata=model_meta)
+        result["size_mb"] = directory_size(model_dir) / 1e6
+        loaded = load_model(model_dir)
+        if len(X_test):
+            if landmark:
+                timing = measure_latency(loaded.predict_proba_one, loaded.predict_proba, X_test)
+            else:
+                timing = measure_latency(lambda x: loaded.predict_proba(x[None]), loaded.predict_proba, X_test, n_single=50)
+            result.update(timing)
+        result["model_dir"] = str(model_dir) if save else None
+    finally:
+        if not save:
+            shutil.rmtree(model_dir, ignore_errors=True)
+    return result
