@@ -1,0 +1,564 @@
+"""The landmark table pipeline: images -> one row of landmarks (or the reason for none) per sample, resumable and parallel."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from landmark_asl import __version__
+from landmark_asl.datasets import MANIFEST_COLUMNS
+from landmark_asl.exceptions import DatasetError, ExtractionError
+from landmark_asl.landmarks import IMAGE_COLUMNS, WORLD_COLUMNS, ExtractorSettings
+
+#: Columns describing the outcome of extraction for one sample.
+RESULT_COLUMNS: tuple[str, ...] = (
+    "detected",
+    "reason",
+    "strategy",
+    "handedness",
+    "handedness_score",
+    "image_width",
+    "image_height",
+)
+#: Columns of a landmark table, in order.
+TABLE_COLUMNS: tuple[str, ...] = MANIFEST_COLUMNS + RESULT_COLUMNS + IMAGE_COLUMNS + WORLD_COLUMNS
+#: Parquet schema metadata key (and CSV sidecar content) holding the table's metadata JSON.
+METADATA_KEY = b"landmark_asl"
+TABLE_FORMAT = "landmark_asl.landmark_table"
+TABLE_FORMAT_VERSION = 1
+#: Samples sent to a worker at a time; also the most work an interrupted run can lose.
+BATCH_SIZE = 32
+
+_LANDMARK_COLUMNS = IMAGE_COLUMNS + WORLD_COLUMNS
+_QUIET = False
+
+
+# --- native log output ---------------------------------------------------------------------------
+
+
+def quiet_native_logs() -> None:
+    """Hide the log lines MediaPipe, TFLite and absl write from C++ to file descriptor 2.
+
+    Sets ``GLOG_minloglevel`` and ``TF_CPP_MIN_LOG_LEVEL`` (read when mediapipe starts) and
+    points file descriptor 2 at ``/dev/null``, which also silences worker processes (they
+    inherit it). Python's ``sys.stderr`` keeps writing to the original stream through a
+    duplicate of the old descriptor, so progress bars, warnings and errors stay visible.
+    Calling it again does nothing.
+    """
+    global _QUIET
+    if _QUIET:
+        return
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        stderr_fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # replaced by a test runner or an IDE
+        stderr_fd = None
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    if stderr_fd == 2:
+        sys.stderr = io.TextIOWrapper(
+            os.fdopen(saved, "wb", buffering=0),
+            encoding=sys.stderr.encoding or "utf-8",
+            errors="backslashreplace",
+            line_buffering=True,
+            write_through=True,
+        )
+    else:
+        os.close(saved)
+    _QUIET = True
+
+
+# --- table input / output ------------------------------------------------------------------------
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".meta.json")
+
+
+def _is_csv(path: Path) -> bool:
+    return path.suffix.lower() == ".csv"
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Call ``write(tmp_path)`` then rename the temporary file onto ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _write_parquet(table: pd.DataFrame, path: Path, metadata: dict) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    arrow = pa.Table.from_pandas(table, preserve_index=False)
+    schema_meta = dict(arrow.schema.metadata or {})
+    schema_meta[METADATA_KEY] = json.dumps(metadata).encode()
+    _atomic_write(path, lambda tmp: pq.write_table(arrow.replace_schema_metadata(schema_meta), tmp))
+
+
+def write_table(table: pd.DataFrame, path: str | os.PathLike, metadata: dict) -> Path:
+    """Write a landmark table atomically: Parquet with metadata in the schema, or CSV + ``.meta.json``.
+
+    Parameters
+    ----------
+    table : DataFrame of shape (n_samples, len(TABLE_COLUMNS))
+        The rows.
+    path : str or path-like
+        ``*.csv`` writes CSV and a ``<file>.meta.json`` sidecar; anything else writes Parquet.
+    metadata : dict
+        JSON-serialisable metadata (settings, versions, sources ...).
+
+    Returns
+    -------
+    Path
+        The written table.
+    """
+    path = Path(path)
+    if _is_csv(path):
+        sidecar = _sidecar(path)
+        _atomic_write(sidecar, lambda tmp: tmp.write_text(json.dumps(metadata, indent=2)))
+        _atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
+    else:
+        _write_parquet(table, path, metadata)
+    return path
+
+
+def read_table(path: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
+    """Read a landmark table written by :func:`extract_table`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.parquet`` table, or a ``.csv`` table with its ``<file>.meta.json`` sidecar.
+
+    Returns
+    -------
+    table : DataFrame of shape (n_samples, len(TABLE_COLUMNS))
+        Columns :data:`TABLE_COLUMNS`; landmark columns are NaN where no hand was found.
+    metadata : dict
+        Extractor settings, package versions, sources, format version.
+
+    Raises
+    ------
+    DatasetError
+        Missing or unreadable file, missing columns, or an unknown format version.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"landmark table not found: {path}; create it with `landmark-asl extract`")
+    try:
+        if _is_csv(path):
+            table = pd.read_csv(path, keep_default_na=False, na_values={c: [""] for c in _LANDMARK_COLUMNS + ("handedness_score",)})
+            sidecar = _sidecar(path)
+            metadata = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
+        else:
+            import pyarrow.parquet as pq
+
+            arrow = pq.read_table(path)
+            raw = (arrow.schema.metadata or {}).get(METADATA_KEY)
+            metadata = json.loads(raw) if raw else {}
+            table = arrow.to_pandas()
+    except (OSError, ValueError) as exc:
+        raise DatasetError(f"cannot read landmark table {path}: {exc}") from exc
+    missing = [c for c in TABLE_COLUMNS if c not in table.columns]
+    if missing:
+        raise DatasetError(
+            f"{path} is not a landmark table: missing columns {missing[:5]}"
+            f"{' ...' if len(missing) > 5 else ''}; expected the columns of extraction.TABLE_COLUMNS"
+        )
+    version = metadata.get("format_version", TABLE_FORMAT_VERSION)
+    if version != TABLE_FORMAT_VERSION:
+        raise DatasetError(
+            f"{path} has landmark table format version {version}; this landmark_asl reads "
+            f"version {TABLE_FORMAT_VERSION}: re-run `landmark-asl extract`"
+        )
+    for column in ("sample_id", "source", "dataset", "label", "group", "split", "reason", "strategy", "handedness"):
+        table[column] = table[column].fillna("").astype(str)
+    table["detected"] = table["detected"].astype(bool)
+    return table[list(TABLE_COLUMNS)], metadata
+
+
+# --- rows ------------------------------------------------------------------------------------------
+
+
+def _empty_results(n: int) -> dict[str, np.ndarray]:
+    columns: dict[str, np.ndarray] = {
+        "detected": np.zeros(n, dtype=bool),
+        "reason": np.full(n, "", dtype=object),
+        "strategy": np.full(n, "", dtype=object),
+        "handedness": np.full(n, "", dtype=object),
+        "handedness_score": np.full(n, np.nan, dtype=np.float32),
+        "image_width": np.zeros(n, dtype=np.int32),
+        "image_height": np.zeros(n, dtype=np.int32),
+    }
+    landmarks = np.full((n, len(_LANDMARK_COLUMNS)), np.nan, dtype=np.float32)
+    return columns, landmarks
+
+
+def _extract_batch(extractor, read_image, batch: pd.DataFrame) -> pd.DataFrame:
+    """Extract every sample of ``batch`` (manifest rows); decoding errors become reasons."""
+    columns, landmarks = _empty_results(len(batch))
+    for i, source in enumerate(batch["source"]):
+        try:
+            rgb = read_image(source)
+        except DatasetError as exc:
+            columns["reason"][i] = f"cannot decode image: {exc}"
+            continue
+        columns["image_height"][i], columns["image_width"][i] = rgb.shape[:2]
+        detection = extractor.extract(rgb)
+        columns["reason"][i] = detection.reason
+        if detection.landmarks is not None:
+            hand = detection.landmarks
+            columns["detected"][i] = True
+            columns["strategy"][i] = detection.strategy
+            columns["handedness"][i] = hand.handedness
+            columns["handedness_score"][i] = hand.handedness_score
+            landmarks[i, :63] = hand.image.ravel()
+            landmarks[i, 63:] = hand.world.ravel()
+    table = batch[list(MANIFEST_COLUMNS)].reset_index(drop=True).copy()
+    for name, values in columns.items():
+        table[name] = values
+    return pd.concat([table, pd.DataFrame(landmarks, columns=list(_LANDMARK_COLUMNS))], axis=1)
+
+
+# Worker state: one extractor per process, built in the initializer (MediaPipe graphs cannot be pickled).
+_WORKER: dict = {}
+
+
+def _worker_init(settings_dict: dict, quiet: bool, cpus: Sequence[int], counter) -> None:
+    if quiet:
+        quiet_native_logs()
+    with counter.get_lock():
+        index = counter.value
+        counter.value += 1
+    if cpus and hasattr(os, "sched_setaffinity"):
+        # One core per worker: MediaPipe's graph threads otherwise spread over every core and
+        # n workers fight over them.
+        os.sched_setaffinity(0, {cpus[index % len(cpus)]})
+    from landmark_asl.datasets import read_image
+    from landmark_asl.landmarks import HandLandmarkExtractor
+
+    _WORKER["extractor"] = HandLandmarkExtractor(ExtractorSettings(**settings_dict))
+    _WORKER["read_image"] = read_image
+
+
+def _worker_batch(batch: pd.DataFrame) -> pd.DataFrame:
+    return _extract_batch(_WORKER["extractor"], _WORKER["read_image"], batch)
+
+
+# --- sources ---------------------------------------------------------------------------------------
+
+
+def _is_landmark_csv(path: Path) -> bool:
+    if not (path.is_file() and _is_csv(path)):
+        return False
+    with path.open("r", errors="replace") as handle:
+        header = handle.readline().strip().split(",")
+    return "pixel1" not in header and any(name in header for name in ("x0", "x1"))
+
+
+def _collect(sources) -> tuple[pd.DataFrame, pd.DataFrame, list[pd.DataFrame], list[str]]:
+    """Split sources into an image manifest, rejected files and ready-made landmark tables."""
+    from landmark_asl import datasets
+
+    if isinstance(sources, pd.DataFrame):
+        missing = [c for c in MANIFEST_COLUMNS if c not in sources.columns]
+        if missing:
+            raise DatasetError(f"manifest is missing columns {missing}: expected {list(MANIFEST_COLUMNS)}")
+        return sources[list(MANIFEST_COLUMNS)].reset_index(drop=True), pd.DataFrame(columns=["source", "reason"]), [], ["<manifest>"]
+    if isinstance(sources, (str, os.PathLike)):
+        sources = [sources]
+    image_sources, landmark_tables, names = [], [], []
+    for source in sources:
+        path = datasets.resolve_source(source)
+        names.append(str(path))
+        if _is_landmark_csv(path):
+            landmark_tables.append(datasets.load_landmark_csv(path))
+        else:
+            image_sources.append(path)
+    if not names:
+        raise DatasetError("no sources given: pass at least one image folder, dataset name or CSV")
+    if image_sources:
+        manifest, rejected = datasets.load_manifest(image_sources)
+    else:
+        manifest = pd.DataFrame({c: pd.Series(dtype=str) for c in MANIFEST_COLUMNS})
+        rejected = pd.DataFrame(columns=["source", "reason"])
+    return manifest, rejected, landmark_tables, names
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    versions = {"landmark_asl": __version__, "python": platform.python_version()}
+    for package in ("mediapipe", "numpy", "pandas", "pyarrow", "opencv-contrib-python"):
+        try:
+            versions[package] = md.version(package)
+        except md.PackageNotFoundError:
+            versions[package] = ""
+    return versions
+
+
+def _model_info(settings: ExtractorSettings) -> dict[str, str]:
+    import hashlib
+
+    from landmark_asl.landmarks import model_bundle_path
+
+    path = Path(settings.model_asset) if settings.model_asset else model_bundle_path()
+    if not path.is_file():
+        raise ExtractionError(
+            f"model asset not found: {path}; expected a MediaPipe hand_landmarker.task file: "
+            "check the path, or leave model_asset unset to use the model inside mediapipe"
+        )
+    return {"model_asset_name": path.name, "model_asset_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+
+
+# --- resume ----------------------------------------------------------------------------------------
+
+
+def _parts_dir(output: Path) -> Path:
+    return output.with_name(output.name + ".parts")
+
+
+def _check_compatible(found: dict, expected: dict, where: Path) -> None:
+    for key in ("settings", "model_asset_sha256"):
+        if key in found and found[key] != expected[key]:
+            raise ExtractionError(
+                f"cannot resume into {where}: it was extracted with different {key} "
+                f"({found[key]}) than this run ({expected[key]}); write to a new output file, "
+                "or delete the old one (and its .parts folder) to start over"
+            )
+
+
+def _load_done(output: Path, identity: dict) -> list[pd.DataFrame]:
+    """Tables already written for ``output``: the output itself and leftover part files."""
+    import pyarrow.parquet as pq
+
+    done = []
+    if output.exists():
+        table, metadata = read_table(output)
+        _check_compatible(metadata, identity, output)
+        done.append(table)
+    parts = _parts_dir(output)
+    if parts.is_dir():
+        for part in sorted(parts.glob("part-*.parquet")):
+            arrow = pq.read_table(part)
+            raw = (arrow.schema.metadata or {}).get(METADATA_KEY)
+            _check_compatible(json.loads(raw) if raw else {}, identity, part)
+            done.append(arrow.to_pandas())
+    return done
+
+
+# --- summary ---------------------------------------------------------------------------------------
+
+
+def coverage_summary(table: pd.DataFrame) -> dict:
+    """Coverage of a landmark table overall, per dataset, per label, per strategy and per reason.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Rows with at least ``dataset``, ``label``, ``detected``, ``strategy`` and ``reason``.
+
+    Returns
+    -------
+    dict
+        ``n_samples``, ``n_detected``, ``coverage``; ``per_dataset`` and ``per_class``
+        (name -> {``n``, ``detected``, ``coverage``}); ``strategies`` (name -> count of
+        detections); ``reasons`` (first words of the reason -> count of misses).
+    """
+
+    def block(frame: pd.DataFrame) -> dict:
+        n, hit = len(frame), int(frame["detected"].sum())
+        return {"n": n, "detected": hit, "coverage": round(hit / n, 4) if n else 0.0}
+
+    reasons = table.loc[~table["detected"], "reason"].map(lambda r: r.split(":")[0])
+    return {
+        "n_samples": len(table),
+        "n_detected": int(table["detected"].sum()),
+        "coverage": block(table)["coverage"],
+        "per_dataset": {str(k): block(g) for k, g in table.groupby("dataset", sort=True)},
+        "per_class": {str(k): block(g) for k, g in table.groupby("label", sort=True)},
+        "strategies": {str(k): int(v) for k, v in table.loc[table["detected"], "strategy"].value_counts().sort_index().items()},
+        "reasons": {str(k): int(v) for k, v in reasons.value_counts().sort_index().items()},
+    }
+
+
+# --- the pipeline ----------------------------------------------------------------------------------
+
+
+def extract_table(
+    sources: str | os.PathLike | Iterable[str | os.PathLike] | pd.DataFrame,
+    output: str | os.PathLike,
+    *,
+    settings: ExtractorSettings | None = None,
+    n_jobs: int = 1,
+    progress: bool = True,
+) -> dict:
+    """Extract hand landmarks from every sample of ``sources`` into a landmark table.
+
+    Each sample gets one row: its manifest columns, whether a hand was found (``detected``),
+    why not (``reason``: ``'no hand found'``, ``'cannot decode image: ...'``), which pass found
+    it (``strategy``), handedness and score, image size (0 when it could not be decoded) and
+    the 63 image + 63 world landmark coordinates (NaN when no hand). Landmark CSVs pass
+    straight through (``strategy = 'csv'``).
+
+    Work is saved batch by batch as part files in ``<output>.parts/`` (each written
+    atomically), then merged into ``output`` atomically; running again after an interruption
+    skips samples already done (by ``sample_id``), so a killed run loses at most the batches
+    in flight and never leaves a corrupt table.
+
+    Parameters
+    ----------
+    sources : str, path-like, iterable of them, or DataFrame
+        Image folders, dataset names under the data root (``'asl2text/test'``), Sign-MNIST or
+        landmark CSVs, or a manifest DataFrame with :data:`MANIFEST_COLUMNS`.
+    output : str or path-like
+        ``*.parquet`` (metadata in the schema under key ``b'landmark_asl'``) or ``*.csv``
+        (metadata in ``<output>.meta.json``). Existing rows are kept.
+    settings : ExtractorSettings, optional
+        Extractor settings; must match those of an existing ``output``.
+    n_jobs : int, default 1
+        Worker processes (``-1``: one per available core). 1 runs in this process.
+    progress : bool, default True
+        Show a progress bar on stderr.
+
+    Returns
+    -------
+    dict
+        :func:`coverage_summary` of this run's samples, plus ``output``, ``n_processed``
+        (extracted now), ``n_resumed`` (found done), ``rejected`` (files skipped by the
+        manifest, with reasons), ``seconds`` and ``images_per_second``.
+
+    Raises
+    ------
+    DatasetError
+        A source is missing or empty.
+    ExtractionError
+        The model cannot be loaded, or ``output`` was made with different settings.
+    """
+    settings = settings if settings is not None else ExtractorSettings()
+    output = Path(output)
+    n_jobs = _n_jobs(n_jobs)
+    start = time.perf_counter()
+    manifest, rejected, landmark_tables, source_names = _collect(sources)
+    identity = {"settings": dataclasses.asdict(settings), **_model_info(settings)}
+    done = _load_done(output, identity)
+    done_ids = set().union(*(set(t["sample_id"]) for t in done)) if done else set()
+    todo = manifest[~manifest["sample_id"].isin(done_ids)].drop_duplicates("sample_id")
+    parts = _parts_dir(output)
+    if len(todo):
+        parts.mkdir(parents=True, exist_ok=True)
+        part_meta = {"format": TABLE_FORMAT, "format_version": TABLE_FORMAT_VERSION, **identity}
+        first = len(list(parts.glob("part-*.parquet")))
+        batches = [todo.iloc[i : i + BATCH_SIZE] for i in range(0, len(todo), BATCH_SIZE)]
+        for k, result in enumerate(_run_batches(batches, settings, n_jobs, progress, len(todo))):
+            _write_parquet(result, parts / f"part-{first + k:06d}.parquet", part_meta)
+            done.append(result)
+    seconds = time.perf_counter() - start
+    table = _merge(done, manifest, landmark_tables)
+    metadata = {
+        "format": TABLE_FORMAT,
+        "format_version": TABLE_FORMAT_VERSION,
+        **identity,
+        "versions": _versions(),
+        "sources": source_names,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "n_rows": len(table),
+    }
+    write_table(table, output, metadata)
+    if parts.is_dir():
+        shutil.rmtree(parts)
+    run_ids = set(manifest["sample_id"]).union(*(set(t["sample_id"]) for t in landmark_tables))
+    summary = coverage_summary(table[table["sample_id"].isin(run_ids)])
+    summary.update(
+        output=str(output),
+        n_processed=len(todo),
+        n_resumed=int(manifest["sample_id"].isin(done_ids).sum()),
+        rejected=[{"source": s, "reason": r} for s, r in zip(rejected["source"], rejected["reason"])],
+        seconds=round(seconds, 2),
+        images_per_second=round(len(todo) / seconds, 2) if seconds > 0 else 0.0,
+    )
+    return summary
+
+
+def _n_jobs(n_jobs: int) -> int:
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if n_jobs == -1:
+        return available
+    if int(n_jobs) < 1:
+        raise ValueError(f"n_jobs must be >= 1 or -1 (all cores); got {n_jobs}")
+    return int(n_jobs)
+
+
+def _run_batches(batches, settings: ExtractorSettings, n_jobs: int, progress: bool, total: int):
+    """Yield the result table of every batch, in this process or in ``n_jobs`` workers."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="img", desc="extracting", file=sys.stderr, disable=not progress, dynamic_ncols=True)
+    try:
+        if n_jobs == 1:
+            from landmark_asl.datasets import read_image
+            from landmark_asl.landmarks import HandLandmarkExtractor
+
+            with HandLandmarkExtractor(settings) as extractor:
+                for batch in batches:
+                    result = _extract_batch(extractor, read_image, batch)
+                    bar.update(len(result))
+                    yield result
+            return
+        import multiprocessing as mp
+
+        # spawn: forking a process that already runs MediaPipe's threads can deadlock.
+        context = mp.get_context("spawn")
+        cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+        pin = cpus if len(cpus) >= n_jobs else []
+        counter = context.Value("i", 0)
+        initargs = (dataclasses.asdict(settings), _QUIET, pin, counter)
+        with context.Pool(n_jobs, initializer=_worker_init, initargs=initargs) as pool:
+            for result in pool.imap_unordered(_worker_batch, batches):
+                bar.update(len(result))
+                yield result
+    finally:
+        bar.close()
+
+
+def _merge(done: list[pd.DataFrame], manifest: pd.DataFrame, landmark_tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """Old rows + a row for every manifest entry (results shared by identical files) + CSV landmarks."""
+    frames = [t[list(TABLE_COLUMNS)] for t in done if len(t)]
+    results = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(TABLE_COLUMNS))
+    by_id = results.drop_duplicates("sample_id").set_index("sample_id")
+    result_cols = list(RESULT_COLUMNS + _LANDMARK_COLUMNS)
+    new_rows = manifest[list(MANIFEST_COLUMNS)].join(by_id[result_cols], on="sample_id")
+    tables = [t[list(TABLE_COLUMNS)] for t in landmark_tables]
+    table = pd.concat([results, new_rows, *tables], ignore_index=True)
+    table = table.drop_duplicates(["sample_id", "source"]).sort_values(["dataset", "split", "label", "source"], kind="stable")
+    table = table.reset_index(drop=True)
+    table["detected"] = table["detected"].astype(bool)
+    for column in ("image_width", "image_height"):
+        table[column] = table[column].astype(np.int32)
+    for column in _LANDMARK_COLUMNS + ("handedness_score",):
+        table[column] = table[column].astype(np.float32)
+    return table
