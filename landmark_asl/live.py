@@ -1,0 +1,751 @@
+"""Live recognition: the frame loop from a camera, video or image folder through the video-mode extractor, classifier, temporal smoothing and fingerspelling to text."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import numpy as np
+
+from landmark_asl.exceptions import ModelLoadError, SourceError
+from landmark_asl.landmarks import HandLandmarks
+
+if TYPE_CHECKING:  # pragma: no cover
+    from landmark_asl.landmarks import ExtractorSettings
+
+#: Classes that never become text: an empty scene or a hand at rest.
+NOTHING = "NOTHING"
+#: Classes that edit the text instead of adding their name to it.
+SPACE = "SPACE"
+DEL = "DEL"
+
+#: Image files an image-folder source plays, in sorted file-name order.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+#: The 21-point hand skeleton (MediaPipe's topology), for drawing.
+HAND_CONNECTIONS: tuple[tuple[int, int], ...] = (
+    (0, 1), (1, 2), (2, 3), (3, 4),
+    (0, 5), (5, 6), (6, 7), (7, 8),
+    (5, 9), (9, 10), (10, 11), (11, 12),
+    (9, 13), (13, 14), (14, 15), (15, 16),
+    (13, 17), (0, 17), (17, 18), (18, 19), (19, 20),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LiveSettings:
+    """Settings of the live loop; ``dataclasses.asdict`` goes into the output.
+
+    Attributes
+    ----------
+    smoothing_window : int
+        Class probabilities are averaged over this many recent frames with a hand. A frame
+        without a hand empties the window, so one letter never bleeds into the next.
+    threshold : float
+        No letter is shown (or committed) while the smoothed top probability is below this.
+    stable_frames : int
+        A letter is committed to the text once it has been shown for this many frames in a row.
+    release_frames : int
+        The same letter is committed again only after this many frames that show something
+        else: no hand, ``NOTHING`` or another letter (frames below ``threshold`` are neutral).
+    mirror : bool
+        Flip every frame horizontally before detection (selfie cameras).
+    """
+
+    smoothing_window: int = 5
+    threshold: float = 0.5
+    stable_frames: int = 8
+    release_frames: int = 2
+    mirror: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("smoothing_window", "stable_frames", "release_frames"):
+            value = getattr(self, name)
+            if int(value) != value or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
+        if not 0.0 <= float(self.threshold) <= 1.0:
+            raise ValueError(f"threshold must be in [0, 1]; got {self.threshold!r}")
+
+
+@runtime_checkable
+class Classifier(Protocol):
+    """Anything the live loop can classify hands with (a ``persistence.LoadedModel``, a test fake).
+
+    Attributes
+    ----------
+    classes : sequence of str
+        Canonical labels, in the column order of :meth:`predict_proba_one`.
+    """
+
+    classes: Sequence[str]
+
+    def predict_proba_one(self, x: np.ndarray) -> np.ndarray:
+        """Class probabilities of one raw feature row: (127,) -> (n_classes,)."""
+
+
+# --- pure parts: smoothing and spelling -----------------------------------------------------------
+
+
+class ProbabilitySmoother:
+    """Mean of the class probabilities of the last ``window`` frames.
+
+    Parameters
+    ----------
+    n_classes : int
+        Length of each probability vector.
+    window : int
+        Number of recent frames averaged.
+    """
+
+    def __init__(self, n_classes: int, window: int) -> None:
+        if window < 1:
+            raise ValueError(f"window must be >= 1; got {window!r}")
+        self._buffer = np.zeros((int(window), int(n_classes)), dtype=np.float64)
+        self._n = 0
+        self._next = 0
+
+    def reset(self) -> None:
+        """Forget every frame seen (a frame without a hand)."""
+        self._n = 0
+        self._next = 0
+
+    def update(self, proba: np.ndarray) -> np.ndarray:
+        """Add one frame's probabilities and return the smoothed ones.
+
+        Parameters
+        ----------
+        proba : ndarray of shape (n_classes,)
+            This frame's class probabilities.
+
+        Returns
+        -------
+        ndarray of shape (n_classes,)
+            Mean over the frames in the window, this one included.
+        """
+        self._buffer[self._next] = proba
+        self._next = (self._next + 1) % len(self._buffer)
+        self._n = min(self._n + 1, len(self._buffer))
+        return self._buffer[: self._n].mean(axis=0) if self._n < len(self._buffer) else self._buffer.mean(axis=0)
+
+
+class Speller:
+    """Turn a stream of per-frame labels into text.
+
+    A label is committed when it has been shown ``stable_frames`` frames in a row. The same
+    label is committed again only after a release: ``release_frames`` frames showing something
+    definite other than it (no hand, ``NOTHING`` or another label); frames where no label is
+    shown although a hand is there (below threshold) neither count towards a release nor
+    interrupt one. ``SPACE`` appends ``' '``, ``DEL`` removes the last character, ``NOTHING``
+    never commits, any other label is appended as it is.
+
+    Parameters
+    ----------
+    stable_frames : int
+        Frames a label must be shown in a row to be committed.
+    release_frames : int
+        Frames of something else before the last committed label may be committed again.
+    """
+
+    def __init__(self, stable_frames: int = 8, release_frames: int = 2) -> None:
+        if stable_frames < 1 or release_frames < 1:
+            raise ValueError(
+                f"stable_frames and release_frames must be >= 1; got {stable_frames!r} and {release_frames!r}"
+            )
+        self.stable_frames = int(stable_frames)
+        self.release_frames = int(release_frames)
+        self.text = ""
+        self._candidate: str | None = None
+        self._count = 0
+        self._held: str | None = None  # last committed label, until released
+        self._released = 0
+
+    def clear(self) -> None:
+        """Empty the text and forget the label being held."""
+        self.text = ""
+        self._candidate, self._count = None, 0
+        self._held, self._released = None, 0
+
+    def update(self, label: str | None, *, hand: bool = True) -> str | None:
+        """Feed one frame.
+
+        Parameters
+        ----------
+        label : str or None
+            The label shown this frame (smoothed, above threshold), or None.
+        hand : bool
+            Whether a hand was detected this frame.
+
+        Returns
+        -------
+        str or None
+            The label committed this frame (``text`` already edited), or None.
+        """
+        if not hand:
+            label = None
+        shown = label if label != NOTHING else None
+        if self._held is not None:
+            releasing = not hand or label == NOTHING or (label is not None and label != self._held)
+            if label == self._held:
+                self._released = 0
+            elif releasing:
+                self._released += 1
+                if self._released >= self.release_frames:
+                    self._held, self._released = None, 0
+        if shown is None:
+            self._candidate, self._count = None, 0
+            return None
+        if shown == self._candidate:
+            self._count += 1
+        else:
+            self._candidate, self._count = shown, 1
+        if self._count >= self.stable_frames and shown != self._held:
+            self._held, self._released = shown, 0
+            self._edit(shown)
+            return shown
+        return None
+
+    def _edit(self, label: str) -> None:
+        if label == SPACE:
+            self.text += " "
+        elif label == DEL:
+            self.text = self.text[:-1]
+        else:
+            self.text += label
+
+
+# --- frame sources --------------------------------------------------------------------------------
+
+
+class FrameSource:
+    """Frames of a camera, video file or image folder, with strictly increasing timestamps.
+
+    Use :func:`open_source`; iterate :meth:`frames`; call :meth:`close` (or use ``with``).
+
+    Attributes
+    ----------
+    name : str
+        The source as the user named it (for messages).
+    kind : {'camera', 'video', 'folder'}
+        What it is.
+    stop_reason : str
+        Why :meth:`frames` stopped: ``'end of stream'``, or ``'read failed'`` for a stream that
+        dropped mid-way; ``''`` while running.
+    n_skipped : int
+        Image-folder files that could not be read and were skipped.
+    """
+
+    kind = ""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.stop_reason = ""
+        self.n_skipped = 0
+
+    def frames(self) -> Iterator[tuple[np.ndarray, int]]:  # pragma: no cover - abstract
+        """Yield ``(frame, timestamp_ms)``: BGR ndarray of shape (H, W, 3) uint8, int milliseconds."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the device or file."""
+
+    def __enter__(self) -> FrameSource:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+class _CaptureSource(FrameSource):
+    """A ``cv2.VideoCapture`` over a camera index or a video file."""
+
+    def __init__(self, name: str, target: int | str, kind: str) -> None:
+        import cv2
+
+        super().__init__(name)
+        self.kind = kind
+        self._cv2 = cv2
+        self._capture = cv2.VideoCapture(target)
+        if not self._capture.isOpened():
+            self._capture.release()
+            if kind == "camera":
+                raise SourceError(
+                    f"cannot open camera {name}: check that it is connected and not used by another "
+                    "program, try another index (--source 1), or pass a video file or image folder"
+                )
+            raise SourceError(
+                f"cannot open video {name}: not a video OpenCV can read (expected e.g. mp4/mp4v or "
+                "MJPG avi): check the file is complete, or convert it with ffmpeg"
+            )
+        fps = float(self._capture.get(cv2.CAP_PROP_FPS) or 0.0)
+        self.fps = fps if np.isfinite(fps) and 0.0 < fps <= 1000.0 else 30.0
+
+    def close(self) -> None:
+        self._capture.release()
+
+    def _timestamp(self, index: int, start: float) -> int:
+        if self.kind == "camera":
+            return int((time.monotonic() - start) * 1000.0)
+        return int(round(index * 1000.0 / self.fps))
+
+    def frames(self) -> Iterator[tuple[np.ndarray, int]]:
+        start = time.monotonic()
+        index = 0
+        while True:
+            ok, frame = self._capture.read()
+            if not ok or frame is None:
+                if index == 0:
+                    raise SourceError(
+                        f"cannot read any frame from {self.kind} {self.name}: the "
+                        + ("camera delivered no image; check that no other program uses it"
+                           if self.kind == "camera" else
+                           "file is empty, corrupt or uses a codec OpenCV lacks (H.264 encoding is "
+                           "missing here; mp4v or MJPG work)")
+                    )  # fmt: skip
+                # A file ends with a failed read; a camera or a truncated file drops: both end
+                # the stream cleanly with what was recognised so far.
+                frame_count = self._capture.get(self._cv2.CAP_PROP_FRAME_COUNT) or 0
+                dropped = self.kind == "camera" or (frame_count > 0 and index < frame_count - 1)
+                self.stop_reason = "read failed" if dropped else "end of stream"
+                return
+            if frame.ndim == 2:
+                frame = self._cv2.cvtColor(frame, self._cv2.COLOR_GRAY2BGR)
+            yield frame, self._timestamp(index, start)
+            index += 1
+
+
+class _FolderSource(FrameSource):
+    """The images of a folder, sorted by file name, played as frames at ``fps``."""
+
+    kind = "folder"
+
+    def __init__(self, name: str, folder: Path, fps: float) -> None:
+        super().__init__(name)
+        self.fps = float(fps)
+        self.files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if not self.files:
+            raise SourceError(
+                f"image folder {name} holds no images: expected files ending in "
+                f"{', '.join(IMAGE_SUFFIXES)}"
+            )
+
+    def frames(self) -> Iterator[tuple[np.ndarray, int]]:
+        import cv2
+
+        index = 0
+        for path in self.files:
+            frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if frame is None:
+                self.n_skipped += 1
+                warnings.warn(f"skipped unreadable image {path}", RuntimeWarning, stacklevel=2)
+                continue
+            yield frame, int(round(index * 1000.0 / self.fps))
+            index += 1
+        if index == 0:
+            raise SourceError(f"no image in folder {self.name} could be read: check the files are images")
+        self.stop_reason = "end of stream"
+
+
+def open_source(source: str | int | Path, *, fps: float = 30.0) -> FrameSource:
+    """Open a camera, video file or image folder.
+
+    Parameters
+    ----------
+    source : str, int or Path
+        A camera index (``0`` or ``'0'``), a video file, or a folder of images (played in sorted
+        file-name order). An existing path wins over a camera index.
+    fps : float
+        Frame rate given to image folders (their timestamps are ``index * 1000 / fps`` ms).
+
+    Returns
+    -------
+    FrameSource
+
+    Raises
+    ------
+    SourceError
+        If the path does not exist, the camera cannot be opened or the file is not a readable video.
+    """
+    if isinstance(source, int) and not isinstance(source, bool):
+        return _CaptureSource(str(source), source, "camera")
+    name = str(source)
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return _FolderSource(name, path, fps)
+    if path.is_file():
+        return _CaptureSource(name, str(path), "video")
+    if name.strip().isdigit():
+        return _CaptureSource(name.strip(), int(name), "camera")
+    raise SourceError(
+        f"source {name!r} not found: expected a camera index (0, 1, ...), a video file or a "
+        "folder of images; check the path"
+    )
+
+
+# --- the loop -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """What the live loop made of one frame.
+
+    Attributes
+    ----------
+    index : int
+        Frame number, from 0.
+    timestamp_ms : int
+        The timestamp given to the extractor.
+    hand : HandLandmarks or None
+        The detected hand (coordinates of the frame as detected, i.e. after ``mirror``).
+    label : str or None
+        The smoothed prediction, None without a hand or below the threshold.
+    confidence : float
+        Smoothed probability of the top class (0.0 without a hand).
+    committed : str or None
+        The label committed to the text on this frame, if any.
+    text : str
+        The text spelled so far.
+    detect_ms : float
+        Time to read, convert and detect (milliseconds).
+    post_ms : float
+        Time of everything after detection: features, classifier, smoothing, text (milliseconds).
+    image : ndarray of shape (H, W, 3), uint8, or None
+        The frame as detected (RGB, after ``mirror``); None from :meth:`LiveRecognizer.process`.
+    """
+
+    index: int
+    timestamp_ms: int
+    hand: HandLandmarks | None
+    label: str | None
+    confidence: float
+    committed: str | None
+    text: str
+    detect_ms: float = 0.0
+    post_ms: float = 0.0
+    image: np.ndarray | None = field(default=None, repr=False)
+
+
+@dataclass
+class LiveStats:
+    """Counts of one run (reset by :meth:`LiveRecognizer.run`).
+
+    Attributes
+    ----------
+    n_frames, n_frames_with_hand, n_committed : int
+        Frames processed, frames where a hand was found, labels committed.
+    elapsed_s : float
+        Wall-clock seconds from the start of the run to the last frame (consumer time included).
+    stop_reason : str
+        ``'end of stream'``, ``'read failed'``, ``'max frames'``, or ``''`` while running or when
+        the consumer stopped early.
+    """
+
+    n_frames: int = 0
+    n_frames_with_hand: int = 0
+    n_committed: int = 0
+    elapsed_s: float = 0.0
+    stop_reason: str = ""
+
+    @property
+    def detection_rate(self) -> float:
+        """Fraction of frames with a hand (0.0 before any frame)."""
+        return self.n_frames_with_hand / self.n_frames if self.n_frames else 0.0
+
+    @property
+    def fps(self) -> float:
+        """Frames per second, end to end."""
+        return self.n_frames / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def as_dict(self) -> dict:
+        """JSON-ready summary: frames, frames_with_hand, detection_rate, fps, committed, stop_reason."""
+        return {
+            "frames": self.n_frames,
+            "frames_with_hand": self.n_frames_with_hand,
+            "detection_rate": round(self.detection_rate, 4),
+            "fps": round(self.fps, 2),
+            "committed": self.n_committed,
+            "stop_reason": self.stop_reason,
+        }
+
+
+def check_landmark_model(model: object) -> None:
+    """Raise ModelLoadError unless ``model`` classifies raw landmark rows (127 features).
+
+    Parameters
+    ----------
+    model : object
+        A loaded model or any :class:`Classifier`.
+    """
+    if not isinstance(model, Classifier):
+        raise ModelLoadError(
+            f"live recognition needs a model with .classes and .predict_proba_one(x); got "
+            f"{type(model).__name__}: load one with landmark_asl.persistence.load_model"
+        )
+    metadata = getattr(model, "metadata", None) or {}
+    n_features = metadata.get("n_features") if isinstance(metadata, dict) else None
+    name = getattr(model, "name", "")
+    if name == "cnn" or (n_features is not None and int(n_features) != 127):
+        raise ModelLoadError(
+            f"live recognition needs a landmark model (rf or xgb, 127 raw landmark features); "
+            f"got {name or type(model).__name__}: pass --model with a landmark model directory"
+        )
+
+
+class LiveRecognizer:
+    """The live loop: frames -> video-mode hand landmarks -> classifier -> smoothing -> text.
+
+    Parameters
+    ----------
+    model : Classifier
+        Anything with ``classes`` and ``predict_proba_one(x (127,)) -> (n_classes,)``, e.g. a
+        ``landmark_asl.persistence.LoadedModel``.
+    settings : LiveSettings, optional
+        Smoothing, threshold, spelling and mirroring; defaults to ``LiveSettings()``.
+    extractor_settings : ExtractorSettings, optional
+        Settings of the video-mode ``HandLandmarkExtractor`` that :meth:`run` creates.
+
+    Examples
+    --------
+    >>> from landmark_asl.persistence import load_model  # doctest: +SKIP
+    >>> recognizer = LiveRecognizer(load_model(), LiveSettings(mirror=True))  # doctest: +SKIP
+    >>> for result in recognizer.run(0):  # doctest: +SKIP
+    ...     if result.committed:
+    ...         print(result.text)
+    """
+
+    def __init__(
+        self,
+        model: Classifier,
+        settings: LiveSettings | None = None,
+        *,
+        extractor_settings: ExtractorSettings | None = None,
+    ) -> None:
+        check_landmark_model(model)
+        self.model = model
+        self.settings = settings if settings is not None else LiveSettings()
+        self.extractor_settings = extractor_settings
+        self.classes: tuple[str, ...] = tuple(str(c) for c in model.classes)
+        if not self.classes:
+            raise ModelLoadError("the model has no classes: train it on at least two labels")
+        self.stats = LiveStats()
+        self._smoother = ProbabilitySmoother(len(self.classes), self.settings.smoothing_window)
+        self._speller = Speller(self.settings.stable_frames, self.settings.release_frames)
+        from landmark_asl.features import raw_features_from_hands
+
+        self._features = raw_features_from_hands
+
+    @property
+    def text(self) -> str:
+        """The text spelled so far."""
+        return self._speller.text
+
+    def clear_text(self) -> None:
+        """Empty the text (the ``c`` key of the window)."""
+        self._speller.clear()
+
+    def reset(self) -> None:
+        """Forget smoothing, text and counts (done at the start of every :meth:`run`)."""
+        self._smoother.reset()
+        self._speller.clear()
+        self.stats = LiveStats()
+
+    def process(self, hand: HandLandmarks | None, index: int = 0, timestamp_ms: int = 0) -> FrameResult:
+        """Everything after detection for one frame: features, classifier, smoothing, text.
+
+        Parameters
+        ----------
+        hand : HandLandmarks or None
+            The frame's detected hand, or None.
+        index, timestamp_ms : int
+            Frame number and time, copied into the result.
+
+        Returns
+        -------
+        FrameResult
+            With ``post_ms`` set and ``image`` None.
+        """
+        start = time.perf_counter()
+        if hand is None:
+            self._smoother.reset()
+            label, confidence = None, 0.0
+        else:
+            proba = self.model.predict_proba_one(self._features((hand,))[0])
+            smoothed = self._smoother.update(proba)
+            best = int(np.argmax(smoothed))
+            confidence = float(smoothed[best])
+            label = self.classes[best] if confidence >= self.settings.threshold else None
+        committed = self._speller.update(label, hand=hand is not None)
+        self.stats.n_frames += 1
+        self.stats.n_frames_with_hand += hand is not None
+        self.stats.n_committed += committed is not None
+        post_ms = (time.perf_counter() - start) * 1000.0
+        return FrameResult(index, int(timestamp_ms), hand, label, confidence, committed, self.text, 0.0, post_ms)
+
+    def run(
+        self,
+        source: str | int | Path | FrameSource,
+        *,
+        max_frames: int | None = None,
+        extractor=None,
+    ) -> Iterator[FrameResult]:
+        """Recognise every frame of a source.
+
+        Parameters
+        ----------
+        source : str, int, Path or FrameSource
+            Camera index, video file or image folder (see :func:`open_source`).
+        max_frames : int, optional
+            Stop after this many frames (``stats.stop_reason == 'max frames'``).
+        extractor : object, optional
+            Anything with ``detect_video(rgb, timestamp_ms)``; by default a
+            ``HandLandmarkExtractor(extractor_settings, mode='video')`` created and closed here.
+
+        Yields
+        ------
+        FrameResult
+            One per frame, with ``image`` (RGB, after ``mirror``) and timings.
+
+        Raises
+        ------
+        SourceError
+            At once if the source cannot be opened; on the first iteration if it yields no frame
+            at all. A stream that ends or drops after the first frame ends the iteration cleanly
+            (see ``stats.stop_reason``).
+        """
+        frames = source if isinstance(source, FrameSource) else open_source(source)
+        return self._loop(frames, max_frames, extractor)
+
+    def _loop(self, frames: FrameSource, max_frames: int | None, extractor) -> Iterator[FrameResult]:
+        import cv2
+
+        self.reset()
+        with contextlib.ExitStack() as stack:
+            stack.callback(frames.close)
+            if extractor is None:
+                from landmark_asl.landmarks import HandLandmarkExtractor
+
+                extractor = stack.enter_context(HandLandmarkExtractor(self.extractor_settings, mode="video"))
+            start = time.perf_counter()
+            last_ts = -1
+            for index, (bgr, timestamp_ms) in enumerate(frames.frames()):
+                if max_frames is not None and index >= max_frames:
+                    self.stats.stop_reason = "max frames"
+                    return
+                t0 = time.perf_counter()
+                if self.settings.mirror:
+                    bgr = cv2.flip(bgr, 1)
+                rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+                # MediaPipe refuses a timestamp that does not increase (camera clocks can stall).
+                timestamp_ms = max(int(timestamp_ms), last_ts + 1)
+                last_ts = timestamp_ms
+                hand = extractor.detect_video(rgb, timestamp_ms)
+                detect_ms = (time.perf_counter() - t0) * 1000.0
+                result = self.process(hand, index, timestamp_ms)
+                self.stats.elapsed_s = time.perf_counter() - start
+                yield FrameResult(
+                    result.index, result.timestamp_ms, hand, result.label, result.confidence,
+                    result.committed, result.text, detect_ms, result.post_ms, rgb,
+                )  # fmt: skip
+            self.stats.elapsed_s = time.perf_counter() - start
+            self.stats.stop_reason = frames.stop_reason or "end of stream"
+
+
+# --- display --------------------------------------------------------------------------------------
+
+
+def display_available() -> bool:
+    """Whether a window can be opened: on Linux, ``$DISPLAY`` or ``$WAYLAND_DISPLAY`` is set.
+
+    OpenCV's ``imshow`` without a display aborts the whole process (SIGABRT), so the choice
+    must be made before any window call.
+    """
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+def draw_overlay(frame_bgr: np.ndarray, result: FrameResult, fps: float | None = None) -> np.ndarray:
+    """Draw landmarks, current letter, confidence, fps and text on a copy of a BGR frame.
+
+    Parameters
+    ----------
+    frame_bgr : ndarray of shape (H, W, 3), uint8
+        The frame (BGR, as detected).
+    result : FrameResult
+        The frame's result.
+    fps : float, optional
+        Frames per second to show.
+
+    Returns
+    -------
+    ndarray of shape (H, W, 3), uint8
+        The annotated copy.
+    """
+    import cv2
+
+    out = frame_bgr.copy()
+    height, width = out.shape[:2]
+    if result.hand is not None:
+        points = [(int(x * width), int(y * height)) for x, y in result.hand.image[:, :2]]
+        for a, b in HAND_CONNECTIONS:
+            cv2.line(out, points[a], points[b], (255, 255, 255), 2, cv2.LINE_AA)
+        for point in points:
+            cv2.circle(out, point, 3, (0, 0, 255), -1, cv2.LINE_AA)
+    letter = result.label if result.label is not None else "-"
+    cv2.rectangle(out, (0, 0), (width, 36), (0, 0, 0), -1)
+    header = f"{letter}  {result.confidence:.2f}"
+    if fps is not None:
+        header += f"   {fps:.0f} fps"
+    cv2.putText(out, header, (8, 26), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 255, 0), 2, cv2.LINE_AA)
+    cv2.rectangle(out, (0, height - 36), (width, height), (0, 0, 0), -1)
+    cv2.putText(out, result.text[-40:] + "_", (8, height - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.8,
+                (255, 255, 255), 2, cv2.LINE_AA)  # fmt: skip
+    return out
+
+
+def show_window(
+    results: Iterator[FrameResult], recognizer: LiveRecognizer, *, title: str = "landmark-asl live"
+) -> Iterator[FrameResult]:
+    """Show each result in a window while passing it on; ``q``/ESC stops, ``c`` clears the text.
+
+    Call only when :func:`display_available` (or on a desktop): OpenCV aborts without a display.
+
+    Parameters
+    ----------
+    results : iterator of FrameResult
+        Usually ``recognizer.run(source)``.
+    recognizer : LiveRecognizer
+        The recognizer producing them (its text is cleared by ``c``).
+    title : str
+        Window title.
+
+    Yields
+    ------
+    FrameResult
+        The results, unchanged.
+    """
+    import cv2
+
+    try:
+        for result in results:
+            yield result
+            if result.image is None:
+                continue
+            frame = cv2.cvtColor(result.image, cv2.COLOR_RGB2BGR)
+            cv2.imshow(title, draw_overlay(frame, result, recognizer.stats.fps))
+            key = cv2.waitKey(1) & 0xFF
+            if key in (ord("q"), 27):
+                break
+            if key == ord("c"):
+                recognizer.clear_text()
+    finally:
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()
+        cv2.destroyAllWindows()
