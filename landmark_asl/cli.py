@@ -54,6 +54,33 @@ def _quiet_unless_verbose(func):
 
 # --- extract (owner: extraction) ---------------------------------------------
 
+
+@main.command()
+@click.argument("sources", nargs=-1, required=True)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Landmark table to write (.parquet, or .csv with a .meta.json sidecar); resumed if it exists.")
+@click.option("--n-jobs", default=1, show_default=True, type=int, help="Worker processes (-1: one per core).")
+@click.option("--min-detection-confidence", default=0.5, show_default=True, type=click.FloatRange(0, 1),
+              help="Palm detector threshold of the plain pass.")
+@click.option("--model-asset", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="An official MediaPipe hand_landmarker.task (default: the model inside mediapipe).")
+@click.option("--recovery/--no-recovery", default=True, show_default=True,
+              help="Retry images without a hand (padding, upscaling, lower threshold).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@_quiet_unless_verbose
+def extract(sources: tuple[str, ...], output: Path, n_jobs: int, min_detection_confidence: float,
+            model_asset: Path | None, recovery: bool, as_json: bool) -> None:
+    """Extract hand landmarks of SOURCE... (folders, CSVs or dataset names like asl2text/test) into a table."""
+    import json
+
+    from landmark_asl.extraction import extract_table, format_summary
+    from landmark_asl.landmarks import ExtractorSettings
+
+    settings = ExtractorSettings(min_detection_confidence=min_detection_confidence, recovery=recovery,
+                                 model_asset=str(model_asset) if model_asset else None)
+    summary = extract_table(list(sources), output, settings=settings, n_jobs=n_jobs, progress=not as_json)
+    click.echo(json.dumps(summary, indent=2) if as_json else format_summary(summary))
+
 # --- train / compare / predict (owner: compare) --------------------------------
 
 # --- live (owner: live) -------------------------------------------------------

@@ -562,3 +562,33 @@ def _merge(done: list[pd.DataFrame], manifest: pd.DataFrame, landmark_tables: li
     for column in _LANDMARK_COLUMNS + ("handedness_score",):
         table[column] = table[column].astype(np.float32)
     return table
+
+
+def format_summary(summary: dict) -> str:
+    """Render an :func:`extract_table` summary as a short plain-text report (per-class coverage table).
+
+    Parameters
+    ----------
+    summary : dict
+        As returned by :func:`extract_table`.
+
+    Returns
+    -------
+    str
+        Lines of text, no trailing newline.
+    """
+    lines = [
+        f"{summary['output']}: {summary['n_detected']}/{summary['n_samples']} samples with a hand "
+        f"(coverage {summary['coverage']:.1%}); {summary['n_processed']} extracted now, "
+        f"{summary['n_resumed']} already done; {summary['images_per_second']:.1f} images/s",
+        "strategies: " + (", ".join(f"{k}={v}" for k, v in summary["strategies"].items()) or "-"),
+        "misses: " + (", ".join(f"{k}={v}" for k, v in summary["reasons"].items()) or "-"),
+    ]
+    if summary["rejected"]:
+        lines.append(f"rejected files ({len(summary['rejected'])}):")
+        lines += [f"  {r['source']}: {r['reason']}" for r in summary["rejected"][:10]]
+    for title, key in (("dataset", "per_dataset"), ("class", "per_class")):
+        lines.append(f"{title:<10} {'n':>6} {'hand':>6} {'coverage':>9}")
+        for name, block in summary[key].items():
+            lines.append(f"{name:<10} {block['n']:>6} {block['detected']:>6} {block['coverage']:>9.1%}")
+    return "\n".join(lines)
