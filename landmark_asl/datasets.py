@@ -674,6 +674,25 @@ def make_cross_dataset_split(
     return split, kept, dropped
 
 
+def apply_split(manifest: pd.DataFrame, split: pd.DataFrame) -> pd.DataFrame:
+    """Set a manifest's ``split`` column from a split table; rows the split leaves out are dropped.
+
+    Use this rather than ``manifest.merge(split)``: both have a ``split`` column, so a plain
+    merge would join on it too.
+
+    Returns
+    -------
+    DataFrame
+        The manifest rows whose ``sample_id`` the split names, with its ``split`` value.
+    """
+    mapping = split.drop_duplicates("sample_id").set_index("sample_id")["split"]
+    out = manifest.assign(split=manifest["sample_id"].map(mapping))
+    out = out[out["split"].notna()].reset_index(drop=True)
+    if out.empty:
+        raise DatasetError("the split names none of the manifest's sample_ids: was it made from another manifest?")
+    return out
+
+
 def file_sha256(path: str | os.PathLike) -> str:
     """SHA-256 hex digest of a file, read in 1 MiB chunks."""
     digest = hashlib.sha256()
