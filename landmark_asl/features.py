@@ -1,0 +1,421 @@
+"""Landmark features: the raw (n, 127) model input and the pure-NumPy normalisation that makes a handshape look the same whoever signs it and however the camera sees it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
+
+from landmark_asl.landmarks import IMAGE_COLUMNS, N_LANDMARKS, WORLD_COLUMNS
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from landmark_asl.landmarks import HandLandmarks
+
+#: Bumped whenever :class:`LandmarkNormalizer` output changes for the same input and
+#: parameters; saved models record it and loading refuses a mismatch.
+FEATURE_VERSION = "2"
+
+#: Names of the 127 raw input columns of every landmark model: image coordinates
+#: x0, y0, z0 .. z20, world coordinates wx0 .. wz20 (NaN when absent) and ``is_left``.
+RAW_FEATURE_NAMES: tuple[str, ...] = (*IMAGE_COLUMNS, *WORLD_COLUMNS, "is_left")
+N_RAW_FEATURES = len(RAW_FEATURE_NAMES)
+
+WRIST = 0
+#: Knuckles (MCP joints) of index, middle, ring and little finger: they span the palm.
+PALM_POINTS = (5, 9, 13, 17)
+MIDDLE_MCP = 9
+FINGERS = ((1, 2, 3, 4), (5, 6, 7, 8), (9, 10, 11, 12), (13, 14, 15, 16), (17, 18, 19, 20))
+TIPS = (4, 8, 12, 16, 20)
+
+_PAIRS_I, _PAIRS_J = np.triu_indices(N_LANDMARKS, k=1)
+# Tips against every other point: 95 of the 210 pairs, those that carry the handshape.
+_TIP_MASK = np.isin(_PAIRS_I, TIPS) | np.isin(_PAIRS_J, TIPS)
+_TIP_I, _TIP_J = _PAIRS_I[_TIP_MASK], _PAIRS_J[_TIP_MASK]
+
+
+def _joint_triples() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(a, b, c) index triples of the 15 finger joint angles (angle at b) and 4 spread angles."""
+    a, b, c = [], [], []
+    for finger in FINGERS:
+        chain = (WRIST, *finger)
+        for k in range(1, 4):
+            a.append(chain[k - 1]), b.append(chain[k]), c.append(chain[k + 1])
+    # Spread between neighbouring fingers: angle at the wrist between their tips.
+    for f1, f2 in zip(FINGERS[:-1], FINGERS[1:]):
+        a.append(f1[-1]), b.append(WRIST), c.append(f2[-1])
+    return np.array(a), np.array(b), np.array(c)
+
+
+_ANG_A, _ANG_B, _ANG_C = _joint_triples()
+_DISTANCE_CHOICES = ("all", "tips", "none")
+
+
+def raw_features(table: pd.DataFrame) -> np.ndarray:
+    """Build the raw model input from a landmark table.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A landmark table (``landmark_asl.extraction.TABLE_COLUMNS`` or a subset): image
+        columns ``x0 .. z20`` are required; world columns ``wx0 .. wz20`` become NaN when
+        absent; ``handedness`` ('Left'/'Right') sets ``is_left`` (0 when absent).
+        Keep only rows with a detected hand: undetected rows have NaN image coordinates,
+        which :class:`LandmarkNormalizer` refuses.
+
+    Returns
+    -------
+    ndarray of shape (n_rows, 127), float32
+        Columns :data:`RAW_FEATURE_NAMES`.
+
+    Raises
+    ------
+    ValueError
+        If image columns are missing.
+    """
+    missing = [c for c in IMAGE_COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(
+            f"landmark table lacks image columns {missing[:3]}{'...' if len(missing) > 3 else ''}"
+            f" ({len(missing)} of 63): expected x0, y0, z0 .. z20 as written by extract_table"
+        )
+    n = len(table)
+    out = np.full((n, N_RAW_FEATURES), np.nan, dtype=np.float32)
+    out[:, :63] = table.loc[:, list(IMAGE_COLUMNS)].to_numpy(dtype=np.float32, na_value=np.nan)
+    present = [c for c in WORLD_COLUMNS if c in table.columns]
+    if len(present) == len(WORLD_COLUMNS):
+        out[:, 63:126] = table.loc[:, list(WORLD_COLUMNS)].to_numpy(dtype=np.float32, na_value=np.nan)
+    if "handedness" in table.columns:
+        out[:, 126] = (table["handedness"].astype(str) == "Left").to_numpy(dtype=np.float32)
+    else:
+        out[:, 126] = 0.0
+    return out
+
+
+def raw_features_from_hands(hands: Sequence[HandLandmarks]) -> np.ndarray:
+    """Build the raw model input from detected hands.
+
+    Parameters
+    ----------
+    hands : sequence of HandLandmarks
+        Detected hands (no ``None``: filter undetected frames first).
+
+    Returns
+    -------
+    ndarray of shape (len(hands), 127), float32
+        Columns :data:`RAW_FEATURE_NAMES`.
+    """
+    out = np.empty((len(hands), N_RAW_FEATURES), dtype=np.float32)
+    for row, hand in zip(out, hands):
+        if hand is None:
+            raise ValueError("hands must not contain None: drop frames without a detected hand first")
+        row[:63] = hand.image.reshape(-1)
+        row[63:126] = hand.world.reshape(-1)
+        row[126] = 1.0 if hand.handedness == "Left" else 0.0
+    return out
+
+
+def _canonical(points: np.ndarray, left: np.ndarray, rotate: bool, mirror: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Wrist-centred, mirrored, palm-scaled and (optionally) in-plane rotated points.
+
+    Returns the points, shape (n, 21, 3), and the wrist->middle-knuckle unit vector in the
+    mirrored image plane, shape (n, 2), before rotation (the hand's orientation).
+    """
+    p = points - points[:, WRIST : WRIST + 1]
+    if mirror:
+        p[:, :, 0] = np.where(left[:, None], -p[:, :, 0], p[:, :, 0])
+    palm = np.sqrt((p[:, PALM_POINTS] ** 2).sum(axis=2)).mean(axis=1)
+    p /= np.maximum(palm, 1e-9)[:, None, None]
+    v = p[:, MIDDLE_MCP, :2]
+    norm = np.sqrt((v**2).sum(axis=1))
+    ok = norm > 1e-9
+    vx = np.where(ok, v[:, 0] / np.where(ok, norm, 1.0), 0.0)
+    vy = np.where(ok, v[:, 1] / np.where(ok, norm, 1.0), -1.0)
+    if rotate:
+        # Rotation taking (vx, vy) to (0, -1), i.e. wrist -> middle knuckle points "up" in image axes.
+        x, y = p[:, :, 0].copy(), p[:, :, 1]
+        p[:, :, 0] = -vy[:, None] * x + vx[:, None] * y
+        p[:, :, 1] = -vx[:, None] * x - vy[:, None] * y
+    return p, np.stack([vx, vy], axis=1)
+
+
+def _angles(p: np.ndarray) -> np.ndarray:
+    """Cosines of the 19 joint and spread angles, shape (n, 19)."""
+    u = p[:, _ANG_A] - p[:, _ANG_B]
+    w = p[:, _ANG_C] - p[:, _ANG_B]
+    num = (u * w).sum(axis=2)
+    den = np.sqrt((u * u).sum(axis=2) * (w * w).sum(axis=2))
+    return num / np.maximum(den, 1e-12)
+
+
+def _distances(p: np.ndarray, which: str) -> np.ndarray:
+    """Euclidean distances between landmark pairs, shape (n, 210) or (n, 95)."""
+    i, j = (_PAIRS_I, _PAIRS_J) if which == "all" else (_TIP_I, _TIP_J)
+    d = p[:, i] - p[:, j]
+    return np.sqrt((d * d).sum(axis=2))
+
+
+def _palm_normal(p: np.ndarray) -> np.ndarray:
+    """Unit normal of the palm plane (wrist, index knuckle, little knuckle), shape (n, 3)."""
+    n = np.cross(p[:, 5] - p[:, WRIST], p[:, 17] - p[:, WRIST])
+    return n / np.maximum(np.sqrt((n * n).sum(axis=1)), 1e-12)[:, None]
+
+
+class LandmarkNormalizer(TransformerMixin, BaseEstimator):
+    """Turn raw landmarks into signer- and camera-invariant handshape features.
+
+    Steps, all per row and stateless: wrist to the origin, left hands mirrored to right
+    (``is_left``), scaled by palm size (mean wrist-knuckle distance), rotated in the image
+    plane so that wrist -> middle knuckle points up. Then optional descriptors that do not
+    depend on rotation: pairwise distances and joint-angle cosines; the hand's original
+    orientation (so that H/U, K/P, G/Q, which differ mostly by orientation, stay apart);
+    and the same geometry computed on the world landmarks when present.
+
+    Parameters
+    ----------
+    rotate : bool, default=True
+        Canonicalise the in-plane rotation of the coordinates.
+    mirror : bool, default=True
+        Mirror left hands (``is_left > 0.5``) to right hands.
+    coords : bool, default=True
+        Include the 60 normalised coordinates of landmarks 1..20.
+    distances : {'all', 'tips', 'none'}, default='all'
+        Pairwise 3D distances: all 210 pairs, the 95 pairs involving a fingertip, or none.
+    angles : bool, default=True
+        Include cosines of the 15 finger-joint angles and 4 finger-spread angles.
+    orientation : bool, default=True
+        Include the wrist -> middle-knuckle unit vector (2) and the palm normal (3).
+    world : bool, default=False
+        Include world-landmark distances and angles (NaN where world is NaN, e.g. landmark
+        CSVs). Off by default: see the README's feature table for the measurement.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Always 127.
+    n_features_out_ : int
+        Number of output features.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).random((4, 127))
+    >>> LandmarkNormalizer().fit_transform(X).shape
+    (4, 294)
+    """
+
+    def __init__(
+        self,
+        rotate: bool = True,
+        mirror: bool = True,
+        coords: bool = True,
+        distances: str = "all",
+        angles: bool = True,
+        orientation: bool = True,
+        world: bool = False,
+    ) -> None:
+        self.rotate = rotate
+        self.mirror = mirror
+        self.coords = coords
+        self.distances = distances
+        self.angles = angles
+        self.orientation = orientation
+        self.world = world
+
+    def _check_params(self) -> None:
+        if self.distances not in _DISTANCE_CHOICES:
+            raise ValueError(f"distances must be one of {_DISTANCE_CHOICES}; got {self.distances!r}")
+
+    def _check_shape(self, X: object) -> None:
+        shape = getattr(X, "shape", None)
+        if shape is not None and len(shape) == 2 and shape[1] != N_RAW_FEATURES:
+            hint = (
+                ": pass raw_features(table), not flattened coordinates"
+                if shape[1] in (42, 63)
+                else ": pass raw_features(table) or raw_features_from_hands(hands)"
+            )
+            raise ValueError(
+                f"landmarks must have shape (n, {N_RAW_FEATURES}) raw features; got (n, {shape[1]}){hint}"
+            )
+
+    def fit(self, X: np.ndarray, y: object = None) -> LandmarkNormalizer:
+        """Validate parameters and input; nothing is learned.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, 127)
+            Raw features (:func:`raw_features`).
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        self._check_shape(np.asarray(X) if not hasattr(X, "shape") else X)
+        X = validate_data(self, X, ensure_all_finite="allow-nan", dtype=np.float64)
+        self._check_shape(X)
+        self.n_features_out_ = len(self._names())
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Compute the features.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, 127)
+            Raw features (:func:`raw_features`); image columns must be finite.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features_out_), float64
+        """
+        check_is_fitted(self, "n_features_out_")
+        self._check_shape(X)
+        X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
+        bad = ~np.isfinite(X[:, :63]).all(axis=1)
+        if bad.any():
+            rows = np.flatnonzero(bad)
+            raise ValueError(
+                f"image landmarks (first 63 columns) must be finite; rows {rows[:5].tolist()} "
+                f"({bad.sum()} in all) have NaN or inf: drop rows without a detected hand"
+            )
+        return self.transform_array(X)
+
+    def transform_array(self, X: np.ndarray) -> np.ndarray:
+        """Fast path of :meth:`transform` without validation (single-row prediction).
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, 127), float
+            Already-validated raw features.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features_out_), float64
+        """
+        n = X.shape[0]
+        left = X[:, 126] > 0.5
+        image = X[:, :63].reshape(n, N_LANDMARKS, 3).astype(np.float64)
+        p, up = _canonical(image, left, self.rotate, self.mirror)
+        parts = []
+        if self.coords:
+            parts.append(p[:, 1:].reshape(n, -1))
+        if self.distances != "none":
+            parts.append(_distances(p, self.distances))
+        if self.angles:
+            parts.append(_angles(p))
+        if self.orientation:
+            normal = _palm_normal(p)
+            parts.extend((up, normal))
+        if self.world:
+            w = X[:, 63:126].reshape(n, N_LANDMARKS, 3).astype(np.float64)
+            pw, _ = _canonical(w, left, False, self.mirror)
+            parts.append(_distances(pw, "tips"))
+            parts.append(_angles(pw))
+        return np.concatenate(parts, axis=1)
+
+    def _names(self) -> list[str]:
+        names: list[str] = []
+        if self.coords:
+            names += [f"n{a}{i}" for i in range(1, N_LANDMARKS) for a in "xyz"]
+        if self.distances != "none":
+            i, j = (_PAIRS_I, _PAIRS_J) if self.distances == "all" else (_TIP_I, _TIP_J)
+            names += [f"d{a}_{b}" for a, b in zip(i, j)]
+        if self.angles:
+            names += [f"cos{a}_{b}_{c}" for a, b, c in zip(_ANG_A, _ANG_B, _ANG_C)]
+        if self.orientation:
+            names += ["up_x", "up_y", "normal_x", "normal_y", "normal_z"]
+        if self.world:
+            names += [f"wd{a}_{b}" for a, b in zip(_TIP_I, _TIP_J)]
+            names += [f"wcos{a}_{b}_{c}" for a, b, c in zip(_ANG_A, _ANG_B, _ANG_C)]
+        return names
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        """Names of the output features, ndarray of shape (n_features_out_,) of str."""
+        check_is_fitted(self, "n_features_out_")
+        return np.asarray(self._names(), dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # world columns are NaN for landmark CSVs
+        tags.transformer_tags.preserves_dtype = ["float64"]
+        return tags
+
+
+def augment_landmarks(
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    n_copies: int = 2,
+    max_angle: float = 15.0,
+    scale: float = 0.1,
+    jitter: float = 0.01,
+    mirror: bool = True,
+    random_state: int | np.random.RandomState | None = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Training-time augmentation: the input plus ``n_copies`` perturbed copies of each row.
+
+    Each copy is rotated in 3D about the wrist (angles up to ``max_angle`` degrees about
+    each axis), scaled by ``1 +- scale``, jittered per point by ``jitter`` times the palm
+    size, and (with ``mirror``) mirrored with its ``is_left`` flag flipped, which leaves
+    the normalised features of a perfect mirror unchanged and so teaches nothing new
+    except robustness to handedness mistakes. World columns get the same rotation.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, 127)
+        Raw features.
+    y : ndarray of shape (n_samples,)
+        Labels.
+    n_copies : int, default=2
+    max_angle, scale, jitter : float
+    mirror : bool, default=True
+    random_state : int, RandomState or None, default=0
+
+    Returns
+    -------
+    X_aug : ndarray of shape (n_samples * (1 + n_copies), 127), float32
+    y_aug : ndarray of shape (n_samples * (1 + n_copies),)
+    """
+    rng = check_random_state(random_state)
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y)
+    n = X.shape[0]
+    out, labels = [X.astype(np.float32)], [y]
+    for _ in range(n_copies):
+        angles = np.deg2rad(rng.uniform(-max_angle, max_angle, size=(n, 3)))
+        rot = _rotation_matrices(angles)
+        s = 1.0 + rng.uniform(-scale, scale, size=(n, 1, 1))
+        copy = X.copy()
+        for start in (0, 63):
+            pts = X[:, start : start + 63].reshape(n, N_LANDMARKS, 3)
+            origin = pts[:, :1]
+            moved = np.einsum("nij,nkj->nki", rot, pts - origin) * s
+            size = np.sqrt((moved[:, PALM_POINTS] ** 2).sum(axis=2)).mean(axis=1)[:, None, None]
+            moved = moved + rng.normal(0.0, jitter, size=moved.shape) * np.nan_to_num(size)
+            copy[:, start : start + 63] = (moved + origin).reshape(n, 63)
+        if mirror:
+            flip = rng.random(n) < 0.5
+            for start in (0, 63):
+                xs = copy[flip, start : start + 63 : 3]
+                copy[flip, start : start + 63 : 3] = 2 * xs[:, :1] - xs
+            copy[flip, 126] = 1.0 - (copy[flip, 126] > 0.5)
+        out.append(copy.astype(np.float32))
+        labels.append(y)
+    return np.concatenate(out), np.concatenate(labels)
+
+
+def _rotation_matrices(angles: np.ndarray) -> np.ndarray:
+    """Rotation matrices R = Rz @ Ry @ Rx for angles of shape (n, 3), shape (n, 3, 3)."""
+    cx, cy, cz = np.cos(angles).T
+    sx, sy, sz = np.sin(angles).T
+    one, zero = np.ones_like(cx), np.zeros_like(cx)
+    rx = np.stack([one, zero, zero, zero, cx, -sx, zero, sx, cx], axis=1).reshape(-1, 3, 3)
+    ry = np.stack([cy, zero, sy, zero, one, zero, -sy, zero, cy], axis=1).reshape(-1, 3, 3)
+    rz = np.stack([cz, -sz, zero, sz, cz, zero, zero, zero, one], axis=1).reshape(-1, 3, 3)
+    return rz @ ry @ rx
