@@ -75,6 +75,7 @@ def data_root() -> Path:
         return Path(env)
     return Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
+
 #: Columns of every manifest, in this order.
 MANIFEST_COLUMNS: tuple[str, ...] = ("sample_id", "source", "dataset", "label", "group", "split")
 #: Columns of the ``rejected`` table returned next to a manifest.
@@ -91,22 +92,10 @@ _MAX_DEPTH = 3
 
 
 def resolve_source(source: str | os.PathLike) -> Path:
-    """Find a dataset: an existing path as given, else a name relative to :func:`data_root`.
+    """Find a dataset: an existing path as given, else a name under :func:`data_root`.
 
-    Parameters
-    ----------
-    source : str or path-like
-        ``"/abs/folder"``, ``"asl2text/train"``, ``"massey"``, ``"sign_mnist_rows/x.csv"`` ...
-
-    Returns
-    -------
-    Path
-        The existing file or folder.
-
-    Raises
-    ------
-    DatasetError
-        If neither ``source`` nor ``data_root() / source`` exists; both places are named.
+    ``"asl2text/train"``, ``"massey"`` and ``"/abs/folder"`` all work. Raises
+    DatasetError naming both places tried when neither exists.
     """
     path = Path(source).expanduser()
     if path.exists():
@@ -144,8 +133,12 @@ def _names(folder: Path) -> tuple[str, str, str]:
     return name, "", name
 
 
-def _empty(columns: Sequence[str]) -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=str) for c in columns})
+def _is_label(name: str) -> bool:
+    try:
+        normalize_label(name)
+    except DatasetError:
+        return False
+    return True
 
 
 class _Collector:
@@ -214,8 +207,7 @@ class _Collector:
             self.rows.extend(manifest.itertuples(index=False, name=None))
             return
         subdirs = [p for p in path.iterdir() if p.is_dir()]
-        is_label = [_is_label(p.name) for p in subdirs]
-        if any(is_label):
+        if any(_is_label(p.name) for p in subdirs):
             self.add_class_folders(path)
         elif subdirs and depth < _MAX_DEPTH:
             for sub in sorted(subdirs):
@@ -225,14 +217,6 @@ class _Collector:
         else:  # a folder of Sign-MNIST CSVs (sign_mnist_rows)
             for csv in sorted(p for p in path.iterdir() if p.suffix.lower() == ".csv"):
                 self.add(csv, depth + 1)
-
-
-def _is_label(name: str) -> bool:
-    try:
-        normalize_label(name)
-    except DatasetError:
-        return False
-    return True
 
 
 def load_manifest(
@@ -325,7 +309,7 @@ def _sign_mnist_cached(path_str: str, mtime_ns: int) -> tuple[pd.DataFrame, np.n
     if tuple(c.strip() for c in found) != SIGN_MNIST_COLUMNS:
         raise DatasetError(
             f"{path} is not a Sign Language MNIST CSV: expected 785 columns 'label,pixel1..pixel784'; "
-            f"found {len(found)} columns starting {','.join(found[:4])!r}"
+            f"found {len(found)} columns starting {','.join(found[:4])!r} (landmark CSVs: use load_landmark_csv)"
         )
     frame = _parse_rows(path, header, rows)
     values = frame.to_numpy()
@@ -381,9 +365,16 @@ def load_sign_mnist_csv(path: str | os.PathLike) -> tuple[pd.DataFrame, np.ndarr
     DatasetError
         Wrong columns, non-integer values, labels outside 0..24 or equal to 9 (J) / 25 (Z).
     """
-    resolved = resolve_source(path)
-    manifest, images = _sign_mnist_cached(str(resolved), resolved.stat().st_mtime_ns)
+    manifest, images = _sign_mnist(path)
     return manifest.copy(), images
+
+
+def _sign_mnist(path: str | os.PathLike) -> tuple[pd.DataFrame, np.ndarray]:
+    try:  # fast path for read_image on manifest sources, which are existing paths
+        return _sign_mnist_cached(str(path), os.stat(path).st_mtime_ns)
+    except FileNotFoundError:
+        resolved = resolve_source(path)
+        return _sign_mnist_cached(str(resolved), resolved.stat().st_mtime_ns)
 
 
 def read_image(source: str | os.PathLike) -> np.ndarray:
@@ -409,7 +400,7 @@ def read_image(source: str | os.PathLike) -> np.ndarray:
     text = str(source)
     csv_path, sep, index = text.rpartition("#")
     if sep and index.isdigit() and csv_path.lower().endswith(".csv"):
-        _, images = load_sign_mnist_csv(csv_path)
+        _, images = _sign_mnist(csv_path)  # cached: no per-row copy of the manifest
         row = int(index)
         if row >= len(images):
             raise DatasetError(f"{text}: row {row} out of range; {csv_path} has {len(images)} rows")
