@@ -576,6 +576,10 @@ def make_split(
     info = {"mode": mode, "seed": random_state, "test_size": test_size,
             "sources": list(manifest.attrs.get("sources", sorted(manifest["dataset"].unique())))}
     unique = manifest.drop_duplicates("sample_id")
+    if isinstance(test_groups, str):
+        test_groups = [test_groups]
+    if test_groups is not None and mode != "group":
+        raise DatasetError(f"test_groups={test_groups!r} needs mode='group'; got mode={mode!r}")
     if mode == "random":
         # Stratify when every label can go to both sides; else say so in the sidecar.
         n_test = test_size if test_size >= 1 else int(np.ceil(test_size * len(unique)))

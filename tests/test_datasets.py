@@ -51,7 +51,7 @@ SUBSET298 = "sign_mnist_rows/sign_mnist_train_subset298.csv"
 
 
 @pytest.fixture(scope="module")
-def manifests() -> dict[str, pd.DataFrame]:
+def manifests(data_dir: Path):
     """Each real dataset's manifest, loaded at most once per module."""
     cache: dict[str, pd.DataFrame] = {}
 
@@ -252,6 +252,9 @@ def test_leave_one_signer_out(manifests) -> None:
         make_split(manifests("sign_mnist_style_28"), "group")
     with pytest.raises(DatasetError, match="unknown split mode"):
         make_split(manifest, "bogus")
+    with pytest.raises(DatasetError, match="needs mode='group'"):
+        make_split(manifest, test_groups=["massey/hand5"])
+    assert make_split(manifest, "group", test_groups="massey/hand5").attrs["test_groups"] == ["massey/hand5"]
 
 
 def test_cross_dataset_split_intersects_labels(manifests) -> None:
