@@ -236,7 +236,8 @@ def test_group_split_never_shares_a_group(manifests) -> None:
     split = make_split(manifest, "group", random_state=1)
     joined = apply_split(manifest, split)
     assert set(joined["split"]) == {"train", "test"} and len(joined) == len(manifest)
-    assert not set(joined.loc[joined["split"] == "test", "group"]) & set(joined.loc[joined["split"] == "train", "group"])
+    test_groups = set(joined.loc[joined["split"] == "test", "group"])
+    assert test_groups and not test_groups & set(joined.loc[joined["split"] == "train", "group"])
     pd.testing.assert_frame_equal(split, make_split(manifest, "group", random_state=1))
 
 
