@@ -321,3 +321,9 @@ def test_landmark_csv_wrong_layout(tmp_path: Path) -> None:
     path.write_text("letter,x,y\nA,1,2\n")
     with pytest.raises(DatasetError, match="unknown landmark CSV layout: expected"):
         load_landmark_csv(path)
+
+
+def test_landmark_table_columns_match_extraction_contract() -> None:
+    from landmark_asl.extraction import TABLE_COLUMNS
+
+    assert LANDMARK_TABLE_COLUMNS == TABLE_COLUMNS
