@@ -86,5 +86,48 @@ def extract(sources: tuple[str, ...], output: Path, n_jobs: int, min_detection_c
 # --- live (owner: live) -------------------------------------------------------
 
 
+@main.command()
+@click.option("--source", default="0", show_default=True,
+              help="Camera index, video file, or folder of images played as frames in sorted order.")
+@click.option("--model", "model_dir", default=None, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Model directory (default: the shipped models/default).")
+@click.option("--mirror", is_flag=True, help="Flip frames horizontally before detection (selfie cameras).")
+@click.option("--smoothing-window", default=5, show_default=True, type=click.IntRange(1),
+              help="Frames whose class probabilities are averaged.")
+@click.option("--threshold", default=0.5, show_default=True, type=click.FloatRange(0, 1),
+              help="No letter is shown below this smoothed probability.")
+@click.option("--stable-frames", default=8, show_default=True, type=click.IntRange(1),
+              help="Frames a letter must be shown in a row to be committed.")
+@click.option("--release-frames", default=2, show_default=True, type=click.IntRange(1),
+              help="Frames of no hand or another shape before the same letter commits again.")
+@click.option("--max-frames", default=None, type=click.IntRange(1), help="Stop after this many frames.")
+@click.option("--headless", is_flag=True, help="No window (automatic when there is no display).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per committed letter, then a summary.")
+@_quiet_unless_verbose
+def live(source: str, model_dir: Path | None, mirror: bool, smoothing_window: int, threshold: float,
+         stable_frames: int, release_frames: int, max_frames: int | None, headless: bool, as_json: bool) -> None:
+    """Spell text from a camera, video or image folder; q/ESC quits and c clears in the window."""
+    import json
+
+    from landmark_asl import live as lv
+    from landmark_asl.persistence import load_model
+
+    settings = lv.LiveSettings(smoothing_window, threshold, stable_frames, release_frames, mirror)
+    with lv.open_source(source) as frames:  # first, so that a bad source fails before the model loads
+        model = load_model(model_dir)
+        recognizer = lv.LiveRecognizer(model, settings)
+        if not headless and not lv.display_available():
+            headless = True
+            click.echo("no display ($DISPLAY/$WAYLAND_DISPLAY unset): running headless", err=True)
+        try:
+            for result in lv.live_results(recognizer, frames, headless=headless, max_frames=max_frames):
+                if result.committed:
+                    click.echo(json.dumps(lv.letter_event(result)) if as_json else lv.format_letter(result))
+        except KeyboardInterrupt:
+            recognizer.stats.stop_reason = "interrupted"
+    summary = lv.session_summary(recognizer, source=source, model_name=getattr(model, "name", ""))
+    click.echo(json.dumps(summary) if as_json else lv.format_summary(summary))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

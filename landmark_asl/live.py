@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
 import time
@@ -442,8 +443,10 @@ class LiveStats:
     elapsed_s : float
         Wall-clock seconds from the start of the run to the last frame (consumer time included).
     stop_reason : str
-        ``'end of stream'``, ``'read failed'``, ``'max frames'``, or ``''`` while running or when
-        the consumer stopped early.
+        ``'end of stream'``, ``'read failed'``, ``'max frames'``, ``'quit'`` (window key),
+        ``'interrupted'`` (set by the CLI on Ctrl-C), or ``''`` while running.
+    detect_ms_total, post_ms_total : float
+        Summed per-frame times of detection and of everything after it (milliseconds).
     """
 
     n_frames: int = 0
@@ -451,6 +454,8 @@ class LiveStats:
     n_committed: int = 0
     elapsed_s: float = 0.0
     stop_reason: str = ""
+    detect_ms_total: float = 0.0
+    post_ms_total: float = 0.0
 
     @property
     def detection_rate(self) -> float:
@@ -471,6 +476,8 @@ class LiveStats:
             "fps": round(self.fps, 2),
             "committed": self.n_committed,
             "stop_reason": self.stop_reason,
+            "detect_ms_mean": round(self.detect_ms_total / self.n_frames, 3) if self.n_frames else 0.0,
+            "post_ms_mean": round(self.post_ms_total / self.n_frames, 4) if self.n_frames else 0.0,
         }
 
 
@@ -487,10 +494,11 @@ def check_landmark_model(model: object) -> None:
             f"live recognition needs a model with .classes and .predict_proba_one(x); got "
             f"{type(model).__name__}: load one with landmark_asl.persistence.load_model"
         )
-    metadata = getattr(model, "metadata", None) or {}
-    n_features = metadata.get("n_features") if isinstance(metadata, dict) else None
-    name = getattr(model, "name", "")
-    if name == "cnn" or (n_features is not None and int(n_features) != 127):
+    metadata = getattr(model, "metadata", None)
+    name = str(getattr(model, "name", ""))
+    # A saved landmark model records the feature version of its normaliser; a pixel model none.
+    no_features = isinstance(metadata, dict) and "feature_version" in metadata and metadata["feature_version"] is None
+    if name == "cnn" or no_features:
         raise ModelLoadError(
             f"live recognition needs a landmark model (rf or xgb, 127 raw landmark features); "
             f"got {name or type(model).__name__}: pass --model with a landmark model directory"
@@ -585,6 +593,7 @@ class LiveRecognizer:
         self.stats.n_frames_with_hand += hand is not None
         self.stats.n_committed += committed is not None
         post_ms = (time.perf_counter() - start) * 1000.0
+        self.stats.post_ms_total += post_ms
         return FrameResult(index, int(timestamp_ms), hand, label, confidence, committed, self.text, 0.0, post_ms)
 
     def run(
@@ -646,6 +655,7 @@ class LiveRecognizer:
                 last_ts = timestamp_ms
                 hand = extractor.detect_video(rgb, timestamp_ms)
                 detect_ms = (time.perf_counter() - t0) * 1000.0
+                self.stats.detect_ms_total += detect_ms
                 result = self.process(hand, index, timestamp_ms)
                 self.stats.elapsed_s = time.perf_counter() - start
                 yield FrameResult(
@@ -741,6 +751,7 @@ def show_window(
             cv2.imshow(title, draw_overlay(frame, result, recognizer.stats.fps))
             key = cv2.waitKey(1) & 0xFF
             if key in (ord("q"), 27):
+                recognizer.stats.stop_reason = "quit"
                 break
             if key == ord("c"):
                 recognizer.clear_text()
@@ -749,3 +760,74 @@ def show_window(
         if close is not None:
             close()
         cv2.destroyAllWindows()
+
+
+# --- output ---------------------------------------------------------------------------------------
+
+
+def live_results(
+    recognizer: LiveRecognizer,
+    source: str | int | Path | FrameSource,
+    *,
+    headless: bool,
+    max_frames: int | None = None,
+) -> Iterator[FrameResult]:
+    """``recognizer.run(source)``, shown in a window unless ``headless``.
+
+    Parameters
+    ----------
+    recognizer : LiveRecognizer
+    source : str, int, Path or FrameSource
+        See :func:`open_source`.
+    headless : bool
+        No window call at all (decide with :func:`display_available` first).
+    max_frames : int, optional
+        Stop after this many frames.
+
+    Returns
+    -------
+    iterator of FrameResult
+    """
+    results = recognizer.run(source, max_frames=max_frames)
+    return results if headless else show_window(results, recognizer)
+
+
+def letter_event(result: FrameResult) -> dict:
+    """JSON-ready event of a committed label: event, letter, text, frame, time_s, confidence."""
+    return {
+        "event": "letter",
+        "letter": result.committed,
+        "text": result.text,
+        "frame": result.index,
+        "time_s": round(result.timestamp_ms / 1000.0, 3),
+        "confidence": round(result.confidence, 4),
+    }
+
+
+def format_letter(result: FrameResult) -> str:
+    """One readable line for a committed label."""
+    return (
+        f"{result.committed:<7} frame {result.index:>5}  {result.timestamp_ms / 1000.0:7.2f} s  "
+        f"confidence {result.confidence:.2f}  text {result.text!r}"
+    )
+
+
+def session_summary(recognizer: LiveRecognizer, *, source: object, model_name: str = "") -> dict:
+    """JSON-ready final object: event 'end', the text, :meth:`LiveStats.as_dict`, source, model, settings."""
+    return {
+        "event": "end",
+        "text": recognizer.text,
+        **recognizer.stats.as_dict(),
+        "source": str(source),
+        "model": model_name,
+        "settings": dataclasses.asdict(recognizer.settings),
+    }
+
+
+def format_summary(summary: dict) -> str:
+    """One readable line for :func:`session_summary`."""
+    return (
+        f"text {summary['text']!r}: {summary['committed']} committed; {summary['frames']} frames, "
+        f"{summary['frames_with_hand']} with a hand ({100 * summary['detection_rate']:.1f}%); "
+        f"{summary['fps']:.1f} fps; {summary['stop_reason'] or 'stopped'}"
+    )
