@@ -557,8 +557,9 @@ def _merge(done: list[pd.DataFrame], manifest: pd.DataFrame, landmark_tables: li
     table = table.drop_duplicates(["sample_id", "source"]).sort_values(["dataset", "split", "label", "source"], kind="stable")
     table = table.reset_index(drop=True)
     table["detected"] = table["detected"].astype(bool)
+    table["handedness"] = table["handedness"].fillna("").astype(str)
     for column in ("image_width", "image_height"):
-        table[column] = table[column].astype(np.int32)
+        table[column] = table[column].fillna(0).astype(np.int32)  # 0: unknown (CSV landmarks, undecodable)
     for column in _LANDMARK_COLUMNS + ("handedness_score",):
         table[column] = table[column].astype(np.float32)
     return table
