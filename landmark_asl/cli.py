@@ -83,6 +83,119 @@ def extract(sources: tuple[str, ...], output: Path, n_jobs: int, min_detection_c
 
 # --- train / compare / predict (owner: compare) --------------------------------
 
+
+class _RegistryChoice(click.Choice):
+    """``click.Choice(sorted(REGISTRY))``, read on first use so that ``--help`` of other commands stays instant."""
+
+    def __init__(self) -> None:
+        self.case_sensitive = True
+
+    @property
+    def choices(self) -> list[str]:  # type: ignore[override]
+        from landmark_asl.estimators import REGISTRY
+
+        return sorted(REGISTRY)
+
+
+def _model_list(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
+    """Split ``rf,xgb,cnn`` and check every name against the registry."""
+    names = tuple(n.strip() for n in value.split(",") if n.strip())
+    choice = _RegistryChoice()
+    for name in names:
+        choice.convert(name, param, ctx)
+    if not names:
+        raise click.BadParameter(f"give at least one model, e.g. {','.join(choice.choices)}")
+    return names
+
+
+def _groups(value: tuple[str, ...]) -> list[str] | None:
+    return [g.strip() for item in value for g in item.split(",") if g.strip()] or None
+
+
+@main.command()
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--model-name", default="xgb", show_default=True, type=_RegistryChoice(), help="Registry name of the model.")
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Model directory to write (replaced if it exists).")
+@click.option("--n-jobs", default=1, show_default=True, type=int, help="Worker processes/threads.")
+@click.option("--random-state", default=0, show_default=True, type=int, help="Seed of the model.")
+@click.option("--cache-dir", default=Path(".cache/landmarks"), show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Cache of extracted landmark tables.")
+@click.option("--metrics-from", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A comparison report.json whose metrics for this model go into the metadata.")
+@_quiet_unless_verbose
+def train(sources: tuple[str, ...], model_name: str, output: Path, n_jobs: int, random_state: int,
+          cache_dir: Path, metrics_from: Path | None) -> None:
+    """Train a model on every sample of SOURCE... (dataset names, folders or landmark tables) and save it."""
+    from landmark_asl.evaluation import train_model
+
+    path = train_model(list(sources), model_name=model_name, output=output, n_jobs=n_jobs,
+                       random_state=random_state, cache_dir=cache_dir, metrics_from=metrics_from)
+    click.echo(f"saved {model_name} model to {path}")
+
+
+@main.command()
+@click.option("--train", "train_sources", multiple=True, required=True,
+              help="Training source (dataset name, folder or landmark table); repeat for several.")
+@click.option("--test", "test_sources", multiple=True,
+              help="Test source for a cross-dataset comparison; repeat for several. Omitted: --train is split.")
+@click.option("--split", default="random", show_default=True, type=click.Choice(["group", "random"]),
+              help="How to split --train when --test is omitted (random overstates accuracy on video frames).")
+@click.option("--test-size", default=0.2, show_default=True, type=click.FloatRange(0, 1, min_open=True),
+              help="Test share of the split.")
+@click.option("--test-groups", multiple=True, help="Groups held out by --split group, e.g. massey/hand5.")
+@click.option("--split-file", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Reuse this split file instead of making one.")
+@click.option("--models", default="rf,xgb,cnn", show_default=True, callback=_model_list,
+              help="Comma-separated registry names.")
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Report folder (report.md, report.json, PNGs, split.csv, models/).")
+@click.option("--random-state", default=0, show_default=True, type=int, help="Seed of the split and the models.")
+@click.option("--n-jobs", default=1, show_default=True, type=int, help="Worker processes/threads.")
+@click.option("--cache-dir", default=Path(".cache/landmarks"), show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Cache of extracted landmark tables.")
+@click.option("--json", "as_json", is_flag=True, help="Print report.json instead of the table.")
+@_quiet_unless_verbose
+def compare(train_sources: tuple[str, ...], test_sources: tuple[str, ...], split: str, test_size: float,
+            test_groups: tuple[str, ...], split_file: Path | None, models: tuple[str, ...], output: Path,
+            random_state: int, n_jobs: int, cache_dir: Path, as_json: bool) -> None:
+    """Compare models on one split: coverage, accuracy (all / detected images), F1, size, speed."""
+    import json
+
+    from landmark_asl import evaluation
+
+    report = evaluation.compare(list(train_sources), list(test_sources) or None, output=output, models=models,
+                                split=split, test_size=test_size, test_groups=_groups(test_groups),
+                                split_file=split_file, random_state=random_state, n_jobs=n_jobs,
+                                cache_dir=cache_dir)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    click.echo(f"{report['metadata']['title']}  ({report['metadata']['n_test']} test images)")
+    click.echo(evaluation.format_table(evaluation.summary_rows(report), markdown=False))
+    click.echo(f"report: {output / 'report.md'}")
+
+
+@main.command()
+@click.argument("paths", metavar="IMAGE_OR_DIR...", nargs=-1, required=True,
+                type=click.Path(exists=True, path_type=Path))
+@click.option("--model", default=None, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Model directory (default: the shipped models/default).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per image per line.")
+@_quiet_unless_verbose
+def predict(paths: tuple[Path, ...], model: Path | None, as_json: bool) -> None:
+    """Predict the letter shown in each image (folders are searched for images)."""
+    import json
+
+    from landmark_asl.evaluation import predict_images
+
+    for result in predict_images(list(paths), model=model):
+        if as_json:
+            click.echo(json.dumps(result))
+        else:
+            label = result["label"] or "(no hand)"
+            click.echo(f"{result['path']}\t{label}\t{result['confidence']:.2f}")
+
 # --- live (owner: live) -------------------------------------------------------
 
 

@@ -296,10 +296,10 @@ def markdown_report(report: dict[str, Any]) -> str:
     """Render a comparison report (the dict of ``report.json``) as Markdown."""
     meta = report["metadata"]
     lines = [
-        f"# Comparison: {', '.join(meta['train_sources'])} -> {', '.join(meta['test_sources']) or '(split)'}",
+        f"# Comparison: {meta['title']}",
         "",
         f"- split: `{meta['split_mode']}` ({meta['n_train']} train / {meta['n_test']} test images), "
-        f"file `{meta['split_file']}` sha256 `{meta['split_sha256'][:16]}...`",
+        f"file `{meta['split_file']}` sha256 `{meta['split_file_sha256'][:16]}...`",
         f"- classes ({len(meta['classes'])}): {' '.join(meta['classes'])}",
     ]
     if meta.get("dropped_labels"):
@@ -469,8 +469,7 @@ def load_landmarks(
             _log(progress, f"landmarks of {source} -> {path}")
             extract_table([resolved], path, settings=settings, n_jobs=n_jobs, progress=progress)
         table, meta = read_table(path)
-        if resolved.is_file() and _is_table_file(resolved) and meta.get("settings"):
-            extractor_settings = meta["settings"]
+        extractor_settings = meta.get("settings", extractor_settings)
         tables.append(table)
         paths[str(source)] = str(path)
     table = pd.concat(tables, ignore_index=True).drop_duplicates("sample_id", keep="first")
@@ -515,7 +514,10 @@ def _pixels(estimator, rows: pd.DataFrame) -> np.ndarray:
             "the pixel model needs images, but some samples come from a landmark CSV (no pixels): "
             "drop 'cnn' from the models or the landmark CSV from the sources"
         )
-    return load_pixels(rows, image_size=estimator.image_size, grayscale=estimator.grayscale)
+    # Read at the network's input size (the network would resize anyway) to keep memory small;
+    # colour is kept unless the model is told to be gray ("auto" detects gray images itself).
+    size = estimator.image_size or 64
+    return load_pixels(rows, image_size=size, grayscale=estimator.grayscale is True)
 
 
 def model_inputs(name: str, estimator, rows: pd.DataFrame) -> np.ndarray:
@@ -711,7 +713,7 @@ def compare(
         "test_sources": test_sources,
         "split_mode": info["mode"],
         "split_file": str(split_path),
-        "split_sha256": file_sha256(split_path),
+        "split_file_sha256": file_sha256(split_path),
         "test_size": test_size if not test_sources else None,
         "test_groups": list(test_groups) if test_groups else None,
         "random_state": random_state,
@@ -798,7 +800,7 @@ def _fit_and_score(
             "feature_version": metadata.get("feature_version"),
             "extractor_settings": metadata["extractor_settings"],
             "split_file": metadata["split_file"],
-            "split_sha256": metadata["split_sha256"],
+            "split_file_sha256": metadata["split_file_sha256"],
             "train_sources": metadata["train_sources"],
             "test_sources": metadata["test_sources"],
             "metrics": {k: result[k] for k in ("coverage", "accuracy_all", "accuracy_detected", "macro_f1")},
@@ -820,3 +822,208 @@ def _fit_and_score(
         if not save:
             shutil.rmtree(model_dir, ignore_errors=True)
     return result
+
+
+# --------------------------------------------------------------------------- training a model to ship
+
+
+def train_model(
+    sources: str | Path | Sequence[str | Path],
+    *,
+    model_name: str,
+    output: str | Path,
+    n_jobs: int = 1,
+    random_state: int = 0,
+    cache_dir: str | Path | None = None,
+    settings: Any = None,
+    metrics_from: str | Path | None = None,
+    progress: bool = True,
+) -> Path:
+    """Fit one model on every sample of ``sources`` and save it with its metadata.
+
+    No metric is computed on the training data (it would flatter the model): pass
+    ``metrics_from``, the ``report.json`` of a comparison, to record measured metrics.
+
+    Parameters
+    ----------
+    sources : str, Path or sequence of them
+        Dataset names/paths or landmark tables.
+    model_name : str
+        Registry name (``'rf'``, ``'xgb'``, ``'cnn'``).
+    output : str or Path
+        Model directory to write (replaced if it holds a model).
+    n_jobs : int
+        Worker processes/threads for extraction and fitting.
+    random_state : int
+        Seed of the model.
+    cache_dir : str or Path, optional
+        Landmark cache (default ``.cache/landmarks`` in the working directory).
+    settings : ExtractorSettings, optional
+        Extractor settings.
+    metrics_from : str or Path, optional
+        A comparison ``report.json``; its metrics for ``model_name`` and its split
+        description go into the model's metadata under ``metrics``.
+    progress : bool
+        Progress messages on stderr.
+
+    Returns
+    -------
+    Path
+        The model directory.
+    """
+    from landmark_asl.persistence import save_model
+
+    source_list = _as_list(sources)
+    if not source_list:
+        raise DatasetError("no training sources given: pass at least one dataset name, folder or landmark table")
+    output = Path(output)
+    cache_dir = Path(cache_dir) if cache_dir is not None else Path(".cache") / "landmarks"
+    table, meta = load_landmarks(source_list, cache_dir=cache_dir, settings=settings, n_jobs=n_jobs, progress=progress)
+    metrics = _metrics_from(metrics_from, model_name) if metrics_from else None
+    estimator = build_estimator(model_name, random_state=random_state, n_jobs=n_jobs)
+    rows = table[table["detected"].astype(bool)] if is_landmark_model(model_name) else table
+    if rows.empty:
+        raise DatasetError(f"no sample of {source_list} has a hand: a landmark model cannot be trained")
+    _log(progress, f"{model_name}: fitting on {len(rows)} samples of {', '.join(source_list)}")
+    X = model_inputs(model_name, estimator, rows)
+    start = time.perf_counter()
+    estimator.fit(X, rows["label"].to_numpy(dtype=object))
+    fit_seconds = time.perf_counter() - start
+    from landmark_asl.features import FEATURE_VERSION
+
+    metadata = {
+        "classes": sorted(set(table["label"])),
+        "feature_version": FEATURE_VERSION,
+        "extractor_settings": meta["extractor_settings"],
+        "train_sources": source_list,
+        "n_train": int(len(rows)),
+        "n_train_without_hand": int((~table["detected"].astype(bool)).sum()),
+        "label_counts": {k: int(v) for k, v in rows["label"].value_counts().sort_index().items()},
+        "fit_seconds": fit_seconds,
+        "random_state": random_state,
+        "split_file_sha256": None,
+        "metrics": metrics,
+        "metrics_note": (
+            "measured in the comparison named in metrics.report (a model trained on a split, not on "
+            "all of these sources)" if metrics else "no metrics: pass metrics_from=<report.json>"
+        ),
+        "versions": package_versions(),
+    }
+    if output.exists():
+        shutil.rmtree(output)
+    save_model(estimator, output, name=model_name, metadata=metadata)
+    return output
+
+
+def _metrics_from(path: str | Path, model_name: str) -> dict[str, Any]:
+    """Metrics of ``model_name`` from a comparison ``report.json``, with its split description."""
+    path = Path(path)
+    try:
+        report = json.loads(path.read_text())
+        result = report["models"][model_name]
+        meta = report["metadata"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise LandmarkASLError(
+            f"cannot take {model_name!r} metrics from {path}: expected a comparison report.json "
+            f"with that model ({exc})"
+        ) from exc
+    keys = ("coverage", "accuracy_all", "accuracy_detected", "macro_f1", "n_test", "n_detected")
+    return {
+        **{k: result.get(k) for k in keys},
+        "report": str(path),
+        "train_sources": meta.get("train_sources"),
+        "test_sources": meta.get("test_sources"),
+        "split_mode": meta.get("split_mode"),
+        "split_file_sha256": meta.get("split_file_sha256"),
+    }
+
+
+# --------------------------------------------------------------------------- prediction on image files
+
+
+def image_paths(paths: Sequence[str | Path]) -> list[Path]:
+    """Image files named in ``paths``; folders are searched recursively (sorted)."""
+    from landmark_asl.datasets import IMAGE_SUFFIXES
+
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES))
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise DatasetError(f"{path} does not exist: expected an image file or a folder of images")
+    if not found:
+        raise DatasetError(f"no images (.jpg, .jpeg, .png) found in {[str(p) for p in paths]}")
+    return found
+
+
+def _settings_from(metadata: dict[str, Any]):
+    """Extractor settings recorded in a model's metadata (defaults where absent)."""
+    from landmark_asl.landmarks import ExtractorSettings
+
+    recorded = metadata.get("extractor_settings") or {}
+    fields = {f.name for f in dataclasses.fields(ExtractorSettings)}
+    return ExtractorSettings(**{k: v for k, v in recorded.items() if k in fields})
+
+
+def predict_images(paths: Sequence[str | Path], *, model: str | Path | None = None):
+    """Predict the letter of each image with a saved model.
+
+    A landmark model sees the hand that the extractor finds (with the extractor settings
+    the model was trained with); an image without a hand gets ``'NOTHING'`` when the model
+    knows that class, else the empty label ``''`` (no prediction). The pixel CNN needs no hand.
+
+    Parameters
+    ----------
+    paths : sequence of str or Path
+        Image files and folders of images.
+    model : str or Path, optional
+        Model directory; None uses the shipped ``models/default``.
+
+    Yields
+    ------
+    dict
+        ``path``, ``label``, ``confidence`` (probability of ``label``), ``detected``
+        (a hand was found; None for the pixel model), ``handedness``, ``strategy``
+        (extractor pass that found the hand) and ``error`` (why the image could not be read, or '').
+    """
+    from landmark_asl.datasets import read_image
+    from landmark_asl.persistence import load_model
+
+    loaded = load_model(model)
+    files = image_paths(paths)
+    if not is_landmark_model(loaded.name):
+        yield from _predict_pixels(loaded, files)
+        return
+    from landmark_asl.landmarks import HandLandmarkExtractor
+
+    with HandLandmarkExtractor(_settings_from(loaded.metadata)) as extractor:
+        for path in files:
+            try:
+                rgb = read_image(path)
+            except DatasetError as exc:
+                yield {"path": str(path), "label": "", "confidence": 0.0, "detected": False,
+                       "handedness": "", "strategy": "", "error": str(exc)}
+                continue
+            detection = extractor.extract(rgb)
+            labels, confidences = loaded.predict_hands([detection.landmarks])
+            hand = detection.landmarks
+            yield {"path": str(path), "label": str(labels[0]), "confidence": float(confidences[0]),
+                   "detected": detection.detected, "handedness": hand.handedness if hand else "",
+                   "strategy": detection.strategy, "error": ""}
+
+
+def _predict_pixels(loaded, files: list[Path]):
+    from landmark_asl.cnn import load_pixels
+
+    estimator = loaded.estimator
+    pixels, failed = load_pixels([str(f) for f in files], image_size=estimator.image_size_,
+                                 grayscale=bool(estimator.grayscale_), return_failed=True)
+    proba = loaded.predict_proba(pixels)
+    best = np.argmax(proba, axis=1)
+    for i, path in enumerate(files):
+        ok = not failed[i]
+        yield {"path": str(path), "label": str(loaded.classes[best[i]]) if ok else "",
+               "confidence": float(proba[i, best[i]]) if ok else 0.0, "detected": None,
+               "handedness": "", "strategy": "", "error": "" if ok else "cannot read image"}
