@@ -178,3 +178,261 @@ def test_corrupt_video_is_a_source_error(tmp_path):
 def test_empty_folder_is_a_source_error(tmp_path):
     with pytest.raises(SourceError, match="holds no images"):
         open_source(tmp_path)
+
+
+# --- the loop on real frames ----------------------------------------------------------------------
+# Videos are assembled at test time from real asl2text/test frames (never stored in the repo):
+# each letter held about 20 frames, hand-free grey frames before, after and between the two L.
+
+#: (label folder, frame stems): two frames of each stem; None = grey hand-free frames.
+HELLO = (
+    (None, 5),
+    ("H", [f"H{i}" for i in range(10)]),
+    ("E", ["E4", "E5", "E6", "E10", "E13", "E14", "E15", "E16", "E21", "E23"]),
+    ("L", [f"L{i}" for i in range(10)]),
+    (None, 8),
+    ("L", [f"L{i}" for i in range(10, 20)]),
+    ("O", ["O5", "O6", "O8", "O19", "O5", "O6", "O8", "O19", "O5", "O6"]),
+    (None, 5),
+)
+SIZE = 224
+
+
+def hello_frames(data_dir, *, mirror=False):
+    import cv2
+
+    frames = []
+    for label, stems in HELLO:
+        if label is None:
+            frames += [np.full((SIZE, SIZE, 3), 128, np.uint8)] * stems
+            continue
+        for stem in stems:
+            image = cv2.imread(str(data_dir / "asl2text" / "test" / label / f"{stem}.jpg"))
+            assert image is not None and image.shape == (SIZE, SIZE, 3), stem
+            frames += [image] * 2
+    return [cv2.flip(f, 1) for f in frames] if mirror else frames
+
+
+def write_video(path, frames, fps=30.0):
+    import cv2
+
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height))
+    assert writer.isOpened()
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+@pytest.fixture(scope="module")
+def hello_video(data_dir, tmp_path_factory):
+    return write_video(tmp_path_factory.mktemp("live") / "hello.avi", hello_frames(data_dir))
+
+
+@pytest.fixture(scope="module")
+def model_args(data_dir, tmp_path_factory):
+    """``[]`` (the shipped default model); until it exists, ``--model`` of a small model on real landmarks."""
+    from landmark_asl.persistence import default_model_dir
+
+    if (default_model_dir() / "metadata.json").is_file():
+        return []
+    import cv2
+
+    from landmark_asl.estimators import make_estimator
+    from landmark_asl.features import raw_features_from_hands
+    from landmark_asl.landmarks import HandLandmarkExtractor
+    from landmark_asl.persistence import save_model
+
+    hands, labels = [], []
+    with HandLandmarkExtractor() as extractor:
+        for folder in ("E", "H", "L", "O"):
+            for path in sorted((data_dir / "asl2text" / "train" / folder).glob("*.jpg"))[::4][:40]:
+                hand = extractor.detect(cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB))
+                if hand is not None:
+                    hands.append(hand)
+                    labels.append(folder.upper())
+    estimator = make_estimator("rf").fit(raw_features_from_hands(hands), np.array(labels))
+    return ["--model", save_model(estimator, tmp_path_factory.mktemp("model") / "rf", name="rf")]
+
+
+@pytest.fixture
+def run_cli(model_args):
+    from click.testing import CliRunner
+
+    from landmark_asl.cli import main
+
+    def invoke(*args):
+        return CliRunner(mix_stderr=False).invoke(main, ["live", *map(str, args), *map(str, model_args)])
+
+    return invoke
+
+
+def json_lines(result):
+    import json
+
+    assert result.exit_code == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+@pytest.mark.slow
+def test_cli_spells_hello_from_a_video(run_cli, hello_video):
+    events = json_lines(run_cli("--source", hello_video, "--headless", "--json"))
+    letters, end = events[:-1], events[-1]
+    assert [e["letter"] for e in letters] == ["H", "E", "L", "L", "O"]
+    assert [e["text"] for e in letters] == ["H", "HE", "HEL", "HELL", "HELLO"]
+    assert all(e["event"] == "letter" and 0.5 <= e["confidence"] <= 1.0 for e in letters)
+    # Frame numbers and times increase; time follows the video's 30 fps.
+    assert [e["frame"] for e in letters] == sorted(e["frame"] for e in letters)
+    assert letters[0]["time_s"] == pytest.approx(letters[0]["frame"] / 30.0, abs=0.002)
+    assert end["event"] == "end" and end["text"] == "HELLO" and end["stop_reason"] == "end of stream"
+    # 118 frames, 18 of them grey: every hand frame should be found.
+    assert end["frames"] == 118
+    assert 95 <= end["frames_with_hand"] <= 100
+    assert end["detection_rate"] == pytest.approx(end["frames_with_hand"] / 118, abs=1e-3)
+    assert end["fps"] > 0 and end["settings"]["stable_frames"] == 8
+
+
+@pytest.mark.slow
+def test_cli_readable_output(run_cli, hello_video):
+    result = run_cli("--source", hello_video, "--headless")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split()[0] for line in lines[:-1]] == ["H", "E", "L", "L", "O"]
+    assert lines[-1].startswith("text 'HELLO': 5 committed; 118 frames")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mirror_flag", [True, False], ids=["--mirror", "left-hand"])
+def test_mirrored_video_gives_the_same_word(run_cli, data_dir, tmp_path, mirror_flag):
+    # With --mirror the frames are flipped back; without it the hand looks like a left hand,
+    # which MediaPipe labels 'Left' and the features mirror back.
+    video = write_video(tmp_path / "mirrored.avi", hello_frames(data_dir, mirror=True))
+    args = ["--source", video, "--headless", "--json"] + (["--mirror"] if mirror_flag else [])
+    end = json_lines(run_cli(*args))[-1]
+    assert end["text"] == "HELLO"
+    assert end["settings"]["mirror"] is mirror_flag
+
+
+@pytest.mark.slow
+def test_folder_of_images_is_played_in_order(run_cli, data_dir, tmp_path):
+    import cv2
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, frame in enumerate(hello_frames(data_dir)):
+        cv2.imwrite(str(folder / f"frame_{i:04d}.png"), frame)
+    (folder / "notes.txt").write_text("not an image, ignored")
+    end = json_lines(run_cli("--source", folder, "--headless", "--json"))[-1]
+    assert end["text"] == "HELLO" and end["frames"] == 118
+
+
+@pytest.mark.slow
+def test_video_without_hands_commits_nothing(run_cli, data_dir, tmp_path):
+    import cv2
+
+    nothing = sorted((data_dir / "asl_alphabet_64" / "test" / "nothing").glob("*.jpg"))[:10]
+    frames = [cv2.resize(cv2.imread(str(p)), (SIZE, SIZE)) for p in nothing for _ in range(4)]
+    events = json_lines(run_cli("--source", write_video(tmp_path / "empty.avi", frames), "--headless", "--json"))
+    assert len(events) == 1
+    assert events[0]["text"] == "" and events[0]["frames"] == 40
+    assert events[0]["frames_with_hand"] == 0 and events[0]["committed"] == 0
+
+
+@pytest.mark.slow
+def test_truncated_video_ends_cleanly_with_what_was_spelled(run_cli, hello_video, tmp_path):
+    data = hello_video.read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: int(len(data) * 0.7)])
+    end = json_lines(run_cli("--source", cut, "--headless", "--json"))[-1]
+    assert 0 < end["frames"] < 118
+    assert "HELLO".startswith(end["text"]) and len(end["text"]) >= 2
+    assert end["stop_reason"] == "read failed"
+
+
+@pytest.mark.slow
+def test_max_frames_stops_early(run_cli, hello_video):
+    end = json_lines(run_cli("--source", hello_video, "--headless", "--json", "--max-frames", 30))[-1]
+    assert end["frames"] == 30 and end["stop_reason"] == "max frames" and end["text"] == "H"
+
+
+def test_cli_missing_source_is_one_line_error(run_cli, tmp_path):
+    missing = tmp_path / "missing.avi"
+    result = run_cli("--source", missing, "--headless")
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and f"source '{missing}' not found" in result.stderr
+
+
+def test_cli_corrupt_video_is_one_line_error(run_cli, tmp_path):
+    bad = tmp_path / "corrupt.avi"
+    bad.write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    result = run_cli("--source", bad, "--headless")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: cannot open video") and "corrupt.avi" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_cli_defaults_are_the_settings_defaults():
+    from landmark_asl.cli import live
+
+    defaults = {p.name: p.default for p in live.params}
+    for name, value in dataclasses.asdict(LiveSettings()).items():
+        assert defaults[name] == value, name
+
+
+# --- display: decided before any window call ------------------------------------------------------
+
+
+@pytest.fixture
+def no_windows(monkeypatch):
+    """Make every OpenCV window call fail the test (without a display they abort the process)."""
+    import cv2
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("cv2 window call in headless mode")
+
+    for name in ("imshow", "namedWindow", "waitKey", "destroyAllWindows", "destroyWindow"):
+        monkeypatch.setattr(cv2, name, forbidden)
+
+
+@pytest.mark.slow
+def test_no_display_means_no_window_call(run_cli, hello_video, monkeypatch, no_windows):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    result = run_cli("--source", hello_video, "--json", "--max-frames", 5)
+    assert result.exit_code == 0, result.stderr
+    assert "running headless" in result.stderr
+
+
+@pytest.mark.slow
+def test_headless_flag_wins_over_a_display(run_cli, hello_video, monkeypatch, no_windows):
+    monkeypatch.setenv("DISPLAY", ":0")
+    result = run_cli("--source", hello_video, "--headless", "--max-frames", 5)
+    assert result.exit_code == 0, result.stderr
+    assert "running headless" not in result.stderr
+
+
+def test_window_keys_clear_and_quit(monkeypatch):
+    import cv2
+
+    from landmark_asl.live import FrameResult, show_window
+
+    shown, keys = [], iter([ord("c"), ord("q")])
+    monkeypatch.setattr(cv2, "imshow", lambda title, frame: shown.append(frame.shape))
+    monkeypatch.setattr(cv2, "waitKey", lambda delay: next(keys))
+    monkeypatch.setattr(cv2, "destroyAllWindows", lambda: None)
+    recognizer = LiveRecognizer(FakeClassifier([]))
+    recognizer._speller.text = "AB"
+    image = np.zeros((48, 64, 3), np.uint8)
+    results = (FrameResult(i, i, make_hand(), "A", 0.9, None, "AB", image=image) for i in range(10))
+    assert len(list(show_window(results, recognizer))) == 2
+    assert shown == [(48, 64, 3), (48, 64, 3)]
+    assert recognizer.text == "" and recognizer.stats.stop_reason == "quit"
+
+
+def test_overlay_draws_on_a_copy():
+    from landmark_asl.live import FrameResult, draw_overlay
+
+    frame = np.zeros((120, 160, 3), np.uint8)
+    out = draw_overlay(frame, FrameResult(0, 0, make_hand(), "A", 0.9, None, "HELLO"), fps=30.0)
+    assert out.shape == frame.shape and out.any() and not frame.any()
