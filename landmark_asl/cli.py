@@ -112,15 +112,22 @@ def _groups(value: tuple[str, ...]) -> list[str] | None:
     return [g.strip() for item in value for g in item.split(",") if g.strip()] or None
 
 
+_n_jobs_option = click.option("--n-jobs", default=1, show_default=True, type=int, help="Worker processes/threads.")
+_random_state_option = click.option("--random-state", default=0, show_default=True, type=int,
+                                    help="Seed of the split and the models.")
+_cache_dir_option = click.option("--cache-dir", default=Path(".cache/landmarks"), show_default=True,
+                                 type=click.Path(file_okay=False, path_type=Path),
+                                 help="Cache of extracted landmark tables (reused by later runs).")
+
+
 @main.command()
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--model-name", default="xgb", show_default=True, type=_RegistryChoice(), help="Registry name of the model.")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Model directory to write (replaced if it exists).")
-@click.option("--n-jobs", default=1, show_default=True, type=int, help="Worker processes/threads.")
-@click.option("--random-state", default=0, show_default=True, type=int, help="Seed of the model.")
-@click.option("--cache-dir", default=Path(".cache/landmarks"), show_default=True,
-              type=click.Path(file_okay=False, path_type=Path), help="Cache of extracted landmark tables.")
+@_n_jobs_option
+@_random_state_option
+@_cache_dir_option
 @click.option("--metrics-from", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A comparison report.json whose metrics for this model go into the metadata.")
 @_quiet_unless_verbose
@@ -150,10 +157,9 @@ def train(sources: tuple[str, ...], model_name: str, output: Path, n_jobs: int, 
               help="Comma-separated registry names.")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Report folder (report.md, report.json, PNGs, split.csv, models/).")
-@click.option("--random-state", default=0, show_default=True, type=int, help="Seed of the split and the models.")
-@click.option("--n-jobs", default=1, show_default=True, type=int, help="Worker processes/threads.")
-@click.option("--cache-dir", default=Path(".cache/landmarks"), show_default=True,
-              type=click.Path(file_okay=False, path_type=Path), help="Cache of extracted landmark tables.")
+@_random_state_option
+@_n_jobs_option
+@_cache_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print report.json instead of the table.")
 @_quiet_unless_verbose
 def compare(train_sources: tuple[str, ...], test_sources: tuple[str, ...], split: str, test_size: float,

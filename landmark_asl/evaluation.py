@@ -878,8 +878,8 @@ def train_model(
         raise DatasetError("no training sources given: pass at least one dataset name, folder or landmark table")
     output = Path(output)
     cache_dir = Path(cache_dir) if cache_dir is not None else Path(".cache") / "landmarks"
+    metrics = _metrics_from(metrics_from, model_name) if metrics_from else None  # fail before the long part
     table, meta = load_landmarks(source_list, cache_dir=cache_dir, settings=settings, n_jobs=n_jobs, progress=progress)
-    metrics = _metrics_from(metrics_from, model_name) if metrics_from else None
     estimator = build_estimator(model_name, random_state=random_state, n_jobs=n_jobs)
     rows = table[table["detected"].astype(bool)] if is_landmark_model(model_name) else table
     if rows.empty:

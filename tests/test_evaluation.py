@@ -110,7 +110,7 @@ def _fake_report() -> dict:
         models[name] = m
     metadata = {
         "title": "x -> y", "train_sources": ["x"], "test_sources": ["y"], "split_mode": "cross-dataset",
-        "n_train": 10, "n_test": 4, "split_file": "split.csv", "split_sha256": "ab" * 32,
+        "n_train": 10, "n_test": 4, "split_file": "split.csv", "split_file_sha256": "ab" * 32,
         "classes": ["A", "B", "NOTHING"], "dropped_labels": ["DEL"], "test_hand_coverage": 0.5,
         "train_hand_coverage": 0.9, "no_hand_rule": "NOTHING",
     }

@@ -1,0 +1,169 @@
+"""Tests of the `train`, `compare` and `predict` commands on small real data (3 letters x a few asl2text images)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from landmark_asl.cli import main
+from landmark_asl.datasets import file_sha256, read_split
+
+LETTERS = ("A", "B", "L")
+
+
+def _copy_letters(src: Path, dst: Path, letters: tuple[str, ...], per_class: int) -> Path:
+    for letter in letters:
+        files = sorted((src / letter).glob("*.jpg"), key=lambda p: int(p.stem[len(letter):]))[::7][:per_class]
+        (dst / letter).mkdir(parents=True)
+        for f in files:
+            shutil.copy(f, dst / letter / f.name)
+    return dst
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory, data_dir) -> dict[str, Path]:
+    """Tiny real datasets outside the repo: asl2text train (A, B, L x 6) and test (A, B, L x 3; A, B, Y x 3)."""
+    root = tmp_path_factory.mktemp("small")
+    return {
+        "train": _copy_letters(data_dir / "asl2text" / "train", root / "train", LETTERS, 6),
+        "test": _copy_letters(data_dir / "asl2text" / "test", root / "test", LETTERS, 3),
+        "other": _copy_letters(data_dir / "asl2text" / "test", root / "other", ("A", "B", "Y"), 3),
+        "cache": root / "cache",
+    }
+
+
+@pytest.fixture(scope="module")
+def trained_model(small, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("model") / "rf"
+    result = CliRunner(mix_stderr=False).invoke(
+        main, ["train", str(small["train"]), "--model-name", "rf", "-o", str(out), "--cache-dir", str(small["cache"])]
+    )
+    assert result.exit_code == 0, result.stderr
+    return out
+
+
+@pytest.mark.slow
+def test_compare_cross_dataset_writes_report_and_scores_cnn_on_same_images(small, tmp_path):
+    out = tmp_path / "report"
+    result = CliRunner(mix_stderr=False).invoke(main, [
+        "compare", "--train", str(small["train"]), "--test", str(small["test"]), "--models", "rf,cnn",
+        "-o", str(out), "--cache-dir", str(small["cache"]),
+    ])
+    assert result.exit_code == 0, result.stderr
+    for name in ("report.md", "report.json", "confusion_rf.png", "confusion_cnn.png", "split.csv"):
+        assert (out / name).is_file(), name
+    report = json.loads((out / "report.json").read_text())
+    meta = report["metadata"]
+    assert meta["split_mode"] == "cross-dataset"
+    assert meta["classes"] == list(LETTERS)
+    assert meta["split_file_sha256"] == file_sha256(out / "split.csv")
+    split = read_split(out / "split.csv")
+    assert (split["split"] == "test").sum() == 9 == meta["n_test"]
+    for name in ("rf", "cnn"):
+        assert report["models"][name]["n_test"] == 9  # the CNN is scored on exactly the same test images
+        assert report["models"][name]["size_mb"] > 0
+    assert report["models"]["cnn"]["coverage"] == 1.0
+    rf = report["models"]["rf"]
+    assert rf["accuracy_all"] <= rf["coverage"] + 1e-9  # no hand = wrong (no NOTHING class here)
+    assert "rf" in result.stdout and "acc. detected" in result.stdout
+
+
+@pytest.mark.slow
+def test_compare_intersects_labels_of_train_and_test(small, tmp_path):
+    out = tmp_path / "report"
+    result = CliRunner(mix_stderr=False).invoke(main, [
+        "compare", "--train", str(small["train"]), "--test", str(small["other"]), "--models", "rf",
+        "-o", str(out), "--cache-dir", str(small["cache"]), "--json",
+    ])
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["metadata"]["classes"] == ["A", "B"]
+    assert report["metadata"]["dropped_labels"] == ["L", "Y"]
+    assert report["models"]["rf"]["n_test"] == 6
+
+
+@pytest.mark.slow
+def test_random_split_is_reproducible_and_read_by_every_model(small, tmp_path):
+    args = ["compare", "--train", str(small["train"]), "--split", "random", "--test-size", "0.5",
+            "--models", "rf,xgb", "--cache-dir", str(small["cache"])]
+    runner = CliRunner(mix_stderr=False)
+    hashes = []
+    for name in ("one", "two"):
+        result = runner.invoke(main, [*args, "-o", str(tmp_path / name)])
+        assert result.exit_code == 0, result.stderr
+        hashes.append(file_sha256(tmp_path / name / "split.csv"))
+    assert hashes[0] == hashes[1]
+    report = json.loads((tmp_path / "one" / "report.json").read_text())
+    assert report["metadata"]["split_mode"] == "random"
+    assert report["models"]["rf"]["n_test"] == report["models"]["xgb"]["n_test"] == 9
+    other = runner.invoke(main, [*args, "--random-state", "1", "-o", str(tmp_path / "three")])
+    assert other.exit_code == 0, other.stderr
+    assert file_sha256(tmp_path / "three" / "split.csv") != hashes[0]
+
+
+def test_compare_rejects_unknown_model(small, tmp_path):
+    result = CliRunner(mix_stderr=False).invoke(main, ["compare", "--train", str(small["train"]), "--models", "rf,svm",
+                                       "-o", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert "svm" in result.stderr
+
+
+@pytest.mark.slow
+def test_train_writes_model_with_metadata(trained_model, small):
+    metadata = json.loads((trained_model / "metadata.json").read_text())
+    assert metadata["name"] == "rf"
+    assert metadata["classes"] == list(LETTERS)
+    assert metadata["train_sources"] == [str(small["train"])]
+    assert metadata["extractor_settings"]["min_detection_confidence"] == 0.5
+    assert metadata["metrics"] is None  # no metric computed on training data
+
+
+@pytest.mark.slow
+def test_predict_json_lines(trained_model, small):
+    images = sorted((small["test"] / "A").glob("*.jpg"))[:2]
+    result = CliRunner(mix_stderr=False).invoke(
+        main, ["predict", "--model", str(trained_model), *map(str, images), "--json"]
+    )
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 2
+    for line, image in zip(lines, images):
+        record = json.loads(line)
+        assert record["path"] == str(image)
+        assert isinstance(record["detected"], bool)
+        assert record["label"] in LETTERS or (record["label"] == "" and not record["detected"])
+        assert 0.0 <= record["confidence"] <= 1.0
+
+
+@pytest.mark.slow
+def test_predict_folder_plain_output(trained_model, small):
+    result = CliRunner(mix_stderr=False).invoke(main, ["predict", "--model", str(trained_model), str(small["test"] / "L")])
+    assert result.exit_code == 0, result.stderr
+    assert len(result.stdout.strip().splitlines()) == 3
+
+
+def test_predict_bad_model_dir_is_one_line_error(tmp_path, small):
+    bad = tmp_path / "not_a_model"
+    bad.mkdir()
+    image = next((small["test"] / "A").glob("*.jpg"))
+    result = CliRunner(mix_stderr=False).invoke(main, ["predict", "--model", str(bad), str(image)])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: ") and "metadata.json" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stdout == ""
+
+
+def test_train_metrics_from_bad_report_is_one_line_error(tmp_path, small):
+    report = tmp_path / "report.json"
+    report.write_text("{}")
+    result = CliRunner(mix_stderr=False).invoke(main, [
+        "train", str(small["train"]), "--model-name", "rf", "-o", str(tmp_path / "m"),
+        "--cache-dir", str(small["cache"]), "--metrics-from", str(report),
+    ])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: cannot take 'rf' metrics")
+    assert not (tmp_path / "m").exists()
