@@ -114,6 +114,16 @@ def test_save_load_round_trip_gives_identical_predictions(fitted: PixelCNNClassi
     np.testing.assert_array_equal(loaded.predict_proba(letters["X_test"]), fitted.predict_proba(letters["X_test"]))
 
 
+def test_persistence_save_model_load_model_round_trip(fitted: PixelCNNClassifier, letters, tmp_path) -> None:
+    from landmark_asl.persistence import load_model, save_model
+
+    save_model(fitted, tmp_path / "cnn", name="cnn")
+    loaded = load_model(tmp_path / "cnn")
+    assert isinstance(loaded.estimator, PixelCNNClassifier)
+    assert list(loaded.classes) == list(LETTERS)
+    np.testing.assert_array_equal(loaded.predict(letters["X_test"]), fitted.predict(letters["X_test"]))
+
+
 def test_load_artifact_errors(fitted: PixelCNNClassifier, tmp_path) -> None:
     with pytest.raises(ModelLoadError, match="cannot read the CNN config"):
         PixelCNNClassifier.load_artifact(tmp_path, {})
