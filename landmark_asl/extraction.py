@@ -248,12 +248,12 @@ def _extract_batch(extractor, read_image, batch: pd.DataFrame) -> pd.DataFrame:
 _WORKER: dict = {}
 
 
-def _worker_init(settings_dict: dict, quiet: bool, cpus: Sequence[int], counter) -> None:
+def _worker_init(settings_dict: dict, quiet: bool, cpus: Sequence[int], started, ready) -> None:
     if quiet:
         quiet_native_logs()
-    with counter.get_lock():
-        index = counter.value
-        counter.value += 1
+    with started.get_lock():
+        index = started.value
+        started.value += 1
     if cpus and hasattr(os, "sched_setaffinity"):
         # One core per worker: MediaPipe's graph threads otherwise spread over every core and
         # n workers fight over them.
@@ -261,11 +261,19 @@ def _worker_init(settings_dict: dict, quiet: bool, cpus: Sequence[int], counter)
     from landmark_asl.datasets import read_image
     from landmark_asl.landmarks import HandLandmarkExtractor
 
-    _WORKER["extractor"] = HandLandmarkExtractor(ExtractorSettings(**settings_dict))
+    try:
+        _WORKER["extractor"] = HandLandmarkExtractor(ExtractorSettings(**settings_dict))
+    except ExtractionError as exc:
+        # Raising here would make the pool restart the worker forever; the first task re-raises.
+        _WORKER["error"] = exc
     _WORKER["read_image"] = read_image
+    with ready.get_lock():
+        ready.value += 1
 
 
 def _worker_batch(batch: pd.DataFrame) -> pd.DataFrame:
+    if "error" in _WORKER:
+        raise _WORKER["error"]
     return _extract_batch(_WORKER["extractor"], _WORKER["read_image"], batch)
 
 
@@ -450,7 +458,10 @@ def extract_table(
     dict
         :func:`coverage_summary` of this run's samples, plus ``output``, ``n_processed``
         (extracted now), ``n_resumed`` (found done), ``rejected`` (files skipped by the
-        manifest, with reasons), ``seconds`` and ``images_per_second``.
+        manifest, with reasons), ``seconds`` (the whole call), ``startup_seconds`` (until the
+        extractor or every worker was ready: listing sources, importing mediapipe, loading
+        the model), ``images_per_second`` (over the whole call) and
+        ``images_per_second_after_startup``.
 
     Raises
     ------
@@ -463,6 +474,7 @@ def extract_table(
     output = Path(output)
     n_jobs = _n_jobs(n_jobs)
     start = time.perf_counter()
+    clock: dict[str, float] = {}
     manifest, rejected, landmark_tables, source_names = _collect(sources)
     identity = {"settings": dataclasses.asdict(settings), **_model_info(settings)}
     done = _load_done(output, identity)
@@ -473,11 +485,14 @@ def extract_table(
         parts.mkdir(parents=True, exist_ok=True)
         part_meta = {"format": TABLE_FORMAT, "format_version": TABLE_FORMAT_VERSION, **identity}
         first = len(list(parts.glob("part-*.parquet")))
-        batches = [todo.iloc[i : i + BATCH_SIZE] for i in range(0, len(todo), BATCH_SIZE)]
-        for k, result in enumerate(_run_batches(batches, settings, n_jobs, progress, len(todo))):
+        # Small batches when there are few images, so that every worker gets several.
+        size = max(1, min(BATCH_SIZE, -(-len(todo) // (4 * n_jobs))))
+        batches = [todo.iloc[i : i + size] for i in range(0, len(todo), size)]
+        for k, result in enumerate(_run_batches(batches, settings, n_jobs, progress, len(todo), clock)):
             _write_parquet(result, parts / f"part-{first + k:06d}.parquet", part_meta)
             done.append(result)
     seconds = time.perf_counter() - start
+    startup = clock.get("ready", time.perf_counter()) - start
     table = _merge(done, manifest, landmark_tables)
     metadata = {
         "format": TABLE_FORMAT,
@@ -498,8 +513,10 @@ def extract_table(
         n_processed=len(todo),
         n_resumed=int(manifest["sample_id"].isin(done_ids).sum()),
         rejected=[{"source": s, "reason": r} for s, r in zip(rejected["source"], rejected["reason"])],
-        seconds=round(seconds, 2),
+        seconds=round(seconds, 3),
+        startup_seconds=round(startup, 3),
         images_per_second=round(len(todo) / seconds, 2) if seconds > 0 else 0.0,
+        images_per_second_after_startup=round(len(todo) / (seconds - startup), 2) if seconds > startup else 0.0,
     )
     return summary
 
@@ -513,8 +530,11 @@ def _n_jobs(n_jobs: int) -> int:
     return int(n_jobs)
 
 
-def _run_batches(batches, settings: ExtractorSettings, n_jobs: int, progress: bool, total: int):
-    """Yield the result table of every batch, in this process or in ``n_jobs`` workers."""
+def _run_batches(batches, settings: ExtractorSettings, n_jobs: int, progress: bool, total: int, clock: dict):
+    """Yield the result table of every batch, in this process or in ``n_jobs`` workers.
+
+    Sets ``clock['ready']`` (``time.perf_counter()``) once the extractor(s) are loaded.
+    """
     from tqdm import tqdm
 
     bar = tqdm(total=total, unit="img", desc="extracting", file=sys.stderr, disable=not progress, dynamic_ncols=True)
@@ -524,6 +544,7 @@ def _run_batches(batches, settings: ExtractorSettings, n_jobs: int, progress: bo
             from landmark_asl.landmarks import HandLandmarkExtractor
 
             with HandLandmarkExtractor(settings) as extractor:
+                clock["ready"] = time.perf_counter()
                 for batch in batches:
                     result = _extract_batch(extractor, read_image, batch)
                     bar.update(len(result))
@@ -535,10 +556,15 @@ def _run_batches(batches, settings: ExtractorSettings, n_jobs: int, progress: bo
         context = mp.get_context("spawn")
         cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
         pin = cpus if len(cpus) >= n_jobs else []
-        counter = context.Value("i", 0)
-        initargs = (dataclasses.asdict(settings), _QUIET, pin, counter)
+        started, ready = context.Value("i", 0), context.Value("i", 0)
+        initargs = (dataclasses.asdict(settings), _QUIET, pin, started, ready)
         with context.Pool(n_jobs, initializer=_worker_init, initargs=initargs) as pool:
-            for result in pool.imap_unordered(_worker_batch, batches):
+            results = pool.imap_unordered(_worker_batch, batches)
+            deadline = time.perf_counter() + 300
+            while ready.value < n_jobs and time.perf_counter() < deadline:  # only to time the start-up
+                time.sleep(0.005)
+            clock["ready"] = time.perf_counter()
+            for result in results:
                 bar.update(len(result))
                 yield result
     finally:

@@ -166,6 +166,10 @@ class Detection:
         return self.landmarks is not None
 
 
+# cache folder -> bundle built or found there by this process (hashing the models takes a while).
+_BUNDLES: dict[str, Path] = {}
+
+
 def cache_dir() -> Path:
     """Folder for cached files: ``$LANDMARK_ASL_CACHE``, else ``$XDG_CACHE_HOME/landmark_asl``, else ``~/.cache/landmark_asl``."""
     env = os.environ.get(CACHE_ENV)
@@ -204,6 +208,10 @@ def model_bundle_path() -> Path:
     ExtractionError
         If the model files are missing from the mediapipe installation or the cache is not writable.
     """
+    folder = cache_dir()
+    cached = _BUNDLES.get(str(folder))
+    if cached is not None and cached.is_file():
+        return cached
     import mediapipe
 
     root = _mediapipe_root()
@@ -220,9 +228,9 @@ def model_bundle_path() -> Path:
         digest.update(arcname.encode())
         digest.update(hashlib.sha256(path.read_bytes()).digest())
         members.append((path, arcname))
-    folder = cache_dir()
     target = folder / f"hand_landmarker-mp{mediapipe.__version__}-{digest.hexdigest()[:16]}.task"
     if target.is_file():
+        _BUNDLES[str(folder)] = target
         return target
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -240,6 +248,7 @@ def model_bundle_path() -> Path:
             f"cannot write the hand model bundle to {folder}: {exc}; set {CACHE_ENV} to a "
             "writable folder"
         ) from exc
+    _BUNDLES[str(folder)] = target
     return target
 
 

@@ -205,3 +205,12 @@ def test_cli_hides_native_logs_unless_verbose(image_folder, tmp_path):
         capture_output=True, text=True, env=env, check=True,
     )
     assert "TensorFlow Lite" in verbose.stderr or "W0000" in verbose.stderr
+
+
+@pytest.mark.slow
+def test_a_bad_model_in_workers_is_an_error_not_a_hang(image_folder, tmp_path):
+    bogus = tmp_path / "bogus.task"
+    bogus.write_text("not a model")
+    settings = ExtractorSettings(model_asset=str(bogus))
+    with pytest.raises(ExtractionError, match="cannot load the hand landmark model"):
+        extract_table([image_folder], tmp_path / "t.parquet", settings=settings, n_jobs=2, progress=False)
