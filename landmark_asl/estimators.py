@@ -194,9 +194,23 @@ class XGBLandmarkClassifier(ClassifierMixin, BaseEstimator):
         proba = self.booster_.inplace_predict(X)
         return proba.reshape(X.shape[0], len(self.classes_))
 
+    def predict_proba_one(self, x: np.ndarray) -> np.ndarray:
+        """Probabilities for one row x of shape (n_features,), shape (n_classes,).
+
+        Uses the booster compiled to NumPy arrays (:class:`CompiledTrees`), which avoids
+        xgboost's per-call overhead; same probabilities as :meth:`predict_proba` up to
+        float rounding.
+        """
+        check_is_fitted(self, "booster_")
+        compiled = getattr(self, "compiled_", None)
+        if compiled is None:
+            compiled = self.compiled_ = CompiledTrees.from_xgboost(self.booster_, len(self.classes_))
+        return compiled.predict_proba_one(x)
+
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Predicted labels, ndarray of shape (n_samples,)."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     # Persistence hooks (see landmark_asl.persistence): xgboost's own UBJ format, no pickle.
     def save_artifact(self, directory: str | Path) -> list[str]:
@@ -236,46 +250,122 @@ class XGBLandmarkClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
 
-class CompiledForest:
-    """A fitted ``RandomForestClassifier`` flattened into NumPy arrays for fast one-row prediction.
+def _flatten_trees(trees: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Concatenate trees into flat arrays laid out so that a node's right child follows its left.
 
-    All trees are traversed at once: each step gathers every tree's current node, compares
-    the row's feature with the threshold (as float32, like scikit-learn) and moves left or
-    right; leaves point to themselves. It gives the same probabilities as
-    ``forest.predict_proba`` (averaged normalised leaf values).
+    Each tree is a dict of per-node arrays ``left``, ``right`` (-1 at leaves), ``feature``,
+    ``threshold`` (go right when ``x > threshold``), ``missing_left`` (bool) and ``leaf``
+    (leaf value(s), shape (n_nodes,) or (n_nodes, k)). Internal node number k of a tree
+    gets its children at positions 1 + 2k and 2 + 2k, so one step is
+    ``node = child[node] + (x[feature[node]] > threshold[node])``; a leaf is its own child
+    with threshold +inf, so extra steps leave it in place.
+    """
+    feature, threshold, child, missing_left, leaf, roots = [], [], [], [], [], []
+    offset = 0
+    for t in trees:
+        left, right = t["left"], t["right"]
+        n = len(left)
+        internal = left >= 0
+        ordinal = np.cumsum(internal) - 1
+        pos = np.zeros(n, dtype=np.intp)
+        ids = np.flatnonzero(internal)
+        pos[left[ids]] = 1 + 2 * ordinal[ids]
+        pos[right[ids]] = 2 + 2 * ordinal[ids]
+        f = np.zeros(n, dtype=np.intp)
+        thr = np.full(n, np.inf)
+        ch = np.empty(n, dtype=np.intp)
+        ml = np.ones(n, dtype=bool)
+        f[pos[ids]] = t["feature"][ids]
+        thr[pos[ids]] = t["threshold"][ids]
+        ml[pos[ids]] = t["missing_left"][ids]
+        ch[pos] = np.where(internal, 1 + 2 * ordinal, pos)
+        value = np.empty_like(t["leaf"])
+        value[pos] = t["leaf"]
+        feature.append(f), threshold.append(thr), child.append(ch + offset)
+        missing_left.append(ml), leaf.append(value), roots.append(offset)
+        offset += n
+    return {
+        "feature": np.concatenate(feature),
+        "threshold": np.concatenate(threshold),
+        "child": np.concatenate(child),
+        "missing_left": np.concatenate(missing_left),
+        "leaf": np.concatenate(leaf),
+        "roots": np.asarray(roots, dtype=np.intp),
+    }
 
-    Parameters
-    ----------
-    forest : RandomForestClassifier
-        Fitted, single-output.
+
+class CompiledTrees:
+    """Tree ensemble flattened into NumPy arrays: one-row prediction traverses all trees at once.
+
+    Built by :meth:`from_sklearn` (random forest: mean of normalised leaf class
+    distributions, same probabilities as ``predict_proba``) or :meth:`from_xgboost`
+    (softmax of per-class sums of leaf values, same as ``Booster.predict``). Each step
+    gathers every tree's current node and moves left or right; the cost is a handful of
+    NumPy calls per tree level instead of Python work per tree.
     """
 
-    def __init__(self, forest: RandomForestClassifier) -> None:
+    def __init__(self, arrays: dict[str, np.ndarray], depth: int, kind: str, n_classes: int) -> None:
+        self.feature = arrays["feature"]
+        self.threshold = arrays["threshold"]
+        self.child = arrays["child"]
+        self.missing_left = arrays["missing_left"]
+        self.leaf = arrays["leaf"]
+        self.roots = arrays["roots"]
+        self.depth = int(depth)
+        self.kind = kind
+        self.n_classes = int(n_classes)
+        self.is_leaf = np.isinf(self.threshold)
+        self._mean_weights = np.full(len(self.roots), 1.0 / len(self.roots))
+        if kind == "xgb":
+            self.tree_class = arrays["tree_class"]
+
+    @classmethod
+    def from_sklearn(cls, forest: RandomForestClassifier) -> CompiledTrees:
+        """Compile a fitted single-output ``RandomForestClassifier``."""
         check_is_fitted(forest)
-        trees = [est.tree_ for est in forest.estimators_]
-        offsets = np.cumsum([0] + [t.node_count for t in trees[:-1]])
-        feature, threshold, left, right, missing_left, values = [], [], [], [], [], []
-        for off, t in zip(offsets, trees):
-            idx = np.arange(t.node_count)
-            leaf = t.children_left == -1
-            feature.append(np.where(leaf, 0, t.feature))
-            # Leaves: threshold +inf sends every value "left", to the leaf itself.
-            threshold.append(np.where(leaf, np.inf, t.threshold))
-            left.append(np.where(leaf, idx, t.children_left) + off)
-            right.append(np.where(leaf, idx, t.children_right) + off)
-            missing_left.append(np.where(leaf, True, t.missing_go_to_left.astype(bool)))
+        trees = []
+        for est in forest.estimators_:
+            t = est.tree_
             v = t.value[:, 0, :]
-            values.append(v / np.maximum(v.sum(axis=1, keepdims=True), 1e-300))
-        self.feature = np.concatenate(feature).astype(np.intp)
-        self.threshold = np.concatenate(threshold)
-        self.left = np.concatenate(left).astype(np.intp)
-        self.right = np.concatenate(right).astype(np.intp)
-        self.missing_left = np.concatenate(missing_left)
-        self.value = np.concatenate(values)
-        self.roots = offsets.astype(np.intp)
-        self.depth = max(t.max_depth for t in trees)
-        self.n_trees = len(trees)
-        self.classes_ = forest.classes_
+            trees.append(
+                {
+                    "left": t.children_left.astype(np.intp),
+                    "right": t.children_right.astype(np.intp),
+                    "feature": t.feature.astype(np.intp),
+                    # scikit-learn goes left when float32(x) <= threshold
+                    "threshold": t.threshold,
+                    "missing_left": t.missing_go_to_left.astype(bool),
+                    "leaf": v / np.maximum(v.sum(axis=1, keepdims=True), 1e-300),
+                }
+            )
+        depth = max(est.tree_.max_depth for est in forest.estimators_)
+        return cls(_flatten_trees(trees), depth, "sklearn", len(forest.classes_))
+
+    @classmethod
+    def from_xgboost(cls, booster: Any, n_classes: int) -> CompiledTrees:
+        """Compile a ``multi:softprob`` xgboost Booster (numerical splits only)."""
+        model = json.loads(booster.save_raw("json"))["learner"]["gradient_booster"]["model"]
+        trees = []
+        depth = 0
+        for t in model["trees"]:
+            left = np.asarray(t["left_children"], dtype=np.intp)
+            cond = np.asarray(t["split_conditions"], dtype=np.float32)
+            # xgboost goes left when float32(x) < cond, i.e. right when x > the float32 below cond
+            below = np.nextafter(cond, np.float32(-np.inf)).astype(np.float64)
+            trees.append(
+                {
+                    "left": left,
+                    "right": np.asarray(t["right_children"], dtype=np.intp),
+                    "feature": np.asarray(t["split_indices"], dtype=np.intp),
+                    "threshold": below,
+                    "missing_left": np.asarray(t["default_left"], dtype=bool),
+                    "leaf": cond.astype(np.float64),
+                }
+            )
+            depth = max(depth, _tree_depth(left, trees[-1]["right"]))
+        arrays = _flatten_trees(trees)
+        arrays["tree_class"] = np.asarray(model["tree_info"], dtype=np.intp)
+        return cls(arrays, depth, "xgb", n_classes)
 
     def predict_proba_one(self, x: np.ndarray) -> np.ndarray:
         """Probabilities for one row.
@@ -288,23 +378,41 @@ class CompiledForest:
         -------
         ndarray of shape (n_classes,)
         """
-        x = np.asarray(x, dtype=np.float32).astype(np.float64)
+        x = np.asarray(x).astype(np.float32).astype(np.float64)
         node = self.roots
-        feature, threshold, left, right = self.feature, self.threshold, self.left, self.right
-        if np.isnan(x).any():
-            missing_left = self.missing_left
-            for _ in range(self.depth):
+        feature, threshold, child, is_leaf = self.feature, self.threshold, self.child, self.is_leaf
+        has_nan = np.isnan(x).any()
+        missing_left = self.missing_left
+        for step in range(self.depth):
+            if has_nan:
                 v = x[feature[node]]
-                go_left = (v <= threshold[node]) | (np.isnan(v) & missing_left[node])
-                node = np.where(go_left, left[node], right[node])
-        else:
-            for _ in range(self.depth):
-                node = np.where(x[feature[node]] <= threshold[node], left[node], right[node])
-        return self.value[node].mean(axis=0)
+                node = child[node] + ((v > threshold[node]) | (np.isnan(v) & ~missing_left[node]))
+            else:
+                node = child[node] + (x[feature[node]] > threshold[node])
+            # Most paths end well before the deepest leaf: check now and then.
+            if step % 4 == 3 and is_leaf[node].all():
+                break
+        if self.kind == "sklearn":
+            return self._mean_weights @ self.leaf[node]
+        margin = np.bincount(self.tree_class, weights=self.leaf[node], minlength=self.n_classes)
+        e = np.exp(margin - margin.max())
+        return e / e.sum()
+
+
+def _tree_depth(left: np.ndarray, right: np.ndarray) -> int:
+    """Depth of a tree given child arrays (-1 at leaves), level by level."""
+    frontier = np.array([0])
+    depth = 0
+    while True:
+        frontier = frontier[left[frontier] >= 0]
+        if frontier.size == 0:
+            return depth
+        frontier = np.concatenate([left[frontier], right[frontier]])
+        depth += 1
 
 
 class FastRandomForestClassifier(RandomForestClassifier):
-    """``RandomForestClassifier`` whose single-row ``predict_proba`` uses :class:`CompiledForest`.
+    """``RandomForestClassifier`` with a fast single-row ``predict_proba_one`` (:class:`CompiledTrees`).
 
     Same parameters and results as scikit-learn's forest; ``predict_proba_one`` costs tens
     of microseconds instead of milliseconds (no per-tree Python overhead, no thread pool).
@@ -312,7 +420,7 @@ class FastRandomForestClassifier(RandomForestClassifier):
 
     def fit(self, X, y, sample_weight=None):  # noqa: D102  (same as the parent)
         super().fit(X, y, sample_weight=sample_weight)
-        self.compiled_ = CompiledForest(self)
+        self.compiled_ = CompiledTrees.from_sklearn(self)
         return self
 
     def predict_proba_one(self, x: np.ndarray) -> np.ndarray:
@@ -320,7 +428,7 @@ class FastRandomForestClassifier(RandomForestClassifier):
         check_is_fitted(self, "estimators_")
         compiled = getattr(self, "compiled_", None)
         if compiled is None:
-            compiled = self.compiled_ = CompiledForest(self)
+            compiled = self.compiled_ = CompiledTrees.from_sklearn(self)
         return compiled.predict_proba_one(x)
 
 

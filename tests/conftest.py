@@ -25,3 +25,46 @@ def pick_images(folder: Path, per_class: int, *, step: int = 1) -> list[Path]:
         files = sorted(f for f in class_dir.iterdir() if f.suffix.lower() in {".jpg", ".jpeg", ".png"})
         picked.extend(files[::step][:per_class])
     return picked
+
+
+# --- synthetic landmarks (owner: models) -------------------------------------
+
+
+def make_synthetic_landmarks(n_per_class: int = 30, labels: tuple[str, ...] = ("A", "B", "C", "NOTHING"), seed: int = 0):
+    """Raw (n, 127) landmark rows: per-class hand templates plus noise, seen by random cameras.
+
+    Each row is its class template jittered, then rotated in the image plane, scaled,
+    translated and, for about half the rows, mirrored with ``is_left = 1``, so the
+    normalised features of one class stay close. World columns hold the unrotated jittered
+    template (metres), as MediaPipe's world landmarks would.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    templates = rng.normal(0.0, 0.05, size=(len(labels), 21, 3))
+    templates[:, 0] = 0.0
+    templates[:, 9, :2] = (0.0, -0.1)  # middle knuckle above the wrist
+    rows, y = [], []
+    for k, label in enumerate(labels):
+        for _ in range(n_per_class):
+            hand = templates[k] + rng.normal(0.0, 0.004, size=(21, 3))
+            world = hand.copy()
+            angle = rng.uniform(-np.pi / 4, np.pi / 4)
+            c, s = np.cos(angle), np.sin(angle)
+            image = hand.copy()
+            image[:, 0], image[:, 1] = c * hand[:, 0] - s * hand[:, 1], s * hand[:, 0] + c * hand[:, 1]
+            image *= rng.uniform(0.7, 1.5)
+            left = rng.random() < 0.5
+            if left:
+                image[:, 0] *= -1
+                world[:, 0] *= -1
+            image[:, :2] += rng.uniform(0.3, 0.7, size=2)
+            rows.append(np.concatenate([image.ravel(), world.ravel(), [float(left)]]))
+            y.append(label)
+    return np.asarray(rows, dtype=np.float32), np.asarray(y)
+
+
+@pytest.fixture(scope="session")
+def synthetic_landmarks():
+    """``(X, y)``: 120 raw landmark rows (n, 127) of 4 classes (A, B, C, NOTHING), seeded."""
+    return make_synthetic_landmarks()

@@ -1,0 +1,188 @@
+"""Tests for landmark_asl.persistence: model directories, verification on load, LoadedModel and the NOTHING rule."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+from landmark_asl import persistence
+from landmark_asl.estimators import make_estimator
+from landmark_asl.exceptions import ModelLoadError
+from landmark_asl.features import FEATURE_VERSION
+from landmark_asl.landmarks import HandLandmarks
+from landmark_asl.persistence import FORMAT_VERSION, METADATA_FILE, load_model, save_model
+
+
+@pytest.fixture(scope="module")
+def fitted(synthetic_landmarks):
+    X, y = synthetic_landmarks
+    return {name: make_estimator(name, n_estimators=8, device="cpu") if name == "xgb" else
+            make_estimator(name, n_estimators=8) for name in ("rf", "xgb")}, X, y
+
+
+@pytest.fixture(scope="module")
+def models(fitted):
+    estimators, X, y = fitted
+    return {name: est.fit(X, y) for name, est in estimators.items()}
+
+
+@pytest.fixture()
+def saved_xgb(models, tmp_path):
+    return save_model(models["xgb"], tmp_path / "xgb", name="xgb", metadata={"metrics": {"accuracy": 0.9}})
+
+
+def _edit_metadata(directory, **changes):
+    path = directory / METADATA_FILE
+    meta = json.loads(path.read_text())
+    meta.update(changes)
+    path.write_text(json.dumps(meta))
+
+
+def test_metadata_records_everything(models, tmp_path, synthetic_landmarks):
+    split = {"split_file_sha256": "ab" * 32, "extractor_settings": {"num_hands": 1}}
+    directory = save_model(models["rf"], tmp_path / "rf", name="rf", metadata=split)
+    meta = json.loads((directory / METADATA_FILE).read_text())
+    assert meta["format_version"] == FORMAT_VERSION and meta["feature_version"] == FEATURE_VERSION
+    assert meta["name"] == "rf" and meta["classes"] == ["A", "B", "C", "NOTHING"]
+    assert meta["split_file_sha256"] == "ab" * 32 and meta["extractor_settings"] == {"num_hands": 1}
+    assert meta["estimator"]["class"] == "landmark_asl.estimators:FastRandomForestClassifier"
+    assert meta["estimator"]["params"]["n_estimators"] == 8
+    assert meta["estimator"]["normalizer"]["rotate"] is True
+    assert set(meta["artefacts"]) == {"classifier.joblib"}
+    assert len(meta["artefacts"]["classifier.joblib"]) == 64
+    assert {"numpy", "scikit-learn", "xgboost"} <= set(meta["package_versions"])
+    assert meta["created_at"].endswith("+00:00")
+
+
+def test_xgb_is_saved_without_pickle(saved_xgb):
+    files = sorted(p.name for p in saved_xgb.iterdir())
+    assert files == ["metadata.json", "xgb_model.ubj"]
+
+
+def test_save_replaces_existing_model_and_keeps_it_when_saving_fails(models, tmp_path, monkeypatch):
+    target = tmp_path / "model"
+    save_model(models["rf"], target, name="rf")
+    save_model(models["xgb"], target, name="xgb")
+    assert load_model(target).name == "xgb"
+
+    def broken(directory):
+        (directory / "partial.bin").write_bytes(b"half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(models["xgb"].named_steps["clf"], "save_artifact", broken)
+    with pytest.raises(OSError, match="disk full"):
+        save_model(models["xgb"], target, name="broken")
+    assert load_model(target).name == "xgb"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_tampered_artefact_is_refused(saved_xgb):
+    with open(saved_xgb / "xgb_model.ubj", "ab") as fh:
+        fh.write(b"\0")
+    with pytest.raises(ModelLoadError, match="SHA-256 mismatch .*modified or corrupted"):
+        load_model(saved_xgb)
+
+
+def test_missing_artefact_is_refused(saved_xgb):
+    (saved_xgb / "xgb_model.ubj").unlink()
+    with pytest.raises(ModelLoadError, match="artefact xgb_model.ubj listed in metadata is missing"):
+        load_model(saved_xgb)
+
+
+def test_unknown_format_version_is_refused(saved_xgb):
+    _edit_metadata(saved_xgb, format_version=99)
+    with pytest.raises(ModelLoadError, match="found 99, supported 1"):
+        load_model(saved_xgb)
+
+
+def test_other_feature_version_is_refused(saved_xgb):
+    _edit_metadata(saved_xgb, feature_version="0")
+    with pytest.raises(ModelLoadError, match=f"feature_version '0' .* computes feature_version '{FEATURE_VERSION}': retrain"):
+        load_model(saved_xgb)
+
+
+def test_package_version_mismatch_warns(saved_xgb, synthetic_landmarks):
+    meta = json.loads((saved_xgb / METADATA_FILE).read_text())
+    meta["package_versions"]["numpy"] = "0.0.1"
+    (saved_xgb / METADATA_FILE).write_text(json.dumps(meta))
+    with pytest.warns(UserWarning, match=r"numpy 0.0.1 \(now "):
+        model = load_model(saved_xgb)
+    assert model.predict(synthetic_landmarks[0][:2]).shape == (2,)
+
+
+def test_foreign_class_is_refused(saved_xgb):
+    meta = json.loads((saved_xgb / METADATA_FILE).read_text())
+    meta["estimator"]["class"] = "os:system"
+    (saved_xgb / METADATA_FILE).write_text(json.dumps(meta))
+    with pytest.raises(ModelLoadError, match="refusing to import estimator class 'os:system'"):
+        load_model(saved_xgb)
+
+
+def test_bad_directories(tmp_path):
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        load_model(tmp_path / "nope")
+    with pytest.raises(ModelLoadError, match="metadata.json is missing"):
+        load_model(tmp_path)
+    (tmp_path / METADATA_FILE).write_text("{not json")
+    with pytest.raises(ModelLoadError, match="not valid JSON"):
+        load_model(tmp_path)
+    (tmp_path / METADATA_FILE).write_text("[1, 2]")
+    with pytest.raises(ModelLoadError, match="must hold a JSON object"):
+        load_model(tmp_path)
+    (tmp_path / METADATA_FILE).write_text(json.dumps({"format_version": 1}))
+    with pytest.raises(ModelLoadError, match="lacks keys"):
+        load_model(tmp_path)
+
+
+def test_default_model(monkeypatch, tmp_path, models, synthetic_landmarks):
+    monkeypatch.setattr(persistence, "default_model_dir", lambda: tmp_path / "default")
+    with pytest.raises(ModelLoadError, match="no default model at .*build it with"):
+        load_model(None)
+    save_model(models["rf"], tmp_path / "default", name="rf")
+    assert load_model().name == "rf"
+
+
+def test_predict_proba_one_matches_batch_and_rejects_bad_shapes(saved_xgb, synthetic_landmarks):
+    X, _ = synthetic_landmarks
+    model = load_model(saved_xgb)
+    batch = model.predict_proba(X[:10])
+    np.testing.assert_allclose(np.array([model.predict_proba_one(x) for x in X[:10]]), batch, atol=1e-6)
+    with pytest.raises(ValueError, match=r"shape \(127,\) raw features; got \(63,\)"):
+        model.predict_proba_one(X[0, :63])
+
+
+def _hands(X):
+    return [
+        HandLandmarks(row[:63].reshape(21, 3), row[63:126].reshape(21, 3), "Left" if row[126] else "Right", 0.9)
+        for row in X
+    ]
+
+
+def test_nothing_rule(models, synthetic_landmarks, tmp_path):
+    X, y = synthetic_landmarks
+    hands = _hands(X[:3])
+    model = load_model(save_model(models["rf"], tmp_path / "with", name="rf"))
+    labels, conf = model.predict_hands([hands[0], None, hands[1], None, hands[2]])
+    expected = model.predict(X[:3])
+    assert list(labels) == [expected[0], "NOTHING", expected[1], "NOTHING", expected[2]]
+    assert conf[1] == conf[3] == 1.0 and 0 < conf[0] <= 1
+
+    keep = y != "NOTHING"
+    no_nothing = make_estimator("rf", n_estimators=5).fit(X[keep], y[keep])
+    model = load_model(save_model(no_nothing, tmp_path / "without", name="rf"))
+    labels, conf = model.predict_hands([None, hands[0]])
+    assert labels[0] == "" and conf[0] == 0.0 and labels[1] in {"A", "B", "C"}
+    labels, conf = model.predict_hands([None, None])
+    assert list(labels) == ["", ""] and list(conf) == [0.0, 0.0]
+
+
+def test_loaded_rf_fast_path_equals_sklearn(models, synthetic_landmarks, tmp_path):
+    X, _ = synthetic_landmarks
+    model = load_model(save_model(models["rf"], tmp_path / "rf", name="rf"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = np.array([model.predict_proba_one(x) for x in X])
+    np.testing.assert_allclose(got, models["rf"].predict_proba(X), atol=1e-12)
