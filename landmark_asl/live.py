@@ -563,7 +563,14 @@ class LiveRecognizer:
         self._speller.clear()
         self.stats = LiveStats()
 
-    def process(self, hand: HandLandmarks | None, index: int = 0, timestamp_ms: int = 0) -> FrameResult:
+    def process(
+        self,
+        hand: HandLandmarks | None,
+        index: int = 0,
+        timestamp_ms: int = 0,
+        *,
+        frame_size: tuple[int, int] | None = None,
+    ) -> FrameResult:
         """Everything after detection for one frame: features, classifier, smoothing, text.
 
         Parameters
@@ -572,6 +579,11 @@ class LiveRecognizer:
             The frame's detected hand, or None.
         index, timestamp_ms : int
             Frame number and time, copied into the result.
+        frame_size : (width, height), optional
+            Size of the frame the hand was found in. MediaPipe divides x by the width and y by
+            the height, so on a non-square frame the hand's shape is stretched; the features get
+            y rescaled by height / width (x, y and z then share one unit, as on the square images
+            the models are trained on). None: treated as square.
 
         Returns
         -------
@@ -583,7 +595,10 @@ class LiveRecognizer:
             self._smoother.reset()
             label, confidence = None, 0.0
         else:
-            proba = self.model.predict_proba_one(self._features((hand,))[0])
+            x = self._features((hand,))[0]
+            if frame_size is not None and frame_size[0] != frame_size[1]:
+                x[1:63:3] *= frame_size[1] / frame_size[0]
+            proba = self.model.predict_proba_one(x)
             smoothed = self._smoother.update(proba)
             best = int(np.argmax(smoothed))
             confidence = float(smoothed[best])
@@ -633,6 +648,8 @@ class LiveRecognizer:
     def _loop(self, frames: FrameSource, max_frames: int | None, extractor) -> Iterator[FrameResult]:
         import cv2
 
+        from landmark_asl.features import N_RAW_FEATURES
+
         self.reset()
         with contextlib.ExitStack() as stack:
             stack.callback(frames.close)
@@ -640,6 +657,8 @@ class LiveRecognizer:
                 from landmark_asl.landmarks import HandLandmarkExtractor
 
                 extractor = stack.enter_context(HandLandmarkExtractor(self.extractor_settings, mode="video"))
+            # One call before the first frame: some classifiers build fast-path state lazily.
+            self.model.predict_proba_one(np.zeros(N_RAW_FEATURES))
             start = time.perf_counter()
             last_ts = -1
             for index, (bgr, timestamp_ms) in enumerate(frames.frames()):
@@ -656,7 +675,7 @@ class LiveRecognizer:
                 hand = extractor.detect_video(rgb, timestamp_ms)
                 detect_ms = (time.perf_counter() - t0) * 1000.0
                 self.stats.detect_ms_total += detect_ms
-                result = self.process(hand, index, timestamp_ms)
+                result = self.process(hand, index, timestamp_ms, frame_size=(rgb.shape[1], rgb.shape[0]))
                 self.stats.elapsed_s = time.perf_counter() - start
                 yield FrameResult(
                     result.index, result.timestamp_ms, hand, result.label, result.confidence,

@@ -154,6 +154,20 @@ def test_left_hand_is_flagged_for_the_features():
     assert model.rows[0][-1] == 1.0
 
 
+def test_non_square_frames_get_isotropic_features():
+    # MediaPipe normalises x by the width and y by the height: on 640x480 the hand's y extent
+    # is rescaled by 480/640 so that the shape matches the square training images.
+    hand = make_hand()
+    model = FakeClassifier([[1.0, 0.0, 0.0]] * 2)
+    recognizer = LiveRecognizer(model)
+    recognizer.process(hand, frame_size=(640, 480))
+    recognizer.process(hand, frame_size=(480, 480))
+    wide, square = model.rows
+    np.testing.assert_allclose(wide[1:63:3], hand.image[:, 1] * 0.75, rtol=1e-6)
+    np.testing.assert_array_equal(wide[0:63:3], hand.image[:, 0])
+    np.testing.assert_array_equal(square[:63], hand.image.reshape(-1))
+
+
 def test_recognizer_refuses_a_non_classifier():
     with pytest.raises(ModelLoadError, match="needs a model with .classes and .predict_proba_one"):
         LiveRecognizer(object())
@@ -198,17 +212,20 @@ HELLO = (
 SIZE = 224
 
 
-def hello_frames(data_dir, *, mirror=False):
+def hello_frames(data_dir, *, mirror=False, width=SIZE):
     import cv2
 
     frames = []
     for label, stems in HELLO:
         if label is None:
-            frames += [np.full((SIZE, SIZE, 3), 128, np.uint8)] * stems
+            frames += [np.full((SIZE, width, 3), 128, np.uint8)] * stems
             continue
         for stem in stems:
             image = cv2.imread(str(data_dir / "asl2text" / "test" / label / f"{stem}.jpg"))
             assert image is not None and image.shape == (SIZE, SIZE, 3), stem
+            if width > SIZE:  # a wide frame: the square photo in the middle, edges repeated
+                pad = (width - SIZE) // 2
+                image = cv2.copyMakeBorder(image, 0, 0, pad, width - SIZE - pad, cv2.BORDER_REPLICATE)
             frames += [image] * 2
     return [cv2.flip(f, 1) for f in frames] if mirror else frames
 
@@ -312,6 +329,13 @@ def test_mirrored_video_gives_the_same_word(run_cli, data_dir, tmp_path, mirror_
     end = json_lines(run_cli(*args))[-1]
     assert end["text"] == "HELLO"
     assert end["settings"]["mirror"] is mirror_flag
+
+
+@pytest.mark.slow
+def test_wide_video_gives_the_same_word(run_cli, data_dir, tmp_path):
+    # 16:9 frames: without the aspect correction the hand looks squashed to the classifier.
+    video = write_video(tmp_path / "wide.avi", hello_frames(data_dir, width=400))
+    assert json_lines(run_cli("--source", video, "--headless", "--json"))[-1]["text"] == "HELLO"
 
 
 @pytest.mark.slow

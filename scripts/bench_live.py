@@ -1,0 +1,145 @@
+"""Benchmark of the live loop: end-to-end frames per second, headless, on one core, and the per-frame cost after landmark detection.
+
+The 640x480 test video is built in a temporary folder from real asl2text/test frames (resized
+to 480x480 and padded to 640x480), spelling a short word with each letter held for several frames.
+
+Usage::
+
+    python scripts/bench_live.py [--model DIR] [--frames-per-letter 30] [--repeats 3] [--core 0] [--json OUT]
+
+Targets: >= 60 fps end to end; < 1 ms per frame after detection (features + classifier +
+smoothing + text). Always exits 0 (a benchmark reports; it does not fail the build).
+"""
+
+from __future__ import annotations
+
+import os
+
+# Pin every thread pool to one thread before numpy, OpenCV or MediaPipe load.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+             "VECLIB_MAXIMUM_THREADS", "TF_NUM_INTEROP_THREADS", "TF_NUM_INTRAOP_THREADS"):  # fmt: skip
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+WORD = "BALL"
+WIDTH, HEIGHT = 640, 480
+
+
+def build_video(path: Path, data_dir: Path, frames_per_letter: int) -> int:
+    """Write a 640x480 MJPG video spelling WORD from real frames; return its frame count."""
+    import cv2
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (WIDTH, HEIGHT))
+    blank = np.full((HEIGHT, WIDTH, 3), 128, np.uint8)
+    n = 0
+    for i, letter in enumerate(WORD):
+        if i and letter == WORD[i - 1]:
+            for _ in range(8):  # hand leaves between repeated letters
+                writer.write(blank)
+                n += 1
+        files = sorted((data_dir / "asl2text" / "test" / letter).glob("*.jpg"))
+        for k in range(frames_per_letter):
+            image = cv2.resize(cv2.imread(str(files[(k // 3) % len(files)])), (HEIGHT, HEIGHT))
+            pad = (WIDTH - HEIGHT) // 2
+            writer.write(cv2.copyMakeBorder(image, 0, 0, pad, WIDTH - HEIGHT - pad, cv2.BORDER_REPLICATE))
+            n += 1
+    writer.release()
+    return n
+
+
+def percentiles(values: list[float]) -> tuple[float, float]:
+    """p50 and p95 of a list of numbers."""
+    return float(np.percentile(values, 50)), float(np.percentile(values, 95))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", default=None, help="model directory (default: models/default)")
+    parser.add_argument("--frames-per-letter", type=int, default=30)
+    parser.add_argument("--repeats", type=int, default=3, help="end-to-end passes; the best is reported")
+    parser.add_argument("--core", type=int, default=None, help="CPU core to pin to (default: the first allowed)")
+    parser.add_argument("--json", dest="json_out", default=None, help="also write the results here")
+    args = parser.parse_args()
+
+    allowed = sorted(os.sched_getaffinity(0))
+    core = args.core if args.core is not None else allowed[0]
+    os.sched_setaffinity(0, {core})
+
+    import cv2
+
+    cv2.setNumThreads(1)
+    from landmark_asl.datasets import data_root
+    from landmark_asl.exceptions import LandmarkASLError
+    from landmark_asl.extraction import quiet_native_logs
+    from landmark_asl.live import LiveRecognizer, LiveSettings
+    from landmark_asl.persistence import load_model
+
+    quiet_native_logs()
+    try:
+        model = load_model(args.model)
+    except LandmarkASLError as exc:
+        print(f"bench_live: cannot load the model: {exc}", file=sys.stderr)
+        return 0
+    recognizer = LiveRecognizer(model, LiveSettings())
+
+    with tempfile.TemporaryDirectory(prefix="bench_live_") as tmp:
+        video = Path(tmp) / "bench_640x480.avi"
+        n_frames = build_video(video, data_root(), args.frames_per_letter)
+        passes = []
+        for _ in range(max(1, args.repeats)):
+            start = time.perf_counter()
+            results = list(recognizer.run(video))
+            elapsed = time.perf_counter() - start
+            passes.append((len(results) / elapsed, results, recognizer.text, recognizer.stats.detection_rate))
+        fps, results, text, detection_rate = max(passes, key=lambda p: p[0])
+
+    # After detection, isolated: the detected hands again through features, classifier,
+    # smoothing and text, about 3000 calls.
+    hands = [r.hand for r in results if r.hand is not None]
+    recognizer.reset()
+    post = [recognizer.process(hand).post_ms for _ in range(3000 // max(1, len(hands)) + 1) for hand in hands]
+    with_hand = [r.post_ms for r in results if r.hand is not None]
+
+    detect50, detect95 = percentiles([r.detect_ms for r in results])
+    post50, post95 = percentiles(post or [0.0])
+    loop50, loop95 = percentiles(with_hand or [0.0])
+    rows = [
+        ("end-to-end fps (decode+detect+classify+text)", f"{fps:.1f}", ">= 60", fps >= 60),
+        ("detection ms/frame p50 / p95", f"{detect50:.2f} / {detect95:.2f}", "", None),
+        ("after detection ms/frame p50 / p95 (isolated)", f"{post50:.3f} / {post95:.3f}", "< 1", post95 < 1.0),
+        ("after detection ms/frame p50 / p95 (in the loop)", f"{loop50:.3f} / {loop95:.3f}", "< 1", loop95 < 1.0),
+    ]
+    print(f"bench_live: {n_frames} frames {WIDTH}x{HEIGHT} MJPG spelling {WORD!r}, model "
+          f"{getattr(model, 'name', '?')}, core {core} of {allowed}, best of {len(passes)} passes")  # fmt: skip
+    load = os.getloadavg()[0]
+    print(f"recognised {text!r}; detection rate {detection_rate:.1%}; "
+          f"{platform.processor() or platform.machine()}, python {platform.python_version()}; "
+          f"load average {load:.1f} on {os.cpu_count()} CPUs"
+          + (" (busy machine: timings are inflated)" if load > 1.0 else ""))  # fmt: skip
+    print()
+    print("| measure | value | target | met |")
+    print("| --- | --- | --- | --- |")
+    for name, value, target, met in rows:
+        print(f"| {name} | {value} | {target} | {'' if met is None else ('yes' if met else 'NO')} |")
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps({
+            "frames": n_frames, "size": [WIDTH, HEIGHT], "word": WORD, "recognised": text,
+            "detection_rate": detection_rate, "fps": fps, "fps_passes": [p[0] for p in passes],
+            "detect_ms_p50": detect50, "detect_ms_p95": detect95,
+            "post_ms_p50": post50, "post_ms_p95": post95, "post_ms_loop_p50": loop50, "post_ms_loop_p95": loop95,
+            "core": core, "model": getattr(model, "name", ""), "load_average": load,
+        }, indent=2) + "\n")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
