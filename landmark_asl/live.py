@@ -302,13 +302,12 @@ class _CaptureSource(FrameSource):
             ok, frame = self._capture.read()
             if not ok or frame is None:
                 if index == 0:
-                    raise SourceError(
-                        f"cannot read any frame from {self.kind} {self.name}: the "
-                        + ("camera delivered no image; check that no other program uses it"
-                           if self.kind == "camera" else
-                           "file is empty, corrupt or uses a codec OpenCV lacks (H.264 encoding is "
-                           "missing here; mp4v or MJPG work)")
-                    )  # fmt: skip
+                    why = (
+                        "the camera delivered no image; check that no other program uses it"
+                        if self.kind == "camera"
+                        else "the file is empty, corrupt or uses a codec OpenCV lacks (mp4v and MJPG work)"
+                    )
+                    raise SourceError(f"cannot read any frame from {self.kind} {self.name}: {why}")
                 # A file ends with a failed read; a camera or a truncated file drops: both end
                 # the stream cleanly with what was recognised so far.
                 frame_count = self._capture.get(self._cv2.CAP_PROP_FRAME_COUNT) or 0
@@ -677,10 +676,7 @@ class LiveRecognizer:
                 self.stats.detect_ms_total += detect_ms
                 result = self.process(hand, index, timestamp_ms, frame_size=(rgb.shape[1], rgb.shape[0]))
                 self.stats.elapsed_s = time.perf_counter() - start
-                yield FrameResult(
-                    result.index, result.timestamp_ms, hand, result.label, result.confidence,
-                    result.committed, result.text, detect_ms, result.post_ms, rgb,
-                )  # fmt: skip
+                yield dataclasses.replace(result, detect_ms=detect_ms, image=rgb)
             self.stats.elapsed_s = time.perf_counter() - start
             self.stats.stop_reason = frames.stop_reason or "end of stream"
 

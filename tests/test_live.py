@@ -396,6 +396,18 @@ def test_cli_corrupt_video_is_one_line_error(run_cli, tmp_path):
     assert result.stderr.count("\n") == 1
 
 
+@pytest.mark.slow
+def test_cli_video_without_frames_is_one_line_error(run_cli, tmp_path):
+    import cv2
+
+    empty = tmp_path / "empty.avi"
+    cv2.VideoWriter(str(empty), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (64, 64)).release()
+    result = run_cli("--source", empty, "--headless")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: cannot read any frame from video {empty}")
+    assert result.stderr.count("\n") == 1
+
+
 def test_cli_defaults_are_the_settings_defaults():
     from landmark_asl.cli import live
 
