@@ -311,6 +311,23 @@ def test_cli_spells_hello_from_a_video(run_cli, hello_video):
 
 
 @pytest.mark.slow
+def test_library_loop_yields_one_result_per_frame(model_args, hello_video):
+    from landmark_asl.persistence import load_model
+
+    recognizer = LiveRecognizer(load_model(model_args[1] if model_args else None))
+    results = list(recognizer.run(hello_video))
+    assert [r.index for r in results] == list(range(118))
+    assert [r.timestamp_ms for r in results] == [round(i * 1000 / 30) for i in range(118)]
+    # The grey frames at both ends have no hand, hence no label and nothing committed.
+    for r in results[:5] + results[-5:]:
+        assert (r.hand, r.label, r.confidence, r.committed) == (None, None, 0.0, None)
+    assert all(r.image.shape == (224, 224, 3) and r.detect_ms > 0 and r.post_ms > 0 for r in results)
+    assert [r.committed for r in results if r.committed] == list("HELLO")
+    assert results[-1].text == recognizer.text == "HELLO"
+    assert recognizer.stats.n_frames == 118 and recognizer.stats.stop_reason == "end of stream"
+
+
+@pytest.mark.slow
 def test_cli_readable_output(run_cli, hello_video):
     result = run_cli("--source", hello_video, "--headless")
     assert result.exit_code == 0, result.stderr
