@@ -54,6 +54,7 @@ def _joint_triples() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 _ANG_A, _ANG_B, _ANG_C = _joint_triples()
 _QUARTER = np.full(len(PALM_POINTS), 1.0 / len(PALM_POINTS))  # mean by matmul: cheaper than .mean()
 _DISTANCE_CHOICES = ("all", "tips", "none")
+_ROTATE_CHOICES = ("plane", "3d", "none")
 
 
 def raw_features(table: pd.DataFrame) -> np.ndarray:
@@ -120,8 +121,8 @@ def raw_features_from_hands(hands: Sequence[HandLandmarks]) -> np.ndarray:
     return out
 
 
-def _canonical(points: np.ndarray, left: np.ndarray, rotate: bool, mirror: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Wrist-centred, mirrored, palm-scaled and (optionally) in-plane rotated points.
+def _canonical(points: np.ndarray, left: np.ndarray, rotate: str, mirror: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Wrist-centred, mirrored, palm-scaled and (optionally) rotated points (see LandmarkNormalizer).
 
     Returns the points, shape (n, 21, 3), and the wrist->middle-knuckle unit vector in the
     mirrored image plane, shape (n, 2), before rotation (the hand's orientation).
@@ -135,12 +136,25 @@ def _canonical(points: np.ndarray, left: np.ndarray, rotate: bool, mirror: bool)
     p *= (1.0 / np.maximum(palm, 1e-9))[:, None, None]
     v = p[:, MIDDLE_MCP, :2]
     up = v * (1.0 / np.maximum(np.sqrt(np.einsum("nc,nc->n", v, v)), 1e-12))[:, None]
-    if rotate:
+    if rotate == "plane":
         # Rotation taking up = (vx, vy) to (0, -1): wrist -> middle knuckle points "up" in image axes.
         vx, vy = up[:, 0:1], up[:, 1:2]
         x, y = p[:, :, 0], p[:, :, 1]
         p[:, :, 0], p[:, :, 1] = vx * y - vy * x, -(vx * x + vy * y)
+    elif rotate == "3d":
+        p = p @ _hand_frame(p).transpose(0, 2, 1)
     return p, up
+
+
+def _hand_frame(p: np.ndarray) -> np.ndarray:
+    """Rows: across the palm, wrist -> middle knuckle, palm normal; shape (n, 3, 3), orthonormal."""
+    u = p[:, MIDDLE_MCP]
+    u = u * (1.0 / np.maximum(np.sqrt(np.einsum("nc,nc->n", u, u)), 1e-12))[:, None]
+    a = p[:, 5] - p[:, 17]
+    a = a - np.einsum("nc,nc->n", a, u)[:, None] * u
+    a = a * (1.0 / np.maximum(np.sqrt(np.einsum("nc,nc->n", a, a)), 1e-12))[:, None]
+    n = np.cross(a, u)
+    return np.stack([a, u, n], axis=1)
 
 
 def _angles(p: np.ndarray) -> np.ndarray:
@@ -178,8 +192,10 @@ class LandmarkNormalizer(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    rotate : bool, default=True
-        Canonicalise the in-plane rotation of the coordinates.
+    rotate : {'plane', '3d', 'none'}, default='plane'
+        Canonical rotation of the coordinates: 'plane' rotates in the image plane so that
+        wrist -> middle knuckle points up; '3d' expresses them in the hand's own frame
+        (across the palm, up the palm, palm normal); 'none' keeps image axes.
     mirror : bool, default=True
         Mirror left hands (``is_left > 0.5``) to right hands.
     coords : bool, default=True
@@ -211,7 +227,7 @@ class LandmarkNormalizer(TransformerMixin, BaseEstimator):
 
     def __init__(
         self,
-        rotate: bool = True,
+        rotate: str = "plane",
         mirror: bool = True,
         coords: bool = True,
         distances: str = "all",
@@ -228,6 +244,8 @@ class LandmarkNormalizer(TransformerMixin, BaseEstimator):
         self.world = world
 
     def _check_params(self) -> None:
+        if self.rotate not in _ROTATE_CHOICES:
+            raise ValueError(f"rotate must be one of {_ROTATE_CHOICES}; got {self.rotate!r}")
         if self.distances not in _DISTANCE_CHOICES:
             raise ValueError(f"distances must be one of {_DISTANCE_CHOICES}; got {self.distances!r}")
 
@@ -314,7 +332,7 @@ class LandmarkNormalizer(TransformerMixin, BaseEstimator):
             parts.extend((up, normal))
         if self.world:
             w = X[:, 63:126].reshape(n, N_LANDMARKS, 3).astype(np.float64)
-            pw, _ = _canonical(w, left, False, self.mirror)
+            pw, _ = _canonical(w, left, "none", self.mirror)
             parts.append(_distances(pw, "tips"))
             parts.append(_angles(pw))
         return np.concatenate(parts, axis=1)

@@ -155,7 +155,7 @@ def test_mirroring_invariance(synthetic_landmarks):
 
 def test_rotation_changes_coordinates_without_rotate(synthetic_landmarks):
     X = synthetic_landmarks[0][:5].astype(np.float64)
-    norm = LandmarkNormalizer(rotate=False, distances="none", angles=False, orientation=False).fit(X)
+    norm = LandmarkNormalizer(rotate="none", distances="none", angles=False, orientation=False).fit(X)
     assert norm.n_features_out_ == 60
     assert not np.allclose(norm.transform(_rotate(X, 0.5)), norm.transform(X))
 
@@ -224,3 +224,19 @@ def test_augmentation_keeps_labels_and_handshapes(synthetic_landmarks):
     assert (y[d.argmin(axis=1)] == y).mean() > 0.95
     X_again, _ = augment_landmarks(X, y, n_copies=2, max_angle=10, random_state=0)
     np.testing.assert_array_equal(X_again, X_aug)
+
+
+def test_3d_frame_is_invariant_to_3d_rotation(synthetic_landmarks):
+    from landmark_asl.features import _rotation_matrices
+
+    X = synthetic_landmarks[0][:10].astype(np.float64)
+    norm = LandmarkNormalizer(rotate="3d", orientation=False).fit(X)
+    rot = _rotation_matrices(np.array([[0.4, -0.3, 1.0]]))[0]
+    turned = X.copy()
+    pts = X[:, :63].reshape(-1, 21, 3)
+    turned[:, :63] = ((pts - pts[:, :1]) @ rot.T + pts[:, :1]).reshape(-1, 63)
+    np.testing.assert_allclose(norm.transform(turned), norm.transform(X), atol=1e-9)
+    plane = LandmarkNormalizer(orientation=False).fit(X)
+    assert not np.allclose(plane.transform(turned), plane.transform(X))
+    with pytest.raises(ValueError, match="rotate must be one of"):
+        LandmarkNormalizer(rotate=True).fit(X)

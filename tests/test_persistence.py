@@ -50,7 +50,7 @@ def test_metadata_records_everything(models, tmp_path, synthetic_landmarks):
     assert meta["split_file_sha256"] == "ab" * 32 and meta["extractor_settings"] == {"num_hands": 1}
     assert meta["estimator"]["class"] == "landmark_asl.estimators:FastRandomForestClassifier"
     assert meta["estimator"]["params"]["n_estimators"] == 8
-    assert meta["estimator"]["normalizer"]["rotate"] is True
+    assert meta["estimator"]["normalizer"]["rotate"] == "plane"
     assert set(meta["artefacts"]) == {"classifier.joblib"}
     assert len(meta["artefacts"]["classifier.joblib"]) == 64
     assert {"numpy", "scikit-learn", "xgboost"} <= set(meta["package_versions"])

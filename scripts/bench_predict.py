@@ -1,0 +1,110 @@
+"""Benchmark: single-sample prediction latency of saved rf/xgb models and XGBoost fit time.
+
+Trains each landmark model on a landmark table (default: the quick asl2text/train table,
+else synthetic landmarks), saves and reloads it, then times ``LoadedModel.predict_proba_one``
+(features + classifier, one raw row of 127 values) against the plain scikit-learn /
+xgboost one-row calls. With ``--fit-samples`` it also times one XGBoost fit on that many
+(augmented) rows with ``--fit-jobs`` threads. Prints a Markdown table.
+
+Usage::
+
+    python scripts/bench_predict.py [--table PATH] [--repeats 2000] [--fit-samples 20000 --fit-jobs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from landmark_asl.estimators import make_estimator
+from landmark_asl.features import augment_landmarks, raw_features
+from landmark_asl.persistence import load_model, save_model
+
+DEFAULT_TABLE = Path("/work/cache/quick/asl2text_train.parquet")
+
+
+def _data(table: Path | None) -> tuple[np.ndarray, np.ndarray, str]:
+    if table is not None and table.is_file():
+        frame = pd.read_parquet(table) if table.suffix == ".parquet" else pd.read_csv(table)
+        frame = frame[frame["detected"].astype(bool)]
+        return raw_features(frame), frame["label"].to_numpy(), str(table)
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from conftest import make_synthetic_landmarks
+
+    X, y = make_synthetic_landmarks(n_per_class=150, labels=tuple("ABCDEFGHIKLMNOPQRSTUVWXY"))
+    return X, y, "synthetic"
+
+
+def _percentiles(func, rows: np.ndarray, repeats: int) -> tuple[float, float, float]:
+    for row in rows[:50]:
+        func(row)
+    times = np.empty(repeats)
+    for i in range(repeats):
+        row = rows[i % len(rows)]
+        start = time.perf_counter()
+        func(row)
+        times[i] = time.perf_counter() - start
+    p50, p90, p99 = np.percentile(times, [50, 90, 99]) * 1e3
+    return p50, p90, p99
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--table", type=Path, default=DEFAULT_TABLE)
+    parser.add_argument("--repeats", type=int, default=2000)
+    parser.add_argument("--models", default="rf,xgb")
+    parser.add_argument("--fit-samples", type=int, default=0, help="time an XGBoost fit on this many rows")
+    parser.add_argument("--fit-jobs", type=int, default=2)
+    args = parser.parse_args(argv)
+
+    X, y, source = _data(args.table)
+    rng = np.random.default_rng(0)
+    rows = X[rng.permutation(len(X))[:500]].astype(np.float64)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"data: {source} ({len(X)} rows, {len(np.unique(y))} classes); load average {load:.1f}; "
+          f"{os.cpu_count()} CPUs\n")
+    print("| model | path | p50 ms | p90 ms | p99 ms |")
+    print("| --- | --- | --- | --- | --- |")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.models.split(","):
+            start = time.perf_counter()
+            estimator = make_estimator(name).fit(X, y)
+            fit_s = time.perf_counter() - start
+            loaded = load_model(save_model(estimator, Path(tmp) / name, name=name))
+            clf = estimator.named_steps["clf"]
+            norm = estimator.named_steps["normalizer"]
+            paths = {
+                "LoadedModel.predict_proba_one (features + classifier)": loaded.predict_proba_one,
+                "normalizer only (transform_array, 1 row)": lambda r: norm.transform_array(r[None]),
+                "Pipeline.predict_proba (1 row, sklearn path)": lambda r: estimator.predict_proba(r[None]),
+            }
+            if name == "xgb":
+                z32 = norm.transform_array(rows).astype(np.float32)
+                paths["xgboost inplace_predict (classifier only)"] = (
+                    lambda r, it=iter(range(10**9)): clf.booster_.inplace_predict(z32[next(it) % len(z32)][None])
+                )
+            for label, func in paths.items():
+                p50, p90, p99 = _percentiles(func, rows, args.repeats)
+                print(f"| {name} | {label} | {p50:.3f} | {p90:.3f} | {p99:.3f} |", flush=True)
+            print(f"| {name} | fit on {len(X)} rows (1 thread), s | {fit_s:.1f} | | |", flush=True)
+    if args.fit_samples:
+        copies = max(0, int(np.ceil(args.fit_samples / len(X))) - 1)
+        X_big, y_big = augment_landmarks(X, y, n_copies=copies, random_state=0)
+        X_big, y_big = X_big[: args.fit_samples], y_big[: args.fit_samples]
+        estimator = make_estimator("xgb", n_jobs=args.fit_jobs)
+        start = time.perf_counter()
+        estimator.fit(X_big, y_big)
+        print(f"\nxgb fit on {len(X_big)} rows, {len(np.unique(y_big))} classes, n_jobs={args.fit_jobs}, "
+              f"device={estimator.named_steps['clf'].device_}: {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
