@@ -15,6 +15,7 @@ from landmark_asl.landmarks import (
     Detection,
     ExtractorSettings,
     HandLandmarkExtractor,
+    RECOVERY_STRATEGIES,
     HandLandmarks,
     model_bundle_path,
 )
@@ -90,14 +91,18 @@ def test_no_hand_on_a_blank_image(extractor):
     assert not detection.detected
 
 
-def test_extract_plain_and_padded_pass_agree(extractor, hand_images):
+def test_recovery_passes_map_back_to_the_original_image(extractor, hand_images):
     rgb = hand_images[0]
     detection = extractor.extract(rgb)
     assert detection.strategy == "plain" and detection.reason == ""
-    # The padded pass maps landmarks back into the original image's coordinates.
-    padded = extractor._recover("pad", rgb)
-    error = np.abs(padded.image[:, :2] - detection.landmarks.image[:, :2])
-    assert np.median(error) < 0.02 and error.max() < 0.08
+    # Every recovery pass (padded, mirrored) maps the hand back into the original image.
+    for strategy in RECOVERY_STRATEGIES:
+        recovered = extractor._recover(strategy, rgb)
+        error = np.abs(recovered.image[:, :2] - detection.landmarks.image[:, :2])
+        assert np.median(error) < 0.02 and error.max() < 0.08, strategy
+        assert recovered.handedness == detection.landmarks.handedness, strategy
+        world_error = np.abs(recovered.world - detection.landmarks.world)
+        assert np.median(world_error) < 0.01, strategy  # metres
 
 
 def test_rejects_bad_images(extractor):
