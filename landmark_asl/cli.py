@@ -108,7 +108,8 @@ def _model_list(ctx: click.Context, param: click.Parameter, value: str) -> tuple
     return names
 
 
-def _groups(value: tuple[str, ...]) -> list[str] | None:
+def _comma_list(value: tuple[str, ...]) -> list[str] | None:
+    """``('a,b', 'c')`` -> ``['a', 'b', 'c']``; None when empty."""
     return [g.strip() for item in value for g in item.split(",") if g.strip()] or None
 
 
@@ -130,14 +131,16 @@ _cache_dir_option = click.option("--cache-dir", default=Path(".cache/landmarks")
 @_cache_dir_option
 @click.option("--metrics-from", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A comparison report.json whose metrics for this model go into the metadata.")
+@click.option("--labels", default=None, help="Comma-separated labels to keep (default: all), e.g. to leave out digits.")
 @_quiet_unless_verbose
 def train(sources: tuple[str, ...], model_name: str, output: Path, n_jobs: int, random_state: int,
-          cache_dir: Path, metrics_from: Path | None) -> None:
+          cache_dir: Path, metrics_from: Path | None, labels: str | None) -> None:
     """Train a model on every sample of SOURCE... (dataset names, folders or landmark tables) and save it."""
     from landmark_asl.evaluation import train_model
 
     path = train_model(list(sources), model_name=model_name, output=output, n_jobs=n_jobs,
-                       random_state=random_state, cache_dir=cache_dir, metrics_from=metrics_from)
+                       random_state=random_state, cache_dir=cache_dir, metrics_from=metrics_from,
+                       labels=_comma_list((labels,)) if labels else None)
     click.echo(f"saved {model_name} model to {path}")
 
 
@@ -171,7 +174,7 @@ def compare(train_sources: tuple[str, ...], test_sources: tuple[str, ...], split
     from landmark_asl import evaluation
 
     report = evaluation.compare(list(train_sources), list(test_sources) or None, output=output, models=models,
-                                split=split, test_size=test_size, test_groups=_groups(test_groups),
+                                split=split, test_size=test_size, test_groups=_comma_list(test_groups),
                                 split_file=split_file, random_state=random_state, n_jobs=n_jobs,
                                 cache_dir=cache_dir)
     if as_json:

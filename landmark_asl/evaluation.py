@@ -769,9 +769,13 @@ def _fit_and_score(
 
     estimator = build_estimator(name, random_state=random_state, n_jobs=n_jobs)
     landmark = is_landmark_model(name)
-    fit_rows = train_rows[train_rows["detected"].astype(bool)] if landmark else train_rows
+    # A landmark model learns from the samples with a hand; the pixel model from every
+    # sample that has pixels (landmark CSV rows have none).
+    fit_rows = train_rows[train_rows["detected"].astype(bool) if landmark else train_rows["strategy"] != "csv"]
     if fit_rows.empty:
-        raise DatasetError(f"{name}: no training image has a hand, so a landmark model cannot be trained")
+        raise DatasetError(
+            f"{name}: no training sample has {'a hand' if landmark else 'pixels'}, so it cannot be trained"
+        )
     X_fit = model_inputs(name, estimator, fit_rows)
     start = time.perf_counter()
     estimator.fit(X_fit, fit_rows["label"].to_numpy(dtype=object))
@@ -804,10 +808,7 @@ def _fit_and_score(
             "train_sources": metadata["train_sources"],
             "test_sources": metadata["test_sources"],
             "metrics": {k: result[k] for k in ("coverage", "accuracy_all", "accuracy_detected", "macro_f1")},
-            "versions": metadata["versions"],
         }
-        if model_dir.exists():
-            shutil.rmtree(model_dir)
         save_model(estimator, model_dir, name=name, metadata=model_meta)
         result["size_mb"] = directory_size(model_dir) / 1e6
         loaded = load_model(model_dir)
@@ -837,6 +838,7 @@ def train_model(
     cache_dir: str | Path | None = None,
     settings: Any = None,
     metrics_from: str | Path | None = None,
+    labels: Sequence[str] | None = None,
     progress: bool = True,
 ) -> Path:
     """Fit one model on every sample of ``sources`` and save it with its metadata.
@@ -863,6 +865,8 @@ def train_model(
     metrics_from : str or Path, optional
         A comparison ``report.json``; its metrics for ``model_name`` and its split
         description go into the model's metadata under ``metrics``.
+    labels : sequence of str, optional
+        Keep only samples with these canonical labels (e.g. leave out massey's digits).
     progress : bool
         Progress messages on stderr.
 
@@ -880,10 +884,18 @@ def train_model(
     cache_dir = Path(cache_dir) if cache_dir is not None else Path(".cache") / "landmarks"
     metrics = _metrics_from(metrics_from, model_name) if metrics_from else None  # fail before the long part
     table, meta = load_landmarks(source_list, cache_dir=cache_dir, settings=settings, n_jobs=n_jobs, progress=progress)
+    if labels is not None:
+        from landmark_asl.datasets import normalize_label
+
+        wanted = {normalize_label(label) for label in labels}
+        table = table[table["label"].isin(wanted)]
     estimator = build_estimator(model_name, random_state=random_state, n_jobs=n_jobs)
-    rows = table[table["detected"].astype(bool)] if is_landmark_model(model_name) else table
+    landmark = is_landmark_model(model_name)
+    rows = table[table["detected"].astype(bool) if landmark else table["strategy"] != "csv"]
     if rows.empty:
-        raise DatasetError(f"no sample of {source_list} has a hand: a landmark model cannot be trained")
+        raise DatasetError(
+            f"no sample of {source_list} has {'a hand' if landmark else 'pixels'}: {model_name} cannot be trained"
+        )
     _log(progress, f"{model_name}: fitting on {len(rows)} samples of {', '.join(source_list)}")
     X = model_inputs(model_name, estimator, rows)
     start = time.perf_counter()
@@ -896,6 +908,7 @@ def train_model(
         "feature_version": FEATURE_VERSION,
         "extractor_settings": meta["extractor_settings"],
         "train_sources": source_list,
+        "labels_kept": sorted(set(table["label"])) if labels is not None else None,
         "n_train": int(len(rows)),
         "n_train_without_hand": int((~table["detected"].astype(bool)).sum()),
         "label_counts": {k: int(v) for k, v in rows["label"].value_counts().sort_index().items()},
@@ -907,11 +920,8 @@ def train_model(
             "measured in the comparison named in metrics.report (a model trained on a split, not on "
             "all of these sources)" if metrics else "no metrics: pass metrics_from=<report.json>"
         ),
-        "versions": package_versions(),
     }
-    if output.exists():
-        shutil.rmtree(output)
-    save_model(estimator, output, name=model_name, metadata=metadata)
+    save_model(estimator, output, name=model_name, metadata=metadata)  # replaces an old model atomically
     return output
 
 
