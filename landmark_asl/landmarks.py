@@ -109,6 +109,9 @@ class ExtractorSettings:
         (the border repeats the edge pixels).
     recovery_min_detection_confidence : float
         Palm detector threshold of the ``*_low_confidence`` passes.
+    recovery_min_presence_confidence : float
+        Hand presence threshold of every recovery pass. Stricter than the plain pass: at 0.5
+        the recovery passes found hands in empty scenes (asl_alphabet_64 ``nothing``).
     """
 
     min_detection_confidence: float = 0.5
@@ -119,6 +122,7 @@ class ExtractorSettings:
     recovery: bool = True
     pad_fraction: float = 0.5
     recovery_min_detection_confidence: float = 0.2
+    recovery_min_presence_confidence: float = 0.7
 
     def __post_init__(self) -> None:
         for name in (
@@ -126,6 +130,7 @@ class ExtractorSettings:
             "min_presence_confidence",
             "min_tracking_confidence",
             "recovery_min_detection_confidence",
+            "recovery_min_presence_confidence",
         ):
             value = getattr(self, name)
             if not 0.0 <= float(value) <= 1.0:
@@ -330,7 +335,8 @@ class HandLandmarkExtractor:
         self.mode = mode
         self._asset = self._resolve_asset()
         self._main = self._create(self.settings.min_detection_confidence, video=mode == "video")
-        self._low = None  # created on first need: most images never reach that pass
+        # Recovery landmarkers, created on first need (most images never reach them).
+        self._recovery: dict[str, object] = {}
         self._last_timestamp_ms: int | None = None
 
     # -- construction -------------------------------------------------------------------------
@@ -347,7 +353,7 @@ class HandLandmarkExtractor:
             )
         return path
 
-    def _create(self, min_detection_confidence: float, *, video: bool):
+    def _create(self, min_detection_confidence: float, *, video: bool, min_presence_confidence: float | None = None):
         _mediapipe_root()
         from mediapipe.tasks.python import BaseOptions, vision
 
@@ -356,7 +362,9 @@ class HandLandmarkExtractor:
             running_mode=vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE,
             num_hands=int(self.settings.num_hands),
             min_hand_detection_confidence=float(min_detection_confidence),
-            min_hand_presence_confidence=float(self.settings.min_presence_confidence),
+            min_hand_presence_confidence=float(
+                self.settings.min_presence_confidence if min_presence_confidence is None else min_presence_confidence
+            ),
             min_tracking_confidence=float(self.settings.min_tracking_confidence),
         )
         try:
@@ -370,11 +378,12 @@ class HandLandmarkExtractor:
 
     def close(self) -> None:
         """Release the MediaPipe graphs; the extractor cannot be used afterwards."""
-        for name in ("_main", "_low"):
-            landmarker = getattr(self, name, None)
-            if landmarker is not None:
-                landmarker.close()
-                setattr(self, name, None)
+        for landmarker in getattr(self, "_recovery", {}).values():
+            landmarker.close()
+        self._recovery = {}
+        if getattr(self, "_main", None) is not None:
+            self._main.close()
+            self._main = None
 
     def __enter__(self) -> HandLandmarkExtractor:
         return self
@@ -423,7 +432,8 @@ class HandLandmarkExtractor:
         edge pixels: the palm detector misses hands that fill or leave the frame);
         ``pad_low_confidence`` (the padded image with the palm detector threshold at
         ``recovery_min_detection_confidence``); ``mirror_pad_low_confidence`` (the same,
-        mirrored left-right: the detector is not symmetric). Landmarks, world coordinates
+        mirrored left-right: the detector is not symmetric). Every recovery pass requires a
+        hand presence score of ``recovery_min_presence_confidence``. Landmarks, world coordinates
         and handedness are mapped back to the original image. See the README ("Coverage")
         for what each pass adds and the false detections it costs on empty images.
 
@@ -452,11 +462,13 @@ class HandLandmarkExtractor:
     def _recover(self, strategy: str, rgb: np.ndarray, padded: tuple[np.ndarray, int] | None = None) -> HandLandmarks | None:
         """Run one recovery pass; ``padded`` is ``_pad(rgb, pad_fraction)`` when already computed."""
         image, border = padded if padded is not None else _pad(np.asarray(rgb), self.settings.pad_fraction)
-        landmarker = self._main
-        if strategy in ("pad_low_confidence", "mirror_pad_low_confidence"):
-            if self._low is None:
-                self._low = self._create(self.settings.recovery_min_detection_confidence, video=False)
-            landmarker = self._low
+        low = strategy in ("pad_low_confidence", "mirror_pad_low_confidence")
+        if low not in self._recovery:
+            detection = self.settings.recovery_min_detection_confidence if low else self.settings.min_detection_confidence
+            self._recovery[low] = self._create(
+                detection, video=False, min_presence_confidence=self.settings.recovery_min_presence_confidence
+            )
+        landmarker = self._recovery[low]
         mirrored = strategy.startswith("mirror")
         if mirrored:
             image = np.ascontiguousarray(image[:, ::-1])
