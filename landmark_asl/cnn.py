@@ -237,30 +237,46 @@ def _torch_threads(n_jobs: int | None) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
+#: Ranges of the random training transforms: rotation in degrees, zoom factor (> 1 zooms in),
+#: shift as a fraction of the half-width, contrast factor, brightness offset (0-1 pixel scale).
+#: Chosen for transfer to other cameras and crops: trained on sign_mnist_style_28, these ranges
+#: doubled accuracy on a dev half of the real Sign MNIST rows (15% -> 33%) against milder ones
+#: (+-10 deg, zoom 0.92-1.08, shift 0.12, contrast 0.8-1.2, brightness 0.1), with the same
+#: 100% on the held-out same-set split (see README, "Pixel CNN baseline").
+AUGMENT_RANGES: dict[str, tuple[float, float]] = {
+    "rotation": (-15.0, 15.0),
+    "zoom": (0.9, 1.4),
+    "shift": (-0.2, 0.2),
+    "contrast": (0.6, 1.5),
+    "brightness": (-0.25, 0.25),
+}
+
+
 def _augment(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Random small rotation (+-10 deg), scale (+-8 %), shift (+-6 %), brightness and contrast.
+    """Random small rotation, zoom, shift, contrast and brightness (:data:`AUGMENT_RANGES`).
 
     ``batch`` is float in [0, 1], shape (n, C, S, S); no flips (handedness is part of a sign).
     """
     n = batch.shape[0]
 
-    def uniform(low: float, high: float) -> torch.Tensor:
+    def uniform(name: str) -> torch.Tensor:
+        low, high = AUGMENT_RANGES[name]
         return torch.rand(n, generator=generator) * (high - low) + low
 
-    angle = uniform(-10.0, 10.0) * math.pi / 180.0
-    scale = uniform(0.92, 1.08)
-    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    angle = uniform("rotation") * math.pi / 180.0
+    zoom = uniform("zoom")
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
     theta = torch.stack(
         [
-            torch.stack([cos, -sin, uniform(-0.12, 0.12)], dim=1),
-            torch.stack([sin, cos, uniform(-0.12, 0.12)], dim=1),
+            torch.stack([cos, -sin, uniform("shift")], dim=1),
+            torch.stack([sin, cos, uniform("shift")], dim=1),
         ],
         dim=1,
     ).to(batch.device)
     grid = F.affine_grid(theta, list(batch.shape), align_corners=False)
     out = F.grid_sample(batch, grid, mode="bilinear", padding_mode="border", align_corners=False)
-    contrast = uniform(0.8, 1.2).view(n, 1, 1, 1).to(batch.device)
-    brightness = uniform(-0.1, 0.1).view(n, 1, 1, 1).to(batch.device)
+    contrast = uniform("contrast").view(n, 1, 1, 1).to(batch.device)
+    brightness = uniform("brightness").view(n, 1, 1, 1).to(batch.device)
     mean = out.mean(dim=(1, 2, 3), keepdim=True)
     return ((out - mean) * contrast + mean + brightness).clamp(0.0, 1.0)
 
@@ -301,7 +317,12 @@ class PixelCNNClassifier(ClassifierMixin, BaseEstimator):
         Stratified share of the training data held out for early stopping; 0 trains on all of it
         for ``epochs`` epochs.
     augment : bool, default=True
-        Random small rotations, scales, shifts, brightness and contrast changes during training.
+        Random rotations, zooms, shifts, contrast and brightness changes during training
+        (ranges in :data:`AUGMENT_RANGES`; no flips).
+    standardize : {"dataset", "image"}, default="dataset"
+        "dataset" subtracts the training set's per-channel mean and divides by its std;
+        "image" standardises every image by its own mean and std (robust to exposure and
+        contrast differences between datasets).
     device : {"auto", "cpu", "cuda"}, default="auto"
         "auto" uses CUDA when ``torch.cuda.is_available()``.
     n_jobs : int or None, default=1
@@ -348,6 +369,7 @@ class PixelCNNClassifier(ClassifierMixin, BaseEstimator):
         patience: int = 5,
         validation_fraction: float = 0.1,
         augment: bool = True,
+        standardize: str = "dataset",
         device: str = "auto",
         n_jobs: int | None = 1,
         random_state: int | np.random.RandomState | None = 0,
@@ -364,6 +386,7 @@ class PixelCNNClassifier(ClassifierMixin, BaseEstimator):
         self.patience = patience
         self.validation_fraction = validation_fraction
         self.augment = augment
+        self.standardize = standardize
         self.device = device
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -387,6 +410,8 @@ class PixelCNNClassifier(ClassifierMixin, BaseEstimator):
             value = getattr(self, name)
             if not isinstance(value, int | np.integer) or value < 1:
                 raise ValueError(f"{name} must be a positive int; got {value!r}")
+        if self.standardize not in ("dataset", "image"):
+            raise ValueError(f"standardize must be 'dataset' or 'image'; got {self.standardize!r}")
         if not 0.0 <= self.validation_fraction < 1.0:
             raise ValueError(
                 f"validation_fraction must be in [0, 1); got {self.validation_fraction!r}"
@@ -494,7 +519,7 @@ class PixelCNNClassifier(ClassifierMixin, BaseEstimator):
                 xb = train_x[batch].float().div_(255.0)
                 if self.augment:
                     xb = _augment(xb, generator)
-                xb = (xb.to(device) - mean) / std
+                xb = self._standardize(xb.to(device), mean, std)
                 yb = train_y[batch].to(device)
                 optimizer.zero_grad(set_to_none=True)
                 loss = F.cross_entropy(net(xb), yb)
@@ -533,6 +558,14 @@ class PixelCNNClassifier(ClassifierMixin, BaseEstimator):
 
     # -- predict -------------------------------------------------------------
 
+    def _standardize(self, batch: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+        """Float pixels in [0, 1] (n, C, S, S) -> network input (see ``standardize``)."""
+        if self.standardize == "image":
+            own_mean = batch.mean(dim=(1, 2, 3), keepdim=True)
+            own_std = batch.std(dim=(1, 2, 3), keepdim=True).clamp_min(1e-3)
+            return (batch - own_mean) / own_std
+        return (batch - mean) / std
+
     def _logits(self, pixels: np.ndarray) -> torch.Tensor:
         """Network-layout uint8 pixels (n, C, S, S) -> CPU float logits (n, n_classes)."""
         net = self.model_
@@ -545,7 +578,7 @@ class PixelCNNClassifier(ClassifierMixin, BaseEstimator):
         with torch.no_grad():
             for start in range(0, len(pixels), 512):
                 xb = torch.from_numpy(pixels[start : start + 512]).to(device).float().div_(255.0)
-                out.append(net((xb - mean) / std).float().cpu())
+                out.append(net(self._standardize(xb, mean, std)).float().cpu())
         net.train(was_training)
         return torch.cat(out)
 

@@ -93,6 +93,16 @@ def test_colour_input_is_accepted_by_a_gray_model(fitted: PixelCNNClassifier, le
     assert fitted.predict_proba(big).shape == (len(gray), len(LETTERS))
 
 
+def test_image_standardization_ignores_exposure_and_contrast(letters) -> None:
+    clf = PixelCNNClassifier(**{**FAST, "epochs": 2, "standardize": "image"})
+    clf.fit(letters["X_train"], letters["y_train"])
+    dim = letters["X_test"] // 2
+    np.testing.assert_allclose(clf.predict_proba(dim * 2), clf.predict_proba(dim), atol=1e-5)
+    # The default (training-set statistics) does see the difference.
+    default = PixelCNNClassifier(**{**FAST, "epochs": 2}).fit(letters["X_train"], letters["y_train"])
+    assert not np.allclose(default.predict_proba(dim * 2), default.predict_proba(dim), atol=1e-5)
+
+
 def test_auto_colour_and_size(letters) -> None:
     rng = np.random.default_rng(0)
     X = rng.integers(0, 256, size=(12, 40, 40, 3), dtype=np.uint8)
@@ -167,6 +177,8 @@ def test_bad_labels_and_params_are_rejected(letters) -> None:
         PixelCNNClassifier(**FAST).fit(X, ["A"] * len(X))
     with pytest.raises(ValueError, match="grayscale must be"):
         PixelCNNClassifier(grayscale="yes").fit(X, letters["y_train"])
+    with pytest.raises(ValueError, match="standardize must be"):
+        PixelCNNClassifier(standardize="global").fit(X, letters["y_train"])
     with pytest.raises(ValueError, match="device must be"):
         PixelCNNClassifier(**FAST, device="tpu").fit(X, letters["y_train"])
 
