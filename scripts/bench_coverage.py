@@ -33,6 +33,8 @@ DATASETS = ("asl_alphabet_64/test", "asl2text/test", "massey", "asl_alphabet_200
 
 def spaced(frame: pd.DataFrame, n: int, offset: int = 0) -> pd.DataFrame:
     """``n`` rows spread evenly through ``frame``, starting at ``offset`` (all of them if it has fewer)."""
+    if n <= 0:
+        return frame.iloc[:0]
     step = max(1, len(frame) // n)
     return frame.iloc[min(offset, step - 1) :: step][:n]
 
