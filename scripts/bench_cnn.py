@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from landmark_asl.cnn import PixelCNNClassifier, load_pixels
+from landmark_asl.cnn import AUGMENT_RANGES, PixelCNNClassifier, load_pixels
 from landmark_asl.datasets import apply_split, drop_duplicates, load_manifest, make_cross_dataset_split, make_split
 
 
@@ -75,13 +75,17 @@ def fit(params: dict, pixels: np.ndarray, labels: np.ndarray) -> tuple[PixelCNNC
     return clf, info
 
 
+def common_params(args: argparse.Namespace) -> dict:
+    return {"epochs": args.epochs, "random_state": args.seed, "n_jobs": args.n_jobs, "verbose": args.verbose}
+
+
 def run_sms28(args: argparse.Namespace) -> dict:
     manifest, _ = load_manifest("sign_mnist_style_28")
     split = apply_split(manifest, make_split(manifest, "random", test_size=0.2, random_state=0))
     pixels = pixels_for(split, 28, True, args.cache, "sms28")
     train = (split["split"] == "train").to_numpy()
     labels = split["label"].to_numpy()
-    params = {"image_size": 28, "epochs": args.epochs, "random_state": args.seed, "n_jobs": args.n_jobs}
+    params = {"image_size": 28, **common_params(args)}
     clf, info = fit(params, pixels[train], labels[train])
     result = {"train": "sign_mnist_style_28 (80% stratified, seed 0)", **info}
     result["test_same_set"] = score(clf, pixels[~train], labels[~train])
@@ -101,7 +105,7 @@ def run_asl2text(args: argparse.Namespace) -> dict:
     test_m, _ = load_manifest("asl2text/test")
     size = args.image_size
     train_x = pixels_for(train_m, size, False, args.cache, "asl2text_train")
-    params = {"image_size": size, "grayscale": False, "epochs": args.epochs, "random_state": args.seed, "n_jobs": args.n_jobs}
+    params = {"image_size": size, "grayscale": False, **common_params(args)}
     clf, info = fit(params, train_x, train_m["label"].to_numpy())
     result = {"train": "asl2text/train (all of it)", **info}
     test_x = pixels_for(test_m, size, False, args.cache, "asl2text_test")
@@ -127,12 +131,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n-jobs", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--cache", type=Path, default=None, help="folder for cached pixel arrays (outside the repo)")
+    parser.add_argument("--verbose", type=int, default=0, help="1: one line per training epoch on stderr")
     parser.add_argument("--output", type=Path, default=None, help="write the results as JSON here")
     args = parser.parse_args()
     import torch
 
     results = {
         "machine": {"platform": platform.platform(), "torch": torch.__version__, "cuda": torch.cuda.is_available()},
+        "augment_ranges": AUGMENT_RANGES,
         "experiments": {},
     }
     for name in args.experiments.split(","):

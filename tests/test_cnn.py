@@ -156,7 +156,10 @@ def test_predict_before_fit_raises_not_fitted(letters) -> None:
 @pytest.mark.parametrize(
     ("X", "match"),
     [
-        (np.zeros((5, 127), dtype=np.float32), r"shape \(n, H, W, 3\).*got X of shape \(5, 127\).*not landmark features"),
+        (
+            np.zeros((5, 127), dtype=np.float32),
+            r"shape \(n, H, W, 3\).*got X of shape \(5, 127\).*not landmark features",
+        ),
         (np.zeros((5, 28, 28, 4), dtype=np.uint8), r"got X of shape \(5, 28, 28, 4\)"),
         (np.zeros((5, 28, 28), dtype=np.float64), "must have dtype uint8.*got float64"),
         (np.zeros((0, 28, 28), dtype=np.uint8), "empty X"),
@@ -197,7 +200,12 @@ def test_tiny_classes_train_without_validation_split_and_warn() -> None:
 # ones that apply to any estimator regardless of its input (constructor and params API).
 @pytest.mark.parametrize(
     "check",
-    [check_no_attributes_set_in_init, check_get_params_invariance, check_set_params, check_parameters_default_constructible],
+    [
+        check_no_attributes_set_in_init,
+        check_get_params_invariance,
+        check_set_params,
+        check_parameters_default_constructible,
+    ],
 )
 def test_scikit_learn_api_checks(check) -> None:
     check("PixelCNNClassifier", PixelCNNClassifier())
