@@ -579,16 +579,24 @@ def _merge(done: list[pd.DataFrame], manifest: pd.DataFrame, landmark_tables: li
     result_cols = list(RESULT_COLUMNS + _LANDMARK_COLUMNS)
     new_rows = manifest[list(MANIFEST_COLUMNS)].join(by_id[result_cols], on="sample_id")
     tables = [t[list(TABLE_COLUMNS)] for t in landmark_tables]
-    table = pd.concat([results, new_rows, *tables], ignore_index=True)
+    # Same dtypes in every piece, so that concatenation does not depend on all-NaN columns.
+    pieces = [_typed(frame) for frame in (results, new_rows, *tables) if len(frame)]
+    table = pd.concat(pieces, ignore_index=True) if pieces else _typed(new_rows)
     table = table.drop_duplicates(["sample_id", "source"]).sort_values(["dataset", "split", "label", "source"], kind="stable")
-    table = table.reset_index(drop=True)
-    table["detected"] = table["detected"].astype(bool)
-    table["handedness"] = table["handedness"].fillna("").astype(str)
+    return table.reset_index(drop=True)
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame[list(TABLE_COLUMNS)].copy()
+    for column in MANIFEST_COLUMNS + ("reason", "strategy", "handedness"):
+        frame[column] = frame[column].fillna("").astype(str).astype(object)
+    frame["detected"] = frame["detected"].fillna(False).astype(bool)
     for column in ("image_width", "image_height"):
-        table[column] = table[column].fillna(0).astype(np.int32)  # 0: unknown (CSV landmarks, undecodable)
+        # 0: unknown (CSV landmarks, undecodable images)
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").fillna(0).astype(np.int32)
     for column in _LANDMARK_COLUMNS + ("handedness_score",):
-        table[column] = table[column].astype(np.float32)
-    return table
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(np.float32)
+    return frame
 
 
 def format_summary(summary: dict) -> str:
