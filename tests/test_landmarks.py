@@ -171,3 +171,17 @@ def test_model_asset_accepts_a_task_file(tmp_path, hand_images):
     asset.write_bytes(model_bundle_path().read_bytes())
     with HandLandmarkExtractor(ExtractorSettings(model_asset=str(asset))) as custom:
         assert custom.detect(hand_images[0]) is not None
+
+
+def test_recovery_finds_hands_the_plain_pass_misses(extractor, data_dir):
+    # asl2text M and O frames: the hand fills the frame and the plain palm detector misses it.
+    misses = [read_image(data_dir / "asl2text" / "test" / c / f"{c}{i}.jpg") for c, i in (("M", 0), ("M", 2), ("O", 0))]
+    for rgb in misses:
+        assert extractor.detect(rgb) is None
+        detection = extractor.extract(rgb)
+        assert detection.detected and detection.strategy == "pad" and detection.reason == ""
+        # Mapped back into the original frame (a hand filling it may stick out a little).
+        assert (detection.landmarks.image[:, :2] > -0.2).all() and (detection.landmarks.image[:, :2] < 1.2).all()
+    without = HandLandmarkExtractor(ExtractorSettings(recovery=False))
+    with without:
+        assert without.extract(misses[0]) == Detection(None, "", "no hand found")
