@@ -186,6 +186,21 @@ def test_bad_labels_and_params_are_rejected(letters) -> None:
         PixelCNNClassifier(**FAST, device="tpu").fit(X, letters["y_train"])
 
 
+def test_n_jobs_sets_threads_only_inside_fit_and_predict() -> None:
+    import os
+
+    import torch
+
+    from landmark_asl.cnn import _torch_threads
+
+    before = torch.get_num_threads()
+    with _torch_threads(-1):
+        assert torch.get_num_threads() == os.cpu_count()
+    with _torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+
+
 def test_tiny_classes_train_without_validation_split_and_warn() -> None:
     X = np.random.default_rng(0).integers(0, 256, size=(4, 28, 28), dtype=np.uint8)
     with pytest.warns(UserWarning, match="too few images for a stratified validation split"):
