@@ -39,7 +39,7 @@ def pixels_for(manifest: pd.DataFrame, image_size: int, grayscale: bool, cache: 
         raise SystemExit(f"{failed.sum()} images of {key} could not be read")
     if cache is not None:
         cache.mkdir(parents=True, exist_ok=True)
-        np.savez(path, pixels=pixels, sample_id=manifest["sample_id"].to_numpy())
+        np.savez(path, pixels=pixels, sample_id=manifest["sample_id"].to_numpy().astype(str))
     return pixels
 
 
