@@ -256,7 +256,7 @@ def _extract_batch(extractor, read_image, batch: pd.DataFrame):
 _WORKER: dict = {}
 
 
-def _worker_init(settings_dict: dict, quiet: bool, cpus: Sequence[int], started, ready) -> None:
+def _worker_init(settings_dict: dict, quiet: bool, cpus: Sequence[int], started, ready, processed) -> None:
     if quiet:
         quiet_native_logs()
     with started.get_lock():
@@ -275,6 +275,7 @@ def _worker_init(settings_dict: dict, quiet: bool, cpus: Sequence[int], started,
         # Raising here would make the pool restart the worker forever; the first task re-raises.
         _WORKER["error"] = exc
     _WORKER["read_image"] = read_image
+    _WORKER["processed"] = processed
     with ready.get_lock():
         ready.value += 1
 
@@ -282,7 +283,10 @@ def _worker_init(settings_dict: dict, quiet: bool, cpus: Sequence[int], started,
 def _worker_batch(batch: pd.DataFrame) -> pd.DataFrame:
     if "error" in _WORKER:
         raise _WORKER["error"]
-    return _extract_batch(_WORKER["extractor"], _WORKER["read_image"], batch)
+    result = _extract_batch(_WORKER["extractor"], _WORKER["read_image"], batch)
+    with _WORKER["processed"].get_lock():
+        _WORKER["processed"].value += len(batch)
+    return result
 
 
 # --- sources ---------------------------------------------------------------------------------------
@@ -469,7 +473,7 @@ def extract_table(
         manifest, with reasons), ``seconds`` (the whole call), ``startup_seconds`` (until the
         extractor or every worker was ready: listing sources, importing mediapipe, loading
         the model), ``images_per_second`` (over the whole call) and
-        ``images_per_second_after_startup``.
+        ``images_per_second_after_startup`` (images extracted after that, per second).
 
     Raises
     ------
@@ -524,7 +528,9 @@ def extract_table(
         seconds=round(seconds, 3),
         startup_seconds=round(startup, 3),
         images_per_second=round(len(todo) / seconds, 2) if seconds > 0 else 0.0,
-        images_per_second_after_startup=round(len(todo) / (seconds - startup), 2) if seconds > startup else 0.0,
+        images_per_second_after_startup=(
+            round((len(todo) - clock.get("processed_at_ready", 0)) / (seconds - startup), 2) if seconds > startup else 0.0
+        ),
     )
     return summary
 
@@ -564,14 +570,16 @@ def _run_batches(batches, settings: ExtractorSettings, n_jobs: int, progress: bo
         context = mp.get_context("spawn")
         cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
         pin = cpus if len(cpus) >= n_jobs else []
-        started, ready = context.Value("i", 0), context.Value("i", 0)
-        initargs = (dataclasses.asdict(settings), _QUIET, pin, started, ready)
+        started, ready, processed = context.Value("i", 0), context.Value("i", 0), context.Value("i", 0)
+        initargs = (dataclasses.asdict(settings), _QUIET, pin, started, ready, processed)
         with context.Pool(n_jobs, initializer=_worker_init, initargs=initargs) as pool:
             results = pool.imap_unordered(_worker_batch, batches)
             deadline = time.perf_counter() + 300
             while ready.value < n_jobs and time.perf_counter() < deadline:  # only to time the start-up
                 time.sleep(0.005)
             clock["ready"] = time.perf_counter()
+            # Images the first workers finished while the last one was still starting.
+            clock["processed_at_ready"] = processed.value
             for result in results:
                 bar.update(len(result))
                 yield result
