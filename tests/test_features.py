@@ -127,7 +127,7 @@ def test_undetected_rows_are_refused(synthetic_landmarks):
 @pytest.mark.parametrize("angle", [0.3, -1.2, 2.5])
 def test_translation_scale_rotation_invariance(synthetic_landmarks, angle):
     X = synthetic_landmarks[0][:20].astype(np.float64)
-    norm = LandmarkNormalizer(orientation=False).fit(X)
+    norm = LandmarkNormalizer(orientation=False, finger_directions=False).fit(X)
     Z = norm.transform(X)
     moved = X.copy()
     moved[:, 0:63:3] = 0.8 * X[:, 0:63:3] + 0.1
@@ -155,7 +155,9 @@ def test_mirroring_invariance(synthetic_landmarks):
 
 def test_rotation_changes_coordinates_without_rotate(synthetic_landmarks):
     X = synthetic_landmarks[0][:5].astype(np.float64)
-    norm = LandmarkNormalizer(rotate="none", distances="none", angles=False, orientation=False).fit(X)
+    norm = LandmarkNormalizer(
+        rotate="none", distances="none", angles=False, orientation=False, finger_directions=False
+    ).fit(X)
     assert norm.n_features_out_ == 60
     assert not np.allclose(norm.transform(_rotate(X, 0.5)), norm.transform(X))
 
@@ -174,8 +176,9 @@ def test_world_features_follow_world_presence(synthetic_landmarks):
 
 def test_feature_groups_sizes():
     X = np.random.default_rng(0).random((3, 127))
-    assert LandmarkNormalizer().fit(X).n_features_out_ == 60 + 210 + 19 + 5
-    assert LandmarkNormalizer(distances="tips").fit(X).n_features_out_ == 60 + 90 + 19 + 5
+    assert LandmarkNormalizer().fit(X).n_features_out_ == 60 + 210 + 19 + 5 + 10
+    assert LandmarkNormalizer(distances="tips").fit(X).n_features_out_ == 60 + 90 + 19 + 5 + 10
+    assert LandmarkNormalizer(finger_directions=False).fit(X).n_features_out_ == 60 + 210 + 19 + 5
 
 
 def test_raw_features_from_table():
@@ -230,13 +233,13 @@ def test_3d_frame_is_invariant_to_3d_rotation(synthetic_landmarks):
     from landmark_asl.features import _rotation_matrices
 
     X = synthetic_landmarks[0][:10].astype(np.float64)
-    norm = LandmarkNormalizer(rotate="3d", orientation=False).fit(X)
+    norm = LandmarkNormalizer(rotate="3d", orientation=False, finger_directions=False).fit(X)
     rot = _rotation_matrices(np.array([[0.4, -0.3, 1.0]]))[0]
     turned = X.copy()
     pts = X[:, :63].reshape(-1, 21, 3)
     turned[:, :63] = ((pts - pts[:, :1]) @ rot.T + pts[:, :1]).reshape(-1, 63)
     np.testing.assert_allclose(norm.transform(turned), norm.transform(X), atol=1e-9)
-    plane = LandmarkNormalizer(orientation=False).fit(X)
+    plane = LandmarkNormalizer(orientation=False, finger_directions=False).fit(X)
     assert not np.allclose(plane.transform(turned), plane.transform(X))
     with pytest.raises(ValueError, match="rotate must be one of"):
         LandmarkNormalizer(rotate=True).fit(X)
