@@ -76,6 +76,8 @@ def extract(sources: tuple[str, ...], output: Path, n_jobs: int, min_detection_c
     from landmark_asl.extraction import extract_table, format_summary
     from landmark_asl.landmarks import ExtractorSettings
 
+    if n_jobs == 0 or n_jobs < -1:
+        raise click.BadParameter("must be >= 1, or -1 for one worker per core", param_hint="--n-jobs")
     settings = ExtractorSettings(min_detection_confidence=min_detection_confidence, recovery=recovery,
                                  model_asset=str(model_asset) if model_asset else None)
     summary = extract_table(list(sources), output, settings=settings, n_jobs=n_jobs, progress=not as_json)

@@ -187,6 +187,8 @@ def test_cli_extract_errors(image_folder, tmp_path):
     assert result.stderr.startswith("Error: model asset not found")
     result = runner.invoke(main, ["-v", "extract", str(tmp_path / "nowhere"), "-o", str(tmp_path / "t.parquet")])
     assert result.exit_code == 1 and "not found" in result.stderr
+    result = runner.invoke(main, ["-v", "extract", str(image_folder), "-o", str(tmp_path / "t.parquet"), "--n-jobs", "0"])
+    assert result.exit_code == 2 and "--n-jobs" in result.stderr
 
 
 @pytest.mark.slow
