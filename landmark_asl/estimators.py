@@ -69,12 +69,12 @@ class XGBLandmarkClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    n_estimators : int, default=300
-        Boosting rounds.
-    max_depth : int, default=6
+    n_estimators : int, default=200
+        Boosting rounds (each grows one tree per class).
+    max_depth : int, default=4
     learning_rate : float, default=0.1
     subsample : float, default=0.8
-    colsample_bytree : float, default=0.5
+    colsample_bytree : float, default=0.3
     min_child_weight : float, default=1.0
     reg_lambda : float, default=1.0
     tree_method : {'hist', 'approx', 'exact', 'gpu_hist'}, default='hist'
@@ -99,11 +99,11 @@ class XGBLandmarkClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        n_estimators: int = 300,
-        max_depth: int = 6,
+        n_estimators: int = 200,
+        max_depth: int = 4,
         learning_rate: float = 0.1,
         subsample: float = 0.8,
-        colsample_bytree: float = 0.5,
+        colsample_bytree: float = 0.3,
         min_child_weight: float = 1.0,
         reg_lambda: float = 1.0,
         tree_method: str = "hist",

@@ -12,7 +12,7 @@ table of accuracy on detected images, one row per feature variant, one column pe
 
 Usage::
 
-    python scripts/exp_features.py --model rf --n-estimators 100 [--variants default,raw]
+    python scripts/exp_features.py --model rf --n-estimators 100 [--variants 'raw;tip distances only (default)']
 """
 
 from __future__ import annotations
@@ -40,11 +40,11 @@ VARIANTS: dict[str, tuple[dict | str, int]] = {
         0,
     ),
     "+ rotation": ({"distances": "none", "angles": False, "orientation": False, "finger_directions": False}, 0),
-    "+ distances": ({"angles": False, "orientation": False, "finger_directions": False}, 0),
-    "+ angles": ({"orientation": False, "finger_directions": False}, 0),
-    "+ orientation": ({"finger_directions": False}, 0),
-    "+ finger directions (default)": ({}, 0),
-    "default, tip distances only": ({"distances": "tips"}, 0),
+    "+ distances (all pairs)": ({"distances": "all", "angles": False, "orientation": False, "finger_directions": False}, 0),
+    "+ angles": ({"distances": "all", "orientation": False, "finger_directions": False}, 0),
+    "+ orientation": ({"distances": "all", "finger_directions": False}, 0),
+    "+ finger directions": ({"distances": "all"}, 0),
+    "tip distances only (default)": ({}, 0),
     "default, no mirroring": ({"mirror": False}, 0),
     "default + world": ({"world": True}, 0),
     "invariants only (no coords)": ({"coords": False}, 0),

@@ -176,9 +176,9 @@ def test_world_features_follow_world_presence(synthetic_landmarks):
 
 def test_feature_groups_sizes():
     X = np.random.default_rng(0).random((3, 127))
-    assert LandmarkNormalizer().fit(X).n_features_out_ == 60 + 210 + 19 + 5 + 10
-    assert LandmarkNormalizer(distances="tips").fit(X).n_features_out_ == 60 + 90 + 19 + 5 + 10
-    assert LandmarkNormalizer(finger_directions=False).fit(X).n_features_out_ == 60 + 210 + 19 + 5
+    assert LandmarkNormalizer().fit(X).n_features_out_ == 60 + 90 + 19 + 5 + 10
+    assert LandmarkNormalizer(distances="all").fit(X).n_features_out_ == 60 + 210 + 19 + 5 + 10
+    assert LandmarkNormalizer(finger_directions=False).fit(X).n_features_out_ == 60 + 90 + 19 + 5
 
 
 def test_raw_features_from_table():
