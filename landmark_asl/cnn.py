@@ -467,14 +467,15 @@ class PixelCNNClassifier(ClassifierMixin, BaseEstimator):
         if self.validation_fraction == 0:
             return indices, indices[:0]
         counts = np.bincount(targets)
-        n_val = math.ceil(self.validation_fraction * len(targets))
-        if counts.min() < 2 or n_val < len(counts) or len(targets) - n_val < len(counts):
+        # At least one validation image per class, so that stratification is possible.
+        n_val = max(math.ceil(self.validation_fraction * len(targets)), len(counts))
+        if counts.min() < 2 or len(targets) - n_val < len(counts):
             warnings.warn(
                 f"too few images for a stratified validation split ({len(targets)} images, "
                 f"{len(counts)} classes, smallest class {counts.min()}): training "
                 f"{self.epochs} epochs without early stopping",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,  # the caller of fit
             )
             return indices, indices[:0]
         train_idx, val_idx = train_test_split(
