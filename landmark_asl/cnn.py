@@ -28,7 +28,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without torch
     raise ImportError(
         "landmark_asl.cnn needs PyTorch, which is not installed: "
-        'pip install "landmark_asl[cnn]" (CPU build; see the README section "GPU" for CUDA)'
+        'pip install "landmark_asl[cnn]" (CPU build; for a CUDA build see the README, "Installing torch")'
     ) from exc
 
 from landmark_asl.exceptions import ModelLoadError
