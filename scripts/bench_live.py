@@ -96,27 +96,38 @@ def main() -> int:
         n_frames = build_video(video, data_root(), args.frames_per_letter)
         passes = []
         for _ in range(max(1, args.repeats)):
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             results = list(recognizer.run(video))
-            elapsed = time.perf_counter() - start
-            passes.append((len(results) / elapsed, results, recognizer.text, recognizer.stats.detection_rate))
-        fps, results, text, detection_rate = max(passes, key=lambda p: p[0])
+            elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+            passes.append((len(results) / elapsed, len(results) / cpu, results, recognizer.text,
+                           recognizer.stats.detection_rate))  # fmt: skip
+        fps, cpu_fps, results, text, detection_rate = max(passes, key=lambda p: p[0])
 
     # After detection, isolated: the detected hands again through features, classifier,
     # smoothing and text, about 3000 calls.
     hands = [r.hand for r in results if r.hand is not None]
     recognizer.reset()
-    post = [recognizer.process(hand).post_ms for _ in range(3000 // max(1, len(hands)) + 1) for hand in hands]
+    # CPU time as well as wall time: on a shared machine, wall time also counts the moments the
+    # scheduler gives the core to another process, which inflates p95 but costs this process nothing.
+    post, post_cpu = [], []
+    for _ in range(3000 // max(1, len(hands)) + 1):
+        for hand in hands:
+            cpu0 = time.thread_time()
+            post.append(recognizer.process(hand).post_ms)
+            post_cpu.append((time.thread_time() - cpu0) * 1000.0)
     with_hand = [r.post_ms for r in results if r.hand is not None]
 
     detect50, detect95 = percentiles([r.detect_ms for r in results])
     post50, post95 = percentiles(post or [0.0])
+    cpu50, cpu95 = percentiles(post_cpu or [0.0])
     loop50, loop95 = percentiles(with_hand or [0.0])
     rows = [
-        ("end-to-end fps (decode+detect+classify+text)", f"{fps:.1f}", ">= 60", fps >= 60),
+        ("end-to-end fps (decode+detect+classify+text), wall", f"{fps:.1f}", ">= 60", fps >= 60),
+        ("end-to-end fps by CPU time (frames / process CPU s)", f"{cpu_fps:.1f}", ">= 60", cpu_fps >= 60),
         ("detection ms/frame p50 / p95", f"{detect50:.2f} / {detect95:.2f}", "", None),
-        ("after detection ms/frame p50 / p95 (isolated)", f"{post50:.3f} / {post95:.3f}", "< 1", post95 < 1.0),
-        ("after detection ms/frame p50 / p95 (in the loop)", f"{loop50:.3f} / {loop95:.3f}", "< 1", loop95 < 1.0),
+        ("after detection ms/frame p50 / p95 (isolated, wall)", f"{post50:.3f} / {post95:.3f}", "< 1", post95 < 1.0),
+        ("after detection ms/frame p50 / p95 (isolated, CPU)", f"{cpu50:.3f} / {cpu95:.3f}", "< 1", cpu95 < 1.0),
+        ("after detection ms/frame p50 / p95 (in the loop, wall)", f"{loop50:.3f} / {loop95:.3f}", "< 1", loop95 < 1.0),
     ]
     print(f"bench_live: {n_frames} frames {WIDTH}x{HEIGHT} MJPG spelling {WORD!r}, model "
           f"{getattr(model, 'name', '?')}, core {core} of {allowed}, best of {len(passes)} passes")  # fmt: skip
@@ -133,9 +144,10 @@ def main() -> int:
     if args.json_out:
         Path(args.json_out).write_text(json.dumps({
             "frames": n_frames, "size": [WIDTH, HEIGHT], "word": WORD, "recognised": text,
-            "detection_rate": detection_rate, "fps": fps, "fps_passes": [p[0] for p in passes],
+            "detection_rate": detection_rate, "fps": fps, "fps_cpu": cpu_fps, "fps_passes": [p[0] for p in passes],
             "detect_ms_p50": detect50, "detect_ms_p95": detect95,
-            "post_ms_p50": post50, "post_ms_p95": post95, "post_ms_loop_p50": loop50, "post_ms_loop_p95": loop95,
+            "post_ms_p50": post50, "post_ms_p95": post95, "post_cpu_ms_p50": cpu50, "post_cpu_ms_p95": cpu95,
+            "post_ms_loop_p50": loop50, "post_ms_loop_p95": loop95,
             "core": core, "model": getattr(model, "name", ""), "load_average": load,
         }, indent=2) + "\n")  # fmt: skip
     return 0
