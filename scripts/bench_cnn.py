@@ -5,7 +5,7 @@ Experiments (``--experiments``, comma-separated):
 - ``sms28``: ``sign_mnist_style_28``, stratified random 80/20 split (``make_split``, seed 0),
   28x28 gray; the same model is then tested on the real Sign MNIST rows (``sign_mnist_rows``).
 - ``asl2text``: ``asl2text/train`` -> ``asl2text/test`` (another recording session), colour,
-  ``--image-size`` (64); the same model is then tested on the ``massey`` letters.
+  ``--image-size`` (28, like the library default); the same model is then tested on the ``massey`` letters.
 
 Run: ``python scripts/bench_cnn.py --output results/cnn_bench.json``. Reads the data from
 ``landmark_asl.datasets.data_root()``; downloads nothing.
@@ -127,7 +127,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--experiments", default="sms28,asl2text")
     parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--image-size", type=int, default=64, help="for the colour experiment")
+    parser.add_argument("--image-size", type=int, default=28, help="for the colour experiment")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n-jobs", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--cache", type=Path, default=None, help="folder for cached pixel arrays (outside the repo)")
