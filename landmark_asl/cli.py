@@ -134,15 +134,18 @@ _cache_dir_option = click.option("--cache-dir", default=Path(".cache/landmarks")
 @click.option("--metrics-from", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A comparison report.json whose metrics for this model go into the metadata.")
 @click.option("--labels", default=None, help="Comma-separated labels to keep (default: all), e.g. to leave out digits.")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="Model parameter, e.g. n_estimators=50; repeat for several.")
 @_quiet_unless_verbose
 def train(sources: tuple[str, ...], model_name: str, output: Path, n_jobs: int, random_state: int,
-          cache_dir: Path, metrics_from: Path | None, labels: str | None) -> None:
+          cache_dir: Path, metrics_from: Path | None, labels: str | None, params: tuple[str, ...]) -> None:
     """Train a model on every sample of SOURCE... (dataset names, folders or landmark tables) and save it."""
-    from landmark_asl.evaluation import train_model
+    from landmark_asl.evaluation import parse_params, train_model
 
     path = train_model(list(sources), model_name=model_name, output=output, n_jobs=n_jobs,
                        random_state=random_state, cache_dir=cache_dir, metrics_from=metrics_from,
-                       labels=_comma_list((labels,)) if labels else None)
+                       labels=_comma_list((labels,)) if labels else None,
+                       params=parse_params(params, per_model=False))
     click.echo(f"saved {model_name} model to {path}")
 
 
@@ -165,11 +168,13 @@ def train(sources: tuple[str, ...], model_name: str, output: Path, n_jobs: int, 
 @_random_state_option
 @_n_jobs_option
 @_cache_dir_option
+@click.option("--param", "params", multiple=True, metavar="MODEL.NAME=VALUE",
+              help="Model parameter, e.g. rf.n_estimators=50; repeat for several.")
 @click.option("--json", "as_json", is_flag=True, help="Print report.json instead of the table.")
 @_quiet_unless_verbose
 def compare(train_sources: tuple[str, ...], test_sources: tuple[str, ...], split: str, test_size: float,
             test_groups: tuple[str, ...], split_file: Path | None, models: tuple[str, ...], output: Path,
-            random_state: int, n_jobs: int, cache_dir: Path, as_json: bool) -> None:
+            random_state: int, n_jobs: int, cache_dir: Path, params: tuple[str, ...], as_json: bool) -> None:
     """Compare models on one split: coverage, accuracy (all / detected images), F1, size, speed."""
     import json
 
@@ -178,7 +183,7 @@ def compare(train_sources: tuple[str, ...], test_sources: tuple[str, ...], split
     report = evaluation.compare(list(train_sources), list(test_sources) or None, output=output, models=models,
                                 split=split, test_size=test_size, test_groups=_comma_list(test_groups),
                                 split_file=split_file, random_state=random_state, n_jobs=n_jobs,
-                                cache_dir=cache_dir)
+                                cache_dir=cache_dir, params=evaluation.parse_params(params, per_model=True))
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return

@@ -304,6 +304,10 @@ def markdown_report(report: dict[str, Any]) -> str:
     ]
     if meta.get("dropped_labels"):
         lines.append(f"- labels dropped (not in both train and test): {' '.join(meta['dropped_labels'])}")
+    for name, result in report["models"].items():
+        if result.get("params"):
+            shown = ", ".join(f"{k}={v}" for k, v in result["params"].items())
+            lines.append(f"- {name} parameters (others: registry defaults): {shown}")
     lines += [
         f"- hand found in {100 * meta['test_hand_coverage']:.1f}% of test images, "
         f"{100 * meta['train_hand_coverage']:.1f}% of train images",
@@ -484,11 +488,17 @@ def _log(enabled: bool, message: str) -> None:
 # --------------------------------------------------------------------------- fitting helpers
 
 
-def build_estimator(name: str, *, random_state: int = 0, n_jobs: int = 1):
-    """Unfitted estimator ``name`` from the registry with ``random_state`` and ``n_jobs`` set wherever it has them."""
+def build_estimator(name: str, *, random_state: int = 0, n_jobs: int = 1, params: dict[str, Any] | None = None):
+    """Unfitted estimator ``name`` from the registry with ``random_state`` and ``n_jobs`` set wherever it has them.
+
+    ``params`` go to the registry factory (e.g. ``{"n_estimators": 50}`` for ``rf``).
+    """
     from landmark_asl.estimators import make_estimator
 
-    estimator = make_estimator(name)
+    try:
+        estimator = make_estimator(name, **(params or {}))
+    except TypeError as exc:
+        raise LandmarkASLError(f"bad parameters {params} for model {name!r}: {exc}") from exc
     params = estimator.get_params()
     updates = {
         key: (random_state if key.endswith("random_state") else n_jobs)
@@ -534,6 +544,32 @@ def model_inputs(name: str, estimator, rows: pd.DataFrame) -> np.ndarray:
 
         return raw_features(rows)
     return _pixels(estimator, rows)
+
+
+def parse_params(items: Sequence[str], *, per_model: bool) -> dict[str, Any]:
+    """Parse ``NAME=VALUE`` (or ``MODEL.NAME=VALUE`` with ``per_model``) strings.
+
+    Values are read as JSON where they parse (``50``, ``0.5``, ``null``, ``true``), else kept as text.
+
+    Returns
+    -------
+    dict
+        ``{name: value}``, or ``{model: {name: value}}`` with ``per_model``.
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        model, dot, name = key.partition(".") if per_model else ("", ".", key)
+        if not sep or not dot or not name.strip() or (per_model and not model.strip()):
+            expected = "MODEL.NAME=VALUE, e.g. rf.n_estimators=50" if per_model else "NAME=VALUE, e.g. n_estimators=50"
+            raise LandmarkASLError(f"bad parameter {item!r}: expected {expected}")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+        target = out.setdefault(model.strip(), {}) if per_model else out
+        target[name.strip()] = value
+    return out
 
 
 # --------------------------------------------------------------------------- comparison
@@ -614,6 +650,7 @@ def compare(
     cache_dir: str | Path | None = None,
     settings: Any = None,
     save_models: bool = True,
+    params: dict[str, dict[str, Any]] | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Train and score several models on one split and write the report.
@@ -655,6 +692,9 @@ def compare(
     save_models : bool
         Save each fitted model under ``<output>/models/<name>`` (its size on disk is
         reported either way).
+    params : dict of str to dict, optional
+        Factory parameters per model name, e.g. ``{"rf": {"n_estimators": 50}}``
+        (recorded in the report).
     progress : bool
         Progress messages on stderr.
 
@@ -746,6 +786,7 @@ def compare(
         results[name] = _fit_and_score(
             name, train_rows, test_rows, classes, metadata,
             output=output, random_state=random_state, n_jobs=n_jobs, save=save_models,
+            params=(params or {}).get(name),
         )
     report = {"metadata": metadata, "models": results}
     write_report(report, output)
@@ -763,11 +804,12 @@ def _fit_and_score(
     random_state: int,
     n_jobs: int,
     save: bool,
+    params: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Fit one model on the training rows, score it on every test row, time and size it."""
     from landmark_asl.persistence import load_model, save_model
 
-    estimator = build_estimator(name, random_state=random_state, n_jobs=n_jobs)
+    estimator = build_estimator(name, random_state=random_state, n_jobs=n_jobs, params=params)
     landmark = is_landmark_model(name)
     # A landmark model learns from the samples with a hand; the pixel model from every
     # sample that has pixels (landmark CSV rows have none).
@@ -795,7 +837,8 @@ def _fit_and_score(
         predicted[:] = estimator.predict(X_test)
         coverage = 1.0
     result = classification_metrics(test_rows["label"].to_numpy(dtype=object), predicted, detected, coverage=coverage)
-    result.update({"kind": "landmarks" if landmark else "pixels", "n_fit": int(len(fit_rows)), "fit_seconds": fit_seconds})
+    result.update({"kind": "landmarks" if landmark else "pixels", "params": dict(params or {}),
+                   "n_fit": int(len(fit_rows)), "fit_seconds": fit_seconds})
 
     model_dir = output / "models" / name if save else Path(tempfile.mkdtemp(prefix=f"landmark_asl_{name}_"))
     try:
@@ -839,6 +882,7 @@ def train_model(
     settings: Any = None,
     metrics_from: str | Path | None = None,
     labels: Sequence[str] | None = None,
+    params: dict[str, Any] | None = None,
     progress: bool = True,
 ) -> Path:
     """Fit one model on every sample of ``sources`` and save it with its metadata.
@@ -867,6 +911,8 @@ def train_model(
         description go into the model's metadata under ``metrics``.
     labels : sequence of str, optional
         Keep only samples with these canonical labels (e.g. leave out massey's digits).
+    params : dict, optional
+        Registry factory parameters, e.g. ``{"n_estimators": 50, "min_samples_leaf": 5}``.
     progress : bool
         Progress messages on stderr.
 
@@ -889,7 +935,7 @@ def train_model(
 
         wanted = {normalize_label(label) for label in labels}
         table = table[table["label"].isin(wanted)]
-    estimator = build_estimator(model_name, random_state=random_state, n_jobs=n_jobs)
+    estimator = build_estimator(model_name, random_state=random_state, n_jobs=n_jobs, params=params)
     landmark = is_landmark_model(model_name)
     rows = table[table["detected"].astype(bool) if landmark else table["strategy"] != "csv"]
     if rows.empty:
@@ -914,6 +960,7 @@ def train_model(
         "label_counts": {k: int(v) for k, v in rows["label"].value_counts().sort_index().items()},
         "fit_seconds": fit_seconds,
         "random_state": random_state,
+        "params": dict(params or {}),
         "split_file_sha256": None,
         "metrics": metrics,
         "metrics_note": (

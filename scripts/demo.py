@@ -41,6 +41,11 @@ RUNS: dict[str, dict] = {
     },
 }
 
+#: The random forest of the demo is kept under 20 MB so that the one measured in ``cross`` can
+#: be shipped as ``models/default`` (the registry default, 200 fully grown trees, is ~110 MB
+#: there for the same accuracy within noise: 91.1% vs 90.6-91.2% on massey, measured).
+PARAMS = {"rf": {"n_estimators": 50, "min_samples_leaf": 5}}
+
 #: What the project set out to reach (accuracy on the test images with a hand).
 TARGETS = {"session": 0.98, "cross": 0.90}
 
@@ -73,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         report = compare(
             run["train"], run["test"], output=args.output / key, models=models,
             split=run.get("split", "random"), test_groups=run.get("test_groups"),
-            random_state=args.random_state, n_jobs=args.n_jobs, cache_dir=args.cache_dir,
+            random_state=args.random_state, n_jobs=args.n_jobs, cache_dir=args.cache_dir, params=PARAMS,
         )
         meta = report["metadata"]
         print(f"{meta['n_train']} train / {meta['n_test']} test images, {len(meta['classes'])} classes, "

@@ -40,7 +40,8 @@ def small(tmp_path_factory, data_dir) -> dict[str, Path]:
 def trained_model(small, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("model") / "rf"
     result = CliRunner(mix_stderr=False).invoke(
-        main, ["train", str(small["train"]), "--model-name", "rf", "-o", str(out), "--cache-dir", str(small["cache"])]
+        main, ["train", str(small["train"]), "--model-name", "rf", "-o", str(out), "--cache-dir", str(small["cache"]),
+               "--param", "n_estimators=20"]
     )
     assert result.exit_code == 0, result.stderr
     return out
@@ -120,6 +121,18 @@ def test_train_writes_model_with_metadata(trained_model, small):
     assert metadata["train_sources"] == [str(small["train"])]
     assert metadata["extractor_settings"]["min_detection_confidence"] == 0.5
     assert metadata["metrics"] is None  # no metric computed on training data
+    assert metadata["params"] == {"n_estimators": 20}
+    assert metadata["estimator"]["params"]["n_estimators"] == 20
+
+
+def test_train_unknown_param_is_one_line_error(small, tmp_path):
+    result = CliRunner(mix_stderr=False).invoke(main, [
+        "train", str(small["train"]), "--model-name", "rf", "-o", str(tmp_path / "m"),
+        "--cache-dir", str(small["cache"]), "--param", "n_trees=5",
+    ])
+    assert result.exit_code == 1
+    assert "n_trees" in result.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "m").exists()
 
 
 @pytest.mark.slow

@@ -13,9 +13,11 @@ from landmark_asl.evaluation import (
     classification_metrics,
     format_table,
     measure_latency,
+    parse_params,
     summary_rows,
     write_report,
 )
+from landmark_asl.exceptions import LandmarkASLError
 
 
 def test_no_hand_rows_are_wrong_without_nothing_class():
@@ -136,3 +138,15 @@ def test_summary_table_formats_percentages():
     text = format_table(rows, markdown=False)
     assert text.splitlines()[0].startswith("model")
     assert len(text.splitlines()) == 4
+
+
+def test_parse_params_reads_json_values_per_model():
+    got = parse_params(["rf.n_estimators=50", "rf.max_features=sqrt", "xgb.learning_rate=0.2"], per_model=True)
+    assert got == {"rf": {"n_estimators": 50, "max_features": "sqrt"}, "xgb": {"learning_rate": 0.2}}
+    assert parse_params(["max_depth=null"], per_model=False) == {"max_depth": None}
+
+
+@pytest.mark.parametrize("item, per_model", [("n_estimators", False), ("n_estimators=5", True), ("=5", False)])
+def test_parse_params_rejects_malformed(item, per_model):
+    with pytest.raises(LandmarkASLError, match="bad parameter"):
+        parse_params([item], per_model=per_model)
