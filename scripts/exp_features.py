@@ -45,6 +45,13 @@ VARIANTS: dict[str, tuple[dict | str, int]] = {
     "+ orientation": ({"distances": "all", "finger_directions": False}, 0),
     "+ finger directions": ({"distances": "all"}, 0),
     "tip distances only (default)": ({}, 0),
+    # Alternatives measured on the "+ orientation" base (all distances, no finger directions):
+    "orientation base, tip distances": ({"finger_directions": False}, 0),
+    "orientation base, 3D hand frame": ({"distances": "all", "finger_directions": False, "rotate": "3d"}, 0),
+    "orientation base + world": ({"distances": "all", "finger_directions": False, "world": True}, 0),
+    "orientation base + augmentation x2": ({"distances": "all", "finger_directions": False}, 2),
+    "orientation base, no mirroring": ({"distances": "all", "finger_directions": False, "mirror": False}, 0),
+    "orientation base, invariants only": ({"distances": "all", "finger_directions": False, "coords": False}, 0),
     "default, no mirroring": ({"mirror": False}, 0),
     "default + world": ({"world": True}, 0),
     "invariants only (no coords)": ({"coords": False}, 0),
