@@ -97,6 +97,11 @@ def write_readme(output: Path, command: list[str], metadata: dict, report: dict)
         return "-" if value is None else f"{100 * value:.1f}%"
 
     cnn = report["models"].get("cnn", {})
+    storage = (
+        "The forest is a pickle (`classifier.joblib`): loading a pickle runs code, so load only models you trust."
+        if metadata["estimator"]["storage"] == "joblib"
+        else f"The classifier is stored in its own format ({', '.join(metadata['artefacts'])}), not a pickle."
+    )
     text = f"""# Shipped default model (`models/default`)
 
 `landmark-asl predict` and `landmark-asl live` use this model when no `--model` is given.
@@ -137,9 +142,8 @@ which runs exactly:
 {shlex.join(command)}
 ```
 
-The classifier is a pickle (`classifier.joblib`) or XGBoost's own format: loading a pickle runs
-code, so load only models you trust. Every artefact's SHA-256 is in `metadata.json` and is
-checked on load.
+{storage}
+Every artefact's SHA-256 is in `metadata.json` and is checked on load.
 """
     (output / "README.md").write_text(text)
 
