@@ -180,3 +180,13 @@ def test_train_metrics_from_bad_report_is_one_line_error(tmp_path, small):
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: cannot take 'rf' metrics")
     assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.slow
+def test_predict_uses_shipped_default_model(data_dir):
+    image = data_dir / "asl_alphabet_200_official_test" / "L_test.jpg"
+    result = CliRunner(mix_stderr=False).invoke(main, ["predict", str(image), "--json"])
+    assert result.exit_code == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["detected"] is True
+    assert record["label"] == "L"
