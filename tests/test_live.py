@@ -197,6 +197,10 @@ def test_empty_folder_is_a_source_error(tmp_path):
 # --- the loop on real frames ----------------------------------------------------------------------
 # Videos are assembled at test time from real asl2text/test frames (never stored in the repo):
 # each letter held about 20 frames, hand-free grey frames before, after and between the two L.
+# The frames were picked because the shipped model (models/default) classifies them reliably
+# (smoothed confidence 0.85-0.97 on average); asl2text/test is part of that model's training
+# data, so these tests check the live pipeline (video-mode tracking, smoothing, spelling, CLI),
+# not accuracy, which the comparison report measures on held-out data.
 
 #: (label folder, frame stems): two frames of each stem; None = grey hand-free frames.
 HELLO = (
@@ -247,40 +251,15 @@ def hello_video(data_dir, tmp_path_factory):
     return write_video(tmp_path_factory.mktemp("live") / "hello.avi", hello_frames(data_dir))
 
 
-@pytest.fixture(scope="module")
-def model_args(data_dir, tmp_path_factory):
-    """``[]`` (the shipped default model); until it exists, ``--model`` of a small model on real landmarks."""
-    from landmark_asl.persistence import default_model_dir
-
-    if (default_model_dir() / "metadata.json").is_file():
-        return []
-    import cv2
-
-    from landmark_asl.estimators import make_estimator
-    from landmark_asl.features import raw_features_from_hands
-    from landmark_asl.landmarks import HandLandmarkExtractor
-    from landmark_asl.persistence import save_model
-
-    hands, labels = [], []
-    with HandLandmarkExtractor() as extractor:
-        for folder in ("E", "H", "L", "O"):
-            for path in sorted((data_dir / "asl2text" / "train" / folder).glob("*.jpg"))[::4][:40]:
-                hand = extractor.detect(cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB))
-                if hand is not None:
-                    hands.append(hand)
-                    labels.append(folder.upper())
-    estimator = make_estimator("rf").fit(raw_features_from_hands(hands), np.array(labels))
-    return ["--model", save_model(estimator, tmp_path_factory.mktemp("model") / "rf", name="rf")]
-
-
 @pytest.fixture
-def run_cli(model_args):
+def run_cli():
+    """Invoke ``landmark-asl live ARGS`` in-process with the shipped default model."""
     from click.testing import CliRunner
 
     from landmark_asl.cli import main
 
     def invoke(*args):
-        return CliRunner(mix_stderr=False).invoke(main, ["live", *map(str, args), *map(str, model_args)])
+        return CliRunner(mix_stderr=False).invoke(main, ["live", *map(str, args)])
 
     return invoke
 
@@ -311,10 +290,10 @@ def test_cli_spells_hello_from_a_video(run_cli, hello_video):
 
 
 @pytest.mark.slow
-def test_library_loop_yields_one_result_per_frame(model_args, hello_video):
+def test_library_loop_yields_one_result_per_frame(hello_video):
     from landmark_asl.persistence import load_model
 
-    recognizer = LiveRecognizer(load_model(model_args[1] if model_args else None))
+    recognizer = LiveRecognizer(load_model())
     results = list(recognizer.run(hello_video))
     assert [r.index for r in results] == list(range(118))
     assert [r.timestamp_ms for r in results] == [round(i * 1000 / 30) for i in range(118)]
