@@ -425,8 +425,12 @@ LANDMARK_TABLE_COLUMNS: tuple[str, ...] = (
 )
 _BORIS_COLUMNS = ("label", "source_file") + IMAGE_COLUMNS
 _NEJOHNSON_COLUMNS = ("label", "hand_label") + tuple(f"{a}{i}" for i in range(1, 22) for a in "xyz")
-#: nejohnson2's collector stored ``0 if MediaPipe said 'Right' else 1``, on a mirrored webcam frame.
-_NEJOHNSON_HANDEDNESS = {0: "Right", 1: "Left"}
+#: nejohnson2's collector stored ``0 if MediaPipe said 'Right' else 1``, on a mirrored webcam
+#: frame: its 'Right' hands look like LEFT hands in the landmarks as stored (our convention:
+#: handedness is what the hand looks like in the coordinates given), so 0 -> 'Left', 1 -> 'Right'.
+_NEJOHNSON_HANDEDNESS = {0: "Left", 1: "Right"}
+#: borisgraudt's rows were also recorded from a mirrored webcam: every row is a left hand.
+_BORIS_HANDEDNESS = "Left"
 
 
 def load_landmark_csv(path: str | os.PathLike) -> pd.DataFrame:
@@ -434,9 +438,15 @@ def load_landmark_csv(path: str | os.PathLike) -> pd.DataFrame:
 
     Two layouts are known: borisgraudt (``label,source_file,x0,y0,z0..x20,y20,z20``,
     image-normalised) and nejohnson2 (``label,hand_label,x1,y1,z1..x21,y21,z21``,
-    wrist-relative; stored as given in ``x0..z20``). nejohnson2's ``hand_label`` 0/1 is
-    MediaPipe's 'Right'/'Left' on a mirrored webcam frame; borisgraudt has no
-    handedness (``""``).
+    wrist-relative; stored as given in ``x0..z20``). Both were recorded from MIRRORED
+    webcam frames, so their right-handed signers appear as LEFT hands in the stored
+    coordinates: on palm-forward letters (B, F, V, W) the index knuckle lies left of the
+    little knuckle in the image (``x5 < x17``) in every CSV row, the opposite of the
+    'Right' hands of the image sets. ``handedness`` follows this library's convention (what
+    the hand looks like in the coordinates given), so that :class:`LandmarkNormalizer`
+    mirrors these rows like image data: borisgraudt rows are ``"Left"``; nejohnson2's
+    ``hand_label`` 0 (MediaPipe 'Right' on the mirrored frame) is ``"Left"`` and 1 is
+    ``"Right"``.
 
     Parameters
     ----------
@@ -479,7 +489,7 @@ def load_landmark_csv(path: str | os.PathLike) -> pd.DataFrame:
             "detected": True,
             "reason": "",
             "strategy": "csv",
-            "handedness": "",
+            "handedness": _BORIS_HANDEDNESS,
             "handedness_score": np.nan,
             "image_width": np.nan,
             "image_height": np.nan,
@@ -488,7 +498,9 @@ def load_landmark_csv(path: str | os.PathLike) -> pd.DataFrame:
     if found == _NEJOHNSON_COLUMNS:
         unknown = set(frame["hand_label"].unique()) - set(_NEJOHNSON_HANDEDNESS)
         if unknown:
-            raise DatasetError(f"{path}: hand_label must be 0 (Right) or 1 (Left); found {sorted(unknown)}")
+            raise DatasetError(
+                f"{path}: hand_label must be 0 (MediaPipe 'Right') or 1 ('Left'); found {sorted(unknown)}"
+            )
         table["handedness"] = frame["hand_label"].map(_NEJOHNSON_HANDEDNESS).to_numpy()
     xyz = pd.DataFrame(coords.to_numpy(np.float32), columns=list(IMAGE_COLUMNS))
     world = pd.DataFrame(np.full((len(frame), len(WORLD_COLUMNS)), np.nan, np.float32), columns=list(WORLD_COLUMNS))

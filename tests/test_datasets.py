@@ -304,7 +304,8 @@ def test_landmark_csv_nejohnson2() -> None:
     table = load_landmark_csv("landmarks/nejohnson2_wrist_relative.csv")
     assert tuple(table.columns) == LANDMARK_TABLE_COLUMNS
     assert len(table) == 1022 and table["label"].nunique() == 25 and "Q" not in set(table["label"])
-    assert set(table["handedness"]) == {"Right"}  # hand_label 0 = MediaPipe 'Right'
+    # hand_label 0 = MediaPipe 'Right' on a mirrored webcam frame = a left hand as stored.
+    assert set(table["handedness"]) == {"Left"}
     assert (table[["x0", "y0", "z0"]] == 0).all().all()  # wrist-relative, stored as given
     assert table["wx0"].isna().all() and table["detected"].all() and set(table["strategy"]) == {"csv"}
 
@@ -312,8 +313,18 @@ def test_landmark_csv_nejohnson2() -> None:
 def test_landmark_csv_borisgraudt() -> None:
     table = load_landmark_csv("landmarks/borisgraudt_raw_gestures.csv")
     assert len(table) == 10508 and table["label"].nunique() == 26
-    assert table["x0"].between(0, 1).all() and set(table["handedness"]) == {""}
+    assert table["x0"].between(0, 1).all() and set(table["handedness"]) == {"Left"}
     assert set(table["group"]) == {"borisgraudt"} and table["sample_id"].is_unique
+
+
+@pytest.mark.parametrize("name", ["borisgraudt_raw_gestures", "nejohnson2_wrist_relative"])
+def test_landmark_csv_rows_mirror_like_image_hands(name: str) -> None:
+    """After mirroring 'Left' rows, palm-forward letters have the index knuckle right of the little
+    knuckle (x5 > x17), as the 'Right' hands of the image sets do."""
+    table = load_landmark_csv(f"landmarks/{name}.csv")
+    palm = table[table["label"].isin(["B", "F", "V", "W"])]
+    sign = np.where(palm["handedness"] == "Left", -1.0, 1.0)
+    assert len(palm) > 100 and ((palm["x5"] - palm["x17"]).to_numpy() * sign > 0).mean() > 0.95
 
 
 def test_landmark_csv_wrong_layout(tmp_path: Path) -> None:
