@@ -96,6 +96,8 @@ def raw_features(table: pd.DataFrame) -> np.ndarray:
         out[:, 126] = (table["handedness"].astype(str) == "Left").to_numpy(dtype=np.float32)
     else:
         out[:, 126] = 0.0
+    if "image_width" in table.columns and "image_height" in table.columns:
+        _undo_aspect(out, table["image_width"].to_numpy(np.float32), table["image_height"].to_numpy(np.float32))
     return out
 
 
@@ -119,7 +121,21 @@ def raw_features_from_hands(hands: Sequence[HandLandmarks]) -> np.ndarray:
         row[:63] = hand.image.reshape(-1)
         row[63:126] = hand.world.reshape(-1)
         row[126] = 1.0 if hand.handedness == "Left" else 0.0
+        if hand.image_size is not None and hand.image_size[0] != hand.image_size[1]:
+            row[1:63:3] *= hand.image_size[1] / hand.image_size[0]
     return out
+
+
+def _undo_aspect(out: np.ndarray, width: np.ndarray, height: np.ndarray) -> None:
+    """Rescale y by height / width in place, so x and y share one unit on non-square images.
+
+    MediaPipe divides x by the image width and y by its height: on a 640x480 frame a hand
+    looks stretched compared with the square training photos. Rows of unknown size
+    (0 or NaN, e.g. landmark CSVs) are left as they are.
+    """
+    known = (width > 0) & (height > 0) & (width != height)
+    if np.any(known):
+        out[known, 1:63:3] *= (height[known] / width[known])[:, None]
 
 
 def _canonical(points: np.ndarray, left: np.ndarray, rotate: str, mirror: bool) -> tuple[np.ndarray, np.ndarray]:

@@ -41,12 +41,17 @@ class HandLandmarks:
         Which hand this is (see README, "Handedness").
     handedness_score : float
         MediaPipe's confidence in ``handedness``.
+    image_size : (int, int) or None
+        ``(width, height)`` of the image the hand was found in, or None when unknown.
+        MediaPipe divides x by the width and y by the height, so on a non-square image
+        the features need it to undo the stretch.
     """
 
     image: np.ndarray
     world: np.ndarray
     handedness: str
     handedness_score: float
+    image_size: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "image", _checked("image", self.image))
@@ -57,6 +62,11 @@ class HandLandmarks:
         if not 0.0 <= score <= 1.0:
             raise ValueError(f"handedness_score must be in [0, 1]; got {score}")
         object.__setattr__(self, "handedness_score", score)
+        if self.image_size is not None:
+            width, height = (int(v) for v in self.image_size)
+            if width <= 0 or height <= 0:
+                raise ValueError(f"image_size must be (width, height) > 0; got {self.image_size}")
+            object.__setattr__(self, "image_size", (width, height))
 
 
 # --- the extractor --------------------------------------------------------------------------------
@@ -264,13 +274,14 @@ def _to_mp_image(rgb: np.ndarray):
     return mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(array))
 
 
-def _first_hand(result) -> HandLandmarks | None:
+def _first_hand(result, rgb: np.ndarray) -> HandLandmarks | None:
     if not result.hand_landmarks:
         return None
     image = np.array([(p.x, p.y, p.z) for p in result.hand_landmarks[0]], dtype=np.float32)
     world = np.array([(p.x, p.y, p.z) for p in result.hand_world_landmarks[0]], dtype=np.float32)
     category = result.handedness[0][0]
-    return HandLandmarks(image, world, category.category_name, min(max(category.score, 0.0), 1.0))
+    score = min(max(category.score, 0.0), 1.0)
+    return HandLandmarks(image, world, category.category_name, score, (rgb.shape[1], rgb.shape[0]))
 
 
 def _pad(rgb: np.ndarray, fraction: float) -> tuple[np.ndarray, int]:
@@ -297,7 +308,7 @@ def _unpad(hand: HandLandmarks, border: int, height: int, width: int, *, mirrore
     image[:, 0] = (image[:, 0] * padded_w - border) / width
     image[:, 1] = (image[:, 1] * padded_h - border) / height
     image[:, 2] = image[:, 2] * padded_w / width
-    return HandLandmarks(image, world, handedness, hand.handedness_score)
+    return HandLandmarks(image, world, handedness, hand.handedness_score, (width, height))
 
 
 class HandLandmarkExtractor:
@@ -422,7 +433,7 @@ class HandLandmarkExtractor:
             The most confident hand, or None when there is none.
         """
         self._check_mode("image", "detect")
-        return _first_hand(self._main.detect(_to_mp_image(rgb)))
+        return _first_hand(self._main.detect(_to_mp_image(rgb)), rgb)
 
     def extract(self, rgb: np.ndarray) -> Detection:
         """Find a hand, trying the recovery passes when the plain pass finds none.
@@ -448,7 +459,7 @@ class HandLandmarkExtractor:
             Landmarks (or None), the pass that found them, and the reason when none did.
         """
         self._check_mode("image", "extract")
-        hand = _first_hand(self._main.detect(_to_mp_image(rgb)))
+        hand = _first_hand(self._main.detect(_to_mp_image(rgb)), rgb)
         if hand is not None:
             return Detection(hand, "plain", "")
         if self.settings.recovery:
@@ -472,7 +483,7 @@ class HandLandmarkExtractor:
         mirrored = strategy.startswith("mirror")
         if mirrored:
             image = np.ascontiguousarray(image[:, ::-1])
-        hand = _first_hand(landmarker.detect(_to_mp_image(image)))
+        hand = _first_hand(landmarker.detect(_to_mp_image(image)), image)
         if hand is None:
             return None
         return _unpad(hand, border, rgb.shape[0], rgb.shape[1], mirrored=mirrored)
@@ -507,4 +518,4 @@ class HandLandmarkExtractor:
             )
         result = self._main.detect_for_video(_to_mp_image(rgb), timestamp_ms)
         self._last_timestamp_ms = timestamp_ms
-        return _first_hand(result)
+        return _first_hand(result, rgb)

@@ -580,9 +580,9 @@ class LiveRecognizer:
             Frame number and time, copied into the result.
         frame_size : (width, height), optional
             Size of the frame the hand was found in. MediaPipe divides x by the width and y by
-            the height, so on a non-square frame the hand's shape is stretched; the features get
-            y rescaled by height / width (x, y and z then share one unit, as on the square images
-            the models are trained on). None: treated as square.
+            the height, so on a non-square frame the hand's shape is stretched; the features undo
+            that from ``hand.image_size`` (set by the extractor). This is used only for hands that
+            carry no size. None: the hand's own size, or square.
 
         Returns
         -------
@@ -594,9 +594,9 @@ class LiveRecognizer:
             self._smoother.reset()
             label, confidence = None, 0.0
         else:
-            x = self._features((hand,))[0]
-            if frame_size is not None and frame_size[0] != frame_size[1]:
-                x[1:63:3] *= frame_size[1] / frame_size[0]
+            if frame_size is not None and hand.image_size is None:
+                hand = dataclasses.replace(hand, image_size=frame_size)
+            x = self._features((hand,))[0]  # undoes the frame's aspect ratio (features.py)
             proba = self.model.predict_proba_one(x)
             smoothed = self._smoother.update(proba)
             best = int(np.argmax(smoothed))

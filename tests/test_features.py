@@ -243,3 +243,24 @@ def test_3d_frame_is_invariant_to_3d_rotation(synthetic_landmarks):
     assert not np.allclose(plane.transform(turned), plane.transform(X))
     with pytest.raises(ValueError, match="rotate must be one of"):
         LandmarkNormalizer(rotate=True).fit(X)
+
+
+def test_non_square_frames_give_the_features_of_the_undistorted_hand():
+    from landmark_asl.features import raw_features, raw_features_from_hands
+    from landmark_asl.landmarks import IMAGE_COLUMNS
+
+    rng = np.random.default_rng(3)
+    square = rng.random((21, 3)).astype(np.float32)  # a hand in a 480x480 frame
+    # The same hand seen in a 640x480 frame: 80 px of border each side, x divided by 640.
+    wide = square.copy()
+    wide[:, 0] = (square[:, 0] * 480 + 80) / 640
+    wide[:, 2] = square[:, 2] * 480 / 640
+    normalizer = LandmarkNormalizer().fit(np.zeros((1, 127), np.float32) + 0.5)
+    reference = normalizer.transform(raw_features_from_hands([HandLandmarks(square, square, "Right", 0.9, (480, 480))]))
+    from_hand = normalizer.transform(raw_features_from_hands([HandLandmarks(wide, wide, "Right", 0.9, (640, 480))]))
+    table = pd.DataFrame([wide.reshape(-1)], columns=list(IMAGE_COLUMNS)).assign(image_width=640, image_height=480)
+    from_table = normalizer.transform(raw_features(table))
+    np.testing.assert_allclose(from_hand, reference, atol=1e-5)
+    np.testing.assert_allclose(from_table, reference, atol=1e-5)
+    unknown_size = normalizer.transform(raw_features_from_hands([HandLandmarks(wide, wide, "Right", 0.9)]))
+    assert not np.allclose(unknown_size, reference, atol=1e-3)
