@@ -67,6 +67,8 @@ def load_tables(cache: str, quick: str) -> dict[str, pd.DataFrame]:
         "BG": load_landmark_csv("landmarks/borisgraudt_raw_gestures.csv"),
         "NJ": load_landmark_csv("landmarks/nejohnson2_wrist_relative.csv"),
     }
+    # borisgraudt is ONE signer with more rows than all image sets: a 1,000-row sample (seeded).
+    t["BG1k"] = t["BG"].sample(1000, random_state=0).reset_index(drop=True)
     massey = full("massey")
     t["M"] = massey[massey["label"].isin(LETTERS)].reset_index(drop=True)
     # Handedness as load_landmark_csv gave it before the mirrored-webcam fix.
@@ -134,6 +136,9 @@ CONFIGS: dict[str, tuple[tuple[str, ...], dict]] = {
     "+BG+NJ": (("BG", "NJ"), {}),
     "+BG+NJ seed1": (("BG", "NJ"), {"seed": 1}),
     "+NJ": (("NJ",), {}),
+    "+NJ seed1": (("NJ",), {"seed": 1}),
+    "+BG1k+NJ": (("BG1k", "NJ"), {}),
+    "+BG1k+NJ seed1": (("BG1k", "NJ"), {"seed": 1}),
     "+BG": (("BG",), {}),
     "et300": ((), {"clf": "et300"}),
     "et300 seed1": ((), {"clf": "et300", "seed": 1}),
