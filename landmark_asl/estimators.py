@@ -431,6 +431,12 @@ class FastRandomForestClassifier(RandomForestClassifier):
             compiled = self.compiled_ = CompiledTrees.from_sklearn(self)
         return compiled.predict_proba_one(x)
 
+    def __getstate__(self) -> dict:
+        # The compiled arrays duplicate the trees (half the file size); rebuild them on first use.
+        state = super().__getstate__()
+        state.pop("compiled_", None)
+        return state
+
 
 def _make_rf(
     n_estimators: int = 200,

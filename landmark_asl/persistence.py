@@ -371,8 +371,8 @@ def load_model(directory: str | Path | None = None) -> LoadedModel:
         directory = default_model_dir()
         if not (directory / METADATA_FILE).is_file():
             raise ModelLoadError(
-                f"no default model at {directory}: build it with `make default-model` or "
-                "`landmark-asl train ... --output models/default`, or pass a model directory"
+                f"no default model at {directory}: rebuild it with "
+                "`python scripts/train_default.py` (see models/default/README.md), or pass a model directory"
             )
     directory = Path(directory)
     metadata = _read_metadata(directory)
