@@ -1,6 +1,6 @@
 """Benchmark: single-sample prediction latency of saved rf/xgb models and XGBoost fit time.
 
-Trains each landmark model on a landmark table (default: the quick asl2text/train table,
+Trains each landmark model on a landmark table (default: the plain-detector asl2text/train table of scripts/extract_plain.py,
 else synthetic landmarks), saves and reloads it, then times ``LoadedModel.predict_proba_one``
 (features + classifier, one raw row of 127 values) against the plain scikit-learn /
 xgboost one-row calls. With ``--fit-samples`` it also times one XGBoost fit on that many
@@ -27,7 +27,7 @@ from landmark_asl.estimators import make_estimator
 from landmark_asl.features import augment_landmarks, raw_features
 from landmark_asl.persistence import load_model, save_model
 
-DEFAULT_TABLE = Path("/work/cache/quick/asl2text_train.parquet")
+DEFAULT_TABLE = Path(".cache/plain/asl2text_train.parquet")  # written by scripts/extract_plain.py
 
 
 def _data(table: Path | None) -> tuple[np.ndarray, np.ndarray, str]:

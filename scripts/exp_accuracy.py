@@ -14,7 +14,7 @@ Reported, never used for choosing:
 Accuracy on detected images. Landmark tables: full-pipeline tables in ``LANDMARK_CACHE``
 (default ``.cache/landmarks``, as written by ``landmark-asl compare``/``train``; newest file
 per source) for asl2text, asl_alphabet_64/test and massey; the quick plain-detector table
-``/work/cache/quick/asl64_train.parquet`` for asl_alphabet_64/train (no full table of its
+``.cache/plain/asl64_train.parquet`` (``scripts/extract_plain.py``) for asl_alphabet_64/train (no full table of its
 17k images). Extra rows: the landmark CSVs (``BG`` borisgraudt, ``NJ`` nejohnson2) via
 ``load_landmark_csv``. Random forest / ExtraTrees / XGBoost fitted on LandmarkNormalizer
 output with one thread.
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("configs", nargs="?", default="base", help="config names separated by ; or 'all'")
     parser.add_argument("--shipped", action="store_true", help="measure the shipped model's cross configuration")
     parser.add_argument("--cache", default=".cache/landmarks")
-    parser.add_argument("--quick", default="/work/cache/quick")
+    parser.add_argument("--quick", default=".cache/plain")  # written by scripts/extract_plain.py
     args = parser.parse_args(argv)
     t = load_tables(args.cache, args.quick)
     if args.shipped:
