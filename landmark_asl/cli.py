@@ -52,7 +52,7 @@ def _quiet_unless_verbose(func):
     return wrapper
 
 
-# --- extract (owner: extraction) ---------------------------------------------
+# --- extract -----------------------------------------------------------------
 
 
 @main.command()
@@ -65,7 +65,7 @@ def _quiet_unless_verbose(func):
 @click.option("--model-asset", default=None, type=click.Path(dir_okay=False, path_type=Path),
               help="An official MediaPipe hand_landmarker.task (default: the model inside mediapipe).")
 @click.option("--recovery/--no-recovery", default=True, show_default=True,
-              help="Retry images without a hand (padding, upscaling, lower threshold).")
+              help="Retry images without a hand (edge padding, lower threshold, mirrored).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @_quiet_unless_verbose
 def extract(sources: tuple[str, ...], output: Path, n_jobs: int, min_detection_confidence: float,
@@ -83,7 +83,7 @@ def extract(sources: tuple[str, ...], output: Path, n_jobs: int, min_detection_c
     summary = extract_table(list(sources), output, settings=settings, n_jobs=n_jobs, progress=not as_json)
     click.echo(json.dumps(summary, indent=2) if as_json else format_summary(summary))
 
-# --- train / compare / predict (owner: compare) --------------------------------
+# --- train / compare / predict ---------------------------------------------
 
 
 class _RegistryChoice(click.Choice):
@@ -212,7 +212,7 @@ def predict(paths: tuple[Path, ...], model: Path | None, as_json: bool) -> None:
             label = result["label"] or "(no hand)"
             click.echo(f"{result['path']}\t{label}\t{result['confidence']:.2f}")
 
-# --- live (owner: live) -------------------------------------------------------
+# --- live --------------------------------------------------------------------
 
 
 @main.command()

@@ -27,7 +27,7 @@ def pick_images(folder: Path, per_class: int, *, step: int = 1) -> list[Path]:
     return picked
 
 
-# --- synthetic landmarks (owner: models) -------------------------------------
+# --- synthetic landmarks -----------------------------------------------------
 
 
 def make_synthetic_landmarks(n_per_class: int = 30, labels: tuple[str, ...] = ("A", "B", "C", "NOTHING"), seed: int = 0):
