@@ -488,6 +488,26 @@ def _log(enabled: bool, message: str) -> None:
 # --------------------------------------------------------------------------- fitting helpers
 
 
+def trainable_rows(table: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The rows model ``name`` can learn from.
+
+    A landmark model learns from the samples with a hand; the pixel model from every sample
+    that has pixels (landmark CSV rows have none).
+
+    Raises
+    ------
+    DatasetError
+        If no row qualifies.
+    """
+    landmark = is_landmark_model(name)
+    rows = table[table["detected"].astype(bool) if landmark else table["strategy"] != "csv"]
+    if rows.empty:
+        raise DatasetError(
+            f"{name}: no training sample has {'a hand' if landmark else 'pixels'}, so it cannot be trained"
+        )
+    return rows
+
+
 def build_estimator(name: str, *, random_state: int = 0, n_jobs: int = 1, params: dict[str, Any] | None = None):
     """Unfitted estimator ``name`` from the registry with ``random_state`` and ``n_jobs`` set wherever it has them.
 
@@ -811,13 +831,7 @@ def _fit_and_score(
 
     estimator = build_estimator(name, random_state=random_state, n_jobs=n_jobs, params=params)
     landmark = is_landmark_model(name)
-    # A landmark model learns from the samples with a hand; the pixel model from every
-    # sample that has pixels (landmark CSV rows have none).
-    fit_rows = train_rows[train_rows["detected"].astype(bool) if landmark else train_rows["strategy"] != "csv"]
-    if fit_rows.empty:
-        raise DatasetError(
-            f"{name}: no training sample has {'a hand' if landmark else 'pixels'}, so it cannot be trained"
-        )
+    fit_rows = trainable_rows(train_rows, name)
     X_fit = model_inputs(name, estimator, fit_rows)
     start = time.perf_counter()
     estimator.fit(X_fit, fit_rows["label"].to_numpy(dtype=object))
@@ -936,12 +950,7 @@ def train_model(
         wanted = {normalize_label(label) for label in labels}
         table = table[table["label"].isin(wanted)]
     estimator = build_estimator(model_name, random_state=random_state, n_jobs=n_jobs, params=params)
-    landmark = is_landmark_model(model_name)
-    rows = table[table["detected"].astype(bool) if landmark else table["strategy"] != "csv"]
-    if rows.empty:
-        raise DatasetError(
-            f"no sample of {source_list} has {'a hand' if landmark else 'pixels'}: {model_name} cannot be trained"
-        )
+    rows = trainable_rows(table, model_name)
     _log(progress, f"{model_name}: fitting on {len(rows)} samples of {', '.join(source_list)}")
     X = model_inputs(model_name, estimator, rows)
     start = time.perf_counter()
