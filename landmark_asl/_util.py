@@ -1,0 +1,104 @@
+"""Small private helpers shared by every module: atomic writes, file hashes, package versions, GPU detection."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+#: Packages whose versions shape results; recorded in every artefact's metadata.
+RESULT_PACKAGES: tuple[str, ...] = (
+    "landmark_asl", "mediapipe", "numpy", "scikit-learn", "xgboost", "torch", "pandas", "opencv-contrib-python",
+)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def public_mode(path: str | os.PathLike, *, directory: bool = False) -> None:
+    """Give ``path`` the permissions a plain ``open()``/``mkdir()`` would (0666/0777 less the umask).
+
+    ``tempfile`` creates files 0600 and folders 0700; an artefact moved into place from
+    there would otherwise be unreadable to other users.
+    """
+    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
+    """Write ``path`` atomically: ``write(tmp)`` fills a temporary file beside it, then it is moved into place.
+
+    A reader sees the old file or the new one, never half of one; an interrupted write
+    leaves no partial file. The result has the usual permissions (umask), not 0600.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Destination file. Its folder must exist.
+    write : callable
+        Called with the temporary path; must create that file.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    path = Path(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        public_mode(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write text (UTF-8) to ``path`` atomically (see :func:`atomic_write`)."""
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 hex digest of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def package_versions(names: Iterable[str] = RESULT_PACKAGES) -> dict[str, str]:
+    """Python's version and each installed package's (``'not installed'`` where absent)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for name in names:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def gpu_available() -> bool:
+    """Whether an NVIDIA GPU looks visible, checked cheaply (no CUDA initialisation).
+
+    Returns
+    -------
+    bool
+        True when ``/dev/nvidia0`` exists or ``nvidia-smi`` is on the PATH, and
+        ``CUDA_VISIBLE_DEVICES`` does not hide every device.
+    """
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
+        return False
+    return os.path.exists("/dev/nvidia0") or shutil.which("nvidia-smi") is not None

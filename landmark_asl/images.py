@@ -1,0 +1,179 @@
+"""Image files: which suffixes are images, and the one function that reads any image file into RGB."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from landmark_asl.exceptions import DatasetError
+
+#: Suffixes (lower case) of the image files that every command reads.
+IMAGE_SUFFIXES: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".bmp"})
+
+#: Larger images are refused before decoding (a decompression bomb: a few hundred KB of
+#: PNG can claim 10^10 pixels). 12,000 x 12,000 decodes in about 430 MB.
+MAX_IMAGE_PIXELS = 12_000 * 12_000
+
+_MAX_FILE_BYTES = 4 * MAX_IMAGE_PIXELS  # an uncompressed 32-bit BMP at the pixel limit
+
+#: Longest side an image is downscaled to right after decoding when ``max_side`` is not
+#: given. Landmarks are normalised by the image size, so a hand keeps its coordinates;
+#: MediaPipe itself looks at 192-224 pixel crops.
+DEFAULT_MAX_SIDE = 1920
+
+
+def is_image_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` has an image suffix (case-insensitive); the file is not opened."""
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def printable_path(path: str | os.PathLike) -> str:
+    """``path`` as text that can always be printed or encoded (undecodable bytes escaped)."""
+    text = os.fspath(path)
+    if isinstance(text, bytes):
+        text = os.fsdecode(text)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8") if _has_surrogates(text) else text
+
+
+def _has_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _claimed_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) the file's header claims, without decoding the pixels; None if unknown."""
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - pillow comes with matplotlib
+        return None
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.size
+    except Exception:  # noqa: BLE001 - any header PIL cannot parse: let OpenCV decide
+        return None
+
+
+def _frame_count(data: bytes) -> int:
+    try:
+        from PIL import Image
+
+        with Image.open(io.BytesIO(data)) as image:
+            return int(getattr(image, "n_frames", 1))
+    except Exception:  # noqa: BLE001 - not a format PIL knows: a still image for OpenCV
+        return 1
+
+
+def decode_image(data: bytes, *, name: str = "image", max_side: int | None = DEFAULT_MAX_SIDE) -> np.ndarray:
+    """Decode image bytes into an RGB array, refusing decompression bombs.
+
+    Parameters
+    ----------
+    data : bytes
+        The encoded file (JPEG, PNG, BMP ...).
+    name : str
+        Shown in error messages.
+    max_side : int or None
+        Downscale (keeping the aspect ratio) so the longer side is at most this; None keeps
+        the decoded size.
+
+    Returns
+    -------
+    ndarray of shape (H, W, 3), uint8
+        RGB; grayscale files are replicated to 3 channels.
+
+    Raises
+    ------
+    DatasetError
+        Empty, undecodable, animated or absurdly large images.
+    """
+    import cv2
+
+    if not data:
+        raise DatasetError(f"cannot read image {name}: the file is empty (0 bytes)")
+    size = _claimed_size(data)
+    if size is not None and size[0] * size[1] > MAX_IMAGE_PIXELS:
+        raise DatasetError(
+            f"refusing image {name}: it claims {size[0]}x{size[1]} pixels, more than the limit of "
+            f"{MAX_IMAGE_PIXELS:,} (a decompression bomb or a mistake); downscale it first"
+        )
+    if data[:6] in (b"GIF87a", b"GIF89a") and _frame_count(data) > 1:
+        raise DatasetError(
+            f"cannot read image {name}: an animated GIF ({_frame_count(data)} frames); "
+            "play it as a video (`landmark-asl live --source`) or save one frame as PNG"
+        )
+    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise DatasetError(f"cannot decode image {name}: not an image or corrupt ({len(data)} bytes)")
+    if max_side is not None and max(image.shape[:2]) > max_side:
+        scale = max_side / max(image.shape[:2])
+        height, width = (max(1, round(s * scale)) for s in image.shape[:2])
+        image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB, dst=image)
+
+
+def read_image(path: str | os.PathLike, *, max_side: int | None = DEFAULT_MAX_SIDE) -> np.ndarray:
+    """Read one image file into RGB, whatever its name (OpenCV's ``imread`` crashes on undecodable names).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The image file.
+    max_side : int or None
+        See :func:`decode_image`.
+
+    Returns
+    -------
+    ndarray of shape (H, W, 3), uint8
+
+    Raises
+    ------
+    DatasetError
+        Missing or unreadable file, or bytes that are not a decodable image.
+    """
+    name = printable_path(path)
+    try:
+        with open(path, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise DatasetError(f"cannot read image {name}: not a regular file (a device, pipe or socket)")
+            if info.st_size > _MAX_FILE_BYTES:
+                raise DatasetError(
+                    f"refusing image {name}: {info.st_size:,} bytes, more than any image of at most "
+                    f"{MAX_IMAGE_PIXELS:,} pixels needs"
+                )
+            data = handle.read()
+    except OSError as exc:
+        raise DatasetError(f"cannot read image {name}: {exc.strerror or exc}") from exc
+    return decode_image(data, name=name, max_side=max_side)
+
+
+def image_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
+    """The image files named in ``paths``: files as given, folders searched recursively (sorted).
+
+    Raises
+    ------
+    DatasetError
+        A path that does not exist, or no image at all.
+    """
+    found: list[Path] = []
+    paths = [Path(p) for p in paths]
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and is_image_file(p)))
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise DatasetError(f"{printable_path(path)} does not exist: expected an image file or a folder of images")
+    if not found:
+        raise DatasetError(
+            f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found in {[printable_path(p) for p in paths]}"
+        )
+    return found
