@@ -164,7 +164,7 @@ def load_pixels(
     ----------
     manifest : pandas.DataFrame with a ``source`` column, or sequence of str
         Rows from :func:`landmark_asl.datasets.load_manifest`; each source is read with
-        :func:`landmark_asl.datasets.read_image` (files and Sign-MNIST ``<csv>#<row>`` rows).
+        :func:`landmark_asl.datasets.read_sample` (files and Sign-MNIST ``<csv>#<row>`` rows).
     image_size : int, default=28
         Side of the square output images (``cv2.INTER_AREA`` resize).
     grayscale : bool, default=False
@@ -181,7 +181,7 @@ def load_pixels(
         Only with ``return_failed=True``: True where the source could not be read. Count those rows
         as wrong predictions (or drop them) rather than scoring the blank image.
     """
-    from landmark_asl.datasets import read_image
+    from landmark_asl.datasets import read_sample
     from landmark_asl.exceptions import DatasetError
 
     if image_size < 1:
@@ -193,7 +193,7 @@ def load_pixels(
     reasons: list[str] = []
     for i, source in enumerate(sources):
         try:
-            image = read_image(str(source))
+            image = read_sample(str(source))
         except (DatasetError, OSError) as exc:
             failed[i] = True
             reasons.append(f"{source}: {exc}")

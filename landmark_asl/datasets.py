@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from landmark_asl.exceptions import DatasetError
+from landmark_asl.images import read_image
 from landmark_asl.landmarks import IMAGE_COLUMNS, WORLD_COLUMNS
 
 #: The one label vocabulary. Every spelling found in a dataset maps into it in
@@ -228,7 +229,7 @@ def load_manifest(
     (``asl2text`` with ``train/`` and ``test/``); flat folders of ``<LABEL>_test.jpg``
     (official test sets); Sign Language MNIST CSVs (``label,pixel1..pixel784``).
     Only extension and non-emptiness are checked here (decoding 30k images would be
-    slow); :func:`read_image` raises for corrupt files.
+    slow); :func:`read_sample` raises for corrupt files.
 
     Parameters
     ----------
@@ -370,14 +371,14 @@ def load_sign_mnist_csv(path: str | os.PathLike) -> tuple[pd.DataFrame, np.ndarr
 
 
 def _sign_mnist(path: str | os.PathLike) -> tuple[pd.DataFrame, np.ndarray]:
-    try:  # fast path for read_image on manifest sources, which are existing paths
+    try:  # fast path for read_sample on manifest sources, which are existing paths
         return _sign_mnist_cached(str(path), os.stat(path).st_mtime_ns)
     except FileNotFoundError:
         resolved = resolve_source(path)
         return _sign_mnist_cached(str(resolved), resolved.stat().st_mtime_ns)
 
 
-def read_image(source: str | os.PathLike) -> np.ndarray:
+def read_sample(source: str | os.PathLike) -> np.ndarray:
     """Read one manifest sample as an RGB image.
 
     Parameters
@@ -395,9 +396,7 @@ def read_image(source: str | os.PathLike) -> np.ndarray:
     DatasetError
         Missing file, unreadable file, or bytes that are not a decodable image.
     """
-    import cv2
-
-    text = str(source)
+    text = os.fspath(source)
     csv_path, sep, index = text.rpartition("#")
     if sep and index.isdigit() and csv_path.lower().endswith(".csv"):
         _, images = _sign_mnist(csv_path)  # cached: no per-row copy of the manifest
@@ -405,14 +404,7 @@ def read_image(source: str | os.PathLike) -> np.ndarray:
         if row >= len(images):
             raise DatasetError(f"{text}: row {row} out of range; {csv_path} has {len(images)} rows")
         return np.repeat(images[row][:, :, None], 3, axis=2)
-    try:
-        data = np.fromfile(text, dtype=np.uint8)  # works for non-ASCII paths, unlike cv2.imread
-    except OSError as exc:
-        raise DatasetError(f"cannot read image {text}: {exc}") from exc
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if image is None:
-        raise DatasetError(f"cannot decode image {text}: not an image or corrupt ({data.size} bytes)")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return read_image(text)
 
 
 #: Columns of the landmark table (``landmark_asl.extraction.TABLE_COLUMNS``), repeated here

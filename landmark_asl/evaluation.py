@@ -1054,7 +1054,7 @@ def predict_images(paths: Sequence[str | Path], *, model: str | Path | None = No
         (a hand was found; None for the pixel model), ``handedness``, ``strategy``
         (extractor pass that found the hand) and ``error`` (why the image could not be read, or '').
     """
-    from landmark_asl.datasets import read_image
+    from landmark_asl.images import read_image
     from landmark_asl.persistence import load_model
 
     loaded = load_model(model)

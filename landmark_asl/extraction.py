@@ -219,7 +219,7 @@ def _empty_results(n: int) -> dict[str, np.ndarray]:
     return columns, landmarks
 
 
-def _extract_batch(extractor, read_image, batch: pd.DataFrame):
+def _extract_batch(extractor, read_sample, batch: pd.DataFrame):
     """Extract every sample of ``batch`` (manifest rows) into a ``pyarrow.Table`` of :data:`TABLE_COLUMNS`.
 
     Decoding errors become reasons. Built straight from NumPy arrays: going through a
@@ -230,7 +230,7 @@ def _extract_batch(extractor, read_image, batch: pd.DataFrame):
     columns, landmarks = _empty_results(len(batch))
     for i, source in enumerate(batch["source"]):
         try:
-            rgb = read_image(source)
+            rgb = read_sample(source)
         except DatasetError as exc:
             columns["reason"][i] = f"cannot decode image: {exc}"
             continue
@@ -266,7 +266,7 @@ def _worker_init(settings_dict: dict, quiet: bool, cpus: Sequence[int], started,
         # One core per worker: MediaPipe's graph threads otherwise spread over every core and
         # n workers fight over them.
         os.sched_setaffinity(0, {cpus[index % len(cpus)]})
-    from landmark_asl.datasets import read_image
+    from landmark_asl.datasets import read_sample
     from landmark_asl.landmarks import HandLandmarkExtractor
 
     try:
@@ -274,7 +274,7 @@ def _worker_init(settings_dict: dict, quiet: bool, cpus: Sequence[int], started,
     except ExtractionError as exc:
         # Raising here would make the pool restart the worker forever; the first task re-raises.
         _WORKER["error"] = exc
-    _WORKER["read_image"] = read_image
+    _WORKER["read_sample"] = read_sample
     _WORKER["processed"] = processed
     with ready.get_lock():
         ready.value += 1
@@ -283,7 +283,7 @@ def _worker_init(settings_dict: dict, quiet: bool, cpus: Sequence[int], started,
 def _worker_batch(batch: pd.DataFrame) -> pd.DataFrame:
     if "error" in _WORKER:
         raise _WORKER["error"]
-    result = _extract_batch(_WORKER["extractor"], _WORKER["read_image"], batch)
+    result = _extract_batch(_WORKER["extractor"], _WORKER["read_sample"], batch)
     with _WORKER["processed"].get_lock():
         _WORKER["processed"].value += len(batch)
     return result
@@ -554,13 +554,13 @@ def _run_batches(batches, settings: ExtractorSettings, n_jobs: int, progress: bo
     bar = tqdm(total=total, unit="img", desc="extracting", file=sys.stderr, disable=not progress, dynamic_ncols=True)
     try:
         if n_jobs == 1:
-            from landmark_asl.datasets import read_image
+            from landmark_asl.datasets import read_sample
             from landmark_asl.landmarks import HandLandmarkExtractor
 
             with HandLandmarkExtractor(settings) as extractor:
                 clock["ready"] = time.perf_counter()
                 for batch in batches:
-                    result = _extract_batch(extractor, read_image, batch)
+                    result = _extract_batch(extractor, read_sample, batch)
                     bar.update(len(result))
                     yield result
             return

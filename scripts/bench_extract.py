@@ -4,7 +4,7 @@ Usage::
 
     python scripts/bench_extract.py [--n-images 300] [--dataset asl2text] [--repeats 2]
 
-The bare loop (the limit) decodes each image with ``datasets.read_image`` and runs MediaPipe's
+The bare loop (the limit) decodes each image with ``datasets.read_sample`` and runs MediaPipe's
 ``HandLandmarker.detect`` once (no recovery, no table), pinned to one core. The pipeline runs
 ``extract_table`` on the same images, at one worker (this process, pinned to the same core) and
 at two workers (worker processes, one core each), with the recovery passes off ("plain") and on.
@@ -28,7 +28,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from landmark_asl.datasets import load_manifest, read_image  # noqa: E402
+from landmark_asl.datasets import load_manifest, read_sample  # noqa: E402
 from landmark_asl.extraction import extract_table, quiet_native_logs  # noqa: E402
 from landmark_asl.landmarks import ExtractorSettings, model_bundle_path  # noqa: E402
 
@@ -59,7 +59,7 @@ def bare_loop(sources: list[str]) -> tuple[float, float, int]:
         loop_start = time.perf_counter()
         found = 0
         for source in sources:
-            rgb = read_image(source)
+            rgb = read_sample(source)
             result = landmarker.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb))
             found += bool(result.hand_landmarks)
         end = time.perf_counter()

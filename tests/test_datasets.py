@@ -26,7 +26,7 @@ from landmark_asl.datasets import (
     make_cross_dataset_split,
     make_split,
     normalize_label,
-    read_image,
+    read_sample,
     read_split,
     resolve_source,
     write_split,
@@ -142,7 +142,7 @@ def test_sign_mnist_rows_read_real_rows(data_dir: Path) -> None:
     assert manifest["label"][0] == LETTERS[int(first[0])]
     assert images[0].ravel().tolist() == [int(v) for v in first[1:]]
     assert manifest["sample_id"][0] == hashlib.sha1(lines[1].rstrip(b"\r")).hexdigest()[:16]
-    rgb = read_image(manifest["source"][3])
+    rgb = read_sample(manifest["source"][3])
     assert rgb.shape == (28, 28, 3)
     assert (rgb[:, :, 0] == images[3]).all() and (rgb[:, :, 2] == images[3]).all()
 
@@ -195,16 +195,16 @@ def test_corrupt_and_non_image_files(tmp_path: Path) -> None:
     assert reasons["empty.png"].startswith("empty file")
     assert reasons["notes.txt"].startswith("not an image file")
     with pytest.raises(DatasetError, match="not an image or corrupt"):
-        read_image(garbage)
+        read_sample(garbage)
     with pytest.raises(DatasetError, match="skip_bad=True"):
         load_manifest(tmp_path, skip_bad=False)
 
 
 def test_read_image_gives_rgb_uint8(manifests) -> None:
     source = manifests("asl_alphabet_200_official_test")["source"].iloc[0]
-    image = read_image(source)
+    image = read_sample(source)
     assert image.shape == (200, 200, 3) and image.dtype == np.uint8
-    gray = read_image(manifests("sign_mnist_style_28")["source"].iloc[0])
+    gray = read_sample(manifests("sign_mnist_style_28")["source"].iloc[0])
     assert gray.shape == (28, 28, 3)
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import pick_images
 
-from landmark_asl.datasets import read_image
+from landmark_asl.images import read_image
 from landmark_asl.exceptions import ExtractionError
 from landmark_asl.landmarks import (
     Detection,
