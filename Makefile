@@ -8,10 +8,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test venv clean bench
 
-$(STAMP): setup.cfg pyproject.toml
+$(STAMP): setup.cfg pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[cnn,dev]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[cnn,dev]"
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -140,7 +140,8 @@ _cache_dir_option = click.option("--cache-dir", default=Path(".cache/landmarks")
 def train(sources: tuple[str, ...], model_name: str, output: Path, n_jobs: int, random_state: int,
           cache_dir: Path, metrics_from: Path | None, labels: str | None, params: tuple[str, ...]) -> None:
     """Train a model on every sample of SOURCE... (dataset names, folders or landmark tables) and save it."""
-    from landmark_asl.evaluation import parse_params, train_model
+    from landmark_asl.estimators import parse_params
+    from landmark_asl.training import train_model
 
     path = train_model(list(sources), model_name=model_name, output=output, n_jobs=n_jobs,
                        random_state=random_state, cache_dir=cache_dir, metrics_from=metrics_from,
@@ -178,17 +179,18 @@ def compare(train_sources: tuple[str, ...], test_sources: tuple[str, ...], split
     """Compare models on one split: coverage, accuracy (all / detected images), F1, size, speed."""
     import json
 
-    from landmark_asl import evaluation
+    from landmark_asl import comparison, reporting
+    from landmark_asl.estimators import parse_params
 
-    report = evaluation.compare(list(train_sources), list(test_sources) or None, output=output, models=models,
+    report = comparison.compare(list(train_sources), list(test_sources) or None, output=output, models=models,
                                 split=split, test_size=test_size, test_groups=_comma_list(test_groups),
                                 split_file=split_file, random_state=random_state, n_jobs=n_jobs,
-                                cache_dir=cache_dir, params=evaluation.parse_params(params, per_model=True))
+                                cache_dir=cache_dir, params=parse_params(params, per_model=True))
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return
     click.echo(f"{report['metadata']['title']}  ({report['metadata']['n_test']} test images)")
-    click.echo(evaluation.format_table(evaluation.summary_rows(report), markdown=False))
+    click.echo(reporting.format_table(reporting.summary_rows(report), markdown=False))
     click.echo(f"report: {output / 'report.md'}")
 
 
@@ -203,13 +205,14 @@ def predict(paths: tuple[Path, ...], model: Path | None, as_json: bool) -> None:
     """Predict the letter shown in each image (folders are searched for images)."""
     import json
 
-    from landmark_asl.evaluation import predict_images
+    from landmark_asl.inference import predict_images
+    from landmark_asl.labels import display_label
 
     for result in predict_images(list(paths), model=model):
         if as_json:
             click.echo(json.dumps(result))
         else:
-            label = result["label"] or "(no hand)"
+            label = display_label(result["label"])
             click.echo(f"{result['path']}\t{label}\t{result['confidence']:.2f}")
 
 # --- live --------------------------------------------------------------------
@@ -244,7 +247,7 @@ def live(source: str, model_dir: Path | None, mirror: bool, smoothing_window: in
     settings = lv.LiveSettings(smoothing_window, threshold, stable_frames, release_frames, mirror)
     with lv.open_source(source) as frames:  # first, so that a bad source fails before the model loads
         model = load_model(model_dir)
-        recognizer = lv.LiveRecognizer(model, settings)
+        recognizer = lv.LiveRecognizer(model, settings, extractor_settings=model.card.extractor_settings)
         if not headless and not lv.display_available():
             headless = True
             click.echo("no display ($DISPLAY/$WAYLAND_DISPLAY unset): running headless", err=True)
@@ -254,7 +257,7 @@ def live(source: str, model_dir: Path | None, mirror: bool, smoothing_window: in
                     click.echo(json.dumps(lv.letter_event(result)) if as_json else lv.format_letter(result))
         except KeyboardInterrupt:
             recognizer.stats.stop_reason = "interrupted"
-    summary = lv.session_summary(recognizer, source=source, model_name=getattr(model, "name", ""))
+    summary = lv.session_summary(recognizer, source=source, model_name=model.name)
     click.echo(json.dumps(summary) if as_json else lv.format_summary(summary))
 
 

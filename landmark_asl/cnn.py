@@ -359,6 +359,10 @@ class PixelCNNClassifier(ClassifierMixin, BaseEstimator):
         Epoch (1-based) whose weights were kept.
     """
 
+    #: Storage kind written into a model card, and the files :meth:`load_artifact` reads.
+    STORAGE = "torch-state-dict"
+    ARTIFACT_FILES = (STATE_FILE, CONFIG_FILE)
+
     def __init__(
         self,
         image_size: int | None = 28,

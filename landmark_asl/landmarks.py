@@ -150,6 +150,12 @@ class ExtractorSettings:
         if not 0.0 <= float(self.pad_fraction) <= 2.0:
             raise ValueError(f"pad_fraction must be in [0, 2]; got {self.pad_fraction!r}")
 
+    @classmethod
+    def from_dict(cls, values: dict) -> ExtractorSettings:
+        """Settings from their ``dataclasses.asdict`` form (metadata); unknown keys are ignored."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
 
 @dataclasses.dataclass(frozen=True)
 class Detection:

@@ -15,20 +15,14 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
-from landmark_asl.exceptions import ModelLoadError, SourceError
+from landmark_asl.exceptions import DatasetError, ModelLoadError, SourceError
+from landmark_asl.images import IMAGE_SUFFIXES, is_image_file, printable_path, read_image
+from landmark_asl.labels import DEL, NOTHING, SPACE
 from landmark_asl.landmarks import HandLandmarks
 
 if TYPE_CHECKING:  # pragma: no cover
     from landmark_asl.landmarks import ExtractorSettings
 
-#: Classes that never become text: an empty scene or a hand at rest.
-NOTHING = "NOTHING"
-#: Classes that edit the text instead of adding their name to it.
-SPACE = "SPACE"
-DEL = "DEL"
-
-#: Image files an image-folder source plays, in sorted file-name order.
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 #: The 21-point hand skeleton (MediaPipe's topology), for drawing.
 HAND_CONNECTIONS: tuple[tuple[int, int], ...] = (
@@ -328,11 +322,11 @@ class _FolderSource(FrameSource):
     def __init__(self, name: str, folder: Path, fps: float) -> None:
         super().__init__(name)
         self.fps = float(fps)
-        self.files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        self.files = sorted(p for p in folder.iterdir() if p.is_file() and is_image_file(p))
         if not self.files:
             raise SourceError(
-                f"image folder {name} holds no images: expected files ending in "
-                f"{', '.join(IMAGE_SUFFIXES)}"
+                f"image folder {printable_path(name)} holds no images: expected files ending in "
+                f"{', '.join(sorted(IMAGE_SUFFIXES))}"
             )
 
     def frames(self) -> Iterator[tuple[np.ndarray, int]]:
@@ -340,10 +334,11 @@ class _FolderSource(FrameSource):
 
         index = 0
         for path in self.files:
-            frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if frame is None:
+            try:
+                frame = cv2.cvtColor(read_image(path), cv2.COLOR_RGB2BGR)
+            except DatasetError as exc:
                 self.n_skipped += 1
-                warnings.warn(f"skipped unreadable image {path}", RuntimeWarning, stacklevel=2)
+                warnings.warn(f"skipped {exc}", RuntimeWarning, stacklevel=2)
                 continue
             yield frame, int(round(index * 1000.0 / self.fps))
             index += 1
@@ -375,10 +370,18 @@ def open_source(source: str | int | Path, *, fps: float = 30.0) -> FrameSource:
     if isinstance(source, int) and not isinstance(source, bool):
         return _CaptureSource(str(source), source, "camera")
     name = str(source)
+    if not name.strip():
+        raise SourceError("source is empty: expected a camera index (0, 1, ...), a video file or a folder of images")
     path = Path(name).expanduser()
     if path.is_dir():
         return _FolderSource(name, path, fps)
     if path.is_file():
+        if printable_path(name) != name:
+            # OpenCV's VideoCapture crashes (SIGSEGV) on file names that are not valid UTF-8.
+            raise SourceError(
+                f"cannot open video {printable_path(name)}: its file name is not valid UTF-8, which "
+                "OpenCV cannot open; rename the file"
+            )
         return _CaptureSource(name, str(path), "video")
     if name.strip().isdigit():
         return _CaptureSource(name.strip(), int(name), "camera")
@@ -493,14 +496,11 @@ def check_landmark_model(model: object) -> None:
             f"live recognition needs a model with .classes and .predict_proba_one(x); got "
             f"{type(model).__name__}: load one with landmark_asl.persistence.load_model"
         )
-    metadata = getattr(model, "metadata", None)
-    name = str(getattr(model, "name", ""))
-    # A saved landmark model records the feature version of its normaliser; a pixel model none.
-    no_features = isinstance(metadata, dict) and "feature_version" in metadata and metadata["feature_version"] is None
-    if name == "cnn" or no_features:
+    card = getattr(model, "card", None)
+    if card is not None and card.input_kind != "landmarks":
         raise ModelLoadError(
             f"live recognition needs a landmark model (rf or xgb, 127 raw landmark features); "
-            f"got {name or type(model).__name__}: pass --model with a landmark model directory"
+            f"got the {card.input_kind} model {card.name!r}: pass --model with a landmark model directory"
         )
 
 

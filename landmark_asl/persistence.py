@@ -1,15 +1,16 @@
-"""Saving and loading a model directory: the artefact files plus ``metadata.json``, verified on load.
+"""Model directories: the artefact files plus ``metadata.json``, a typed :class:`ModelCard`; loading runs no code.
 
-Security: random-forest models are stored with joblib, i.e. pickle, and loading a pickle
-runs code. Only load model directories you trust (SHA-256 checks catch corruption and
-tampering after saving, not a malicious author). XGBoost models use xgboost's own UBJ
-format, the CNN a torch ``state_dict`` and the normalizer plain JSON parameters.
+Every artefact is data that is parsed, never executed: a random forest is its compiled
+node arrays (``trees.npz``, read with ``allow_pickle=False``), XGBoost its own UBJ format,
+the CNN a torch ``state_dict`` (``weights_only=True``), the normaliser plain JSON
+parameters. ``load_model`` never calls pickle or joblib; the classifier class comes from a
+fixed table of storage kinds, not from a name in the file; every file it reads must be
+listed in the card with its SHA-256 and lie inside the model directory.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib
+import dataclasses
 import json
 import shutil
 import tempfile
@@ -17,49 +18,63 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from landmark_asl._util import atomic_write_text, file_sha256, package_versions, public_mode
 from landmark_asl.exceptions import ModelLoadError
+from landmark_asl.labels import NO_PREDICTION, NOTHING, no_hand_label
 
 #: Version of the model-directory layout written by :func:`save_model`.
-FORMAT_VERSION = 1
-SUPPORTED_FORMAT_VERSIONS = (1,)
+FORMAT_VERSION = 2
+SUPPORTED_FORMAT_VERSIONS = (2,)
 METADATA_FILE = "metadata.json"
-_JOBLIB_FILE = "classifier.joblib"
+#: Written by landmark_asl 0.1 (format 1): a pickle, never loaded.
+LEGACY_PICKLE = "classifier.joblib"
 _PACKAGES = ("landmark_asl", "numpy", "scikit-learn", "xgboost", "torch", "mediapipe")
-NOTHING = "NOTHING"
+_REBUILD_HELP = (
+    "rebuild it with `landmark-asl train` (the shipped default: `python scripts/train_default.py`), "
+    "or convert a trusted one with `python scripts/resave_legacy_model.py OLD NEW --trust-pickle`"
+)
 
 
 def default_model_dir() -> Path:
-    """Folder of the shipped default model: ``<repo>/models/default``."""
+    """Folder of the shipped default model.
+
+    The wheel carries ``models/default`` as the package data ``landmark_asl/models/default``;
+    in a source checkout it is the top-level ``models/default``.
+    """
+    try:
+        packaged = Path(str(resources.files("landmark_asl.models") / "default"))
+        if (packaged / METADATA_FILE).is_file():
+            return packaged
+    except (ModuleNotFoundError, TypeError):
+        pass
     return Path(__file__).resolve().parent.parent / "models" / "default"
 
 
-def _package_versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
+def _storage_classes() -> dict[str, Any]:
+    """Storage kind -> the class whose ``load_artifact`` reads it (the only classes a card can name)."""
+    from landmark_asl.trees import CompiledForestClassifier, XGBLandmarkClassifier
 
-    versions = {}
-    for name in _PACKAGES:
-        try:
-            versions[name] = version(name)
-        except PackageNotFoundError:
-            continue
-    return versions
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    table: dict[str, Any] = {
+        CompiledForestClassifier.STORAGE: CompiledForestClassifier,
+        XGBLandmarkClassifier.STORAGE: XGBLandmarkClassifier,
+    }
+    try:
+        from landmark_asl.cnn import PixelCNNClassifier
+    except ImportError:  # torch not installed: a CNN card says so when loaded
+        table["torch-state-dict"] = None
+    else:
+        table[PixelCNNClassifier.STORAGE] = PixelCNNClassifier
+    return table
 
 
 def _jsonable(value: Any) -> Any:
-    """Parameters as JSON values (estimator objects become their class path)."""
+    """Parameters as JSON values (estimator objects become their repr)."""
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     if isinstance(value, (np.integer, np.floating, np.bool_)):
@@ -71,22 +86,116 @@ def _jsonable(value: Any) -> Any:
     return repr(value)
 
 
-def _class_path(obj: object) -> str:
-    cls = type(obj)
-    return f"{cls.__module__}:{cls.__qualname__}"
+@dataclass
+class ModelCard:
+    """What a saved model is: every consumer (compare, predict, live, a server) reads this, nothing guesses.
 
+    Attributes
+    ----------
+    name : str
+        Registry name ('rf', 'xgb', 'cnn').
+    input_kind : {'landmarks', 'pixels'}
+        What the model classifies (see ``estimators.EstimatorSpec``).
+    classes : list of str
+        Column order of the probabilities.
+    no_hand_label : str
+        What an image without a hand is predicted: ``'NOTHING'`` when the model was trained
+        on NOTHING, else ``''`` (no prediction). Pixel models never need it.
+    feature_version : str or None
+        ``features.FEATURE_VERSION`` of a landmark model.
+    extractor_settings : ExtractorSettings
+        The hand-extractor settings the model was trained with; predict and live use them.
+    estimator : dict
+        ``storage`` (artefact kind), ``params``, ``normalizer`` (LandmarkNormalizer params or None).
+    artefacts : dict of str to str
+        File name -> SHA-256 of every file the loader reads.
+    split_file_sha256 : str or None
+        The split the model was trained on (None: trained on all of its sources).
+    training : dict
+        Sources, sample counts, parameters, seed, fit time.
+    metrics : dict or None
+        Measured on held-out data (never on training data), with where they come from.
+    package_versions : dict of str to str
+    created_at : str
+    format_version : int
+    """
 
-def _import_class(path: str) -> type:
-    module, _, qualname = path.partition(":")
-    if not (module == "landmark_asl" or module.startswith(("landmark_asl.", "sklearn."))):
-        raise ModelLoadError(f"refusing to import estimator class {path!r}: not a landmark_asl or sklearn class")
-    try:
-        obj: Any = importlib.import_module(module)
-        for part in qualname.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError) as exc:
-        raise ModelLoadError(f"cannot import estimator class {path!r} named in metadata: {exc}") from exc
-    return obj
+    name: str
+    input_kind: str
+    classes: list[str]
+    no_hand_label: str
+    feature_version: str | None
+    extractor_settings: Any
+    estimator: dict[str, Any]
+    artefacts: dict[str, str] = field(default_factory=dict)
+    split_file_sha256: str | None = None
+    training: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] | None = None
+    package_versions: dict[str, str] = field(default_factory=dict)
+    created_at: str = ""
+    format_version: int = FORMAT_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form written to ``metadata.json``."""
+        out = dataclasses.asdict(self)
+        out["extractor_settings"] = dataclasses.asdict(self.extractor_settings)
+        return _jsonable(out)
+
+    @classmethod
+    def from_dict(cls, data: Any, *, where: str = METADATA_FILE) -> ModelCard:
+        """Validate and build a card from ``metadata.json``'s contents.
+
+        Raises
+        ------
+        ModelLoadError
+            One line naming the first field that is missing or of the wrong type.
+        """
+        from landmark_asl.landmarks import ExtractorSettings
+
+        if not isinstance(data, dict):
+            raise ModelLoadError(f"{where} must hold a JSON object; found {type(data).__name__}")
+        found = data.get("format_version")
+        if found not in SUPPORTED_FORMAT_VERSIONS:
+            hint = _REBUILD_HELP if found == 1 else "upgrade landmark_asl or retrain the model"
+            raise ModelLoadError(
+                f"unsupported model format_version in {where}: found {found!r}, supported "
+                f"{', '.join(map(str, SUPPORTED_FORMAT_VERSIONS))}: {hint}"
+            )
+        expected = {
+            "name": str, "input_kind": str, "classes": list, "no_hand_label": str, "extractor_settings": dict,
+            "estimator": dict, "artefacts": dict, "training": dict, "package_versions": dict, "created_at": str,
+        }
+        for key, kind in expected.items():
+            if key not in data:
+                raise ModelLoadError(f"{where} lacks the key {key!r}: the model directory is corrupt, save it again")
+            if not isinstance(data[key], kind):
+                raise ModelLoadError(
+                    f"{where}: {key!r} must be a JSON {kind.__name__.replace('dict', 'object').replace('str', 'string')}; "
+                    f"found {type(data[key]).__name__}"
+                )
+        if data["input_kind"] not in ("landmarks", "pixels"):
+            raise ModelLoadError(f"{where}: input_kind must be 'landmarks' or 'pixels'; found {data['input_kind']!r}")
+        if not data["classes"] or not all(isinstance(c, str) for c in data["classes"]):
+            raise ModelLoadError(f"{where}: classes must be a non-empty list of strings")
+        if data["no_hand_label"] not in (NOTHING, NO_PREDICTION):
+            raise ModelLoadError(f"{where}: no_hand_label must be 'NOTHING' or ''; found {data['no_hand_label']!r}")
+        for name, digest in data["artefacts"].items():
+            if not (isinstance(digest, str) and len(digest) == 64):
+                raise ModelLoadError(f"{where}: artefact {name!r} needs a SHA-256 hex digest; found {digest!r}")
+        for key in ("metrics",):
+            if data.get(key) is not None and not isinstance(data[key], dict):
+                raise ModelLoadError(f"{where}: {key!r} must be a JSON object or null")
+        fv = data.get("feature_version")
+        if fv is not None and not isinstance(fv, str):
+            raise ModelLoadError(f"{where}: feature_version must be a string or null; found {fv!r}")
+        try:
+            settings = ExtractorSettings.from_dict(data["extractor_settings"])
+        except (TypeError, ValueError) as exc:
+            raise ModelLoadError(f"{where}: bad extractor_settings: {exc}") from exc
+        fields = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in fields}
+        values["extractor_settings"] = settings
+        return cls(**values)
 
 
 def _split_pipeline(estimator: Any) -> tuple[Any, Any]:
@@ -106,69 +215,105 @@ def _split_pipeline(estimator: Any) -> tuple[Any, Any]:
     return None, estimator
 
 
-def save_model(estimator: Any, directory: str | Path, *, name: str, metadata: dict[str, Any] | None = None) -> Path:
-    """Save a fitted estimator as a model directory.
+def is_model_dir(path: str | Path) -> bool:
+    """Whether ``path`` is a folder holding a model's ``metadata.json`` (of any format version)."""
+    path = Path(path)
+    return path.is_dir() and (path / METADATA_FILE).is_file()
+
+
+def save_model(
+    estimator: Any,
+    directory: str | Path,
+    *,
+    name: str,
+    extractor_settings: Any = None,
+    training: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+    split_file_sha256: str | None = None,
+    trained_labels: Sequence[str] | None = None,
+) -> Path:
+    """Save a fitted estimator as a model directory with its :class:`ModelCard`.
 
     The directory is written beside its destination and then moved into place, so an
-    interrupted save never leaves a half-written model (an existing model at
-    ``directory`` is replaced only once the new one is complete).
+    interrupted save never leaves a half-written model. An existing destination is replaced
+    only if it is a model directory; anything else there is an error.
 
     Parameters
     ----------
     estimator : fitted estimator
-        A landmark pipeline from ``make_estimator('rf'|'xgb')`` or a ``PixelCNNClassifier``.
-        Classifiers with ``save_artifact``/``load_artifact`` hooks are saved through them;
-        others with joblib (pickle).
+        A landmark pipeline from ``make_estimator('rf'|'xgb')``, a ``PixelCNNClassifier``, or
+        a model read back by :func:`load_model` (a re-save).
     directory : str or Path
         Destination folder.
     name : str
         Registry name ('rf', 'xgb', 'cnn').
-    metadata : dict, optional
-        Extra JSON-able entries, e.g. ``extractor_settings``, ``split_file_sha256``,
-        ``metrics``. Keys written by this function (format_version, name, estimator,
-        classes, feature_version, artefacts, package_versions, created_at) win.
+    extractor_settings : ExtractorSettings, optional
+        Settings the training landmarks were extracted with (default ``ExtractorSettings()``).
+    training : dict, optional
+        Sources, counts, parameters... (JSON-able).
+    metrics : dict, optional
+        Figures measured on held-out data.
+    split_file_sha256 : str, optional
+        SHA-256 of the split file the model was trained on.
+    trained_labels : sequence of str, optional
+        Every label of the training data, images without a hand included; decides the
+        NOTHING rule. Default: the classifier's classes.
 
     Returns
     -------
     Path
         ``directory``.
+
+    Raises
+    ------
+    ModelLoadError
+        If ``directory`` exists and is not a model directory, or is not a folder.
     """
     from sklearn.utils.validation import check_is_fitted
 
+    from landmark_asl.estimators import get_spec
     from landmark_asl.features import FEATURE_VERSION
+    from landmark_asl.landmarks import ExtractorSettings
 
     check_is_fitted(estimator)
+    spec = get_spec(name)
     normalizer, clf = _split_pipeline(estimator)
+    storage = getattr(clf, "STORAGE", None)
+    if storage is None or storage not in _storage_classes():
+        raise TypeError(
+            f"cannot save {type(clf).__name__}: only classifiers stored without pickle can be saved "
+            f"({', '.join(sorted(_storage_classes()))})"
+        )
     directory = Path(directory)
+    _check_destination(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:
-        if hasattr(clf, "save_artifact"):
-            files = list(clf.save_artifact(tmp))
-            storage = "hooks"
-        else:
-            import joblib
-
-            joblib.dump(clf, tmp / _JOBLIB_FILE)
-            files = [_JOBLIB_FILE]
-            storage = "joblib"
-        record = {
-            **(metadata or {}),
-            "format_version": FORMAT_VERSION,
-            "name": name,
-            "estimator": {
-                "class": _class_path(clf),
-                "params": _jsonable(clf.get_params(deep=False)),
+        files = list(clf.save_artifact(tmp))
+        classes = [str(c) for c in clf.classes_]
+        card = ModelCard(
+            name=name,
+            input_kind=spec.input_kind,
+            classes=classes,
+            no_hand_label=no_hand_label(trained_labels if trained_labels is not None else classes),
+            feature_version=FEATURE_VERSION if normalizer is not None else None,
+            extractor_settings=extractor_settings or ExtractorSettings(),
+            estimator={
                 "storage": storage,
+                "params": _jsonable(clf.get_params(deep=False)),
                 "normalizer": None if normalizer is None else _jsonable(normalizer.get_params()),
             },
-            "classes": [str(c) for c in clf.classes_],
-            "feature_version": FEATURE_VERSION if normalizer is not None else None,
-            "artefacts": {f: _sha256(tmp / f) for f in files},
-            "package_versions": _package_versions(),
-            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        }
-        (tmp / METADATA_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+            artefacts={f: file_sha256(tmp / f) for f in files},
+            split_file_sha256=split_file_sha256,
+            training=_jsonable(dict(training or {})),
+            metrics=_jsonable(metrics) if metrics is not None else None,
+            package_versions={k: v for k, v in package_versions(_PACKAGES).items() if v != "not installed"},
+            created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        )
+        atomic_write_text(tmp / METADATA_FILE, json.dumps(card.to_dict(), indent=2, sort_keys=True) + "\n")
+        for path in tmp.iterdir():
+            public_mode(path)
+        public_mode(tmp, directory=True)
         old = None
         if directory.exists():
             old = directory.with_name(f".{directory.name}.old")
@@ -183,6 +328,18 @@ def save_model(estimator: Any, directory: str | Path, *, name: str, metadata: di
     return directory
 
 
+def _check_destination(directory: Path) -> None:
+    if not directory.exists() and not directory.is_symlink():
+        return
+    if directory.is_symlink() or not directory.is_dir():
+        raise ModelLoadError(f"cannot save a model to {directory}: it exists and is not a folder; choose a new path")
+    if not is_model_dir(directory):
+        raise ModelLoadError(
+            f"refusing to replace {directory}: it exists and is not a model directory (no {METADATA_FILE}); "
+            "choose a new or empty path, or delete it yourself"
+        )
+
+
 @dataclass
 class LoadedModel:
     """A model read back by :func:`load_model`.
@@ -191,13 +348,12 @@ class LoadedModel:
     ----------
     estimator : estimator
         The rebuilt pipeline (rf/xgb) or CNN.
-    metadata : dict
-        Contents of ``metadata.json``.
+    card : ModelCard
     directory : Path
     """
 
     estimator: Any
-    metadata: dict[str, Any]
+    card: ModelCard
     directory: Path
     _fast: Any = field(default=None, repr=False)
 
@@ -205,16 +361,19 @@ class LoadedModel:
         normalizer, clf = _split_pipeline(self.estimator)
         self._normalizer = normalizer
         self._clf = clf
-        self._classes = np.asarray(self.metadata["classes"], dtype=object)
+        self._classes = np.asarray(self.card.classes, dtype=object)
         if hasattr(clf, "predict_proba_one"):
             self._fast = clf.predict_proba_one
-        elif hasattr(clf, "predict_proba_array"):
-            self._fast = lambda z: clf.predict_proba_array(z.astype(np.float32)[None])[0]
 
     @property
     def name(self) -> str:
         """Registry name of the model ('rf', 'xgb', 'cnn')."""
-        return str(self.metadata["name"])
+        return self.card.name
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The card as JSON values (what ``metadata.json`` holds)."""
+        return self.card.to_dict()
 
     @property
     def classes(self) -> np.ndarray:
@@ -260,22 +419,17 @@ class LoadedModel:
         Returns
         -------
         labels : ndarray of shape (n,), object
-            Predicted label per entry. For ``None``: ``'NOTHING'`` when the model knows a
-            NOTHING class (confidence 1.0), otherwise ``''`` (confidence 0.0), meaning
-            "no prediction".
+            Predicted label per entry; for ``None`` the card's ``no_hand_label``
+            (``'NOTHING'`` with confidence 1.0, or ``''`` = no prediction, confidence 0.0).
         confidences : ndarray of shape (n,), float
             Probability of the predicted label.
         """
         from landmark_asl.features import raw_features_from_hands
 
         n = len(hands)
-        labels = np.empty(n, dtype=object)
-        conf = np.zeros(n, dtype=np.float64)
+        labels = np.full(n, self.card.no_hand_label, dtype=object)
+        conf = np.full(n, 1.0 if self.card.no_hand_label == NOTHING else 0.0)
         present = [i for i, h in enumerate(hands) if h is not None]
-        knows_nothing = NOTHING in set(self._classes)
-        labels[:] = NOTHING if knows_nothing else ""
-        if knows_nothing:
-            conf[:] = 1.0
         if present:
             proba = self.predict_proba(raw_features_from_hands([hands[i] for i in present]))
             best = np.argmax(proba, axis=1)
@@ -284,53 +438,61 @@ class LoadedModel:
         return labels, conf
 
 
-def _read_metadata(directory: Path) -> dict[str, Any]:
+def _read_card(directory: Path) -> ModelCard:
     if not directory.is_dir():
         raise ModelLoadError(f"model directory {directory} does not exist: train one with `landmark-asl train`")
     path = directory / METADATA_FILE
     if not path.is_file():
+        if (directory / LEGACY_PICKLE).is_file():
+            raise ModelLoadError(f"{directory} holds no {METADATA_FILE} but a pickle, which is never loaded: {_REBUILD_HELP}")
         raise ModelLoadError(f"{directory} is not a model directory: {METADATA_FILE} is missing")
     try:
-        metadata = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelLoadError(f"{path} is not valid JSON ({exc}): the model directory is corrupt, save it again") from exc
-    if not isinstance(metadata, dict):
-        raise ModelLoadError(f"{path} must hold a JSON object; found {type(metadata).__name__}")
-    return metadata
+    return ModelCard.from_dict(data, where=str(path))
 
 
-def _check_metadata(directory: Path, metadata: dict[str, Any]) -> None:
+def _artefact_path(directory: Path, name: str) -> Path:
+    """``directory / name``, refusing any name that leaves the directory (absolute, ``..``, links)."""
+    candidate = Path(name)
+    if candidate.is_absolute() or len(candidate.parts) != 1 or name in (".", "..", METADATA_FILE):
+        raise ModelLoadError(f"artefact name {name!r} in {directory / METADATA_FILE} is not a plain file name of the model directory")
+    path = directory / candidate
+    if path.is_symlink() or not path.resolve().is_relative_to(directory.resolve()):
+        raise ModelLoadError(f"artefact {name!r} in {directory} is a link out of the model directory: refusing it")
+    return path
+
+
+def _check_artefacts(directory: Path, card: ModelCard, required: Sequence[str]) -> None:
     from landmark_asl.features import FEATURE_VERSION
 
-    found = metadata.get("format_version")
-    if found not in SUPPORTED_FORMAT_VERSIONS:
-        raise ModelLoadError(
-            f"unsupported model format_version in {directory}: found {found!r}, supported "
-            f"{', '.join(map(str, SUPPORTED_FORMAT_VERSIONS))}: upgrade landmark_asl or retrain the model"
-        )
-    missing = [k for k in ("name", "estimator", "classes", "feature_version", "artefacts") if k not in metadata]
-    if missing:
-        raise ModelLoadError(f"{directory / METADATA_FILE} lacks keys {missing}: the model directory is corrupt")
-    fv = metadata["feature_version"]
-    if fv is not None and str(fv) != FEATURE_VERSION:
+    fv = card.feature_version
+    if card.input_kind == "landmarks" and fv != FEATURE_VERSION:
         raise ModelLoadError(
             f"model in {directory} was trained on feature_version {fv!r} but this landmark_asl computes "
             f"feature_version {FEATURE_VERSION!r}: retrain the model (`landmark-asl train`) or install the "
             "landmark_asl version that saved it"
         )
-    for fname, expected in metadata["artefacts"].items():
-        path = directory / fname
+    unlisted = [f for f in required if f not in card.artefacts]
+    if unlisted:
+        raise ModelLoadError(
+            f"{directory / METADATA_FILE} lists no SHA-256 for {', '.join(unlisted)}, which the "
+            f"{card.estimator.get('storage')!r} loader reads: the model directory is corrupt or tampered with"
+        )
+    for fname, expected in card.artefacts.items():
+        path = _artefact_path(directory, fname)
         if not path.is_file():
             raise ModelLoadError(f"artefact {fname} listed in metadata is missing from {directory}")
-        actual = _sha256(path)
+        actual = file_sha256(path)
         if actual != expected:
             raise ModelLoadError(
                 f"SHA-256 mismatch for {path}: expected {expected[:12]}..., found {actual[:12]}...: "
                 "the file was modified or corrupted after saving; do not use it, save the model again"
             )
-    saved = metadata.get("package_versions", {})
-    current = _package_versions()
-    diffs = [f"{k} {v} (now {current[k]})" for k, v in saved.items() if k in current and current[k] != v]
+    current = package_versions(_PACKAGES)
+    diffs = [f"{k} {v} (now {current[k]})" for k, v in card.package_versions.items()
+             if k in current and current[k] not in (v, "not installed")]
     if diffs:
         warnings.warn(
             f"model in {directory} was saved with different package versions: {', '.join(diffs)}; "
@@ -341,12 +503,12 @@ def _check_metadata(directory: Path, metadata: dict[str, Any]) -> None:
 
 
 def load_model(directory: str | Path | None = None) -> LoadedModel:
-    """Load and verify a model directory written by :func:`save_model`.
+    """Load and verify a model directory written by :func:`save_model`; no code from the files runs.
 
     Parameters
     ----------
     directory : str, Path or None
-        Model folder; ``None`` loads the shipped default, ``<repo>/models/default``.
+        Model folder; ``None`` loads the shipped default (:func:`default_model_dir`).
 
     Returns
     -------
@@ -355,17 +517,14 @@ def load_model(directory: str | Path | None = None) -> LoadedModel:
     Raises
     ------
     ModelLoadError
-        Missing directory or metadata, corrupt JSON, unknown format version, other
-        feature version, missing artefact or SHA-256 mismatch.
+        Missing directory or metadata, corrupt JSON, a field of the wrong type, unknown
+        format version or storage kind, other feature version, an artefact that is missing,
+        unlisted, outside the directory or whose SHA-256 differs, a legacy pickle.
 
     Warns
     -----
     UserWarning
         If package versions differ from those that saved the model.
-
-    Notes
-    -----
-    Random-forest artefacts are pickles: loading runs code. Load only trusted models.
     """
     if directory is None:
         directory = default_model_dir()
@@ -375,29 +534,41 @@ def load_model(directory: str | Path | None = None) -> LoadedModel:
                 "`python scripts/train_default.py` (see models/default/README.md), or pass a model directory"
             )
     directory = Path(directory)
-    metadata = _read_metadata(directory)
-    _check_metadata(directory, metadata)
-    info = metadata["estimator"]
+    card = _read_card(directory)
+    storage = card.estimator.get("storage")
+    classes = _storage_classes()
+    if storage not in classes:
+        raise ModelLoadError(
+            f"model in {directory} has storage {storage!r}; this landmark_asl loads only "
+            f"{', '.join(sorted(classes))} (never pickle): {_REBUILD_HELP}"
+        )
+    cls = classes[storage]
+    if cls is None:
+        raise ModelLoadError(f"the model in {directory} is a CNN, which needs torch: pip install 'landmark_asl[cnn]'")
+    _check_artefacts(directory, card, cls.ARTIFACT_FILES)
+    params = card.estimator.get("params") or {}
+    if not isinstance(params, dict):
+        raise ModelLoadError(f"{directory / METADATA_FILE}: estimator.params must be a JSON object")
     try:
-        cls = _import_class(info["class"])
-        if info.get("storage") == "hooks":
-            clf = cls.load_artifact(directory, dict(info.get("params") or {}))
-        else:
-            import joblib
-
-            clf = joblib.load(directory / _JOBLIB_FILE)
+        clf = cls.load_artifact(directory, dict(params))
     except ModelLoadError:
         raise
-    except (OSError, ValueError, KeyError, TypeError, EOFError, ImportError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
         raise ModelLoadError(f"cannot load the classifier in {directory}: {exc}") from exc
     estimator = clf
-    if info.get("normalizer") is not None:
+    normalizer_params = card.estimator.get("normalizer")
+    if card.input_kind == "landmarks":
         from sklearn.pipeline import Pipeline
 
         from landmark_asl.features import N_RAW_FEATURES, LandmarkNormalizer
 
-        normalizer = LandmarkNormalizer(**info["normalizer"]).fit(np.zeros((1, N_RAW_FEATURES)))
+        if not isinstance(normalizer_params, dict):
+            raise ModelLoadError(f"{directory / METADATA_FILE}: a landmark model needs estimator.normalizer parameters")
+        try:
+            normalizer = LandmarkNormalizer(**normalizer_params).fit(np.zeros((1, N_RAW_FEATURES)))
+        except (TypeError, ValueError) as exc:
+            raise ModelLoadError(f"{directory / METADATA_FILE}: bad normalizer parameters: {exc}") from exc
         estimator = Pipeline([("normalizer", normalizer), ("clf", clf)])
-    if [str(c) for c in clf.classes_] != [str(c) for c in metadata["classes"]]:
+    if [str(c) for c in clf.classes_] != list(card.classes):
         raise ModelLoadError(f"classes in {directory / METADATA_FILE} do not match the artefact's classes")
-    return LoadedModel(estimator=estimator, metadata=metadata, directory=directory)
+    return LoadedModel(estimator=estimator, card=card, directory=directory)

@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 from landmark_asl.cnn import AUGMENT_RANGES, PixelCNNClassifier, load_pixels
-from landmark_asl.datasets import apply_split, drop_duplicates, load_manifest, make_cross_dataset_split, make_split
+from landmark_asl.datasets import drop_duplicates, load_manifest
+from landmark_asl.splits import apply_split, make_cross_dataset_split, make_split
 
 
 def pixels_for(manifest: pd.DataFrame, image_size: int, grayscale: bool, cache: Path | None, key: str) -> np.ndarray:

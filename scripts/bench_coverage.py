@@ -24,7 +24,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from landmark_asl.datasets import LETTERS, load_manifest  # noqa: E402
+from landmark_asl.datasets import load_manifest  # noqa: E402
+from landmark_asl.labels import LETTERS  # noqa: E402
 from landmark_asl.extraction import extract_table, quiet_native_logs, read_table  # noqa: E402
 from landmark_asl.landmarks import RECOVERY_STRATEGIES, ExtractorSettings  # noqa: E402
 

@@ -40,7 +40,7 @@ import pandas as pd
 from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 
 from landmark_asl.datasets import load_landmark_csv
-from landmark_asl.estimators import XGBLandmarkClassifier
+from landmark_asl.trees import XGBLandmarkClassifier
 from landmark_asl.features import LandmarkNormalizer, _canonical, _hand_frame, augment_landmarks, raw_features
 
 LETTERS = {chr(c) for c in range(ord("A"), ord("Z") + 1)}

@@ -98,9 +98,8 @@ def write_readme(output: Path, command: list[str], metadata: dict, report: dict)
 
     cnn = report["models"].get("cnn", {})
     storage = (
-        "The forest is a pickle (`classifier.joblib`): loading a pickle runs code, so load only models you trust."
-        if metadata["estimator"]["storage"] == "joblib"
-        else f"The classifier is stored in its own format ({', '.join(metadata['artefacts'])}), not a pickle."
+        f"The classifier is stored as data ({', '.join(metadata['artefacts'])}, storage "
+        f"`{metadata['estimator']['storage']}`), never a pickle: loading it runs no code."
     )
     text = f"""# Shipped default model (`models/default`)
 
@@ -109,7 +108,7 @@ def write_readme(output: Path, command: list[str], metadata: dict, report: dict)
 - estimator: `{name}` (landmark pipeline: LandmarkNormalizer + classifier), feature version {metadata['feature_version']}
 - classes ({len(metadata['classes'])}): {' '.join(metadata['classes'])}
 - trained on every sample with a hand of: {', '.join(f'`{s}`' for s in SOURCES)}
-  (letters and DEL/NOTHING/SPACE only; massey's digits left out), {metadata['n_train']} samples
+  (letters and DEL/NOTHING/SPACE only; massey's digits left out), {metadata['training']['n_fit']} samples
 - extractor settings: `{json.dumps(metadata['extractor_settings'])}`
 - created {metadata.get('created_at', '?')} with {json.dumps(metadata.get('package_versions', {}))}
 

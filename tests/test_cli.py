@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from landmark_asl.cli import main
-from landmark_asl.datasets import file_sha256, read_split
+from landmark_asl._util import file_sha256
+from landmark_asl.splits import read_split
 
 LETTERS = ("A", "B", "L")
 
@@ -118,10 +119,10 @@ def test_train_writes_model_with_metadata(trained_model, small):
     metadata = json.loads((trained_model / "metadata.json").read_text())
     assert metadata["name"] == "rf"
     assert metadata["classes"] == list(LETTERS)
-    assert metadata["train_sources"] == [str(small["train"])]
+    assert metadata["training"]["train_sources"] == [str(small["train"])]
     assert metadata["extractor_settings"]["min_detection_confidence"] == 0.5
     assert metadata["metrics"] is None  # no metric computed on training data
-    assert metadata["params"] == {"n_estimators": 20}
+    assert metadata["training"]["params"] == {"n_estimators": 20}
     assert metadata["estimator"]["params"]["n_estimators"] == 20
 
 

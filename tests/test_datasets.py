@@ -10,27 +10,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from landmark_asl._util import file_sha256
 from landmark_asl.datasets import (
-    apply_split,
-    DIGITS,
     LANDMARK_TABLE_COLUMNS,
-    LETTERS,
     MANIFEST_COLUMNS,
-    SPECIAL,
     drop_duplicates,
-    file_sha256,
     find_duplicates,
     load_landmark_csv,
     load_manifest,
     load_sign_mnist_csv,
-    make_cross_dataset_split,
-    make_split,
-    normalize_label,
     read_sample,
-    read_split,
     resolve_source,
-    write_split,
 )
+from landmark_asl.labels import DIGITS, LETTERS, SPECIAL, normalize_label
+from landmark_asl.splits import apply_split, make_cross_dataset_split, make_split, read_split, write_split
 from landmark_asl.exceptions import DatasetError
 
 SIGN_MNIST_LETTERS = set(LETTERS) - {"J", "Z"}

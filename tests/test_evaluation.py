@@ -7,16 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from landmark_asl.evaluation import (
-    NO_HAND,
-    apply_no_hand_rule,
-    classification_metrics,
-    format_table,
-    measure_latency,
-    parse_params,
-    summary_rows,
-    write_report,
-)
+from landmark_asl.estimators import parse_params
+from landmark_asl.evaluation import apply_no_hand_rule, classification_metrics, measure_latency
+from landmark_asl.labels import NO_PREDICTION as NO_HAND
+from landmark_asl.reporting import format_table, summary_rows, write_report
 from landmark_asl.exceptions import LandmarkASLError
 
 

@@ -1,0 +1,285 @@
+"""The model comparison: one split file, every model fitted and scored the same way, one report."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import tempfile
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from landmark_asl._util import file_sha256, package_versions
+from landmark_asl.estimators import REGISTRY, get_spec
+from landmark_asl.evaluation import apply_no_hand_rule, classification_metrics, directory_size, measure_latency
+from landmark_asl.exceptions import DatasetError, LandmarkASLError
+from landmark_asl.features import FEATURE_VERSION
+from landmark_asl.labels import NO_PREDICTION, NOTHING, no_hand_label
+from landmark_asl.landmark_cache import load_landmarks, log
+from landmark_asl.persistence import load_model, save_model
+from landmark_asl.reporting import REPORT_FORMAT_VERSION, write_report
+from landmark_asl.splits import MANIFEST_COLUMNS, make_cross_dataset_split, make_split, read_split, write_split
+from landmark_asl.training import as_list, fit_estimator, model_inputs
+
+
+def prepare_split(
+    train_table: pd.DataFrame,
+    test_table: pd.DataFrame | None,
+    split_path: str | Path,
+    *,
+    split: str = "random",
+    test_size: float = 0.2,
+    test_groups: Sequence[str] | None = None,
+    random_state: int = 0,
+) -> dict[str, Any]:
+    """Make the split once, write it to ``split_path`` and describe it.
+
+    Without ``test_table`` the training table is split (``random``: stratified, optimistic
+    for video frames; ``group``: whole signers/sessions held out). With it, a
+    cross-dataset split: training rows against test rows, labels intersected.
+
+    Parameters
+    ----------
+    train_table, test_table : DataFrame
+        Landmark tables (their manifest columns are used).
+    split_path : str or Path
+        Split file to write (CSV, read back by every model).
+    split : {'random', 'group'}
+        Split mode when ``test_table`` is None.
+    test_size : float
+        Test share for ``random`` and ``group`` (when ``test_groups`` is None).
+    test_groups : sequence of str, optional
+        Groups to hold out for ``group`` (e.g. ``['massey/hand5']``).
+    random_state : int
+        Seed of the split.
+
+    Returns
+    -------
+    dict
+        ``mode``, ``classes_kept`` (None unless cross-dataset), ``dropped_labels``.
+    """
+    columns = list(MANIFEST_COLUMNS)
+    if test_table is None:
+        split_df = make_split(
+            train_table[columns], mode=split, test_size=test_size,
+            random_state=random_state, test_groups=list(test_groups) if test_groups else None,
+        )
+        info = {"mode": split, "classes_kept": None, "dropped_labels": []}
+    else:
+        split_df, kept, dropped = make_cross_dataset_split(train_table[columns], test_table[columns])
+        info = {"mode": "cross-dataset", "classes_kept": sorted(kept), "dropped_labels": sorted(dropped)}
+    write_split(split_df, split_path)
+    return info
+
+
+def compare(
+    train: str | Path | Sequence[str | Path],
+    test: str | Path | Sequence[str | Path] | None = None,
+    *,
+    output: str | Path,
+    models: Sequence[str] = ("rf", "xgb", "cnn"),
+    split: str = "random",
+    test_size: float = 0.2,
+    test_groups: Sequence[str] | None = None,
+    split_file: str | Path | None = None,
+    random_state: int = 0,
+    n_jobs: int = 1,
+    cache_dir: str | Path | None = None,
+    settings: Any = None,
+    save_models: bool = True,
+    params: dict[str, dict[str, Any]] | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train and score several models on one split and write the report.
+
+    The split is written once to ``<output>/split.csv`` (or read from ``split_file``);
+    every model reads it. Landmark models train on the training images where a hand
+    was found; the pixel CNN trains on all training images. Every model is scored on
+    ALL test images (no hand = wrong, except the NOTHING rule, see
+    :func:`apply_no_hand_rule`) and on the test images with a hand.
+
+    Parameters
+    ----------
+    train : str, Path or sequence of them
+        Training sources: dataset names/paths (landmarks extracted into ``cache_dir``
+        and reused) or landmark tables.
+    test : str, Path or sequence of them, optional
+        Test sources for a cross-dataset comparison; None splits ``train`` by ``split``.
+    output : str or Path
+        Report folder: ``report.json``, ``report.md``, ``confusion_<model>.png``,
+        ``split.csv`` and (``save_models``) ``models/<model>/``.
+    models : sequence of str
+        Registry names, e.g. ``('rf', 'xgb', 'cnn')``.
+    split : {'random', 'group'}
+        Split mode when ``test`` is None.
+    test_size : float
+        Test share of a ``random`` or ``group`` split.
+    test_groups : sequence of str, optional
+        Groups held out by a ``group`` split, e.g. ``['massey/hand5']``.
+    split_file : str or Path, optional
+        Reuse this split file instead of making one.
+    random_state : int
+        Seed of the split and of every model.
+    n_jobs : int
+        Worker processes/threads for extraction and fitting.
+    cache_dir : str or Path, optional
+        Landmark cache (default ``<output>/landmarks``).
+    settings : ExtractorSettings, optional
+        Extractor settings.
+    save_models : bool
+        Save each fitted model under ``<output>/models/<name>`` (its size on disk is
+        reported either way).
+    params : dict of str to dict, optional
+        Factory parameters per model name, e.g. ``{"rf": {"n_estimators": 50}}``
+        (recorded in the report).
+    progress : bool
+        Progress messages on stderr.
+
+    Returns
+    -------
+    dict
+        The report: ``{"metadata": {...}, "models": {name: metrics}}``, also written
+        to ``<output>/report.json``.
+    """
+    train_sources, test_sources = as_list(train), as_list(test)
+    if not train_sources:
+        raise DatasetError("no training sources given: pass at least one dataset name, folder or landmark table")
+    unknown = [m for m in models if m not in REGISTRY]
+    if unknown or not models:
+        raise LandmarkASLError(
+            f"unknown model name(s) {unknown or list(models)}: expected some of {sorted(REGISTRY)}"
+        )
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    cache_dir = Path(cache_dir) if cache_dir is not None else output / "landmarks"
+    train_table, train_meta = load_landmarks(train_sources, cache_dir=cache_dir, settings=settings, n_jobs=n_jobs, progress=progress)
+    test_table, test_meta = (None, {"tables": {}})
+    if test_sources:
+        test_table, test_meta = load_landmarks(test_sources, cache_dir=cache_dir, settings=settings, n_jobs=n_jobs, progress=progress)
+
+    if split_file is not None:
+        split_path = Path(split_file)
+        info = {"mode": "file", "classes_kept": None, "dropped_labels": []}
+    else:
+        split_path = output / "split.csv"
+        info = prepare_split(
+            train_table, test_table, split_path, split=split, test_size=test_size,
+            test_groups=test_groups, random_state=random_state,
+        )
+    split_df = read_split(split_path)
+    table = pd.concat([train_table] + ([test_table] if test_table is not None else []), ignore_index=True)
+    table = table.drop(columns=["split"]).drop_duplicates("sample_id", keep="first")
+    data = table.merge(split_df[["sample_id", "split"]], on="sample_id", how="inner")
+    train_rows = data[data["split"] == "train"].reset_index(drop=True)
+    test_rows = data[data["split"] == "test"].reset_index(drop=True)
+    if train_rows.empty or test_rows.empty:
+        raise DatasetError(
+            f"split {split_path} leaves {len(train_rows)} training and {len(test_rows)} test samples: "
+            "expected both to be non-empty; check the sources, --test-size or --test-groups"
+        )
+    classes = sorted(set(train_rows["label"]))
+    detected_test = test_rows["detected"].to_numpy(dtype=bool)
+    metadata = {
+        "format_version": REPORT_FORMAT_VERSION,
+        "title": f"{'+'.join(train_sources)} -> {'+'.join(test_sources) if test_sources else info['mode'] + ' split'}",
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "train_sources": train_sources,
+        "test_sources": test_sources,
+        "split_mode": info["mode"],
+        "split_file": str(split_path),
+        "split_file_sha256": file_sha256(split_path),
+        "test_size": test_size if not test_sources else None,
+        "test_groups": list(test_groups) if test_groups else None,
+        "random_state": random_state,
+        "classes": classes,
+        "dropped_labels": info["dropped_labels"],
+        "n_train": int(len(train_rows)),
+        "n_test": int(len(test_rows)),
+        "train_groups": sorted(set(train_rows["group"])),
+        "test_groups_found": sorted(set(test_rows["group"])),
+        "train_hand_coverage": float(train_rows["detected"].mean()),
+        "test_hand_coverage": float(detected_test.mean()),
+        "no_hand_rule": (
+            "a test image without a hand is predicted NOTHING (NOTHING is a class)"
+            if no_hand_label(classes) == NOTHING else "a test image without a hand counts as wrong"
+        ),
+        "landmark_tables": {**train_meta["tables"], **test_meta["tables"]},
+        "extractor_settings": dataclasses.asdict(train_meta["extractor_settings"]),
+        "versions": package_versions(),
+    }
+    metadata["feature_version"] = FEATURE_VERSION
+
+    results: dict[str, Any] = {}
+    for name in models:
+        log(progress, f"{name}: fitting on {metadata['title']}")
+        results[name] = _fit_and_score(
+            name, train_rows, test_rows, classes, metadata,
+            output=output, random_state=random_state, n_jobs=n_jobs, save=save_models,
+            extractor_settings=train_meta["extractor_settings"],
+            params=(params or {}).get(name),
+        )
+    report = {"metadata": metadata, "models": results}
+    write_report(report, output)
+    return report
+
+
+def _fit_and_score(
+    name: str,
+    train_rows: pd.DataFrame,
+    test_rows: pd.DataFrame,
+    classes: list[str],
+    metadata: dict[str, Any],
+    *,
+    output: Path,
+    random_state: int,
+    n_jobs: int,
+    save: bool,
+    extractor_settings: Any,
+    params: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Fit one model on the training rows, score it on every test row, time and size it."""
+    estimator, training = fit_estimator(name, train_rows, random_state=random_state, n_jobs=n_jobs, params=params)
+    landmark = get_spec(name).input_kind == "landmarks"
+    detected = test_rows["detected"].to_numpy(dtype=bool)
+    predicted = np.full(len(test_rows), NO_PREDICTION, dtype=object)
+    if landmark:
+        X_test = model_inputs(name, estimator, test_rows[detected]) if detected.any() else np.empty((0, 127))
+        if detected.any():
+            predicted[detected] = estimator.predict(X_test)
+        predicted = apply_no_hand_rule(predicted, detected, classes)
+        coverage = float(detected.mean())
+    else:
+        X_test = model_inputs(name, estimator, test_rows)
+        predicted[:] = estimator.predict(X_test)
+        coverage = 1.0
+    result = classification_metrics(test_rows["label"].to_numpy(dtype=object), predicted, detected, coverage=coverage)
+    result.update({"kind": get_spec(name).input_kind, "params": dict(params or {}),
+                   "n_fit": training["n_fit"], "fit_seconds": training["fit_seconds"]})
+
+    model_dir = output / "models" / name if save else Path(tempfile.mkdtemp(prefix=f"landmark_asl_{name}_"))
+    try:
+        training.update({"split_file": metadata["split_file"], "train_sources": metadata["train_sources"],
+                         "test_sources": metadata["test_sources"]})
+        metrics = {k: result[k] for k in ("coverage", "accuracy_all", "accuracy_detected", "macro_f1")}
+        if not save:
+            shutil.rmtree(model_dir)  # save_model writes a fresh folder
+        save_model(estimator, model_dir, name=name, extractor_settings=extractor_settings,
+                   training=training, metrics=metrics, split_file_sha256=metadata["split_file_sha256"],
+                   trained_labels=classes)
+        result["size_mb"] = directory_size(model_dir) / 1e6
+        loaded = load_model(model_dir)
+        if len(X_test):
+            if landmark:
+                timing = measure_latency(loaded.predict_proba_one, loaded.predict_proba, X_test)
+            else:
+                timing = measure_latency(lambda x: loaded.predict_proba(x[None]), loaded.predict_proba, X_test, n_single=50)
+            result.update(timing)
+        result["model_dir"] = str(model_dir) if save else None
+    finally:
+        if not save:
+            shutil.rmtree(model_dir, ignore_errors=True)
+    return result

@@ -1,0 +1,111 @@
+"""The landmark cache: each source's landmark table extracted once into a cache folder and reused by train and compare."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")[-60:] or "source"
+
+
+def is_table_file(path: Path) -> bool:
+    """Whether ``path`` is a landmark table written by extraction (not a dataset)."""
+    if path.suffix.lower() == ".parquet":
+        return True
+    if path.suffix.lower() == ".csv":
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if not line.startswith("#"):
+                    header = {c.strip() for c in line.split(",")}
+                    return {"sample_id", "detected"} <= header
+    return False
+
+
+def landmark_cache_path(source: str | Path, cache_dir: str | Path, settings: Any = None) -> Path:
+    """Where the landmark table of one source is cached.
+
+    The file name holds the source's path and a hash of the resolved path and of the
+    extractor settings, so that changed settings never reuse stale landmarks.
+    """
+    from landmark_asl.datasets import data_root, resolve_source
+
+    resolved = resolve_source(source).resolve()
+    try:
+        name = str(resolved.relative_to(data_root().resolve()))
+    except ValueError:
+        name = str(resolved)
+    settings_dict = dataclasses.asdict(settings) if dataclasses.is_dataclass(settings) else {}
+    digest = hashlib.sha1(json.dumps([str(resolved), settings_dict], sort_keys=True).encode()).hexdigest()[:10]
+    return Path(cache_dir) / f"{_slug(name)}-{digest}.parquet"
+
+
+def load_landmarks(
+    sources: Sequence[str | Path],
+    *,
+    cache_dir: str | Path,
+    settings: Any = None,
+    n_jobs: int = 1,
+    progress: bool = True,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Landmark table of some sources, extracted once into ``cache_dir`` and reused.
+
+    Parameters
+    ----------
+    sources : sequence of str or Path
+        Dataset names or paths (extracted, resuming a partial cache file), or landmark
+        tables written by ``landmark-asl extract`` (``.parquet``, or CSV with sidecar),
+        read as they are.
+    cache_dir : str or Path
+        Folder of the cached tables (one Parquet file per source and settings).
+    settings : ExtractorSettings, optional
+        Extractor settings (default ``ExtractorSettings()``).
+    n_jobs : int
+        Extraction worker processes.
+    progress : bool
+        Show extraction progress on stderr.
+
+    Returns
+    -------
+    table : DataFrame of shape (n_samples, len(TABLE_COLUMNS))
+        One row per sample id (duplicates across sources keep the first).
+    metadata : dict
+        ``tables`` (source -> cache path) and ``extractor_settings`` (ExtractorSettings of the
+        last table read).
+    """
+    from landmark_asl.datasets import resolve_source
+    from landmark_asl.extraction import extract_table, read_table
+    from landmark_asl.landmarks import ExtractorSettings
+
+    settings = settings or ExtractorSettings()
+    tables, paths, extractor_settings = [], {}, settings
+    for source in sources:
+        resolved = resolve_source(source)
+        if resolved.is_file() and is_table_file(resolved):
+            path = resolved
+        else:
+            path = landmark_cache_path(source, cache_dir, settings)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            log(progress, f"landmarks of {source} -> {path}")
+            extract_table([resolved], path, settings=settings, n_jobs=n_jobs, progress=progress)
+        table, meta = read_table(path)
+        if "settings" in meta:
+            extractor_settings = ExtractorSettings.from_dict(meta["settings"])
+        tables.append(table)
+        paths[str(source)] = str(path)
+    table = pd.concat(tables, ignore_index=True).drop_duplicates("sample_id", keep="first")
+    return table.reset_index(drop=True), {"tables": paths, "extractor_settings": extractor_settings}
+
+
+def log(enabled: bool, message: str) -> None:
+    if enabled:
+        print(message, file=sys.stderr, flush=True)

@@ -1,0 +1,208 @@
+"""Training: which rows and inputs a model learns from, fitting, and the model trained on every sample of some sources."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from landmark_asl.estimators import build_estimator, get_spec
+from landmark_asl.exceptions import DatasetError, LandmarkASLError
+from landmark_asl.landmark_cache import load_landmarks, log
+
+
+def as_list(sources: str | Path | Sequence[str | Path] | None) -> list[str]:
+    """Sources as a list of strings (one source may be given bare)."""
+    if sources is None:
+        return []
+    if isinstance(sources, (str, Path)):
+        return [str(sources)]
+    return [str(s) for s in sources]
+
+
+def trainable_rows(table: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The rows model ``name`` can learn from.
+
+    A landmark model learns from the samples with a hand; the pixel model from every sample
+    that has pixels (landmark CSV rows have none).
+
+    Raises
+    ------
+    DatasetError
+        If no row qualifies.
+    """
+    landmark = get_spec(name).input_kind == "landmarks"
+    rows = table[table["detected"].astype(bool) if landmark else table["strategy"] != "csv"]
+    if rows.empty:
+        raise DatasetError(
+            f"{name}: no training sample has {'a hand' if landmark else 'pixels'}, so it cannot be trained"
+        )
+    return rows
+
+
+def _pixels(estimator, rows: pd.DataFrame) -> np.ndarray:
+    from landmark_asl.cnn import load_pixels
+
+    if "strategy" in rows and (rows["strategy"] == "csv").any():
+        raise DatasetError(
+            "the pixel model needs images, but some samples come from a landmark CSV (no pixels): "
+            "drop 'cnn' from the models or the landmark CSV from the sources"
+        )
+    # Read at the network's input size (the network would resize anyway) to keep memory small;
+    # colour is kept unless the model is told to be gray ("auto" detects gray images itself).
+    size = estimator.image_size or 64
+    return load_pixels(rows, image_size=size, grayscale=estimator.grayscale is True)
+
+
+def model_inputs(name: str, estimator, rows: pd.DataFrame) -> np.ndarray:
+    """Inputs of model ``name`` for some table rows.
+
+    Returns
+    -------
+    ndarray
+        Shape (n_rows, 127) raw landmark features for a landmark model (the rows must
+        have a hand), or the images (n_rows, H, W[, 3]) uint8 for the pixel model.
+    """
+    if get_spec(name).input_kind == "landmarks":
+        from landmark_asl.features import raw_features
+
+        return raw_features(rows)
+    return _pixels(estimator, rows)
+
+
+def fit_estimator(name: str, rows: pd.DataFrame, *, random_state: int = 0, n_jobs: int = 1,
+                  params: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+    """Fit registry model ``name`` on the table rows it can learn from.
+
+    Returns
+    -------
+    estimator : fitted estimator
+    training : dict
+        ``n_fit``, ``label_counts``, ``fit_seconds``, ``params``, ``random_state``, for the model card.
+    """
+    estimator = build_estimator(name, random_state=random_state, n_jobs=n_jobs, params=params)
+    fit_rows = trainable_rows(rows, name)
+    X = model_inputs(name, estimator, fit_rows)
+    start = time.perf_counter()
+    estimator.fit(X, fit_rows["label"].to_numpy(dtype=object))
+    fit_seconds = time.perf_counter() - start
+    training = {
+        "n_fit": int(len(fit_rows)),
+        "n_without_hand": int((~rows["detected"].astype(bool)).sum()),
+        "label_counts": {k: int(v) for k, v in fit_rows["label"].value_counts().sort_index().items()},
+        "fit_seconds": fit_seconds,
+        "params": dict(params or {}),
+        "random_state": random_state,
+    }
+    return estimator, training
+
+
+def train_model(
+    sources: str | Path | Sequence[str | Path],
+    *,
+    model_name: str,
+    output: str | Path,
+    n_jobs: int = 1,
+    random_state: int = 0,
+    cache_dir: str | Path | None = None,
+    settings: Any = None,
+    metrics_from: str | Path | None = None,
+    labels: Sequence[str] | None = None,
+    params: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> Path:
+    """Fit one model on every sample of ``sources`` and save it with its metadata.
+
+    No metric is computed on the training data (it would flatter the model): pass
+    ``metrics_from``, the ``report.json`` of a comparison, to record measured metrics.
+
+    Parameters
+    ----------
+    sources : str, Path or sequence of them
+        Dataset names/paths or landmark tables.
+    model_name : str
+        Registry name (``'rf'``, ``'xgb'``, ``'cnn'``).
+    output : str or Path
+        Model directory to write (replaced if it holds a model).
+    n_jobs : int
+        Worker processes/threads for extraction and fitting.
+    random_state : int
+        Seed of the model.
+    cache_dir : str or Path, optional
+        Landmark cache (default ``.cache/landmarks`` in the working directory).
+    settings : ExtractorSettings, optional
+        Extractor settings.
+    metrics_from : str or Path, optional
+        A comparison ``report.json``; its metrics for ``model_name`` and its split
+        description go into the model's metadata under ``metrics``.
+    labels : sequence of str, optional
+        Keep only samples with these canonical labels (e.g. leave out massey's digits).
+    params : dict, optional
+        Registry factory parameters, e.g. ``{"n_estimators": 50, "min_samples_leaf": 5}``.
+    progress : bool
+        Progress messages on stderr.
+
+    Returns
+    -------
+    Path
+        The model directory.
+    """
+    from landmark_asl.labels import normalize_label
+    from landmark_asl.persistence import _check_destination, save_model
+
+    source_list = as_list(sources)
+    if not source_list:
+        raise DatasetError("no training sources given: pass at least one dataset name, folder or landmark table")
+    output = Path(output)
+    _check_destination(output)  # fail before the long part, and never over a folder that is not a model
+    cache_dir = Path(cache_dir) if cache_dir is not None else Path(".cache") / "landmarks"
+    metrics = _metrics_from(metrics_from, model_name) if metrics_from else None
+    table, meta = load_landmarks(source_list, cache_dir=cache_dir, settings=settings, n_jobs=n_jobs, progress=progress)
+    if labels is not None:
+        wanted = {normalize_label(label) for label in labels}
+        table = table[table["label"].isin(wanted)]
+        if table.empty:
+            raise DatasetError(
+                f"none of the labels {sorted(wanted)} occurs in {', '.join(source_list)}: check --labels"
+            )
+    log(progress, f"{model_name}: fitting on {len(trainable_rows(table, model_name))} samples of {', '.join(source_list)}")
+    estimator, training = fit_estimator(model_name, table, random_state=random_state, n_jobs=n_jobs, params=params)
+    training.update({
+        "train_sources": source_list,
+        "labels_kept": sorted(set(table["label"])) if labels is not None else None,
+        "metrics_note": (
+            "measured in the comparison named in metrics.report (a model trained on a split, not on "
+            "all of these sources)" if metrics else "no metrics: pass metrics_from=<report.json>"
+        ),
+    })
+    save_model(estimator, output, name=model_name, extractor_settings=meta["extractor_settings"],
+               training=training, metrics=metrics, trained_labels=sorted(set(table["label"])))
+    return output
+
+
+def _metrics_from(path: str | Path, model_name: str) -> dict[str, Any]:
+    """Metrics of ``model_name`` from a comparison ``report.json``, with its split description."""
+    path = Path(path)
+    try:
+        report = json.loads(path.read_text())
+        result = report["models"][model_name]
+        meta = report["metadata"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise LandmarkASLError(
+            f"cannot take {model_name!r} metrics from {path}: expected a comparison report.json "
+            f"with that model ({exc})"
+        ) from exc
+    keys = ("coverage", "accuracy_all", "accuracy_detected", "macro_f1", "n_test", "n_detected")
+    return {
+        **{k: result.get(k) for k in keys},
+        "report": str(path),
+        "train_sources": meta.get("train_sources"),
+        "test_sources": meta.get("test_sources"),
+        "split_mode": meta.get("split_mode"),
+        "split_file_sha256": meta.get("split_file_sha256"),
+    }

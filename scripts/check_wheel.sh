@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Build the wheel, install it into a fresh venv OUTSIDE the checkout (with the tested pins of
+# constraints.txt) and run `landmark-asl predict` on a real photo with the default model that
+# the wheel carries. Run by .ci/run; `bash scripts/check_wheel.sh` by hand.
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+data="${LANDMARK_ASL_DATA:-$(cd "$repo/.." && pwd)/shared/data}"
+python="${PYTHON:-python3}"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+"$repo/.venv/bin/python" -m pip wheel -q --no-deps --no-build-isolation -w "$work/dist" "$repo"
+"$python" -m venv "$work/venv"
+"$work/venv/bin/python" -m pip install -q -c "$repo/constraints.txt" "$work"/dist/landmark_asl-*.whl
+cd "$work"  # nothing of the checkout is importable from here
+"$work/venv/bin/python" -c "import landmark_asl, sys; assert '$repo' not in landmark_asl.__file__, landmark_asl.__file__"
+image="$data/asl2text/test/L/L0.jpg"
+out="$("$work/venv/bin/landmark-asl" predict "$image" --json)"
+echo "wheel check: landmark-asl predict $image -> $out"
+"$work/venv/bin/python" -c "import json, sys; r = json.loads(sys.argv[1]); assert r['label'] == 'L' and r['detected'], r" "$out"
+echo "wheel check: passed (installed outside the checkout, default model from the wheel)"
