@@ -5,11 +5,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
-import json
 import os
 import re
-import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np

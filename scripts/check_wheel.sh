@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the wheel, install it into a fresh venv OUTSIDE the checkout (with the tested pins of
-# constraints.txt) and run `landmark-asl predict` on a real photo with the default model that
-# the wheel carries. Run by .ci/run; `bash scripts/check_wheel.sh` by hand.
+# constraints.txt) and run `landmark-asl predict` on a real photo and `landmark-asl live` on a
+# folder of frames, with the default model that the wheel carries. Run by .ci/run; `bash scripts/check_wheel.sh` by hand.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 data="${LANDMARK_ASL_DATA:-$(cd "$repo/.." && pwd)/shared/data}"
@@ -17,4 +17,10 @@ image="$data/asl2text/test/L/L0.jpg"
 out="$("$work/venv/bin/landmark-asl" predict "$image" --json)"
 echo "wheel check: landmark-asl predict $image -> $out"
 "$work/venv/bin/python" -c "import json, sys; r = json.loads(sys.argv[1]); assert r['label'] == 'L' and r['detected'], r" "$out"
+frames="$work/frames"
+mkdir "$frames"
+for i in $(seq -w 1 12); do cp "$image" "$frames/frame$i.jpg"; done
+summary="$("$work/venv/bin/landmark-asl" live --source "$frames" --headless --json | tail -n 1)"
+echo "wheel check: landmark-asl live --source <12 frames of L> -> $summary"
+"$work/venv/bin/python" -c "import json, sys; r = json.loads(sys.argv[1]); assert r['text'] == 'L', r" "$summary"
 echo "wheel check: passed (installed outside the checkout, default model from the wheel)"

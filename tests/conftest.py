@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from landmark_asl.datasets import data_root
+from landmark_asl.datasets import data_root, load_manifest
 
 
 @pytest.fixture(scope="session")
@@ -68,3 +69,18 @@ def make_synthetic_landmarks(n_per_class: int = 30, labels: tuple[str, ...] = ("
 def synthetic_landmarks():
     """``(X, y)``: 120 raw landmark rows (n, 127) of 4 classes (A, B, C, NOTHING), seeded."""
     return make_synthetic_landmarks()
+
+
+@pytest.fixture(scope="session")
+def manifests(data_dir: Path):
+    """Each real dataset's manifest, loaded at most once per test session."""
+    cache: dict[str, pd.DataFrame] = {}
+
+    def get(source: str) -> pd.DataFrame:
+        if source not in cache:
+            manifest, rejected = load_manifest(source)
+            assert rejected.empty, rejected.head().to_string()
+            cache[source] = manifest
+        return cache[source]
+
+    return get

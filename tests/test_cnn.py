@@ -258,7 +258,7 @@ def test_trains_and_predicts_on_cuda(letters, tmp_path) -> None:
     import torch
 
     if not torch.cuda.is_available():
-        pytest.skip("no CUDA GPU visible to torch")
+        pytest.fail("`pytest -m gpu` needs a CUDA GPU; torch sees none")
     clf = PixelCNNClassifier(**{**FAST, "device": "cuda"}).fit(letters["X_train"], letters["y_train"])
     assert clf.device_.startswith("cuda")
     assert next(clf.model_.parameters()).is_cuda

@@ -1,16 +1,14 @@
-"""Tests of dataset loading, label mapping, sample ids, splits and split files, on the real data."""
+"""Tests of dataset loading, label mapping and sample ids, on the real data."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from landmark_asl._util import file_sha256
 from landmark_asl.datasets import (
     LANDMARK_TABLE_COLUMNS,
     MANIFEST_COLUMNS,
@@ -23,7 +21,6 @@ from landmark_asl.datasets import (
     resolve_source,
 )
 from landmark_asl.labels import DIGITS, LETTERS, SPECIAL, normalize_label
-from landmark_asl.splits import apply_split, make_cross_dataset_split, make_split, read_split, write_split
 from landmark_asl.exceptions import DatasetError
 
 SIGN_MNIST_LETTERS = set(LETTERS) - {"J", "Z"}
@@ -41,21 +38,6 @@ EXPECTED = {
     "sign_mnist_rows": ("sign_mnist", 24, 298 + 188 + 11, SIGN_MNIST_LETTERS, {"train", "test"}),
 }
 SUBSET298 = "sign_mnist_rows/sign_mnist_train_subset298.csv"
-
-
-@pytest.fixture(scope="module")
-def manifests(data_dir: Path):
-    """Each real dataset's manifest, loaded at most once per module."""
-    cache: dict[str, pd.DataFrame] = {}
-
-    def get(source: str) -> pd.DataFrame:
-        if source not in cache:
-            manifest, rejected = load_manifest(source)
-            assert rejected.empty, rejected.head().to_string()
-            cache[source] = manifest
-        return cache[source]
-
-    return get
 
 
 def test_every_data_folder_is_covered(data_dir: Path) -> None:
@@ -210,87 +192,6 @@ def test_missing_and_empty_sources(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="no samples found in .*empty: expected"):
         load_manifest(tmp_path / "empty")
     assert resolve_source("massey").name == "massey"
-
-
-def test_random_split_is_reproducible_and_stratified(manifests) -> None:
-    manifest = manifests("massey")
-    first = make_split(manifest, random_state=3)
-    again = make_split(manifest, random_state=3)
-    other = make_split(manifest, random_state=4)
-    pd.testing.assert_frame_equal(first, again)
-    assert not first["split"].equals(other["split"])
-    test_labels = apply_split(manifest, first).query("split == 'test'")["label"]
-    assert test_labels.nunique() == 36
-    assert first.attrs["stratified"] and first.attrs["counts"]["test"] == pytest.approx(503, abs=1)
-
-
-def test_group_split_never_shares_a_group(manifests) -> None:
-    manifest = manifests("massey")
-    split = make_split(manifest, "group", random_state=1)
-    joined = apply_split(manifest, split)
-    assert set(joined["split"]) == {"train", "test"} and len(joined) == len(manifest)
-    test_groups = set(joined.loc[joined["split"] == "test", "group"])
-    assert test_groups and not test_groups & set(joined.loc[joined["split"] == "train", "group"])
-    pd.testing.assert_frame_equal(split, make_split(manifest, "group", random_state=1))
-
-
-def test_leave_one_signer_out(manifests) -> None:
-    manifest = manifests("massey")
-    split = make_split(manifest, "group", test_groups=["massey/hand5"])
-    joined = apply_split(manifest, split)
-    assert set(joined.loc[joined["split"] == "test", "group"]) == {"massey/hand5"}
-    assert split.attrs["counts"] == {"test": 360, "train": 2155}
-    with pytest.raises(DatasetError, match=r"test_groups \['hand9'\] not in the manifest"):
-        make_split(manifest, "group", test_groups=["hand9"])
-    with pytest.raises(DatasetError, match="at least 2 groups"):
-        make_split(manifests("sign_mnist_style_28"), "group")
-    with pytest.raises(DatasetError, match="unknown split mode"):
-        make_split(manifest, "bogus")
-    with pytest.raises(DatasetError, match="needs mode='group'"):
-        make_split(manifest, test_groups=["massey/hand5"])
-    assert make_split(manifest, "group", test_groups="massey/hand5").attrs["test_groups"] == ["massey/hand5"]
-
-
-def test_cross_dataset_split_intersects_labels(manifests) -> None:
-    split, kept, dropped = make_cross_dataset_split(manifests("massey"), manifests("asl2text/test"))
-    assert kept == sorted(LETTERS)
-    assert dropped == sorted(DIGITS + SPECIAL)
-    assert split.attrs["counts"] == {"test": 26 * 30, "train": 2515 - 700}
-
-
-def test_cross_dataset_split_removes_test_copies_of_training_files(manifests) -> None:
-    with pytest.warns(UserWarning, match="removed 5 test sample"):
-        split, kept, dropped = make_cross_dataset_split(
-            manifests("asl_alphabet_64/train"), manifests("asl_alphabet_64/official_test"))
-    assert split.attrs["n_test_removed_as_in_train"] == 5
-    assert split.attrs["counts"]["test"] == 23 and dropped == ["DEL"]
-    test_ids = set(split.loc[split["split"] == "test", "sample_id"])
-    assert not test_ids & set(split.loc[split["split"] == "train", "sample_id"])
-    official = apply_split(manifests("asl_alphabet_64/official_test"), split).query("split == 'test'")
-    assert len(official) == 23 and not {"J", "L", "M", "V", "Y"} & set(official["label"])
-
-
-def test_split_file_round_trip(tmp_path: Path, manifests) -> None:
-    split = make_split(manifests("massey"), "group", test_groups=["massey/hand1"], random_state=7)
-    path = write_split(split, tmp_path / "splits" / "massey.csv", metadata={"note": "loso"})
-    back = read_split(path)
-    pd.testing.assert_frame_equal(back, split)
-    sidecar = json.loads(Path(f"{path}.json").read_text())
-    assert sidecar["mode"] == "group" and sidecar["seed"] == 7 and sidecar["sources"] == ["massey"]
-    assert sidecar["test_groups"] == ["massey/hand1"] and sidecar["note"] == "loso"
-    assert sidecar["sha256"] == file_sha256(path) == back.attrs["sha256"]
-
-
-def test_read_split_errors(tmp_path: Path) -> None:
-    with pytest.raises(DatasetError, match="not found"):
-        read_split(tmp_path / "none.csv")
-    bad = tmp_path / "bad.csv"
-    bad.write_text("sample_id,split\nabc,validation\n")
-    with pytest.raises(DatasetError, match=r"must be 'train' or 'test'; found \['validation'\]"):
-        read_split(bad)
-    bad.write_text("id,fold\nabc,train\n")
-    with pytest.raises(DatasetError, match="expected columns"):
-        read_split(bad)
 
 
 def test_landmark_csv_nejohnson2() -> None:
