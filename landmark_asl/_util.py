@@ -1,13 +1,15 @@
-"""Small private helpers shared by every module: atomic writes, file hashes, package versions, GPU detection."""
+"""Small private helpers shared by every module: atomic writes, file locks, file hashes, package versions, GPU detection."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import platform
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 
 #: Packages whose versions shape results; recorded in every artefact's metadata.
@@ -102,3 +104,65 @@ def gpu_available() -> bool:
     if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
         return False
     return os.path.exists("/dev/nvidia0") or shutil.which("nvidia-smi") is not None
+
+
+@contextlib.contextmanager
+def exclusive_lock(target: str | os.PathLike, purpose: str) -> Iterator[Path]:
+    """Hold an exclusive lock on ``target`` through the file ``<target>.lock`` beside it.
+
+    A second holder fails at once (no waiting) with a message that names the first: its
+    process id, what it does and when it started, read from the lock file. The lock is an
+    ``fcntl.flock`` on that file, so it is released by the kernel when its process dies
+    (kill -9 included); the file is removed on a clean exit.
+
+    Parameters
+    ----------
+    target : str or path-like
+        The file to be written under the lock.
+    purpose : str
+        Shown to a second process, e.g. ``'landmark-asl extract'``.
+
+    Yields
+    ------
+    Path
+        The lock file.
+
+    Raises
+    ------
+    LockedError
+        Another process holds the lock.
+    """
+    import fcntl  # POSIX: the only platforms this library is tested on
+
+    from landmark_asl.exceptions import LockedError
+
+    target = Path(target)
+    lock = target.with_name(target.name + ".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip() or "another process"
+            os.close(fd)
+            raise LockedError(
+                f"{target} is being written by {holder}; wait for it to finish, or write to another file"
+            ) from None
+        # The previous holder may have removed the file between our open and our lock: retry
+        # on the file that is there now, so that two processes never lock different files.
+        try:
+            same = os.stat(lock).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"process {os.getpid()} ({purpose}, started {started})\n".encode(), 0)
+        yield lock
+    finally:
+        lock.unlink(missing_ok=True)
+        os.close(fd)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import math
 import sys
+import warnings
 from pathlib import Path  # noqa: F401  (used by the commands' click.Path types)
 
 import click
@@ -16,6 +18,7 @@ class _Group(click.Group):
     """Turn library errors into one line and exit status 1; `--debug` shows the traceback."""
 
     def invoke(self, ctx: click.Context):
+        warnings.formatwarning = _one_line_warning
         try:
             return super().invoke(ctx)
         except LandmarkASLError as exc:
@@ -23,6 +26,24 @@ class _Group(click.Group):
                 raise
             click.echo(f"Error: {exc}", err=True)
             sys.exit(1)
+
+
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    return f"Warning: {message}\n"
+
+
+class _FiniteRange(click.FloatRange):
+    """``click.FloatRange`` that also refuses ``nan`` (which compares false with every bound)."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+#: Longest live smoothing window: 1000 frames is half a minute at 30 fps.
+MAX_SMOOTHING_WINDOW = 1000
 
 
 @click.group(cls=_Group)
@@ -60,7 +81,7 @@ def _quiet_unless_verbose(func):
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Landmark table to write (.parquet, or .csv with a .meta.json sidecar); resumed if it exists.")
 @click.option("--n-jobs", default=1, show_default=True, type=int, help="Worker processes (-1: one per core).")
-@click.option("--min-detection-confidence", default=0.5, show_default=True, type=click.FloatRange(0, 1),
+@click.option("--min-detection-confidence", default=0.5, show_default=True, type=_FiniteRange(0, 1),
               help="Palm detector threshold of the plain pass.")
 @click.option("--model-asset", default=None, type=click.Path(dir_okay=False, path_type=Path),
               help="An official MediaPipe hand_landmarker.task (default: the model inside mediapipe).")
@@ -157,7 +178,7 @@ def train(sources: tuple[str, ...], model_name: str, output: Path, n_jobs: int, 
               help="Test source for a cross-dataset comparison; repeat for several. Omitted: --train is split.")
 @click.option("--split", default="random", show_default=True, type=click.Choice(["group", "random"]),
               help="How to split --train when --test is omitted (random overstates accuracy on video frames).")
-@click.option("--test-size", default=0.2, show_default=True, type=click.FloatRange(0, 1, min_open=True),
+@click.option("--test-size", default=0.2, show_default=True, type=_FiniteRange(0, 1, min_open=True, max_open=True),
               help="Test share of the split.")
 @click.option("--test-groups", multiple=True, help="Groups held out by --split group, e.g. massey/hand5.")
 @click.option("--split-file", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -165,17 +186,20 @@ def train(sources: tuple[str, ...], model_name: str, output: Path, n_jobs: int, 
 @click.option("--models", default="rf,xgb,cnn", show_default=True, callback=_model_list,
               help="Comma-separated registry names.")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Report folder (report.md, report.json, PNGs, split.csv, models/).")
+              help="Report folder (report.md, report.json, PNGs, split.csv, models/): new, empty, or an "
+                   "interrupted run's; an earlier report needs --overwrite.")
 @_random_state_option
 @_n_jobs_option
 @_cache_dir_option
 @click.option("--param", "params", multiple=True, metavar="MODEL.NAME=VALUE",
               help="Model parameter, e.g. rf.n_estimators=50; repeat for several.")
+@click.option("--overwrite", is_flag=True, help="Replace an earlier report in --output (other folders are never written into).")
 @click.option("--json", "as_json", is_flag=True, help="Print report.json instead of the table.")
 @_quiet_unless_verbose
 def compare(train_sources: tuple[str, ...], test_sources: tuple[str, ...], split: str, test_size: float,
             test_groups: tuple[str, ...], split_file: Path | None, models: tuple[str, ...], output: Path,
-            random_state: int, n_jobs: int, cache_dir: Path, params: tuple[str, ...], as_json: bool) -> None:
+            random_state: int, n_jobs: int, cache_dir: Path, params: tuple[str, ...], overwrite: bool,
+            as_json: bool) -> None:
     """Compare models on one split: coverage, accuracy (all / detected images), F1, size, speed."""
     import json
 
@@ -185,7 +209,8 @@ def compare(train_sources: tuple[str, ...], test_sources: tuple[str, ...], split
     report = comparison.compare(list(train_sources), list(test_sources) or None, output=output, models=models,
                                 split=split, test_size=test_size, test_groups=_comma_list(test_groups),
                                 split_file=split_file, random_state=random_state, n_jobs=n_jobs,
-                                cache_dir=cache_dir, params=parse_params(params, per_model=True))
+                                cache_dir=cache_dir, params=parse_params(params, per_model=True),
+                                overwrite=overwrite)
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return
@@ -224,9 +249,9 @@ def predict(paths: tuple[Path, ...], model: Path | None, as_json: bool) -> None:
 @click.option("--model", "model_dir", default=None, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Model directory (default: the shipped models/default).")
 @click.option("--mirror", is_flag=True, help="Flip frames horizontally before detection (selfie cameras).")
-@click.option("--smoothing-window", default=5, show_default=True, type=click.IntRange(1),
+@click.option("--smoothing-window", default=5, show_default=True, type=click.IntRange(1, MAX_SMOOTHING_WINDOW),
               help="Frames whose class probabilities are averaged.")
-@click.option("--threshold", default=0.5, show_default=True, type=click.FloatRange(0, 1),
+@click.option("--threshold", default=0.5, show_default=True, type=_FiniteRange(0, 1),
               help="No letter is shown below this smoothed probability.")
 @click.option("--stable-frames", default=8, show_default=True, type=click.IntRange(1),
               help="Frames a letter must be shown in a row to be committed.")

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from landmark_asl._util import file_sha256, package_versions
-from landmark_asl.estimators import REGISTRY, get_spec
+from landmark_asl.estimators import REGISTRY, build_estimator, get_spec
 from landmark_asl.evaluation import apply_no_hand_rule, classification_metrics, directory_size, measure_latency
 from landmark_asl.exceptions import DatasetError, LandmarkASLError
 from landmark_asl.features import FEATURE_VERSION
@@ -24,6 +24,44 @@ from landmark_asl.persistence import load_model, save_model
 from landmark_asl.reporting import REPORT_FORMAT_VERSION, write_report
 from landmark_asl.splits import MANIFEST_COLUMNS, make_cross_dataset_split, make_split, read_split, write_split
 from landmark_asl.training import as_list, fit_estimator, model_inputs
+
+
+#: What :func:`compare` writes into its output folder (and may replace with ``overwrite``).
+REPORT_ENTRIES = ("report.json", "report.md", "split.csv", "split.csv.json", "models", "landmarks")
+
+
+def _is_report_entry(name: str) -> bool:
+    return name in REPORT_ENTRIES or (name.startswith("confusion_") and name.endswith(".png"))
+
+
+def check_report_folder(output: Path, *, overwrite: bool) -> None:
+    """Refuse an ``output`` that would lose files: one holding anything but a report, or a finished report.
+
+    A new or empty folder is fine. A folder holding only what :func:`compare` writes
+    (an interrupted run: landmark cache, split) is resumed. A finished report
+    (``report.json``) is replaced only with ``overwrite``; its report files and ``models/``
+    are removed first, the landmark cache is kept.
+    """
+    if output.is_symlink() or (output.exists() and not output.is_dir()):
+        raise LandmarkASLError(f"cannot write a report to {output}: it exists and is not a folder; choose a new path")
+    if not output.is_dir():
+        return
+    entries = sorted(p.name for p in output.iterdir())
+    foreign = [name for name in entries if not _is_report_entry(name)]
+    if foreign:
+        raise LandmarkASLError(
+            f"refusing to write a report into {output}: it holds files that are not an earlier report "
+            f"({', '.join(foreign[:3])}{' ...' if len(foreign) > 3 else ''}); choose a new or empty folder"
+        )
+    if "report.json" in entries:
+        if not overwrite:
+            raise LandmarkASLError(
+                f"{output} already holds a report: choose a new folder, or pass --overwrite (overwrite=True) to replace it"
+            )
+        for name in entries:
+            if name != "landmarks":
+                path = output / name
+                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
 
 
 def prepare_split(
@@ -93,6 +131,7 @@ def compare(
     save_models: bool = True,
     params: dict[str, dict[str, Any]] | None = None,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Train and score several models on one split and write the report.
 
@@ -138,6 +177,9 @@ def compare(
         (recorded in the report).
     progress : bool
         Progress messages on stderr.
+    overwrite : bool
+        Replace a finished report in ``output`` (see :func:`check_report_folder`);
+        a folder holding anything else is always refused.
 
     Returns
     -------
@@ -153,7 +195,10 @@ def compare(
         raise LandmarkASLError(
             f"unknown model name(s) {unknown or list(models)}: expected some of {sorted(REGISTRY)}"
         )
+    for name in models:  # bad parameters fail here, before extraction
+        build_estimator(name, params=(params or {}).get(name))
     output = Path(output)
+    check_report_folder(output, overwrite=overwrite)
     output.mkdir(parents=True, exist_ok=True)
     cache_dir = Path(cache_dir) if cache_dir is not None else output / "landmarks"
     train_table, train_meta = load_landmarks(train_sources, cache_dir=cache_dir, settings=settings, n_jobs=n_jobs, progress=progress)

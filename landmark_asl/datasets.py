@@ -7,14 +7,14 @@ import hashlib
 import io
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from landmark_asl.exceptions import DatasetError
-from landmark_asl.images import IMAGE_SUFFIXES, read_image
+from landmark_asl.images import IMAGE_SUFFIXES, has_surrogates, printable_path, read_image
 from landmark_asl.labels import LETTERS, normalize_label
 from landmark_asl.landmarks import IMAGE_COLUMNS, WORLD_COLUMNS
 
@@ -108,6 +108,13 @@ class _Collector:
         self.rejected.append((str(source), reason))
 
     def add_file(self, file: Path, label: str, dataset: str, group: str, split: str) -> None:
+        if has_surrogates(str(file)):  # a row must be storable and printable: record it instead
+            self.reject(printable_path(file), "file name is not valid UTF-8: rename the file to read it")
+            return
+        if file.suffix.lower() == ".gif":
+            self.reject(file, "a GIF is not read (it may be animated): play it with `landmark-asl live --source`, "
+                              "or save a frame as PNG")
+            return
         if file.suffix.lower() not in IMAGE_SUFFIXES:
             self.reject(file, f"not an image file: expected {sorted(IMAGE_SUFFIXES)}, found {file.suffix!r}")
             return
@@ -135,6 +142,13 @@ class _Collector:
             for file in sorted(class_dir.iterdir()):
                 if file.is_file():
                     self.add_file(file, label, dataset, group, split)
+                elif file.is_dir():
+                    for nested in sorted(p for p in file.rglob("*") if p.is_file()):
+                        self.reject(
+                            printable_path(nested),
+                            f"in a subfolder of class folder {class_dir.name!r}: not read (an image's label is "
+                            "the folder that holds it directly); move it up, or pass the subfolder as a source",
+                        )
 
     def add_flat_folder(self, folder: Path) -> None:
         dataset, split, group = _names(folder)
@@ -150,6 +164,11 @@ class _Collector:
             self.add_file(file, label, dataset, group, split or "test")
 
     def add(self, path: Path, depth: int = 0) -> None:
+        if not path.is_dir() and not path.is_file():
+            raise DatasetError(
+                f"{printable_path(path)} is not a folder or a regular file (a device, pipe or socket): "
+                "expected a folder of images or a CSV"
+            )
         if path.is_file():
             if path.suffix.lower() != ".csv":
                 raise DatasetError(
@@ -209,12 +228,19 @@ def load_manifest(
     resolved = []
     for source in sources:
         path = resolve_source(source)
-        n_before = len(collector.rows)
+        n_before, n_rejected = len(collector.rows), len(collector.rejected)
         collector.add(path)
         if len(collector.rows) == n_before:
-            found = sorted(p.name for p in path.iterdir())[:8] if path.is_dir() else [path.name]
+            rejected_here = collector.rejected[n_rejected:]
+            if rejected_here:
+                first, reason = rejected_here[0]
+                raise DatasetError(
+                    f"no usable samples in {printable_path(path)}: all {len(rejected_here)} file(s) were rejected, "
+                    f"e.g. {first}: {reason}"
+                )
+            found = sorted(printable_path(p.name) for p in path.iterdir())[:8] if path.is_dir() else [path.name]
             raise DatasetError(
-                f"no samples found in {path}: expected <root>/<label>/*.jpg|jpeg|png, "
+                f"no samples found in {printable_path(path)}: expected <root>/<label>/*.jpg|jpeg|png|bmp, "
                 f"<LABEL>_test.jpg files or a Sign-MNIST CSV; found {found}"
             )
         resolved.append(_relative_name(path))
@@ -245,6 +271,14 @@ def _csv_rows(path: Path) -> tuple[bytes, list[bytes]]:
 
 
 def _parse_rows(path: Path, header: bytes, rows: list[bytes]) -> pd.DataFrame:
+    if not rows:
+        raise DatasetError(f"CSV {path} has a header but no rows: expected data rows after it")
+    n_columns = header.count(b",") + 1
+    for i, row in enumerate(rows):
+        if row.count(b",") + 1 != n_columns:
+            raise DatasetError(
+                f"CSV {path}: row {i} (line {i + 2}) has {row.count(b',') + 1} columns; the header has {n_columns}"
+            )
     try:
         frame = pd.read_csv(io.BytesIO(b"\n".join([header, *rows])))
     except (ValueError, pd.errors.ParserError) as exc:
@@ -421,6 +455,7 @@ def load_landmark_csv(path: str | os.PathLike) -> pd.DataFrame:
     coords = frame.iloc[:, 2:]
     if not all(pd.api.types.is_numeric_dtype(t) for t in coords.dtypes) or coords.isna().any().any():
         raise DatasetError(f"{path}: landmark columns must all be numbers; found text or empty cells")
+    check_finite(coords.to_numpy(np.float64), list(coords.columns), where=str(path))
     dataset = path.stem.split("_")[0]
     table = pd.DataFrame(
         {
@@ -449,6 +484,22 @@ def load_landmark_csv(path: str | os.PathLike) -> pd.DataFrame:
     xyz = pd.DataFrame(coords.to_numpy(np.float32), columns=list(IMAGE_COLUMNS))
     world = pd.DataFrame(np.full((len(frame), len(WORLD_COLUMNS)), np.nan, np.float32), columns=list(WORLD_COLUMNS))
     return pd.concat([table, xyz, world], axis=1)[list(LANDMARK_TABLE_COLUMNS)]
+
+
+def check_finite(values: np.ndarray, columns: Sequence[str], *, where: str, rows: Sequence[int] | None = None) -> None:
+    """Raise DatasetError naming the first row and column that is not a finite float32.
+
+    ``inf``, ``-inf``, NaN and values beyond float32 (``1e39``) are all refused. ``rows``
+    gives the row numbers to report when ``values`` is a subset of a table.
+    """
+    with np.errstate(over="ignore"):
+        bad = ~np.isfinite(np.asarray(values, dtype=np.float64).astype(np.float32))
+    if bad.any():
+        row, column = map(int, np.argwhere(bad)[0])
+        raise DatasetError(
+            f"{where}: row {row if rows is None else rows[row]}, column {columns[column]} is {values[row, column]!r}: landmark coordinates must be "
+            f"finite numbers within float32 ({int(bad.any(axis=1).sum())} bad row(s))"
+        )
 
 
 def find_duplicates(manifest: pd.DataFrame) -> pd.DataFrame:

@@ -129,7 +129,8 @@ def build_estimator(name: str, *, random_state: int = 0, n_jobs: int = 1, params
     Raises
     ------
     LandmarkASLError
-        A parameter the model does not take.
+        A parameter the model does not take, or a value it cannot use (checked here,
+        before any data is read or fitted).
     """
     try:
         estimator = make_estimator(name, **(params or {}))
@@ -142,7 +143,31 @@ def build_estimator(name: str, *, random_state: int = 0, n_jobs: int = 1, params
         if key.split("__")[-1] in ("random_state", "n_jobs")
     }
     estimator.set_params(**updates)
+    check_params(name, estimator)
     return estimator
+
+
+def check_params(name: str, estimator: BaseEstimator) -> None:
+    """Validate every parameter of ``estimator`` (and of its pipeline steps) without fitting.
+
+    Uses scikit-learn's parameter constraints where a class declares them and the class's
+    own ``_check_params`` otherwise.
+
+    Raises
+    ------
+    LandmarkASLError
+        Naming the model and the parameter, e.g. ``n_estimators must be an int in the range [1, inf)``.
+    """
+    steps = [step for _, step in estimator.steps] if hasattr(estimator, "steps") else [estimator]
+    for step in steps:
+        try:
+            if getattr(step, "_parameter_constraints", None):
+                step._validate_params()
+            if hasattr(step, "_check_params"):
+                step._check_params()
+        except (ValueError, TypeError) as exc:
+            message = str(exc).replace(f"of {type(step).__name__} ", "")
+            raise LandmarkASLError(f"bad parameter for model {name!r}: {message}") from None
 
 
 def parse_params(items: Sequence[str], *, per_model: bool) -> dict[str, Any]:

@@ -24,3 +24,7 @@ class ModelLoadError(LandmarkASLError):
 
 class SourceError(LandmarkASLError):
     """A live source (camera, video file, image folder) cannot be opened or read."""
+
+
+class LockedError(LandmarkASLError):
+    """Another process is writing the same output (its lock file names it)."""

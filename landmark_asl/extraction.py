@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import json
@@ -9,8 +10,8 @@ import os
 import platform
 import shutil
 import sys
-import tempfile
 import time
+import warnings
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,8 +20,10 @@ import numpy as np
 import pandas as pd
 
 from landmark_asl import __version__
+from landmark_asl._util import atomic_write, exclusive_lock
 from landmark_asl.datasets import MANIFEST_COLUMNS
 from landmark_asl.exceptions import DatasetError, ExtractionError
+from landmark_asl.images import printable_path
 from landmark_asl.landmarks import IMAGE_COLUMNS, WORLD_COLUMNS, ExtractorSettings
 
 #: Columns describing the outcome of extraction for one sample.
@@ -39,6 +42,10 @@ TABLE_COLUMNS: tuple[str, ...] = MANIFEST_COLUMNS + RESULT_COLUMNS + IMAGE_COLUM
 METADATA_KEY = b"landmark_asl"
 TABLE_FORMAT = "landmark_asl.landmark_table"
 TABLE_FORMAT_VERSION = 1
+#: Version of the code that turns a sample into a row (image reading, detection passes, row
+#: layout). Bump it when that code changes what a row holds: tables and cache files made by
+#: another version are not resumed from, so stale rows are never reused.
+LOADER_VERSION = 2
 #: Samples sent to a worker at a time; also the most work an interrupted run can lose.
 BATCH_SIZE = 32
 
@@ -96,19 +103,6 @@ def _is_csv(path: Path) -> bool:
     return path.suffix.lower() == ".csv"
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` then rename the temporary file onto ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _write_parquet(table, path: Path, metadata: dict) -> None:
     """Write a DataFrame or ``pyarrow.Table`` atomically, with ``metadata`` in the schema."""
     import pyarrow as pa
@@ -117,7 +111,7 @@ def _write_parquet(table, path: Path, metadata: dict) -> None:
     arrow = table if isinstance(table, pa.Table) else pa.Table.from_pandas(table, preserve_index=False)
     schema_meta = dict(arrow.schema.metadata or {})
     schema_meta[METADATA_KEY] = json.dumps(metadata).encode()
-    _atomic_write(path, lambda tmp: pq.write_table(arrow.replace_schema_metadata(schema_meta), tmp))
+    atomic_write(path, lambda tmp: pq.write_table(arrow.replace_schema_metadata(schema_meta), tmp))
 
 
 def write_table(table: pd.DataFrame, path: str | os.PathLike, metadata: dict) -> Path:
@@ -138,10 +132,11 @@ def write_table(table: pd.DataFrame, path: str | os.PathLike, metadata: dict) ->
         The written table.
     """
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     if _is_csv(path):
         sidecar = _sidecar(path)
-        _atomic_write(sidecar, lambda tmp: tmp.write_text(json.dumps(metadata, indent=2)))
-        _atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
+        atomic_write(sidecar, lambda tmp: tmp.write_text(json.dumps(metadata, indent=2)))
+        atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
     else:
         _write_parquet(table, path, metadata)
     return path
@@ -199,7 +194,30 @@ def read_table(path: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
     for column in ("sample_id", "source", "dataset", "label", "group", "split", "reason", "strategy", "handedness"):
         table[column] = table[column].fillna("").astype(str)
     table["detected"] = table["detected"].astype(bool)
+    _check_rows(table, path)
     return table[list(TABLE_COLUMNS)], metadata
+
+
+def _check_rows(table: pd.DataFrame, path: Path) -> None:
+    """Labels through the one vocabulary; finite image landmarks on every row marked detected."""
+    from landmark_asl.datasets import check_finite
+    from landmark_asl.labels import normalize_label
+
+    labels = {}
+    for label in table["label"].unique():
+        try:
+            labels[label] = normalize_label(label)
+        except DatasetError as exc:
+            row = int(np.flatnonzero(table["label"].to_numpy() == label)[0])
+            raise DatasetError(f"{path}: row {row}: {exc}") from None
+    table["label"] = table["label"].map(labels)
+    detected = table.loc[table["detected"], list(IMAGE_COLUMNS)]
+    if len(detected):
+        try:
+            check_finite(detected.to_numpy(np.float64), list(IMAGE_COLUMNS), where=str(path),
+                         rows=np.flatnonzero(table["detected"].to_numpy()))
+        except DatasetError as exc:
+            raise DatasetError(f"{exc}; a row marked detected needs all 63 image landmarks") from None
 
 
 # --- rows ------------------------------------------------------------------------------------------
@@ -363,11 +381,13 @@ def _parts_dir(output: Path) -> Path:
 
 
 def _check_compatible(found: dict, expected: dict, where: Path) -> None:
-    for key in ("settings", "model_asset_sha256"):
-        if key in found and found[key] != expected[key]:
+    for key in ("settings", "model_asset_sha256", "loader_version"):
+        # Tables from before the loader was versioned are version 1.
+        value = found.get(key, 1) if key == "loader_version" else found.get(key, expected[key])
+        if value != expected[key]:
             raise ExtractionError(
                 f"cannot resume into {where}: it was extracted with different {key} "
-                f"({found[key]}) than this run ({expected[key]}); write to a new output file, "
+                f"({value}) than this run ({expected[key]}); write to a new output file, "
                 "or delete the old one (and its .parts folder) to start over"
             )
 
@@ -384,7 +404,12 @@ def _load_done(output: Path, identity: dict) -> list:
     parts = _parts_dir(output)
     if parts.is_dir():
         for part in sorted(parts.glob("part-*.parquet")):
-            arrow = pq.read_table(part)
+            try:
+                arrow = pq.read_table(part)
+            except (OSError, ValueError) as exc:  # truncated or garbled: its samples are redone
+                warnings.warn(f"dropping unreadable part file {part} ({exc}); its samples are extracted again", stacklevel=3)
+                part.unlink()
+                continue
             raw = (arrow.schema.metadata or {}).get(METADATA_KEY)
             _check_compatible(json.loads(raw) if raw else {}, identity, part)
             done.append(arrow)
@@ -488,36 +513,53 @@ def extract_table(
     start = time.perf_counter()
     clock: dict[str, float] = {}
     manifest, rejected, landmark_tables, source_names = _collect(sources)
-    identity = {"settings": dataclasses.asdict(settings), **_model_info(settings)}
-    done = _load_done(output, identity)
-    done_ids = set().union(*(set(_column(t, "sample_id")) for t in done)) if done else set()
-    todo = manifest[~manifest["sample_id"].isin(done_ids)].drop_duplicates("sample_id")
-    parts = _parts_dir(output)
-    if len(todo):
-        parts.mkdir(parents=True, exist_ok=True)
-        part_meta = {"format": TABLE_FORMAT, "format_version": TABLE_FORMAT_VERSION, **identity}
-        first = len(list(parts.glob("part-*.parquet")))
-        # Small batches when there are few images, so that every worker gets several.
-        size = max(1, min(BATCH_SIZE, -(-len(todo) // (4 * n_jobs))))
-        batches = [todo.iloc[i : i + size] for i in range(0, len(todo), size)]
-        for k, result in enumerate(_run_batches(batches, settings, n_jobs, progress, len(todo), clock)):
-            _write_parquet(result, parts / f"part-{first + k:06d}.parquet", part_meta)
-            done.append(result)
-    seconds = time.perf_counter() - start
-    startup = clock.get("ready", time.perf_counter()) - start
-    table = _merge(done, manifest, landmark_tables)
-    metadata = {
-        "format": TABLE_FORMAT,
-        "format_version": TABLE_FORMAT_VERSION,
-        **identity,
-        "versions": _versions(),
-        "sources": source_names,
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "n_rows": len(table),
-    }
-    write_table(table, output, metadata)
-    if parts.is_dir():
-        shutil.rmtree(parts)
+    identity = {"settings": dataclasses.asdict(settings), **_model_info(settings), "loader_version": LOADER_VERSION}
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(exclusive_lock(output, "landmark-asl extract"))
+        except OSError as exc:  # a missing, read-only or special folder
+            raise DatasetError(f"cannot write {printable_path(output)}: {exc.strerror or exc}") from exc
+        try:
+            done = _load_done(output, identity)
+            done_ids = set().union(*(set(_column(t, "sample_id")) for t in done)) if done else set()
+            todo = manifest[~manifest["sample_id"].isin(done_ids)].drop_duplicates("sample_id")
+            parts = _parts_dir(output)
+            n_new = 0
+            if len(todo):
+                parts.mkdir(parents=True, exist_ok=True)
+                part_meta = {"format": TABLE_FORMAT, "format_version": TABLE_FORMAT_VERSION, **identity}
+                numbers = [int(p.stem.split("-")[1]) for p in parts.glob("part-*.parquet") if p.stem.split("-")[1].isdigit()]
+                first = max(numbers, default=-1) + 1
+                # Small batches when there are few images, so that every worker gets several.
+                size = max(1, min(BATCH_SIZE, -(-len(todo) // (4 * n_jobs))))
+                batches = [todo.iloc[i : i + size] for i in range(0, len(todo), size)]
+                try:
+                    for k, result in enumerate(_run_batches(batches, settings, n_jobs, progress, len(todo), clock)):
+                        _write_parquet(result, parts / f"part-{first + k:06d}.parquet", part_meta)
+                        done.append(result)
+                        n_new += len(result)
+                except _WorkerDied as exc:
+                    raise ExtractionError(
+                        f"{exc}; {n_new} of {len(todo)} samples were extracted and saved in {parts}: "
+                        "run the same command again to resume"
+                    ) from exc
+            seconds = time.perf_counter() - start
+            startup = clock.get("ready", time.perf_counter()) - start
+            table = _merge(done, manifest, landmark_tables, _source_roots(sources, source_names))
+            metadata = {
+                "format": TABLE_FORMAT,
+                "format_version": TABLE_FORMAT_VERSION,
+                **identity,
+                "versions": _versions(),
+                "sources": source_names,
+                "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "n_rows": len(table),
+            }
+            write_table(table, output, metadata)
+            if parts.is_dir():
+                shutil.rmtree(parts)
+        except OSError as exc:
+            raise DatasetError(f"cannot write {printable_path(exc.filename or output)}: {exc.strerror or exc}") from exc
     run_ids = set(manifest["sample_id"]).union(*(set(t["sample_id"]) for t in landmark_tables))
     summary = coverage_summary(table[table["sample_id"].isin(run_ids)])
     summary.update(
@@ -535,19 +577,37 @@ def extract_table(
     return summary
 
 
+#: Resident memory of one extraction worker (MediaPipe graph + decoded images), measured.
+WORKER_MEMORY_MB = 250
+
+
 def _n_jobs(n_jobs: int) -> int:
+    """Worker count: ``-1`` is one per available core; more than the cores is capped, with a warning."""
     available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if n_jobs == -1:
         return available
     if int(n_jobs) < 1:
         raise ValueError(f"n_jobs must be >= 1 or -1 (all cores); got {n_jobs}")
+    if int(n_jobs) > available:
+        warnings.warn(
+            f"n_jobs={n_jobs} capped at the {available} available cores (each worker holds about "
+            f"{WORKER_MEMORY_MB} MB and one core; more would only compete)",
+            stacklevel=3,
+        )
+        return available
     return int(n_jobs)
+
+
+class _WorkerDied(ExtractionError):
+    """A worker process ended without a result (killed, out of memory, crashed)."""
 
 
 def _run_batches(batches, settings: ExtractorSettings, n_jobs: int, progress: bool, total: int, clock: dict):
     """Yield the result table of every batch, in this process or in ``n_jobs`` workers.
 
-    Sets ``clock['ready']`` (``time.perf_counter()``) once the extractor(s) are loaded.
+    Sets ``clock['ready']`` (``time.perf_counter()``) once the extractor(s) are loaded. A
+    worker that dies (kill -9, out of memory, segfault) stops the run with :class:`_WorkerDied`
+    instead of waiting forever; batches already yielded are kept by the caller.
     """
     from tqdm import tqdm
 
@@ -564,27 +624,53 @@ def _run_batches(batches, settings: ExtractorSettings, n_jobs: int, progress: bo
                     bar.update(len(result))
                     yield result
             return
-        import multiprocessing as mp
-
-        # spawn: forking a process that already runs MediaPipe's threads can deadlock.
-        context = mp.get_context("spawn")
-        cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-        pin = cpus if len(cpus) >= n_jobs else []
-        started, ready, processed = context.Value("i", 0), context.Value("i", 0), context.Value("i", 0)
-        initargs = (dataclasses.asdict(settings), _QUIET, pin, started, ready, processed)
-        with context.Pool(n_jobs, initializer=_worker_init, initargs=initargs) as pool:
-            results = pool.imap_unordered(_worker_batch, batches)
-            deadline = time.perf_counter() + 300
-            while ready.value < n_jobs and time.perf_counter() < deadline:  # only to time the start-up
-                time.sleep(0.005)
-            clock["ready"] = time.perf_counter()
-            # Images the first workers finished while the last one was still starting.
-            clock["processed_at_ready"] = processed.value
-            for result in results:
-                bar.update(len(result))
-                yield result
+        yield from _pool_batches(batches, settings, n_jobs, bar, clock)
     finally:
         bar.close()
+
+
+def _pool_batches(batches, settings: ExtractorSettings, n_jobs: int, bar, clock: dict):
+    import concurrent.futures as cf
+    import multiprocessing as mp
+    from concurrent.futures.process import BrokenProcessPool
+
+    # spawn: forking a process that already runs MediaPipe's threads can deadlock.
+    context = mp.get_context("spawn")
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    pin = cpus if len(cpus) >= n_jobs else []
+    started, ready, processed = context.Value("i", 0), context.Value("i", 0), context.Value("i", 0)
+    initargs = (dataclasses.asdict(settings), _QUIET, pin, started, ready, processed)
+    pool = cf.ProcessPoolExecutor(n_jobs, mp_context=context, initializer=_worker_init, initargs=initargs)
+    pending: set = set()
+    queue = iter(batches)
+    clean = False
+    try:
+        # A few batches in flight per worker: enough to keep them busy, little to lose.
+        for batch in queue:
+            pending.add(pool.submit(_worker_batch, batch))
+            if len(pending) >= 2 * n_jobs:
+                break
+        while pending:
+            timeout = None if "ready" in clock else 0.01  # poll only to time the start-up
+            finished, pending = cf.wait(pending, timeout=timeout, return_when=cf.FIRST_COMPLETED)
+            if "ready" not in clock and ready.value >= n_jobs:
+                clock["ready"] = time.perf_counter()
+                # Images the first workers finished while the last one was still starting.
+                clock["processed_at_ready"] = processed.value
+            for future in finished:
+                result = future.result()
+                bar.update(len(result))
+                yield result
+                nxt = next(queue, None)
+                if nxt is not None:
+                    pending.add(pool.submit(_worker_batch, nxt))
+        clean = True
+    except BrokenProcessPool as exc:
+        raise _WorkerDied(
+            "an extraction worker process died (killed, out of memory or crashed)"
+        ) from exc
+    finally:
+        pool.shutdown(wait=clean, cancel_futures=True)
 
 
 def _column(table, name: str) -> list:
@@ -592,8 +678,28 @@ def _column(table, name: str) -> list:
     return table[name].tolist() if isinstance(table, pd.DataFrame) else table.column(name).to_pylist()
 
 
-def _merge(done: list, manifest: pd.DataFrame, landmark_tables: list[pd.DataFrame]) -> pd.DataFrame:
-    """Old rows + a row for every manifest entry (results shared by identical files) + CSV landmarks."""
+def _source_roots(sources, names: list[str]) -> tuple[str, ...]:
+    """The paths whose samples this run owns: a row of an old table under one of them is replaced."""
+    return () if isinstance(sources, pd.DataFrame) else tuple(names)
+
+
+def _owned(source: pd.Series, roots: tuple[str, ...], listed: set[str]) -> np.ndarray:
+    """Which old rows belong to this run's sources: listed again, or a file under (or a CSV row of) a root."""
+    path = source.str.replace(r"#\d+$", "", regex=True)
+    under = tuple(r.rstrip(os.sep) + os.sep for r in roots)
+    owned = source.isin(listed) | path.isin(set(roots))
+    if under:
+        owned |= path.str.startswith(under)
+    return owned.to_numpy(dtype=bool)
+
+
+def _merge(done: list, manifest: pd.DataFrame, landmark_tables: list[pd.DataFrame], roots: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A row for every manifest entry and CSV landmark row of this run, plus old rows of other sources.
+
+    Old rows of this run's sources are replaced: a deleted file's row disappears and a
+    moved or relabelled file gets its new source and label. Results are reused by
+    ``sample_id`` (content hash), so unchanged files are never extracted again.
+    """
     import pyarrow as pa
 
     arrow = [t for t in done if isinstance(t, pa.Table)]
@@ -606,8 +712,10 @@ def _merge(done: list, manifest: pd.DataFrame, landmark_tables: list[pd.DataFram
     result_cols = list(RESULT_COLUMNS + _LANDMARK_COLUMNS)
     new_rows = manifest[list(MANIFEST_COLUMNS)].join(by_id[result_cols], on="sample_id")
     tables = [t[list(TABLE_COLUMNS)] for t in landmark_tables]
+    listed = set(manifest["source"]).union(*(set(t["source"]) for t in tables))
+    others = results[~_owned(results["source"].astype(str), roots, listed)] if len(results) else results
     # Same dtypes in every piece, so that concatenation does not depend on all-NaN columns.
-    pieces = [_typed(frame) for frame in (results, new_rows, *tables) if len(frame)]
+    pieces = [_typed(frame) for frame in (new_rows, *tables, others) if len(frame)]
     table = pd.concat(pieces, ignore_index=True) if pieces else _typed(new_rows)
     table = table.drop_duplicates(["sample_id", "source"]).sort_values(["dataset", "split", "label", "source"], kind="stable")
     return table.reset_index(drop=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import stat
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -16,8 +17,9 @@ from landmark_asl.exceptions import DatasetError
 IMAGE_SUFFIXES: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".bmp"})
 
 #: Larger images are refused before decoding (a decompression bomb: a few hundred KB of
-#: PNG can claim 10^10 pixels). 12,000 x 12,000 decodes in about 430 MB.
-MAX_IMAGE_PIXELS = 12_000 * 12_000
+#: PNG can claim 10^10 pixels). At 10,000 x 10,000 (a 100 MP photo) `predict` peaks at about
+#: 990 MB in all (measured by scripts/probe_hostile.py); 12,000 x 12,000 took 1,060 MB.
+MAX_IMAGE_PIXELS = 10_000 * 10_000
 
 _MAX_FILE_BYTES = 4 * MAX_IMAGE_PIXELS  # an uncompressed 32-bit BMP at the pixel limit
 
@@ -37,10 +39,11 @@ def printable_path(path: str | os.PathLike) -> str:
     text = os.fspath(path)
     if isinstance(text, bytes):
         text = os.fsdecode(text)
-    return text.encode("utf-8", "backslashreplace").decode("utf-8") if _has_surrogates(text) else text
+    return os.fsencode(text).decode("utf-8", "backslashreplace") if has_surrogates(text) else text
 
 
-def _has_surrogates(text: str) -> bool:
+def has_surrogates(text: str) -> bool:
+    """Whether ``text`` holds undecodable bytes of a file name (it cannot be encoded as UTF-8)."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -50,15 +53,31 @@ def _has_surrogates(text: str) -> bool:
 
 def _claimed_size(data: bytes) -> tuple[int, int] | None:
     """(width, height) the file's header claims, without decoding the pixels; None if unknown."""
+    header = _header(data)
+    return None if header is None else header[0]
+
+
+def _header(data: bytes) -> tuple[tuple[int, int], bool] | None:
+    """((width, height), grayscale) from the file's header without decoding; None if unknown."""
     try:
         from PIL import Image
     except ImportError:  # pragma: no cover - pillow comes with matplotlib
         return None
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            return image.size
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # we apply our own limit
+            with Image.open(io.BytesIO(data)) as image:
+                return image.size, image.mode in _GRAY_MODES
+    except Image.DecompressionBombError:  # PIL's own limit (twice ours): far over ours too
+        return _BOMB, False
     except Exception:  # noqa: BLE001 - any header PIL cannot parse: let OpenCV decide
         return None
+
+
+#: What :func:`_claimed_size` returns for a header beyond even PIL's limit.
+_BOMB = (-1, -1)
+#: PIL modes of single-channel images: decoded as grayscale (a third of the memory), then RGB.
+_GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "F"})
 
 
 def _frame_count(data: bytes) -> int:
@@ -69,6 +88,29 @@ def _frame_count(data: bytes) -> int:
             return int(getattr(image, "n_frames", 1))
     except Exception:  # noqa: BLE001 - not a format PIL knows: a still image for OpenCV
         return 1
+
+
+def _decode_flag(size: tuple[int, int] | None, gray: bool, max_side: int | None) -> int:
+    """The ``cv2.imdecode`` flag: reduced size (1/2, 1/4, 1/8) for images far larger than needed, grayscale for gray files.
+
+    JPEG is scaled inside the decoder; other formats are decoded at their own channel
+    count and reduced before the conversion to colour, so a grayscale 10,000 x 10,000 PNG
+    costs about 100 MB instead of 300 MB.
+    """
+    import cv2
+
+    if size is None:
+        return cv2.IMREAD_COLOR
+    flags = (
+        ((8, cv2.IMREAD_REDUCED_GRAYSCALE_8), (4, cv2.IMREAD_REDUCED_GRAYSCALE_4), (2, cv2.IMREAD_REDUCED_GRAYSCALE_2))
+        if gray
+        else ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4), (2, cv2.IMREAD_REDUCED_COLOR_2))
+    )
+    if max_side is not None:
+        for factor, flag in flags:
+            if max(size) // factor >= max_side and min(size) // factor >= 8:  # never shrink a thin side away
+                return flag
+    return cv2.IMREAD_GRAYSCALE if gray else cv2.IMREAD_COLOR
 
 
 def decode_image(data: bytes, *, name: str = "image", max_side: int | None = DEFAULT_MAX_SIDE) -> np.ndarray:
@@ -98,24 +140,31 @@ def decode_image(data: bytes, *, name: str = "image", max_side: int | None = DEF
 
     if not data:
         raise DatasetError(f"cannot read image {name}: the file is empty (0 bytes)")
-    size = _claimed_size(data)
-    if size is not None and size[0] * size[1] > MAX_IMAGE_PIXELS:
+    size, gray = _header(data) or (None, False)
+    if size is not None and (size == _BOMB or size[0] * size[1] > MAX_IMAGE_PIXELS):
+        claims = "over 178,956,970 pixels" if size == _BOMB else f"{size[0]}x{size[1]} pixels"
         raise DatasetError(
-            f"refusing image {name}: it claims {size[0]}x{size[1]} pixels, more than the limit of "
+            f"refusing image {name}: it claims {claims}, more than the limit of "
             f"{MAX_IMAGE_PIXELS:,} (a decompression bomb or a mistake); downscale it first"
         )
+
     if data[:6] in (b"GIF87a", b"GIF89a") and _frame_count(data) > 1:
         raise DatasetError(
             f"cannot read image {name}: an animated GIF ({_frame_count(data)} frames); "
             "play it as a video (`landmark-asl live --source`) or save one frame as PNG"
         )
-    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    try:
+        image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), _decode_flag(size, gray, max_side))
+    except cv2.error as exc:  # OpenCV's own limits (e.g. a header it reads but PIL does not)
+        raise DatasetError(f"refusing image {name}: OpenCV cannot decode it ({str(exc).strip().splitlines()[-1][:120]})") from None
     if image is None:
         raise DatasetError(f"cannot decode image {name}: not an image or corrupt ({len(data)} bytes)")
     if max_side is not None and max(image.shape[:2]) > max_side:
         scale = max_side / max(image.shape[:2])
         height, width = (max(1, round(s * scale)) for s in image.shape[:2])
         image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB, dst=image)
 
 

@@ -34,10 +34,16 @@ def is_table_file(path: Path) -> bool:
 def landmark_cache_path(source: str | Path, cache_dir: str | Path, settings: Any = None) -> Path:
     """Where the landmark table of one source is cached.
 
-    The file name holds the source's path and a hash of the resolved path and of the
-    extractor settings, so that changed settings never reuse stale landmarks.
+    The file name holds the source's path and a hash of the resolved path, the extractor
+    settings, :data:`~landmark_asl.extraction.LOADER_VERSION` and the mediapipe version, so
+    that changed settings or loader code never reuse stale landmarks. Inside one cache file,
+    rows follow the folder (see :func:`~landmark_asl.extraction.extract_table`): deleted files
+    disappear, moved ones get their new label, changed ones are extracted again.
     """
+    from importlib.metadata import version
+
     from landmark_asl.datasets import data_root, resolve_source
+    from landmark_asl.extraction import LOADER_VERSION
 
     resolved = resolve_source(source).resolve()
     try:
@@ -45,7 +51,8 @@ def landmark_cache_path(source: str | Path, cache_dir: str | Path, settings: Any
     except ValueError:
         name = str(resolved)
     settings_dict = dataclasses.asdict(settings) if dataclasses.is_dataclass(settings) else {}
-    digest = hashlib.sha1(json.dumps([str(resolved), settings_dict], sort_keys=True).encode()).hexdigest()[:10]
+    key = [str(resolved), settings_dict, LOADER_VERSION, version("mediapipe")]
+    digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
     return Path(cache_dir) / f"{_slug(name)}-{digest}.parquet"
 
 

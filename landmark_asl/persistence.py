@@ -333,7 +333,7 @@ def _check_destination(directory: Path) -> None:
         return
     if directory.is_symlink() or not directory.is_dir():
         raise ModelLoadError(f"cannot save a model to {directory}: it exists and is not a folder; choose a new path")
-    if not is_model_dir(directory):
+    if not is_model_dir(directory) and any(directory.iterdir()):
         raise ModelLoadError(
             f"refusing to replace {directory}: it exists and is not a model directory (no {METADATA_FILE}); "
             "choose a new or empty path, or delete it yourself"

@@ -83,6 +83,11 @@ def make_split(
     from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
     _check_manifest(manifest)
+    integral = isinstance(test_size, (int, np.integer)) and not isinstance(test_size, bool)
+    if not ((integral and test_size >= 1) or (not integral and isinstance(test_size, (float, np.floating)) and 0 < test_size < 1)):
+        raise DatasetError(
+            f"test_size must be a fraction strictly between 0 and 1, or a count >= 1; got {test_size!r}"
+        )
     info = {"mode": mode, "seed": random_state, "test_size": test_size,
             "sources": list(manifest.attrs.get("sources", sorted(manifest["dataset"].unique())))}
     unique = manifest.drop_duplicates("sample_id")

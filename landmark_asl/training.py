@@ -160,6 +160,7 @@ def train_model(
         raise DatasetError("no training sources given: pass at least one dataset name, folder or landmark table")
     output = Path(output)
     _check_destination(output)  # fail before the long part, and never over a folder that is not a model
+    build_estimator(model_name, params=params)  # bad parameters fail here, before extraction
     cache_dir = Path(cache_dir) if cache_dir is not None else Path(".cache") / "landmarks"
     metrics = _metrics_from(metrics_from, model_name) if metrics_from else None
     table, meta = load_landmarks(source_list, cache_dir=cache_dir, settings=settings, n_jobs=n_jobs, progress=progress)

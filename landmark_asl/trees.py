@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import warnings
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -88,6 +90,20 @@ class XGBLandmarkClassifier(ClassifierMixin, BaseEstimator):
     #: Storage kind written into a model card, and the files :meth:`load_artifact` reads.
     STORAGE = "xgboost-ubj"
     ARTIFACT_FILES = (_XGB_FILE,)
+
+    _parameter_constraints: dict = {
+        "n_estimators": [Interval(Integral, 1, None, closed="left")],
+        "max_depth": [Interval(Integral, 0, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "subsample": [Interval(Real, 0, 1, closed="right")],
+        "colsample_bytree": [Interval(Real, 0, 1, closed="right")],
+        "min_child_weight": [Interval(Real, 0, None, closed="left")],
+        "reg_lambda": [Interval(Real, 0, None, closed="left")],
+        "tree_method": [StrOptions({"hist", "approx", "exact", "gpu_hist"})],
+        "device": [StrOptions({"auto", "cpu", "cuda"}), str],
+        "n_jobs": [Integral, None],
+        "random_state": ["random_state"],
+    }
 
     def __init__(
         self,
