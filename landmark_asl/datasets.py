@@ -496,9 +496,10 @@ def check_finite(values: np.ndarray, columns: Sequence[str], *, where: str, rows
         bad = ~np.isfinite(np.asarray(values, dtype=np.float64).astype(np.float32))
     if bad.any():
         row, column = map(int, np.argwhere(bad)[0])
+        number = row if rows is None else rows[row]
         raise DatasetError(
-            f"{where}: row {row if rows is None else rows[row]}, column {columns[column]} is {values[row, column]!r}: landmark coordinates must be "
-            f"finite numbers within float32 ({int(bad.any(axis=1).sum())} bad row(s))"
+            f"{where}: row {number}, column {columns[column]} is {values[row, column]!r}: landmark coordinates "
+            f"must be finite numbers within float32 ({int(bad.any(axis=1).sum())} bad row(s))"
         )
 
 

@@ -17,8 +17,9 @@ from landmark_asl.exceptions import DatasetError
 IMAGE_SUFFIXES: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".bmp"})
 
 #: Larger images are refused before decoding (a decompression bomb: a few hundred KB of
-#: PNG can claim 10^10 pixels). At 10,000 x 10,000 (a 100 MP photo) `predict` peaks at about
-#: 990 MB in all (measured by scripts/probe_hostile.py); 12,000 x 12,000 took 1,060 MB.
+#: PNG can claim 10^10 pixels). At 10,000 x 10,000 (a 100 MP photo) the whole `predict`
+#: process peaks at 840-900 MB (measured with /usr/bin/time and scripts/probe_hostile.py);
+#: 12,000 x 12,000 took 1,060 MB.
 MAX_IMAGE_PIXELS = 10_000 * 10_000
 
 _MAX_FILE_BYTES = 4 * MAX_IMAGE_PIXELS  # an uncompressed 32-bit BMP at the pixel limit
@@ -51,12 +52,6 @@ def has_surrogates(text: str) -> bool:
     return False
 
 
-def _claimed_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) the file's header claims, without decoding the pixels; None if unknown."""
-    header = _header(data)
-    return None if header is None else header[0]
-
-
 def _header(data: bytes) -> tuple[tuple[int, int], bool] | None:
     """((width, height), grayscale) from the file's header without decoding; None if unknown."""
     try:
@@ -74,7 +69,7 @@ def _header(data: bytes) -> tuple[tuple[int, int], bool] | None:
         return None
 
 
-#: What :func:`_claimed_size` returns for a header beyond even PIL's limit.
+#: The size :func:`_header` gives for a header beyond even PIL's limit.
 _BOMB = (-1, -1)
 #: PIL modes of single-channel images: decoded as grayscale (a third of the memory), then RGB.
 _GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "F"})
