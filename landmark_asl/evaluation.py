@@ -172,3 +172,71 @@ def measure_latency(
 def directory_size(path: str | Path) -> int:
     """Total size in bytes of the files under ``path``."""
     return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
+
+
+def calibration_metrics(
+    y_true: Sequence[str], proba: np.ndarray, classes: Sequence[str], *, n_bins: int = 15
+) -> dict[str, Any]:
+    """How far a model's confidence can be trusted.
+
+    Parameters
+    ----------
+    y_true : sequence of str of length n_samples
+        True labels (a label outside ``classes`` counts as a wrong answer).
+    proba : ndarray of shape (n_samples, n_classes)
+        Predicted probabilities, columns in the order of ``classes``.
+    classes : sequence of str
+        The model's classes.
+    n_bins : int, default=15
+        Equal-width confidence bins of the expected calibration error.
+
+    Returns
+    -------
+    dict
+        ``ece``: expected calibration error of the top label (bin-weighted mean of
+        |accuracy - mean confidence|); ``brier``: multi-class Brier score (mean over samples
+        of the squared error summed over classes); ``auroc``: area under the ROC curve of the
+        confidence as a score of right (positive) against wrong answers (None when all answers
+        are right or all wrong); ``median_confidence_correct``; ``coverage_curve``: accuracy
+        of the answers kept when only those with confidence >= t are kept, for t in 0, 0.05 .. 0.95
+        (``[threshold, coverage, accuracy]`` rows).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = calibration_metrics(["A", "B"], np.array([[0.9, 0.1], [0.2, 0.8]]), ["A", "B"])
+    >>> round(m["ece"], 3), round(m["brier"], 3)
+    (0.15, 0.05)
+    """
+    from sklearn.metrics import roc_auc_score
+
+    proba = np.asarray(proba, dtype=np.float64)
+    y_true = np.asarray(y_true, dtype=object)
+    classes = np.asarray(classes, dtype=object)
+    if proba.ndim != 2 or proba.shape != (len(y_true), len(classes)):
+        raise ValueError(
+            f"proba must have shape (n_samples, n_classes) = ({len(y_true)}, {len(classes)}); got {proba.shape}"
+        )
+    if len(y_true) == 0:
+        raise ValueError("calibration metrics need at least one sample")
+    confidence = proba.max(axis=1)
+    correct = classes[proba.argmax(axis=1)] == y_true
+    bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
+    ece = 0.0
+    for b in np.unique(bins):
+        inside = bins == b
+        ece += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())
+    onehot = (y_true[:, None] == classes[None, :]).astype(np.float64)
+    brier = float(((proba - onehot) ** 2).sum(axis=1).mean())
+    auroc = float(roc_auc_score(correct, confidence)) if 0 < correct.sum() < len(correct) else None
+    curve = []
+    for t in np.round(np.arange(0.0, 1.0, 0.05), 2):
+        kept = confidence >= t
+        curve.append([float(t), float(kept.mean()), float(correct[kept].mean()) if kept.any() else None])
+    return {
+        "ece": float(ece),
+        "brier": brier,
+        "auroc": auroc,
+        "median_confidence_correct": float(np.median(confidence[correct])) if correct.any() else None,
+        "coverage_curve": curve,
+    }

@@ -144,3 +144,36 @@ def test_parse_params_reads_json_values_per_model():
 def test_parse_params_rejects_malformed(item, per_model):
     with pytest.raises(LandmarkASLError, match="bad parameter"):
         parse_params([item], per_model=per_model)
+
+
+def test_calibration_metrics_measure_over_confidence_and_ranking():
+    from landmark_asl.evaluation import calibration_metrics
+
+    rng = np.random.default_rng(0)
+    classes = ["A", "B", "C"]
+    n = 4000
+    confidence = rng.uniform(0.4, 1.0, n)
+    right = rng.random(n) < confidence  # calibrated: right with probability = confidence
+    y = np.where(right, "A", "B")
+    proba = np.column_stack([confidence, (1 - confidence) / 2, (1 - confidence) / 2])
+    calibrated = calibration_metrics(y, proba, classes)
+    assert calibrated["ece"] < 0.03
+    assert 0.6 < calibrated["auroc"] < 0.8  # confidence ranks right above wrong, imperfectly
+    # The same answers claimed at full confidence: ECE is the error rate.
+    sure = np.column_stack([np.ones(n), np.zeros(n), np.zeros(n)])
+    over = calibration_metrics(y, sure, classes)
+    assert over["ece"] == pytest.approx(1 - right.mean())
+    assert over["brier"] == pytest.approx(2 * (1 - right.mean()))
+    curve = np.array([row[:2] for row in calibrated["coverage_curve"]])
+    assert curve[0].tolist() == [0.0, 1.0] and np.all(np.diff(curve[:, 1]) <= 0)
+    accuracies = [row[2] for row in calibrated["coverage_curve"] if row[2] is not None]
+    assert accuracies[-1] > accuracies[0]  # rejecting unsure answers raises accuracy
+    assert calibrated["median_confidence_correct"] > np.median(confidence)
+
+
+def test_calibration_metrics_reject_mismatched_shapes():
+    from landmark_asl.evaluation import calibration_metrics
+
+    with pytest.raises(ValueError, match="shape"):
+        calibration_metrics(["A"], np.array([[0.5, 0.5]]), ["A", "B", "C"])
+    assert calibration_metrics(["A", "A"], np.array([[1.0, 0.0], [0.9, 0.1]]), ["A", "B"])["auroc"] is None
