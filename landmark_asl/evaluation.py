@@ -219,6 +219,8 @@ def calibration_metrics(
         )
     if len(y_true) == 0:
         raise ValueError("calibration metrics need at least one sample")
+    if not np.isfinite(proba).all():
+        raise ValueError("proba must be finite; it holds NaN or inf")
     confidence = proba.max(axis=1)
     correct = classes[proba.argmax(axis=1)] == y_true
     bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)

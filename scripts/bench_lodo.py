@@ -36,13 +36,14 @@ from landmark_asl.evaluation import calibration_metrics
 from landmark_asl.landmark_cache import load_landmarks
 from landmark_asl.training import fit_estimator, model_inputs
 
-LABELS = [chr(c) for c in range(ord("A"), ord("Z") + 1)] + ["DEL", "NOTHING", "SPACE"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# The shipped model's classes and forest parameters: one definition, in the script that builds it.
+from train_default import LABELS, PARAMS  # noqa: E402
+
 IMAGE_SOURCES = ["asl2text/train", "asl2text/test", "massey", "asl_alphabet_64/test"]
 CSV_SOURCES = ["landmarks/nejohnson2_wrist_relative.csv", "landmarks/borisgraudt_raw_gestures.csv"]
 #: Folds whose landmarks are poor for a known reason: reported apart, not in the mean.
 APART = {"asl_alphabet_64/test": "64x64 pixels: poor landmarks"}
-#: The shipped model's parameters (scripts/train_default.py).
-DEFAULT_PARAMS = {"n_estimators": 50, "min_samples_leaf": 5}
 
 
 def load_folds(cache_dir: str, n_jobs: int) -> pd.DataFrame:
@@ -120,17 +121,24 @@ def format_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def _seeds(text: str) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers like 0,1,2; got {text!r}") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-name", default="rf")
     parser.add_argument("--param", action="append", default=[], help="KEY=VALUE model parameter (repeatable).")
-    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--seeds", type=_seeds, default="0,1,2", help="Comma-separated integer seeds.")
     parser.add_argument("--cache-dir", default=".cache/landmarks")
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None, help="Write the results as JSON here.")
     args = parser.parse_args(argv)
-    params = {**(DEFAULT_PARAMS if args.model_name == "rf" else {}), **parse_params(args.param, per_model=False)}
-    seeds = [int(s) for s in args.seeds.split(",")]
+    params = {**PARAMS.get(args.model_name, {}), **parse_params(args.param, per_model=False)}
+    seeds = args.seeds
 
     rows = load_folds(args.cache_dir, args.n_jobs)
     folds = sorted(rows["fold"].unique())

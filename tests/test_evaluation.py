@@ -176,4 +176,6 @@ def test_calibration_metrics_reject_mismatched_shapes():
 
     with pytest.raises(ValueError, match="shape"):
         calibration_metrics(["A"], np.array([[0.5, 0.5]]), ["A", "B", "C"])
+    with pytest.raises(ValueError, match="finite"):
+        calibration_metrics(["A"], np.array([[np.nan, 0.5]]), ["A", "B"])
     assert calibration_metrics(["A", "A"], np.array([[1.0, 0.0], [0.9, 0.1]]), ["A", "B"])["auroc"] is None
