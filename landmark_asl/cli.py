@@ -157,9 +157,18 @@ _cache_dir_option = click.option("--cache-dir", default=Path(".cache/landmarks")
 @click.option("--labels", default=None, help="Comma-separated labels to keep (default: all), e.g. to leave out digits.")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
               help="Model parameter, e.g. n_estimators=50; repeat for several.")
+@click.option("--balance", default="none", show_default=True, type=click.Choice(["none", "dataset"]),
+              help="Landmark models: 'dataset' weighs every dataset the same, however many rows it has.")
+@click.option("--augment", "augment", multiple=True, metavar="NAME=VALUE",
+              help="Landmark models: add perturbed copies of the training rows (augment_landmarks parameters, "
+                   "e.g. n_copies=1, max_angle=15, stretch=0.3); repeat for several.")
+@click.option("--calibrate/--no-calibrate", default=False, show_default=True,
+              help="Fit a temperature on out-of-group predictions (needs two or more groups) and store it "
+                   "with the model, so its confidence can be trusted.")
 @_quiet_unless_verbose
 def train(sources: tuple[str, ...], model_name: str, output: Path, n_jobs: int, random_state: int,
-          cache_dir: Path, metrics_from: Path | None, labels: str | None, params: tuple[str, ...]) -> None:
+          cache_dir: Path, metrics_from: Path | None, labels: str | None, params: tuple[str, ...],
+          balance: str, augment: tuple[str, ...], calibrate: bool) -> None:
     """Train a model on every sample of SOURCE... (dataset names, folders or landmark tables) and save it."""
     from landmark_asl.estimators import parse_params
     from landmark_asl.training import train_model
@@ -167,7 +176,9 @@ def train(sources: tuple[str, ...], model_name: str, output: Path, n_jobs: int, 
     path = train_model(list(sources), model_name=model_name, output=output, n_jobs=n_jobs,
                        random_state=random_state, cache_dir=cache_dir, metrics_from=metrics_from,
                        labels=_comma_list((labels,)) if labels else None,
-                       params=parse_params(params, per_model=False))
+                       params=parse_params(params, per_model=False),
+                       balance=None if balance == "none" else balance,
+                       augment=parse_params(augment, per_model=False) or None, calibrate=calibrate)
     click.echo(f"saved {model_name} model to {path}")
 
 

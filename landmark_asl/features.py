@@ -193,6 +193,61 @@ def _distances(p: np.ndarray, which: str) -> np.ndarray:
     return np.sqrt(np.einsum("nkc,nkc->nk", d, d))
 
 
+#: Finger joints (MCP, PIP, DIP, tip) of index, middle, ring and little finger.
+_LONG_FINGERS = np.array(FINGERS[1:])
+_THUMB_TIP = 4
+
+
+def _segment_distance(point: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Distance from points of shape (n, 3) to segments a-b of shape (n, k, 3), shape (n, k)."""
+    ab = b - a
+    t = np.einsum("nkc,nkc->nk", point[:, None] - a, ab) / np.maximum(np.einsum("nkc,nkc->nk", ab, ab), 1e-12)
+    closest = a + np.clip(t, 0.0, 1.0)[:, :, None] * ab
+    d = point[:, None] - closest
+    return np.sqrt(np.einsum("nkc,nkc->nk", d, d))
+
+
+def _handshape(plain: np.ndarray) -> np.ndarray:
+    """Descriptors of the confusable handshapes, in the hand's own 3D frame, shape (n, 36).
+
+    - where the thumb tip lies across the palm relative to each finger's knuckle and middle
+      joint (8: under which fingers, M/N/S/T/A/E), in front of or behind each finger's middle
+      joint (4) and above or below it (4);
+    - the thumb tip's distance to the nearest bone of each finger (4: contact, O/C/F);
+    - finger crossing, across-palm order of neighbouring tips and end joints (3: R/U);
+    - curl of each finger, tip-to-base distance over its length (5: the X hook);
+    - depth of each fingertip along the palm normal (5);
+    - the two finger-end joints' depth order for index and middle (3).
+    """
+    q = plain @ _hand_frame(plain).transpose(0, 2, 1)  # columns: across, up, normal
+    thumb = q[:, _THUMB_TIP]
+    mcp, pip = q[:, _LONG_FINGERS[:, 0]], q[:, _LONG_FINGERS[:, 1]]
+    across = np.concatenate([thumb[:, None, 0] - mcp[:, :, 0], thumb[:, None, 0] - pip[:, :, 0]], axis=1)
+    front = thumb[:, None, 2] - pip[:, :, 2]
+    above = thumb[:, None, 1] - pip[:, :, 1]
+    bones = np.stack([_segment_distance(thumb, q[:, f[:-1]], q[:, f[1:]]).min(axis=1) for f in _LONG_FINGERS], axis=1)
+    cross = np.stack([q[:, 8, 0] - q[:, 12, 0], q[:, 7, 0] - q[:, 11, 0], q[:, 12, 0] - q[:, 16, 0]], axis=1)
+    chains = np.array([(1, 2, 3, 4), *FINGERS[1:]])
+    seg = np.sqrt(((q[:, chains[:, 1:]] - q[:, chains[:, :-1]]) ** 2).sum(axis=3)).sum(axis=2)
+    reach = np.sqrt(((q[:, chains[:, -1]] - q[:, chains[:, 0]]) ** 2).sum(axis=2))
+    curl = reach / np.maximum(seg, 1e-12)
+    depth = q[:, list(TIPS), 2]
+    order = np.stack([q[:, 8, 2] - q[:, 12, 2], q[:, 7, 2] - q[:, 6, 2], q[:, 8, 1] - q[:, 6, 1]], axis=1)
+    return np.concatenate([across, front, above, bones, cross, curl, depth, order], axis=1)
+
+
+_HANDSHAPE_NAMES = (
+    [f"thumb_across_{k}" for k in (5, 9, 13, 17, 6, 10, 14, 18)]
+    + [f"thumb_front_{k}" for k in (6, 10, 14, 18)]
+    + [f"thumb_above_{k}" for k in (6, 10, 14, 18)]
+    + [f"thumb_contact_{f}" for f in ("index", "middle", "ring", "little")]
+    + ["cross_8_12", "cross_7_11", "cross_12_16"]
+    + [f"curl_{f}" for f in ("thumb", "index", "middle", "ring", "little")]
+    + [f"depth_{t}" for t in TIPS]
+    + ["depth_8_12", "depth_7_6", "hook_8_6"]
+)
+
+
 def _palm_normal(p: np.ndarray) -> np.ndarray:
     """Unit normal of the palm plane (wrist at the origin, index and little knuckles), shape (n, 3)."""
     a, b = p[:, 5] - p[:, WRIST], p[:, 17] - p[:, WRIST]
@@ -259,6 +314,7 @@ class LandmarkNormalizer(TransformerMixin, BaseEstimator):
         orientation: bool = True,
         finger_directions: bool = True,
         world: bool = False,
+        handshape: bool = False,
     ) -> None:
         self.rotate = rotate
         self.mirror = mirror
@@ -268,6 +324,7 @@ class LandmarkNormalizer(TransformerMixin, BaseEstimator):
         self.orientation = orientation
         self.finger_directions = finger_directions
         self.world = world
+        self.handshape = handshape
 
     def _check_params(self) -> None:
         if self.rotate not in _ROTATE_CHOICES:
@@ -360,6 +417,8 @@ class LandmarkNormalizer(TransformerMixin, BaseEstimator):
             d = plain[:, TIPS, :2] - plain[:, _FINGER_BASES, :2]
             norm = np.sqrt(np.einsum("nkc,nkc->nk", d, d))
             parts.append((d * (1.0 / np.maximum(norm, 1e-12))[:, :, None]).reshape(n, 10))
+        if self.handshape:
+            parts.append(_handshape(plain))
         if self.world:
             w = X[:, 63:126].reshape(n, N_LANDMARKS, 3).astype(np.float64)
             pw, _, _ = _canonical(w, left, "none", self.mirror)
@@ -380,6 +439,8 @@ class LandmarkNormalizer(TransformerMixin, BaseEstimator):
             names += ["up_x", "up_y", "normal_x", "normal_y", "normal_z"]
         if self.finger_directions:
             names += [f"dir{t}_{a}" for t in TIPS for a in "xy"]
+        if self.handshape:
+            names += _HANDSHAPE_NAMES
         if self.world:
             names += [f"wd{a}_{b}" for a, b in zip(_TIP_I, _TIP_J)]
             names += [f"wcos{a}_{b}_{c}" for a, b, c in zip(_ANG_A, _ANG_B, _ANG_C)]
@@ -406,6 +467,7 @@ def augment_landmarks(
     scale: float = 0.1,
     jitter: float = 0.01,
     mirror: bool = True,
+    stretch: float = 0.0,
     random_state: int | np.random.RandomState | None = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Training-time augmentation: the input plus ``n_copies`` perturbed copies of each row.
@@ -455,6 +517,13 @@ def augment_landmarks(
                 xs = copy[flip, start : start + 63 : 3]
                 copy[flip, start : start + 63 : 3] = 2 * xs[:, :1] - xs
             copy[flip, 126] = 1.0 - (copy[flip, 126] > 0.5)
+        if stretch:
+            # Anisotropic image stretch (a non-square frame resized to a square, or landmarks
+            # normalised by an unknown frame size): image y about the wrist times a factor
+            # log-uniform in [1 / (1 + stretch), 1 + stretch]. World coordinates are metric.
+            factor = np.exp(rng.uniform(-1.0, 1.0, size=(n, 1)) * np.log1p(stretch))
+            ys = copy[:, 1:63:3]
+            copy[:, 1:63:3] = ys[:, :1] + (ys - ys[:, :1]) * factor
         out.append(copy.astype(np.float32))
         labels.append(y)
     return np.concatenate(out), np.concatenate(labels)

@@ -115,6 +115,9 @@ class ModelCard:
         Sources, sample counts, parameters, seed, fit time.
     metrics : dict or None
         Measured on held-out data (never on training data), with where they come from.
+    calibration : dict or None
+        ``TemperatureScaling.to_dict()`` (plain numbers, plus ``fitted_on``), applied to every
+        probability the loaded model returns; None: the classifier's own probabilities.
     package_versions : dict of str to str
     created_at : str
     format_version : int
@@ -131,6 +134,7 @@ class ModelCard:
     split_file_sha256: str | None = None
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] | None = None
+    calibration: dict[str, Any] | None = None
     package_versions: dict[str, str] = field(default_factory=dict)
     created_at: str = ""
     format_version: int = FORMAT_VERSION
@@ -182,9 +186,16 @@ class ModelCard:
         for name, digest in data["artefacts"].items():
             if not (isinstance(digest, str) and len(digest) == 64):
                 raise ModelLoadError(f"{where}: artefact {name!r} needs a SHA-256 hex digest; found {digest!r}")
-        for key in ("metrics",):
+        for key in ("metrics", "calibration"):
             if data.get(key) is not None and not isinstance(data[key], dict):
                 raise ModelLoadError(f"{where}: {key!r} must be a JSON object or null")
+        if data.get("calibration") is not None:
+            from landmark_asl.calibration import TemperatureScaling
+
+            try:
+                TemperatureScaling.from_dict(data["calibration"])
+            except ValueError as exc:
+                raise ModelLoadError(f"{where}: bad calibration: {exc}") from exc
         fv = data.get("feature_version")
         if fv is not None and not isinstance(fv, str):
             raise ModelLoadError(f"{where}: feature_version must be a string or null; found {fv!r}")
@@ -231,6 +242,7 @@ def save_model(
     metrics: dict[str, Any] | None = None,
     split_file_sha256: str | None = None,
     trained_labels: Sequence[str] | None = None,
+    calibration: dict[str, Any] | None = None,
 ) -> Path:
     """Save a fitted estimator as a model directory with its :class:`ModelCard`.
 
@@ -258,6 +270,9 @@ def save_model(
     trained_labels : sequence of str, optional
         Every label of the training data, images without a hand included; decides the
         NOTHING rule. Default: the classifier's classes.
+    calibration : dict, optional
+        ``TemperatureScaling.to_dict()`` (optionally with ``fitted_on``, a description of the
+        held-out predictions it was fitted on); a model read back keeps its own by default.
 
     Returns
     -------
@@ -275,6 +290,14 @@ def save_model(
     from landmark_asl.features import FEATURE_VERSION
     from landmark_asl.landmarks import ExtractorSettings
 
+    if calibration is None and isinstance(estimator, LoadedModel):
+        calibration = estimator.card.calibration
+    if isinstance(estimator, LoadedModel):
+        estimator = estimator.estimator
+    if calibration is not None:
+        from landmark_asl.calibration import TemperatureScaling
+
+        TemperatureScaling.from_dict(calibration)  # refuse a bad one before writing anything
     check_is_fitted(estimator)
     spec = get_spec(name)
     normalizer, clf = _split_pipeline(estimator)
@@ -307,6 +330,7 @@ def save_model(
             split_file_sha256=split_file_sha256,
             training=_jsonable(dict(training or {})),
             metrics=_jsonable(metrics) if metrics is not None else None,
+            calibration=_jsonable(dict(calibration)) if calibration is not None else None,
             package_versions={k: v for k, v in package_versions(_PACKAGES).items() if v != "not installed"},
             created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         )
@@ -364,6 +388,11 @@ class LoadedModel:
         self._classes = np.asarray(self.card.classes, dtype=object)
         if hasattr(clf, "predict_proba_one"):
             self._fast = clf.predict_proba_one
+        self._scaling = None
+        if self.card.calibration is not None:
+            from landmark_asl.calibration import TemperatureScaling
+
+            self._scaling = TemperatureScaling.from_dict(self.card.calibration)
 
     @property
     def name(self) -> str:
@@ -391,18 +420,24 @@ class LoadedModel:
         Returns
         -------
         ndarray of shape (n_classes,)
+            Calibrated when the card has a ``calibration``.
         """
         if self._normalizer is None or self._fast is None:
-            return self.estimator.predict_proba(np.asarray(x)[None])[0]
+            return self.predict_proba(np.asarray(x)[None])[0]
         x = np.asarray(x, dtype=np.float64)
         if x.shape != (127,):
             raise ValueError(f"x must have shape (127,) raw features; got {x.shape}: pass raw_features(...)[i]")
         z = self._normalizer.transform_array(x[None])[0]
-        return self._fast(z)
+        proba = self._fast(z)
+        return proba if self._scaling is None else self._scaling.apply(proba)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Probabilities, ndarray of shape (n_samples, n_classes); X as for the estimator."""
-        return self.estimator.predict_proba(X)
+        """Probabilities, ndarray of shape (n_samples, n_classes); X as for the estimator.
+
+        Calibrated when the card has a ``calibration`` (the predicted label never changes).
+        """
+        proba = self.estimator.predict_proba(X)
+        return proba if self._scaling is None else self._scaling.apply(proba)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Labels, ndarray of shape (n_samples,) of str."""

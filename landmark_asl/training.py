@@ -75,21 +75,91 @@ def model_inputs(name: str, estimator, rows: pd.DataFrame) -> np.ndarray:
     return _pixels(estimator, rows)
 
 
+#: Choices of ``balance``: None (every row weighs the same) or 'dataset' (every dataset,
+#: e.g. asl2text, massey, nejohnson2, weighs the same in all, however many rows it has).
+BALANCE_CHOICES = (None, "dataset")
+
+
+def check_recipe(name: str, balance: str | None, augment: dict[str, Any] | None) -> None:
+    """Refuse training options model ``name`` cannot use, before any data is read.
+
+    Raises
+    ------
+    LandmarkASLError
+        An unknown ``balance``, an augmentation parameter ``augment_landmarks`` does not
+        take or cannot use, or either option for the pixel model.
+    """
+    import inspect
+
+    from landmark_asl.features import augment_landmarks
+
+    if balance not in BALANCE_CHOICES:
+        raise LandmarkASLError(f"balance must be one of {BALANCE_CHOICES}; got {balance!r}")
+    if (balance or augment) and get_spec(name).input_kind != "landmarks":
+        raise LandmarkASLError(f"{name}: balance and landmark augmentation apply to landmark models only")
+    if augment:
+        allowed = set(inspect.signature(augment_landmarks).parameters) - {"X", "y", "random_state"}
+        unknown = sorted(set(augment) - allowed)
+        if unknown:
+            raise LandmarkASLError(f"unknown augmentation parameter(s) {unknown}: expected some of {sorted(allowed)}")
+        try:
+            augment_landmarks(np.zeros((1, 127)), np.zeros(1), **augment)
+        except (TypeError, ValueError) as exc:
+            raise LandmarkASLError(f"bad augmentation parameters {augment}: {exc}") from None
+
+
+def dataset_weights(rows: pd.DataFrame) -> np.ndarray:
+    """Sample weights under which every dataset of ``rows`` weighs the same; they average 1."""
+    names, inverse, counts = np.unique(rows["dataset"].astype(str).to_numpy(), return_inverse=True, return_counts=True)
+    return (len(rows) / (len(names) * counts))[inverse]
+
+
 def fit_estimator(name: str, rows: pd.DataFrame, *, random_state: int = 0, n_jobs: int = 1,
-                  params: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+                  params: dict[str, Any] | None = None, balance: str | None = None,
+                  augment: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
     """Fit registry model ``name`` on the table rows it can learn from.
+
+    Parameters
+    ----------
+    name : str
+        Registry name.
+    rows : pandas.DataFrame
+        A landmark table.
+    random_state, n_jobs : int
+    params : dict, optional
+        Registry factory parameters.
+    balance : {None, 'dataset'}, optional
+        Landmark models: weigh every dataset the same (:func:`dataset_weights`), so that one
+        signer with 10,000 rows does not outweigh the rest.
+    augment : dict, optional
+        Landmark models: keyword arguments of :func:`landmark_asl.features.augment_landmarks`
+        (e.g. ``{"n_copies": 1, "max_angle": 15, "stretch": 0.3}``); perturbed copies of the
+        training rows are added, seeded by ``random_state``.
 
     Returns
     -------
     estimator : fitted estimator
     training : dict
-        ``n_fit``, ``label_counts``, ``fit_seconds``, ``params``, ``random_state``, for the model card.
+        ``n_fit``, ``label_counts``, ``fit_seconds``, ``params``, ``random_state``,
+        ``balance``, ``augment``, for the model card.
     """
+    check_recipe(name, balance, augment)
     estimator = build_estimator(name, random_state=random_state, n_jobs=n_jobs, params=params)
     fit_rows = trainable_rows(rows, name)
     X = model_inputs(name, estimator, fit_rows)
+    y = fit_rows["label"].to_numpy(dtype=object)
+    weight = dataset_weights(fit_rows) if balance == "dataset" else None
+    if augment:
+        from landmark_asl.features import augment_landmarks
+
+        X, y = augment_landmarks(X, y, random_state=random_state, **augment)
+        if weight is not None:
+            weight = np.tile(weight, len(y) // len(weight))
     start = time.perf_counter()
-    estimator.fit(X, fit_rows["label"].to_numpy(dtype=object))
+    if weight is None:
+        estimator.fit(X, y)
+    else:
+        estimator.fit(X, y, clf__sample_weight=weight)
     fit_seconds = time.perf_counter() - start
     training = {
         "n_fit": int(len(fit_rows)),
@@ -98,6 +168,8 @@ def fit_estimator(name: str, rows: pd.DataFrame, *, random_state: int = 0, n_job
         "fit_seconds": fit_seconds,
         "params": dict(params or {}),
         "random_state": random_state,
+        "balance": balance,
+        "augment": dict(augment) if augment else None,
     }
     return estimator, training
 
@@ -114,6 +186,9 @@ def train_model(
     metrics_from: str | Path | None = None,
     labels: Sequence[str] | None = None,
     params: dict[str, Any] | None = None,
+    balance: str | None = None,
+    augment: dict[str, Any] | None = None,
+    calibrate: bool = False,
     progress: bool = True,
 ) -> Path:
     """Fit one model on every sample of ``sources`` and save it with its metadata.
@@ -144,6 +219,13 @@ def train_model(
         Keep only samples with these canonical labels (e.g. leave out massey's digits).
     params : dict, optional
         Registry factory parameters, e.g. ``{"n_estimators": 50, "min_samples_leaf": 5}``.
+    balance, augment
+        Training recipe of a landmark model (see :func:`fit_estimator`).
+    calibrate : bool
+        Fit a temperature (:class:`landmark_asl.calibration.TemperatureScaling`) on
+        out-of-group predictions (each ``group`` of the training rows predicted by a model
+        trained without it, 5 folds of whole groups) and store it in the model card. Needs
+        at least two groups; costs about five more fits.
     progress : bool
         Progress messages on stderr.
 
@@ -161,6 +243,7 @@ def train_model(
     output = Path(output)
     _check_destination(output)  # fail before the long part, and never over a folder that is not a model
     build_estimator(model_name, params=params)  # bad parameters fail here, before extraction
+    check_recipe(model_name, balance, augment)
     cache_dir = Path(cache_dir) if cache_dir is not None else Path(".cache") / "landmarks"
     metrics = _metrics_from(metrics_from, model_name) if metrics_from else None
     table, meta = load_landmarks(source_list, cache_dir=cache_dir, settings=settings, n_jobs=n_jobs, progress=progress)
@@ -172,7 +255,27 @@ def train_model(
                 f"none of the labels {sorted(wanted)} occurs in {', '.join(source_list)}: check --labels"
             )
     log(progress, f"{model_name}: fitting on {len(trainable_rows(table, model_name))} samples of {', '.join(source_list)}")
-    estimator, training = fit_estimator(model_name, table, random_state=random_state, n_jobs=n_jobs, params=params)
+    if calibrate and table["group"].nunique() < 2:
+        raise DatasetError(
+            f"--calibrate needs out-of-group predictions, but {', '.join(source_list)} hold one group "
+            f"({table['group'].iloc[0]}): train on at least two signers, sessions or sources"
+        )
+    estimator, training = fit_estimator(model_name, table, random_state=random_state, n_jobs=n_jobs, params=params,
+                                        balance=balance, augment=augment)
+    calibration = None
+    if calibrate:
+        from landmark_asl.calibration import TemperatureScaling, out_of_fold_proba
+
+        fit_rows = trainable_rows(table, model_name)
+        classes = [str(c) for c in estimator.classes_]
+        log(progress, f"{model_name}: calibrating on out-of-group predictions ({fit_rows['group'].nunique()} groups)")
+        proba = out_of_fold_proba(model_name, fit_rows, groups=fit_rows["group"].to_numpy(dtype=object),
+                                  classes=classes, params=params, random_state=random_state, n_jobs=n_jobs,
+                                  balance=balance, augment=augment)
+        scaling = TemperatureScaling.fit(fit_rows["label"].to_numpy(dtype=object), proba, classes)
+        calibration = {**scaling.to_dict(), "fitted_on": (
+            f"out-of-group predictions of the {len(fit_rows)} training rows with a hand: each of "
+            f"{fit_rows['group'].nunique()} groups predicted by a model trained without it (5 folds of whole groups)")}
     training.update({
         "train_sources": source_list,
         "labels_kept": sorted(set(table["label"])) if labels is not None else None,
@@ -182,7 +285,8 @@ def train_model(
         ),
     })
     save_model(estimator, output, name=model_name, extractor_settings=meta["extractor_settings"],
-               training=training, metrics=metrics, trained_labels=sorted(set(table["label"])))
+               training=training, metrics=metrics, trained_labels=sorted(set(table["label"])),
+               calibration=calibration)
     return output
 
 

@@ -148,7 +148,7 @@ class XGBLandmarkClassifier(ClassifierMixin, BaseEstimator):
             "verbosity": 1,
         }
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> XGBLandmarkClassifier:
+    def fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> XGBLandmarkClassifier:
         """Fit the booster.
 
         Parameters
@@ -157,6 +157,8 @@ class XGBLandmarkClassifier(ClassifierMixin, BaseEstimator):
             NaN is treated as missing.
         y : array-like of shape (n_samples,)
             Labels (strings or any sortable values).
+        sample_weight : array-like of shape (n_samples,), optional
+            Per-row weights (e.g. ``training.dataset_weights``).
 
         Returns
         -------
@@ -174,7 +176,11 @@ class XGBLandmarkClassifier(ClassifierMixin, BaseEstimator):
         device, tree_method = _resolve_device(self.device, self.tree_method)
         self.device_ = device
         params = self._xgb_params(device, tree_method, len(self.classes_))
-        dtrain = xgb.QuantileDMatrix(X, label=codes) if tree_method == "hist" else xgb.DMatrix(X, label=codes)
+        weight = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float32)
+        if weight is not None and weight.shape != (X.shape[0],):
+            raise ValueError(f"sample_weight must have shape ({X.shape[0]},); got {weight.shape}")
+        matrix = xgb.QuantileDMatrix if tree_method == "hist" else xgb.DMatrix
+        dtrain = matrix(X, label=codes, weight=weight)
         self.booster_ = xgb.train(params, dtrain, num_boost_round=self.n_estimators)
         # Predict on CPU with one thread: inputs are NumPy rows, and threads cost more than
         # they save for the one-row live path.

@@ -16,7 +16,10 @@ about 5 minutes on 2 cores for all of them).
 
 Usage::
 
-    python scripts/bench_lodo.py [--model-name rf] [--param n_estimators=50 ...] [--seeds 0,1,2] [--json OUT]
+    python scripts/bench_lodo.py [--model-name rf] [--param n_estimators=50 ...] [--balance none|dataset]
+        [--augment NAME=VALUE ... | --augment none] [--seeds 0,1,2] [--json OUT]
+
+Defaults: the shipped model's parameters and training recipe (``scripts/train_default.py``).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from landmark_asl.calibration import TemperatureScaling
 from landmark_asl.datasets import data_root, load_landmark_csv
 from landmark_asl.estimators import parse_params
 from landmark_asl.evaluation import calibration_metrics
@@ -38,7 +42,7 @@ from landmark_asl.training import fit_estimator, model_inputs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # The shipped model's classes and forest parameters: one definition, in the script that builds it.
-from train_default import LABELS, PARAMS  # noqa: E402
+from train_default import LABELS, PARAMS, RECIPE  # noqa: E402
 
 IMAGE_SOURCES = ["asl2text/train", "asl2text/test", "massey", "asl_alphabet_64/test"]
 CSV_SOURCES = ["landmarks/nejohnson2_wrist_relative.csv", "landmarks/borisgraudt_raw_gestures.csv"]
@@ -63,12 +67,15 @@ def load_folds(cache_dir: str, n_jobs: int) -> pd.DataFrame:
     return rows.reset_index(drop=True)
 
 
-def run_fold(rows: pd.DataFrame, fold: str, *, model_name: str, params: dict, seed: int, n_jobs: int) -> dict:
-    train, test = rows[rows["fold"] != fold], rows[rows["fold"] == fold]
+def run_fold(rows: pd.DataFrame, fold: str, *, model_name: str, params: dict, seed: int, n_jobs: int,
+             recipe: dict, oof: np.ndarray, classes_all: list[str]) -> dict:
+    test_mask = (rows["fold"] == fold).to_numpy()
+    train, test = rows[~test_mask], rows[test_mask]
     start = time.perf_counter()
-    estimator, _ = fit_estimator(model_name, train, random_state=seed, n_jobs=n_jobs, params=params)
+    estimator, _ = fit_estimator(model_name, train, random_state=seed, n_jobs=n_jobs, params=params, **recipe)
     proba = estimator.predict_proba(model_inputs(model_name, estimator, test))
     classes = list(estimator.classes_)
+    oof[np.ix_(test_mask, [classes_all.index(c) for c in classes])] = proba
     y = test["label"].to_numpy(dtype=object)
     predicted = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
     calibration = calibration_metrics(y, proba, classes)
@@ -82,12 +89,28 @@ def run_fold(rows: pd.DataFrame, fold: str, *, model_name: str, params: dict, se
     }
 
 
+def add_scaled_calibration(rows: pd.DataFrame, results: list[dict], oof: dict[int, np.ndarray], classes_all: list[str]) -> None:
+    """Calibration after temperature scaling, honestly: each fold's temperature is fitted on the
+    out-of-fold predictions of the OTHER folds (the apart fold is never used for fitting)."""
+    folds = rows["fold"].to_numpy(dtype=object)
+    y = rows["label"].to_numpy(dtype=object)
+    for r in results:
+        test = folds == r["fold"]
+        fit_rows = ~test & ~np.isin(folds, list(APART))
+        scaling = TemperatureScaling.fit(y[fit_rows], oof[r["seed"]][fit_rows], classes_all)
+        cal = calibration_metrics(y[test], scaling.apply(oof[r["seed"]][test]), classes_all)
+        r.update({"temperature": scaling.temperature, "ece_scaled": cal["ece"], "brier_scaled": cal["brier"],
+                  "median_confidence_correct_scaled": cal["median_confidence_correct"]})
+
+
 def summarise(results: list[dict]) -> dict:
     frame = pd.DataFrame(results)
     per_fold = frame.groupby("fold").agg(
         n_test=("n_test", "first"), accuracy=("accuracy", "mean"), accuracy_sd=("accuracy", "std"),
         ece=("ece", "mean"), brier=("brier", "mean"), auroc=("auroc", "mean"),
         median_confidence_correct=("median_confidence_correct", "mean"),
+        ece_scaled=("ece_scaled", "mean"), median_confidence_correct_scaled=("median_confidence_correct_scaled", "mean"),
+        temperature=("temperature", "mean"),
     )
     main = per_fold[~per_fold.index.isin(list(APART))]
     by_seed = frame[~frame["fold"].isin(list(APART))].groupby("seed")["accuracy"].mean()
@@ -99,24 +122,32 @@ def summarise(results: list[dict]) -> dict:
         "worst_accuracy": float(main["accuracy"].min()),
         "mean_ece": float(main["ece"].mean()),
         "mean_median_confidence_correct": float(main["median_confidence_correct"].mean()),
+        "mean_ece_scaled": float(main["ece_scaled"].mean()),
+        "mean_median_confidence_correct_scaled": float(main["median_confidence_correct_scaled"].mean()),
+        "mean_temperature": float(main["temperature"].mean()),
         "apart": APART,
     }
 
 
 def format_table(summary: dict) -> str:
-    lines = ["| held-out fold | images with a hand | accuracy (seed sd) | ECE | Brier | AUROC | median conf. of right |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = ["| held-out fold | images with a hand | accuracy (seed sd) | ECE | Brier | AUROC | median conf. of right "
+             "| ECE, temperature-scaled | median conf. of right, scaled |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in summary["per_fold"]:
         note = f" ({APART[r['fold']]}; not in the mean)" if r["fold"] in APART else ""
         sd = r["accuracy_sd"] if r["accuracy_sd"] == r["accuracy_sd"] else 0.0
         lines.append(
             f"| {r['fold']}{note} | {r['n_test']} | {r['accuracy']:.1%} ({sd:.1%}) | {r['ece']:.3f} | "
-            f"{r['brier']:.3f} | {r['auroc']:.3f} | {r['median_confidence_correct']:.2f} |"
+            f"{r['brier']:.3f} | {r['auroc']:.3f} | {r['median_confidence_correct']:.2f} | "
+            f"{r['ece_scaled']:.3f} | {r['median_confidence_correct_scaled']:.2f} |"
         )
     lines.append(
         f"\nMean over folds: {summary['mean_accuracy']:.1%} (sd over seeds {summary['mean_accuracy_seed_sd']:.1%}); "
         f"worst fold {summary['worst_fold']} {summary['worst_accuracy']:.1%}; mean ECE {summary['mean_ece']:.3f}; "
-        f"mean median confidence of right answers {summary['mean_median_confidence_correct']:.2f}"
+        f"mean median confidence of right answers {summary['mean_median_confidence_correct']:.2f}; "
+        f"temperature-scaled (T fitted on the other folds, mean T {summary['mean_temperature']:.2f}): "
+        f"mean ECE {summary['mean_ece_scaled']:.3f}, mean median confidence of right answers "
+        f"{summary['mean_median_confidence_correct_scaled']:.2f}"
     )
     return "\n".join(lines)
 
@@ -135,21 +166,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=_seeds, default="0,1,2", help="Comma-separated integer seeds.")
     parser.add_argument("--cache-dir", default=".cache/landmarks")
     parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--balance", default=RECIPE["balance"], choices=["none", "dataset"],
+                        help="Training weights (default: the shipped recipe's).")
+    parser.add_argument("--augment", action="append", default=None, metavar="NAME=VALUE",
+                        help="augment_landmarks parameter (repeatable; default: the shipped recipe's; 'none' for none).")
     parser.add_argument("--json", type=Path, default=None, help="Write the results as JSON here.")
     args = parser.parse_args(argv)
     params = {**PARAMS.get(args.model_name, {}), **parse_params(args.param, per_model=False)}
     seeds = args.seeds
+    if args.augment is None:
+        augment = RECIPE["augment"]
+    else:
+        augment = None if args.augment == ["none"] else parse_params(args.augment, per_model=False)
+    recipe = {"balance": None if args.balance == "none" else args.balance, "augment": augment}
 
     rows = load_folds(args.cache_dir, args.n_jobs)
     folds = sorted(rows["fold"].unique())
-    print(f"{len(rows)} rows with a hand in {len(folds)} folds; model {args.model_name} {params}", file=sys.stderr)
+    print(f"{len(rows)} rows with a hand in {len(folds)} folds; model {args.model_name} {params} {recipe}", file=sys.stderr)
     results = []
+    classes_all = sorted(set(rows["label"]))
+    oof = {seed: np.zeros((len(rows), len(classes_all))) for seed in seeds}
     for fold in folds:
         for seed in seeds:
-            results.append(run_fold(rows, fold, model_name=args.model_name, params=params, seed=seed, n_jobs=args.n_jobs))
+            results.append(run_fold(rows, fold, model_name=args.model_name, params=params, seed=seed, n_jobs=args.n_jobs,
+                                    recipe=recipe, oof=oof[seed], classes_all=classes_all))
             r = results[-1]
             print(f"  {fold} seed {seed}: {r['accuracy']:.1%} ECE {r['ece']:.3f} ({r['seconds']:.0f} s)", file=sys.stderr)
-    summary = {"model_name": args.model_name, "params": params, "seeds": seeds, **summarise(results), "runs": results}
+    add_scaled_calibration(rows, results, oof, classes_all)
+    summary = {"model_name": args.model_name, "params": params, "recipe": recipe, "seeds": seeds,
+               **summarise(results), "runs": results}
     print(format_table(summary))
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2))

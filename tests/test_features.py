@@ -264,3 +264,21 @@ def test_non_square_frames_give_the_features_of_the_undistorted_hand():
     np.testing.assert_allclose(from_table, reference, atol=1e-5)
     unknown_size = normalizer.transform(raw_features_from_hands([HandLandmarks(wide, wide, "Right", 0.9)]))
     assert not np.allclose(unknown_size, reference, atol=1e-3)
+
+
+def test_handshape_features_ignore_3d_rotation_scale_and_position(synthetic_landmarks):
+    from landmark_asl.features import _HANDSHAPE_NAMES, _rotation_matrices
+
+    X, _ = synthetic_landmarks
+    X = X[X[:, 126] < 0.5][:20].astype(np.float64)  # right hands: mirroring is tested elsewhere
+    rng = np.random.default_rng(1)
+    moved = X.copy()
+    rot = _rotation_matrices(np.deg2rad(rng.uniform(-60, 60, size=(len(X), 3))))
+    pts = X[:, :63].reshape(-1, 21, 3)
+    moved[:, :63] = (np.einsum("nij,nkj->nki", rot, pts - pts[:, :1]) * 1.7 + 0.2).reshape(-1, 63)
+    normalizer = LandmarkNormalizer(handshape=True, coords=False, distances="none", angles=False,
+                                    orientation=False, finger_directions=False).fit(X)
+    assert list(normalizer.get_feature_names_out()) == _HANDSHAPE_NAMES
+    np.testing.assert_allclose(normalizer.transform(moved), normalizer.transform(X), atol=1e-6)
+    full = LandmarkNormalizer(handshape=True).fit(X)
+    assert full.transform(X).shape[1] == len(full.get_feature_names_out()) == 184 + len(_HANDSHAPE_NAMES)
