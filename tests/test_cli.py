@@ -191,3 +191,25 @@ def test_predict_uses_shipped_default_model(data_dir):
     record = json.loads(result.stdout)
     assert record["detected"] is True
     assert record["label"] == "L"
+
+
+def test_train_calibrate_balance_augment_store_the_recipe_and_a_temperature(small, tmp_path):
+    out = tmp_path / "calibrated"
+    result = CliRunner(mix_stderr=False).invoke(main, [
+        "train", str(small["train"]), str(small["test"]), "--model-name", "rf", "-o", str(out),
+        "--cache-dir", str(small["cache"]), "--param", "n_estimators=10", "--param", "handshape=true",
+        "--balance", "dataset", "--augment", "n_copies=1", "--augment", "stretch=0.3", "--calibrate",
+    ])
+    assert result.exit_code == 0, result.stderr
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["calibration"]["method"] == "temperature" and meta["calibration"]["temperature"] > 0
+    assert "groups predicted by a model trained without it" in meta["calibration"]["fitted_on"]
+    assert meta["training"]["balance"] == "dataset" and meta["training"]["augment"] == {"n_copies": 1, "stretch": 0.3}
+    assert meta["estimator"]["normalizer"]["handshape"] is True
+
+    one = CliRunner(mix_stderr=False).invoke(main, [
+        "train", str(small["train"]), "--model-name", "rf", "-o", str(tmp_path / "one"),
+        "--cache-dir", str(small["cache"]), "--calibrate",
+    ])
+    assert one.exit_code != 0 and "--calibrate needs out-of-group predictions" in one.stderr
+    assert not (tmp_path / "one").exists()
