@@ -20,13 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from landmark_asl.calibration import TemperatureScaling
 from landmark_asl.estimators import build_estimator
 from landmark_asl.evaluation import calibration_metrics
 from landmark_asl.features import augment_landmarks, raw_features
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_lodo import APART, load_folds  # noqa: E402
+from bench_lodo import APART, add_scaled_calibration, load_folds  # noqa: E402
 from train_default import PARAMS  # noqa: E402
 
 #: name -> (normalizer/forest parameters, training-time options). Options: ``aug`` keyword
@@ -88,15 +87,7 @@ def run(config: str, rows, X, seeds, n_jobs) -> list[dict]:
                         "median_confidence_correct": cal["median_confidence_correct"],
                         "seconds": time.perf_counter() - start})
             print(f"  {config} {fold} seed {seed}: {out[-1]['accuracy']:.1%} ({out[-1]['seconds']:.0f} s)", file=sys.stderr)
-    # Temperature scaling, honestly: each fold's temperature is fitted on the other folds'
-    # out-of-fold predictions (the apart fold never used for fitting).
-    for r in out:
-        test = folds == r["fold"]
-        fit_rows = ~test & ~np.isin(folds, list(APART))
-        scaler = TemperatureScaling.fit(y[fit_rows], oof[r["seed"]][fit_rows], classes_all)
-        cal = calibration_metrics(y[test], scaler.apply(oof[r["seed"]][test]), classes_all)
-        r.update({"temperature": scaler.temperature, "ece_scaled": cal["ece"],
-                  "median_confidence_correct_scaled": cal["median_confidence_correct"]})
+    add_scaled_calibration(rows, out, oof, classes_all)
     return out
 
 
