@@ -24,6 +24,8 @@ from landmark_asl.exceptions import DatasetError
 #: spread over 20 classes, so that a class with no vote keeps a small, finite log-probability.
 DEFAULT_SMOOTHING = 1e-3
 _LOG_T_BOUNDS = (-4.0, 4.0)
+#: Temperatures a card may hold: beyond these the map overflows to NaN or is meaningless.
+_T_RANGE = (1e-3, 1e3)
 
 
 @dataclass(frozen=True)
@@ -53,8 +55,10 @@ class TemperatureScaling:
                 raise ValueError(f"calibration {name} must be a finite number; got {value!r}")
         if self.temperature <= 0:
             raise ValueError(f"calibration temperature must be > 0; got {self.temperature!r}")
-        if self.smoothing < 0:
-            raise ValueError(f"calibration smoothing must be >= 0; got {self.smoothing!r}")
+        if not _T_RANGE[0] <= self.temperature <= _T_RANGE[1]:
+            raise ValueError(f"calibration temperature must be in [{_T_RANGE[0]:g}, {_T_RANGE[1]:g}]; got {self.temperature!r}")
+        if not 0 <= self.smoothing <= 1:
+            raise ValueError(f"calibration smoothing must be in [0, 1]; got {self.smoothing!r}")
 
     def apply(self, proba: np.ndarray) -> np.ndarray:
         """Calibrated probabilities, same shape as ``proba`` (n_samples, n_classes) or (n_classes,)."""

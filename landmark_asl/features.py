@@ -494,6 +494,11 @@ def augment_landmarks(
     X_aug : ndarray of shape (n_samples * (1 + n_copies), 127), float32
     y_aug : ndarray of shape (n_samples * (1 + n_copies),)
     """
+    if isinstance(n_copies, bool) or not isinstance(n_copies, (int, np.integer)) or n_copies < 0:
+        raise ValueError(f"n_copies must be an integer >= 0; got {n_copies!r}")
+    for name, value in (("max_angle", max_angle), ("scale", scale), ("jitter", jitter), ("stretch", stretch)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
+            raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
     rng = check_random_state(random_state)
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y)

@@ -78,6 +78,8 @@ def model_inputs(name: str, estimator, rows: pd.DataFrame) -> np.ndarray:
 #: Choices of ``balance``: None (every row weighs the same) or 'dataset' (every dataset,
 #: e.g. asl2text, massey, nejohnson2, weighs the same in all, however many rows it has).
 BALANCE_CHOICES = (None, "dataset")
+#: Most augmented copies per training row: each copy adds the training set once more.
+MAX_COPIES = 10
 
 
 def check_recipe(name: str, balance: str | None, augment: dict[str, Any] | None) -> None:
@@ -103,9 +105,15 @@ def check_recipe(name: str, balance: str | None, augment: dict[str, Any] | None)
         if unknown:
             raise LandmarkASLError(f"unknown augmentation parameter(s) {unknown}: expected some of {sorted(allowed)}")
         try:
-            augment_landmarks(np.zeros((1, 127)), np.zeros(1), **augment)
+            augment_landmarks(np.zeros((1, 127)), np.zeros(1), **{**augment, "n_copies": 0})  # checks the values
         except (TypeError, ValueError) as exc:
             raise LandmarkASLError(f"bad augmentation parameters {augment}: {exc}") from None
+        n_copies = augment.get("n_copies", 2)
+        if isinstance(n_copies, bool) or not isinstance(n_copies, int) or not 0 <= n_copies <= MAX_COPIES:
+            raise LandmarkASLError(
+                f"augmentation n_copies must be an integer from 0 to {MAX_COPIES}; got {n_copies!r} "
+                "(each copy adds the whole training set once more)"
+            )
 
 
 def dataset_weights(rows: pd.DataFrame) -> np.ndarray:

@@ -55,7 +55,8 @@ def test_smoothing_keeps_zero_votes_finite():
         ({"method": "temperature", "temperature": -1.0, "smoothing": 0.0}, "temperature must be > 0"),
         ({"method": "temperature", "temperature": float("nan"), "smoothing": 0.0}, "finite number"),
         ({"method": "temperature", "temperature": "1", "smoothing": 0.0}, "finite number"),
-        ({"method": "temperature", "temperature": 1.0, "smoothing": -0.1}, "smoothing must be >= 0"),
+        ({"method": "temperature", "temperature": 1.0, "smoothing": -0.1}, r"smoothing must be in \[0, 1\]"),
+        ({"method": "temperature", "temperature": 1e-300, "smoothing": 0.0}, r"temperature must be in \[0.001, 1000\]"),
         ({"method": "temperature", "temperature": 1.0, "smoothing": 0.0, "code": "x"}, "unknown keys"),
     ],
 )
@@ -127,6 +128,14 @@ def test_balance_and_augmentation_change_the_fit_and_bad_recipes_fail(synthetic_
         fit_estimator("rf", table, augment={"angle": 3})
     with pytest.raises(LandmarkASLError, match="landmark models only"):
         fit_estimator("cnn", table, balance="dataset")
+    with pytest.raises(LandmarkASLError, match="n_copies must be an integer from 0 to 10"):
+        fit_estimator("rf", table, augment={"n_copies": 1_000_000})
+    with pytest.raises(LandmarkASLError, match="stretch must be a finite number >= 0; got nan"):
+        fit_estimator("rf", table, augment={"stretch": float("nan")})
+    with pytest.raises(LandmarkASLError, match="n_copies must be an integer from 0 to 10; got 'x'"):
+        fit_estimator("rf", table, augment={"n_copies": "x"})
+    with pytest.raises(ValueError, match="n_copies must be an integer >= 0; got -1"):
+        augment_landmarks(X, y, n_copies=-1)
 
 
 def test_stretch_scales_image_y_about_the_wrist_only(synthetic_landmarks):

@@ -213,3 +213,14 @@ def test_train_calibrate_balance_augment_store_the_recipe_and_a_temperature(smal
     ])
     assert one.exit_code != 0 and "--calibrate needs out-of-group predictions" in one.stderr
     assert not (tmp_path / "one").exists()
+
+
+def test_train_refuses_a_bad_recipe_in_one_line_before_extracting(small, tmp_path):
+    for args, message in ((["--augment", "n_copies=99999"], "n_copies must be an integer from 0 to 10"),
+                          (["--augment", "angle=3"], "unknown augmentation parameter"),
+                          (["--balance", "signer"], "Invalid value for '--balance'")):
+        result = CliRunner(mix_stderr=False).invoke(main, [
+            "train", str(small["train"]), "--model-name", "rf", "-o", str(tmp_path / "m"),
+            "--cache-dir", str(tmp_path / "cache"), *args])
+        assert result.exit_code != 0 and message in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr and not (tmp_path / "cache").exists()
