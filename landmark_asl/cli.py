@@ -144,6 +144,28 @@ _cache_dir_option = click.option("--cache-dir", default=Path(".cache/landmarks")
                                  help="Cache of extracted landmark tables (reused by later runs).")
 
 
+def _recipe_options(command):
+    """``--balance``, ``--augment`` and ``--calibrate``: the training recipe of a landmark model."""
+    command = click.option(
+        "--calibrate/--no-calibrate", default=False, show_default=True,
+        help="Landmark models: fit a temperature on out-of-group predictions (needs two or more groups) and "
+             "store it with the model, so its confidence can be trusted.")(command)
+    command = click.option(
+        "--augment", "augment", multiple=True, metavar="NAME=VALUE",
+        help="Landmark models: add perturbed copies of the training rows (augment_landmarks parameters, "
+             "e.g. n_copies=1, max_angle=15, stretch=0.3); repeat for several.")(command)
+    return click.option(
+        "--balance", default="none", show_default=True, type=click.Choice(["none", "dataset"]),
+        help="Landmark models: 'dataset' weighs every dataset the same, however many rows it has.")(command)
+
+
+def _recipe(balance: str, augment: tuple[str, ...]) -> dict:
+    """The CLI's recipe options as library arguments."""
+    from landmark_asl.estimators import parse_params
+
+    return {"balance": None if balance == "none" else balance, "augment": parse_params(augment, per_model=False) or None}
+
+
 @main.command()
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--model-name", default="xgb", show_default=True, type=_RegistryChoice(), help="Registry name of the model.")
@@ -157,14 +179,7 @@ _cache_dir_option = click.option("--cache-dir", default=Path(".cache/landmarks")
 @click.option("--labels", default=None, help="Comma-separated labels to keep (default: all), e.g. to leave out digits.")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
               help="Model parameter, e.g. n_estimators=50; repeat for several.")
-@click.option("--balance", default="none", show_default=True, type=click.Choice(["none", "dataset"]),
-              help="Landmark models: 'dataset' weighs every dataset the same, however many rows it has.")
-@click.option("--augment", "augment", multiple=True, metavar="NAME=VALUE",
-              help="Landmark models: add perturbed copies of the training rows (augment_landmarks parameters, "
-                   "e.g. n_copies=1, max_angle=15, stretch=0.3); repeat for several.")
-@click.option("--calibrate/--no-calibrate", default=False, show_default=True,
-              help="Fit a temperature on out-of-group predictions (needs two or more groups) and store it "
-                   "with the model, so its confidence can be trusted.")
+@_recipe_options
 @_quiet_unless_verbose
 def train(sources: tuple[str, ...], model_name: str, output: Path, n_jobs: int, random_state: int,
           cache_dir: Path, metrics_from: Path | None, labels: str | None, params: tuple[str, ...],
@@ -176,9 +191,8 @@ def train(sources: tuple[str, ...], model_name: str, output: Path, n_jobs: int, 
     path = train_model(list(sources), model_name=model_name, output=output, n_jobs=n_jobs,
                        random_state=random_state, cache_dir=cache_dir, metrics_from=metrics_from,
                        labels=_comma_list((labels,)) if labels else None,
-                       params=parse_params(params, per_model=False),
-                       balance=None if balance == "none" else balance,
-                       augment=parse_params(augment, per_model=False) or None, calibrate=calibrate)
+                       params=parse_params(params, per_model=False), calibrate=calibrate,
+                       **_recipe(balance, augment))
     click.echo(f"saved {model_name} model to {path}")
 
 
@@ -187,8 +201,9 @@ def train(sources: tuple[str, ...], model_name: str, output: Path, n_jobs: int, 
               help="Training source (dataset name, folder or landmark table); repeat for several.")
 @click.option("--test", "test_sources", multiple=True,
               help="Test source for a cross-dataset comparison; repeat for several. Omitted: --train is split.")
-@click.option("--split", default="random", show_default=True, type=click.Choice(["group", "random"]),
-              help="How to split --train when --test is omitted (random overstates accuracy on video frames).")
+@click.option("--split", default="random", show_default=True, type=click.Choice(["group", "lodo", "random"]),
+              help="How to split --train when --test is omitted (random overstates accuracy on video frames; "
+                   "lodo holds out every signer/session/source group in turn, landmark models only).")
 @click.option("--test-size", default=0.2, show_default=True, type=_FiniteRange(0, 1, min_open=True, max_open=True),
               help="Test share of the split.")
 @click.option("--test-groups", multiple=True, help="Groups held out by --split group, e.g. massey/hand5.")
@@ -204,13 +219,14 @@ def train(sources: tuple[str, ...], model_name: str, output: Path, n_jobs: int, 
 @_cache_dir_option
 @click.option("--param", "params", multiple=True, metavar="MODEL.NAME=VALUE",
               help="Model parameter, e.g. rf.n_estimators=50; repeat for several.")
+@_recipe_options
 @click.option("--overwrite", is_flag=True, help="Replace an earlier report in --output (other folders are never written into).")
 @click.option("--json", "as_json", is_flag=True, help="Print report.json instead of the table.")
 @_quiet_unless_verbose
 def compare(train_sources: tuple[str, ...], test_sources: tuple[str, ...], split: str, test_size: float,
             test_groups: tuple[str, ...], split_file: Path | None, models: tuple[str, ...], output: Path,
-            random_state: int, n_jobs: int, cache_dir: Path, params: tuple[str, ...], overwrite: bool,
-            as_json: bool) -> None:
+            random_state: int, n_jobs: int, cache_dir: Path, params: tuple[str, ...], balance: str,
+            augment: tuple[str, ...], calibrate: bool, overwrite: bool, as_json: bool) -> None:
     """Compare models on one split: coverage, accuracy (all / detected images), F1, size, speed."""
     import json
 
@@ -221,12 +237,18 @@ def compare(train_sources: tuple[str, ...], test_sources: tuple[str, ...], split
                                 split=split, test_size=test_size, test_groups=_comma_list(test_groups),
                                 split_file=split_file, random_state=random_state, n_jobs=n_jobs,
                                 cache_dir=cache_dir, params=parse_params(params, per_model=True),
-                                overwrite=overwrite)
+                                overwrite=overwrite, calibrate=calibrate, **_recipe(balance, augment))
     if as_json:
-        click.echo(json.dumps(report, indent=2))
+        click.echo(json.dumps(report, indent=2, default=reporting.json_default))
         return
-    click.echo(f"{report['metadata']['title']}  ({report['metadata']['n_test']} test images)")
-    click.echo(reporting.format_table(reporting.summary_rows(report), markdown=False))
+    if split == "lodo":
+        from landmark_asl.lodo import format_folds
+
+        for name, result in report["models"].items():
+            click.echo(f"{name}: {report['metadata']['title']}\n{format_folds(result['summary'])}\n")
+    else:
+        click.echo(f"{report['metadata']['title']}  ({report['metadata']['n_test']} test images)")
+        click.echo(reporting.format_table(reporting.summary_rows(report), markdown=False))
     click.echo(f"report: {output / 'report.md'}")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -13,21 +14,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from landmark_asl._util import file_sha256, package_versions
+from landmark_asl._util import atomic_write_text, file_sha256, package_versions
 from landmark_asl.estimators import REGISTRY, build_estimator, get_spec
-from landmark_asl.evaluation import apply_no_hand_rule, classification_metrics, directory_size, measure_latency
+from landmark_asl.evaluation import (
+    apply_no_hand_rule, calibration_metrics, classification_metrics, directory_size, measure_latency,
+)
 from landmark_asl.exceptions import DatasetError, LandmarkASLError
 from landmark_asl.features import FEATURE_VERSION
 from landmark_asl.labels import NO_PREDICTION, NOTHING, no_hand_label
 from landmark_asl.landmark_cache import load_landmarks, log
 from landmark_asl.persistence import load_model, save_model
-from landmark_asl.reporting import REPORT_FORMAT_VERSION, write_report
+from landmark_asl.reporting import REPORT_FORMAT_VERSION, json_default, write_report
 from landmark_asl.splits import MANIFEST_COLUMNS, make_cross_dataset_split, make_split, read_split, write_split
-from landmark_asl.training import as_list, fit_estimator, model_inputs
+from landmark_asl.training import (
+    as_list, check_recipe, fit_calibration, fit_estimator, model_inputs, trainable_rows,
+)
 
 
 #: What :func:`compare` writes into its output folder (and may replace with ``overwrite``).
-REPORT_ENTRIES = ("report.json", "report.md", "split.csv", "split.csv.json", "models", "landmarks")
+REPORT_ENTRIES = ("report.json", "report.md", "rejection.png", "split.csv", "split.csv.json", "models", "landmarks")
 
 
 def _is_report_entry(name: str) -> bool:
@@ -132,6 +137,9 @@ def compare(
     params: dict[str, dict[str, Any]] | None = None,
     progress: bool = True,
     overwrite: bool = False,
+    balance: str | None = None,
+    augment: dict[str, Any] | None = None,
+    calibrate: bool = False,
 ) -> dict[str, Any]:
     """Train and score several models on one split and write the report.
 
@@ -153,8 +161,10 @@ def compare(
         ``split.csv`` and (``save_models``) ``models/<model>/``.
     models : sequence of str
         Registry names, e.g. ``('rf', 'xgb', 'cnn')``.
-    split : {'random', 'group'}
-        Split mode when ``test`` is None.
+    split : {'random', 'group', 'lodo'}
+        Split mode when ``test`` is None. ``lodo`` (leave one group out) holds out every
+        group (signer, session or source) in turn and trains on all the others; it is for
+        landmark models and writes a per-group report (see :func:`compare_lodo`).
     test_size : float
         Test share of a ``random`` or ``group`` split.
     test_groups : sequence of str, optional
@@ -180,12 +190,22 @@ def compare(
     overwrite : bool
         Replace a finished report in ``output`` (see :func:`check_report_folder`);
         a folder holding anything else is always refused.
+    balance, augment : optional
+        Training recipe of the landmark models (:func:`landmark_asl.training.fit_estimator`);
+        the pixel model trains without it.
+    calibrate : bool
+        Landmark models: fit a temperature on out-of-group predictions of the training rows
+        (:func:`landmark_asl.training.fit_calibration`; needs two or more training groups) and
+        store it with the model, so the calibration figures are those of the calibrated model.
 
     Returns
     -------
     dict
         The report: ``{"metadata": {...}, "models": {name: metrics}}``, also written
-        to ``<output>/report.json``.
+        to ``<output>/report.json``. Each model's metrics include ``calibration`` (ECE,
+        Brier, AUROC of confidence, median confidence of right answers, the
+        accuracy-vs-coverage curve) on the test images with a hand; ``rejection.png``
+        plots the curves.
     """
     train_sources, test_sources = as_list(train), as_list(test)
     if not train_sources:
@@ -195,13 +215,27 @@ def compare(
         raise LandmarkASLError(
             f"unknown model name(s) {unknown or list(models)}: expected some of {sorted(REGISTRY)}"
         )
-    for name in models:  # bad parameters fail here, before extraction
+    for name in models:  # bad parameters and recipes fail here, before extraction
         build_estimator(name, params=(params or {}).get(name))
+        if get_spec(name).input_kind == "landmarks":
+            check_recipe(name, balance, augment)
+    if split == "lodo":
+        if test_sources or split_file is not None:
+            raise LandmarkASLError("split 'lodo' holds out each training group in turn: give no test sources and no split file")
+        cnn = [m for m in models if get_spec(m).input_kind != "landmarks"]
+        if cnn:
+            raise LandmarkASLError(
+                f"split 'lodo' is for landmark models; drop {', '.join(cnn)} from the models (e.g. --models rf,xgb)"
+            )
     output = Path(output)
     check_report_folder(output, overwrite=overwrite)
     output.mkdir(parents=True, exist_ok=True)
     cache_dir = Path(cache_dir) if cache_dir is not None else output / "landmarks"
     train_table, train_meta = load_landmarks(train_sources, cache_dir=cache_dir, settings=settings, n_jobs=n_jobs, progress=progress)
+    recipe = {"balance": balance, "augment": dict(augment) if augment else None, "calibrate": calibrate}
+    if split == "lodo":
+        return compare_lodo(train_table, train_meta, output=output, models=models, sources=train_sources,
+                            random_state=random_state, n_jobs=n_jobs, params=params, recipe=recipe, progress=progress)
     test_table, test_meta = (None, {"tables": {}})
     if test_sources:
         test_table, test_meta = load_landmarks(test_sources, cache_dir=cache_dir, settings=settings, n_jobs=n_jobs, progress=progress)
@@ -265,7 +299,7 @@ def compare(
             name, train_rows, test_rows, classes, metadata,
             output=output, random_state=random_state, n_jobs=n_jobs, save=save_models,
             extractor_settings=train_meta["extractor_settings"],
-            params=(params or {}).get(name),
+            params=(params or {}).get(name), recipe=recipe,
         )
     report = {"metadata": metadata, "models": results}
     write_report(report, output)
@@ -285,10 +319,18 @@ def _fit_and_score(
     save: bool,
     extractor_settings: Any,
     params: dict[str, Any] | None = None,
+    recipe: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Fit one model on the training rows, score it on every test row, time and size it."""
-    estimator, training = fit_estimator(name, train_rows, random_state=random_state, n_jobs=n_jobs, params=params)
+    """Fit one model on the training rows, score it on every test row, time, size and calibrate it."""
     landmark = get_spec(name).input_kind == "landmarks"
+    recipe = recipe if landmark and recipe else {}
+    fit_recipe = {"balance": recipe.get("balance"), "augment": recipe.get("augment")}
+    estimator, training = fit_estimator(name, train_rows, random_state=random_state, n_jobs=n_jobs, params=params,
+                                        **fit_recipe)
+    calibration = None
+    if recipe.get("calibrate"):
+        calibration = fit_calibration(name, trainable_rows(train_rows, name), [str(c) for c in estimator.classes_],
+                                      params=params, random_state=random_state, n_jobs=n_jobs, **fit_recipe)
     detected = test_rows["detected"].to_numpy(dtype=bool)
     predicted = np.full(len(test_rows), NO_PREDICTION, dtype=object)
     if landmark:
@@ -303,6 +345,7 @@ def _fit_and_score(
         coverage = 1.0
     result = classification_metrics(test_rows["label"].to_numpy(dtype=object), predicted, detected, coverage=coverage)
     result.update({"kind": get_spec(name).input_kind, "params": dict(params or {}),
+                   "recipe": {**fit_recipe, "calibrate": calibration is not None} if landmark else None,
                    "n_fit": training["n_fit"], "fit_seconds": training["fit_seconds"]})
 
     model_dir = output / "models" / name if save else Path(tempfile.mkdtemp(prefix=f"landmark_asl_{name}_"))
@@ -314,9 +357,11 @@ def _fit_and_score(
             shutil.rmtree(model_dir)  # save_model writes a fresh folder
         save_model(estimator, model_dir, name=name, extractor_settings=extractor_settings,
                    training=training, metrics=metrics, split_file_sha256=metadata["split_file_sha256"],
-                   trained_labels=classes)
+                   trained_labels=classes, calibration=calibration)
         result["size_mb"] = directory_size(model_dir) / 1e6
         loaded = load_model(model_dir)
+        result["calibration"] = _calibration(loaded, X_test if landmark else X_test[detected],
+                                             test_rows["label"].to_numpy(dtype=object)[detected])
         if len(X_test):
             if landmark:
                 timing = measure_latency(loaded.predict_proba_one, loaded.predict_proba, X_test)
@@ -328,3 +373,76 @@ def _fit_and_score(
         if not save:
             shutil.rmtree(model_dir, ignore_errors=True)
     return result
+
+
+def _calibration(model, X: np.ndarray, y: np.ndarray) -> dict[str, Any] | None:
+    """Calibration metrics of a loaded model's probabilities (calibrated if its card says so)."""
+    if not len(X):
+        return None
+    classes = [str(c) for c in model.classes]
+    result = calibration_metrics(y, model.predict_proba(X), classes)
+    result["temperature"] = (model.card.calibration or {}).get("temperature")
+    return result
+
+
+def compare_lodo(
+    table: pd.DataFrame,
+    table_meta: dict[str, Any],
+    *,
+    output: Path,
+    models: Sequence[str],
+    sources: Sequence[str],
+    random_state: int = 0,
+    n_jobs: int = 1,
+    params: dict[str, dict[str, Any]] | None = None,
+    recipe: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """The leave-one-group-out comparison behind ``compare(..., split='lodo')``.
+
+    Every group of ``table`` (signer, session or source) is held out in turn; each model is
+    trained on the others (:func:`landmark_asl.lodo.leave_one_group_out`) and scored on the
+    held-out group. Writes ``report.json`` and ``report.md`` (one per-group table per model,
+    the mean and the worst group) into ``output``; no model is saved (each fold has its own).
+    """
+    from landmark_asl.lodo import format_folds, leave_one_group_out
+
+    recipe = dict(recipe or {})
+    metadata = {
+        "format_version": REPORT_FORMAT_VERSION,
+        "title": f"{'+'.join(sources)}: leave one group out",
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "train_sources": list(sources),
+        "test_sources": [],
+        "split_mode": "lodo",
+        "groups": sorted(set(table["group"].astype(str))),
+        "n_rows": int(len(table)),
+        "hand_coverage": float(table["detected"].astype(bool).mean()),
+        "random_state": random_state,
+        "recipe": recipe,
+        "landmark_tables": table_meta["tables"],
+        "extractor_settings": dataclasses.asdict(table_meta["extractor_settings"]),
+        "feature_version": FEATURE_VERSION,
+        "versions": package_versions(),
+    }
+    results = {}
+    for name in models:
+        log(progress, f"{name}: leave one group out over {len(metadata['groups'])} groups")
+        result = leave_one_group_out(table, name, params=(params or {}).get(name), balance=recipe.get("balance"),
+                                     augment=recipe.get("augment"), seeds=(random_state,), n_jobs=n_jobs,
+                                     progress=progress)
+        results[name] = {"kind": "landmarks", "params": dict((params or {}).get(name) or {}), **result}
+    report = {"metadata": metadata, "models": results}
+    lines = [f"# Comparison: {metadata['title']}", "",
+             f"- groups ({len(metadata['groups'])}), each held out in turn: {' '.join(metadata['groups'])}",
+             f"- {metadata['n_rows']} rows, hand found in {100 * metadata['hand_coverage']:.1f}%",
+             f"- training recipe of every model: {json.dumps(recipe)}", ""]
+    for name, result in results.items():
+        lines += [f"## {name}", "", format_folds(result["summary"]), ""]
+    lines.append("accuracy, with a hand: on the held-out rows where MediaPipe found a hand; accuracy, all: "
+                 "every held-out row, no hand = wrong (unless NOTHING is a class). ECE, Brier, AUROC: calibration "
+                 "of the fold model's raw probabilities; temperature-scaled: T fitted on the other folds' "
+                 "out-of-fold predictions, as `--calibrate` would ship it.")
+    atomic_write_text(output / "report.md", "\n".join(lines) + "\n")
+    atomic_write_text(output / "report.json", json.dumps(report, indent=2, default=json_default) + "\n")
+    return report

@@ -20,6 +20,7 @@ _SUMMARY_COLUMNS = (
     ("accuracy_all", "acc. all"),
     ("accuracy_detected", "acc. detected"),
     ("macro_f1", "macro-F1"),
+    ("ece", "ECE"),
     ("fit_seconds", "fit s"),
     ("size_mb", "size MB"),
     ("latency_p50_ms", "p50 ms"),
@@ -33,7 +34,7 @@ def _fmt(value: Any, key: str) -> str:
         return "-"
     if key in ("coverage", "accuracy_all", "accuracy_detected"):
         return f"{100 * value:.1f}%"
-    if key == "macro_f1":
+    if key in ("macro_f1", "ece", "brier", "auroc"):
         return f"{value:.3f}"
     if key in ("latency_p50_ms", "latency_p95_ms"):
         return f"{value:.3f}" if value < 1 else f"{value:.2f}"
@@ -48,8 +49,58 @@ def summary_rows(report: dict[str, Any]) -> list[list[str]]:
     """Rows of the summary table (header first), one per model, as strings."""
     rows = [[title for _, title in _SUMMARY_COLUMNS]]
     for name, result in report["models"].items():
-        rows.append([name if key == "model" else _fmt(result.get(key), key) for key, _ in _SUMMARY_COLUMNS])
+        values = {**(result.get("calibration") or {}), **result}
+        rows.append([name if key == "model" else _fmt(values.get(key), key) for key, _ in _SUMMARY_COLUMNS])
     return rows
+
+
+def calibration_rows(report: dict[str, Any]) -> list[list[str]]:
+    """Rows of the calibration table (header first): how far each model's confidence can be trusted."""
+    rows = [["model", "temperature", "ECE", "Brier", "AUROC of confidence", "median conf. of right",
+             "kept at conf. >= 0.5", "accuracy of those"]]
+    for name, result in report["models"].items():
+        cal = result.get("calibration")
+        if not cal:
+            continue
+        half = next((row for row in cal["coverage_curve"] if abs(row[0] - 0.5) < 1e-9), [0.5, None, None])
+        temperature = cal.get("temperature")
+        rows.append([name, "-" if temperature is None else f"{temperature:.2f}", _fmt(cal["ece"], "ece"),
+                     _fmt(cal["brier"], "brier"), _fmt(cal["auroc"], "auroc"),
+                     "-" if cal["median_confidence_correct"] is None else f"{cal['median_confidence_correct']:.2f}",
+                     _fmt(half[1], "coverage"), _fmt(half[2], "coverage")])
+    return rows
+
+
+def plot_rejection(report: dict[str, Any], path: str | Path, *, title: str) -> Path:
+    """Save the accuracy-vs-coverage (rejection) curve of every model as one PNG.
+
+    Each point keeps only the answers whose confidence is at least a threshold (0, 0.05 ..
+    0.95): x is the share of test images with a hand still answered, y the accuracy of those.
+    A model whose confidence ranks its answers well rises to the left.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    for name, result in report["models"].items():
+        cal = result.get("calibration")
+        if not cal:
+            continue
+        points = [(c, a) for _, c, a in cal["coverage_curve"] if a is not None]
+        ax.plot([c for c, _ in points], [a for _, a in points], marker=".", label=f"{name} (ECE {cal['ece']:.3f})")
+    ax.set_xlim(0, 1.02)
+    ax.set_xlabel("share of test images with a hand answered (confidence >= threshold)")
+    ax.set_ylabel("accuracy of the answered images")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def format_table(rows: list[list[str]], *, markdown: bool = True) -> str:
@@ -150,14 +201,30 @@ def markdown_report(report: dict[str, Any]) -> str:
     rows = [["label", *names]]
     for label in labels:
         rows.append([label, *(f"{report['models'][n]['per_class_f1'].get(label, 0.0):.2f}" for n in names)])
-    lines += [format_table(rows), "", "## Confusion matrices", ""]
+    lines += [format_table(rows), ""]
+    calibration = calibration_rows(report)
+    if len(calibration) > 1:
+        lines += [
+            "## Calibration (test images with a hand)",
+            "",
+            format_table(calibration),
+            "",
+            "ECE: expected calibration error of the top label (15 bins); Brier: multi-class Brier score; "
+            "AUROC: how well the confidence separates right from wrong answers; temperature: the model's "
+            "stored temperature scaling (`-`: raw probabilities). The rejection curve plots the accuracy "
+            "of the answers kept against their share as the confidence threshold rises.",
+            "",
+            f"![rejection curves]({report.get('rejection_png', 'rejection.png')})",
+            "",
+        ]
+    lines += ["## Confusion matrices", ""]
     for name in names:
         lines.append(f"![{name}]({report['models'][name]['confusion_png']})")
     return "\n".join(lines) + "\n"
 
 
 def write_report(report: dict[str, Any], output: str | Path) -> dict[str, Path]:
-    """Write ``report.json``, ``report.md`` and one ``confusion_<model>.png`` per model.
+    """Write ``report.json``, ``report.md``, one ``confusion_<model>.png`` per model and ``rejection.png``.
 
     Parameters
     ----------
@@ -178,14 +245,18 @@ def write_report(report: dict[str, Any], output: str | Path) -> dict[str, Path]:
         png = plot_confusion(result, output / f"confusion_{name}.png", title=f"{name}: {report['metadata']['title']}")
         result["confusion_png"] = png.name
         paths[f"png_{name}"] = png
+    if any(result.get("calibration") for result in report["models"].values()):
+        paths["png_rejection"] = plot_rejection(report, output / "rejection.png", title=report["metadata"]["title"])
+        report["rejection_png"] = paths["png_rejection"].name
     paths["json"] = output / "report.json"
-    atomic_write_text(paths["json"], json.dumps(report, indent=2, default=_json_default) + "\n")
+    atomic_write_text(paths["json"], json.dumps(report, indent=2, default=json_default) + "\n")
     paths["markdown"] = output / "report.md"
     atomic_write_text(paths["markdown"], markdown_report(report))
     return paths
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
+    """``json.dumps`` fallback for NumPy scalars and paths."""
     if isinstance(value, (np.integer,)):
         return int(value)
     if isinstance(value, (np.floating,)):

@@ -182,6 +182,47 @@ def fit_estimator(name: str, rows: pd.DataFrame, *, random_state: int = 0, n_job
     return estimator, training
 
 
+def fit_calibration(name: str, fit_rows: pd.DataFrame, classes: Sequence[str], *, params: dict[str, Any] | None = None,
+                    random_state: int = 0, n_jobs: int = 1, balance: str | None = None,
+                    augment: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The model card's ``calibration``: a temperature fitted on out-of-group predictions.
+
+    Each ``group`` of ``fit_rows`` is predicted by a model trained without it (5 folds of whole
+    groups, same recipe), and :class:`~landmark_asl.calibration.TemperatureScaling` is fitted on
+    those predictions by maximum likelihood.
+
+    Parameters
+    ----------
+    name : str
+        Registry name of a landmark model.
+    fit_rows : pandas.DataFrame
+        The rows the model was fitted on (with a hand), with ``label`` and ``group``.
+    classes : sequence of str
+        The fitted model's classes (column order of its probabilities).
+    params, random_state, n_jobs, balance, augment
+        The recipe the model was fitted with (:func:`fit_estimator`).
+
+    Returns
+    -------
+    dict
+        ``TemperatureScaling.to_dict()`` plus ``fitted_on`` (what it was fitted on, in words).
+
+    Raises
+    ------
+    DatasetError
+        If the rows hold fewer than two groups.
+    """
+    from landmark_asl.calibration import TemperatureScaling, out_of_fold_proba
+
+    proba = out_of_fold_proba(name, fit_rows, groups=fit_rows["group"].to_numpy(dtype=object),
+                              classes=classes, params=params, random_state=random_state, n_jobs=n_jobs,
+                              balance=balance, augment=augment)
+    scaling = TemperatureScaling.fit(fit_rows["label"].to_numpy(dtype=object), proba, classes)
+    return {**scaling.to_dict(), "fitted_on": (
+        f"out-of-group predictions of the {len(fit_rows)} training rows with a hand: each of "
+        f"{fit_rows['group'].nunique()} groups predicted by a model trained without it (5 folds of whole groups)")}
+
+
 def train_model(
     sources: str | Path | Sequence[str | Path],
     *,
@@ -197,6 +238,7 @@ def train_model(
     balance: str | None = None,
     augment: dict[str, Any] | None = None,
     calibrate: bool = False,
+    metrics: dict[str, Any] | None = None,
     progress: bool = True,
 ) -> Path:
     """Fit one model on every sample of ``sources`` and save it with its metadata.
@@ -234,6 +276,9 @@ def train_model(
         out-of-group predictions (each ``group`` of the training rows predicted by a model
         trained without it, 5 folds of whole groups) and store it in the model card. Needs
         at least two groups; costs about five more fits.
+    metrics : dict, optional
+        Figures measured elsewhere on held-out data (e.g. a leave-one-group-out protocol run on
+        the same recipe), recorded in the card's ``metrics`` next to those of ``metrics_from``.
     progress : bool
         Progress messages on stderr.
 
@@ -253,7 +298,9 @@ def train_model(
     build_estimator(model_name, params=params)  # bad parameters fail here, before extraction
     check_recipe(model_name, balance, augment)
     cache_dir = Path(cache_dir) if cache_dir is not None else Path(".cache") / "landmarks"
-    metrics = _metrics_from(metrics_from, model_name) if metrics_from else None
+    if metrics is not None and not isinstance(metrics, dict):
+        raise LandmarkASLError(f"metrics must be a dict of measured figures; got {type(metrics).__name__}")
+    metrics = {**(_metrics_from(metrics_from, model_name) if metrics_from else {}), **(metrics or {})} or None
     table, meta = load_landmarks(source_list, cache_dir=cache_dir, settings=settings, n_jobs=n_jobs, progress=progress)
     if labels is not None:
         wanted = {normalize_label(label) for label in labels}
@@ -272,24 +319,16 @@ def train_model(
                                         balance=balance, augment=augment)
     calibration = None
     if calibrate:
-        from landmark_asl.calibration import TemperatureScaling, out_of_fold_proba
-
         fit_rows = trainable_rows(table, model_name)
-        classes = [str(c) for c in estimator.classes_]
         log(progress, f"{model_name}: calibrating on out-of-group predictions ({fit_rows['group'].nunique()} groups)")
-        proba = out_of_fold_proba(model_name, fit_rows, groups=fit_rows["group"].to_numpy(dtype=object),
-                                  classes=classes, params=params, random_state=random_state, n_jobs=n_jobs,
-                                  balance=balance, augment=augment)
-        scaling = TemperatureScaling.fit(fit_rows["label"].to_numpy(dtype=object), proba, classes)
-        calibration = {**scaling.to_dict(), "fitted_on": (
-            f"out-of-group predictions of the {len(fit_rows)} training rows with a hand: each of "
-            f"{fit_rows['group'].nunique()} groups predicted by a model trained without it (5 folds of whole groups)")}
+        calibration = fit_calibration(model_name, fit_rows, [str(c) for c in estimator.classes_], params=params,
+                                      random_state=random_state, n_jobs=n_jobs, balance=balance, augment=augment)
     training.update({
         "train_sources": source_list,
         "labels_kept": sorted(set(table["label"])) if labels is not None else None,
         "metrics_note": (
-            "measured in the comparison named in metrics.report (a model trained on a split, not on "
-            "all of these sources)" if metrics else "no metrics: pass metrics_from=<report.json>"
+            "measured on held-out data by models trained without it (see where each entry comes from), "
+            "never on these training rows" if metrics else "no metrics: pass metrics_from=<report.json>"
         ),
     })
     save_model(estimator, output, name=model_name, extractor_settings=meta["extractor_settings"],

@@ -23,10 +23,11 @@ import numpy as np
 from landmark_asl.estimators import build_estimator
 from landmark_asl.evaluation import calibration_metrics
 from landmark_asl.features import augment_landmarks, raw_features
+from landmark_asl.lodo import add_scaled_calibration
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_lodo import APART, add_scaled_calibration, load_folds  # noqa: E402
-from train_default import PARAMS  # noqa: E402
+from bench_lodo import APART, load_folds  # noqa: E402
+from train_default import FOREST  # noqa: E402
 
 #: name -> (normalizer/forest parameters, training-time options). Options: ``aug`` keyword
 #: arguments of augment_landmarks, ``weight`` ('source': each held-in source weighs the same).
@@ -49,7 +50,7 @@ CONFIGS: dict[str, tuple[dict, dict]] = {
 
 
 def fit_predict(train_X, train_y, train_src, test_X, *, params: dict, options: dict, seed: int, n_jobs: int):
-    estimator = build_estimator("rf", random_state=seed, n_jobs=n_jobs, params={**PARAMS["rf"], **params})
+    estimator = build_estimator("rf", random_state=seed, n_jobs=n_jobs, params={**FOREST, **params})
     X, y, src = train_X, train_y, train_src
     if "aug" in options:
         n_copies = options["aug"].get("n_copies", 1)
@@ -87,7 +88,7 @@ def run(config: str, rows, X, seeds, n_jobs) -> list[dict]:
                         "median_confidence_correct": cal["median_confidence_correct"],
                         "seconds": time.perf_counter() - start})
             print(f"  {config} {fold} seed {seed}: {out[-1]['accuracy']:.1%} ({out[-1]['seconds']:.0f} s)", file=sys.stderr)
-    add_scaled_calibration(rows, out, oof, classes_all)
+    add_scaled_calibration(out, oof, folds, y, np.ones(len(y), dtype=bool), classes_all, APART)
     return out
 
 

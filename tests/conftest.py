@@ -65,6 +65,25 @@ def make_synthetic_landmarks(n_per_class: int = 30, labels: tuple[str, ...] = ("
     return np.asarray(rows, dtype=np.float32), np.asarray(y)
 
 
+def synthetic_table(X, y, groups) -> pd.DataFrame:
+    """A landmark table (as a landmark CSV gives it: every row with a hand) from raw rows ``X`` (n, 127).
+
+    ``groups`` names each row's group and dataset.
+    """
+    import numpy as np
+
+    from landmark_asl.features import RAW_FEATURE_NAMES
+
+    table = pd.DataFrame(X[:, :126], columns=list(RAW_FEATURE_NAMES[:126]))
+    table["handedness"] = np.where(X[:, 126] > 0.5, "Left", "Right")
+    table["label"] = y
+    table["detected"] = True
+    table["strategy"] = "csv"
+    table["dataset"] = groups
+    table["group"] = groups
+    return table
+
+
 @pytest.fixture(scope="session")
 def synthetic_landmarks():
     """``(X, y)``: 120 raw landmark rows (n, 127) of 4 classes (A, B, C, NOTHING), seeded."""

@@ -12,7 +12,8 @@ from landmark_asl.calibration import TemperatureScaling, out_of_fold_proba
 from landmark_asl.estimators import make_estimator
 from landmark_asl.evaluation import calibration_metrics
 from landmark_asl.exceptions import DatasetError, LandmarkASLError, ModelLoadError
-from landmark_asl.features import RAW_FEATURE_NAMES, augment_landmarks
+from conftest import synthetic_table
+from landmark_asl.features import augment_landmarks
 from landmark_asl.persistence import METADATA_FILE, load_model, save_model
 from landmark_asl.training import dataset_weights, fit_estimator
 
@@ -84,22 +85,11 @@ def test_calibration_is_stored_with_the_model_and_applied_on_load(synthetic_land
         load_model(directory)
 
 
-def _table(X: np.ndarray, y: np.ndarray, datasets: list[str]) -> pd.DataFrame:
-    table = pd.DataFrame(X[:, :126], columns=list(RAW_FEATURE_NAMES[:126]))
-    table["handedness"] = np.where(X[:, 126] > 0.5, "Left", "Right")
-    table["label"] = y
-    table["detected"] = True
-    table["strategy"] = "csv"
-    table["dataset"] = datasets
-    table["group"] = datasets
-    return table
-
-
 def test_out_of_fold_proba_never_uses_the_rows_own_group(synthetic_landmarks):
     X, y = synthetic_landmarks
     # Group "b" holds every C: a model trained without it cannot predict C there.
     groups = np.where(y == "C", "b", np.where(np.arange(len(y)) % 2 == 0, "a", "c"))
-    table = _table(X, y, list(groups))
+    table = synthetic_table(X, y, list(groups))
     classes = sorted(set(y))
     proba = out_of_fold_proba("rf", table, groups=groups, classes=classes, params={"n_estimators": 8})
     assert proba.shape == (len(y), len(classes))
@@ -116,7 +106,7 @@ def test_dataset_balance_weighs_every_dataset_the_same():
 
 def test_balance_and_augmentation_change_the_fit_and_bad_recipes_fail(synthetic_landmarks):
     X, y = synthetic_landmarks
-    table = _table(X, y, ["big"] * 100 + ["small"] * 20)
+    table = synthetic_table(X, y, ["big"] * 100 + ["small"] * 20)
     plain, info = fit_estimator("rf", table, params={"n_estimators": 8})
     weighted, info_w = fit_estimator("rf", table, params={"n_estimators": 8}, balance="dataset",
                                      augment={"n_copies": 1, "stretch": 0.3})

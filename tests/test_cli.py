@@ -16,9 +16,9 @@ from landmark_asl.splits import read_split
 LETTERS = ("A", "B", "L")
 
 
-def _copy_letters(src: Path, dst: Path, letters: tuple[str, ...], per_class: int) -> Path:
+def _copy_letters(src: Path, dst: Path, letters: tuple[str, ...], per_class: int, offset: int = 0) -> Path:
     for letter in letters:
-        files = sorted((src / letter).glob("*.jpg"), key=lambda p: int(p.stem[len(letter):]))[::7][:per_class]
+        files = sorted((src / letter).glob("*.jpg"), key=lambda p: int(p.stem[len(letter):]))[offset::7][:per_class]
         (dst / letter).mkdir(parents=True)
         for f in files:
             shutil.copy(f, dst / letter / f.name)
@@ -224,3 +224,68 @@ def test_train_refuses_a_bad_recipe_in_one_line_before_extracting(small, tmp_pat
             "--cache-dir", str(tmp_path / "cache"), *args])
         assert result.exit_code != 0 and message in result.stderr, result.stderr
         assert "Traceback" not in result.stderr and not (tmp_path / "cache").exists()
+
+
+@pytest.mark.slow
+def test_compare_reports_calibration_of_the_calibrated_model_and_a_rejection_curve(small, tmp_path, data_dir):
+    out = tmp_path / "report"
+    unseen = _copy_letters(data_dir / "asl2text" / "test", tmp_path / "unseen", LETTERS, 3, offset=3)
+    result = CliRunner(mix_stderr=False).invoke(main, [
+        "compare", "--train", str(small["train"]), "--train", str(small["test"]), "--test", str(unseen),
+        "--models", "rf,cnn", "--param", "rf.n_estimators=10", "--calibrate", "--balance", "dataset",
+        "--augment", "n_copies=1", "-o", str(out), "--cache-dir", str(small["cache"]),
+    ])
+    assert result.exit_code == 0, result.stderr
+    report = json.loads((out / "report.json").read_text())
+    rf, cnn = report["models"]["rf"], report["models"]["cnn"]
+    assert rf["recipe"] == {"balance": "dataset", "augment": {"n_copies": 1}, "calibrate": True}
+    assert cnn["recipe"] is None and cnn["calibration"]["temperature"] is None  # the CNN trains without the recipe
+    assert rf["calibration"]["temperature"] > 0
+    for cal in (rf["calibration"], cnn["calibration"]):
+        assert 0.0 <= cal["ece"] <= 1.0 and 0.0 <= cal["brier"] <= 2.0
+        assert cal["coverage_curve"][0][1] == 1.0  # threshold 0 keeps every answer
+    saved = json.loads((out / "models" / "rf" / "metadata.json").read_text())
+    assert saved["calibration"]["temperature"] == rf["calibration"]["temperature"]
+    assert (out / "rejection.png").stat().st_size > 1000
+    text = (out / "report.md").read_text()
+    assert "## Calibration" in text and "rejection.png" in text
+    assert "ECE" in result.stdout
+
+
+@pytest.mark.slow
+def test_compare_lodo_holds_out_each_group(small, tmp_path):
+    out = tmp_path / "lodo"
+    args = ["compare", "--train", str(small["train"]), "--train", str(small["test"]), "--train", str(small["other"]),
+            "--split", "lodo", "--cache-dir", str(small["cache"])]
+    result = CliRunner(mix_stderr=False).invoke(main, [*args, "--models", "rf", "--param", "rf.n_estimators=10",
+                                                       "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    report = json.loads((out / "report.json").read_text())
+    groups = report["metadata"]["groups"]
+    assert len(groups) == 3 and report["metadata"]["split_mode"] == "lodo"
+    per_fold = report["models"]["rf"]["summary"]["per_fold"]
+    assert [r["fold"] for r in per_fold] == groups
+    # "other" holds Y, which no other group has: its model cannot be right on those rows.
+    other = next(r for r in per_fold if "other" in r["fold"])
+    assert other["accuracy_all"] <= 2 / 3 + 1e-9
+    assert "worst fold" in result.stdout and (out / "report.md").is_file()
+    for extra, message in ((["--models", "rf,cnn"], "for landmark models"),
+                           (["--models", "rf", "--test", str(small["test"])], "give no test sources")):
+        bad = CliRunner(mix_stderr=False).invoke(main, [*args, *extra, "-o", str(tmp_path / "bad")])
+        assert bad.exit_code == 1 and message in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_train_model_records_given_metrics_and_refuses_a_non_dict(small, tmp_path):
+    from landmark_asl.exceptions import LandmarkASLError
+    from landmark_asl.training import train_model
+
+    measured = {"lodo": {"mean_accuracy": 0.9, "worst_fold": "b"}}
+    out = train_model([small["train"]], model_name="rf", output=tmp_path / "m", params={"n_estimators": 5},
+                      metrics=measured, progress=False, cache_dir=small["cache"])
+    card = json.loads((out / "metadata.json").read_text())
+    assert card["metrics"] == measured
+    assert "never on these training rows" in card["training"]["metrics_note"]
+    with pytest.raises(LandmarkASLError, match="metrics must be a dict"):
+        train_model([small["train"]], model_name="rf", output=tmp_path / "m2", metrics=[0.9], progress=False,
+                    cache_dir=small["cache"])
+    assert not (tmp_path / "m2").exists()
