@@ -260,6 +260,11 @@ def compare(
             f"split {split_path} leaves {len(train_rows)} training and {len(test_rows)} test samples: "
             "expected both to be non-empty; check the sources, --test-size or --test-groups"
         )
+    if calibrate and train_rows["group"].nunique() < 2:
+        raise DatasetError(
+            f"--calibrate needs out-of-group predictions, but the training rows hold one group "
+            f"({train_rows['group'].iloc[0]}): train on at least two signers, sessions or sources"
+        )
     classes = sorted(set(train_rows["label"]))
     detected_test = test_rows["detected"].to_numpy(dtype=bool)
     metadata = {

@@ -173,8 +173,12 @@ def _hand_frame(p: np.ndarray) -> np.ndarray:
     a = p[:, 5] - p[:, 17]
     a = a - np.einsum("nc,nc->n", a, u)[:, None] * u
     a = a * (1.0 / np.maximum(np.sqrt(np.einsum("nc,nc->n", a, a)), 1e-12))[:, None]
-    n = np.cross(a, u)
-    return np.stack([a, u, n], axis=1)
+    return np.stack([a, u, _cross(a, u)], axis=1)
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise cross product of two (n, 3) arrays (``np.cross`` costs ~60 us a call on one row)."""
+    return a[:, [1, 2, 0]] * b[:, [2, 0, 1]] - a[:, [2, 0, 1]] * b[:, [1, 2, 0]]
 
 
 def _angles(p: np.ndarray) -> np.ndarray:
@@ -196,6 +200,26 @@ def _distances(p: np.ndarray, which: str) -> np.ndarray:
 #: Finger joints (MCP, PIP, DIP, tip) of index, middle, ring and little finger.
 _LONG_FINGERS = np.array(FINGERS[1:])
 _THUMB_TIP = 4
+#: The long fingers' bones (MCP-PIP, PIP-DIP, DIP-tip), finger by finger.
+_BONE_STARTS, _BONE_ENDS = _LONG_FINGERS[:, :-1].ravel(), _LONG_FINGERS[:, 1:].ravel()
+#: Joint chains of the five fingers, base to tip (curl).
+_CHAINS = np.array(FINGERS)
+
+
+def _coordinate_pairs(*pairs: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Flat indices (joint * 3 + axis) of coordinate differences ``(joint_a, axis_a, joint_b, axis_b)``."""
+    return np.array([a * 3 + i for a, i, _, _ in pairs]), np.array([b * 3 + j for _, _, b, j in pairs])
+
+
+# Axes of the hand frame: 0 across the palm, 1 up (wrist -> middle knuckle), 2 palm normal.
+_HS_A, _HS_B = _coordinate_pairs(
+    *[(_THUMB_TIP, 0, k, 0) for k in (5, 9, 13, 17, 6, 10, 14, 18)],  # thumb across knuckles / middle joints
+    *[(_THUMB_TIP, 2, k, 2) for k in (6, 10, 14, 18)],  # thumb in front of / behind middle joints
+    *[(_THUMB_TIP, 1, k, 1) for k in (6, 10, 14, 18)],  # thumb above / below middle joints
+    (8, 0, 12, 0), (7, 0, 11, 0), (12, 0, 16, 0),  # finger crossing
+    (8, 2, 12, 2), (7, 2, 6, 2), (8, 1, 6, 1),  # end-joint depth order, index hook
+)
+_TIP_DEPTH = np.array(TIPS) * 3 + 2
 
 
 def _segment_distance(point: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -220,20 +244,15 @@ def _handshape(plain: np.ndarray) -> np.ndarray:
     - the two finger-end joints' depth order for index and middle (3).
     """
     q = plain @ _hand_frame(plain).transpose(0, 2, 1)  # columns: across, up, normal
-    thumb = q[:, _THUMB_TIP]
-    mcp, pip = q[:, _LONG_FINGERS[:, 0]], q[:, _LONG_FINGERS[:, 1]]
-    across = np.concatenate([thumb[:, None, 0] - mcp[:, :, 0], thumb[:, None, 0] - pip[:, :, 0]], axis=1)
-    front = thumb[:, None, 2] - pip[:, :, 2]
-    above = thumb[:, None, 1] - pip[:, :, 1]
-    bones = np.stack([_segment_distance(thumb, q[:, f[:-1]], q[:, f[1:]]).min(axis=1) for f in _LONG_FINGERS], axis=1)
-    cross = np.stack([q[:, 8, 0] - q[:, 12, 0], q[:, 7, 0] - q[:, 11, 0], q[:, 12, 0] - q[:, 16, 0]], axis=1)
-    chains = np.array([(1, 2, 3, 4), *FINGERS[1:]])
-    seg = np.sqrt(((q[:, chains[:, 1:]] - q[:, chains[:, :-1]]) ** 2).sum(axis=3)).sum(axis=2)
-    reach = np.sqrt(((q[:, chains[:, -1]] - q[:, chains[:, 0]]) ** 2).sum(axis=2))
+    n = len(q)
+    # Every difference of two coordinates at once, by flat index (this runs for one row per
+    # live frame, where NumPy's per-call overhead, not arithmetic, is the cost).
+    diff = (flat := q.reshape(n, 63))[:, _HS_A] - flat[:, _HS_B]
+    bones = _segment_distance(q[:, _THUMB_TIP], q[:, _BONE_STARTS], q[:, _BONE_ENDS]).reshape(n, 4, 3).min(axis=2)
+    seg = np.sqrt(((q[:, _CHAINS[:, 1:]] - q[:, _CHAINS[:, :-1]]) ** 2).sum(axis=3)).sum(axis=2)
+    reach = np.sqrt(((q[:, _CHAINS[:, -1]] - q[:, _CHAINS[:, 0]]) ** 2).sum(axis=2))
     curl = reach / np.maximum(seg, 1e-12)
-    depth = q[:, list(TIPS), 2]
-    order = np.stack([q[:, 8, 2] - q[:, 12, 2], q[:, 7, 2] - q[:, 6, 2], q[:, 8, 1] - q[:, 6, 1]], axis=1)
-    return np.concatenate([across, front, above, bones, cross, curl, depth, order], axis=1)
+    return np.concatenate([diff[:, :16], bones, diff[:, 16:19], curl, flat[:, _TIP_DEPTH], diff[:, 19:]], axis=1)
 
 
 _HANDSHAPE_NAMES = (
@@ -250,8 +269,7 @@ _HANDSHAPE_NAMES = (
 
 def _palm_normal(p: np.ndarray) -> np.ndarray:
     """Unit normal of the palm plane (wrist at the origin, index and little knuckles), shape (n, 3)."""
-    a, b = p[:, 5] - p[:, WRIST], p[:, 17] - p[:, WRIST]
-    n = a[:, [1, 2, 0]] * b[:, [2, 0, 1]] - a[:, [2, 0, 1]] * b[:, [1, 2, 0]]
+    n = _cross(p[:, 5] - p[:, WRIST], p[:, 17] - p[:, WRIST])
     return n * (1.0 / np.maximum(np.sqrt(np.einsum("nc,nc->n", n, n)), 1e-12))[:, None]
 
 

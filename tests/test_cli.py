@@ -250,6 +250,10 @@ def test_compare_reports_calibration_of_the_calibrated_model_and_a_rejection_cur
     text = (out / "report.md").read_text()
     assert "## Calibration" in text and "rejection.png" in text
     assert "ECE" in result.stdout
+    one = CliRunner(mix_stderr=False).invoke(main, [
+        "compare", "--train", str(small["train"]), "--test", str(unseen), "--models", "rf", "--calibrate",
+        "-o", str(tmp_path / "one"), "--cache-dir", str(small["cache"])])
+    assert one.exit_code == 1 and "--calibrate needs out-of-group predictions" in one.stderr
 
 
 @pytest.mark.slow
