@@ -319,5 +319,68 @@ def live(source: str, model_dir: Path | None, mirror: bool, smoothing_window: in
     click.echo(json.dumps(summary) if as_json else lv.format_summary(summary))
 
 
+# --- collect / adapt --------------------------------------------------------
+
+
+@main.command()
+@click.option("--source", required=True, help="Camera index (0), a video file, or a folder whose sub-folders are labels.")
+@click.option("--letters", default="A-Z", show_default=True, help="Letters to record, in order, e.g. A-Z,SPACE,DEL.")
+@click.option("--per-letter", default=10, show_default=True, type=click.IntRange(min=1), help="Samples per letter.")
+@click.option("--signer", default="me", show_default=True, help="Your name, recorded as the samples' group.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Landmark table to write (.parquet or .csv); an existing one is resumed.")
+@click.option("--every", default=3, show_default=True, type=click.IntRange(min=1),
+              help="Video/camera: record every N-th frame with a hand (consecutive frames are near-duplicates).")
+@click.option("--countdown", default=30, show_default=True, type=click.IntRange(min=0),
+              help="Video/camera: frames to wait before recording each letter (time to form it).")
+@click.option("--window/--no-window", default=None,
+              help="Show the guided window (default: for a camera when a display is available).")
+@click.option("--mirror/--no-mirror", default=False, show_default=True, help="Flip frames left-right (selfie view).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@_quiet_unless_verbose
+def collect(source: str, letters: str, per_letter: int, signer: str, output: Path, every: int, countdown: int,
+            window: bool | None, mirror: bool, as_json: bool) -> None:
+    """Record your own samples, letter by letter, into a landmark table for `adapt`."""
+    import json
+
+    from landmark_asl import collect as co
+    from landmark_asl.live import display_available
+
+    if window is None:
+        window = source.strip().isdigit() and not Path(source).exists() and display_available()
+    summary = co.collect(int(source) if source.strip().isdigit() and not Path(source).exists() else source, output,
+                         letters=co.parse_letters(letters), per_letter=per_letter, signer=signer, every=every,
+                         countdown=countdown, window=window, mirror=mirror, progress=not as_json)
+    if as_json:
+        click.echo(json.dumps(summary))
+        return
+    counts = " ".join(f"{k}:{v}" for k, v in summary["counts"].items())
+    click.echo(f"{summary['output']}: samples of {summary['signer']}: {counts}")
+    if summary["missing"]:
+        click.echo(f"fewer than {per_letter} samples (run again to resume): {' '.join(summary['missing'])}")
+
+
+@main.command()
+@click.argument("samples", nargs=-1, required=True)
+@click.option("--base", default=None, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Base model directory (default: the shipped models/default).")
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Personal model directory to write.")
+@click.option("--signer", default=None, help="Name recorded in the model card (default: the samples' group).")
+@click.option("--weight", default=None, type=float,
+              help="Weight of one of your samples relative to a base training row (default: the measured one).")
+@click.option("--n-jobs", default=-1, show_default=True, type=int, help="Threads of the fit (-1: every core).")
+@_cache_dir_option
+@_quiet_unless_verbose
+def adapt(samples: tuple[str, ...], base: Path | None, output: Path, signer: str | None, weight: float | None,
+          n_jobs: int, cache_dir: Path) -> None:
+    """Build a personal model from a base model and SAMPLES... (collect tables, image folders, landmark CSVs)."""
+    from landmark_asl.adapt import DEFAULT_WEIGHT, adapt_model
+
+    path = adapt_model(list(samples), output=output, base=base, signer=signer,
+                       weight=DEFAULT_WEIGHT if weight is None else weight, cache_dir=cache_dir, n_jobs=n_jobs)
+    click.echo(f"saved personal model to {path}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

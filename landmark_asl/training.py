@@ -124,7 +124,8 @@ def dataset_weights(rows: pd.DataFrame) -> np.ndarray:
 
 def fit_estimator(name: str, rows: pd.DataFrame, *, random_state: int = 0, n_jobs: int = 1,
                   params: dict[str, Any] | None = None, balance: str | None = None,
-                  augment: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+                  augment: dict[str, Any] | None = None,
+                  row_weight: np.ndarray | None = None) -> tuple[Any, dict[str, Any]]:
     """Fit registry model ``name`` on the table rows it can learn from.
 
     Parameters
@@ -143,6 +144,9 @@ def fit_estimator(name: str, rows: pd.DataFrame, *, random_state: int = 0, n_job
         Landmark models: keyword arguments of :func:`landmark_asl.features.augment_landmarks`
         (e.g. ``{"n_copies": 1, "max_angle": 15, "stretch": 0.3}``); perturbed copies of the
         training rows are added, seeded by ``random_state``.
+    row_weight : ndarray of shape (len(rows),), optional
+        Landmark models: a weight per row of ``rows``, multiplied into the balance weights
+        (e.g. a user's own samples weighing more, :mod:`landmark_asl.adapt`).
 
     Returns
     -------
@@ -157,6 +161,16 @@ def fit_estimator(name: str, rows: pd.DataFrame, *, random_state: int = 0, n_job
     X = model_inputs(name, estimator, fit_rows)
     y = fit_rows["label"].to_numpy(dtype=object)
     weight = dataset_weights(fit_rows) if balance == "dataset" else None
+    if row_weight is not None:
+        if get_spec(name).input_kind != "landmarks":
+            raise LandmarkASLError(f"{name}: row weights apply to landmark models only")
+        row_weight = np.asarray(row_weight, dtype=np.float64)
+        if row_weight.shape != (len(rows),) or not np.all(np.isfinite(row_weight)) or np.any(row_weight < 0):
+            raise LandmarkASLError(f"row_weight must hold {len(rows)} finite non-negative numbers, one per row")
+        kept = row_weight[rows.index.get_indexer(fit_rows.index)] if rows.index.is_unique else None
+        if kept is None:
+            raise LandmarkASLError("row_weight needs rows with a unique index")
+        weight = kept if weight is None else weight * kept
     if augment:
         from landmark_asl.features import augment_landmarks
 

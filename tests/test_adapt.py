@@ -1,0 +1,105 @@
+"""Tests for landmark_asl.adapt: a personal model from a base model and a user's samples (small real data)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from landmark_asl._util import file_sha256
+from landmark_asl.adapt import adapt_model, base_training_rows
+from landmark_asl.cli import main
+from landmark_asl.collect import collect, read_samples
+from landmark_asl.exceptions import LandmarkASLError
+from landmark_asl.features import raw_features
+from landmark_asl.persistence import load_model
+from landmark_asl.training import train_model
+
+LETTERS = ("A", "B", "L", "V")
+
+
+@pytest.fixture(scope="module")
+def setting(tmp_path_factory, data_dir) -> dict[str, Path]:
+    """A small calibrated base (asl2text train + test sessions, 4 letters) and massey samples of one signer."""
+    root = tmp_path_factory.mktemp("adapt")
+    sources = []
+    for session, step in (("train", 10), ("test", 3)):
+        folder = root / session
+        for letter in LETTERS:
+            (folder / letter).mkdir(parents=True)
+            for f in sorted((data_dir / "asl2text" / session / letter).glob("*.jpg"))[::step][:6]:
+                shutil.copy(f, folder / letter / f.name)
+        sources.append(folder)
+    cache = root / "cache"
+    base = train_model(sources, model_name="rf", output=root / "base", params={"n_estimators": 10}, calibrate=True,
+                       cache_dir=cache, progress=False)
+    photos = root / "massey"
+    for letter in ("A", "V"):
+        (photos / letter).mkdir(parents=True)
+        for f in sorted((data_dir / "massey" / letter.lower()).glob("hand2_*"))[:5]:
+            shutil.copy(f, photos / letter / f.name)
+    samples = root / "ann.parquet"
+    collect(photos, samples, letters=["A", "V"], per_letter=4, signer="ann", progress=False)
+    return {"base": base, "samples": samples, "cache": cache, "root": root}
+
+
+@pytest.mark.slow
+def test_personal_model_learns_the_samples_keeps_other_letters_and_says_where_it_comes_from(setting, tmp_path):
+    out = adapt_model([setting["samples"]], output=tmp_path / "me", base=setting["base"], cache_dir=setting["cache"],
+                      weight=30.0, progress=False)
+    base, me = load_model(setting["base"]), load_model(out)
+    card = me.card
+    adapted = card.training["adapted"]
+    assert adapted["signer"] == "ann" and adapted["sample_counts"] == {"A": 4, "V": 4} and adapted["n_samples"] == 8
+    assert adapted["base_metadata_sha256"] == file_sha256(setting["base"] / "metadata.json")
+    assert card.calibration == base.card.calibration and list(card.classes) == list(base.card.classes)
+    # The user's own samples are now predicted as what they are.
+    own = read_samples(setting["samples"])
+    assert (me.classes[me.predict_proba(raw_features(own)).argmax(axis=1)] == own["label"].to_numpy()).all()
+    # Letters given no sample (B, L) keep the base model's answers on the base's own rows.
+    rows = base_training_rows(base, cache_dir=setting["cache"])
+    other = rows[rows["label"].isin(["B", "L"])]
+    before = base.classes[base.predict_proba(raw_features(other)).argmax(axis=1)]
+    after = me.classes[me.predict_proba(raw_features(other)).argmax(axis=1)]
+    assert (before == after).mean() >= 0.9
+
+
+@pytest.mark.slow
+def test_adapt_refuses_bad_input_in_one_line(setting, tmp_path):
+    own = read_samples(setting["samples"])
+    cases = [
+        (dict(samples=own.assign(label="Q")), "labels the base model does not know: Q"),
+        (dict(samples=own.assign(detected=False)), "no sample has a hand"),
+        (dict(samples=own, weight=0.0), "weight must be a finite number > 0"),
+        (dict(samples=[]), "no samples given"),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(LandmarkASLError, match=message):
+            adapt_model(output=tmp_path / "x", base=setting["base"], cache_dir=setting["cache"], progress=False, **kwargs)
+    assert not (tmp_path / "x").exists()
+    bare = tmp_path / "bare"
+    shutil.copytree(setting["base"], bare)
+    meta = json.loads((bare / "metadata.json").read_text())
+    meta["training"].pop("train_sources")
+    (bare / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(LandmarkASLError, match="names no training sources"):
+        adapt_model(own, output=tmp_path / "y", base=bare, cache_dir=setting["cache"], progress=False)
+
+
+@pytest.mark.slow
+def test_adapt_cli_writes_a_model_predict_uses(setting, tmp_path, data_dir):
+    out = tmp_path / "me"
+    result = CliRunner(mix_stderr=False).invoke(main, [
+        "adapt", str(setting["samples"]), "--base", str(setting["base"]), "-o", str(out),
+        "--cache-dir", str(setting["cache"]), "--signer", "ann2", "--n-jobs", "1"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads((out / "metadata.json").read_text())["training"]["adapted"]["signer"] == "ann2"
+    photo = sorted((data_dir / "massey" / "v").glob("hand2_*"))[6]
+    predicted = CliRunner(mix_stderr=False).invoke(main, ["predict", "--model", str(out), str(photo), "--json"])
+    assert predicted.exit_code == 0, predicted.stderr
+    assert json.loads(predicted.stdout)["label"] in {"A", "B", "L", "V"}
+    bad = CliRunner(mix_stderr=False).invoke(main, ["adapt", str(tmp_path / "none.parquet"), "-o", str(tmp_path / "z")])
+    assert bad.exit_code == 1 and "Traceback" not in bad.stderr and bad.stderr.count("\n") == 1
