@@ -14,7 +14,7 @@ from landmark_asl.exceptions import DatasetError, LandmarkASLError
 
 #: Default weight of one of the user's samples, relative to the mean weight of a base training
 #: row (chosen on massey's signers, ``scripts/bench_adapt.py``; README "Teach it your own hands").
-DEFAULT_WEIGHT = 30.0
+DEFAULT_WEIGHT = 10.0
 #: Perturbed copies of each of the user's samples (small rotations, scale, jitter): a forest
 #: leaf needs ``min_samples_leaf`` rows, so three samples of a letter alone could never form
 #: one; each copy carries ``1 / (copies + 1)`` of the sample's weight.

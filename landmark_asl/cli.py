@@ -76,6 +76,12 @@ def _quiet_unless_verbose(func):
 # --- extract -----------------------------------------------------------------
 
 
+_scheduler_option = click.option(
+    "--scheduler", default=None, metavar="ADDRESS",
+    help="Run extraction (and xgb training) on this Dask cluster, e.g. tcp://host:8786; its workers must see "
+         "the same image paths. Needs the 'dask' extra.")
+
+
 @main.command()
 @click.argument("sources", nargs=-1, required=True)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
@@ -87,10 +93,11 @@ def _quiet_unless_verbose(func):
               help="An official MediaPipe hand_landmarker.task (default: the model inside mediapipe).")
 @click.option("--recovery/--no-recovery", default=True, show_default=True,
               help="Retry images without a hand (edge padding, lower threshold, mirrored).")
+@_scheduler_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @_quiet_unless_verbose
 def extract(sources: tuple[str, ...], output: Path, n_jobs: int, min_detection_confidence: float,
-            model_asset: Path | None, recovery: bool, as_json: bool) -> None:
+            model_asset: Path | None, recovery: bool, scheduler: str | None, as_json: bool) -> None:
     """Extract hand landmarks of SOURCE... (folders, CSVs or dataset names like asl2text/test) into a table."""
     import json
 
@@ -101,7 +108,8 @@ def extract(sources: tuple[str, ...], output: Path, n_jobs: int, min_detection_c
         raise click.BadParameter("must be >= 1, or -1 for one worker per core", param_hint="--n-jobs")
     settings = ExtractorSettings(min_detection_confidence=min_detection_confidence, recovery=recovery,
                                  model_asset=str(model_asset) if model_asset else None)
-    summary = extract_table(list(sources), output, settings=settings, n_jobs=n_jobs, progress=not as_json)
+    summary = extract_table(list(sources), output, settings=settings, n_jobs=n_jobs, progress=not as_json,
+                            scheduler=scheduler)
     click.echo(json.dumps(summary, indent=2) if as_json else format_summary(summary))
 
 # --- train / compare / predict ---------------------------------------------
@@ -180,10 +188,11 @@ def _recipe(balance: str, augment: tuple[str, ...]) -> dict:
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
               help="Model parameter, e.g. n_estimators=50; repeat for several.")
 @_recipe_options
+@_scheduler_option
 @_quiet_unless_verbose
 def train(sources: tuple[str, ...], model_name: str, output: Path, n_jobs: int, random_state: int,
           cache_dir: Path, metrics_from: Path | None, labels: str | None, params: tuple[str, ...],
-          balance: str, augment: tuple[str, ...], calibrate: bool) -> None:
+          balance: str, augment: tuple[str, ...], calibrate: bool, scheduler: str | None) -> None:
     """Train a model on every sample of SOURCE... (dataset names, folders or landmark tables) and save it."""
     from landmark_asl.estimators import parse_params
     from landmark_asl.training import train_model
@@ -192,7 +201,7 @@ def train(sources: tuple[str, ...], model_name: str, output: Path, n_jobs: int, 
                        random_state=random_state, cache_dir=cache_dir, metrics_from=metrics_from,
                        labels=_comma_list((labels,)) if labels else None,
                        params=parse_params(params, per_model=False), calibrate=calibrate,
-                       **_recipe(balance, augment))
+                       scheduler=scheduler, **_recipe(balance, augment))
     click.echo(f"saved {model_name} model to {path}")
 
 
@@ -220,13 +229,15 @@ def train(sources: tuple[str, ...], model_name: str, output: Path, n_jobs: int, 
 @click.option("--param", "params", multiple=True, metavar="MODEL.NAME=VALUE",
               help="Model parameter, e.g. rf.n_estimators=50; repeat for several.")
 @_recipe_options
+@_scheduler_option
 @click.option("--overwrite", is_flag=True, help="Replace an earlier report in --output (other folders are never written into).")
 @click.option("--json", "as_json", is_flag=True, help="Print report.json instead of the table.")
 @_quiet_unless_verbose
 def compare(train_sources: tuple[str, ...], test_sources: tuple[str, ...], split: str, test_size: float,
             test_groups: tuple[str, ...], split_file: Path | None, models: tuple[str, ...], output: Path,
             random_state: int, n_jobs: int, cache_dir: Path, params: tuple[str, ...], balance: str,
-            augment: tuple[str, ...], calibrate: bool, overwrite: bool, as_json: bool) -> None:
+            augment: tuple[str, ...], calibrate: bool, scheduler: str | None, overwrite: bool,
+            as_json: bool) -> None:
     """Compare models on one split: coverage, accuracy (all / detected images), F1, size, speed."""
     import json
 
@@ -237,7 +248,8 @@ def compare(train_sources: tuple[str, ...], test_sources: tuple[str, ...], split
                                 split=split, test_size=test_size, test_groups=_comma_list(test_groups),
                                 split_file=split_file, random_state=random_state, n_jobs=n_jobs,
                                 cache_dir=cache_dir, params=parse_params(params, per_model=True),
-                                overwrite=overwrite, calibrate=calibrate, **_recipe(balance, augment))
+                                overwrite=overwrite, calibrate=calibrate, scheduler=scheduler,
+                                **_recipe(balance, augment))
     if as_json:
         click.echo(json.dumps(report, indent=2, default=reporting.json_default))
         return

@@ -140,6 +140,7 @@ def compare(
     balance: str | None = None,
     augment: dict[str, Any] | None = None,
     calibrate: bool = False,
+    scheduler: Any = None,
 ) -> dict[str, Any]:
     """Train and score several models on one split and write the report.
 
@@ -197,6 +198,8 @@ def compare(
         Landmark models: fit a temperature on out-of-group predictions of the training rows
         (:func:`landmark_asl.training.fit_calibration`; needs two or more training groups) and
         store it with the model, so the calibration figures are those of the calibrated model.
+    scheduler : str or dask.distributed.Client, optional
+        Extract on this Dask cluster, and train ``xgb`` there with ``xgboost.dask``.
 
     Returns
     -------
@@ -231,14 +234,16 @@ def compare(
     check_report_folder(output, overwrite=overwrite)
     output.mkdir(parents=True, exist_ok=True)
     cache_dir = Path(cache_dir) if cache_dir is not None else output / "landmarks"
-    train_table, train_meta = load_landmarks(train_sources, cache_dir=cache_dir, settings=settings, n_jobs=n_jobs, progress=progress)
+    train_table, train_meta = load_landmarks(train_sources, cache_dir=cache_dir, settings=settings, n_jobs=n_jobs,
+                                             progress=progress, scheduler=scheduler)
     recipe = {"balance": balance, "augment": dict(augment) if augment else None, "calibrate": calibrate}
     if split == "lodo":
         return compare_lodo(train_table, train_meta, output=output, models=models, sources=train_sources,
                             random_state=random_state, n_jobs=n_jobs, params=params, recipe=recipe, progress=progress)
     test_table, test_meta = (None, {"tables": {}})
     if test_sources:
-        test_table, test_meta = load_landmarks(test_sources, cache_dir=cache_dir, settings=settings, n_jobs=n_jobs, progress=progress)
+        test_table, test_meta = load_landmarks(test_sources, cache_dir=cache_dir, settings=settings, n_jobs=n_jobs,
+                                               progress=progress, scheduler=scheduler)
 
     if split_file is not None:
         split_path = Path(split_file)
@@ -304,7 +309,7 @@ def compare(
             name, train_rows, test_rows, classes, metadata,
             output=output, random_state=random_state, n_jobs=n_jobs, save=save_models,
             extractor_settings=train_meta["extractor_settings"],
-            params=(params or {}).get(name), recipe=recipe,
+            params=(params or {}).get(name), recipe=recipe, scheduler=scheduler,
         )
     report = {"metadata": metadata, "models": results}
     write_report(report, output)
@@ -325,13 +330,14 @@ def _fit_and_score(
     extractor_settings: Any,
     params: dict[str, Any] | None = None,
     recipe: dict[str, Any] | None = None,
+    scheduler: Any = None,
 ) -> dict[str, Any]:
     """Fit one model on the training rows, score it on every test row, time, size and calibrate it."""
     landmark = get_spec(name).input_kind == "landmarks"
     recipe = recipe if landmark and recipe else {}
     fit_recipe = {"balance": recipe.get("balance"), "augment": recipe.get("augment")}
     estimator, training = fit_estimator(name, train_rows, random_state=random_state, n_jobs=n_jobs, params=params,
-                                        **fit_recipe)
+                                        scheduler=scheduler, **fit_recipe)
     calibration = None
     if recipe.get("calibrate"):
         calibration = fit_calibration(name, trainable_rows(train_rows, name), [str(c) for c in estimator.classes_],

@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -461,6 +462,7 @@ def extract_table(
     settings: ExtractorSettings | None = None,
     n_jobs: int = 1,
     progress: bool = True,
+    scheduler: Any = None,
 ) -> dict:
     """Extract hand landmarks from every sample of ``sources`` into a landmark table.
 
@@ -489,6 +491,10 @@ def extract_table(
         Worker processes (``-1``: one per available core). 1 runs in this process.
     progress : bool, default True
         Show a progress bar on stderr.
+    scheduler : str or dask.distributed.Client, optional
+        Run the batches on the workers of this Dask cluster instead (``n_jobs`` is then
+        unused; see :mod:`landmark_asl.distributed`). The workers read the images from the
+        same paths, so they must share them. Results, resume and the summary are the same.
 
     Returns
     -------
@@ -531,10 +537,11 @@ def extract_table(
                 numbers = [int(p.stem.split("-")[1]) for p in parts.glob("part-*.parquet") if p.stem.split("-")[1].isdigit()]
                 first = max(numbers, default=-1) + 1
                 # Small batches when there are few images, so that every worker gets several.
-                size = max(1, min(BATCH_SIZE, -(-len(todo) // (4 * n_jobs))))
+                size = max(1, min(BATCH_SIZE, -(-len(todo) // (4 * n_jobs)))) if scheduler is None else BATCH_SIZE
                 batches = [todo.iloc[i : i + size] for i in range(0, len(todo), size)]
                 try:
-                    for k, result in enumerate(_run_batches(batches, settings, n_jobs, progress, len(todo), clock)):
+                    for k, result in enumerate(_run_batches(batches, settings, n_jobs, progress, len(todo), clock,
+                                                            scheduler=scheduler)):
                         _write_parquet(result, parts / f"part-{first + k:06d}.parquet", part_meta)
                         done.append(result)
                         n_new += len(result)
@@ -602,8 +609,9 @@ class _WorkerDied(ExtractionError):
     """A worker process ended without a result (killed, out of memory, crashed)."""
 
 
-def _run_batches(batches, settings: ExtractorSettings, n_jobs: int, progress: bool, total: int, clock: dict):
-    """Yield the result table of every batch, in this process or in ``n_jobs`` workers.
+def _run_batches(batches, settings: ExtractorSettings, n_jobs: int, progress: bool, total: int, clock: dict,
+                 *, scheduler: Any = None):
+    """Yield the result table of every batch, in this process, in ``n_jobs`` workers or on a Dask cluster.
 
     Sets ``clock['ready']`` (``time.perf_counter()``) once the extractor(s) are loaded. A
     worker that dies (kill -9, out of memory, segfault) stops the run with :class:`_WorkerDied`
@@ -613,6 +621,14 @@ def _run_batches(batches, settings: ExtractorSettings, n_jobs: int, progress: bo
 
     bar = tqdm(total=total, unit="img", desc="extracting", file=sys.stderr, disable=not progress, dynamic_ncols=True)
     try:
+        if scheduler is not None:
+            from landmark_asl.distributed import dask_batches
+
+            try:
+                yield from dask_batches(batches, settings, scheduler, bar, clock)
+            except ExtractionError as exc:
+                raise _WorkerDied(str(exc)) from exc
+            return
         if n_jobs == 1:
             from landmark_asl.datasets import read_sample
             from landmark_asl.landmarks import HandLandmarkExtractor

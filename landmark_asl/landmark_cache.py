@@ -63,6 +63,7 @@ def load_landmarks(
     settings: Any = None,
     n_jobs: int = 1,
     progress: bool = True,
+    scheduler: Any = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Landmark table of some sources, extracted once into ``cache_dir`` and reused.
 
@@ -80,6 +81,8 @@ def load_landmarks(
         Extraction worker processes.
     progress : bool
         Show extraction progress on stderr.
+    scheduler : str or dask.distributed.Client, optional
+        Extract on this Dask cluster (see :func:`landmark_asl.extraction.extract_table`).
 
     Returns
     -------
@@ -103,7 +106,7 @@ def load_landmarks(
             path = landmark_cache_path(source, cache_dir, settings)
             path.parent.mkdir(parents=True, exist_ok=True)
             log(progress, f"landmarks of {source} -> {path}")
-            extract_table([resolved], path, settings=settings, n_jobs=n_jobs, progress=progress)
+            extract_table([resolved], path, settings=settings, n_jobs=n_jobs, progress=progress, scheduler=scheduler)
         table, meta = read_table(path)
         if "settings" in meta:
             extractor_settings = ExtractorSettings.from_dict(meta["settings"])

@@ -125,7 +125,7 @@ def dataset_weights(rows: pd.DataFrame) -> np.ndarray:
 def fit_estimator(name: str, rows: pd.DataFrame, *, random_state: int = 0, n_jobs: int = 1,
                   params: dict[str, Any] | None = None, balance: str | None = None,
                   augment: dict[str, Any] | None = None,
-                  row_weight: np.ndarray | None = None) -> tuple[Any, dict[str, Any]]:
+                  row_weight: np.ndarray | None = None, scheduler: Any = None) -> tuple[Any, dict[str, Any]]:
     """Fit registry model ``name`` on the table rows it can learn from.
 
     Parameters
@@ -147,6 +147,9 @@ def fit_estimator(name: str, rows: pd.DataFrame, *, random_state: int = 0, n_job
     row_weight : ndarray of shape (len(rows),), optional
         Landmark models: a weight per row of ``rows``, multiplied into the balance weights
         (e.g. a user's own samples weighing more, :mod:`landmark_asl.adapt`).
+    scheduler : str or dask.distributed.Client, optional
+        ``xgb`` only: train the boosting rounds on this Dask cluster with ``xgboost.dask``
+        (:func:`landmark_asl.distributed.fit_xgb`); other models fit here.
 
     Returns
     -------
@@ -178,7 +181,11 @@ def fit_estimator(name: str, rows: pd.DataFrame, *, random_state: int = 0, n_job
         if weight is not None:
             weight = np.tile(weight, len(y) // len(weight))
     start = time.perf_counter()
-    if weight is None:
+    if scheduler is not None and name == "xgb":
+        from landmark_asl.distributed import fit_xgb
+
+        fit_xgb(estimator, X, y, scheduler, sample_weight=weight)
+    elif weight is None:
         estimator.fit(X, y)
     else:
         estimator.fit(X, y, clf__sample_weight=weight)
@@ -192,6 +199,7 @@ def fit_estimator(name: str, rows: pd.DataFrame, *, random_state: int = 0, n_job
         "random_state": random_state,
         "balance": balance,
         "augment": dict(augment) if augment else None,
+        "distributed": scheduler is not None and name == "xgb",
     }
     return estimator, training
 
@@ -254,6 +262,7 @@ def train_model(
     calibrate: bool = False,
     metrics: dict[str, Any] | None = None,
     progress: bool = True,
+    scheduler: Any = None,
 ) -> Path:
     """Fit one model on every sample of ``sources`` and save it with its metadata.
 
@@ -295,6 +304,8 @@ def train_model(
         the same recipe), recorded in the card's ``metrics`` next to those of ``metrics_from``.
     progress : bool
         Progress messages on stderr.
+    scheduler : str or dask.distributed.Client, optional
+        Extract on this Dask cluster, and train ``xgb`` there with ``xgboost.dask``.
 
     Returns
     -------
@@ -315,7 +326,8 @@ def train_model(
     if metrics is not None and not isinstance(metrics, dict):
         raise LandmarkASLError(f"metrics must be a dict of measured figures; got {type(metrics).__name__}")
     metrics = {**(_metrics_from(metrics_from, model_name) if metrics_from else {}), **(metrics or {})} or None
-    table, meta = load_landmarks(source_list, cache_dir=cache_dir, settings=settings, n_jobs=n_jobs, progress=progress)
+    table, meta = load_landmarks(source_list, cache_dir=cache_dir, settings=settings, n_jobs=n_jobs, progress=progress,
+                                 scheduler=scheduler)
     if labels is not None:
         wanted = {normalize_label(label) for label in labels}
         table = table[table["label"].isin(wanted)]
@@ -330,7 +342,7 @@ def train_model(
             f"({table['group'].iloc[0]}): train on at least two signers, sessions or sources"
         )
     estimator, training = fit_estimator(model_name, table, random_state=random_state, n_jobs=n_jobs, params=params,
-                                        balance=balance, augment=augment)
+                                        balance=balance, augment=augment, scheduler=scheduler)
     calibration = None
     if calibrate:
         fit_rows = trainable_rows(table, model_name)

@@ -164,6 +164,19 @@ class XGBLandmarkClassifier(ClassifierMixin, BaseEstimator):
         -------
         self
         """
+        return self._fit(X, y, sample_weight, train=None)
+
+    def fit_distributed(self, X: np.ndarray, y: np.ndarray, train, sample_weight: np.ndarray | None = None
+                        ) -> XGBLandmarkClassifier:
+        """Fit with another trainer, e.g. ``xgboost.dask`` on a cluster (:mod:`landmark_asl.distributed`).
+
+        ``train(X, codes, weight, params)`` gets the validated float32 inputs, the label codes
+        0..K-1, the weights (or None) and the booster parameters (``n_estimators`` included),
+        and returns an ``xgboost.Booster``. Everything else is as :meth:`fit`.
+        """
+        return self._fit(X, y, sample_weight, train=train)
+
+    def _fit(self, X, y, sample_weight, *, train) -> XGBLandmarkClassifier:
         import xgboost as xgb
 
         X, y = validate_data(self, X, y, ensure_all_finite="allow-nan", dtype=np.float32)
@@ -179,9 +192,12 @@ class XGBLandmarkClassifier(ClassifierMixin, BaseEstimator):
         weight = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float32)
         if weight is not None and weight.shape != (X.shape[0],):
             raise ValueError(f"sample_weight must have shape ({X.shape[0]},); got {weight.shape}")
-        matrix = xgb.QuantileDMatrix if tree_method == "hist" else xgb.DMatrix
-        dtrain = matrix(X, label=codes, weight=weight)
-        self.booster_ = xgb.train(params, dtrain, num_boost_round=self.n_estimators)
+        if train is not None:
+            self.booster_ = train(X, codes, weight, {**params, "n_estimators": self.n_estimators})
+        else:
+            matrix = xgb.QuantileDMatrix if tree_method == "hist" else xgb.DMatrix
+            dtrain = matrix(X, label=codes, weight=weight)
+            self.booster_ = xgb.train(params, dtrain, num_boost_round=self.n_estimators)
         # Predict on CPU with one thread: inputs are NumPy rows, and threads cost more than
         # they save for the one-row live path.
         self.booster_.set_param({"device": "cpu", "nthread": 1})
