@@ -113,7 +113,7 @@ def test_page_spells_the_word_shown_to_the_camera(server_url, browser):
     )
     state = page_state(browser)
     if os.environ.get("LANDMARK_ASL_SCREENSHOT"):  # by hand, for the README: the photo is blurred
-        browser.execute_script("document.getElementById('frame').style.filter = 'blur(14px)';")
+        browser.execute_script("document.getElementById('frame').style.filter = 'blur(20px)';")
         time.sleep(0.3)
         browser.save_screenshot(os.environ["LANDMARK_ASL_SCREENSHOT"])
     assert state["text"].startswith(WORD), state

@@ -21,7 +21,7 @@ video.playsInline = true;
 
 const state = {
   ws: null, stream: null, live: { stable_frames: 8 }, inFlight: false, sentAt: 0,
-  text: "", frames: 0, handFrames: 0, fps: 0, lastResultAt: 0, latency: 0, runLabel: null, runLength: 0,
+  text: "", frames: 0, handFrames: 0, fps: 0, lastResultAt: 0, latency: 0, serverMs: 0, runLabel: null, runLength: 0,
 };
 window.landmarkAsl = state; // for the browser tests and the console
 
@@ -160,7 +160,9 @@ function onResult(msg) {
   state.frames += 1;
   state.handFrames += msg.hand ? 1 : 0;
   const roundTrip = now - state.sentAt;
+  // Smoothed (exponential mean over about 10 frames), so the numbers can be read.
   state.latency = state.frames === 1 ? roundTrip : 0.9 * state.latency + 0.1 * roundTrip;
+  state.serverMs = state.frames === 1 ? msg.server_ms || 0 : 0.9 * state.serverMs + 0.1 * (msg.server_ms || 0);
   if (state.lastResultAt) {
     const fps = 1000 / Math.max(1, now - state.lastResultAt);
     state.fps = state.fps ? 0.9 * state.fps + 0.1 * fps : fps;
@@ -178,7 +180,7 @@ function onResult(msg) {
   $("hand").textContent = msg.hand ? msg.hand.handedness.toLowerCase() : "no";
   $("fps").textContent = state.fps.toFixed(1);
   $("latency").textContent = state.latency.toFixed(0);
-  $("server").textContent = (msg.server_ms || 0).toFixed(0);
+  $("server").textContent = state.serverMs.toFixed(0);
   if (msg.committed) applyCommitted(msg.committed);
 }
 
