@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(PY) scripts/bench_extract.py
 	$(PY) scripts/bench_predict.py
 	$(PY) scripts/bench_live.py
+	$(PY) scripts/bench_serve.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
