@@ -237,14 +237,12 @@ class _App:
     async def websocket(self, websocket: WebSocket) -> None:
         await websocket.accept()
         if not _same_origin(websocket):
-            await websocket.send_json({"type": "error", "error": "cross-origin WebSocket refused: open the page "
-                                       "served by landmark-asl serve itself"})
-            await websocket.close(code=1008)
+            await _refuse(websocket, 1008, "cross-origin WebSocket refused: open the page served by "
+                          "landmark-asl serve itself")
             return
         if self.n_connections >= self.settings.max_connections:
-            await websocket.send_json({"type": "error", "error": f"too many connections: at most "
-                                       f"{self.settings.max_connections} at once; close another tab and retry"})
-            await websocket.close(code=_TRY_AGAIN_LATER)
+            await _refuse(websocket, _TRY_AGAIN_LATER, f"too many connections: at most "
+                          f"{self.settings.max_connections} at once; close another tab and retry")
             return
         self.n_connections += 1
         session = None
@@ -285,6 +283,12 @@ class _App:
                     "or the text {\"type\": \"clear\"}"}
         session.recognizer.clear_text()
         return {"type": "cleared", "text": session.recognizer.text}
+
+
+async def _refuse(websocket: WebSocket, code: int, message: str) -> None:
+    """Say why in an error message and in the close frame's reason (at most 123 bytes), then close."""
+    await websocket.send_json({"type": "error", "error": message})
+    await websocket.close(code=code, reason=message.split(";")[0][:123])
 
 
 def _same_origin(websocket: WebSocket) -> bool:

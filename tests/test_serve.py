@@ -174,7 +174,7 @@ def test_websocket_connections_are_limited(client):
             assert "too many connections: at most 2" in third.receive_json()["error"]
             with pytest.raises(WebSocketDisconnect) as closed:
                 third.receive_json()
-            assert closed.value.code == 1013
+            assert closed.value.code == 1013 and closed.value.reason == "too many connections: at most 2 at once"
     assert client.get("/api/health").json()["connections"] == 0
 
 

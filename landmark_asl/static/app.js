@@ -64,6 +64,7 @@ function connect() {
   setStatus("connecting...");
   ws.onmessage = (event) => onMessage(JSON.parse(event.data));
   ws.onclose = (event) => {
+    // The server says why it closed (too many connections, another site) in the close reason.
     if (state.ws === ws) setStatus(`disconnected (${event.code}${event.reason ? ": " + event.reason : ""}); press start`);
   };
   ws.onerror = () => setStatus("connection error; is landmark-asl serve running?");
