@@ -211,7 +211,8 @@ class _App:
         except _TooLarge:
             return _error(too_large, 413)
         except MultiPartException as exc:
-            return _error(f"malformed multipart upload: {exc.message}; send the image in the field 'image'", 400)
+            return _error(f"malformed multipart upload: {exc.message.rstrip('.')}; send the image in the field "
+                          "'image' (e.g. curl -F image=@photo.jpg)", 400)
         upload = form.get("image")
         if upload is None or isinstance(upload, str):
             return _error("no file in the field 'image': send the image as multipart field 'image' "

@@ -87,6 +87,24 @@ def test_predict_refuses_a_bad_image(client):
     assert "cannot decode image notes.jpg" in answer["error"] and "landmark-asl-upload" not in answer["error"]
 
 
+def png_bomb(width: int, height: int) -> bytes:
+    """A small grey PNG whose header claims ``width`` x ``height`` pixels (one row of data)."""
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
+    header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 0, 0, 0, 0])
+    pixels = zlib.compress(b"\x00" + bytes(width), 9)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+def test_predict_refuses_a_decompression_bomb(client):
+    response = client.post("/api/predict", files={"image": ("bomb.png", png_bomb(12_000, 12_000), "image/png")})
+    assert response.status_code == 400
+    assert "refusing image bomb.png: it claims 12000x12000 pixels" in response.json()["error"]
+
+
 def test_predict_refuses_an_oversized_upload(client):
     response = client.post("/api/predict", files={"image": ("big.jpg", b"\xff" * 400_000, "image/jpeg")})
     assert response.status_code == 413
@@ -108,6 +126,10 @@ def test_predict_refuses_an_oversized_chunked_upload(client):
 
 @pytest.mark.parametrize(("kwargs", "status", "message"), [
     ({"content": b"raw", "headers": {"content-type": "image/jpeg"}}, 415, "multipart/form-data"),
+    ({"content": b"raw", "headers": {"content-type": "multipart/form-data"}}, 400,
+     "malformed multipart upload: Missing boundary in multipart; send"),
+    ({"content": b"raw", "headers": {"content-type": "multipart/form-data; boundary=zz"}}, 400,
+     "malformed multipart upload"),
     ({"files": {"photo": ("a.jpg", b"x", "image/jpeg")}}, 400, "no file in the field 'image'"),
     ({"data": {"image": "text, not a file"}, "files": {"note": ("a.txt", b"x", "text/plain")}}, 400,
      "no file in the field 'image'"),
@@ -155,6 +177,8 @@ def test_websocket_answers_bad_messages_and_stays_open(client, frame_640):
         assert ws.receive_json()["type"] == "error"
         ws.send_bytes(b"not a jpeg")
         assert "bad frame: cannot decode image frame 0" in ws.receive_json()["error"]
+        ws.send_bytes(png_bomb(12_000, 12_000))
+        assert "bad frame: refusing image frame 0: it claims 12000x12000" in ws.receive_json()["error"]
         ws.send_bytes(b"\xff" * 250_000)
         assert "frame too large: 250,000 bytes, at most 200,000" in ws.receive_json()["error"]
         ws.send_bytes(frame_640)  # still usable
