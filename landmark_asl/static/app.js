@@ -14,6 +14,10 @@ const $ = (id) => document.getElementById(id);
 const frameCanvas = $("frame");
 const overlay = $("overlay");
 const frameCtx = frameCanvas.getContext("2d");
+// Frames are drawn into an unseen canvas and sent; the visible one shows the frame whose result
+// arrived, so the landmarks drawn over it are that frame's own.
+const capture = document.createElement("canvas");
+const captureCtx = capture.getContext("2d");
 const overlayCtx = overlay.getContext("2d");
 const video = document.createElement("video");
 video.muted = true;
@@ -100,7 +104,7 @@ async function startCamera() {
   await video.play();
   const width = Math.min(FRAME_WIDTH, video.videoWidth || FRAME_WIDTH);
   const height = Math.round(width * (video.videoHeight || 480) / (video.videoWidth || 640));
-  for (const canvas of [frameCanvas, overlay]) { canvas.width = width; canvas.height = height; }
+  for (const canvas of [capture, frameCanvas, overlay]) { canvas.width = width; canvas.height = height; }
   document.querySelector(".stage").style.aspectRatio = `${width} / ${height}`;
   sendFrame();
 }
@@ -112,14 +116,14 @@ function sendFrame() {
     return;
   }
   state.inFlight = true; // back-pressure: one frame at a time, the next when this result arrives
-  frameCtx.save();
+  captureCtx.save();
   if ($("mirror").checked) { // a selfie view; the server sees the frame exactly as shown
-    frameCtx.translate(frameCanvas.width, 0);
-    frameCtx.scale(-1, 1);
+    captureCtx.translate(capture.width, 0);
+    captureCtx.scale(-1, 1);
   }
-  frameCtx.drawImage(video, 0, 0, frameCanvas.width, frameCanvas.height);
-  frameCtx.restore();
-  frameCanvas.toBlob((blob) => {
+  captureCtx.drawImage(video, 0, 0, capture.width, capture.height);
+  captureCtx.restore();
+  capture.toBlob((blob) => {
     if (!blob || ws.readyState !== WebSocket.OPEN) { state.inFlight = false; return; }
     state.sentAt = performance.now();
     ws.send(blob);
@@ -169,9 +173,10 @@ function onResult(msg) {
     state.fps = state.fps ? 0.9 * state.fps + 0.1 * fps : fps;
   }
   state.lastResultAt = now;
-  sendFrame(); // the next frame goes out while this result is drawn
-
+  frameCtx.drawImage(capture, 0, 0); // still this result's frame: the next is captured below
   drawHand(msg.hand);
+  sendFrame(); // the next frame goes out while this result is shown
+
   const label = msg.label;
   $("letter").textContent = label ? (SHOWN[label] || label) : "-";
   $("letter").title = label || "no letter";
