@@ -151,7 +151,7 @@ function drawHand(hand) {
 }
 
 function holdProgress(msg) {
-  if (typeof msg.progress === "number") return msg.progress; // the server's own commit rule
+  if (typeof msg.progress === "number") return Math.min(1, Math.max(0, msg.progress)); // the server's commit rule
   // Older servers: estimate from the run of identical labels against stable_frames.
   if (msg.label && msg.label === state.runLabel) state.runLength += 1;
   else { state.runLabel = msg.label; state.runLength = msg.label ? 1 : 0; }
