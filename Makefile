@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e ".[cnn,dask,dev]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[cnn,dask,serve,dev]"
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(PY) scripts/bench_extract.py
 	$(PY) scripts/bench_predict.py
 	$(PY) scripts/bench_live.py
+	$(PY) scripts/bench_serve.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

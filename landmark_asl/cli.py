@@ -330,6 +330,24 @@ def live(source: str, model_dir: Path | None, mirror: bool, smoothing_window: in
     summary = lv.session_summary(recognizer, source=source, model_name=model.name)
     click.echo(json.dumps(summary) if as_json else lv.format_summary(summary))
 
+# --- serve -------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Interface to bind (127.0.0.1: this machine only; 0.0.0.0 exposes the camera page to the network).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="TCP port.")
+@click.option("--model", "model_dir", default=None, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Landmark model directory (default: the shipped models/default).")
+@_quiet_unless_verbose
+def serve(host: str, port: int, model_dir: Path | None) -> None:
+    """Serve the live recognition web page and its API (needs the 'serve' extra)."""
+    from landmark_asl.serve import create_app, run_app
+
+    app = create_app(model_dir)
+    click.echo(f"serving http://{host}:{port}/ (Ctrl-C stops)", err=True)
+    run_app(app, host=host, port=port)
+
 
 # --- collect / adapt --------------------------------------------------------
 

@@ -13,6 +13,8 @@ trap 'rm -rf "$work"' EXIT
 "$work/venv/bin/python" -m pip install -q -c "$repo/constraints.txt" "$work"/dist/landmark_asl-*.whl
 cd "$work"  # nothing of the checkout is importable from here
 "$work/venv/bin/python" -c "import landmark_asl, sys; assert '$repo' not in landmark_asl.__file__, landmark_asl.__file__"
+# The web page of `landmark-asl serve` travels in the wheel (package data, no build step).
+"$work/venv/bin/python" -c "from importlib.resources import files; page = files('landmark_asl') / 'static'; assert all((page / f).is_file() for f in ('index.html', 'app.js', 'style.css')), list(page.iterdir())"
 image="$data/asl2text/test/L/L0.jpg"
 out="$("$work/venv/bin/landmark-asl" predict "$image" --json)"
 echo "wheel check: landmark-asl predict $image -> $out"
