@@ -97,6 +97,7 @@ def test_smoother_averages_the_window_and_resets():
 def test_settings_validate_and_serialise():
     assert dataclasses.asdict(LiveSettings()) == {
         "smoothing_window": 5, "threshold": 0.5, "stable_frames": 8, "release_frames": 2, "mirror": False,
+        "margin": 0.0, "max_speed": 0.05, "slide_distance": 0.4, "motion_letters": True,
     }  # fmt: skip
     with pytest.raises(ValueError, match="stable_frames must be an integer >= 1"):
         LiveSettings(stable_frames=0)
