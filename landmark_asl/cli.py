@@ -260,19 +260,19 @@ def predict(paths: tuple[Path, ...], model: Path | None, as_json: bool) -> None:
 @click.option("--model", "model_dir", default=None, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Model directory (default: the shipped models/default).")
 @click.option("--mirror", is_flag=True, help="Flip frames horizontally before detection (selfie cameras).")
-@click.option("--smoothing-window", default=5, show_default=True, type=click.IntRange(1, MAX_SMOOTHING_WINDOW),
+@click.option("--smoothing-window", default=3, show_default=True, type=click.IntRange(1, MAX_SMOOTHING_WINDOW),
               help="Frames whose class probabilities are averaged.")
-@click.option("--threshold", default=0.5, show_default=True, type=_FiniteRange(0, 1),
+@click.option("--threshold", default=0.3, show_default=True, type=_FiniteRange(0, 1),
               help="No letter is shown below this smoothed probability.")
-@click.option("--stable-frames", default=8, show_default=True, type=click.IntRange(1),
-              help="Frames a letter must be shown in a row to be committed.")
+@click.option("--stable-frames", default=6, show_default=True, type=click.IntRange(1),
+              help="Held (still) frames a letter must be shown to be committed.")
 @click.option("--release-frames", default=2, show_default=True, type=click.IntRange(1),
               help="Frames of no hand or another shape before the same letter commits again.")
-@click.option("--margin", default=0.0, show_default=True, type=_FiniteRange(0, 1),
+@click.option("--margin", default=0.1, show_default=True, type=_FiniteRange(0, 1),
               help="No letter is shown unless the top smoothed probability leads the runner-up by this.")
-@click.option("--max-speed", default=0.05, show_default=True, type=_FiniteRange(0.001, 100),
+@click.option("--max-speed", default=0.06, show_default=True, type=_FiniteRange(0.001, 100),
               help="Palm lengths per frame above which the hand moves (a moving hand holds no letter).")
-@click.option("--slide-distance", default=0.4, show_default=True, type=_FiniteRange(0.01, 100),
+@click.option("--slide-distance", default=0.3, show_default=True, type=_FiniteRange(0.01, 100),
               help="Palm lengths the hand slides or bounces before the same letter commits again.")
 @click.option("--motion-letters/--no-motion-letters", default=True, show_default=True,
               help="J and Z from the fingertip's trajectory (never from a still frame).")

@@ -72,14 +72,14 @@ class LiveSettings:
         never from a still frame.
     """
 
-    smoothing_window: int = 5
-    threshold: float = 0.5
-    stable_frames: int = 8
+    smoothing_window: int = 3
+    threshold: float = 0.3
+    stable_frames: int = 6
     release_frames: int = 2
     mirror: bool = False
-    margin: float = 0.0
-    max_speed: float = 0.05
-    slide_distance: float = 0.4
+    margin: float = 0.1
+    max_speed: float = 0.06
+    slide_distance: float = 0.3
     motion_letters: bool = True
 
     def __post_init__(self) -> None:

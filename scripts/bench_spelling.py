@@ -297,6 +297,7 @@ def build_clips(source: str, cache_dir: Path, seed: int = 0) -> list[Clip]:
     # Canonical labels: massey's folders are lower case; the cache already normalises them.
     rng = np.random.default_rng([seed, sum(map(ord, source))])
     pointing = [p for p in POINTING[dataset] if p in pool]
+    source = f"{source}/{seed}"
     clips = [word_clip(w, pool, pointing, rng, f"{source}/word/{w}") for w in WORDS]
     for k in range(10):
         clips.append(motion_clip("J", str(rng.choice(pool["I"])), "J", rng, f"{source}/J/{k}", "J"))
@@ -559,7 +560,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-dir", type=Path, default=Path(".cache/bench_spelling"),
                         help="Where the held-out models and the detected hands of the rendered clips are kept.")
     parser.add_argument("--n-jobs", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", default="0,1,2",
+                        help="Comma-separated renderings (other photos, sizes, paths); every seed adds the same words.")
     parser.add_argument("--json", type=Path, default=None, help="Write the results as JSON here.")
     args = parser.parse_args(argv)
     from landmark_asl.extraction import quiet_native_logs
@@ -573,8 +575,11 @@ def main(argv: list[str] | None = None) -> int:
         if name not in HELD_OUT:
             raise SystemExit(f"bench_spelling: unknown source {name!r}; expected one of {', '.join(HELD_OUT)}")
         model = held_out_model(name, args.cache_dir, args.work_dir, args.n_jobs)
-        clips = build_clips(name, args.cache_dir, args.seed)
-        hands = detected_hands(clips, args.work_dir, args.n_jobs)
+        clips, hands = [], {}
+        for seed in args.seeds.split(","):
+            clips.append(build_clips(name, args.cache_dir, int(seed)))
+            hands.update(detected_hands(clips[-1], args.work_dir, args.n_jobs))  # cached per seed
+        clips = [clip for part in clips for clip in part]
         if args.grid:
             if name != DEV:
                 print(f"bench_spelling: grid on {name}, which is the TEST source: do not choose on it", file=sys.stderr)
