@@ -66,7 +66,8 @@ class LiveSettings:
         of a transition between two letters never commit.
     slide_distance : float
         The letter just committed commits again once the hand has slid or bounced this many
-        palm lengths away from where it was committed and settled again (a double letter).
+        palm lengths in one move (at least two moving frames) and settled again (a double
+        letter); slow drift while a letter is held does not count.
     motion_letters : bool
         J and Z are committed from the fingertip's trajectory (:mod:`landmark_asl.motion`) and
         never from a still frame.
@@ -628,7 +629,7 @@ class LiveRecognizer:
         self.stats = LiveStats()
         self._smoother = ProbabilitySmoother(len(self.classes), self.settings.smoothing_window)
         self._speller = Speller(self.settings.stable_frames, self.settings.release_frames)
-        self._motion = HandMotion()
+        self._motion = HandMotion(self.settings.max_speed)
         self._letters = MotionLetterDetector(min_speed=self.settings.max_speed)
         # Motion letter -> the model's classes showing its handshape (J: the I hand; Z: the index).
         self._shapes = {letter: {c for c in self.classes if c in shapes} for letter, shapes in MOTION_SHAPES.items()}

@@ -140,25 +140,38 @@ def match_trajectory(letter: str, path: np.ndarray, scale: float, *, max_distanc
 
 
 class HandMotion:
-    """Per-frame motion of the hand: speed, and how far it went from a marked place.
+    """Per-frame motion of the hand: speed, and the deliberate moves made since a marked moment.
 
     Speed is the mean displacement of the 21 landmarks since the previous frame, in palm lengths
     per frame; shape changes count as motion as well as moves (a transition between two letters
-    is both).
+    is both). A *move* is a run of at least ``min_move_frames`` frames faster than ``max_speed``;
+    its size is the farthest the hand's centre went from where the run started (a bounce comes
+    back, a slide does not: both count). Slow drift and one-frame jumps of the detector are not
+    moves, so a letter held for a long time is not doubled.
+
+    Parameters
+    ----------
+    max_speed : float
+        Palm lengths per frame above which the hand moves.
+    min_move_frames : int
+        Consecutive moving frames that make a move (a real slide takes several frames).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_speed: float = 0.06, min_move_frames: int = 2) -> None:
+        self.max_speed = float(max_speed)
+        self.min_move_frames = int(min_move_frames)
         self._previous: np.ndarray | None = None
-        self._anchor: np.ndarray | None = None
-        self._excursion = 0.0
         self.speed = 0.0
         self.scale = 1.0
+        self.reset()
 
     def reset(self) -> None:
         """Forget the hand (it left the frame)."""
         self._previous = None
-        self._anchor = None
-        self._excursion = 0.0
+        self._start: np.ndarray | None = None  # the hand's centre where the current run of moving frames began
+        self._run = 0
+        self._run_size = 0.0
+        self._moved = 0.0
         self.speed = 0.0
 
     def update(self, points: np.ndarray | None) -> float:
@@ -167,27 +180,27 @@ class HandMotion:
             self.reset()
             return 0.0
         self.scale = palm_length(points)
-        self.speed = (
-            float(np.linalg.norm(points - self._previous, axis=1).mean()) / self.scale
-            if self._previous is not None else 0.0
-        )
+        previous = self._previous
+        self.speed = float(np.linalg.norm(points - previous, axis=1).mean()) / self.scale if previous is not None else 0.0
         self._previous = points
-        if self._anchor is not None:
-            distance = float(np.linalg.norm(points.mean(axis=0) - self._anchor)) / self.scale
-            self._excursion = max(self._excursion, distance)
+        if self.speed > self.max_speed:
+            if self._run == 0:
+                self._start, self._run_size = previous.mean(axis=0), 0.0
+            self._run += 1
+            self._run_size = max(self._run_size, float(np.linalg.norm(points.mean(axis=0) - self._start)) / self.scale)
+        else:
+            if self._run >= self.min_move_frames:
+                self._moved = max(self._moved, self._run_size)
+            self._run = 0
         return self.speed
 
     def mark(self) -> None:
-        """Remember where the hand is now (where a letter was committed)."""
-        self._anchor = None if self._previous is None else self._previous.mean(axis=0)
-        self._excursion = 0.0
+        """Start counting moves afresh (a letter was committed here)."""
+        self._moved = 0.0
 
     def moved(self) -> float:
-        """Farthest the hand's centre has been from the marked place since, in palm lengths (0.0 when nothing is marked).
-
-        The farthest, not the current distance: a bounce comes back to where it started.
-        """
-        return self._excursion
+        """Size of the largest completed move since :meth:`mark`, in palm lengths (0.0 if none)."""
+        return self._moved
 
 
 class MotionLetterDetector:

@@ -435,7 +435,7 @@ def spell_clip(model, settings, hands: list) -> list[tuple[int, str]]:
 def score(clips: list[Clip], hands: dict[str, list], model, settings) -> dict:
     n = dels = ins = subs = exact = 0
     latencies, words, motion_hits, motion_total, false_motion, negatives = [], [], {"J": 0, "Z": 0}, {"J": 0, "Z": 0}, 0, 0
-    false_commits = {}
+    false_commits, unseen = {}, 0
     for clip in clips:
         commits, text = spell_clip(model, settings, hands[clip.name])
         if clip.kind == "word":
@@ -446,6 +446,7 @@ def score(clips: list[Clip], hands: dict[str, list], model, settings) -> dict:
             words.append({"word": clip.word, "spelled": text})
             starts = [f for _, f in clip.letters] + [len(clip.steps)]
             for k, (letter, first) in enumerate(clip.letters):
+                unseen += all(h is None for h in hands[clip.name][first:starts[k + 1]])
                 hits = [f for f, label, _ in commits if first <= f < starts[k + 1] and label == letter]
                 if hits:
                     latencies.append((hits[0] - first) * 1000.0 / FPS)
@@ -467,6 +468,7 @@ def score(clips: list[Clip], hands: dict[str, list], model, settings) -> dict:
         "latency_ms_p90": float(np.percentile(latencies, 90)) if latencies else None,
         "latency_ms_max": float(np.max(latencies)) if latencies else None,
         "letters_with_latency": len(latencies),
+        "letters_never_detected": unseen,
         "J_recognised": f"{motion_hits['J']}/{motion_total['J']}", "Z_recognised": f"{motion_hits['Z']}/{motion_total['Z']}",
         "motion_rate": (motion_hits["J"] + motion_hits["Z"]) / max(1, motion_total["J"] + motion_total["Z"]),
         "false_JZ": f"{false_motion}/{negatives}",
@@ -537,7 +539,8 @@ def format_report(name: str, r: dict) -> str:
         f"## {name} ({role})",
         f"score (N-D)/N {r['score']:.3f} over {r['letters']} letters; exact words {r['exact_words']}/{r['words']}",
         f"per letter: deletions {r['deletions_per_letter']:.3f}, insertions {r['insertions_per_letter']:.3f}, "
-        f"substitutions {r['substitutions_per_letter']:.3f}",
+        f"substitutions {r['substitutions_per_letter']:.3f}; letters whose photo the video-mode detector never "
+        f"found while it was shown: {r['letters_never_detected']}",
         f"commit latency from the first held frame: median {r['latency_ms_median']:.0f} ms, p90 "
         f"{r['latency_ms_p90']:.0f} ms, max {r['latency_ms_max']:.0f} ms ({r['letters_with_latency']} letters)",
         f"motion letters: J {r['J_recognised']}, Z {r['Z_recognised']}; false J/Z on still or moving other "
