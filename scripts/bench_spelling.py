@@ -435,7 +435,7 @@ def spell_clip(model, settings, hands: list) -> list[tuple[int, str]]:
 def score(clips: list[Clip], hands: dict[str, list], model, settings) -> dict:
     n = dels = ins = subs = exact = 0
     latencies, words, motion_hits, motion_total, false_motion, negatives = [], [], {"J": 0, "Z": 0}, {"J": 0, "Z": 0}, 0, 0
-    false_commits, unseen = {}, 0
+    false_commits, unseen, motion_latencies = {}, 0, []
     for clip in clips:
         commits, text = spell_clip(model, settings, hands[clip.name])
         if clip.kind == "word":
@@ -449,7 +449,7 @@ def score(clips: list[Clip], hands: dict[str, list], model, settings) -> dict:
                 unseen += all(h is None for h in hands[clip.name][first:starts[k + 1]])
                 hits = [f for f, label, _ in commits if first <= f < starts[k + 1] and label == letter]
                 if hits:
-                    latencies.append((hits[0] - first) * 1000.0 / FPS)
+                    (motion_latencies if letter in "JZ" else latencies).append((hits[0] - first) * 1000.0 / FPS)
         elif clip.kind in ("J", "Z"):
             motion_total[clip.kind] += 1
             motion_hits[clip.kind] += clip.kind in text
@@ -468,6 +468,7 @@ def score(clips: list[Clip], hands: dict[str, list], model, settings) -> dict:
         "latency_ms_p90": float(np.percentile(latencies, 90)) if latencies else None,
         "latency_ms_max": float(np.max(latencies)) if latencies else None,
         "letters_with_latency": len(latencies),
+        "motion_latency_ms_median": float(np.median(motion_latencies)) if motion_latencies else None,
         "letters_never_detected": unseen,
         "J_recognised": f"{motion_hits['J']}/{motion_total['J']}", "Z_recognised": f"{motion_hits['Z']}/{motion_total['Z']}",
         "motion_rate": (motion_hits["J"] + motion_hits["Z"]) / max(1, motion_total["J"] + motion_total["Z"]),
@@ -542,7 +543,9 @@ def format_report(name: str, r: dict) -> str:
         f"substitutions {r['substitutions_per_letter']:.3f}; letters whose photo the video-mode detector never "
         f"found while it was shown: {r['letters_never_detected']}",
         f"commit latency from the first held frame: median {r['latency_ms_median']:.0f} ms, p90 "
-        f"{r['latency_ms_p90']:.0f} ms, max {r['latency_ms_max']:.0f} ms ({r['letters_with_latency']} letters)",
+        f"{r['latency_ms_p90']:.0f} ms, max {r['latency_ms_max']:.0f} ms ({r['letters_with_latency']} still letters); "
+        f"J/Z in words, from the first frame to the end of the stroke's commit: median "
+        f"{r['motion_latency_ms_median'] or 0:.0f} ms",
         f"motion letters: J {r['J_recognised']}, Z {r['Z_recognised']}; false J/Z on still or moving other "
         f"letters {r['false_JZ']}",
         f"false commits: no-hand video {fc['no_hand']['committed']} ({fc['no_hand']['text']!r}), transitions-only "
