@@ -44,6 +44,9 @@ MOTION_SHAPES: dict[str, frozenset[str]] = {"J": frozenset({"I", "J"}), "Z": fro
 class LiveSettings:
     """Settings of the live loop; ``dataclasses.asdict`` goes into the output.
 
+    The defaults were chosen on the dev words of ``scripts/bench_spelling.py`` (README,
+    "Commit rule, transitions, double letters, J and Z").
+
     Attributes
     ----------
     smoothing_window : int
@@ -52,7 +55,8 @@ class LiveSettings:
     threshold : float
         No letter is shown (or committed) while the smoothed top probability is below this.
     stable_frames : int
-        A letter is committed to the text once it has been shown for this many frames in a row.
+        A letter is committed to the text once it has been shown on this many held frames (the
+        hand still, see ``max_speed``) with no other letter in between.
     release_frames : int
         The same letter is committed again only after this many frames that show something
         else: no hand, ``NOTHING`` or another letter (frames below ``threshold`` are neutral).
@@ -848,7 +852,8 @@ def draw_overlay(frame_bgr: np.ndarray, result: FrameResult, fps: float | None =
     cv2.putText(out, header, (8, 26), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 255, 0), 2, cv2.LINE_AA)
     # How close the held letter is to its commit: a bar under the header, full once committed.
     progress = min(max(float(result.progress), 0.0), 1.0) if result.candidate is not None else 0.0
-    cv2.rectangle(out, (0, 36), (int(round(width * progress)), 42), (0, 255, 255), -1)
+    if int(round(width * progress)) > 0:
+        cv2.rectangle(out, (0, 36), (int(round(width * progress)) - 1, 42), (0, 255, 255), -1)
     cv2.rectangle(out, (0, height - 36), (width, height), (0, 0, 0), -1)
     cv2.putText(out, result.text[-40:] + "_", (8, height - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.8,
                 (255, 255, 255), 2, cv2.LINE_AA)  # fmt: skip

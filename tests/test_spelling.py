@@ -299,3 +299,14 @@ def test_real_photos_slide_double_letter_and_trace_a_j(data_dir):
     results = list(recognizer.run(CanvasSource(steps)))
     assert len(results) == len(steps)
     assert recognizer.text == "LLJ", [r.label for r in results]
+
+
+def test_overlay_bar_shows_the_held_letters_progress():
+    from landmark_asl.live import FrameResult, draw_overlay
+
+    frame = np.zeros((120, 200, 3), np.uint8)
+    bar = (0, 255, 255)  # BGR yellow, under the header
+    half = draw_overlay(frame, FrameResult(0, 0, None, "A", 0.9, None, "", candidate="A", progress=0.5))
+    assert (half[39, :95] == bar).all() and not (half[39, 105:] == bar).all(axis=1).any()
+    none = draw_overlay(frame, FrameResult(0, 0, None, None, 0.0, None, ""))
+    assert not (none[39] == bar).all(axis=1).any()
