@@ -294,27 +294,37 @@ def predict(paths: tuple[Path, ...], model: Path | None, as_json: bool) -> None:
 @click.option("--model", "model_dir", default=None, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Model directory (default: the shipped models/default).")
 @click.option("--mirror", is_flag=True, help="Flip frames horizontally before detection (selfie cameras).")
-@click.option("--smoothing-window", default=5, show_default=True, type=click.IntRange(1, MAX_SMOOTHING_WINDOW),
+@click.option("--smoothing-window", default=3, show_default=True, type=click.IntRange(1, MAX_SMOOTHING_WINDOW),
               help="Frames whose class probabilities are averaged.")
-@click.option("--threshold", default=0.5, show_default=True, type=_FiniteRange(0, 1),
+@click.option("--threshold", default=0.3, show_default=True, type=_FiniteRange(0, 1),
               help="No letter is shown below this smoothed probability.")
-@click.option("--stable-frames", default=8, show_default=True, type=click.IntRange(1),
-              help="Frames a letter must be shown in a row to be committed.")
+@click.option("--stable-frames", default=6, show_default=True, type=click.IntRange(1),
+              help="Held (still) frames a letter must be shown to be committed.")
 @click.option("--release-frames", default=2, show_default=True, type=click.IntRange(1),
               help="Frames of no hand or another shape before the same letter commits again.")
+@click.option("--margin", default=0.1, show_default=True, type=_FiniteRange(0, 1),
+              help="No letter is shown unless the top smoothed probability leads the runner-up by this.")
+@click.option("--max-speed", default=0.06, show_default=True, type=_FiniteRange(0.001, 100),
+              help="Palm lengths per frame above which the hand moves (a moving hand holds no letter).")
+@click.option("--slide-distance", default=0.3, show_default=True, type=_FiniteRange(0.01, 100),
+              help="Palm lengths the hand slides or bounces before the same letter commits again.")
+@click.option("--motion-letters/--no-motion-letters", default=True, show_default=True,
+              help="J and Z from the fingertip's trajectory (never from a still frame).")
 @click.option("--max-frames", default=None, type=click.IntRange(1), help="Stop after this many frames.")
 @click.option("--headless", is_flag=True, help="No window (automatic when there is no display).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per committed letter, then a summary.")
 @_quiet_unless_verbose
 def live(source: str, model_dir: Path | None, mirror: bool, smoothing_window: int, threshold: float,
-         stable_frames: int, release_frames: int, max_frames: int | None, headless: bool, as_json: bool) -> None:
+         stable_frames: int, release_frames: int, margin: float, max_speed: float, slide_distance: float,
+         motion_letters: bool, max_frames: int | None, headless: bool, as_json: bool) -> None:
     """Spell text from a camera, video or image folder; q/ESC quits and c clears in the window."""
     import json
 
     from landmark_asl import live as lv
     from landmark_asl.persistence import load_model
 
-    settings = lv.LiveSettings(smoothing_window, threshold, stable_frames, release_frames, mirror)
+    settings = lv.LiveSettings(smoothing_window, threshold, stable_frames, release_frames, mirror, margin, max_speed,
+                               slide_distance, motion_letters)
     with lv.open_source(source) as frames:  # first, so that a bad source fails before the model loads
         model = load_model(model_dir)
         recognizer = lv.LiveRecognizer(model, settings, extractor_settings=model.card.extractor_settings)

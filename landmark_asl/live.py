@@ -19,6 +19,7 @@ from landmark_asl.exceptions import DatasetError, ModelLoadError, SourceError
 from landmark_asl.images import IMAGE_SUFFIXES, is_image_file, printable_path, read_image
 from landmark_asl.labels import DEL, NOTHING, SPACE
 from landmark_asl.landmarks import HandLandmarks
+from landmark_asl.motion import HandMotion, MotionLetterDetector, hand_pixels
 
 if TYPE_CHECKING:  # pragma: no cover
     from landmark_asl.landmarks import ExtractorSettings
@@ -34,9 +35,17 @@ HAND_CONNECTIONS: tuple[tuple[int, int], ...] = (
 )  # fmt: skip
 
 
+#: Motion letter -> the class labels whose handshape traces it: J is the I hand (the model's
+#: J class is a still photo of its end), Z the pointing index (D; massey's digit 1).
+MOTION_SHAPES: dict[str, frozenset[str]] = {"J": frozenset({"I", "J"}), "Z": frozenset({"D", "Z", "1"})}
+
+
 @dataclass(frozen=True)
 class LiveSettings:
     """Settings of the live loop; ``dataclasses.asdict`` goes into the output.
+
+    The defaults were chosen on the dev words of ``scripts/bench_spelling.py`` (README,
+    "Commit rule, transitions, double letters, J and Z").
 
     Attributes
     ----------
@@ -46,27 +55,50 @@ class LiveSettings:
     threshold : float
         No letter is shown (or committed) while the smoothed top probability is below this.
     stable_frames : int
-        A letter is committed to the text once it has been shown for this many frames in a row.
+        A letter is committed to the text once it has been shown on this many held frames (the
+        hand still, see ``max_speed``) with no other letter in between.
     release_frames : int
         The same letter is committed again only after this many frames that show something
         else: no hand, ``NOTHING`` or another letter (frames below ``threshold`` are neutral).
     mirror : bool
         Flip every frame horizontally before detection (selfie cameras).
+    margin : float
+        No letter is shown while the smoothed top probability leads the runner-up by less than this.
+    max_speed : float
+        A frame counts towards a hold only while the hand moves at most this many palm lengths
+        per frame (landmarks' mean displacement: moves and shape changes alike), so the frames
+        of a transition between two letters never commit.
+    slide_distance : float
+        The letter just committed commits again once the hand has slid or bounced this many
+        palm lengths in one move (at least two moving frames) and settled again (a double
+        letter); slow drift while a letter is held does not count.
+    motion_letters : bool
+        J and Z are committed from the fingertip's trajectory (:mod:`landmark_asl.motion`) and
+        never from a still frame.
     """
 
-    smoothing_window: int = 5
-    threshold: float = 0.5
-    stable_frames: int = 8
+    smoothing_window: int = 3
+    threshold: float = 0.3
+    stable_frames: int = 6
     release_frames: int = 2
     mirror: bool = False
+    margin: float = 0.1
+    max_speed: float = 0.06
+    slide_distance: float = 0.3
+    motion_letters: bool = True
 
     def __post_init__(self) -> None:
         for name in ("smoothing_window", "stable_frames", "release_frames"):
             value = getattr(self, name)
             if int(value) != value or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
-        if not 0.0 <= float(self.threshold) <= 1.0:
-            raise ValueError(f"threshold must be in [0, 1]; got {self.threshold!r}")
+        for name in ("threshold", "margin"):
+            if not 0.0 <= float(getattr(self, name)) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1]; got {getattr(self, name)!r}")
+        for name in ("max_speed", "slide_distance"):
+            value = float(getattr(self, name))
+            if not (np.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a finite number > 0; got {getattr(self, name)!r}")
 
 
 @runtime_checkable
@@ -133,19 +165,31 @@ class ProbabilitySmoother:
 class Speller:
     """Turn a stream of per-frame labels into text.
 
-    A label is committed when it has been shown ``stable_frames`` frames in a row. The same
-    label is committed again only after a release: ``release_frames`` frames showing something
-    definite other than it (no hand, ``NOTHING`` or another label); frames where no label is
-    shown although a hand is there (below threshold) neither count towards a release nor
+    A label is committed when it has been shown on ``stable_frames`` *held* frames, with no
+    other label in between (a frame where the hand moves, ``moving=True``, does not count: the
+    frames of a transition never commit; nor does it restart the count, so the jitter of a
+    real hand only slows a commit down).
+    The same label is committed again only after a release: ``release_frames`` frames showing
+    something definite other than it (no hand, ``NOTHING`` or another label), or one frame
+    where the hand has slid or bounced away from where the label was committed
+    (``moved=True``: a double letter signed without dropping the hand). Frames where no label
+    is shown although a hand is there (below threshold) neither count towards a release nor
     interrupt one. ``SPACE`` appends ``' '``, ``DEL`` removes the last character, ``NOTHING``
     never commits, any other label is appended as it is.
 
     Parameters
     ----------
     stable_frames : int
-        Frames a label must be shown in a row to be committed.
+        Held frames a label must be shown in a row to be committed.
     release_frames : int
         Frames of something else before the last committed label may be committed again.
+
+    Attributes
+    ----------
+    candidate : str or None
+        The label being held (the last committed one while it is still held), or None.
+    progress : float
+        0..1: how far ``candidate`` is towards its commit (1.0 once committed).
     """
 
     def __init__(self, stable_frames: int = 8, release_frames: int = 2) -> None:
@@ -155,19 +199,30 @@ class Speller:
             )
         self.stable_frames = int(stable_frames)
         self.release_frames = int(release_frames)
+        self.clear()
+
+    def clear(self) -> None:
+        """Empty the text and forget the label being held."""
         self.text = ""
         self._candidate: str | None = None
         self._count = 0
         self._held: str | None = None  # last committed label, until released
         self._released = 0
+        self._last: str | None = None  # last committed label while the hand showed nothing else since
 
-    def clear(self) -> None:
-        """Empty the text and forget the label being held."""
-        self.text = ""
-        self._candidate, self._count = None, 0
-        self._held, self._released = None, 0
+    @property
+    def candidate(self) -> str | None:
+        return self._candidate if self._candidate is not None else self._held
 
-    def update(self, label: str | None, *, hand: bool = True) -> str | None:
+    @property
+    def progress(self) -> float:
+        if self._candidate is None:
+            return 1.0 if self._held is not None else 0.0
+        if self._candidate == self._held:
+            return 1.0
+        return min(1.0, self._count / self.stable_frames)
+
+    def update(self, label: str | None, *, hand: bool = True, moving: bool = False, moved: bool = False) -> str | None:
         """Feed one frame.
 
         Parameters
@@ -176,6 +231,11 @@ class Speller:
             The label shown this frame (smoothed, above threshold), or None.
         hand : bool
             Whether a hand was detected this frame.
+        moving : bool
+            The hand moves this frame: it shows ``label`` but does not hold it (the frame does
+            not count towards the commit).
+        moved : bool
+            The hand has settled away from where the last label was committed (slide, bounce).
 
         Returns
         -------
@@ -185,9 +245,13 @@ class Speller:
         if not hand:
             label = None
         shown = label if label != NOTHING else None
+        if not hand or (label is not None and label != self._last and not moving):
+            self._last = None
         if self._held is not None:
             releasing = not hand or label == NOTHING or (label is not None and label != self._held)
-            if label == self._held:
+            if moved:
+                self._held, self._released, self._count = None, 0, 0
+            elif label == self._held:
                 self._released = 0
             elif releasing:
                 self._released += 1
@@ -196,15 +260,35 @@ class Speller:
         if shown is None:
             self._candidate, self._count = None, 0
             return None
-        if shown == self._candidate:
-            self._count += 1
-        else:
-            self._candidate, self._count = shown, 1
+        if shown != self._candidate:
+            self._candidate, self._count = shown, 0
+        if moving:
+            return None
+        self._count += 1
         if self._count >= self.stable_frames and shown != self._held:
-            self._held, self._released = shown, 0
+            self._held, self._released, self._last = shown, 0, shown
             self._edit(shown)
             return shown
         return None
+
+    def commit_motion(self, letter: str, *, shape: str | None) -> str:
+        """Commit a motion letter (J, Z) traced by a hand showing ``shape``.
+
+        When the last commit was ``shape`` itself and the hand has shown nothing else since (the
+        handshape was held long enough to commit before it moved), that letter is replaced.
+        The hand's shape then counts as held, so settling after the stroke commits nothing.
+
+        Returns
+        -------
+        str
+            ``letter``.
+        """
+        if shape is not None and self._last == shape and self.text.endswith(shape):
+            self.text = self.text[: -len(shape)]
+        self._edit(letter)
+        self._held, self._released, self._last = shape, 0, None
+        self._candidate, self._count = None, 0
+        return letter
 
     def _edit(self, label: str) -> None:
         if label == SPACE:
@@ -420,6 +504,10 @@ class FrameResult:
         Time of everything after detection: features, classifier, smoothing, text (milliseconds).
     image : ndarray of shape (H, W, 3), uint8, or None
         The frame as detected (RGB, after ``mirror``); None from :meth:`LiveRecognizer.process`.
+    candidate : str or None
+        The letter being held (the last committed one while it is still held), or None.
+    progress : float
+        0..1: how close ``candidate`` is to being committed (1.0 once committed).
     """
 
     index: int
@@ -432,6 +520,8 @@ class FrameResult:
     detect_ms: float = 0.0
     post_ms: float = 0.0
     image: np.ndarray | None = field(default=None, repr=False)
+    candidate: str | None = None
+    progress: float = 0.0
 
 
 @dataclass
@@ -543,6 +633,10 @@ class LiveRecognizer:
         self.stats = LiveStats()
         self._smoother = ProbabilitySmoother(len(self.classes), self.settings.smoothing_window)
         self._speller = Speller(self.settings.stable_frames, self.settings.release_frames)
+        self._motion = HandMotion(self.settings.max_speed)
+        self._letters = MotionLetterDetector(min_speed=self.settings.max_speed)
+        # Motion letter -> the model's classes showing its handshape (J: the I hand; Z: the index).
+        self._shapes = {letter: {c for c in self.classes if c in shapes} for letter, shapes in MOTION_SHAPES.items()}
         from landmark_asl.features import raw_features_from_hands
 
         self._features = raw_features_from_hands
@@ -560,6 +654,8 @@ class LiveRecognizer:
         """Forget smoothing, text and counts (done at the start of every :meth:`run`)."""
         self._smoother.reset()
         self._speller.clear()
+        self._motion.reset()
+        self._letters.reset()
         self.stats = LiveStats()
 
     def process(
@@ -590,6 +686,8 @@ class LiveRecognizer:
             With ``post_ms`` set and ``image`` None.
         """
         start = time.perf_counter()
+        settings = self.settings
+        points, top = None, None
         if hand is None:
             self._smoother.reset()
             label, confidence = None, 0.0
@@ -599,16 +697,38 @@ class LiveRecognizer:
             x = self._features((hand,))[0]  # undoes the frame's aspect ratio (features.py)
             proba = self.model.predict_proba_one(x)
             smoothed = self._smoother.update(proba)
-            best = int(np.argmax(smoothed))
+            second, best = (int(i) for i in np.argsort(smoothed)[-2:]) if len(smoothed) > 1 else (0, 0)
             confidence = float(smoothed[best])
-            label = self.classes[best] if confidence >= self.settings.threshold else None
-        committed = self._speller.update(label, hand=hand is not None)
+            runner_up = float(smoothed[second]) if second != best else 0.0
+            top = self.classes[best]
+            shown = confidence >= settings.threshold and confidence - runner_up >= settings.margin
+            label = top if shown else None
+            points = hand_pixels(hand.image, hand.image_size)
+        speed = self._motion.update(points)
+        moving = hand is not None and speed > settings.max_speed
+        committed = None
+        spelled = label
+        if settings.motion_letters:
+            if label in MOTION_SHAPES:
+                spelled = None  # J and Z come from motion, never from a still frame
+            shapes = {letter: top in classes for letter, classes in self._shapes.items()}
+            match = self._letters.update(points, speed, shapes)
+            if match is not None:
+                shape = self._speller.candidate if self._speller.candidate in self._shapes[match.letter] else None
+                committed = self._speller.commit_motion(match.letter, shape=shape or top)
+                self._motion.mark()
+        if committed is None:
+            moved = hand is not None and not moving and self._motion.moved() >= settings.slide_distance
+            committed = self._speller.update(spelled, hand=hand is not None, moving=moving, moved=moved)
+            if committed is not None:
+                self._motion.mark()
         self.stats.n_frames += 1
         self.stats.n_frames_with_hand += hand is not None
         self.stats.n_committed += committed is not None
         post_ms = (time.perf_counter() - start) * 1000.0
         self.stats.post_ms_total += post_ms
-        return FrameResult(index, int(timestamp_ms), hand, label, confidence, committed, self.text, 0.0, post_ms)
+        return FrameResult(index, int(timestamp_ms), hand, label, confidence, committed, self.text, 0.0, post_ms,
+                           candidate=self._speller.candidate, progress=self._speller.progress)
 
     def run(
         self,
@@ -696,7 +816,7 @@ def display_available() -> bool:
 
 
 def draw_overlay(frame_bgr: np.ndarray, result: FrameResult, fps: float | None = None) -> np.ndarray:
-    """Draw landmarks, current letter, confidence, fps and text on a copy of a BGR frame.
+    """Draw landmarks, current letter, confidence, the held letter and its progress, fps and text on a copy of a BGR frame.
 
     Parameters
     ----------
@@ -725,9 +845,15 @@ def draw_overlay(frame_bgr: np.ndarray, result: FrameResult, fps: float | None =
     letter = result.label if result.label is not None else "-"
     cv2.rectangle(out, (0, 0), (width, 36), (0, 0, 0), -1)
     header = f"{letter}  {result.confidence:.2f}"
+    if result.candidate is not None:
+        header += f"   holding {result.candidate}"
     if fps is not None:
         header += f"   {fps:.0f} fps"
     cv2.putText(out, header, (8, 26), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 255, 0), 2, cv2.LINE_AA)
+    # How close the held letter is to its commit: a bar under the header, full once committed.
+    progress = min(max(float(result.progress), 0.0), 1.0) if result.candidate is not None else 0.0
+    if int(round(width * progress)) > 0:
+        cv2.rectangle(out, (0, 36), (int(round(width * progress)) - 1, 42), (0, 255, 255), -1)
     cv2.rectangle(out, (0, height - 36), (width, height), (0, 0, 0), -1)
     cv2.putText(out, result.text[-40:] + "_", (8, height - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.8,
                 (255, 255, 255), 2, cv2.LINE_AA)  # fmt: skip

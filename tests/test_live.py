@@ -96,7 +96,8 @@ def test_smoother_averages_the_window_and_resets():
 
 def test_settings_validate_and_serialise():
     assert dataclasses.asdict(LiveSettings()) == {
-        "smoothing_window": 5, "threshold": 0.5, "stable_frames": 8, "release_frames": 2, "mirror": False,
+        "smoothing_window": 3, "threshold": 0.3, "stable_frames": 6, "release_frames": 2, "mirror": False,
+        "margin": 0.1, "max_speed": 0.06, "slide_distance": 0.3, "motion_letters": True,
     }  # fmt: skip
     with pytest.raises(ValueError, match="stable_frames must be an integer >= 1"):
         LiveSettings(stable_frames=0)
@@ -286,7 +287,7 @@ def test_cli_spells_hello_from_a_video(run_cli, hello_video):
     assert end["frames"] == 118
     assert 95 <= end["frames_with_hand"] <= 100
     assert end["detection_rate"] == pytest.approx(end["frames_with_hand"] / 118, abs=1e-3)
-    assert end["fps"] > 0 and end["settings"]["stable_frames"] == 8
+    assert end["fps"] > 0 and end["settings"]["stable_frames"] == LiveSettings().stable_frames
 
 
 @pytest.mark.slow
