@@ -35,7 +35,8 @@ def connect(scheduler: Any):
     if isinstance(scheduler, Client):
         return scheduler
     try:
-        return Client(str(scheduler), timeout=CONNECT_TIMEOUT, set_as_default=False)
+        # Set as default: xgboost.dask looks the client up through distributed.get_client().
+        return Client(str(scheduler), timeout=CONNECT_TIMEOUT, set_as_default=True)
     except (OSError, TimeoutError, ValueError) as exc:
         raise LandmarkASLError(
             f"cannot reach the Dask scheduler at {scheduler!r} ({type(exc).__name__}: {exc}): start one with "
