@@ -8,6 +8,8 @@ import json
 import numpy as np
 import pytest
 
+from landmark_asl.live import LiveSettings
+
 from landmark_asl.live import FrameResult
 from landmark_asl.serve import ServeSettings, create_app, result_message
 
@@ -150,7 +152,8 @@ def test_websocket_spells_real_frames(client, frame_640, model):
     with client.websocket_connect("/ws") as ws:
         hello = ws.receive_json()
         assert hello["type"] == "hello" and hello["model"] == model.name
-        assert hello["live"]["stable_frames"] == 8 and hello["limits"]["max_frame_bytes"] == 200_000
+        assert hello["live"]["stable_frames"] == LiveSettings().stable_frames
+        assert hello["limits"]["max_frame_bytes"] == 200_000
         results = []
         for _ in range(10):
             ws.send_bytes(frame_640)
@@ -160,7 +163,7 @@ def test_websocket_spells_real_frames(client, frame_640, model):
     assert stamps == sorted(set(stamps))  # strictly increasing, as MediaPipe's video mode needs
     last = results[-1]
     assert last["label"] == "L" and last["text"] == "L" and 0.5 <= last["confidence"] <= 1.0
-    assert [r["committed"] for r in results].count("L") == 1  # after stable_frames (8) frames
+    assert [r["committed"] for r in results].count("L") == 1  # once, after stable_frames held frames
     assert last["frame_size"] == [640, 480] and last["detect_ms"] > 0 and last["server_ms"] >= last["detect_ms"]
     landmarks = np.array(last["hand"]["landmarks"])
     assert landmarks.shape == (21, 2) and (landmarks >= 0).all() and (landmarks <= 1).all()
