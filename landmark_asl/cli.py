@@ -349,13 +349,22 @@ def live(source: str, model_dir: Path | None, mirror: bool, smoothing_window: in
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="TCP port.")
 @click.option("--model", "model_dir", default=None, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Landmark model directory (default: the shipped models/default).")
+@click.option("--personal-dir", default=Path("personal"), show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Where the page's collect mode keeps each signer's samples and personal model.")
+@click.option("--collect/--no-collect", default=True, show_default=True,
+              help="Offer collect mode (record your samples, build and use a personal model) on the page.")
+@_cache_dir_option
 @_quiet_unless_verbose
-def serve(host: str, port: int, model_dir: Path | None) -> None:
+def serve(host: str, port: int, model_dir: Path | None, personal_dir: Path, collect: bool, cache_dir: Path) -> None:
     """Serve the live recognition web page and its API (needs the 'serve' extra)."""
-    from landmark_asl.serve import create_app, run_app
+    from landmark_asl.serve import ServeSettings, create_app, run_app
 
-    app = create_app(model_dir)
+    settings = ServeSettings(personal_dir=personal_dir if collect else None, cache_dir=cache_dir)
+    app = create_app(model_dir, settings)
     click.echo(f"serving http://{host}:{port}/ (Ctrl-C stops)", err=True)
+    if collect:
+        click.echo(f"collect mode: samples and personal models go to {personal_dir}/<name>/", err=True)
     run_app(app, host=host, port=port)
 
 

@@ -14,9 +14,12 @@ A bad frame or message is answered by ``{"type": "error", "error": ...}`` and th
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import re
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from landmark_asl import __version__
-from landmark_asl.exceptions import DatasetError
+from landmark_asl.exceptions import DatasetError, LandmarkASLError
 from landmark_asl.images import decode_image, printable_path
 from landmark_asl.live import FrameResult, LiveRecognizer, LiveSettings, check_landmark_model
 from landmark_asl.persistence import LoadedModel, load_model
@@ -50,6 +53,13 @@ STATIC_DIR = Path(__file__).with_name("static")
 #: WebSocket close code "try again later" (RFC 6455 registry), sent when max_connections is reached.
 _TRY_AGAIN_LATER = 1013
 
+#: The text commands of ``/ws``.
+COMMANDS = ("clear", "collect", "collect_redo", "collect_skip", "collect_stop", "adapt", "use")
+#: A signer's name names its folder under ``personal_dir``: letters, digits, ``_`` and ``-`` only.
+SIGNER_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
+#: Letters the page asks for by default: J and Z are read from motion, not from still samples.
+DEFAULT_COLLECT_LETTERS = "A-I,K-Y"
+
 
 @dataclass(frozen=True)
 class ServeSettings:
@@ -67,6 +77,15 @@ class ServeSettings:
         WebSocket connections served at once; one more is told so and closed (code 1013).
     live : LiveSettings
         Smoothing, threshold and spelling of every connection (the page mirrors frames itself).
+    personal_dir : Path or None
+        Where collect mode keeps each signer's ``samples.parquet`` and personal ``model/``
+        (``<personal_dir>/<signer>/``); None turns collect mode and personal models off.
+    cache_dir : Path
+        Landmark cache holding the base model's training landmarks (``adapt`` retrains on them).
+    max_per_letter : int
+        Most samples per letter a page may ask to record.
+    adapt_jobs : int
+        Threads of a personal model's fit (-1: every core); one is built at a time per server.
     """
 
     max_upload_bytes: int = 10 * 1024 * 1024
@@ -74,12 +93,18 @@ class ServeSettings:
     max_frame_side: int = 1280
     max_connections: int = 4
     live: LiveSettings = field(default_factory=LiveSettings)
+    personal_dir: Path | None = Path("personal")
+    cache_dir: Path = Path(".cache") / "landmarks"
+    max_per_letter: int = 50
+    adapt_jobs: int = -1
 
     def __post_init__(self) -> None:
-        for name in ("max_upload_bytes", "max_frame_bytes", "max_frame_side", "max_connections"):
+        for name in ("max_upload_bytes", "max_frame_bytes", "max_frame_side", "max_connections", "max_per_letter"):
             value = getattr(self, name)
             if int(value) != value or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
+        if int(self.adapt_jobs) != self.adapt_jobs or self.adapt_jobs == 0 or self.adapt_jobs < -1:
+            raise ValueError(f"adapt_jobs must be -1 or an integer >= 1; got {self.adapt_jobs!r}")
 
 
 def result_message(result: FrameResult, frame_size: tuple[int, int]) -> dict[str, Any]:
@@ -125,22 +150,74 @@ def _error(message: str, status: int) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+def model_label(model: LoadedModel) -> str:
+    """How the page names a model: its registry name, and whose personal model it is."""
+    adapted = (model.card.training or {}).get("adapted")
+    return f"{model.name} (personal: {adapted.get('signer')})" if isinstance(adapted, dict) else model.name
+
+
+class _Personal:
+    """The folders of ``personal_dir``: ``<signer>/samples.parquet`` and ``<signer>/model/``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    @staticmethod
+    def signer(value: Any) -> str:
+        if not isinstance(value, str) or not SIGNER_PATTERN.fullmatch(value):
+            raise LandmarkASLError(f"bad name {str(value)[:40]!r}: use 1-32 letters, digits, '_' or '-' (it names "
+                                   "the folder of your samples)")
+        return value
+
+    def samples(self, signer: str) -> Path:
+        return self.root / self.signer(signer) / "samples.parquet"
+
+    def model(self, signer: str) -> Path:
+        return self.root / self.signer(signer) / "model"
+
+
 class _Session:
-    """One WebSocket client: its video-mode extractor and recognizer, used from one worker thread at a time."""
+    """One WebSocket client: its extractor, recognizer and collect session, used from one worker thread at a time.
+
+    Commands and frames of one connection are handled one after the other, never at once; only
+    a personal model built in the background arrives meanwhile, through ``pending``, and is
+    taken up at the start of the next frame.
+    """
 
     def __init__(self, model: LoadedModel, settings: ServeSettings) -> None:
-        from landmark_asl.landmarks import HandLandmarkExtractor
-
         self.settings = settings
-        self.extractor = HandLandmarkExtractor(model.card.extractor_settings, mode="video")
-        self.recognizer = LiveRecognizer(model, settings.live, extractor_settings=model.card.extractor_settings)
-        self.recognizer.reset()
+        self.extractor = None
+        self.switch(model)
+        self.pending: LoadedModel | None = None
         self.index = 0
         self.last_ts = -1
         self.start = time.monotonic()
+        self.recorder = None  # a collect.SampleRecorder while in collect mode
+        self.signer: str | None = None  # whose samples were recorded last
+        self._samples: Path | None = None
+        self._earlier = None
+        self._lock = contextlib.ExitStack()
+
+    def switch(self, model: LoadedModel) -> None:
+        """Recognize with ``model`` from the next frame on (a new recognizer: the text starts afresh)."""
+        from landmark_asl.landmarks import HandLandmarkExtractor
+
+        check_landmark_model(model)
+        if self.extractor is None or model.card.extractor_settings != self.model.card.extractor_settings:
+            if self.extractor is not None:
+                self.extractor.close()
+            self.extractor = HandLandmarkExtractor(model.card.extractor_settings, mode="video")
+            self.last_ts = -1
+        self.model = model
+        self.label = model_label(model)
+        self.recognizer = LiveRecognizer(model, self.settings.live, extractor_settings=model.card.extractor_settings)
+        self.recognizer.reset()
 
     def frame(self, data: bytes) -> dict[str, Any]:
-        """Detect, classify and spell one encoded frame (blocking: run it in a thread)."""
+        """Detect, classify and spell (or record) one encoded frame (blocking: run it in a thread)."""
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            self.switch(pending)
         t0 = time.perf_counter()
         rgb = decode_image(data, name=f"frame {self.index}", max_side=self.settings.max_frame_side)
         # The server's clock: MediaPipe refuses a timestamp that does not increase.
@@ -151,13 +228,99 @@ class _Session:
         frame_size = (rgb.shape[1], rgb.shape[0])
         result = self.recognizer.process(hand, self.index, timestamp_ms, frame_size=frame_size)
         self.recognizer.stats.detect_ms_total += detect_ms
-        self.index += 1
         message = result_message(dataclasses.replace(result, detect_ms=detect_ms), frame_size)
+        message["model"] = self.label
+        if self.recorder is not None:
+            message["committed"] = None  # collect mode spells nothing
+            message["collect"] = self._record(hand)
+        self.index += 1
         message["server_ms"] = round((time.perf_counter() - t0) * 1000.0, 3)
         return message
 
+    # --- collect mode ---------------------------------------------------------
+
+    def start_collect(self, samples: Path, signer: str, letters: list[str], per_letter: int, every: int,
+                      countdown: int) -> dict[str, Any]:
+        """Enter collect mode: the following frames' hands are recorded for ``letters``, in order.
+
+        The samples file is locked until collect mode ends; samples recorded there earlier
+        count (a session resumes after them).
+        """
+        from landmark_asl._util import exclusive_lock
+        from landmark_asl.collect import SampleRecorder, read_samples
+
+        self.stop_collect()
+        lock = contextlib.ExitStack()
+        lock.enter_context(exclusive_lock(samples, "landmark-asl serve collect"))
+        try:
+            earlier = read_samples(samples)
+            others = set(earlier["group"].astype(str)) - {signer}
+            if others:
+                raise LandmarkASLError(f"{printable_path(samples)} holds samples of {sorted(others)}, not of "
+                                       f"{signer!r}: move it away or choose another name")
+            done = {str(k): int(v) for k, v in earlier["label"].value_counts().items()}
+            recorder = SampleRecorder(letters, per_letter, signer, every=every, countdown=countdown, done=done)
+        except BaseException:
+            lock.close()
+            raise
+        self.recorder, self.signer, self._samples, self._earlier, self._lock = recorder, signer, samples, earlier, lock
+        self.recognizer.clear_text()
+        return {"type": "collect", **self._collect_state(), "earlier": {k: done.get(k, 0) for k in recorder.letters}}
+
+    def collect_command(self, kind: str) -> dict[str, Any]:
+        """``collect_redo`` / ``collect_skip`` / ``collect_stop``."""
+        if self.recorder is None:
+            raise LandmarkASLError(f"{kind}: not recording; send a collect command first")
+        if kind == "collect_stop":
+            return {"type": "collect_stopped", **self.stop_collect()}
+        letter = self.recorder.state.letter
+        (self.recorder.redo if kind == "collect_redo" else self.recorder.skip)()
+        if self.recorder.state.letter != letter:
+            self._save()
+        state = self._collect_state()
+        return {"type": "collect_stopped", **state, **self.stop_collect()} if state["done"] else {"type": "collect", **state}
+
+    def stop_collect(self) -> dict[str, Any]:
+        """Leave collect mode, writing every sample recorded (the letter in progress included)."""
+        from landmark_asl.collect import read_samples
+
+        if self.recorder is None:
+            return {}
+        try:
+            self._save()
+        finally:
+            self._lock.close()
+            self.recorder = None
+        self.recognizer.clear_text()
+        table = read_samples(self._samples)
+        counts = {str(k): int(v) for k, v in table["label"].value_counts().sort_index().items()}
+        return {"signer": self.signer, "samples": printable_path(self._samples), "counts": counts,
+                "n_samples": int(len(table))}
+
+    def _record(self, hand: Any) -> dict[str, Any]:
+        letter = self.recorder.state.letter
+        state = self.recorder.add(hand, source=f"serve/{self.signer}#{self.index}")
+        if state.letter != letter:
+            self._save()  # a finished letter is on disk before the next one is asked for
+        out = self._collect_state()
+        if state.done:
+            out.update(self.stop_collect())
+        return out
+
+    def _collect_state(self) -> dict[str, Any]:
+        state = self.recorder.state
+        return {"signer": self.signer, "letters": list(self.recorder.letters), **dataclasses.asdict(state)}
+
+    def _save(self) -> None:
+        from landmark_asl.collect import write_samples
+
+        write_samples(self.recorder, self._samples, self._earlier)
+
     def close(self) -> None:
-        self.extractor.close()
+        try:
+            self.stop_collect()
+        finally:
+            self.extractor.close()
 
 
 class _App:
@@ -173,6 +336,9 @@ class _App:
         # One call before the first frame: some classifiers build fast-path state lazily.
         model.predict_proba_one(np.zeros(N_RAW_FEATURES))
         self.predict_limiter = anyio.CapacityLimiter(1)
+        self.personal = _Personal(settings.personal_dir) if settings.personal_dir is not None else None
+        self._adapt_lock = threading.Lock()  # one personal model built at a time
+        self._base_rows = None  # the base model's training rows, read on the first adapt
 
     def limits(self) -> dict[str, int]:
         return {name: getattr(self.settings, name) for name in
@@ -235,6 +401,12 @@ class _App:
             result["error"] = result["error"].replace(printable_path(path), name)
         return result
 
+    def collect_settings(self) -> dict[str, Any]:
+        from landmark_asl.collect import DEFAULT_COUNTDOWN, DEFAULT_EVERY
+
+        return {"enabled": self.personal is not None, "letters": DEFAULT_COLLECT_LETTERS, "per_letter": 10,
+                "max_per_letter": self.settings.max_per_letter, "every": DEFAULT_EVERY, "countdown": DEFAULT_COUNTDOWN}
+
     async def websocket(self, websocket: WebSocket) -> None:
         await websocket.accept()
         if not _same_origin(websocket):
@@ -247,25 +419,36 @@ class _App:
             return
         self.n_connections += 1
         session = None
+        send_lock = anyio.Lock()
+
+        async def send(reply: dict[str, Any]) -> None:  # replies and a background build's message never interleave
+            async with send_lock:
+                await websocket.send_text(json.dumps(reply))
+
         try:
             session = await anyio.to_thread.run_sync(_Session, self.model, self.settings)
-            await websocket.send_json({"type": "hello", "model": self.model.name,
-                                       "classes": [str(c) for c in self.model.classes],
-                                       "live": dataclasses.asdict(self.settings.live), "limits": self.limits()})
-            while True:
-                message = await websocket.receive()
-                if message["type"] == "websocket.disconnect":
-                    return
-                reply = await self._answer(session, message)
-                await websocket.send_text(json.dumps(reply))
+            await send({"type": "hello", "model": model_label(self.model), "classes": [str(c) for c in self.model.classes],
+                        "live": dataclasses.asdict(self.settings.live), "limits": self.limits(),
+                        "collect": self.collect_settings()})
+            async with anyio.create_task_group() as background:
+                try:
+                    while True:
+                        message = await websocket.receive()
+                        if message["type"] == "websocket.disconnect":
+                            break
+                        await send(await self._answer(session, message, background, send))
+                except WebSocketDisconnect:
+                    pass
+                # A personal model still being built is finished and saved by its thread, unseen.
+                background.cancel_scope.cancel()
         except WebSocketDisconnect:
             return
         finally:
             self.n_connections -= 1
             if session is not None:
-                await anyio.to_thread.run_sync(session.close)
+                await anyio.to_thread.run_sync(session.close)  # writes what collect mode recorded
 
-    async def _answer(self, session: _Session, message: dict[str, Any]) -> dict[str, Any]:
+    async def _answer(self, session: _Session, message: dict[str, Any], background, send) -> dict[str, Any]:
         data, text = message.get("bytes"), message.get("text")
         if data is not None:
             if len(data) > self.settings.max_frame_bytes:
@@ -279,11 +462,120 @@ class _App:
             command = json.loads(text or "")
         except ValueError:
             command = None
-        if not isinstance(command, dict) or command.get("type") != "clear":
-            return {"type": "error", "error": f"bad message {(text or '')[:80]!r}: expected a binary JPEG frame "
-                    "or the text {\"type\": \"clear\"}"}
-        session.recognizer.clear_text()
-        return {"type": "cleared", "text": session.recognizer.text}
+        kind = command.get("type") if isinstance(command, dict) else None
+        if kind not in COMMANDS:
+            return {"type": "error", "error": f"bad message {(text or '')[:80]!r}: expected a binary JPEG frame or "
+                    f"a JSON command whose type is one of {', '.join(COMMANDS)}"}
+        try:
+            if kind == "clear":
+                session.recognizer.clear_text()
+                return {"type": "cleared", "text": session.recognizer.text}
+            if kind != "use" and self.personal is None:
+                raise LandmarkASLError("collect mode is off: this server was started without a folder for "
+                                       "personal samples (landmark-asl serve --personal-dir DIR)")
+            if kind == "collect":
+                return await anyio.to_thread.run_sync(self._start_collect, session, command)
+            if kind.startswith("collect_"):
+                return await anyio.to_thread.run_sync(session.collect_command, kind)
+            if kind == "adapt":
+                return await self._adapt(session, command, background, send)
+            return await anyio.to_thread.run_sync(self._use, session, command)
+        except (LandmarkASLError, OSError) as exc:
+            return {"type": "error", "command": kind, "error": str(exc)}
+
+    def _start_collect(self, session: _Session, command: dict[str, Any]) -> dict[str, Any]:
+        from landmark_asl.collect import DEFAULT_COUNTDOWN, DEFAULT_EVERY, parse_letters
+
+        signer = self.personal.signer(command.get("signer", "me"))
+        letters_text = command.get("letters", DEFAULT_COLLECT_LETTERS)
+        if not isinstance(letters_text, str):
+            raise LandmarkASLError("letters must be a string such as 'A-I,K-Y'")
+        letters = parse_letters(letters_text[:200])
+        unknown = [c for c in letters if c not in {str(k) for k in self.model.classes}]
+        if unknown:
+            raise LandmarkASLError(f"the model does not know {', '.join(unknown)}: record some of "
+                                   f"{' '.join(str(c) for c in self.model.classes)}")
+        per_letter = _int_field(command, "per_letter", 10, 1, self.settings.max_per_letter)
+        every = _int_field(command, "every", DEFAULT_EVERY, 1, 30)
+        countdown = _int_field(command, "countdown", DEFAULT_COUNTDOWN, 0, 300)
+        return session.start_collect(self.personal.samples(signer), signer, letters, per_letter, every, countdown)
+
+    async def _adapt(self, session: _Session, command: dict[str, Any], background, send) -> dict[str, Any]:
+        """Build the personal model of a signer from their samples in the background; the session switches to it."""
+        signer = self.personal.signer(command.get("signer") or session.signer or "me")
+        stopped = await anyio.to_thread.run_sync(session.stop_collect)  # its samples are what the model learns
+        if self._adapt_lock.locked():
+            raise LandmarkASLError("another personal model is being built on this server (one at a time); "
+                                   "try again when it is done")
+        samples = self.personal.samples(signer)
+        if not samples.is_file():
+            raise LandmarkASLError(f"no samples of {signer} yet: record some first (collect)")
+
+        async def build() -> None:
+            try:
+                model = await anyio.to_thread.run_sync(self._build, signer, abandon_on_cancel=True)
+            except (LandmarkASLError, OSError, ValueError) as exc:
+                with contextlib.suppress(WebSocketDisconnect):
+                    await send({"type": "error", "command": "adapt", "error": f"cannot build the personal model "
+                                f"of {signer}: {exc}"})
+                return
+            session.pending = model
+            adapted = model.card.training["adapted"]
+            with contextlib.suppress(WebSocketDisconnect):  # the page may be gone: the model is saved anyway
+                    await send({"type": "adapted", "model": model_label(model), "signer": signer,
+                            "directory": printable_path(model.directory), "sample_counts": adapted["sample_counts"],
+                            "n_samples": adapted["n_samples"], "seconds": round(adapted["seconds"], 2)})
+
+        background.start_soon(build)
+        return {"type": "adapting", "signer": signer, "samples": printable_path(samples), **stopped}
+
+    def _build(self, signer: str) -> LoadedModel:
+        """Fit and save a signer's personal model (blocking; in a worker thread, one at a time)."""
+        from landmark_asl.adapt import adapt_model, base_training_rows
+        from landmark_asl.collect import read_samples
+
+        if not self._adapt_lock.acquire(blocking=False):
+            raise LandmarkASLError("another personal model is being built on this server (one at a time); "
+                                   "try again when it is done")
+        try:
+            samples = read_samples(self.personal.samples(signer))
+            if samples.empty:
+                raise LandmarkASLError(f"no samples of {signer} yet: record some first (collect)")
+            if self._base_rows is None:
+                self._base_rows = base_training_rows(self.model, cache_dir=self.settings.cache_dir,
+                                                     n_jobs=self.settings.adapt_jobs)
+            output = adapt_model(samples, output=self.personal.model(signer), base=self.model.directory,
+                                 signer=signer, cache_dir=self.settings.cache_dir, n_jobs=self.settings.adapt_jobs,
+                                 base_rows=self._base_rows, progress=False)
+            return load_model(output)
+        finally:
+            self._adapt_lock.release()
+
+    def _use(self, session: _Session, command: dict[str, Any]) -> dict[str, Any]:
+        """``{"type": "use", "model": "base"}``, or ``"personal"`` with a ``signer`` whose model was built."""
+        which = command.get("model")
+        if which == "base":
+            model, signer = self.model, None
+        elif which == "personal":
+            if self.personal is None:
+                raise LandmarkASLError("personal models are off: this server was started without --personal-dir")
+            signer = self.personal.signer(command.get("signer") or session.signer or "me")
+            directory = self.personal.model(signer)
+            if not (directory / "metadata.json").is_file():
+                raise LandmarkASLError(f"no personal model of {signer} yet: record samples and build it first")
+            model = load_model(directory)
+        else:
+            raise LandmarkASLError(f"use: model must be 'base' or 'personal'; got {str(which)[:40]!r}")
+        session.pending = None
+        session.switch(model)
+        return {"type": "using", "model": model_label(model), "personal": signer}
+
+
+def _int_field(command: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
+    value = command.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise LandmarkASLError(f"{name} must be an integer from {low} to {high}; got {str(value)[:40]!r}")
+    return value
 
 
 async def _refuse(websocket: WebSocket, code: int, message: str) -> None:

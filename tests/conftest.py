@@ -103,3 +103,33 @@ def manifests(data_dir: Path):
         return cache[source]
 
     return get
+
+
+#: Letters of the small base model of :func:`small_base`.
+SMALL_BASE_LETTERS = ("A", "B", "L", "V")
+
+
+@pytest.fixture(scope="session")
+def small_base(tmp_path_factory, data_dir) -> dict[str, Path]:
+    """A small calibrated rf base model a personal model can be built from in seconds.
+
+    Trained on asl2text photos (train and test sessions, 6 per letter each) of A, B, L, V; its
+    card names those two folders as its training sources, whose landmarks are in ``cache``.
+    """
+    import shutil
+
+    from landmark_asl.training import train_model
+
+    root = tmp_path_factory.mktemp("small_base")
+    sources = []
+    for session, step in (("train", 10), ("test", 3)):
+        folder = root / session
+        for letter in SMALL_BASE_LETTERS:
+            (folder / letter).mkdir(parents=True)
+            for f in sorted((data_dir / "asl2text" / session / letter).glob("*.jpg"))[::step][:6]:
+                shutil.copy(f, folder / letter / f.name)
+        sources.append(folder)
+    cache = root / "cache"
+    base = train_model(sources, model_name="rf", output=root / "base", params={"n_estimators": 10}, calibrate=True,
+                       cache_dir=cache, progress=False)
+    return {"base": base, "cache": cache, "root": root}

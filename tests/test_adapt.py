@@ -16,26 +16,12 @@ from landmark_asl.collect import collect, read_samples
 from landmark_asl.exceptions import LandmarkASLError
 from landmark_asl.features import raw_features
 from landmark_asl.persistence import load_model
-from landmark_asl.training import train_model
-
-LETTERS = ("A", "B", "L", "V")
 
 
 @pytest.fixture(scope="module")
-def setting(tmp_path_factory, data_dir) -> dict[str, Path]:
-    """A small calibrated base (asl2text train + test sessions, 4 letters) and massey samples of one signer."""
-    root = tmp_path_factory.mktemp("adapt")
-    sources = []
-    for session, step in (("train", 10), ("test", 3)):
-        folder = root / session
-        for letter in LETTERS:
-            (folder / letter).mkdir(parents=True)
-            for f in sorted((data_dir / "asl2text" / session / letter).glob("*.jpg"))[::step][:6]:
-                shutil.copy(f, folder / letter / f.name)
-        sources.append(folder)
-    cache = root / "cache"
-    base = train_model(sources, model_name="rf", output=root / "base", params={"n_estimators": 10}, calibrate=True,
-                       cache_dir=cache, progress=False)
+def setting(small_base, data_dir) -> dict[str, Path]:
+    """The small base model of conftest (A, B, L, V) and massey samples of one signer."""
+    root = small_base["root"]
     photos = root / "massey"
     for letter in ("A", "V"):
         (photos / letter).mkdir(parents=True)
@@ -43,7 +29,7 @@ def setting(tmp_path_factory, data_dir) -> dict[str, Path]:
             shutil.copy(f, photos / letter / f.name)
     samples = root / "ann.parquet"
     collect(photos, samples, letters=["A", "V"], per_letter=4, signer="ann", progress=False)
-    return {"base": base, "samples": samples, "cache": cache, "root": root}
+    return {**small_base, "samples": samples}
 
 
 @pytest.mark.slow

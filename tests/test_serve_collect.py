@@ -1,0 +1,201 @@
+"""Collect mode of the web page's WebSocket: record a signer's samples from frames, build and use a personal model.
+
+Real frames (massey photos of one signer, a dataset the small base model never saw) against the
+small base model of conftest (A, B, L, V), with Starlette's TestClient.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from landmark_asl.collect import read_samples
+from landmark_asl.serve import ServeSettings, create_app
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def frames(data_dir) -> dict[str, bytes]:
+    """640x480 JPEG frames: massey hand2 photos of A and V on black, and a frame without a hand."""
+    import cv2
+
+    out = {}
+    for letter in ("A", "V"):
+        photos = sorted((data_dir / "massey" / letter.lower()).glob("hand2_*"))[:4]
+        for i, photo in enumerate(photos):
+            canvas = np.zeros((480, 640, 3), np.uint8)
+            canvas[40:440, 120:520] = cv2.resize(cv2.imread(str(photo)), (400, 400))
+            out[f"{letter}{i}"] = cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
+    out["none"] = cv2.imencode(".jpg", np.full((480, 640, 3), 128, np.uint8))[1].tobytes()
+    return out
+
+
+@pytest.fixture()
+def server(small_base, tmp_path):
+    from starlette.testclient import TestClient
+
+    settings = ServeSettings(personal_dir=tmp_path / "personal", cache_dir=small_base["cache"], adapt_jobs=1)
+    with TestClient(create_app(small_base["base"], settings)) as client:
+        yield client, tmp_path / "personal"
+
+
+def command(ws, **message) -> dict:
+    ws.send_text(json.dumps(message))
+    return ws.receive_json()
+
+
+def frame(ws, data: bytes) -> dict:
+    ws.send_bytes(data)
+    reply = ws.receive_json()
+    assert reply["type"] == "result", reply
+    return reply
+
+
+def test_hello_offers_collect_mode(server):
+    client, _ = server
+    with client.websocket_connect("/ws") as ws:
+        hello = ws.receive_json()
+    assert hello["collect"]["enabled"] is True and hello["collect"]["letters"] == "A-I,K-Y"
+    assert hello["collect"]["max_per_letter"] == 50 and hello["model"] == "rf"
+
+
+def test_collect_records_each_letter_in_turn_and_writes_it_at_once(server, frames):
+    client, personal = server
+    path = personal / "ann" / "samples.parquet"
+    with client.websocket_connect("/ws") as ws:
+        ws.receive_json()
+        started = command(ws, type="collect", signer="ann", letters="A,V", per_letter=2, every=1, countdown=1)
+        assert started["type"] == "collect" and started["letter"] == "A" and started["countdown"] == 1
+        assert started["earlier"] == {"A": 0, "V": 0} and started["letters"] == ["A", "V"]
+        first = frame(ws, frames["A0"])  # the countdown: time to form the letter, nothing recorded
+        assert first["collect"]["countdown"] == 0 and not first["collect"]["recorded"]
+        assert frame(ws, frames["A1"])["collect"]["recorded"]
+        assert not frame(ws, frames["none"])["collect"]["recorded"]  # no hand, nothing recorded
+        moved = frame(ws, frames["A2"])["collect"]
+        assert moved["letter"] == "V" and moved["count"] == 0
+        assert list(read_samples(path)["label"]) == ["A", "A"]  # on disk before V is asked for
+        frame(ws, frames["V0"])  # V's countdown
+        frame(ws, frames["V1"])
+        last = frame(ws, frames["V2"])
+        assert last["committed"] is None  # collect mode spells nothing
+        assert last["collect"]["done"] and last["collect"]["counts"] == {"A": 2, "V": 2}
+        assert last["collect"]["n_samples"] == 4 and last["collect"]["samples"].endswith("samples.parquet")
+        assert "collect" not in frame(ws, frames["V3"])  # back to spelling
+    table = read_samples(path)
+    assert list(table["label"]) == ["A", "A", "V", "V"] and set(table["group"]) == {"ann"}
+    assert table["source"].str.startswith("serve/ann#").all() and table["sample_id"].is_unique
+    xy = table[[f"{a}{i}" for i in range(21) for a in "xy"]].to_numpy(dtype=float)
+    assert np.abs(xy[2:] - xy[0]).mean() > 3 * np.abs(xy[1] - xy[0]).mean()  # V's rows show another hand shape
+    assert not path.with_name("samples.parquet.lock").exists()
+
+
+def test_a_closed_page_loses_nothing_and_the_next_session_resumes(server, frames):
+    client, personal = server
+    path = personal / "bob" / "samples.parquet"
+    with client.websocket_connect("/ws") as ws:
+        ws.receive_json()
+        command(ws, type="collect", signer="bob", letters="A,V", per_letter=3, every=1, countdown=0)
+        frame(ws, frames["A0"])
+        frame(ws, frames["A1"])
+    assert list(read_samples(path)["label"]) == ["A", "A"]  # the letter in progress too
+    with client.websocket_connect("/ws") as ws:
+        ws.receive_json()
+        resumed = command(ws, type="collect", signer="bob", letters="A,V", per_letter=3, every=1, countdown=0)
+        assert resumed["earlier"] == {"A": 2, "V": 0} and resumed["letter"] == "A" and resumed["count"] == 2
+        assert frame(ws, frames["A2"])["collect"]["letter"] == "V"
+        assert command(ws, type="collect_skip")["type"] == "collect_stopped"  # V was the last letter
+    table = read_samples(path)
+    assert list(table["label"]) == ["A", "A", "A"] and table["sample_id"].is_unique
+
+
+def test_redo_skip_and_stop(server, frames):
+    client, personal = server
+    with client.websocket_connect("/ws") as ws:
+        ws.receive_json()
+        command(ws, type="collect", signer="cy", letters="A,B,V", per_letter=2, every=1, countdown=0)
+        frame(ws, frames["A0"])
+        redo = command(ws, type="collect_redo")
+        assert redo["type"] == "collect" and redo["letter"] == "A" and redo["count"] == 0
+        assert command(ws, type="collect_skip")["letter"] == "B"
+        stopped = command(ws, type="collect_stop")
+        assert stopped["type"] == "collect_stopped" and stopped["counts"] == {} and stopped["n_samples"] == 0
+        assert "not recording" in command(ws, type="collect_skip")["error"]
+
+
+@pytest.mark.parametrize(("message", "error"), [
+    ({"signer": "../etc"}, "bad name '../etc'"),
+    ({"signer": ""}, "bad name"),
+    ({"signer": 7}, "bad name"),
+    ({"letters": "A,?"}, "unknown letter '?'"),
+    ({"letters": "A,Z"}, "the model does not know Z"),
+    ({"letters": ["A"]}, "letters must be a string"),
+    ({"per_letter": 0}, "per_letter must be an integer from 1 to 50"),
+    ({"per_letter": 1000}, "per_letter must be an integer from 1 to 50"),
+    ({"per_letter": "3"}, "per_letter must be an integer"),
+    ({"countdown": -1}, "countdown must be an integer from 0 to 300"),
+    ({"every": True}, "every must be an integer"),
+])
+def test_bad_collect_commands_get_one_line_errors(server, message, error):
+    client, personal = server
+    with client.websocket_connect("/ws") as ws:
+        ws.receive_json()
+        reply = command(ws, type="collect", **{"signer": "dee", "letters": "A", **message})
+        assert reply["type"] == "error" and reply["command"] == "collect" and error in reply["error"]
+        assert "\n" not in reply["error"]
+        assert command(ws, type="clear")["type"] == "cleared"  # the connection stays
+    assert not (personal / "etc").exists() and not personal.parent.joinpath("etc").exists()
+
+
+def test_one_page_at_a_time_records_a_signer(server):
+    client, _ = server
+    with client.websocket_connect("/ws") as first, client.websocket_connect("/ws") as second:
+        first.receive_json(), second.receive_json()
+        assert command(first, type="collect", signer="eve", letters="A")["type"] == "collect"
+        refused = command(second, type="collect", signer="eve", letters="A")
+        assert refused["type"] == "error" and "is being written by" in refused["error"]
+        assert command(second, type="collect", signer="fay", letters="A")["type"] == "collect"
+
+
+def test_personal_model_is_built_used_and_saved(server, frames, small_base):
+    from landmark_asl.features import raw_features
+    from landmark_asl.persistence import load_model
+
+    client, personal = server
+    with client.websocket_connect("/ws") as ws:
+        ws.receive_json()
+        assert "no samples of gil yet" in command(ws, type="adapt", signer="gil")["error"]
+        assert "no personal model of gil yet" in command(ws, type="use", model="personal", signer="gil")["error"]
+        command(ws, type="collect", signer="gil", letters="A,V", per_letter=3, every=1, countdown=0)
+        for name in ("A0", "A1", "A2", "V0", "V1"):
+            frame(ws, frames[name])
+        started = command(ws, type="adapt")  # the signer of the collect session; its letter in progress is kept
+        assert started["type"] == "adapting" and started["signer"] == "gil" and started["counts"] == {"A": 3, "V": 2}
+        frame(ws, frames["V2"])  # frames go on with the base model while the model is built
+        adapted = ws.receive_json()
+        while adapted["type"] == "result":
+            adapted = ws.receive_json()
+        assert adapted["type"] == "adapted", adapted
+        assert adapted["model"] == "rf (personal: gil)" and adapted["sample_counts"] == {"A": 3, "V": 2}
+        assert frame(ws, frames["V3"])["model"] == "rf (personal: gil)"  # the page now uses it
+        assert command(ws, type="use", model="base") == {"type": "using", "model": "rf", "personal": None}
+        assert frame(ws, frames["V3"])["model"] == "rf"
+        assert command(ws, type="use", model="personal", signer="gil")["model"] == "rf (personal: gil)"
+        assert "model must be 'base' or 'personal'" in command(ws, type="use", model="../x")["error"]
+    me = load_model(personal / "gil" / "model")
+    assert me.card.training["adapted"]["signer"] == "gil"
+    own = read_samples(personal / "gil" / "samples.parquet")
+    assert (me.classes[me.predict_proba(raw_features(own)).argmax(axis=1)] == own["label"].to_numpy()).all()
+
+
+def test_collect_mode_off(small_base):
+    from starlette.testclient import TestClient
+
+    app = create_app(small_base["base"], ServeSettings(personal_dir=None))
+    with TestClient(app) as client, client.websocket_connect("/ws") as ws:
+        assert ws.receive_json()["collect"]["enabled"] is False
+        for kind in ("collect", "adapt", "collect_stop"):
+            assert "collect mode is off" in command(ws, type=kind)["error"]
+        assert "personal models are off" in command(ws, type="use", model="personal")["error"]
