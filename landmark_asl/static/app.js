@@ -26,6 +26,9 @@ video.playsInline = true;
 const state = {
   ws: null, stream: null, live: { stable_frames: 8 }, inFlight: false, sentAt: 0,
   text: "", frames: 0, handFrames: 0, fps: 0, lastResultAt: 0, latency: 0, serverMs: 0, runLabel: null, runLength: 0,
+  // Collect mode: the recorder's state while recording, the last summary, the model in use.
+  collecting: false, collect: null, collectSummary: null, adapting: false, adapted: null,
+  baseModel: null, modelLabel: null, modelCard: "",
 };
 window.landmarkAsl = state; // for the browser tests and the console
 
@@ -52,7 +55,8 @@ async function loadModel() {
     const card = await response.json();
     if (!response.ok) throw new Error(card.error || response.statusText);
     const calibrated = card.calibration ? ", calibrated" : "";
-    $("model").textContent = `model: ${card.name} (${card.classes.length} classes${calibrated}) ${card.created_at || ""}`;
+    state.modelCard = `model: ${card.name} (${card.classes.length} classes${calibrated}) ${card.created_at || ""}`;
+    if (!state.modelLabel || state.modelLabel === state.baseModel) $("model").textContent = state.modelCard;
     $("model").title = card.directory || "";
   } catch (err) {
     $("model").textContent = `model: unavailable (${err.message})`;
@@ -77,10 +81,17 @@ function connect() {
 function onMessage(msg) {
   if (msg.type === "hello") {
     state.live = msg.live;
+    state.baseModel = msg.model;
+    showModel(msg.model);
+    setupCollect(msg.collect);
     setStatus(`connected to ${msg.model}`, true);
     startCamera();
   } else if (msg.type === "result") {
     onResult(msg);
+  } else if (COLLECT_MESSAGES.has(msg.type)) {
+    onCollectMessage(msg);
+  } else if (msg.type === "error" && msg.command && msg.command !== "clear") {
+    onCollectError(msg);
   } else if (msg.type === "error") {
     setStatus(msg.error);
     if (state.inFlight) {
@@ -187,8 +198,127 @@ function onResult(msg) {
   $("fps").textContent = state.fps.toFixed(1);
   $("latency").textContent = state.latency.toFixed(0);
   $("server").textContent = state.serverMs.toFixed(0);
-  if (msg.committed) applyCommitted(msg.committed);
+  if (msg.model && msg.model !== state.modelLabel) showModel(msg.model);
+  if (msg.collect) showCollect(msg.collect);
+  else if (msg.committed) applyCommitted(msg.committed);
 }
+
+// --- collect mode: record your own samples, build and use a personal model -----------------
+
+const COLLECT_MESSAGES = new Set(["collect", "collect_stopped", "adapting", "adapted", "using"]);
+
+function showModel(label) {
+  state.modelLabel = label;
+  $("model").textContent = label === state.baseModel && state.modelCard ? state.modelCard : `model: ${label}`;
+}
+
+function setCollectStatus(message, ok = false) {
+  $("collectStatus").textContent = message;
+  $("collectStatus").className = ok ? "status ok" : "status";
+}
+
+function setupCollect(settings) {
+  if (!settings || !settings.enabled) {
+    $("collectPanel").hidden = true; // the server was started with --no-collect
+    return;
+  }
+  $("collectPanel").hidden = false;
+  $("perLetter").max = settings.max_per_letter;
+  const saved = localStorage.getItem("landmarkAslSigner");
+  if (saved) $("signer").value = saved;
+  updateCollectButtons();
+}
+
+function updateCollectButtons() {
+  for (const id of ["collectRedo", "collectSkip", "collectStop"]) $(id).disabled = !state.collecting;
+  $("collectStart").disabled = state.collecting;
+  $("adapt").disabled = state.adapting;
+}
+
+function countsText(counts) {
+  const entries = Object.entries(counts || {});
+  return entries.length ? entries.map(([k, v]) => `${k}:${v}`).join(" ") : "none";
+}
+
+function showCollect(collect) {
+  // One frame's recorder state (the `collect` field of a result), or the reply to a command.
+  state.collect = collect;
+  if (collect.done || collect.samples) { endCollect(collect); return; }
+  $("prompt").hidden = false;
+  $("promptLetter").textContent = SHOWN[collect.letter] || collect.letter;
+  $("promptText").textContent = collect.countdown > 0
+    ? `get ready: form ${collect.letter} (${collect.countdown})`
+    : `${collect.count} / ${collect.per_letter} recorded`;
+  $("promptBar").style.width = `${Math.round(100 * collect.count / collect.per_letter)}%`;
+  $("prompt").classList.toggle("recorded", !!collect.recorded);
+  setCollectStatus(`letter ${collect.position + 1} of ${collect.letters.length}; hold it in view, move it a little`, true);
+}
+
+function endCollect(summary) {
+  state.collecting = false;
+  state.collectSummary = summary;
+  $("prompt").hidden = true;
+  updateCollectButtons();
+  setCollectStatus(`${summary.n_samples} samples of ${summary.signer} saved (${countsText(summary.counts)}); ` +
+    "build your model when you have them all", true);
+}
+
+function onCollectMessage(msg) {
+  if (msg.type === "collect") {
+    state.collecting = true;
+    updateCollectButtons();
+    showCollect(msg);
+  } else if (msg.type === "collect_stopped") {
+    endCollect(msg);
+  } else if (msg.type === "adapting") {
+    state.adapting = true;
+    if (state.collecting && msg.counts) endCollect(msg);
+    updateCollectButtons();
+    setCollectStatus(`building the personal model of ${msg.signer} (about half a minute; keep signing)...`, true);
+  } else if (msg.type === "adapted") {
+    state.adapting = false;
+    state.adapted = msg;
+    showModel(msg.model);
+    updateCollectButtons();
+    setCollectStatus(`using the personal model of ${msg.signer}: ${msg.n_samples} samples, built in ` +
+      `${msg.seconds.toFixed(0)} s, saved in ${msg.directory}`, true);
+  } else if (msg.type === "using") {
+    showModel(msg.model);
+    setCollectStatus(msg.personal ? `using the personal model of ${msg.personal}` : "using the base model", true);
+  }
+}
+
+function onCollectError(msg) {
+  if (msg.command === "adapt") state.adapting = false;
+  if (msg.command === "collect") state.collecting = false;
+  updateCollectButtons();
+  setCollectStatus(msg.error);
+}
+
+function sendCommand(command) {
+  if (!state.ws || state.ws.readyState !== WebSocket.OPEN) {
+    setCollectStatus("not connected: press start camera");
+    return;
+  }
+  state.ws.send(JSON.stringify(command));
+}
+
+function signerName() {
+  const name = $("signer").value.trim();
+  localStorage.setItem("landmarkAslSigner", name);
+  return name;
+}
+
+$("collectStart").onclick = () => sendCommand({
+  type: "collect", signer: signerName(), letters: $("letters").value,
+  per_letter: Number($("perLetter").value), countdown: Number($("countdown").value), every: Number($("every").value),
+});
+$("collectRedo").onclick = () => sendCommand({ type: "collect_redo" });
+$("collectSkip").onclick = () => sendCommand({ type: "collect_skip" });
+$("collectStop").onclick = () => sendCommand({ type: "collect_stop" });
+$("adapt").onclick = () => sendCommand({ type: "adapt", signer: signerName() });
+$("usePersonal").onclick = () => sendCommand({ type: "use", model: "personal", signer: signerName() });
+$("useBase").onclick = () => sendCommand({ type: "use", model: "base" });
 
 $("clear").onclick = () => {
   state.text = "";
