@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 import re
 import tempfile
 import threading
@@ -46,6 +47,8 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError(
         f"landmark-asl serve needs the 'serve' extra ({exc.name} is missing): pip install 'landmark_asl[serve]'"
     ) from exc
+
+_log = logging.getLogger(__name__)
 
 #: The page, its script and style sheet: served as they are (no build step, nothing from a CDN).
 STATIC_DIR = Path(__file__).with_name("static")
@@ -514,7 +517,9 @@ class _App:
         async def build() -> None:
             try:
                 model = await anyio.to_thread.run_sync(self._build, signer, abandon_on_cancel=True)
-            except (LandmarkASLError, OSError, ValueError) as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure is told to the page; the connection stays
+                if not isinstance(exc, (LandmarkASLError, OSError, ValueError)):
+                    _log.exception("building the personal model of %s failed", signer)
                 with contextlib.suppress(WebSocketDisconnect):
                     await send({"type": "error", "command": "adapt", "error": f"cannot build the personal model "
                                 f"of {signer}: {exc}"})

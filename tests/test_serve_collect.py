@@ -199,3 +199,35 @@ def test_collect_mode_off(small_base):
         for kind in ("collect", "adapt", "collect_stop"):
             assert "collect mode is off" in command(ws, type=kind)["error"]
         assert "personal models are off" in command(ws, type="use", model="personal")["error"]
+
+
+def test_a_failed_build_is_told_to_the_page_and_the_connection_stays(small_base, frames, tmp_path, monkeypatch):
+    import shutil
+
+    from starlette.testclient import TestClient
+
+    bare = tmp_path / "bare"  # a base model whose card names no training data: adapt cannot retrain it
+    shutil.copytree(small_base["base"], bare)
+    meta = json.loads((bare / "metadata.json").read_text())
+    meta["training"].pop("train_sources")
+    (bare / "metadata.json").write_text(json.dumps(meta))
+    settings = ServeSettings(personal_dir=tmp_path / "personal", cache_dir=small_base["cache"], adapt_jobs=1)
+    with TestClient(create_app(bare, settings)) as client, client.websocket_connect("/ws") as ws:
+        ws.receive_json()
+        command(ws, type="collect", signer="hal", letters="A", per_letter=1, every=1, countdown=0)
+        frame(ws, frames["A0"])
+        assert command(ws, type="adapt")["type"] == "adapting"
+        failed = ws.receive_json()
+        assert failed["type"] == "error" and failed["command"] == "adapt"
+        assert "cannot build the personal model of hal" in failed["error"] and "names no training sources" in failed["error"]
+        import landmark_asl.adapt
+
+        def broken(*args, **kwargs):
+            raise RuntimeError("out of luck")
+
+        monkeypatch.setattr(landmark_asl.adapt, "base_training_rows", broken)
+        assert command(ws, type="adapt")["type"] == "adapting"
+        failed = ws.receive_json()
+        assert failed["command"] == "adapt" and "out of luck" in failed["error"]
+        assert frame(ws, frames["A1"])["model"] == "rf"  # still the base, still answering
+    assert not (tmp_path / "personal" / "hal" / "model").exists()
