@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -239,6 +240,10 @@ def test_result_message_carries_every_scalar_field():
 def test_settings_validate():
     with pytest.raises(ValueError, match="max_connections must be an integer >= 1"):
         ServeSettings(max_connections=0)
+    with pytest.raises(ValueError, match="max_per_letter must be an integer >= 1"):
+        ServeSettings(max_per_letter=0)
+    with pytest.raises(ValueError, match="adapt_jobs must be -1 or an integer >= 1"):
+        ServeSettings(adapt_jobs=0)
 
 
 def test_cli_serve_binds_localhost_by_default(monkeypatch):
@@ -248,11 +253,30 @@ def test_cli_serve_binds_localhost_by_default(monkeypatch):
     from landmark_asl.cli import main
 
     calls = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: calls.append(kwargs))
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: calls.append((app, kwargs)))
     result = CliRunner(mix_stderr=False).invoke(main, ["serve", "--port", "8123"])
     assert result.exit_code == 0, result.stderr
-    assert calls[0]["host"] == "127.0.0.1" and calls[0]["port"] == 8123
-    assert "http://127.0.0.1:8123/" in result.stderr
+    app, kwargs = calls[0]
+    assert kwargs["host"] == "127.0.0.1" and kwargs["port"] == 8123
+    assert "http://127.0.0.1:8123/" in result.stderr and "collect mode: samples and personal models go to personal/" in result.stderr
+    assert app.state.serve.settings.personal_dir == Path("personal")
+
+
+def test_cli_serve_personal_folder_and_no_collect(monkeypatch, tmp_path):
+    import uvicorn
+    from click.testing import CliRunner
+
+    from landmark_asl.cli import main
+
+    apps = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: apps.append(app))
+    runner = CliRunner(mix_stderr=False)
+    assert runner.invoke(main, ["serve", "--personal-dir", str(tmp_path / "p"), "--cache-dir", str(tmp_path / "c")]).exit_code == 0
+    settings = apps[-1].state.serve.settings
+    assert settings.personal_dir == tmp_path / "p" and settings.cache_dir == tmp_path / "c"
+    result = runner.invoke(main, ["serve", "--no-collect"])
+    assert result.exit_code == 0 and apps[-1].state.serve.personal is None and "collect mode" not in result.stderr
+    assert not (tmp_path / "p").exists()  # nothing is written before a page records
 
 
 def test_cli_serve_refuses_a_folder_without_a_model(tmp_path):
