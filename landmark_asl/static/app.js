@@ -82,6 +82,9 @@ function onMessage(msg) {
   if (msg.type === "hello") {
     state.live = msg.live;
     state.baseModel = msg.model;
+    state.collecting = false; // a new connection: no recording, no build of this page in progress
+    state.adapting = false;
+    $("prompt").hidden = true;
     showModel(msg.model);
     setupCollect(msg.collect);
     setStatus(`connected to ${msg.model}`, true);
