@@ -58,6 +58,8 @@ _TRY_AGAIN_LATER = 1013
 
 #: The text commands of ``/ws``.
 COMMANDS = ("clear", "collect", "collect_redo", "collect_skip", "collect_stop", "adapt", "use")
+#: Longest text message (a command) read; commands are a few hundred characters.
+MAX_COMMAND_CHARS = 4096
 #: A signer's name names its folder under ``personal_dir``: letters, digits, ``_`` and ``-`` only.
 SIGNER_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 #: Letters the page asks for by default: J and Z are read from motion, not from still samples.
@@ -461,9 +463,14 @@ class _App:
                 return await anyio.to_thread.run_sync(session.frame, data)
             except DatasetError as exc:
                 return {"type": "error", "error": f"bad frame: {exc}"}
+            except (LandmarkASLError, OSError) as exc:  # e.g. writing collected samples to a full disk
+                return {"type": "error", "error": f"frame {session.index}: {exc}"}
+        if len(text or "") > MAX_COMMAND_CHARS:
+            return {"type": "error", "error": f"command too long: {len(text):,} characters, at most "
+                    f"{MAX_COMMAND_CHARS:,}"}
         try:
             command = json.loads(text or "")
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
             command = None
         kind = command.get("type") if isinstance(command, dict) else None
         if kind not in COMMANDS:
@@ -485,6 +492,9 @@ class _App:
             return await anyio.to_thread.run_sync(self._use, session, command)
         except (LandmarkASLError, OSError) as exc:
             return {"type": "error", "command": kind, "error": str(exc)}
+        except Exception as exc:  # noqa: BLE001 - a bug must not end the connection: logged, told in one line
+            _log.exception("command %s failed", kind)
+            return {"type": "error", "command": kind, "error": f"{kind} failed: {type(exc).__name__}: {exc}"}
 
     def _start_collect(self, session: _Session, command: dict[str, Any]) -> dict[str, Any]:
         from landmark_asl.collect import DEFAULT_COUNTDOWN, DEFAULT_EVERY, parse_letters
@@ -511,7 +521,7 @@ class _App:
             raise LandmarkASLError("another personal model is being built on this server (one at a time); "
                                    "try again when it is done")
         samples = self.personal.samples(signer)
-        if not samples.is_file():
+        if not samples.is_file() or not await anyio.to_thread.run_sync(_n_samples, samples):
             raise LandmarkASLError(f"no samples of {signer} yet: record some first (collect)")
 
         async def build() -> None:
@@ -574,6 +584,12 @@ class _App:
         session.pending = None
         session.switch(model)
         return {"type": "using", "model": model_label(model), "personal": signer}
+
+
+def _n_samples(path: Path) -> int:
+    from landmark_asl.collect import read_samples
+
+    return len(read_samples(path))
 
 
 def _int_field(command: dict[str, Any], name: str, default: int, low: int, high: int) -> int:

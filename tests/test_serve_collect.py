@@ -231,3 +231,21 @@ def test_a_failed_build_is_told_to_the_page_and_the_connection_stays(small_base,
         assert failed["command"] == "adapt" and "out of luck" in failed["error"]
         assert frame(ws, frames["A1"])["model"] == "rf"  # still the base, still answering
     assert not (tmp_path / "personal" / "hal" / "model").exists()
+
+
+def test_oversized_nested_and_empty_commands(server):
+    client, personal = server
+    with client.websocket_connect("/ws") as ws:
+        ws.receive_json()
+        assert "command too long: 10,000 characters" in command_text(ws, "[" * 5000 + "]" * 5000)["error"]
+        assert "bad message" in command_text(ws, "[" * 2000 + "]" * 2000)["error"]  # deep, yet short
+        command(ws, type="collect", signer="ida", letters="A")
+        assert command(ws, type="collect_stop")["n_samples"] == 0
+        reply = command(ws, type="adapt", signer="ida")  # a file without a sample: refused at once
+        assert reply["type"] == "error" and "no samples of ida yet" in reply["error"]
+        assert command(ws, type="clear")["type"] == "cleared"
+
+
+def command_text(ws, text: str) -> dict:
+    ws.send_text(text)
+    return ws.receive_json()
