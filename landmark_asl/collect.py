@@ -118,6 +118,8 @@ class SampleRecorder:
         self.per_letter, self.signer, self.every, self.countdown = per_letter, str(signer), every, countdown
         self._rows: dict[str, list[dict[str, Any]]] = {letter: [] for letter in self.letters}
         self._previous = dict(done or {})
+        #: Letters whose samples of earlier sessions were dropped by :meth:`redo`.
+        self.dropped: set[str] = set()
         self._position = 0
         self._wait = countdown
         self._seen = 0
@@ -177,13 +179,22 @@ class SampleRecorder:
         return self.state
 
     def redo(self) -> CollectState:
-        """Drop the current letter's samples of this session (or, if it has none, the previous letter's) and record again."""
-        if self._position < len(self.letters) and self._rows[self.letters[self._position]]:
-            self._rows[self.letters[self._position]].clear()
+        """Drop the current letter's samples (or, if it has none, the previous letter's) and record it again.
+
+        Samples of that letter recorded in an earlier session are dropped too: they are left out
+        when the table is written (:attr:`dropped`).
+        """
+        if self._position < len(self.letters) and self._count(self.letters[self._position]):
+            letter = self.letters[self._position]
         elif self._position > 0:
             self._position -= 1
-            self._rows[self.letters[self._position]].clear()
-            self._previous.pop(self.letters[self._position], None)
+            letter = self.letters[self._position]
+        else:
+            letter = None
+        if letter is not None:
+            self._rows[letter].clear()
+            if self._previous.pop(letter, 0):
+                self.dropped.add(letter)
         self._wait, self._seen = self.countdown, 0
         return self.state
 
@@ -228,10 +239,12 @@ def read_samples(path: str | Path) -> pd.DataFrame:
 
 
 def write_samples(recorder: SampleRecorder, path: str | Path, earlier: pd.DataFrame | None = None) -> Path:
-    """Write ``earlier`` plus the recorder's samples to ``path`` atomically (a landmark table)."""
+    """Write ``earlier`` (less the letters the recorder dropped) plus its samples to ``path`` atomically."""
     from landmark_asl._util import package_versions
     from landmark_asl.extraction import TABLE_FORMAT, TABLE_FORMAT_VERSION, write_table
 
+    if earlier is not None and recorder.dropped:
+        earlier = earlier[~earlier["label"].isin(recorder.dropped)]
     parts = [t for t in (earlier, recorder.table()) if t is not None and len(t)]
     table = pd.concat(parts, ignore_index=True) if parts else recorder.table()
     if len(parts) > 1:

@@ -185,7 +185,7 @@ class _Session:
     """One WebSocket client: its extractor, recognizer and collect session, used from one worker thread at a time.
 
     Commands and frames of one connection are handled one after the other, never at once; only
-    a personal model built in the background arrives meanwhile, through ``pending``, and is
+    a personal model built in the background arrives meanwhile, through :meth:`offer`, and is
     taken up at the start of the next frame.
     """
 
@@ -193,7 +193,9 @@ class _Session:
         self.settings = settings
         self.extractor = None
         self.switch(model)
-        self.pending: LoadedModel | None = None
+        self._pending: LoadedModel | None = None
+        self._pending_lock = threading.Lock()
+        self.choice = 0  # counts the user's `use` commands: a build started before one does not override it
         self.index = 0
         self.last_ts = -1
         self.start = time.monotonic()
@@ -202,6 +204,14 @@ class _Session:
         self._samples: Path | None = None
         self._earlier = None
         self._lock = contextlib.ExitStack()
+
+    def offer(self, model: LoadedModel | None, choice: int) -> bool:
+        """Take ``model`` up at the next frame unless the user chose a model since ``choice``; None forgets one."""
+        with self._pending_lock:
+            if choice != self.choice:
+                return False
+            self._pending = model
+            return True
 
     def switch(self, model: LoadedModel) -> None:
         """Recognize with ``model`` from the next frame on (a new recognizer: the text starts afresh)."""
@@ -220,7 +230,8 @@ class _Session:
 
     def frame(self, data: bytes) -> dict[str, Any]:
         """Detect, classify and spell (or record) one encoded frame (blocking: run it in a thread)."""
-        pending, self.pending = self.pending, None
+        with self._pending_lock:
+            pending, self._pending = self._pending, None
         if pending is not None:
             self.switch(pending)
         t0 = time.perf_counter()
@@ -297,7 +308,7 @@ class _Session:
             self._lock.close()
             self.recorder = None
         self.recognizer.clear_text()
-        table = read_samples(self._samples)
+        table = read_samples(self._samples)  # empty when the file was never written
         counts = {str(k): int(v) for k, v in table["label"].value_counts().sort_index().items()}
         return {"signer": self.signer, "samples": printable_path(self._samples), "counts": counts,
                 "n_samples": int(len(table))}
@@ -319,11 +330,15 @@ class _Session:
     def _save(self) -> None:
         from landmark_asl.collect import write_samples
 
+        if self.recorder.table().empty and not self.recorder.dropped:
+            return  # nothing new: no file is created, an existing one stays as it is
         write_samples(self.recorder, self._samples, self._earlier)
 
     def close(self) -> None:
         try:
             self.stop_collect()
+        except (LandmarkASLError, OSError):  # the page is gone: the server's log is the only place to say it
+            _log.exception("could not write the samples of %s when the page closed", self.signer)
         finally:
             self.extractor.close()
 
@@ -449,9 +464,14 @@ class _App:
         except WebSocketDisconnect:
             return
         finally:
-            self.n_connections -= 1
-            if session is not None:
-                await anyio.to_thread.run_sync(session.close)  # writes what collect mode recorded
+            try:
+                if session is not None:
+                    # Shielded: a cancelled handler (the client gone, the server stopping) still writes
+                    # what collect mode recorded.
+                    with anyio.CancelScope(shield=True):
+                        await anyio.to_thread.run_sync(session.close)
+            finally:
+                self.n_connections -= 1  # once closed: a client seeing 0 finds every sample on disk
 
     async def _answer(self, session: _Session, message: dict[str, Any], background, send) -> dict[str, Any]:
         data, text = message.get("bytes"), message.get("text")
@@ -491,10 +511,12 @@ class _App:
                 return await self._adapt(session, command, background, send)
             return await anyio.to_thread.run_sync(self._use, session, command)
         except (LandmarkASLError, OSError) as exc:
-            return {"type": "error", "command": kind, "error": str(exc)}
+            error = str(exc)
         except Exception as exc:  # noqa: BLE001 - a bug must not end the connection: logged, told in one line
             _log.exception("command %s failed", kind)
-            return {"type": "error", "command": kind, "error": f"{kind} failed: {type(exc).__name__}: {exc}"}
+            error = f"{kind} failed: {type(exc).__name__}: {exc}"
+        # Whether a recording goes on, so that the page's buttons follow the server after any refusal.
+        return {"type": "error", "command": kind, "error": error, "collecting": session.recorder is not None}
 
     def _start_collect(self, session: _Session, command: dict[str, Any]) -> dict[str, Any]:
         from landmark_asl.collect import DEFAULT_COUNTDOWN, DEFAULT_EVERY, parse_letters
@@ -516,13 +538,17 @@ class _App:
     async def _adapt(self, session: _Session, command: dict[str, Any], background, send) -> dict[str, Any]:
         """Build the personal model of a signer from their samples in the background; the session switches to it."""
         signer = self.personal.signer(command.get("signer") or session.signer or "me")
-        stopped = await anyio.to_thread.run_sync(session.stop_collect)  # its samples are what the model learns
         if self._adapt_lock.locked():
             raise LandmarkASLError("another personal model is being built on this server (one at a time); "
                                    "try again when it is done")
+        if session.recorder is not None and signer != session.signer:
+            raise LandmarkASLError(f"recording {session.signer}'s samples: stop it before building the model of {signer}")
+        # A recording of this signer ends first: its samples are what the model learns.
+        stopped = await anyio.to_thread.run_sync(session.stop_collect)
         samples = self.personal.samples(signer)
         if not samples.is_file() or not await anyio.to_thread.run_sync(_n_samples, samples):
             raise LandmarkASLError(f"no samples of {signer} yet: record some first (collect)")
+        choice = session.choice
 
         async def build() -> None:
             try:
@@ -534,12 +560,13 @@ class _App:
                     await send({"type": "error", "command": "adapt", "error": f"cannot build the personal model "
                                 f"of {signer}: {exc}"})
                 return
-            session.pending = model
+            used = session.offer(model, choice)
             adapted = model.card.training["adapted"]
             with contextlib.suppress(WebSocketDisconnect):  # the page may be gone: the model is saved anyway
                     await send({"type": "adapted", "model": model_label(model), "signer": signer,
                             "directory": printable_path(model.directory), "sample_counts": adapted["sample_counts"],
-                            "n_samples": adapted["n_samples"], "seconds": round(adapted["seconds"], 2)})
+                            "n_samples": adapted["n_samples"], "seconds": round(adapted["seconds"], 2),
+                            "used": used})
 
         background.start_soon(build)
         return {"type": "adapting", "signer": signer, "samples": printable_path(samples), **stopped}
@@ -581,7 +608,8 @@ class _App:
             model = load_model(directory)
         else:
             raise LandmarkASLError(f"use: model must be 'base' or 'personal'; got {str(which)[:40]!r}")
-        session.pending = None
+        session.choice += 1
+        session.offer(None, session.choice)
         session.switch(model)
         return {"type": "using", "model": model_label(model), "personal": signer}
 

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from landmark_asl.cli import main
-from landmark_asl.collect import SampleRecorder, collect, parse_letters, read_samples
+from landmark_asl.collect import SampleRecorder, collect, parse_letters, read_samples, write_samples
 from landmark_asl.exceptions import LandmarkASLError
 from landmark_asl.extraction import TABLE_COLUMNS
 from landmark_asl.landmarks import HandLandmarks
@@ -57,6 +57,27 @@ def test_recorder_redo_skip_and_resume():
     assert recorder.record(_hand()).done and list(recorder.table()["label"]) == ["C"]
     with pytest.raises(LandmarkASLError, match="per_letter"):
         SampleRecorder(["A"], per_letter=0, signer="x")
+
+
+def test_redo_after_resume_drops_the_earlier_samples_of_that_letter(tmp_path):
+    """A resumed letter redone is recorded afresh: its samples of the earlier session leave the table."""
+    path = tmp_path / "ann.parquet"
+    first = SampleRecorder(["A", "B"], per_letter=3, signer="ann", every=1, countdown=0)
+    for _ in range(4):
+        first.add(_hand())
+    write_samples(first, path)  # A: 3, B: 1
+    earlier = read_samples(path)
+    again = SampleRecorder(["A", "B", "C"], per_letter=3, signer="ann", every=1, countdown=0,
+                           done=earlier["label"].value_counts().to_dict())
+    assert again.state.letter == "B" and again.state.count == 1
+    state = again.redo()  # B has a sample (an earlier one): B is redone, not A
+    assert state.letter == "B" and state.count == 0 and again.dropped == {"B"}
+    again.add(_hand())
+    write_samples(again, path, earlier)
+    assert read_samples(path)["label"].value_counts().to_dict() == {"A": 3, "B": 1}
+    assert again.redo().letter == "B" and again.redo().letter == "A"  # B empty again: back to A, dropped too
+    write_samples(again, path, earlier)
+    assert read_samples(path).empty
     with pytest.raises(LandmarkASLError, match="signer"):
         SampleRecorder(["A"], per_letter=1, signer="a/b")
 

@@ -6,6 +6,7 @@ small base model of conftest (A, B, L, V), with Starlette's TestClient.
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import numpy as np
@@ -40,6 +41,27 @@ def server(small_base, tmp_path):
     settings = ServeSettings(personal_dir=tmp_path / "personal", cache_dir=small_base["cache"], adapt_jobs=1)
     with TestClient(create_app(small_base["base"], settings)) as client:
         yield client, tmp_path / "personal"
+
+
+def wait_until_closed(client, timeout: float = 20.0) -> None:
+    """The server closes a connection (and writes its samples) after the client has gone: wait for it."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while client.get("/api/health").json()["connections"]:
+        assert time.monotonic() < deadline, "the server never closed the connection"
+        time.sleep(0.02)
+
+
+@contextlib.contextmanager
+def recording(client, signer: str, letters: str, per_letter: int):
+    """A connection recording ``signer`` (every frame with a hand, no countdown); yields the socket."""
+    with client.websocket_connect("/ws") as ws:
+        ws.receive_json()
+        started = command(ws, type="collect", signer=signer, letters=letters, per_letter=per_letter, every=1,
+                          countdown=0)
+        assert started["type"] == "collect", started
+        yield ws
 
 
 def command(ws, **message) -> dict:
@@ -84,6 +106,7 @@ def test_collect_records_each_letter_in_turn_and_writes_it_at_once(server, frame
         assert last["collect"]["done"] and last["collect"]["counts"] == {"A": 2, "V": 2}
         assert last["collect"]["n_samples"] == 4 and last["collect"]["samples"].endswith("samples.parquet")
         assert "collect" not in frame(ws, frames["V3"])  # back to spelling
+    wait_until_closed(client)
     table = read_samples(path)
     assert list(table["label"]) == ["A", "A", "V", "V"] and set(table["group"]) == {"ann"}
     assert table["source"].str.startswith("serve/ann#").all() and table["sample_id"].is_unique
@@ -95,11 +118,10 @@ def test_collect_records_each_letter_in_turn_and_writes_it_at_once(server, frame
 def test_a_closed_page_loses_nothing_and_the_next_session_resumes(server, frames):
     client, personal = server
     path = personal / "bob" / "samples.parquet"
-    with client.websocket_connect("/ws") as ws:
-        ws.receive_json()
-        command(ws, type="collect", signer="bob", letters="A,V", per_letter=3, every=1, countdown=0)
+    with recording(client, "bob", "A,V", 3) as ws:
         frame(ws, frames["A0"])
         frame(ws, frames["A1"])
+    wait_until_closed(client)
     assert list(read_samples(path)["label"]) == ["A", "A"]  # the letter in progress too
     with client.websocket_connect("/ws") as ws:
         ws.receive_json()
@@ -113,9 +135,7 @@ def test_a_closed_page_loses_nothing_and_the_next_session_resumes(server, frames
 
 def test_redo_skip_and_stop(server, frames):
     client, personal = server
-    with client.websocket_connect("/ws") as ws:
-        ws.receive_json()
-        command(ws, type="collect", signer="cy", letters="A,B,V", per_letter=2, every=1, countdown=0)
+    with recording(client, "cy", "A,B,V", 2) as ws:
         frame(ws, frames["A0"])
         redo = command(ws, type="collect_redo")
         assert redo["type"] == "collect" and redo["letter"] == "A" and redo["count"] == 0
@@ -173,11 +193,10 @@ def test_personal_model_is_built_used_and_saved(server, frames, small_base):
             frame(ws, frames[name])
         started = command(ws, type="adapt")  # the signer of the collect session; its letter in progress is kept
         assert started["type"] == "adapting" and started["signer"] == "gil" and started["counts"] == {"A": 3, "V": 2}
-        frame(ws, frames["V2"])  # frames go on with the base model while the model is built
-        adapted = ws.receive_json()
-        while adapted["type"] == "result":
-            adapted = ws.receive_json()
-        assert adapted["type"] == "adapted", adapted
+        ws.send_bytes(frames["V2"])  # frames go on with the base model while the model is built
+        replies = [ws.receive_json(), ws.receive_json()]  # the frame's result and, before or after it, adapted
+        assert sorted(r["type"] for r in replies) == ["adapted", "result"], replies
+        adapted = next(r for r in replies if r["type"] == "adapted")
         assert adapted["model"] == "rf (personal: gil)" and adapted["sample_counts"] == {"A": 3, "V": 2}
         assert frame(ws, frames["V3"])["model"] == "rf (personal: gil)"  # the page now uses it
         assert command(ws, type="use", model="base") == {"type": "using", "model": "rf", "personal": None}
@@ -248,4 +267,63 @@ def test_oversized_nested_and_empty_commands(server):
 
 def command_text(ws, text: str) -> dict:
     ws.send_text(text)
+    return ws.receive_json()
+
+
+def test_refusals_leave_the_recording_as_it_was(server, frames):
+    client, personal = server
+    with recording(client, "jo", "A,V", 2) as ws:
+        refused = command(ws, type="adapt", signer="kim")  # another name while jo records
+        assert "recording jo's samples: stop it before" in refused["error"] and refused["collecting"] is True
+        assert frame(ws, frames["A0"])["collect"]["count"] == 1  # still recording
+        bad = command(ws, type="collect", signer="../x")
+        assert bad["type"] == "error" and bad["collecting"] is True  # a refused new session leaves this one
+        assert command(ws, type="collect_stop")["counts"] == {"A": 1}
+        assert command(ws, type="collect_skip")["collecting"] is False
+        command(ws, type="collect", signer="kim", letters="A")
+        command(ws, type="collect_stop")
+    assert not (personal / "kim" / "samples.parquet").exists()  # nothing recorded: no empty file
+
+
+def test_the_users_choice_of_model_outlasts_a_build_in_flight(server, frames, monkeypatch):
+    import threading
+
+    import landmark_asl.adapt
+
+    client, personal = server
+    release = threading.Event()
+    real = landmark_asl.adapt.adapt_model
+
+    def slow(*args, **kwargs):
+        release.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(landmark_asl.adapt, "adapt_model", slow)
+    with recording(client, "lu", "A", 2) as ws:
+        frame(ws, frames["A0"])
+        frame(ws, frames["A1"])
+        assert command(ws, type="adapt")["type"] == "adapting"
+        assert command(ws, type="use", model="base")["model"] == "rf"  # chosen while the model is built
+        release.set()
+        adapted = ws.receive_json()
+        assert adapted["type"] == "adapted" and adapted["used"] is False
+        assert frame(ws, frames["A2"])["model"] == "rf"  # the choice stands
+        assert command(ws, type="use", model="personal")["model"] == "rf (personal: lu)"
+
+
+def test_a_failed_write_is_told_and_the_samples_are_kept(server, frames):
+    client, personal = server
+    path = personal / "mo" / "samples.parquet"
+    with recording(client, "mo", "A,V", 1) as ws:
+        path.mkdir()  # the samples file cannot be written now
+        failed = frame_reply(ws, frames["A0"])  # A is done: its write fails
+        assert failed["type"] == "error" and "samples.parquet" in failed["error"]
+        path.rmdir()
+        assert frame(ws, frames["V0"])["collect"]["counts"] == {"A": 1, "V": 1}  # written with the next letter
+    wait_until_closed(client)
+    assert list(read_samples(path)["label"]) == ["A", "V"]
+
+
+def frame_reply(ws, data: bytes) -> dict:
+    ws.send_bytes(data)
     return ws.receive_json()

@@ -281,10 +281,14 @@ function onCollectMessage(msg) {
   } else if (msg.type === "adapted") {
     state.adapting = false;
     state.adapted = msg;
-    showModel(msg.model);
     updateCollectButtons();
-    setCollectStatus(`using the personal model of ${msg.signer}: ${msg.n_samples} samples, built in ` +
-      `${msg.seconds.toFixed(0)} s, saved in ${msg.directory}`, true);
+    const built = `${msg.n_samples} samples, built in ${msg.seconds.toFixed(0)} s, saved in ${msg.directory}`;
+    if (msg.used === false) { // the user chose a model meanwhile: that choice stands
+      setCollectStatus(`the personal model of ${msg.signer} is ready (${built}): press use my model`, true);
+      return;
+    }
+    showModel(msg.model);
+    setCollectStatus(`using the personal model of ${msg.signer}: ${built}`, true);
   } else if (msg.type === "using") {
     showModel(msg.model);
     setCollectStatus(msg.personal ? `using the personal model of ${msg.personal}` : "using the base model", true);
@@ -293,7 +297,10 @@ function onCollectMessage(msg) {
 
 function onCollectError(msg) {
   if (msg.command === "adapt") state.adapting = false;
-  if (msg.command === "collect") state.collecting = false;
+  if (typeof msg.collecting === "boolean" && msg.collecting !== state.collecting) {
+    state.collecting = msg.collecting; // the server says whether a recording goes on
+    if (!state.collecting) $("prompt").hidden = true;
+  }
   updateCollectButtons();
   setCollectStatus(msg.error);
 }
