@@ -302,11 +302,9 @@ class _Session:
 
         if self.recorder is None:
             return {}
-        try:
-            self._save()
-        finally:
-            self._lock.close()
-            self.recorder = None
+        self._save()  # if it fails, the recording goes on (its samples stay in memory): stop again later
+        self._lock.close()
+        self.recorder = None
         self.recognizer.clear_text()
         table = read_samples(self._samples)  # empty when the file was never written
         counts = {str(k): int(v) for k, v in table["label"].value_counts().sort_index().items()}
@@ -339,6 +337,7 @@ class _Session:
             self.stop_collect()
         except (LandmarkASLError, OSError):  # the page is gone: the server's log is the only place to say it
             _log.exception("could not write the samples of %s when the page closed", self.signer)
+            self._lock.close()
         finally:
             self.extractor.close()
 
@@ -563,7 +562,7 @@ class _App:
             used = session.offer(model, choice)
             adapted = model.card.training["adapted"]
             with contextlib.suppress(WebSocketDisconnect):  # the page may be gone: the model is saved anyway
-                    await send({"type": "adapted", "model": model_label(model), "signer": signer,
+                await send({"type": "adapted", "model": model_label(model), "signer": signer,
                             "directory": printable_path(model.directory), "sample_counts": adapted["sample_counts"],
                             "n_samples": adapted["n_samples"], "seconds": round(adapted["seconds"], 2),
                             "used": used})

@@ -318,6 +318,8 @@ def test_a_failed_write_is_told_and_the_samples_are_kept(server, frames):
         path.mkdir()  # the samples file cannot be written now
         failed = frame_reply(ws, frames["A0"])  # A is done: its write fails
         assert failed["type"] == "error" and "samples.parquet" in failed["error"]
+        refused = command(ws, type="collect_stop")  # the write fails again: the recording goes on
+        assert refused["type"] == "error" and refused["collecting"] is True
         path.rmdir()
         assert frame(ws, frames["V0"])["collect"]["counts"] == {"A": 1, "V": 1}  # written with the next letter
     wait_until_closed(client)
