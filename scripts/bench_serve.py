@@ -84,6 +84,16 @@ def start_server(port: int, model: str | None, personal_dir: str, cache_dir: str
     raise RuntimeError("the server did not answer /api/health within 120 s")
 
 
+def wait_for_no_connections(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=5) as response:
+            if json.load(response)["connections"] == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"connections still open after {timeout:.0f} s")
+
+
 async def client(url: str, frames: list[bytes], n_frames: int, n_warmup: int, start: asyncio.Barrier) -> dict:
     """One page-like client: next frame when the previous result arrived; times after the warm-up."""
     from websockets.asyncio.client import connect
@@ -192,6 +202,7 @@ def main() -> int:
     runs, personal_run = {}, None
     try:
         for n_clients in (int(n) for n in args.clients.split(",")):
+            wait_for_no_connections(port)  # the previous run's connections are closed on the server's side
             results = asyncio.run(run_clients(f"ws://127.0.0.1:{port}/ws", frames, n_clients, args.frames, args.warmup))
             round_trips = np.concatenate([r["round_trip_ms"] for r in results])
             server_ms = np.concatenate([r["server_ms"] for r in results])
@@ -204,6 +215,7 @@ def main() -> int:
                 "hand_rate": float(np.mean([r["hand_rate"] for r in results])),
             }
         if args.collect:
+            wait_for_no_connections(port)
             by_letter = {letter: real_frames(data_root(), letter) for letter in WORD}
             personal_run = asyncio.run(collect_and_adapt(f"ws://127.0.0.1:{port}/ws", by_letter))
     finally:
