@@ -13,6 +13,8 @@ import pandas as pd
 from landmark_asl.exceptions import DatasetError, LandmarkASLError
 from landmark_asl.labels import CANONICAL_LABELS, normalize_label
 
+#: Samples recorded per letter unless told otherwise.
+DEFAULT_PER_LETTER = 10
 #: Frames skipped between two recorded ones (consecutive video frames are near-duplicates).
 DEFAULT_EVERY = 3
 #: Frames given to the user to form the next letter before recording starts (1 s at 30 fps).
@@ -259,7 +261,7 @@ def collect(
     output: str | Path,
     *,
     letters: Sequence[str],
-    per_letter: int = 10,
+    per_letter: int = DEFAULT_PER_LETTER,
     signer: str = "me",
     every: int = DEFAULT_EVERY,
     countdown: int = DEFAULT_COUNTDOWN,

@@ -421,9 +421,9 @@ class _App:
         return result
 
     def collect_settings(self) -> dict[str, Any]:
-        from landmark_asl.collect import DEFAULT_COUNTDOWN, DEFAULT_EVERY
+        from landmark_asl.collect import DEFAULT_COUNTDOWN, DEFAULT_EVERY, DEFAULT_PER_LETTER
 
-        return {"enabled": self.personal is not None, "letters": DEFAULT_COLLECT_LETTERS, "per_letter": 10,
+        return {"enabled": self.personal is not None, "letters": DEFAULT_COLLECT_LETTERS, "per_letter": DEFAULT_PER_LETTER,
                 "max_per_letter": self.settings.max_per_letter, "every": DEFAULT_EVERY, "countdown": DEFAULT_COUNTDOWN}
 
     async def websocket(self, websocket: WebSocket) -> None:
@@ -518,7 +518,7 @@ class _App:
         return {"type": "error", "command": kind, "error": error, "collecting": session.recorder is not None}
 
     def _start_collect(self, session: _Session, command: dict[str, Any]) -> dict[str, Any]:
-        from landmark_asl.collect import DEFAULT_COUNTDOWN, DEFAULT_EVERY, parse_letters
+        from landmark_asl.collect import DEFAULT_COUNTDOWN, DEFAULT_EVERY, DEFAULT_PER_LETTER, parse_letters
 
         signer = self.personal.signer(command.get("signer", "me"))
         letters_text = command.get("letters", DEFAULT_COLLECT_LETTERS)
@@ -529,7 +529,7 @@ class _App:
         if unknown:
             raise LandmarkASLError(f"the model does not know {', '.join(unknown)}: record some of "
                                    f"{' '.join(str(c) for c in self.model.classes)}")
-        per_letter = _int_field(command, "per_letter", 10, 1, self.settings.max_per_letter)
+        per_letter = _int_field(command, "per_letter", DEFAULT_PER_LETTER, 1, self.settings.max_per_letter)
         every = _int_field(command, "every", DEFAULT_EVERY, 1, 30)
         countdown = _int_field(command, "countdown", DEFAULT_COUNTDOWN, 0, 300)
         return session.start_collect(self.personal.samples(signer), signer, letters, per_letter, every, countdown)
@@ -538,15 +538,14 @@ class _App:
         """Build the personal model of a signer from their samples in the background; the session switches to it."""
         signer = self.personal.signer(command.get("signer") or session.signer or "me")
         if self._adapt_lock.locked():
-            raise LandmarkASLError("another personal model is being built on this server (one at a time); "
-                                   "try again when it is done")
+            raise LandmarkASLError(_BUILDING)
         if session.recorder is not None and signer != session.signer:
             raise LandmarkASLError(f"recording {session.signer}'s samples: stop it before building the model of {signer}")
         # A recording of this signer ends first: its samples are what the model learns.
         stopped = await anyio.to_thread.run_sync(session.stop_collect)
         samples = self.personal.samples(signer)
         if not samples.is_file() or not await anyio.to_thread.run_sync(_n_samples, samples):
-            raise LandmarkASLError(f"no samples of {signer} yet: record some first (collect)")
+            raise _no_samples(signer)
         choice = session.choice
 
         async def build() -> None:
@@ -575,13 +574,12 @@ class _App:
         from landmark_asl.adapt import adapt_model, base_training_rows
         from landmark_asl.collect import read_samples
 
-        if not self._adapt_lock.acquire(blocking=False):
-            raise LandmarkASLError("another personal model is being built on this server (one at a time); "
-                                   "try again when it is done")
+        if not self._adapt_lock.acquire(blocking=False):  # another page asked at the same moment
+            raise LandmarkASLError(_BUILDING)
         try:
             samples = read_samples(self.personal.samples(signer))
             if samples.empty:
-                raise LandmarkASLError(f"no samples of {signer} yet: record some first (collect)")
+                raise _no_samples(signer)
             if self._base_rows is None:
                 self._base_rows = base_training_rows(self.model, cache_dir=self.settings.cache_dir,
                                                      n_jobs=self.settings.adapt_jobs)
@@ -611,6 +609,13 @@ class _App:
         session.offer(None, session.choice)
         session.switch(model)
         return {"type": "using", "model": model_label(model), "personal": signer}
+
+
+_BUILDING = "another personal model is being built on this server (one at a time); try again when it is done"
+
+
+def _no_samples(signer: str) -> LandmarkASLError:
+    return LandmarkASLError(f"no samples of {signer} yet: record some first (collect)")
 
 
 def _n_samples(path: Path) -> int:
