@@ -329,3 +329,17 @@ def test_a_failed_write_is_told_and_the_samples_are_kept(server, frames):
 def frame_reply(ws, data: bytes) -> dict:
     ws.send_bytes(data)
     return ws.receive_json()
+
+
+def test_a_broken_samples_file_is_one_line_and_left_as_it_was(server):
+    client, personal = server
+    path = personal / "nat" / "samples.parquet"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not a parquet file")
+    with client.websocket_connect("/ws") as ws:
+        ws.receive_json()
+        reply = command(ws, type="collect", signer="nat", letters="A")
+        assert reply["type"] == "error" and "cannot read landmark table" in reply["error"] and "\n" not in reply["error"]
+        assert reply["collecting"] is False
+        assert command(ws, type="adapt", signer="nat")["type"] == "error"
+    assert path.read_bytes() == b"not a parquet file" and not path.with_name("samples.parquet.lock").exists()
