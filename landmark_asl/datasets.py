@@ -40,6 +40,8 @@ SIGN_MNIST_COLUMNS: tuple[str, ...] = ("label",) + tuple(f"pixel{i}" for i in ra
 #: Sign Language MNIST label index -> letter; 9 (J) and 25 (Z) are motion signs the set leaves out.
 SIGN_MNIST_INVALID = frozenset({9, 25})
 _HAND_RE = re.compile(r"^(hand\d+)_", re.IGNORECASE)
+# A folder that names one signer inside a dataset (ml_slr/user_3/<LABEL>/...): the group.
+_SIGNER_FOLDER_RE = re.compile(r"^(user|signer|subject|person)[_-]?\d+$", re.IGNORECASE)
 _OFFICIAL_TEST_RE = re.compile(r"^(.+)_test$", re.IGNORECASE)
 _MAX_DEPTH = 3
 
@@ -83,6 +85,8 @@ def _names(folder: Path) -> tuple[str, str, str]:
     if name.lower().endswith("_official_test"):
         dataset = name[: -len("_official_test")]
         return dataset, "test", f"{dataset}/official_test"
+    if _SIGNER_FOLDER_RE.match(name):  # one signer of a dataset: the parent is the dataset
+        return folder.parent.name, "", f"{folder.parent.name}/{name}"
     return name, "", name
 
 
@@ -199,6 +203,9 @@ def load_manifest(
     Accepted layouts: ``<root>/<label>/*.{jpg,jpeg,png}``; folders of such folders
     (``asl2text`` with ``train/`` and ``test/``); flat folders of ``<LABEL>_test.jpg``
     (official test sets); Sign Language MNIST CSVs (``label,pixel1..pixel784``).
+    A folder named like a signer (``user_3``, ``signer2``) inside a dataset folder is one
+    group of that dataset (``ml_slr/user_3/<label>/*.jpg`` -> dataset ``ml_slr``, group
+    ``ml_slr/user_3``), as massey's ``handN_`` file names are.
     Only extension and non-emptiness are checked here (decoding 30k images would be
     slow); :func:`read_sample` raises for corrupt files.
 

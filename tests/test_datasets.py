@@ -36,13 +36,30 @@ EXPECTED = {
     "asl_alphabet_200_official_test": ("asl_alphabet_200", 28, 28, set(LETTERS) | {"NOTHING", "SPACE"}, {"test"}),
     "sign_mnist_style_28": ("sign_mnist_style_28", 24, 6559, SIGN_MNIST_LETTERS, {""}),
     "sign_mnist_rows": ("sign_mnist", 24, 298 + 188 + 11, SIGN_MNIST_LETTERS, {"train", "test"}),
+    "ml_slr": ("ml_slr", 24, 1680, SIGN_MNIST_LETTERS, {""}),
 }
+ML_SLR_SIGNERS = [f"ml_slr/user_{i}" for i in (3, 4, 5, 6, 7, 9, 10)]
 SUBSET298 = "sign_mnist_rows/sign_mnist_train_subset298.csv"
 
 
-def test_every_data_folder_is_covered(data_dir: Path) -> None:
+def test_every_known_data_folder_is_there(data_dir: Path) -> None:
     image_or_csv_sets = {p.name for p in data_dir.iterdir() if p.is_dir()} - {"landmarks", "video"}
-    assert image_or_csv_sets == {s.split("/")[0] for s in EXPECTED}
+    assert {s.split("/")[0] for s in EXPECTED} <= image_or_csv_sets
+
+
+def test_a_data_folder_added_later_loads_with_known_labels(data_dir: Path) -> None:
+    """A folder nobody listed here yet (new data) must load, not break the suite."""
+    known = {s.split("/")[0] for s in EXPECTED} | {"landmarks", "video"}
+    for folder in sorted(p for p in data_dir.iterdir() if p.is_dir() and p.name not in known):
+        manifest, _ = load_manifest(folder)
+        assert len(manifest) > 0, folder
+        assert manifest["label"].map(normalize_label).eq(manifest["label"]).all(), folder
+
+
+def test_ml_slr_groups_are_its_seven_signers(manifests) -> None:
+    manifest = manifests("ml_slr")
+    assert sorted(manifest["group"].unique()) == sorted(ML_SLR_SIGNERS)
+    assert manifest.groupby("group").size().eq(240).all()
 
 
 @pytest.mark.parametrize("source", sorted(EXPECTED))
