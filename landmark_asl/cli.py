@@ -302,7 +302,7 @@ def predict(paths: tuple[Path, ...], model: Path | None, as_json: bool) -> None:
               help="Held (still) frames a letter must be shown to be committed.")
 @click.option("--release-frames", default=2, show_default=True, type=click.IntRange(1),
               help="Frames of no hand or another shape before the same letter commits again.")
-@click.option("--margin", default=0.1, show_default=True, type=_FiniteRange(0, 1),
+@click.option("--margin", default=0.05, show_default=True, type=_FiniteRange(0, 1),
               help="No letter is shown unless the top smoothed probability leads the runner-up by this.")
 @click.option("--max-speed", default=0.06, show_default=True, type=_FiniteRange(0.001, 100),
               help="Palm lengths per frame above which the hand moves (a moving hand holds no letter).")
@@ -310,13 +310,18 @@ def predict(paths: tuple[Path, ...], model: Path | None, as_json: bool) -> None:
               help="Palm lengths the hand slides or bounces before the same letter commits again.")
 @click.option("--motion-letters/--no-motion-letters", default=True, show_default=True,
               help="J and Z from the fingertip's trajectory (never from a still frame).")
+@click.option("--motion-distance", default=0.2, show_default=True, type=_FiniteRange(0.001, 10),
+              help="Largest DTW distance of a fingertip path to a J or Z template that spells the letter.")
+@click.option("--handedness", default="geometry", show_default=True, type=click.Choice(["detector", "geometry"]),
+              help="Which hand the model is told it sees: from the landmarks' 3D shape (the answer does not "
+                   "depend on --mirror) or MediaPipe's label.")
 @click.option("--max-frames", default=None, type=click.IntRange(1), help="Stop after this many frames.")
 @click.option("--headless", is_flag=True, help="No window (automatic when there is no display).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per committed letter, then a summary.")
 @_quiet_unless_verbose
 def live(source: str, model_dir: Path | None, mirror: bool, smoothing_window: int, threshold: float,
          stable_frames: int, release_frames: int, margin: float, max_speed: float, slide_distance: float,
-         motion_letters: bool, max_frames: int | None, headless: bool, as_json: bool) -> None:
+         motion_letters: bool, motion_distance: float, handedness: str, max_frames: int | None, headless: bool, as_json: bool) -> None:
     """Spell text from a camera, video or image folder; q/ESC quits and c clears in the window."""
     import json
 
@@ -324,7 +329,7 @@ def live(source: str, model_dir: Path | None, mirror: bool, smoothing_window: in
     from landmark_asl.persistence import load_model
 
     settings = lv.LiveSettings(smoothing_window, threshold, stable_frames, release_frames, mirror, margin, max_speed,
-                               slide_distance, motion_letters)
+                               slide_distance, motion_letters, handedness, motion_distance)
     with lv.open_source(source) as frames:  # first, so that a bad source fails before the model loads
         model = load_model(model_dir)
         recognizer = lv.LiveRecognizer(model, settings, extractor_settings=model.card.extractor_settings)
@@ -334,7 +339,8 @@ def live(source: str, model_dir: Path | None, mirror: bool, smoothing_window: in
         try:
             for result in lv.live_results(recognizer, frames, headless=headless, max_frames=max_frames):
                 if result.committed:
-                    click.echo(json.dumps(lv.letter_event(result)) if as_json else lv.format_letter(result))
+                    click.echo(json.dumps(lv.letter_event(result, recognizer.suggestions())) if as_json
+                               else lv.format_letter(result))
         except KeyboardInterrupt:
             recognizer.stats.stop_reason = "interrupted"
     summary = lv.session_summary(recognizer, source=source, model_name=model.name)

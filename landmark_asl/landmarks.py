@@ -69,6 +69,40 @@ class HandLandmarks:
             object.__setattr__(self, "image_size", (width, height))
 
 
+#: Knuckles (MCP) and the joints below the fingertips (DIP) of index, middle, ring, little finger.
+_MCPS, _DIPS = (5, 9, 13, 17), (7, 11, 15, 19)
+
+
+def geometric_handedness(image: np.ndarray) -> str:
+    """Which hand the landmarks' 3D shape is: 'Left' or 'Right', in MediaPipe's convention.
+
+    A left and a right hand are mirror images, so the sign of the triple product
+    ``(index knuckle - wrist) x (little knuckle - wrist) . (finger joints - knuckles)`` (the palm
+    normal against the side the fingers bend to) tells them apart. Unlike MediaPipe's handedness
+    score it flips exactly when the frame is mirrored, so a model that mirrors left hands to right
+    ones gives the same answer on a mirrored and a plain camera. Scaling x or y (a non-square
+    frame) does not change the sign. On the cached datasets it agrees with MediaPipe's own label
+    on 91-99.8% of hands (README, "Handedness"); they disagree mostly on flat hands (W, C, 4).
+
+    Parameters
+    ----------
+    image : ndarray of shape (21, 3)
+        ``HandLandmarks.image``.
+
+    Returns
+    -------
+    {'Left', 'Right'}
+        What the hand looks like in the frame as given, the convention of ``HandLandmarks``
+        (README, "Handedness"): a signer's right hand is 'Right' on a plain camera and 'Left'
+        on a mirrored one.
+    """
+    p = np.asarray(image, dtype=np.float64)
+    p = p - p[0]
+    normal = np.cross(p[5], p[17])
+    bend = p[list(_DIPS)].mean(axis=0) - p[list(_MCPS)].mean(axis=0)
+    return "Left" if float(normal @ bend) <= 0.0 else "Right"
+
+
 # --- the extractor --------------------------------------------------------------------------------
 
 import dataclasses  # noqa: E402  (kept below the value type, which must stay import-light)

@@ -18,7 +18,7 @@ import numpy as np
 from landmark_asl.exceptions import DatasetError, ModelLoadError, SourceError
 from landmark_asl.images import IMAGE_SUFFIXES, is_image_file, printable_path, read_image
 from landmark_asl.labels import DEL, NOTHING, SPACE
-from landmark_asl.landmarks import HandLandmarks
+from landmark_asl.landmarks import HandLandmarks, geometric_handedness
 from landmark_asl.motion import HandMotion, MotionLetterDetector, hand_pixels
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -38,6 +38,10 @@ HAND_CONNECTIONS: tuple[tuple[int, int], ...] = (
 #: Motion letter -> the class labels whose handshape traces it: J is the I hand (the model's
 #: J class is a still photo of its end), Z the pointing index (D; massey's digit 1).
 MOTION_SHAPES: dict[str, frozenset[str]] = {"J": frozenset({"I", "J"}), "Z": frozenset({"D", "Z", "1"})}
+
+
+#: Where the live loop takes a hand's handedness from (``LiveSettings.handedness``).
+HANDEDNESS_CHOICES: tuple[str, ...] = ("geometry", "detector")
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,14 @@ class LiveSettings:
     motion_letters : bool
         J and Z are committed from the fingertip's trajectory (:mod:`landmark_asl.motion`) and
         never from a still frame.
+    motion_distance : float
+        Largest DTW distance of a fingertip path to a J or Z template that is read as the letter
+        (:class:`landmark_asl.motion.MotionLetterDetector`).
+    handedness : {'geometry', 'detector'}
+        Which hand the model is told it sees (it mirrors left hands to right ones): 'geometry'
+        decides from the landmarks' 3D shape (:func:`landmarks.geometric_handedness`), which flips
+        exactly when the frame is mirrored, so the answer does not depend on whether the camera
+        mirrors; 'detector' keeps MediaPipe's handedness label, which does not always flip.
     """
 
     smoothing_window: int = 3
@@ -82,12 +94,16 @@ class LiveSettings:
     stable_frames: int = 6
     release_frames: int = 2
     mirror: bool = False
-    margin: float = 0.1
+    margin: float = 0.05
     max_speed: float = 0.06
     slide_distance: float = 0.3
     motion_letters: bool = True
+    handedness: str = "geometry"
+    motion_distance: float = 0.2
 
     def __post_init__(self) -> None:
+        if self.handedness not in HANDEDNESS_CHOICES:
+            raise ValueError(f"handedness must be one of {HANDEDNESS_CHOICES}; got {self.handedness!r}")
         for name in ("smoothing_window", "stable_frames", "release_frames"):
             value = getattr(self, name)
             if int(value) != value or value < 1:
@@ -95,7 +111,7 @@ class LiveSettings:
         for name in ("threshold", "margin"):
             if not 0.0 <= float(getattr(self, name)) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1]; got {getattr(self, name)!r}")
-        for name in ("max_speed", "slide_distance"):
+        for name in ("max_speed", "slide_distance", "motion_distance"):
             value = float(getattr(self, name))
             if not (np.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a finite number > 0; got {getattr(self, name)!r}")
@@ -213,6 +229,11 @@ class Speller:
     @property
     def candidate(self) -> str | None:
         return self._candidate if self._candidate is not None else self._held
+
+    @property
+    def last(self) -> str | None:
+        """The last committed label while the hand has shown nothing else since, or None."""
+        return self._last
 
     @property
     def progress(self) -> float:
@@ -508,6 +529,18 @@ class FrameResult:
         The letter being held (the last committed one while it is still held), or None.
     progress : float
         0..1: how close ``candidate`` is to being committed (1.0 once committed).
+    top : tuple of (str, float)
+        The three most likely classes and their smoothed probabilities, best first (empty
+        without a hand).
+    hint : str
+        What the user should do, when the frame alone cannot commit: ``'draw the J'`` / ``'draw
+        the Z'`` while the still J or Z class is shown (they are committed from motion only),
+        else ``''``.
+    trail : tuple of (float, float)
+        While a motion letter's handshape moves: the fingertip's path so far (x, y in [0, 1] of
+        the frame, oldest first), else empty.
+    trail_letter : str or None
+        The motion letter ``trail`` may trace.
     """
 
     index: int
@@ -522,6 +555,10 @@ class FrameResult:
     image: np.ndarray | None = field(default=None, repr=False)
     candidate: str | None = None
     progress: float = 0.0
+    top: tuple[tuple[str, float], ...] = ()
+    hint: str = ""
+    trail: tuple[tuple[float, float], ...] = ()
+    trail_letter: str | None = None
 
 
 @dataclass
@@ -634,12 +671,14 @@ class LiveRecognizer:
         self._smoother = ProbabilitySmoother(len(self.classes), self.settings.smoothing_window)
         self._speller = Speller(self.settings.stable_frames, self.settings.release_frames)
         self._motion = HandMotion(self.settings.max_speed)
-        self._letters = MotionLetterDetector(min_speed=self.settings.max_speed)
+        self._letters = MotionLetterDetector(min_speed=self.settings.max_speed,
+                                             max_distance=self.settings.motion_distance)
         # Motion letter -> the model's classes showing its handshape (J: the I hand; Z: the index).
         self._shapes = {letter: {c for c in self.classes if c in shapes} for letter, shapes in MOTION_SHAPES.items()}
         from landmark_asl.features import raw_features_from_hands
 
         self._features = raw_features_from_hands
+        self._rows: list[np.ndarray | None] = []  # per character of text: its A..Z probabilities (words.py)
 
     @property
     def text(self) -> str:
@@ -649,11 +688,55 @@ class LiveRecognizer:
     def clear_text(self) -> None:
         """Empty the text (the ``c`` key of the window)."""
         self._speller.clear()
+        self._rows = []
+
+    def set_text(self, text: str) -> None:
+        """Replace the text (the user edited it: backspace, space, a chosen suggestion).
+
+        Characters kept from the old text keep their letter probabilities; new letters count
+        as typed (certain). The letter being held is not committed again.
+        """
+        from landmark_asl.words import one_hot
+
+        old = self._speller.text
+        keep = 0
+        while keep < min(len(old), len(text)) and old[keep] == text[keep]:
+            keep += 1
+        self._rows = self._rows[:keep] + [one_hot(c, 0.99) if c.isascii() and c.isalpha() else None
+                                          for c in text[keep:].upper()]
+        self._speller.text = text
+
+    def suggestions(self, n: int | None = None) -> list[str]:
+        """The most likely words for the word being spelled (the text after the last space), best first.
+
+        Returns
+        -------
+        list of str
+            Up to ``n`` (default 3) upper-case words from :mod:`landmark_asl.words`; empty when
+            the text ends with a space or its last word holds no letter.
+        """
+        from landmark_asl.words import default_suggester
+
+        text = self._speller.text
+        start = len(text) - len(text.split(" ")[-1])
+        rows = self._rows[start:]
+        if not rows or any(row is None for row in rows):
+            return []
+        return default_suggester().suggest(rows, n)
+
+    def _committed(self, old_text: str, row: np.ndarray | None) -> None:
+        # Keep one probability row per character: the common prefix's rows, then this commit's.
+        text = self._speller.text
+        keep = 0
+        while keep < min(len(old_text), len(text)) and old_text[keep] == text[keep]:
+            keep += 1
+        self._rows = self._rows[:keep] + [row if c.isalpha() else None for c in text[keep:]]
 
     def reset(self) -> None:
         """Forget smoothing, text and counts (done at the start of every :meth:`run`)."""
         self._smoother.reset()
         self._speller.clear()
+        self._rows = []
         self._motion.reset()
         self._letters.reset()
         self.stats = LiveStats()
@@ -687,20 +770,26 @@ class LiveRecognizer:
         """
         start = time.perf_counter()
         settings = self.settings
-        points, top = None, None
+        points, top, smoothed, ranked = None, None, None, ()
         if hand is None:
             self._smoother.reset()
             label, confidence = None, 0.0
         else:
             if frame_size is not None and hand.image_size is None:
                 hand = dataclasses.replace(hand, image_size=frame_size)
+            if settings.handedness == "geometry":
+                handedness = geometric_handedness(hand.image)
+                if handedness != hand.handedness:
+                    hand = dataclasses.replace(hand, handedness=handedness)
             x = self._features((hand,))[0]  # undoes the frame's aspect ratio (features.py)
             proba = self.model.predict_proba_one(x)
             smoothed = self._smoother.update(proba)
-            second, best = (int(i) for i in np.argsort(smoothed)[-2:]) if len(smoothed) > 1 else (0, 0)
+            order = np.argsort(smoothed)[::-1][:3]
+            best = int(order[0])
             confidence = float(smoothed[best])
-            runner_up = float(smoothed[second]) if second != best else 0.0
+            runner_up = float(smoothed[order[1]]) if len(order) > 1 else 0.0
             top = self.classes[best]
+            ranked = tuple((self.classes[int(i)], round(float(smoothed[i]), 4)) for i in order)
             shown = confidence >= settings.threshold and confidence - runner_up >= settings.margin
             label = top if shown else None
             points = hand_pixels(hand.image, hand.image_size)
@@ -708,27 +797,49 @@ class LiveRecognizer:
         moving = hand is not None and speed > settings.max_speed
         committed = None
         spelled = label
+        old_text = self._speller.text
+        row = None
         if settings.motion_letters:
             if label in MOTION_SHAPES:
                 spelled = None  # J and Z come from motion, never from a still frame
             shapes = {letter: top in classes for letter, classes in self._shapes.items()}
             match = self._letters.update(points, speed, shapes)
             if match is not None:
-                shape = self._speller.candidate if self._speller.candidate in self._shapes[match.letter] else None
-                committed = self._speller.commit_motion(match.letter, shape=shape or top)
+                # The handshape committed just before the stroke (an I before the J) is replaced;
+                # the still J class shown at the stroke's end counts as the same handshape.
+                shapes_of = self._shapes[match.letter]
+                shape = next((c for c in (self._speller.last, self._speller.candidate, top) if c in shapes_of), None)
+                committed = self._speller.commit_motion(match.letter, shape=shape)
                 self._motion.mark()
+                from landmark_asl.words import one_hot
+
+                row = one_hot(match.letter)
         if committed is None:
             moved = hand is not None and not moving and self._motion.moved() >= settings.slide_distance
             committed = self._speller.update(spelled, hand=hand is not None, moving=moving, moved=moved)
             if committed is not None:
                 self._motion.mark()
+                from landmark_asl.words import letter_row
+
+                row = letter_row(smoothed, self.classes)
+        if committed is not None:
+            self._committed(old_text, row)
+        still_motion_class = settings.motion_letters and label in MOTION_SHAPES and not moving and committed is None
+        hint = f"draw the {label}" if still_motion_class else ""
+        trail, trail_letter = (), None
+        if settings.motion_letters and hand is not None:
+            trail_letter, path = self._letters.trail()
+            if trail_letter is not None:
+                width, height = hand.image_size if hand.image_size is not None else (1, 1)
+                trail = tuple((round(float(x) / width, 4), round(float(y) / height, 4)) for x, y in path)
         self.stats.n_frames += 1
         self.stats.n_frames_with_hand += hand is not None
         self.stats.n_committed += committed is not None
         post_ms = (time.perf_counter() - start) * 1000.0
         self.stats.post_ms_total += post_ms
         return FrameResult(index, int(timestamp_ms), hand, label, confidence, committed, self.text, 0.0, post_ms,
-                           candidate=self._speller.candidate, progress=self._speller.progress)
+                           candidate=self._speller.candidate, progress=self._speller.progress, top=ranked,
+                           hint=hint, trail=trail, trail_letter=trail_letter)
 
     def run(
         self,
@@ -933,8 +1044,11 @@ def live_results(
     return results if headless else show_window(results, recognizer)
 
 
-def letter_event(result: FrameResult) -> dict:
-    """JSON-ready event of a committed label: event, letter, text, frame, time_s, confidence."""
+def letter_event(result: FrameResult, suggestions: Sequence[str] = ()) -> dict:
+    """JSON-ready event of a committed label: event, letter, text, frame, time_s, confidence, suggestions.
+
+    ``suggestions``: words offered for the word being spelled (:meth:`LiveRecognizer.suggestions`).
+    """
     return {
         "event": "letter",
         "letter": result.committed,
@@ -942,6 +1056,7 @@ def letter_event(result: FrameResult) -> dict:
         "frame": result.index,
         "time_s": round(result.timestamp_ms / 1000.0, 3),
         "confidence": round(result.confidence, 4),
+        "suggestions": list(suggestions),
     }
 
 
@@ -954,10 +1069,11 @@ def format_letter(result: FrameResult) -> str:
 
 
 def session_summary(recognizer: LiveRecognizer, *, source: object, model_name: str = "") -> dict:
-    """JSON-ready final object: event 'end', the text, :meth:`LiveStats.as_dict`, source, model, settings."""
+    """JSON-ready final object: event 'end', the text, suggestions for its last word, :meth:`LiveStats.as_dict`, source, model, settings."""
     return {
         "event": "end",
         "text": recognizer.text,
+        "suggestions": recognizer.suggestions(),
         **recognizer.stats.as_dict(),
         "source": str(source),
         "model": model_name,

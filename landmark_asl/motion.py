@@ -225,15 +225,20 @@ class MotionLetterDetector:
         Longest stroke kept (about 1.5 s at 30 fps).
     max_pause : int
         Slow frames tolerated inside a stroke (a corner of the Z).
+    max_shape_gap : int
+        Moving frames in a row tolerated inside a stroke where the classifier calls the shape
+        something else (a blurred or turning hand); their fingertips stay on the path.
     """
 
     def __init__(self, *, min_speed: float = 0.05, max_distance: float = 0.15, min_extent: float = 0.6,
-                 max_frames: int = 45, max_pause: int = 1) -> None:
+                 max_frames: int = 45, max_pause: int = 1, max_shape_gap: int = 3) -> None:
         self.min_speed = float(min_speed)
         self.max_distance = float(max_distance)
         self.min_extent = float(min_extent)
         self.max_frames = int(max_frames)
         self.max_pause = int(max_pause)
+        self.max_shape_gap = int(max_shape_gap)
+        self._gap = {letter: 0 for letter in TEMPLATES}
         self._strokes: dict[str, deque] = {letter: deque(maxlen=self.max_frames) for letter in TEMPLATES}
         self._scales: dict[str, deque] = {letter: deque(maxlen=self.max_frames) for letter in TEMPLATES}
         self._pause = {letter: 0 for letter in TEMPLATES}
@@ -247,6 +252,17 @@ class MotionLetterDetector:
         self._strokes[letter].clear()
         self._scales[letter].clear()
         self._pause[letter] = 0
+        self._gap[letter] = 0
+
+    def trail(self) -> tuple[str | None, np.ndarray]:
+        """The stroke in progress, to draw: (its motion letter, fingertip path of shape (n, 2)), or (None, empty).
+
+        When both letters' handshapes move at once (rare), the longer stroke.
+        """
+        letter = max(TEMPLATES, key=lambda k: len(self._strokes[k]))
+        if not self._strokes[letter]:
+            return None, np.empty((0, 2))
+        return letter, np.asarray(self._strokes[letter])
 
     def update(self, points: np.ndarray | None, speed: float, shapes: dict[str, bool]) -> MotionMatch | None:
         """Feed one frame; return the motion letter whose stroke has just ended and matched.
@@ -264,17 +280,21 @@ class MotionLetterDetector:
         -------
         MotionMatch or None
         """
-        if points is None:
+        if points is None:  # the hand left: a stroke must end with the hand settling, in view
             self.reset()
             return None
         scale = palm_length(points)
         found = None
         for letter, (tip, _) in TEMPLATES.items():
             stroke = self._strokes[letter]
-            if not shapes.get(letter, False):
-                self._clear(letter)
-                continue
             moving = np.isfinite(speed) and speed > self.min_speed
+            if not shapes.get(letter, False):
+                self._gap[letter] += 1
+                if not (stroke and moving and self._gap[letter] <= self.max_shape_gap):
+                    self._clear(letter)  # the hand changed shape (a transition): no stroke of this letter
+                    continue
+            else:
+                self._gap[letter] = 0
             if moving:
                 stroke.append(points[tip].copy())
                 self._scales[letter].append(scale)
@@ -285,11 +305,21 @@ class MotionLetterDetector:
             stroke.append(points[tip].copy())  # the settling frame ends the path
             self._scales[letter].append(scale)
             self._pause[letter] += 1
-            if self._pause[letter] <= self.max_pause:
-                continue
+            if self._pause[letter] > self.max_pause:
+                found = self._best((found, self._finish(letter)))
+        return found
+
+    def _finish(self, letter: str) -> MotionMatch | None:
+        """Match the letter's stroke so far (if any) and forget it."""
+        stroke = self._strokes[letter]
+        match = None
+        if stroke:
             match = match_trajectory(letter, np.asarray(stroke), float(np.median(self._scales[letter])),
                                      max_distance=self.max_distance, min_extent=self.min_extent)
-            self._clear(letter)
-            if match is not None and (found is None or match.distance < found.distance):
-                found = match
-        return found
+        self._clear(letter)
+        return match
+
+    @staticmethod
+    def _best(matches) -> MotionMatch | None:
+        matches = [m for m in matches if m is not None]
+        return min(matches, key=lambda m: m.distance) if matches else None

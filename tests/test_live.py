@@ -97,8 +97,11 @@ def test_smoother_averages_the_window_and_resets():
 def test_settings_validate_and_serialise():
     assert dataclasses.asdict(LiveSettings()) == {
         "smoothing_window": 3, "threshold": 0.3, "stable_frames": 6, "release_frames": 2, "mirror": False,
-        "margin": 0.1, "max_speed": 0.06, "slide_distance": 0.3, "motion_letters": True,
+        "margin": 0.05, "max_speed": 0.06, "slide_distance": 0.3, "motion_letters": True,
+        "handedness": "geometry", "motion_distance": 0.2,
     }  # fmt: skip
+    with pytest.raises(ValueError, match="handedness must be one of"):
+        LiveSettings(handedness="selfie")
     with pytest.raises(ValueError, match="stable_frames must be an integer >= 1"):
         LiveSettings(stable_frames=0)
     with pytest.raises(ValueError, match=r"threshold must be in \[0, 1\]"):
@@ -151,8 +154,28 @@ def test_recognizer_thresholds_smooths_and_spells():
 
 def test_left_hand_is_flagged_for_the_features():
     model = FakeClassifier([[1.0, 0.0, 0.0]])
-    LiveRecognizer(model).process(make_hand("Left"))
+    LiveRecognizer(model, LiveSettings(handedness="detector")).process(make_hand("Left"))
     assert model.rows[0][-1] == 1.0
+
+
+def test_geometric_handedness_flips_with_the_frame_so_mirroring_does_not_change_the_features():
+    from landmark_asl.features import LandmarkNormalizer
+
+    hand = make_hand("Right")
+    mirrored = HandLandmarks(hand.image * np.array([-1.0, 1.0, 1.0], np.float32) + np.array([1.0, 0, 0], np.float32),
+                             hand.world * np.array([-1.0, 1.0, 1.0], np.float32), "Right", 0.9)  # the detector's label kept
+    model = FakeClassifier([[1.0, 0.0, 0.0]] * 4)
+    for handedness in ("geometry", "detector"):
+        recognizer = LiveRecognizer(model, LiveSettings(handedness=handedness))
+        recognizer.process(hand)
+        recognizer.process(mirrored)
+    plain, flipped, plain_detector, flipped_detector = (np.asarray(r)[None, :] for r in model.rows)
+    assert plain[0, -1] != flipped[0, -1]  # one of them is a left hand
+    normalizer = LandmarkNormalizer().fit(plain)
+    np.testing.assert_allclose(normalizer.transform(plain), normalizer.transform(flipped), atol=1e-5)
+    # MediaPipe's label did not flip here: the model would see a mirrored hand.
+    assert plain_detector[0, -1] == flipped_detector[0, -1]
+    assert not np.allclose(normalizer.transform(plain_detector), normalizer.transform(flipped_detector), atol=1e-3)
 
 
 def test_non_square_frames_get_isotropic_features():
@@ -469,3 +492,42 @@ def test_overlay_draws_on_a_copy():
     frame = np.zeros((120, 160, 3), np.uint8)
     out = draw_overlay(frame, FrameResult(0, 0, make_hand(), "A", 0.9, None, "HELLO"), fps=30.0)
     assert out.shape == frame.shape and out.any() and not frame.any()
+
+
+# --- mirroring, word suggestions ------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_cli_spells_the_same_text_and_suggests_the_word_with_and_without_mirror(run_cli, hello_video):
+    plain = json_lines(run_cli("--source", hello_video, "--headless", "--json"))
+    mirrored = json_lines(run_cli("--source", hello_video, "--headless", "--json", "--mirror"))
+    assert plain[-1]["text"] == mirrored[-1]["text"] == "HELLO"
+    # Every letter event offers words for the word being spelled; the finished word is among them.
+    assert all(len(e["suggestions"]) == 3 for e in plain[:-1])
+    assert plain[-2]["suggestions"][0] == "HELLO" and plain[-1]["suggestions"][0] == "HELLO"
+    assert mirrored[-1]["suggestions"][0] == "HELLO"
+
+
+def test_recognizer_keeps_letter_probabilities_for_suggestions_through_edits():
+    # Classes A, B, C: the fake spells "CAB" (held 6 frames each, a hand drop in between).
+    rows = []
+    for proba in ([0.1, 0.1, 0.8], [0.8, 0.1, 0.1], [0.1, 0.8, 0.1]):
+        rows += [proba] * 6
+    model = FakeClassifier(rows)
+    model.classes = ("A", "B", "C")
+    recognizer = LiveRecognizer(model)
+    hand = make_hand()
+    for i in range(18):
+        if i and i % 6 == 0:
+            recognizer.process(None)
+        recognizer.process(hand, i)
+    assert recognizer.text == "CAB"
+    assert recognizer.suggestions()[0] == "CAB"
+    recognizer.set_text("CAB ")  # a space: a new word, nothing to suggest yet
+    assert recognizer.suggestions() == []
+    recognizer.set_text("CA")  # a backspace keeps the probabilities of the letters left
+    assert recognizer.suggestions()[0] == "CA" and recognizer._rows[0][2] > 0.5  # C's row is the model's
+    recognizer.set_text("CAT")  # a typed letter counts as certain
+    assert recognizer.suggestions()[0] == "CAT"
+    recognizer.clear_text()
+    assert recognizer.suggestions() == []
