@@ -101,8 +101,11 @@ def held_out_model(name: str, cache_dir: Path, work_dir: Path, n_jobs: int):
 class Clip:
     """A rendered video: its frames are made by :func:`render` from ``steps``.
 
-    ``steps``: one entry per frame, a list of layers ``(photo index, cx, cy, alpha)`` plus a blur
-    flag; ``letters``: (letter, first held frame) of each letter of ``word``.
+    ``steps``: one entry per frame, a list of layers ``(photo index, cx, cy, alpha[, angle])`` plus a
+    blur (False, True: a horizontal 21x3 box, or ``(dx, dy)``: a motion blur along that
+    displacement in pixels); ``letters``: (letter, first held frame) of each letter of ``word``
+    (for an ``alphabet`` clip: the first frame of the transition into it). ``mirror``: every
+    frame is flipped left-right (a mirroring camera).
     """
 
     name: str
@@ -112,6 +115,7 @@ class Clip:
     size: int
     steps: list[tuple[list[tuple[int, float, float, float]], bool]] = field(default_factory=list)
     letters: list[tuple[str, int]] = field(default_factory=list)
+    mirror: bool = False
 
 
 def photo_pool(dataset: str, cache_dir: Path) -> dict[str, list[str]]:
@@ -167,6 +171,7 @@ class ClipBuilder:
         self.clip = Clip(name, kind, word, [], int(rng.integers(340, 421)))
         self.pos = (WIDTH / 2, HEIGHT / 2)
         self.current: int | None = None
+        self.angle = 0.0
 
     def photo(self, path: str) -> int:
         self.clip.photos.append(path)
@@ -189,6 +194,43 @@ class ClipBuilder:
         for dx, dy in path:
             self.pos = (start[0] + dx, start[1] + dy)
             self.frame([(self.current, *self.pos, 1.0)])
+
+    def hold_jitter(self, n: int) -> None:
+        """A held letter as a person holds it: the hand drifts by a pixel or two a frame."""
+        for _ in range(n):
+            self.pos = (self.pos[0] + self.rng.normal(0, 0.8), self.pos[1] + self.rng.normal(0, 0.8))
+            self.frame([(self.current, *self.pos, 1.0, self.angle)])
+
+    def glide(self, index: int, n: int, offset: np.ndarray | None = None) -> None:
+        """A smooth transition of ``n`` frames: the hand travels (eased) to a new place while the shape morphs; the fast middle frames are motion-blurred."""
+        new_pos = self.jitter_pos()
+        if offset is not None:
+            centre = (offset.max(axis=0) + offset.min(axis=0)) / 2
+            new_pos = (new_pos[0] - centre[0], new_pos[1] - centre[1])
+        start = self.pos
+        previous = start
+        for k in range(1, n + 1):
+            t = k / (n + 1)
+            e = 0.5 - 0.5 * np.cos(np.pi * t)  # ease in and out
+            pos = (start[0] + e * (new_pos[0] - start[0]), start[1] + e * (new_pos[1] - start[1]))
+            step = (pos[0] - previous[0], pos[1] - previous[1])
+            blur = step if np.hypot(*step) >= 3 else False
+            layers = [(index, *pos, e)] if self.current is None else [(self.current, *pos, 1.0 - e, self.angle),
+                                                                       (index, *pos, e)]
+            self.frame(layers, blur)
+            previous = pos
+        self.current, self.pos, self.angle = index, new_pos, 0.0
+
+    def stroke(self, path: np.ndarray, angles: np.ndarray) -> None:
+        """Move along a motion letter's path while the hand turns (degrees), motion-blurred as it goes."""
+        start = self.pos
+        previous = start
+        for (dx, dy), angle in zip(path, angles):
+            self.pos = (start[0] + dx, start[1] + dy)
+            self.angle = float(angle)
+            step = (self.pos[0] - previous[0], self.pos[1] - previous[1])
+            self.frame([(self.current, *self.pos, 1.0, self.angle)], step if np.hypot(*step) >= 3 else False)
+            previous = self.pos
 
     def jitter_pos(self) -> tuple[float, float]:
         return (WIDTH / 2 + self.rng.uniform(-30, 30), HEIGHT / 2 + self.rng.uniform(-25, 25))
@@ -242,6 +284,98 @@ def word_clip(word: str, pool: dict[str, list[str]], pointing: list[str], rng: n
             b.hold(int(rng.integers(14, 23)))
     b.empty(8)
     return b.clip
+
+
+ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def alphabet_clip(pool: dict[str, list[str]], pointing: list[str], rng: np.random.Generator, name: str,
+                  mirror: bool) -> Clip:
+    """The manual alphabet A..Z as an instructional video signs it: each still letter held 0.9-1.2 s
+    (the hand drifting a little), smooth transitions of 8-12 frames (the hand travels while the shape
+    morphs, blurred while fast), J a still I then the hook while the hand turns 45-80 degrees, Z a
+    still pointing hand then the Z, both motion-blurred; P and Q are the dataset's own photos
+    (pointing down). ``mirror``: the same clip seen by a mirroring camera."""
+    b = ClipBuilder(name, "alphabet", ALPHABET, rng)
+    b.clip.mirror = mirror
+    b.empty(10)
+    for letter in ALPHABET:
+        shape = "I" if letter == "J" else (str(rng.choice(pointing)) if letter == "Z" else letter)
+        path = motion_path(rng, letter, b.clip.size) if letter in "JZ" else None
+        b.clip.letters.append((letter, len(b.clip.steps)))
+        b.glide(b.photo(str(rng.choice(pool[shape]))), int(rng.integers(8, 13)), path)
+        if path is None:
+            b.hold_jitter(int(rng.integers(27, 37)))
+            continue
+        b.hold_jitter(int(rng.integers(6, 12)))
+        angles = np.zeros(len(path))
+        if letter == "J":  # the wrist turns during the hook
+            hook = np.arange(len(path)) >= len(path) // 2
+            turn = rng.uniform(45, 80) * np.sign(path[-1, 0] or 1.0)
+            angles[hook] = turn * np.linspace(0, 1, int(hook.sum()))
+        b.stroke(path, angles)
+        b.hold_jitter(int(rng.integers(6, 11)))
+    b.empty(10)
+    return b.clip
+
+
+def build_alphabet_clips(source: str, cache_dir: Path, seed: int) -> list[Clip]:
+    """One alphabet clip per seed, seen by a plain and by a mirroring camera (the same frames flipped)."""
+    dataset, _ = HELD_OUT[source]
+    pool = photo_pool(dataset, cache_dir)
+    pointing = [p for p in POINTING[dataset] if p in pool]
+    clips = []
+    for mirror in (False, True):
+        rng = np.random.default_rng([seed, sum(map(ord, source)), 26])  # the same clip both ways
+        clips.append(alphabet_clip(pool, pointing, rng, f"{source}/{seed}/alphabet{'-mirrored' if mirror else ''}",
+                                   mirror))
+    return clips
+
+
+def score_alphabet(clips: list[Clip], hands: dict[str, list], model, settings) -> dict:
+    """Commit recall per letter (its letter committed between the start of its transition and the next
+    letter's), extra letters (letters of the final text beyond the recalled ones: a wrong letter or one
+    committed on a transition), and whether mirroring changed the text."""
+    recalled = {letter: 0 for letter in ALPHABET}
+    shown = {letter: 0 for letter in ALPHABET}
+    extra, texts, views = 0, {}, {False: [0, 0], True: [0, 0]}
+    for clip in clips:
+        commits, text = spell_clip(model, settings, hands[clip.name])
+        texts[clip.name] = text
+        bounds = [f for _, f in clip.letters] + [len(clip.steps)]
+        used = set()
+        for k, (letter, first) in enumerate(clip.letters):
+            shown[letter] += 1
+            hits = [i for i, (f, label, _) in enumerate(commits) if first <= f < bounds[k + 1] and label == letter]
+            if hits:
+                recalled[letter] += 1
+                used.add(hits[0])
+                views[clip.mirror][0] += 1
+            views[clip.mirror][1] += 1
+        # Letters of the final text that are not a recalled letter (a J's I replaced by the J is gone).
+        extra += max(0, len(text) - len(used))
+    pairs = [(texts[c.name], texts[c.name + "-mirrored"]) for c in clips if not c.mirror and c.name + "-mirrored" in texts]
+    recall = {letter: recalled[letter] / shown[letter] for letter in ALPHABET if shown[letter]}
+    return {
+        "clips": len(clips), "recall": recall, "recall_min": min(recall.values()),
+        "letters_below_0.97": {k: round(v, 3) for k, v in recall.items() if v < 0.97},
+        "recall_all": sum(recalled.values()) / max(1, sum(shown.values())),
+        "recall_plain": views[False][0] / max(1, views[False][1]),
+        "recall_mirrored": views[True][0] / max(1, views[True][1]),
+        "extra_letters": extra, "mirror_changed_text": sum(a != b for a, b in pairs), "mirror_pairs": len(pairs),
+        "texts": texts,
+    }
+
+
+def format_alphabet(name: str, r: dict) -> str:
+    return "\n".join([
+        f"## {name} alphabet (real-signing suite, {r['clips']} clips: each seed plain and mirrored)",
+        f"commit recall: all {r['recall_all']:.3f} (plain {r['recall_plain']:.3f}, mirrored "
+        f"{r['recall_mirrored']:.3f}); lowest letter {r['recall_min']:.3f}; below 0.97: {r['letters_below_0.97'] or 'none'}",
+        f"extra letters (in the text, not a recalled letter): {r['extra_letters']}; mirroring changed the text of "
+        f"{r['mirror_changed_text']}/{r['mirror_pairs']} clips",
+        "texts: " + ", ".join(f"{k.split('/', 1)[1]}={v}" for k, v in r["texts"].items()),
+    ])  # fmt: skip
 
 
 def motion_path(rng: np.random.Generator, letter: str, size: int) -> np.ndarray:
@@ -348,17 +482,41 @@ def render(clip: Clip) -> list[np.ndarray]:
         out = np.zeros((HEIGHT, WIDTH, 3), np.float32)
         if not layers:
             out[:] = background
-        for index, cx, cy, alpha in layers:
+        for index, cx, cy, alpha, *angle in layers:
             photo, fill = photos[index]
-            canvas = np.empty((HEIGHT, WIDTH, 3), np.uint8)
-            canvas[:] = fill
-            _paste(canvas, photo, cx, cy)
+            if angle and angle[0]:
+                # The photo turned by angle degrees about its centre, which lands on (cx, cy).
+                h, w = photo.shape[:2]
+                matrix = cv2.getRotationMatrix2D((w / 2, h / 2), float(angle[0]), 1.0)
+                matrix[:, 2] += (cx - w / 2, cy - h / 2)
+                canvas = cv2.warpAffine(photo, matrix, (WIDTH, HEIGHT), flags=cv2.INTER_LINEAR,
+                                        borderMode=cv2.BORDER_CONSTANT, borderValue=tuple(int(v) for v in fill))
+            else:
+                canvas = np.empty((HEIGHT, WIDTH, 3), np.uint8)
+                canvas[:] = fill
+                _paste(canvas, photo, cx, cy)
             out += alpha * canvas.astype(np.float32)
         frame = np.clip(out, 0, 255).astype(np.uint8)
-        if blur:
+        if blur is True:
             frame = cv2.blur(frame, (21, 3))
-        frames.append(frame)
+        elif blur:
+            frame = cv2.filter2D(frame, -1, motion_kernel(*blur))
+        frames.append(cv2.flip(frame, 1) if clip.mirror else frame)
     return frames
+
+
+def motion_kernel(dx: float, dy: float) -> np.ndarray:
+    """A normalised line kernel along (dx, dy) pixels: the blur of a hand moving that far during the exposure."""
+    import cv2
+
+    length = int(np.clip(np.hypot(dx, dy), 3, 31)) | 1
+    kernel = np.zeros((length, length), np.float32)
+    c = length // 2
+    angle = np.arctan2(dy, dx)
+    end = (int(round(c + c * np.cos(angle))), int(round(c + c * np.sin(angle))))
+    start = (int(round(c - c * np.cos(angle))), int(round(c - c * np.sin(angle))))
+    cv2.line(kernel, start, end, 1.0, 1)
+    return kernel / kernel.sum()
 
 
 def detect_clip(clip: Clip) -> list:
@@ -376,7 +534,7 @@ def detect_clip(clip: Clip) -> list:
 
 def detected_hands(clips: list[Clip], work_dir: Path, n_jobs: int) -> dict[str, list]:
     """Hands per clip name, from the cache when the same clips were detected before."""
-    key = hashlib.sha256(pickle.dumps([(c.name, c.photos, c.size, c.steps) for c in clips])).hexdigest()[:12]
+    key = hashlib.sha256(pickle.dumps([(c.name, c.photos, c.size, c.steps, c.mirror) for c in clips])).hexdigest()[:12]
     path = work_dir / f"hands-v{RENDER_VERSION}-{key}.pkl"
     if path.exists():
         with path.open("rb") as f:
@@ -420,8 +578,9 @@ def edit_ops(truth: str, guess: str) -> tuple[int, int, int]:
     return ops[0], ops[1], ops[2]
 
 
-def spell_clip(model, settings, hands: list) -> list[tuple[int, str]]:
-    """(frame, label) of every commit of the live loop over the clip's detected hands."""
+def spell_clip(model, settings, hands: list, *, suggest: bool = False):
+    """(frame, label, text) of every commit of the live loop over the clip's detected hands, and the text
+    (with ``suggest``: and the three words suggested for it at the end)."""
     from landmark_asl.live import LiveRecognizer
 
     recognizer = LiveRecognizer(model, settings)
@@ -430,6 +589,8 @@ def spell_clip(model, settings, hands: list) -> list[tuple[int, str]]:
         result = recognizer.process(hand, i, int(round(i * 1000.0 / FPS)), frame_size=(WIDTH, HEIGHT))
         if result.committed is not None:
             commits.append((i, result.committed, recognizer.text))
+    if suggest:
+        return commits, recognizer.text, recognizer.suggestions()
     return commits, recognizer.text
 
 
@@ -437,14 +598,17 @@ def score(clips: list[Clip], hands: dict[str, list], model, settings) -> dict:
     n = dels = ins = subs = exact = 0
     latencies, words, motion_hits, motion_total, false_motion, negatives = [], [], {"J": 0, "Z": 0}, {"J": 0, "Z": 0}, 0, 0
     false_commits, unseen, motion_latencies = {}, 0, []
+    suggested = first_suggested = 0
     for clip in clips:
-        commits, text = spell_clip(model, settings, hands[clip.name])
+        commits, text, suggestions = spell_clip(model, settings, hands[clip.name], suggest=True)
         if clip.kind == "word":
             d, i, s = edit_ops(clip.word, text)
             n += len(clip.word)
             dels, ins, subs = dels + d, ins + i, subs + s
             exact += text == clip.word
-            words.append({"word": clip.word, "spelled": text})
+            suggested += clip.word in suggestions
+            first_suggested += suggestions[:1] == [clip.word]
+            words.append({"word": clip.word, "spelled": text, "suggestions": suggestions})
             starts = [f for _, f in clip.letters] + [len(clip.steps)]
             for k, (letter, first) in enumerate(clip.letters):
                 unseen += all(h is None for h in hands[clip.name][first:starts[k + 1]])
@@ -464,6 +628,7 @@ def score(clips: list[Clip], hands: dict[str, list], model, settings) -> dict:
     return {
         "letters": n, "words": sum(c.kind == "word" for c in clips),
         "score": (n - dels - ins - subs) / n, "exact_words": exact,
+        "word_in_suggestions": suggested, "word_first_suggestion": first_suggested,
         "deletions_per_letter": dels / n, "insertions_per_letter": ins / n, "substitutions_per_letter": subs / n,
         "latency_ms_median": float(np.median(latencies)) if latencies else None,
         "latency_ms_p90": float(np.percentile(latencies, 90)) if latencies else None,
@@ -500,6 +665,8 @@ def setting_value(name: str, value: str):
         raise SystemExit(f"bench_spelling: unknown setting {name!r}; expected one of {', '.join(kinds)}")
     if "bool" in str(kinds[name]):
         return value.lower() in ("1", "true", "yes")
+    if "str" in str(kinds[name]):
+        return value
     return int(value) if "int" in str(kinds[name]) else float(value)
 
 
@@ -511,8 +678,11 @@ def parse_settings(items: list[str]) -> dict:
     return values
 
 
-def run_grid(grid: list[str], base: dict, clips, hands, model) -> list[dict]:
-    """Score every combination of the ``NAME=v1,v2`` lists on top of ``base``; best first."""
+def run_grid(grid: list[str], base: dict, clips, hands, model, *, alphabet: bool = False) -> list[dict]:
+    """Score every combination of the ``NAME=v1,v2`` lists on top of ``base``; best first.
+
+    ``alphabet``: the clips are the alphabet suite (:func:`score_alphabet`), else the words suite.
+    """
     import itertools
 
     from landmark_asl.live import LiveSettings
@@ -523,14 +693,23 @@ def run_grid(grid: list[str], base: dict, clips, hands, model) -> list[dict]:
     rows = []
     for combo in itertools.product(*[values for _, values in axes]):
         chosen = {**base, **dict(zip([name for name, _ in axes], combo))}
-        r = score(clips, hands, memo, LiveSettings(**chosen))
-        fc = r["false_commits"]
-        rows.append({**chosen, "score": r["score"], "exact": r["exact_words"], "del": r["deletions_per_letter"],
-                     "ins": r["insertions_per_letter"], "sub": r["substitutions_per_letter"],
-                     "latency_p90": r["latency_ms_p90"], "J": r["J_recognised"], "Z": r["Z_recognised"],
-                     "false_JZ": r["false_JZ"], "no_hand": fc["no_hand"]["committed"],
-                     "transitions": fc["transitions"]["committed"]})
+        if alphabet:
+            r = score_alphabet(clips, hands, memo, LiveSettings(**chosen))
+            rows.append({**chosen, "recall_all": r["recall_all"], "recall_min": r["recall_min"],
+                         "extra": r["extra_letters"], "mirror_changed": r["mirror_changed_text"],
+                         "below": r["letters_below_0.97"]})
+        else:
+            r = score(clips, hands, memo, LiveSettings(**chosen))
+            fc = r["false_commits"]
+            rows.append({**chosen, "score": r["score"], "exact": r["exact_words"],
+                         "in_suggestions": r["word_in_suggestions"], "del": r["deletions_per_letter"],
+                         "ins": r["insertions_per_letter"], "sub": r["substitutions_per_letter"],
+                         "latency_p90": r["latency_ms_p90"], "J": r["J_recognised"], "Z": r["Z_recognised"],
+                         "false_JZ": r["false_JZ"], "no_hand": fc["no_hand"]["committed"],
+                         "transitions": fc["transitions"]["committed"]})
         print(" ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in rows[-1].items()), file=sys.stderr)
+    if alphabet:
+        return sorted(rows, key=lambda row: (-row["recall_all"], row["extra"]))
     return sorted(rows, key=lambda row: -row["score"])
 
 
@@ -540,6 +719,8 @@ def format_report(name: str, r: dict) -> str:
     return "\n".join([
         f"## {name} ({role})",
         f"score (N-D)/N {r['score']:.3f} over {r['letters']} letters; exact words {r['exact_words']}/{r['words']}",
+        f"word suggestions: the right word among the three {r['word_in_suggestions']}/{r['words']} "
+        f"({r['word_in_suggestions'] / r['words']:.1%}), first {r['word_first_suggestion']}/{r['words']}",
         f"per letter: deletions {r['deletions_per_letter']:.3f}, insertions {r['insertions_per_letter']:.3f}, "
         f"substitutions {r['substitutions_per_letter']:.3f}; letters whose photo the video-mode detector never "
         f"found while it was shown: {r['letters_never_detected']}",
@@ -569,6 +750,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--seeds", default="0,1,2",
                         help="Comma-separated renderings (other photos, sizes, paths); every seed adds the same words.")
+    parser.add_argument("--suite", default="words,alphabet",
+                        help="Comma-separated: 'words' (words, motion clips, negatives) and/or 'alphabet' (A..Z "
+                             "signed with ~1 s holds and smooth transitions, plain and mirrored).")
+    parser.add_argument("--alphabet-seeds", default="0,1,2,3,4,5", help="Comma-separated alphabet renderings.")
     parser.add_argument("--json", type=Path, default=None, help="Write the results as JSON here.")
     args = parser.parse_args(argv)
     from landmark_asl.extraction import quiet_native_logs
@@ -582,6 +767,20 @@ def main(argv: list[str] | None = None) -> int:
         if name not in HELD_OUT:
             raise SystemExit(f"bench_spelling: unknown source {name!r}; expected one of {', '.join(HELD_OUT)}")
         model = held_out_model(name, args.cache_dir, args.work_dir, args.n_jobs)
+        suites = args.suite.split(",")
+        if "alphabet" in suites:
+            alphabet = [c for seed in args.alphabet_seeds.split(",")
+                        for c in build_alphabet_clips(name, args.cache_dir, int(seed))]
+            alphabet_hands = detected_hands(alphabet, args.work_dir, args.n_jobs)
+            if args.grid:
+                results.setdefault("alphabet_grid", {})[name] = run_grid(
+                    args.grid, parse_settings(args.setting), alphabet, alphabet_hands, model, alphabet=True)
+            else:
+                r = score_alphabet(alphabet, alphabet_hands, model, settings)
+                results.setdefault("alphabet", {})[name] = r
+                print(format_alphabet(name, r) + "\n")
+        if "words" not in suites:
+            continue
         clips, hands = [], {}
         for seed in args.seeds.split(","):
             clips.append(build_clips(name, args.cache_dir, int(seed)))
