@@ -40,6 +40,15 @@ HAND_CONNECTIONS: tuple[tuple[int, int], ...] = (
 MOTION_SHAPES: dict[str, frozenset[str]] = {"J": frozenset({"I", "J"}), "Z": frozenset({"D", "Z", "1"})}
 
 
+#: Milliseconds of one frame at 30 fps: counts (``stable_frames``) and speeds (``max_speed``) are per such frame.
+FRAME_MS = 1000.0 / 30.0
+#: A frame after a longer gap counts for at most this many 30 fps frames (a stall is not a hold).
+MAX_FRAME_WEIGHT = 4.0
+
+#: A motion letter replaces its handshape's letter committed at most this long before the stroke
+#: ended (the handshape held before drawing it: about 0.2 s of hold plus a stroke of up to 1 s).
+MOTION_REPLACE_MS = 1500
+
 #: Where the live loop takes a hand's handedness from (``LiveSettings.handedness``).
 HANDEDNESS_CHOICES: tuple[str, ...] = ("geometry", "detector")
 
@@ -60,7 +69,9 @@ class LiveSettings:
         No letter is shown (or committed) while the smoothed top probability is below this.
     stable_frames : int
         A letter is committed to the text once it has been shown on this many held frames (the
-        hand still, see ``max_speed``) with no other letter in between.
+        hand still, see ``max_speed``) with no other letter in between. Frames are counted at
+        30 fps: a frame of a slower source counts for the 30 fps frames it stands for (at most 4),
+        so a hold takes the same time on a loaded laptop.
     release_frames : int
         The same letter is committed again only after this many frames that show something
         else: no hand, ``NOTHING`` or another letter (frames below ``threshold`` are neutral).
@@ -70,7 +81,7 @@ class LiveSettings:
         No letter is shown while the smoothed top probability leads the runner-up by less than this.
     max_speed : float
         A frame counts towards a hold only while the hand moves at most this many palm lengths
-        per frame (landmarks' mean displacement: moves and shape changes alike), so the frames
+        per 30 fps frame (landmarks' mean displacement: moves and shape changes alike), so the frames
         of a transition between two letters never commit.
     slide_distance : float
         The letter just committed commits again once the hand has slid or bounced this many
@@ -243,7 +254,8 @@ class Speller:
             return 1.0
         return min(1.0, self._count / self.stable_frames)
 
-    def update(self, label: str | None, *, hand: bool = True, moving: bool = False, moved: bool = False) -> str | None:
+    def update(self, label: str | None, *, hand: bool = True, moving: bool = False, moved: bool = False,
+               frames: float = 1.0) -> str | None:
         """Feed one frame.
 
         Parameters
@@ -257,6 +269,9 @@ class Speller:
             not count towards the commit).
         moved : bool
             The hand has settled away from where the last label was committed (slide, bounce).
+        frames : float
+            How many held frames this frame counts for (a frame of a slow source stands for
+            several 30 fps frames, so a hold takes the same time at any frame rate).
 
         Returns
         -------
@@ -285,18 +300,20 @@ class Speller:
             self._candidate, self._count = shown, 0
         if moving:
             return None
-        self._count += 1
+        self._count += frames
         if self._count >= self.stable_frames and shown != self._held:
             self._held, self._released, self._last = shown, 0, shown
             self._edit(shown)
             return shown
         return None
 
-    def commit_motion(self, letter: str, *, shape: str | None) -> str:
+    def commit_motion(self, letter: str, *, shape: str | None, replace: bool = False) -> str:
         """Commit a motion letter (J, Z) traced by a hand showing ``shape``.
 
         When the last commit was ``shape`` itself and the hand has shown nothing else since (the
-        handshape was held long enough to commit before it moved), that letter is replaced.
+        handshape was held long enough to commit before it moved), or ``replace`` (the caller
+        knows the last letter was that handshape, committed just before the stroke), that letter
+        is replaced.
         The hand's shape then counts as held, so settling after the stroke commits nothing.
 
         Returns
@@ -304,7 +321,7 @@ class Speller:
         str
             ``letter``.
         """
-        if shape is not None and self._last == shape and self.text.endswith(shape):
+        if shape is not None and (self._last == shape or replace) and self.text.endswith(shape):
             self.text = self.text[: -len(shape)]
         self._edit(letter)
         self._held, self._released, self._last = shape, 0, None
@@ -679,6 +696,8 @@ class LiveRecognizer:
 
         self._features = raw_features_from_hands
         self._rows: list[np.ndarray | None] = []  # per character of text: its A..Z probabilities (words.py)
+        self._last_ms: int | None = None  # the previous frame's timestamp
+        self._last_commit: tuple[str, int] | None = None  # the last committed label and when
 
     @property
     def text(self) -> str:
@@ -689,6 +708,7 @@ class LiveRecognizer:
         """Empty the text (the ``c`` key of the window)."""
         self._speller.clear()
         self._rows = []
+        self._last_commit = None
 
     def set_text(self, text: str) -> None:
         """Replace the text (the user edited it: backspace, space, a chosen suggestion).
@@ -705,6 +725,7 @@ class LiveRecognizer:
         self._rows = self._rows[:keep] + [one_hot(c, 0.99) if c.isascii() and c.isalpha() else None
                                           for c in text[keep:].upper()]
         self._speller.text = text
+        self._last_commit = None  # the user's edit: a stroke does not replace what they kept
 
     def suggestions(self, n: int | None = None) -> list[str]:
         """The most likely words for the word being spelled (the text after the last space), best first.
@@ -739,6 +760,8 @@ class LiveRecognizer:
         self._rows = []
         self._motion.reset()
         self._letters.reset()
+        self._last_ms = None
+        self._last_commit = None
         self.stats = LiveStats()
 
     def process(
@@ -793,7 +816,12 @@ class LiveRecognizer:
             shown = confidence >= settings.threshold and confidence - runner_up >= settings.margin
             label = top if shown else None
             points = hand_pixels(hand.image, hand.image_size)
-        speed = self._motion.update(points)
+        # A frame of a slow source (a loaded laptop, the page at 10 fps) stands for several 30 fps
+        # frames: holds take the same time and a still hand reads as still at any frame rate.
+        elapsed = timestamp_ms - self._last_ms if self._last_ms is not None else 0
+        self._last_ms = timestamp_ms
+        frames = min(max(elapsed / FRAME_MS, 1.0), MAX_FRAME_WEIGHT) if elapsed > 0 else 1.0
+        speed = self._motion.update(points, frames)
         moving = hand is not None and speed > settings.max_speed
         committed = None
         spelled = label
@@ -808,15 +836,20 @@ class LiveRecognizer:
                 # The handshape committed just before the stroke (an I before the J) is replaced;
                 # the still J class shown at the stroke's end counts as the same handshape.
                 shapes_of = self._shapes[match.letter]
-                shape = next((c for c in (self._speller.last, self._speller.candidate, top) if c in shapes_of), None)
-                committed = self._speller.commit_motion(match.letter, shape=shape)
+                # The handshape committed within the stroke's reach before it (an I just before the
+                # J) is replaced even when a blurred or turning frame showed another shape meanwhile.
+                recent = self._last_commit is not None and self._last_commit[0] in shapes_of - {match.letter} \
+                    and timestamp_ms - self._last_commit[1] <= MOTION_REPLACE_MS
+                shape = self._last_commit[0] if recent else next(
+                    (c for c in (self._speller.last, self._speller.candidate, top) if c in shapes_of), None)
+                committed = self._speller.commit_motion(match.letter, shape=shape, replace=recent)
                 self._motion.mark()
                 from landmark_asl.words import one_hot
 
                 row = one_hot(match.letter)
         if committed is None:
             moved = hand is not None and not moving and self._motion.moved() >= settings.slide_distance
-            committed = self._speller.update(spelled, hand=hand is not None, moving=moving, moved=moved)
+            committed = self._speller.update(spelled, hand=hand is not None, moving=moving, moved=moved, frames=frames)
             if committed is not None:
                 self._motion.mark()
                 from landmark_asl.words import letter_row
@@ -824,6 +857,7 @@ class LiveRecognizer:
                 row = letter_row(smoothed, self.classes)
         if committed is not None:
             self._committed(old_text, row)
+            self._last_commit = (committed, int(timestamp_ms))
         still_motion_class = settings.motion_letters and label in MOTION_SHAPES and not moving and committed is None
         hint = f"draw the {label}" if still_motion_class else ""
         trail, trail_letter = (), None

@@ -174,14 +174,19 @@ class HandMotion:
         self._moved = 0.0
         self.speed = 0.0
 
-    def update(self, points: np.ndarray | None) -> float:
-        """Feed one frame's landmarks (pixels, shape (21, 2)) or None; return the speed (0.0 on a hand's first frame)."""
+    def update(self, points: np.ndarray | None, frames: float = 1.0) -> float:
+        """Feed one frame's landmarks (pixels, shape (21, 2)) or None; return the speed (0.0 on a hand's first frame).
+
+        ``frames``: how many 30 fps frames this frame stands for (a slow source's frame is several):
+        the displacement is divided by it, so a still hand reads as still at any frame rate.
+        """
         if points is None:
             self.reset()
             return 0.0
         self.scale = palm_length(points)
         previous = self._previous
-        self.speed = float(np.linalg.norm(points - previous, axis=1).mean()) / self.scale if previous is not None else 0.0
+        moved = float(np.linalg.norm(points - previous, axis=1).mean()) if previous is not None else 0.0
+        self.speed = moved / self.scale / max(float(frames), 1e-6)
         self._previous = points
         if self.speed > self.max_speed:
             if self._run == 0:

@@ -8,7 +8,10 @@ previous result has arrived, so a slow machine lowers the frame rate instead of 
 Protocol of ``/ws``: the server first sends ``{"type": "hello", ...}`` (model, live settings,
 limits); each binary message is one encoded image (JPEG, about 640x480) answered by
 ``{"type": "result", ...}`` (every public scalar field of ``live.FrameResult`` plus the hand's 21
-image landmarks and timings); the text message ``{"type": "clear"}`` forgets the spelled text.
+image landmarks and timings, and ``suggestions``, three words for the word being spelled, on a
+frame that commits); the text message ``{"type": "clear"}`` forgets the spelled text and
+``{"type": "edit", "text": ...}`` replaces it with the page's own (backspace, space, a chosen
+suggestion), answered by ``{"type": "edited", "text", "suggestions"}``.
 A bad frame or message is answered by ``{"type": "error", "error": ...}`` and the connection stays.
 """
 
@@ -57,9 +60,11 @@ STATIC_DIR = Path(__file__).with_name("static")
 _TRY_AGAIN_LATER = 1013
 
 #: The text commands of ``/ws``.
-COMMANDS = ("clear", "collect", "collect_redo", "collect_skip", "collect_stop", "adapt", "use")
+COMMANDS = ("clear", "edit", "collect", "collect_redo", "collect_skip", "collect_stop", "adapt", "use")
 #: Longest text message (a command) read; commands are a few hundred characters.
 MAX_COMMAND_CHARS = 4096
+#: Longest text an ``edit`` command may set.
+MAX_TEXT_CHARS = 2000
 #: A signer's name names its folder under ``personal_dir``: letters, digits, ``_`` and ``-`` only.
 SIGNER_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 #: Letters the page asks for by default: J and Z are read from motion, not from still samples.
@@ -141,6 +146,8 @@ def result_message(result: FrameResult, frame_size: tuple[int, int]) -> dict[str
             message[item.name] = round(value, 4) if np.isfinite(value) else None
         elif value is None or isinstance(value, (bool, int, str)):
             message[item.name] = value
+        elif isinstance(value, tuple):  # top three, the motion trail: short tuples of scalars
+            message[item.name] = [list(v) if isinstance(v, tuple) else v for v in value]
     hand = result.hand
     message["hand"] = None if hand is None else {
         "landmarks": np.round(hand.image[:, :2].astype(np.float64), 4).tolist(),
@@ -179,6 +186,17 @@ class _Personal:
 
     def model(self, signer: str) -> Path:
         return self.root / self.signer(signer) / "model"
+
+    def known(self, limit: int = 100) -> dict[str, dict[str, bool]]:
+        """Signer -> whether samples and a built model are on disk (so the page can tell which buttons work)."""
+        if not self.root.is_dir():
+            return {}
+        found = {}
+        for folder in sorted(self.root.iterdir())[:limit]:
+            if folder.is_dir() and SIGNER_PATTERN.fullmatch(folder.name):
+                found[folder.name] = {"samples": (folder / "samples.parquet").is_file(),
+                                      "model": (folder / "model" / "metadata.json").is_file()}
+        return found
 
 
 class _Session:
@@ -249,6 +267,8 @@ class _Session:
         if self.recorder is not None:
             message["committed"] = None  # collect mode spells nothing
             message["collect"] = self._record(hand)
+        elif result.committed is not None:
+            message["suggestions"] = self.recognizer.suggestions()
         self.index += 1
         message["server_ms"] = round((time.perf_counter() - t0) * 1000.0, 3)
         return message
@@ -358,6 +378,7 @@ class _App:
         self.personal = _Personal(settings.personal_dir) if settings.personal_dir is not None else None
         self._adapt_lock = threading.Lock()  # one personal model built at a time
         self._base_rows = None  # the base model's training rows, read on the first adapt
+        self._last_build_s: float | None = None  # the last fit's seconds, the next build's estimate
 
     def limits(self) -> dict[str, int]:
         return {name: getattr(self.settings, name) for name in
@@ -424,7 +445,8 @@ class _App:
         from landmark_asl.collect import DEFAULT_COUNTDOWN, DEFAULT_EVERY, DEFAULT_PER_LETTER
 
         return {"enabled": self.personal is not None, "letters": DEFAULT_COLLECT_LETTERS, "per_letter": DEFAULT_PER_LETTER,
-                "max_per_letter": self.settings.max_per_letter, "every": DEFAULT_EVERY, "countdown": DEFAULT_COUNTDOWN}
+                "max_per_letter": self.settings.max_per_letter, "every": DEFAULT_EVERY, "countdown": DEFAULT_COUNTDOWN,
+                "signers": self.personal.known() if self.personal is not None else {}}
 
     async def websocket(self, websocket: WebSocket) -> None:
         await websocket.accept()
@@ -499,6 +521,8 @@ class _App:
             if kind == "clear":
                 session.recognizer.clear_text()
                 return {"type": "cleared", "text": session.recognizer.text}
+            if kind == "edit":
+                return await anyio.to_thread.run_sync(_edit, session.recognizer, command)
             if kind != "use" and self.personal is None:
                 raise LandmarkASLError("collect mode is off: this server was started without a folder for "
                                        "personal samples (landmark-asl serve --personal-dir DIR)")
@@ -547,10 +571,16 @@ class _App:
         if not samples.is_file() or not await anyio.to_thread.run_sync(_n_samples, samples):
             raise _no_samples(signer)
         choice = session.choice
+        started = time.monotonic()
+
+        def report(phase: str) -> None:  # from the worker thread: the page shows the phase and the elapsed time
+            with contextlib.suppress(Exception):
+                anyio.from_thread.run(send, {"type": "adapt_progress", "signer": signer, "phase": phase,
+                                             "elapsed_s": round(time.monotonic() - started, 1)})
 
         async def build() -> None:
             try:
-                model = await anyio.to_thread.run_sync(self._build, signer, abandon_on_cancel=True)
+                model = await anyio.to_thread.run_sync(self._build, signer, report, abandon_on_cancel=True)
             except Exception as exc:  # noqa: BLE001 - any failure is told to the page; the connection stays
                 if not isinstance(exc, (LandmarkASLError, OSError, ValueError)):
                     _log.exception("building the personal model of %s failed", signer)
@@ -564,13 +594,20 @@ class _App:
                 await send({"type": "adapted", "model": model_label(model), "signer": signer,
                             "directory": printable_path(model.directory), "sample_counts": adapted["sample_counts"],
                             "n_samples": adapted["n_samples"], "seconds": round(adapted["seconds"], 2),
-                            "used": used})
+                            "elapsed_s": round(time.monotonic() - started, 2), "used": used})
 
         background.start_soon(build)
-        return {"type": "adapting", "signer": signer, "samples": printable_path(samples), **stopped}
+        return {"type": "adapting", "signer": signer, "samples": printable_path(samples),
+                "estimate_s": self._estimate(), **stopped}
 
-    def _build(self, signer: str) -> LoadedModel:
-        """Fit and save a signer's personal model (blocking; in a worker thread, one at a time)."""
+    def _estimate(self) -> float | None:
+        """Seconds the next build should take: the last build's real time on this server when the base
+        model's training landmarks are already in memory; None before the first build (it reads them,
+        from the landmark cache or by extracting them, which this server cannot foresee)."""
+        return None if self._base_rows is None or self._last_build_s is None else round(self._last_build_s, 1)
+
+    def _build(self, signer: str, report=lambda phase: None) -> LoadedModel:
+        """Fit and save a signer's personal model (blocking; in a worker thread, one at a time); ``report(phase)`` says what it does."""
         from landmark_asl.adapt import adapt_model, base_training_rows
         from landmark_asl.collect import read_samples
 
@@ -581,12 +618,18 @@ class _App:
             if samples.empty:
                 raise _no_samples(signer)
             if self._base_rows is None:
+                report("reading the base model's training landmarks (from the landmark cache, extracting any "
+                       "image not in it)")
                 self._base_rows = base_training_rows(self.model, cache_dir=self.settings.cache_dir,
                                                      n_jobs=self.settings.adapt_jobs)
+            report(f"fitting your model on {len(samples)} samples and the base model's data")
+            start = time.monotonic()
             output = adapt_model(samples, output=self.personal.model(signer), base=self.model.directory,
                                  signer=signer, cache_dir=self.settings.cache_dir, n_jobs=self.settings.adapt_jobs,
                                  base_rows=self._base_rows, progress=False)
-            return load_model(output)
+            model = load_model(output)
+            self._last_build_s = time.monotonic() - start  # the fit alone: the landmarks stay in memory
+            return model
         finally:
             self._adapt_lock.release()
 
@@ -612,6 +655,16 @@ class _App:
 
 
 _BUILDING = "another personal model is being built on this server (one at a time); try again when it is done"
+
+
+def _edit(recognizer: LiveRecognizer, command: dict[str, Any]) -> dict[str, Any]:
+    """``{"type": "edit", "text": ...}``: the page's text replaces the spelled one; its suggestions are answered."""
+    text = command.get("text")
+    if not isinstance(text, str) or len(text) > MAX_TEXT_CHARS:
+        raise LandmarkASLError(f"edit needs 'text', a string of at most {MAX_TEXT_CHARS:,} characters; "
+                               f"got {type(text).__name__}{f' of {len(text):,}' if isinstance(text, str) else ''}")
+    recognizer.set_text(text)
+    return {"type": "edited", "text": recognizer.text, "suggestions": recognizer.suggestions()}
 
 
 def _no_samples(signer: str) -> LandmarkASLError:

@@ -531,3 +531,21 @@ def test_recognizer_keeps_letter_probabilities_for_suggestions_through_edits():
     assert recognizer.suggestions()[0] == "CAT"
     recognizer.clear_text()
     assert recognizer.suggestions() == []
+
+
+def test_a_slow_source_holds_for_the_same_time_not_the_same_number_of_frames():
+    # stable_frames=6 at 30 fps is 0.2 s: at 10 fps (100 ms apart) the third held frame commits.
+    hand = make_hand()
+    model = FakeClassifier([[0.9, 0.05, 0.05]] * 12)
+    slow = LiveRecognizer(model, LiveSettings(smoothing_window=1))
+    assert [slow.process(hand, i, i * 100).committed for i in range(3)] == [None, None, "A"]
+    fast = LiveRecognizer(model, LiveSettings(smoothing_window=1))
+    assert [fast.process(hand, i, round(i * 1000 / 30)).committed for i in range(6)] == [None] * 5 + ["A"]
+    # A hand drifting 0.1 palm lengths per 100 ms frame is still (0.033 per 30 fps frame), not moving.
+    drifting = LiveRecognizer(FakeClassifier([[0.9, 0.05, 0.05]] * 3), LiveSettings(smoothing_window=1))
+    palm = float(np.linalg.norm((hand.image[9, :2] - hand.image[0, :2])))
+    results = []
+    for i in range(3):
+        moved = HandLandmarks(hand.image + np.array([0.1 * palm * i, 0, 0], np.float32), hand.world, "Right", 0.9)
+        results.append(drifting.process(moved, i, i * 100).committed)
+    assert results == [None, None, "A"]

@@ -169,6 +169,31 @@ def test_websocket_spells_real_frames(client, frame_640, model):
     landmarks = np.array(last["hand"]["landmarks"])
     assert landmarks.shape == (21, 2) and (landmarks >= 0).all() and (landmarks <= 1).all()
     assert "image" not in last
+    # The three most likely letters, best first, and words for what was spelled on the committing frame.
+    assert last["top"][0][0] == "L" and len(last["top"]) == 3 and last["top"][0][1] >= last["top"][1][1]
+    committing = next(r for r in results if r["committed"])
+    assert len(committing["suggestions"]) == 3 and "L" in committing["suggestions"]
+    assert "suggestions" not in results[0] and last["trail"] == [] and last["hint"] == ""
+
+
+@pytest.mark.slow
+def test_websocket_edit_sets_the_text_and_answers_suggestions(client, frame_640):
+    with client.websocket_connect("/ws") as ws:
+        assert ws.receive_json()["type"] == "hello"
+        ws.send_text(json.dumps({"type": "edit", "text": "HELL"}))
+        edited = ws.receive_json()
+        assert edited["type"] == "edited" and edited["text"] == "HELL" and "HELLO" in edited["suggestions"]
+        ws.send_text(json.dumps({"type": "edit", "text": "HELLO "}))
+        assert ws.receive_json()["suggestions"] == []  # a new word: nothing to suggest yet
+        for _ in range(8):  # the server spells on from the page's text
+            ws.send_bytes(frame_640)
+            last = receive_result(ws)
+        assert last["text"] == "HELLO L"
+        ws.send_text(json.dumps({"type": "edit", "text": 42}))
+        refused = ws.receive_json()
+        assert refused["type"] == "error" and "edit needs 'text', a string" in refused["error"]
+        ws.send_text(json.dumps({"type": "edit", "text": "x" * 2001}))
+        assert "at most 2,000 characters" in ws.receive_json()["error"]
 
 
 @pytest.mark.slow
@@ -233,6 +258,12 @@ def test_result_message_carries_every_scalar_field():
     assert message["progress"] == 0.375 and message["candidate"] == "B"
     assert message["confidence"] == 0.8123 and message["committed"] is None and message["text"] == "AB"
     assert "image" not in message and message["hand"]["handedness"] == "Left"
+    # Tuples of scalars (top three, the motion trail) become JSON lists.
+    trail = Extended(0, 0, None, None, 0.0, None, "", top=(("A", 0.5), ("B", 0.25)), trail=((0.1, 0.2), (0.3, 0.4)),
+                     trail_letter="J")
+    drawn = result_message(trail, (640, 480))
+    assert drawn["top"] == [["A", 0.5], ["B", 0.25]] and drawn["trail"] == [[0.1, 0.2], [0.3, 0.4]]
+    assert drawn["trail_letter"] == "J"
     assert np.allclose(np.array(message["hand"]["landmarks"]), np.round(hand_image[:, :2], 4))
     json.dumps(message)  # JSON-ready
 

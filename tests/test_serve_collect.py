@@ -64,14 +64,24 @@ def recording(client, signer: str, letters: str, per_letter: int):
         yield ws
 
 
+def receive(ws, progress: list | None = None) -> dict:
+    """The next message that is not a build's progress report (those go to ``progress``, if given)."""
+    while True:
+        message = ws.receive_json()
+        if message["type"] != "adapt_progress":
+            return message
+        if progress is not None:
+            progress.append(message)
+
+
 def command(ws, **message) -> dict:
     ws.send_text(json.dumps(message))
-    return ws.receive_json()
+    return receive(ws)
 
 
 def frame(ws, data: bytes) -> dict:
     ws.send_bytes(data)
-    reply = ws.receive_json()
+    reply = receive(ws)
     assert reply["type"] == "result", reply
     return reply
 
@@ -193,16 +203,24 @@ def test_personal_model_is_built_used_and_saved(server, frames, small_base):
             frame(ws, frames[name])
         started = command(ws, type="adapt")  # the signer of the collect session; its letter in progress is kept
         assert started["type"] == "adapting" and started["signer"] == "gil" and started["counts"] == {"A": 3, "V": 2}
+        assert started["estimate_s"] is None  # the first build reads the base landmarks: no estimate yet
         ws.send_bytes(frames["V2"])  # frames go on with the base model while the model is built
-        replies = [ws.receive_json(), ws.receive_json()]  # the frame's result and, before or after it, adapted
+        progress = []
+        replies = [receive(ws, progress), receive(ws, progress)]  # the frame's result and, before or after it, adapted
         assert sorted(r["type"] for r in replies) == ["adapted", "result"], replies
         adapted = next(r for r in replies if r["type"] == "adapted")
         assert adapted["model"] == "rf (personal: gil)" and adapted["sample_counts"] == {"A": 3, "V": 2}
+        # The build said what it did, and its real time counts the reading of the base landmarks.
+        assert [m["phase"].split(" ")[0] for m in progress] == ["reading", "fitting"], progress
+        assert adapted["elapsed_s"] >= adapted["seconds"] > 0 and adapted["elapsed_s"] >= progress[-1]["elapsed_s"]
         assert frame(ws, frames["V3"])["model"] == "rf (personal: gil)"  # the page now uses it
         assert command(ws, type="use", model="base") == {"type": "using", "model": "rf", "personal": None}
         assert frame(ws, frames["V3"])["model"] == "rf"
         assert command(ws, type="use", model="personal", signer="gil")["model"] == "rf (personal: gil)"
         assert "model must be 'base' or 'personal'" in command(ws, type="use", model="../x")["error"]
+        again = command(ws, type="adapt", signer="gil")  # the landmarks are in memory: the last fit is the estimate
+        assert again["type"] == "adapting" and 0 < again["estimate_s"] <= adapted["elapsed_s"]
+        assert receive(ws)["type"] == "adapted"
     me = load_model(personal / "gil" / "model")
     assert me.card.training["adapted"]["signer"] == "gil"
     own = read_samples(personal / "gil" / "samples.parquet")
@@ -236,7 +254,7 @@ def test_a_failed_build_is_told_to_the_page_and_the_connection_stays(small_base,
         command(ws, type="collect", signer="hal", letters="A", per_letter=1, every=1, countdown=0)
         frame(ws, frames["A0"])
         assert command(ws, type="adapt")["type"] == "adapting"
-        failed = ws.receive_json()
+        failed = receive(ws)
         assert failed["type"] == "error" and failed["command"] == "adapt"
         assert "cannot build the personal model of hal" in failed["error"] and "names no training sources" in failed["error"]
         import landmark_asl.adapt
@@ -246,7 +264,7 @@ def test_a_failed_build_is_told_to_the_page_and_the_connection_stays(small_base,
 
         monkeypatch.setattr(landmark_asl.adapt, "base_training_rows", broken)
         assert command(ws, type="adapt")["type"] == "adapting"
-        failed = ws.receive_json()
+        failed = receive(ws)
         assert failed["command"] == "adapt" and "out of luck" in failed["error"]
         assert frame(ws, frames["A1"])["model"] == "rf"  # still the base, still answering
     assert not (tmp_path / "personal" / "hal" / "model").exists()
@@ -305,7 +323,7 @@ def test_the_users_choice_of_model_outlasts_a_build_in_flight(server, frames, mo
         assert command(ws, type="adapt")["type"] == "adapting"
         assert command(ws, type="use", model="base")["model"] == "rf"  # chosen while the model is built
         release.set()
-        adapted = ws.receive_json()
+        adapted = receive(ws)
         assert adapted["type"] == "adapted" and adapted["used"] is False
         assert frame(ws, frames["A2"])["model"] == "rf"  # the choice stands
         assert command(ws, type="use", model="personal")["model"] == "rf (personal: lu)"
