@@ -312,6 +312,8 @@ def predict(paths: tuple[Path, ...], model: Path | None, as_json: bool) -> None:
               help="J and Z from the fingertip's trajectory (never from a still frame).")
 @click.option("--motion-distance", default=0.2, show_default=True, type=_FiniteRange(0.001, 10),
               help="Largest DTW distance of a fingertip path to a J or Z template that spells the letter.")
+@click.option("--reuse-still", default=1, show_default=True, type=click.IntRange(0, 10),
+              help="Frames in a row a very still hand reuses the last class probabilities (0: classify every frame).")
 @click.option("--handedness", default="geometry", show_default=True, type=click.Choice(["detector", "geometry"]),
               help="Which hand the model is told it sees: from the landmarks' 3D shape (the answer does not "
                    "depend on --mirror) or MediaPipe's label.")
@@ -321,7 +323,7 @@ def predict(paths: tuple[Path, ...], model: Path | None, as_json: bool) -> None:
 @_quiet_unless_verbose
 def live(source: str, model_dir: Path | None, mirror: bool, smoothing_window: int, threshold: float,
          stable_frames: int, release_frames: int, margin: float, max_speed: float, slide_distance: float,
-         motion_letters: bool, motion_distance: float, handedness: str, max_frames: int | None, headless: bool, as_json: bool) -> None:
+         motion_letters: bool, motion_distance: float, reuse_still: int, handedness: str, max_frames: int | None, headless: bool, as_json: bool) -> None:
     """Spell text from a camera, video or image folder; q/ESC quits and c clears in the window."""
     import json
 
@@ -329,7 +331,7 @@ def live(source: str, model_dir: Path | None, mirror: bool, smoothing_window: in
     from landmark_asl.persistence import load_model
 
     settings = lv.LiveSettings(smoothing_window, threshold, stable_frames, release_frames, mirror, margin, max_speed,
-                               slide_distance, motion_letters, handedness, motion_distance)
+                               slide_distance, motion_letters, handedness, motion_distance, reuse_still)
     with lv.open_source(source) as frames:  # first, so that a bad source fails before the model loads
         model = load_model(model_dir)
         recognizer = lv.LiveRecognizer(model, settings, extractor_settings=model.card.extractor_settings)

@@ -45,6 +45,10 @@ FRAME_MS = 1000.0 / 30.0
 #: A frame after a longer gap counts for at most this many 30 fps frames (a stall is not a hold).
 MAX_FRAME_WEIGHT = 4.0
 
+#: A hand at most this fraction of ``max_speed`` is still enough to reuse the last probabilities
+#: (``LiveSettings.reuse_still``).
+STILL_SPEED = 0.25
+
 #: A motion letter replaces its handshape's letter committed at most this long before the stroke
 #: ended (the handshape held before drawing it: about 0.2 s of hold plus a stroke of up to 1 s).
 MOTION_REPLACE_MS = 1500
@@ -93,6 +97,11 @@ class LiveSettings:
     motion_distance : float
         Largest DTW distance of a fingertip path to a J or Z template that is read as the letter
         (:class:`landmark_asl.motion.MotionLetterDetector`).
+    reuse_still : int
+        While the hand is very still (at most a quarter of ``max_speed``), the last classified
+        frame's probabilities are reused for up to this many frames in a row (0: classify every
+        frame). The forest's memory traffic slows MediaPipe's next frame, so 1 keeps the loop
+        near the bare detector's frame rate; on the dev suites it changed no letter.
     handedness : {'geometry', 'detector'}
         Which hand the model is told it sees (it mirrors left hands to right ones): 'geometry'
         decides from the landmarks' 3D shape (:func:`landmarks.geometric_handedness`), which flips
@@ -111,8 +120,11 @@ class LiveSettings:
     motion_letters: bool = True
     handedness: str = "geometry"
     motion_distance: float = 0.2
+    reuse_still: int = 1
 
     def __post_init__(self) -> None:
+        if int(self.reuse_still) != self.reuse_still or self.reuse_still < 0:
+            raise ValueError(f"reuse_still must be an integer >= 0; got {self.reuse_still!r}")
         if self.handedness not in HANDEDNESS_CHOICES:
             raise ValueError(f"handedness must be one of {HANDEDNESS_CHOICES}; got {self.handedness!r}")
         for name in ("smoothing_window", "stable_frames", "release_frames"):
@@ -698,6 +710,8 @@ class LiveRecognizer:
         self._rows: list[np.ndarray | None] = []  # per character of text: its A..Z probabilities (words.py)
         self._last_ms: int | None = None  # the previous frame's timestamp
         self._last_commit: tuple[str, int] | None = None  # the last committed label and when
+        self._proba: np.ndarray | None = None  # the last classified frame's probabilities
+        self._reused = 0  # frames in a row that reused them
 
     @property
     def text(self) -> str:
@@ -762,6 +776,7 @@ class LiveRecognizer:
         self._letters.reset()
         self._last_ms = None
         self._last_commit = None
+        self._proba, self._reused = None, 0
         self.stats = LiveStats()
 
     def process(
@@ -794,18 +809,36 @@ class LiveRecognizer:
         start = time.perf_counter()
         settings = self.settings
         points, top, smoothed, ranked = None, None, None, ()
-        if hand is None:
-            self._smoother.reset()
-            label, confidence = None, 0.0
-        else:
+        if hand is not None:
             if frame_size is not None and hand.image_size is None:
                 hand = dataclasses.replace(hand, image_size=frame_size)
+            points = hand_pixels(hand.image, hand.image_size)
+        # A frame of a slow source (a loaded laptop, the page at 10 fps) stands for several 30 fps
+        # frames: holds take the same time and a still hand reads as still at any frame rate.
+        elapsed = timestamp_ms - self._last_ms if self._last_ms is not None else 0
+        self._last_ms = timestamp_ms
+        frames = min(max(elapsed / FRAME_MS, 1.0), MAX_FRAME_WEIGHT) if elapsed > 0 else 1.0
+        speed = self._motion.update(points, frames)
+        if hand is None:
+            self._smoother.reset()
+            self._proba, self._reused = None, 0
+            label, confidence = None, 0.0
+        else:
             if settings.handedness == "geometry":
                 handedness = geometric_handedness(hand.image)
                 if handedness != hand.handedness:
                     hand = dataclasses.replace(hand, handedness=handedness)
-            x = self._features((hand,))[0]  # undoes the frame's aspect ratio (features.py)
-            proba = self.model.predict_proba_one(x)
+            # A hand held still shows the shape it showed a frame ago: its probabilities are reused
+            # for up to reuse_still frames in a row. The forest's memory traffic slows MediaPipe's
+            # next frame (caches), so fewer calls keep the loop near the bare detector's rate.
+            still = speed <= STILL_SPEED * settings.max_speed
+            if self._proba is not None and self._reused < settings.reuse_still and still:
+                proba = self._proba
+                self._reused += 1
+            else:
+                x = self._features((hand,))[0]  # undoes the frame's aspect ratio (features.py)
+                proba = self._proba = self.model.predict_proba_one(x)
+                self._reused = 0
             smoothed = self._smoother.update(proba)
             order = np.argsort(smoothed)[::-1][:3]
             best = int(order[0])
@@ -815,13 +848,6 @@ class LiveRecognizer:
             ranked = tuple((self.classes[int(i)], round(float(smoothed[i]), 4)) for i in order)
             shown = confidence >= settings.threshold and confidence - runner_up >= settings.margin
             label = top if shown else None
-            points = hand_pixels(hand.image, hand.image_size)
-        # A frame of a slow source (a loaded laptop, the page at 10 fps) stands for several 30 fps
-        # frames: holds take the same time and a still hand reads as still at any frame rate.
-        elapsed = timestamp_ms - self._last_ms if self._last_ms is not None else 0
-        self._last_ms = timestamp_ms
-        frames = min(max(elapsed / FRAME_MS, 1.0), MAX_FRAME_WEIGHT) if elapsed > 0 else 1.0
-        speed = self._motion.update(points, frames)
         moving = hand is not None and speed > settings.max_speed
         committed = None
         spelled = label

@@ -91,6 +91,8 @@ def main() -> int:
     parser.add_argument("--frames-per-letter", type=int, default=60)
     parser.add_argument("--repeats", type=int, default=3, help="end-to-end passes; the best is reported")
     parser.add_argument("--core", type=int, default=None, help="CPU core to pin to (default: the first allowed)")
+    parser.add_argument("--reuse-still", type=int, default=None,
+                        help="LiveSettings.reuse_still (default: the library's; 0 classifies every frame)")
     parser.add_argument("--json", dest="json_out", default=None, help="also write the results here")
     args = parser.parse_args()
 
@@ -113,7 +115,8 @@ def main() -> int:
     except LandmarkASLError as exc:
         print(f"bench_live: cannot load the model: {exc}", file=sys.stderr)
         return 0
-    recognizer = LiveRecognizer(model, LiveSettings())
+    settings = LiveSettings() if args.reuse_still is None else LiveSettings(reuse_still=args.reuse_still)
+    recognizer = LiveRecognizer(model, settings)
 
     with tempfile.TemporaryDirectory(prefix="bench_live_") as tmp:
         video = Path(tmp) / "bench_640x480.avi"
@@ -167,7 +170,8 @@ def main() -> int:
         ("after detection ms/frame p50 / p95 (in the loop, wall)", f"{loop50:.3f} / {loop95:.3f}", "< 1", loop95 < 1.0),
     ]
     print(f"bench_live: {n_frames} frames {WIDTH}x{HEIGHT} MJPG spelling {WORD!r}, model "
-          f"{getattr(model, 'name', '?')}, core {core} of {allowed}, best of {len(passes)} passes")  # fmt: skip
+          f"{getattr(model, 'name', '?')}, core {core} of {allowed}, best of {len(passes)} passes, "
+          f"reuse_still={settings.reuse_still}")  # fmt: skip
     load = os.getloadavg()[0]
     print(f"recognised {text!r}; detection rate {detection_rate:.1%}; "
           f"{platform.processor() or platform.machine()}, python {platform.python_version()}; "

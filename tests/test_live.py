@@ -98,8 +98,10 @@ def test_settings_validate_and_serialise():
     assert dataclasses.asdict(LiveSettings()) == {
         "smoothing_window": 3, "threshold": 0.3, "stable_frames": 6, "release_frames": 2, "mirror": False,
         "margin": 0.05, "max_speed": 0.06, "slide_distance": 0.3, "motion_letters": True,
-        "handedness": "geometry", "motion_distance": 0.2,
+        "handedness": "geometry", "motion_distance": 0.2, "reuse_still": 1,
     }  # fmt: skip
+    with pytest.raises(ValueError, match="reuse_still must be an integer >= 0"):
+        LiveSettings(reuse_still=-1)
     with pytest.raises(ValueError, match="handedness must be one of"):
         LiveSettings(handedness="selfie")
     with pytest.raises(ValueError, match="stable_frames must be an integer >= 1"):
@@ -135,7 +137,7 @@ def test_recognizer_thresholds_smooths_and_spells():
     hand = make_hand()
     confident_a, weak_b = [0.9, 0.05, 0.05], [0.3, 0.4, 0.3]
     model = FakeClassifier([confident_a] * 3 + [weak_b] * 3)
-    recognizer = LiveRecognizer(model, LiveSettings(smoothing_window=2, threshold=0.5, stable_frames=3))
+    recognizer = LiveRecognizer(model, LiveSettings(smoothing_window=2, threshold=0.5, stable_frames=3, reuse_still=0))
     results = [recognizer.process(hand, i, i * 33) for i in range(3)]
     assert [r.label for r in results] == ["A", "A", "A"]
     assert results[-1].committed == "A" and results[-1].text == "A"
@@ -515,7 +517,7 @@ def test_recognizer_keeps_letter_probabilities_for_suggestions_through_edits():
         rows += [proba] * 6
     model = FakeClassifier(rows)
     model.classes = ("A", "B", "C")
-    recognizer = LiveRecognizer(model)
+    recognizer = LiveRecognizer(model, LiveSettings(reuse_still=0))
     hand = make_hand()
     for i in range(18):
         if i and i % 6 == 0:
@@ -549,3 +551,21 @@ def test_a_slow_source_holds_for_the_same_time_not_the_same_number_of_frames():
         moved = HandLandmarks(hand.image + np.array([0.1 * palm * i, 0, 0], np.float32), hand.world, "Right", 0.9)
         results.append(drifting.process(moved, i, i * 100).committed)
     assert results == [None, None, "A"]
+
+
+def test_a_still_hand_is_classified_every_other_frame_a_moving_one_every_frame():
+    hand = make_hand()
+    model = FakeClassifier([[0.9, 0.05, 0.05]] * 20)
+    recognizer = LiveRecognizer(model)  # reuse_still=1
+    for i in range(6):
+        recognizer.process(hand, i, round(i * 1000 / 30))
+    assert len(model.rows) == 3  # frames 0, 2, 4
+    for i in range(6, 12):  # now moving 0.2 palm lengths a frame
+        shift = np.array([0.02 * (i - 5), 0, 0], np.float32)
+        recognizer.process(HandLandmarks(hand.image + shift, hand.world, "Right", 0.9), i, round(i * 1000 / 30))
+    assert len(model.rows) == 3 + 6
+    every = FakeClassifier([[0.9, 0.05, 0.05]] * 6)
+    still = LiveRecognizer(every, LiveSettings(reuse_still=0))
+    for i in range(6):
+        still.process(hand, i, round(i * 1000 / 30))
+    assert len(every.rows) == 6
