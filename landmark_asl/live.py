@@ -319,13 +319,13 @@ class Speller:
             return shown
         return None
 
-    def commit_motion(self, letter: str, *, shape: str | None, replace: bool = False) -> str:
+    def commit_motion(self, letter: str, *, shape: str | None, replace: bool | None = None) -> str:
         """Commit a motion letter (J, Z) traced by a hand showing ``shape``.
 
         When the last commit was ``shape`` itself and the hand has shown nothing else since (the
-        handshape was held long enough to commit before it moved), or ``replace`` (the caller
-        knows the last letter was that handshape, committed just before the stroke), that letter
-        is replaced.
+        handshape was held long enough to commit before it moved), that letter is replaced;
+        ``replace`` True or False overrides that guess (the caller knows whether the last letter
+        was that handshape, committed just before the stroke).
         The hand's shape then counts as held, so settling after the stroke commits nothing.
 
         Returns
@@ -333,7 +333,9 @@ class Speller:
         str
             ``letter``.
         """
-        if shape is not None and (self._last == shape or replace) and self.text.endswith(shape):
+        if replace is None:
+            replace = self._last == shape
+        if shape is not None and replace and self.text.endswith(shape):
             self.text = self.text[: -len(shape)]
         self._edit(letter)
         self._held, self._released, self._last = shape, 0, None

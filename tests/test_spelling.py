@@ -70,6 +70,18 @@ def test_motion_letter_replaces_the_handshape_committed_before_the_stroke():
     assert speller.text == "AJJ"
 
 
+def test_the_caller_decides_whether_the_handshape_is_replaced():
+    # The recognizer knows when the I was committed: one held long before the stroke is a letter of its own.
+    speller = Speller(stable_frames=3, release_frames=2)
+    feed(speller, [("I", False, False)] * 3)
+    speller.commit_motion("J", shape="I", replace=False)
+    assert speller.text == "IJ"
+    speller = Speller(stable_frames=3, release_frames=2)
+    feed(speller, [("I", False, False)] * 3 + [("Y", False, False)])  # another shape showed meanwhile
+    speller.commit_motion("J", shape="I", replace=True)
+    assert speller.text == "J"
+
+
 def test_motion_letter_after_another_shape_appends():
     speller = Speller(stable_frames=3, release_frames=2)
     feed(speller, [("I", False, False)] * 3 + [("B", False, False)] * 3)
