@@ -63,6 +63,8 @@ _TRY_AGAIN_LATER = 1013
 COMMANDS = ("clear", "edit", "collect", "collect_redo", "collect_skip", "collect_stop", "adapt", "use")
 #: Longest text message (a command) read; commands are a few hundred characters.
 MAX_COMMAND_CHARS = 4096
+#: File under ``personal_dir`` with the last build's times (the next build's estimate, across restarts).
+BUILD_TIMES = "build_times.json"
 #: Longest text an ``edit`` command may set.
 MAX_TEXT_CHARS = 2000
 #: A signer's name names its folder under ``personal_dir``: letters, digits, ``_`` and ``-`` only.
@@ -186,6 +188,27 @@ class _Personal:
 
     def model(self, signer: str) -> Path:
         return self.root / self.signer(signer) / "model"
+
+    def build_times(self) -> dict[str, float]:
+        """Seconds the last build took here (``read_s``: the base landmarks, ``fit_s``), for the next
+        build's estimate after a server restart; empty when none was recorded or the file is unreadable."""
+        try:
+            times = json.loads((self.root / BUILD_TIMES).read_text())
+        except (OSError, ValueError):
+            return {}
+        return {k: float(v) for k, v in times.items() if k in ("read_s", "fit_s") and isinstance(v, (int, float))}
+
+    def record_build_times(self, read_s: float | None, fit_s: float) -> None:
+        """Remember a build's times (the read only when this build read the base landmarks)."""
+        from landmark_asl._util import atomic_write_text
+
+        times = self.build_times()
+        times["fit_s"] = round(fit_s, 2)
+        if read_s is not None:
+            times["read_s"] = round(read_s, 2)
+        with contextlib.suppress(OSError):  # an estimate is a nicety: a read-only folder does not fail a build
+            self.root.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(self.root / BUILD_TIMES, json.dumps(times) + "\n")
 
     def known(self, limit: int = 100) -> dict[str, dict[str, bool]]:
         """Signer -> whether samples and a built model are on disk (so the page can tell which buttons work)."""
@@ -601,10 +624,18 @@ class _App:
                 "estimate_s": self._estimate(), **stopped}
 
     def _estimate(self) -> float | None:
-        """Seconds the next build should take: the last build's real time on this server when the base
-        model's training landmarks are already in memory; None before the first build (it reads them,
-        from the landmark cache or by extracting them, which this server cannot foresee)."""
-        return None if self._base_rows is None or self._last_build_s is None else round(self._last_build_s, 1)
+        """Seconds the next build should take, from the last build's recorded times (``build_times.json``
+        in the personal folder, so a restarted server knows them): its fit, plus the reading of the base
+        model's training landmarks while they are not in memory. None when no build was recorded."""
+        times = self.personal.build_times() if self.personal is not None else {}
+        fit = self._last_build_s if self._last_build_s is not None else times.get("fit_s")
+        if fit is None:
+            return None
+        if self._base_rows is None:
+            if "read_s" not in times:
+                return None
+            fit += times["read_s"]
+        return round(fit, 1)
 
     def _build(self, signer: str, report=lambda phase: None) -> LoadedModel:
         """Fit and save a signer's personal model (blocking; in a worker thread, one at a time); ``report(phase)`` says what it does."""
@@ -617,11 +648,14 @@ class _App:
             samples = read_samples(self.personal.samples(signer))
             if samples.empty:
                 raise _no_samples(signer)
+            read_s = None
             if self._base_rows is None:
                 report("reading the base model's training landmarks (from the landmark cache, extracting any "
                        "image not in it)")
+                read_start = time.monotonic()
                 self._base_rows = base_training_rows(self.model, cache_dir=self.settings.cache_dir,
                                                      n_jobs=self.settings.adapt_jobs)
+                read_s = time.monotonic() - read_start
             report(f"fitting your model on {len(samples)} samples and the base model's data")
             start = time.monotonic()
             output = adapt_model(samples, output=self.personal.model(signer), base=self.model.directory,
@@ -629,6 +663,7 @@ class _App:
                                  base_rows=self._base_rows, progress=False)
             model = load_model(output)
             self._last_build_s = time.monotonic() - start  # the fit alone: the landmarks stay in memory
+            self.personal.record_build_times(read_s, self._last_build_s)
             return model
         finally:
             self._adapt_lock.release()

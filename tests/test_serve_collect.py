@@ -221,6 +221,13 @@ def test_personal_model_is_built_used_and_saved(server, frames, small_base):
         again = command(ws, type="adapt", signer="gil")  # the landmarks are in memory: the last fit is the estimate
         assert again["type"] == "adapting" and 0 < again["estimate_s"] <= adapted["elapsed_s"]
         assert receive(ws)["type"] == "adapted"
+    # The times are kept in the personal folder: a restarted server estimates its first build (read + fit).
+    times = json.loads((personal / "build_times.json").read_text())
+    assert set(times) == {"read_s", "fit_s"} and times["read_s"] >= 0 and times["fit_s"] > 0
+    with client.websocket_connect("/ws") as ws:  # the same server, the landmarks in memory: the fit alone
+        ws.receive_json()
+        assert command(ws, type="adapt", signer="gil")["estimate_s"] == pytest.approx(times["fit_s"], abs=0.11)
+        assert receive(ws)["type"] == "adapted"
     me = load_model(personal / "gil" / "model")
     assert me.card.training["adapted"]["signer"] == "gil"
     own = read_samples(personal / "gil" / "samples.parquet")
