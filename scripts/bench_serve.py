@@ -172,7 +172,8 @@ async def collect_and_adapt(url: str, frames: dict[str, list[bytes]], n_builds: 
                     await ws.recv()  # the frame's own result
                     break
                 n_frames += 1
-            builds.append({"seconds": seconds, "fps_while_building": n_frames / seconds, "model": message["model"]})
+            builds.append({"seconds": seconds, "fps_while_building": n_frames / seconds, "model": message["model"],
+                           "estimate_s": reply.get("estimate_s"), "server_elapsed_s": message.get("elapsed_s")})
     return {"collect": collect, "builds": builds}
 
 
@@ -252,8 +253,11 @@ def main() -> int:
               f"{collect['round_trip_ms_p95']:.1f} ms")
         for i, build in enumerate(builds):
             kind = "first (reads the base model's training landmarks)" if i == 0 else "again (base rows in memory)"
+            estimate = build.get("estimate_s")
+            error = f" ({100 * (estimate - build['seconds']) / build['seconds']:+.0f}%)" if estimate else ""
             print(f"personal model built from the page, {kind}: {build['seconds']:.1f} s from 'adapt' to 'adapted', "
-                  f"{build['fps_while_building']:.1f} fps meanwhile -> {build['model']}")
+                  f"{build['fps_while_building']:.1f} fps meanwhile -> {build['model']}; the page's estimate "
+                  f"{'none' if estimate is None else f'{estimate:.1f} s'}{error}")
     if args.json_out:
         Path(args.json_out).write_text(json.dumps({
             "frames": len(frames), "size": [WIDTH, HEIGHT], "timed_frames": args.frames, "warmup": args.warmup,
