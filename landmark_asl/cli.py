@@ -68,6 +68,12 @@ def _quiet_unless_verbose(func):
             from landmark_asl.extraction import quiet_native_logs
 
             quiet_native_logs()
+        else:
+            import os
+
+            from landmark_asl.landmarks import VERBOSE_ENV
+
+            os.environ[VERBOSE_ENV] = "1"  # the library hides them by default too
         return func(*args, **kwargs)
 
     return wrapper
@@ -264,26 +270,101 @@ def compare(train_sources: tuple[str, ...], test_sources: tuple[str, ...], split
     click.echo(f"report: {output / 'report.md'}")
 
 
+_labels_answer_option = click.option(
+    "--labels", default=None, metavar="A,B,C",
+    help="Only these classes can be answered (comma-separated), e.g. the letters a word can hold.")
+_min_confidence_option = click.option(
+    "--min-confidence", default=None, type=_FiniteRange(0, 1),
+    help="Below this probability the answer is 'unknown' instead of the best guess.")
+
+
 @main.command()
 @click.argument("paths", metavar="IMAGE_OR_DIR...", nargs=-1, required=True,
                 type=click.Path(exists=True, path_type=Path))
 @click.option("--model", default=None, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Model directory (default: the shipped models/default).")
+@_labels_answer_option
+@_min_confidence_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per image per line.")
 @_quiet_unless_verbose
-def predict(paths: tuple[Path, ...], model: Path | None, as_json: bool) -> None:
-    """Predict the letter shown in each image (folders are searched for images)."""
+def predict(paths: tuple[Path, ...], model: Path | None, labels: str | None, min_confidence: float | None,
+            as_json: bool) -> None:
+    """Predict the letter shown in each image (folders are searched for images).
+
+    Images in folders named like a label (A/, del/, ...) are scored: the accuracy is printed at the end.
+    """
     import json
 
-    from landmark_asl.inference import predict_images
+    from landmark_asl.exceptions import DatasetError
+    from landmark_asl.images import image_files, printable_path
     from landmark_asl.labels import display_label
+    from landmark_asl.recognizer import folder_label, load_model, prediction_row
 
-    for result in predict_images(list(paths), model=model):
-        if as_json:
-            click.echo(json.dumps(result))
-        else:
-            label = display_label(result["label"])
-            click.echo(f"{result['path']}\t{label}\t{result['confidence']:.2f}")
+    scored = []  # (true label, predicted label, detected) of images in label folders
+    with load_model(model) as recognizer:
+        for path in image_files(paths):
+            try:
+                row = prediction_row(printable_path(path), recognizer.predict(path, labels=labels,
+                                                                              min_confidence=min_confidence))
+            except DatasetError as exc:
+                row = prediction_row(printable_path(path), None, str(exc))
+            error = row["error"]
+            truth = folder_label(path)
+            if truth is not None and truth in set(recognizer.classes):
+                scored.append((truth, row["label"], bool(row["detected"]) if row["detected"] is not None else True))
+            if as_json:
+                click.echo(json.dumps(row))
+            else:
+                shown = f"error: {error}" if error else f"{display_label(row['label'])}\t{row['confidence']:.2f}"
+                click.echo(f"{row['path']}\t{shown}")
+    if scored:
+        right = sum(truth == label for truth, label, _ in scored)
+        detected = [found for _, _, found in scored]
+        line = (f"accuracy {100 * right / len(scored):.1f}% ({right} of {len(scored)} images in label folders; "
+                f"hand found in {100 * sum(detected) / len(detected):.1f}%)")
+        click.echo(line, err=as_json)
+
+
+@main.command()
+@click.argument("sources", metavar="FOLDER...", nargs=-1, required=True)
+@click.option("--model", default=None, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Model directory (default: the shipped models/default).")
+@_labels_answer_option
+@_min_confidence_option
+@click.option("-o", "--output", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write confusion.png and evaluation.json into.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@_quiet_unless_verbose
+def evaluate(sources: tuple[str, ...], model: Path | None, labels: str | None, min_confidence: float | None,
+             output: Path | None, as_json: bool) -> None:
+    """Score a model on labelled FOLDER... (<label>/*.jpg, or dataset names): coverage, accuracy, per class."""
+    import json
+
+    from landmark_asl.labels import display_label
+    from landmark_asl.recognizer import evaluate_images
+
+    report = evaluate_images(list(sources), model=model, labels=labels, min_confidence=min_confidence,
+                             output=output, progress=not as_json)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+
+    def pct(value):
+        return "-" if value is None else f"{100 * value:.1f}%"
+
+    click.echo(f"{report['model']['name']} model on {', '.join(report['sources'])}: {report['n_test']} images")
+    click.echo(f"hand found {pct(report['coverage'])}  accuracy (all images) {pct(report['accuracy_all'])}  "
+               f"accuracy (hand found) {pct(report['accuracy_detected'])}  macro F1 {report['macro_f1']:.3f}")
+    click.echo("label\timages\taccuracy\tF1")
+    for label, row in report["per_class"].items():
+        click.echo(f"{display_label(label)}\t{row['n']}\t{pct(row['accuracy'])}\t{row['f1']:.3f}")
+    if report["dropped"]:
+        shown = ", ".join(f"{k} ({v})" for k, v in report["dropped"].items())
+        click.echo(f"left out (labels the model cannot answer): {shown}")
+    if report["n_unreadable"]:
+        click.echo(f"{report['n_unreadable']} images could not be read (counted as wrong)")
+    for name, path in report["files"].items():
+        click.echo(f"{name}: {path}")
 
 # --- live --------------------------------------------------------------------
 
@@ -321,7 +402,7 @@ def live(source: str, model_dir: Path | None, mirror: bool, smoothing_window: in
     import json
 
     from landmark_asl import live as lv
-    from landmark_asl.persistence import load_model
+    from landmark_asl.recognizer import load_model
 
     settings = lv.LiveSettings(smoothing_window, threshold, stable_frames, release_frames, mirror, margin, max_speed,
                                slide_distance, motion_letters)

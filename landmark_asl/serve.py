@@ -19,7 +19,6 @@ import dataclasses
 import json
 import logging
 import re
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -348,8 +347,11 @@ class _App:
     def __init__(self, model: LoadedModel, settings: ServeSettings) -> None:
         from landmark_asl.features import N_RAW_FEATURES
 
+        from landmark_asl.recognizer import Recognizer
+
         check_landmark_model(model)
         self.model = model
+        self.recognizer = Recognizer(model)  # POST /api/predict (one at a time: predict_limiter)
         self.settings = settings
         self.n_connections = 0
         # One call before the first frame: some classifiers build fast-path state lazily.
@@ -408,17 +410,13 @@ class _App:
         return JSONResponse(result, status_code=400 if result["error"] else 200)
 
     def _predict_bytes(self, data: bytes, name: str) -> dict[str, Any]:
-        from landmark_asl.inference import predict_images
+        from landmark_asl.recognizer import prediction_row
 
-        # predict_images reads files: the upload goes to a private temporary folder, deleted after.
-        with tempfile.TemporaryDirectory(prefix="landmark-asl-upload-") as folder:
-            path = Path(folder) / "upload"
-            path.write_bytes(data)
-            (result,) = predict_images([path], model=self.model)
-        result["path"] = name
-        if result["error"]:
-            result["error"] = result["error"].replace(printable_path(path), name)
-        return result
+        # Decoded in memory (no temporary file); the recognizer's extractor is reused by every upload.
+        try:
+            return prediction_row(name, self.recognizer.predict(decode_image(data, name=name)))
+        except DatasetError as exc:
+            return prediction_row(name, None, str(exc))
 
     def collect_settings(self) -> dict[str, Any]:
         from landmark_asl.collect import DEFAULT_COUNTDOWN, DEFAULT_EVERY, DEFAULT_PER_LETTER

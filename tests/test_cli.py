@@ -157,7 +157,44 @@ def test_predict_json_lines(trained_model, small):
 def test_predict_folder_plain_output(trained_model, small):
     result = CliRunner(mix_stderr=False).invoke(main, ["predict", "--model", str(trained_model), str(small["test"] / "L")])
     assert result.exit_code == 0, result.stderr
-    assert len(result.stdout.strip().splitlines()) == 3
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 4 and all(line.split("\t")[1] in LETTERS for line in lines[:3])
+    right = sum(line.split("\t")[1] == "L" for line in lines[:3])  # the folder is named L: it is scored
+    assert lines[3].startswith(f"accuracy {100 * right / 3:.1f}% ({right} of 3 images in label folders; hand found in")
+
+
+@pytest.mark.slow
+def test_predict_labels_and_min_confidence(trained_model, small):
+    images = [str(p) for p in sorted((small["test"] / "L").glob("*.jpg"))]
+    run = CliRunner(mix_stderr=False).invoke
+    only_ab = run(main, ["predict", "--model", str(trained_model), *images, "--json", "--labels", "a,B"])
+    assert only_ab.exit_code == 0, only_ab.stderr
+    records = [json.loads(line) for line in only_ab.stdout.splitlines()]
+    assert {r["label"] for r in records} <= {"A", "B"} and all(r["detected"] for r in records)
+    assert only_ab.stderr.startswith("accuracy 0.0% (0 of 3 images")  # --json: the summary goes to stderr
+    unsure = run(main, ["predict", "--model", str(trained_model), *images, "--json", "--min-confidence", "1"])
+    for record in map(json.loads, unsure.stdout.splitlines()):
+        assert record["label"] == ("unknown" if record["confidence"] < 1 else record["top_k"][0][0])
+    bad = run(main, ["predict", "--model", str(trained_model), *images, "--labels", "A,Q"])
+    assert bad.exit_code == 1 and bad.stderr.startswith("Error: labels Q are not classes of the 'rf' model")
+
+
+@pytest.mark.slow
+def test_evaluate_scores_a_labelled_folder(trained_model, small, tmp_path):
+    out = tmp_path / "eval"
+    result = CliRunner(mix_stderr=False).invoke(main, ["evaluate", "--model", str(trained_model), str(small["other"]),
+                                                       "-o", str(out), "--json"])
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["dropped"] == {"Y": 3}  # the model knows A, B, L: Y images cannot be answered
+    assert report["n_test"] == 6 and set(report["per_class"]) == {"A", "B"}
+    assert report["accuracy_all"] == pytest.approx(
+        sum(r["accuracy"] * r["n"] for r in report["per_class"].values()) / 6)
+    assert (out / "confusion.png").stat().st_size > 1000
+    assert json.loads((out / "evaluation.json").read_text())["accuracy_all"] == report["accuracy_all"]
+    plain = CliRunner(mix_stderr=False).invoke(main, ["evaluate", "--model", str(trained_model), str(small["other"])])
+    assert plain.exit_code == 0, plain.stderr
+    assert "accuracy (all images)" in plain.stdout and "left out (labels the model cannot answer): Y (3)" in plain.stdout
 
 
 def test_predict_bad_model_dir_is_one_line_error(tmp_path, small):
