@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e ".[cnn,dask,serve,dev]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[xgb,cnn,dask,serve,dev]"
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -35,7 +35,7 @@ def _training_sources(model) -> list[str]:
     return list(sources)
 
 
-def base_training_rows(base, *, cache_dir: str | Path, settings: Any = None, n_jobs: int = 1,
+def base_training_rows(base, *, cache_dir: str | Path | None = None, settings: Any = None, n_jobs: int = 1,
                        progress: bool = False) -> pd.DataFrame:
     """The rows a saved landmark model was trained on, read back from the landmark cache.
 
@@ -103,7 +103,7 @@ def adapt_model(
     weight : float
         Weight of one sample relative to a mean base training row (> 0).
     cache_dir : str or Path, optional
-        Landmark cache (default ``.cache/landmarks``).
+        Landmark cache (default: the per-user cache, :func:`landmark_asl.paths.landmark_cache_dir`).
     n_jobs : int
         Threads of the fit.
     base_rows : DataFrame, optional
@@ -142,7 +142,6 @@ def adapt_model(
         raise LandmarkASLError(f"{model.directory} is a {card.name!r} model: adapt takes a landmark model (rf or xgb)")
     if base_rows is None:
         _training_sources(model)
-    cache_dir = Path(cache_dir) if cache_dir is not None else Path(".cache") / "landmarks"
     if isinstance(samples, pd.DataFrame):
         own = samples.copy()
     else:

@@ -153,36 +153,50 @@ def _comma_list(value: tuple[str, ...]) -> list[str] | None:
 _n_jobs_option = click.option("--n-jobs", default=1, show_default=True, type=int, help="Worker processes/threads.")
 _random_state_option = click.option("--random-state", default=0, show_default=True, type=int,
                                     help="Seed of the split and the models.")
-_cache_dir_option = click.option("--cache-dir", default=Path(".cache/landmarks"), show_default=True,
-                                 type=click.Path(file_okay=False, path_type=Path),
-                                 help="Cache of extracted landmark tables (reused by later runs).")
+_cache_dir_option = click.option(
+    "--cache-dir", default=None, type=click.Path(file_okay=False, path_type=Path),
+    help="Cache of extracted landmark tables, reused by later runs (default: the per-user cache, "
+         "~/.cache/landmark_asl/landmarks on Linux; $LANDMARK_ASL_CACHE moves it).")
 
 
-def _recipe_options(command):
-    """``--balance``, ``--augment`` and ``--calibrate``: the training recipe of a landmark model."""
+def _recipe_options(command=None, *, shipped: bool = False):
+    """``--balance``, ``--augment`` and ``--calibrate``: the training recipe of a landmark model.
+
+    ``shipped``: the defaults are the shipped model's recipe (``training.DEFAULT_RECIPE``, for
+    ``train``); otherwise none of it (``compare`` measures models as asked).
+    """
+    if command is None:
+        return functools.partial(_recipe_options, shipped=shipped)
+    recipe = " (default for landmark models: the shipped recipe)" if shipped else ""
     command = click.option(
-        "--calibrate/--no-calibrate", default=False, show_default=True,
+        "--calibrate/--no-calibrate", default=None if shipped else False, show_default=not shipped,
         help="Landmark models: fit a temperature on out-of-group predictions (needs two or more groups) and "
-             "store it with the model, so its confidence can be trusted.")(command)
+             "store it with the model, so its confidence can be trusted"
+             + (" (default: when the data holds two or more groups)." if shipped else "."))(command)
     command = click.option(
         "--augment", "augment", multiple=True, metavar="NAME=VALUE",
         help="Landmark models: add perturbed copies of the training rows (augment_landmarks parameters, "
-             "e.g. n_copies=1, max_angle=15, stretch=0.3); repeat for several.")(command)
+             "e.g. n_copies=1, max_angle=15, stretch=0.3); repeat for several" + (f"{recipe}; 'none': no copies."
+                                                                                  if shipped else "."))(command)
     return click.option(
-        "--balance", default="none", show_default=True, type=click.Choice(["none", "dataset"]),
-        help="Landmark models: 'dataset' weighs every dataset the same, however many rows it has.")(command)
+        "--balance", default=None if shipped else "none", show_default=not shipped,
+        type=click.Choice(["none", "dataset"]),
+        help="Landmark models: 'dataset' weighs every dataset the same, however many rows it has" + recipe + ".")(command)
 
 
-def _recipe(balance: str, augment: tuple[str, ...]) -> dict:
-    """The CLI's recipe options as library arguments."""
+def _recipe(balance: str | None, augment: tuple[str, ...]) -> dict:
+    """The CLI's recipe options as library arguments (None: not given)."""
     from landmark_asl.estimators import parse_params
 
+    if augment == ("none",):
+        return {"balance": None if balance == "none" else balance, "augment": None}
     return {"balance": None if balance == "none" else balance, "augment": parse_params(augment, per_model=False) or None}
 
 
 @main.command()
 @click.argument("sources", nargs=-1, required=True)
-@click.option("--model-name", default="xgb", show_default=True, type=_RegistryChoice(), help="Registry name of the model.")
+@click.option("--model-name", default="rf", show_default=True, type=_RegistryChoice(),
+              help="Registry name of the model (rf: the shipped recipe's forest).")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Model directory to write (replaced if it exists).")
 @_n_jobs_option
@@ -192,22 +206,34 @@ def _recipe(balance: str, augment: tuple[str, ...]) -> dict:
               help="A comparison report.json whose metrics for this model go into the metadata.")
 @click.option("--labels", default=None, help="Comma-separated labels to keep (default: all), e.g. to leave out digits.")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
-              help="Model parameter, e.g. n_estimators=50; repeat for several.")
-@_recipe_options
+              help="Model parameter, e.g. n_estimators=50; repeat for several (rf: on top of the shipped recipe's "
+                   "n_estimators=50, min_samples_leaf=5, handshape=true).")
+@_recipe_options(shipped=True)
 @_scheduler_option
 @_quiet_unless_verbose
 def train(sources: tuple[str, ...], model_name: str, output: Path, n_jobs: int, random_state: int,
           cache_dir: Path, metrics_from: Path | None, labels: str | None, params: tuple[str, ...],
           balance: str, augment: tuple[str, ...], calibrate: bool, scheduler: str | None) -> None:
-    """Train a model on every sample of SOURCE... (dataset names, folders or landmark tables) and save it."""
-    from landmark_asl.estimators import parse_params
-    from landmark_asl.training import train_model
+    """Train a model on every sample of SOURCE... (dataset names, folders or landmark tables) and save it.
 
+    By default a landmark model is trained with the shipped model's recipe (models/default/README.md).
+    """
+    from landmark_asl.estimators import get_spec, parse_params
+    from landmark_asl.training import DEFAULT_RECIPE, train_model
+
+    recipe = _recipe(balance, augment)
+    shipped = DEFAULT_RECIPE if get_spec(model_name).input_kind == "landmarks" else None
+    if balance is None:
+        recipe["balance"] = shipped.balance if shipped else None
+    if not augment:
+        recipe["augment"] = dict(shipped.augment) if shipped and shipped.augment else None
+    base_params = dict(DEFAULT_RECIPE.params) if model_name == DEFAULT_RECIPE.model_name else {}
     path = train_model(list(sources), model_name=model_name, output=output, n_jobs=n_jobs,
                        random_state=random_state, cache_dir=cache_dir, metrics_from=metrics_from,
                        labels=_comma_list((labels,)) if labels else None,
-                       params=parse_params(params, per_model=False), calibrate=calibrate,
-                       scheduler=scheduler, **_recipe(balance, augment))
+                       params={**base_params, **parse_params(params, per_model=False)},
+                       calibrate=("auto" if shipped else False) if calibrate is None else calibrate,
+                       scheduler=scheduler, **recipe)
     click.echo(f"saved {model_name} model to {path}")
 
 
@@ -267,6 +293,10 @@ def compare(train_sources: tuple[str, ...], test_sources: tuple[str, ...], split
     else:
         click.echo(f"{report['metadata']['title']}  ({report['metadata']['n_test']} test images)")
         click.echo(reporting.format_table(reporting.summary_rows(report), markdown=False))
+    dropped = report["metadata"].get("dropped_labels") or []
+    if dropped:
+        n_kept = len(report["metadata"].get("classes") or [])
+        click.echo(f"labels dropped (not in both train and test; {n_kept} kept): {' '.join(dropped)}")
     click.echo(f"report: {output / 'report.md'}")
 
 

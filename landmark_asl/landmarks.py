@@ -85,8 +85,7 @@ from typing import Literal  # noqa: E402
 
 from landmark_asl.exceptions import ExtractionError  # noqa: E402
 
-#: Environment variable overriding the folder where the model bundle is cached.
-CACHE_ENV = "LANDMARK_ASL_CACHE"
+from landmark_asl.paths import CACHE_ENV, cache_dir  # noqa: E402  (the bundle lives in the per-user cache)
 
 #: Model files shipped inside the mediapipe wheel, and their names inside a ``.task`` bundle.
 _BUNDLE_MEMBERS = (
@@ -233,16 +232,6 @@ def native_logs_hidden():
 
 # cache folder -> bundle built or found there by this process (hashing the models takes a while).
 _BUNDLES: dict[str, Path] = {}
-
-
-def cache_dir() -> Path:
-    """Folder for cached files: ``$LANDMARK_ASL_CACHE``, else ``$XDG_CACHE_HOME/landmark_asl``, else ``~/.cache/landmark_asl``."""
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".cache"
-    return base / "landmark_asl"
 
 
 def _mediapipe_root() -> Path:

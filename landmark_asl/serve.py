@@ -43,7 +43,9 @@ try:
     from starlette.staticfiles import StaticFiles
     from starlette.websockets import WebSocket, WebSocketDisconnect
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise ImportError(
+    from landmark_asl.exceptions import MissingExtraError
+
+    raise MissingExtraError(
         f"landmark-asl serve needs the 'serve' extra ({exc.name} is missing): pip install 'landmark_asl[serve]'"
     ) from exc
 
@@ -84,8 +86,10 @@ class ServeSettings:
     personal_dir : Path or None
         Where collect mode keeps each signer's ``samples.parquet`` and personal ``model/``
         (``<personal_dir>/<signer>/``); None turns collect mode and personal models off.
-    cache_dir : Path
-        Landmark cache holding the base model's training landmarks (``adapt`` retrains on them).
+    cache_dir : Path or None
+        Landmark cache holding the base model's training landmarks (``adapt`` retrains on them);
+        None: the per-user cache (:func:`landmark_asl.paths.landmark_cache_dir`), whatever folder
+        the server was started in.
     max_per_letter : int
         Most samples per letter a page may ask to record.
     adapt_jobs : int
@@ -98,7 +102,7 @@ class ServeSettings:
     max_connections: int = 4
     live: LiveSettings = field(default_factory=LiveSettings)
     personal_dir: Path | None = Path("personal")
-    cache_dir: Path = Path(".cache") / "landmarks"
+    cache_dir: Path | None = None
     max_per_letter: int = 50
     adapt_jobs: int = -1
 
@@ -689,8 +693,9 @@ def run_app(app: Starlette, *, host: str = "127.0.0.1", port: int = 8000) -> Non
     port : int
         TCP port (0: any free one).
     """
-    import uvicorn
+    from landmark_asl._util import import_extra
 
+    uvicorn = import_extra("uvicorn", extra="serve", purpose="landmark-asl serve")
     settings = app.state.serve.settings
     # Frames above the limit get the app's clear error; far larger ones are cut by uvicorn (code 1009).
     uvicorn.run(app, host=host, port=port, log_level="warning", ws_max_size=4 * settings.max_frame_bytes)

@@ -107,6 +107,17 @@ def test_random_split_is_reproducible_and_read_by_every_model(small, tmp_path):
     assert file_sha256(tmp_path / "three" / "split.csv") != hashes[0]
 
 
+@pytest.mark.slow
+def test_compare_prints_the_dropped_labels(small, tmp_path):
+    result = CliRunner(mix_stderr=False).invoke(main, [
+        "compare", "--train", str(small["train"]), "--test", str(small["other"]), "--models", "rf",
+        "-o", str(tmp_path / "r"), "--cache-dir", str(small["cache"]), "--param", "rf.n_estimators=5",
+    ])
+    assert result.exit_code == 0, result.stderr
+    # train holds A, B, L and test A, B, Y: the stdout says what the figures leave out.
+    assert "labels dropped (not in both train and test; 2 kept): L Y" in result.stdout.splitlines()
+
+
 def test_compare_rejects_unknown_model(small, tmp_path):
     result = CliRunner(mix_stderr=False).invoke(main, ["compare", "--train", str(small["train"]), "--models", "rf,svm",
                                        "-o", str(tmp_path / "r")])
@@ -122,8 +133,24 @@ def test_train_writes_model_with_metadata(trained_model, small):
     assert metadata["training"]["train_sources"] == [str(small["train"])]
     assert metadata["extractor_settings"]["min_detection_confidence"] == 0.5
     assert metadata["metrics"] is None  # no metric computed on training data
-    assert metadata["training"]["params"] == {"n_estimators": 20}
+    # The shipped recipe by default, --param on top of it; one group: no temperature.
+    assert metadata["training"]["params"] == {"n_estimators": 20, "min_samples_leaf": 5, "handshape": True}
     assert metadata["estimator"]["params"]["n_estimators"] == 20
+    assert metadata["training"]["balance"] == "dataset"
+    assert metadata["training"]["augment"] == {"n_copies": 1, "max_angle": 30.0, "stretch": 0.3}
+    assert metadata["calibration"] is None
+
+
+def test_train_defaults_are_the_shipped_recipe():
+    from landmark_asl.persistence import default_model_dir
+    from landmark_asl.training import DEFAULT_RECIPE
+
+    shipped = json.loads((default_model_dir() / "metadata.json").read_text())
+    assert shipped["name"] == DEFAULT_RECIPE.model_name
+    assert shipped["training"]["params"] == DEFAULT_RECIPE.params
+    assert shipped["training"]["balance"] == DEFAULT_RECIPE.balance
+    assert shipped["training"]["augment"] == DEFAULT_RECIPE.augment
+    assert (shipped["calibration"] is not None) == DEFAULT_RECIPE.calibrate
 
 
 def test_train_unknown_param_is_one_line_error(small, tmp_path):
