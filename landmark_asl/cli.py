@@ -530,15 +530,20 @@ def collect(source: str, letters: str, per_letter: int, signer: str, output: Pat
 @click.option("--weight", default=None, type=float,
               help="Weight of one of your samples relative to a base training row (default: the measured one).")
 @click.option("--n-jobs", default=-1, show_default=True, type=int, help="Threads of the fit (-1: every core).")
+@click.option("--base-rows", default="auto", show_default=True, type=click.Choice(["auto", "datasets", "packaged"]),
+              help="What the model is retrained on besides your samples: the base model's training data (datasets, "
+                   "from the cache or $LANDMARK_ASL_DATA), the rows shipped with landmark_asl (packaged), or the "
+                   "datasets when they are there, else the packaged rows (auto).")
 @_cache_dir_option
 @_quiet_unless_verbose
 def adapt(samples: tuple[str, ...], base: Path | None, output: Path, signer: str | None, weight: float | None,
-          n_jobs: int, cache_dir: Path) -> None:
+          n_jobs: int, base_rows: str, cache_dir: Path) -> None:
     """Build a personal model from a base model and SAMPLES... (collect tables, image folders, landmark CSVs)."""
     from landmark_asl.adapt import DEFAULT_WEIGHT, adapt_model
 
     path = adapt_model(list(samples), output=output, base=base, signer=signer,
-                       weight=DEFAULT_WEIGHT if weight is None else weight, cache_dir=cache_dir, n_jobs=n_jobs)
+                       weight=DEFAULT_WEIGHT if weight is None else weight, cache_dir=cache_dir, n_jobs=n_jobs,
+                       base_rows=base_rows)
     click.echo(f"saved personal model to {path}")
 
 

@@ -573,7 +573,7 @@ class _App:
 
     def _build(self, signer: str) -> LoadedModel:
         """Fit and save a signer's personal model (blocking; in a worker thread, one at a time)."""
-        from landmark_asl.adapt import adapt_model, base_training_rows
+        from landmark_asl.adapt import adapt_model, resolve_base_rows
         from landmark_asl.collect import read_samples
 
         if not self._adapt_lock.acquire(blocking=False):  # another page asked at the same moment
@@ -583,8 +583,9 @@ class _App:
             if samples.empty:
                 raise _no_samples(signer)
             if self._base_rows is None:
-                self._base_rows = base_training_rows(self.model, cache_dir=self.settings.cache_dir,
-                                                     n_jobs=self.settings.adapt_jobs)
+                # The base model's training rows, or (a server without the datasets) the packaged ones.
+                self._base_rows = resolve_base_rows(self.model, cache_dir=self.settings.cache_dir,
+                                                    n_jobs=self.settings.adapt_jobs)
             output = adapt_model(samples, output=self.personal.model(signer), base=self.model.directory,
                                  signer=signer, cache_dir=self.settings.cache_dir, n_jobs=self.settings.adapt_jobs,
                                  base_rows=self._base_rows, progress=False)
