@@ -1,6 +1,6 @@
 # `make demo` runs the main job, `make test` the test suite. Each creates .venv
-# and installs what it needs on first use, so on a fresh machine each is the
-# only command you need.
+# and installs what it needs on first use (make test also Chromium for the browser
+# test, through apt-get), so on a fresh machine each is the only command you need.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -20,6 +20,7 @@ demo: $(STAMP)
 	$(PY) scripts/demo.py
 
 test: $(STAMP)
+	bash scripts/install_test_deps.sh
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
