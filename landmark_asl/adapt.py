@@ -299,8 +299,8 @@ def resolve_base_rows(model, choice: str = "auto", *, cache_dir: str | Path | No
         except DatasetError as exc:  # the data is not here (a card naming no sources is an error: raised)
             if choice == "datasets":
                 raise
-            log(progress, f"the base model's training data is not here ({str(exc).split(':')[0]}): retraining on "
-                          f"the rows shipped with landmark_asl ({', '.join(PACKAGED_SOURCES)})")
+            log(progress, f"the base model's training data is not on this machine ({exc.__cause__ or exc}): "
+                          f"retraining on the rows shipped with landmark_asl ({', '.join(PACKAGED_SOURCES)})")
     rows = packaged_base_rows()
     kept = card.training.get("labels_kept")
     rows = rows[rows["label"].isin(kept if kept else card.classes)].reset_index(drop=True)

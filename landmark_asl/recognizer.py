@@ -307,9 +307,17 @@ class Recognizer:
             ``None`` entries get the card's no-hand answer (``'NOTHING'`` with confidence 1.0,
             or ``''`` with 0.0).
         """
+        from landmark_asl.landmarks import HandLandmarks
+
         mask = self._label_mask(labels)
         _check_min_confidence(min_confidence)
         hands = list(hands)
+        wrong = next((h for h in hands if h is not None and not isinstance(h, HandLandmarks)), None)
+        if wrong is not None:
+            raise LandmarkASLError(
+                f"predict_hands takes HandLandmarks (or None for no hand); got {type(wrong).__name__}: "
+                "for images use predict(image) or predict_many(images)"
+            )
         present = [i for i, h in enumerate(hands) if h is not None]
         proba = self._hand_proba([hands[i] for i in present]) if present else None
         rows = dict(zip(present, proba if proba is not None else []))

@@ -118,6 +118,8 @@ def test_predict_hands_applies_the_nothing_rule(synthetic_models, synthetic_land
     assert [r.label for r in results] == [expected[0], "NOTHING", expected[1], "NOTHING", expected[2]]
     assert results[1].confidence == results[3].confidence == 1.0 and 0 < results[0].confidence <= 1
     assert results[0].detected is True and results[0].strategy == "given" and results[1].detected is False
+    with pytest.raises(LandmarkASLError, match=r"predict_hands takes HandLandmarks .*got ndarray: for images use predict"):
+        with_nothing.predict_hands([np.zeros((8, 8, 3), np.uint8)])
     results = without.predict_hands([None, hands[0]])
     assert results[0].label == "" and results[0].confidence == 0.0 and results[1].label in {"A", "B", "C"}
 
