@@ -173,3 +173,20 @@ def test_public_names():
     assert all(getattr(la, name) is not None for name in la.__all__)
     with pytest.raises(AttributeError, match="has no attribute 'nope'"):
         la.nope  # noqa: B018
+
+
+@pytest.mark.slow
+def test_a_pixel_model_needs_no_hand(data_dir, tmp_path):
+    from landmark_asl.cnn import PixelCNNClassifier, load_pixels
+
+    photos = [p for letter in ("A", "L") for p in sorted((data_dir / "asl2text" / "train" / letter).glob("*.jpg"))[:8]]
+    X = load_pixels([str(p) for p in photos], image_size=28)
+    y = np.array([p.parent.name for p in photos])
+    cnn = PixelCNNClassifier(epochs=1, patience=1, validation_fraction=0.0, augment=False, n_jobs=1).fit(X, y)
+    recognizer = la.load_model(save_model(cnn, tmp_path / "cnn", name="cnn"))
+    empty = np.full((64, 64, 3), 200, dtype=np.uint8)
+    result = recognizer.predict(empty)  # no hand, yet an answer: the CNN looks at pixels
+    assert result.detected is None and result.label in {"A", "L"} and result.landmarks is None
+    assert result.confidence == pytest.approx(recognizer.model.predict_proba(empty[None])[0].max())
+    with pytest.raises(LandmarkASLError, match="classifies pixels, not landmarks"):
+        recognizer.predict_hands([None, _hands(np.zeros((1, 127), np.float32))[0]])

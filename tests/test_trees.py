@@ -90,7 +90,10 @@ def test_a_missing_extra_is_one_line_in_the_cli(monkeypatch, tmp_path):
                                           r"pip install 'landmark_asl\[xgb\]'"):
         trees._xgboost_has_cuda()
     monkeypatch.delitem(sys.modules, "landmark_asl.serve", raising=False)
-    monkeypatch.setitem(sys.modules, "starlette", None)
+    # Every starlette module, also those other tests imported already (a cached submodule would load),
+    # and uvicorn, so that the server could never start and block the suite.
+    for name in [m for m in sys.modules if m.split(".")[0] in ("starlette", "uvicorn")] + ["starlette", "uvicorn"]:
+        monkeypatch.setitem(sys.modules, name, None)
     result = CliRunner(mix_stderr=False).invoke(main, ["serve", "--port", "0"])
     assert result.exit_code == 1, result.output
     assert result.stderr == ("Error: landmark-asl serve needs the 'serve' extra (starlette.applications is missing): "
