@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# adapt's packaged base rows: derived from the datasets, carried by the wheel, never committed.
+ADAPT_ROWS := models/adapt_base/rows.npz
 
 .PHONY: demo test venv clean bench
 
@@ -16,10 +18,13 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 
 venv: $(STAMP)
 
-demo: $(STAMP)
+$(ADAPT_ROWS): | $(STAMP)
+	$(PY) scripts/build_adapt_base.py
+
+demo: $(STAMP) $(ADAPT_ROWS)
 	$(PY) scripts/demo.py
 
-test: $(STAMP)
+test: $(STAMP) $(ADAPT_ROWS)
 	bash scripts/install_test_deps.sh
 	$(PY) -m pytest -q
 

@@ -22,9 +22,10 @@ PERSONAL_COPIES = 9
 PERSONAL_AUGMENT = {"max_angle": 10.0, "scale": 0.05, "jitter": 0.005, "mirror": False}
 #: Group (and dataset) given to the user's samples when no signer is named.
 DEFAULT_SIGNER = "me"
-#: Sources of the landmark rows shipped with the package (``models/adapt_base/rows.npz``, built by
-#: ``scripts/build_adapt_base.py``): only those whose licence allows it, asl2text (Apache-2.0) and
-#: the two landmark CSVs (MIT / CC0). ``adapt`` retrains on them when the datasets are not there.
+#: Sources of the landmark rows shipped with the package (``models/adapt_base/rows.npz``, built from
+#: the datasets by ``scripts/build_adapt_base.py`` when the wheel is built, never committed): only
+#: those whose licence allows it, asl2text (Apache-2.0) and the two landmark CSVs (MIT / CC0).
+#: ``adapt`` retrains on them when the datasets are not there.
 PACKAGED_SOURCES: tuple[str, ...] = (
     "asl2text/train",
     "asl2text/test",
@@ -54,9 +55,14 @@ def packaged_base_rows(*, exclude_groups: Sequence[str] = ()) -> pd.DataFrame:
     Raises
     ------
     LandmarkASLError
-        The file is missing (a broken install).
+        The file is missing (a source checkout where it was not built yet) or unreadable.
     """
     path = packaged_rows_path()
+    if not path.is_file():
+        raise LandmarkASLError(
+            f"this install carries no packaged base rows ({path} is missing; they are built from the datasets into "
+            "the wheel: python scripts/build_adapt_base.py): set LANDMARK_ASL_DATA to the base model's datasets"
+        )
     try:
         with np.load(path, allow_pickle=False) as data:
             X = data["X"].astype(np.float64)

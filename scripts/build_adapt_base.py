@@ -1,5 +1,8 @@
 """Build ``models/adapt_base/rows.npz``: the landmark rows ``adapt`` retrains on when the datasets are not there.
 
+The file is derived data: it is built here (by ``make`` and ``scripts/check_wheel.sh``) and carried
+by the wheel, never committed to the repository.
+
 Only sources whose licence allows shipping derived data go in (raw landmark features, never
 pixels): asl2text train and test (Apache-2.0, keptsecret/ASLAlphabets), the borisgraudt landmark
 CSV (MIT repository, CC0 on Kaggle) and the nejohnson2 landmark CSV (MIT). massey (licence not

@@ -11,6 +11,8 @@ data="${LANDMARK_ASL_DATA:-$(cd "$repo/.." && pwd)/shared/data}"
 python="${PYTHON:-python3}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+# adapt's packaged rows are built from the datasets (never committed) and travel in the wheel.
+test -f "$repo/models/adapt_base/rows.npz" || "$repo/.venv/bin/python" "$repo/scripts/build_adapt_base.py"
 "$repo/.venv/bin/python" -m pip wheel -q --no-deps --no-build-isolation -w "$work/dist" "$repo"
 "$python" -m venv "$work/venv"
 "$work/venv/bin/python" -m pip install -q "$work"/dist/landmark_asl-*.whl

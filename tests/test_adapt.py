@@ -103,6 +103,14 @@ def test_the_packaged_base_rows_are_small_and_only_from_licence_compatible_sourc
     assert len(packaged_base_rows(exclude_groups=["borisgraudt"])) == (rows["group"] != "borisgraudt").sum()
 
 
+def test_an_install_without_packaged_rows_says_so(monkeypatch, tmp_path):
+    import landmark_asl.adapt as adapt
+
+    monkeypatch.setattr(adapt, "packaged_rows_path", lambda: tmp_path / "rows.npz")
+    with pytest.raises(LandmarkASLError, match=r"carries no packaged base rows .*scripts/build_adapt_base.py.*LANDMARK_ASL_DATA"):
+        adapt.packaged_base_rows()
+
+
 @pytest.mark.slow
 def test_adapt_without_the_datasets_retrains_on_the_packaged_rows(setting, tmp_path, monkeypatch):
     # A base whose card names dataset names, on a machine without the datasets (an installed wheel).
