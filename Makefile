@@ -1,25 +1,32 @@
 # `make demo` runs the main job, `make test` the test suite. Each creates .venv
-# and installs what it needs on first use, so on a fresh machine each is the
-# only command you need.
+# and installs what it needs on first use (make test also Chromium for the browser
+# test, through apt-get), so on a fresh machine each is the only command you need.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# adapt's packaged base rows (committed: derived features of Apache-2.0/MIT/CC0 sources, see
+# models/adapt_base/README.md); rebuilt from the datasets only when missing.
+ADAPT_ROWS := models/adapt_base/rows.npz
 
 .PHONY: demo test venv clean bench
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e ".[cnn,dask,serve,dev]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[xgb,cnn,dask,serve,dev]"
 	touch $(STAMP)
 
 venv: $(STAMP)
 
-demo: $(STAMP)
+$(ADAPT_ROWS): | $(STAMP)
+	$(PY) scripts/build_adapt_base.py
+
+demo: $(STAMP) $(ADAPT_ROWS)
 	$(PY) scripts/demo.py
 
-test: $(STAMP)
+test: $(STAMP) $(ADAPT_ROWS)
+	bash scripts/install_test_deps.sh
 	$(PY) -m pytest -q
 
 bench: $(STAMP)

@@ -1,9 +1,10 @@
-"""Small private helpers shared by every module: atomic writes, file locks, file hashes, package versions, GPU detection."""
+"""Small private helpers shared by every module: atomic writes, file locks, file hashes, package versions, GPU detection, optional imports."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import os
 import platform
 import shutil
@@ -85,11 +86,19 @@ def package_versions(names: Iterable[str] = RESULT_PACKAGES) -> dict[str, str]:
 
     out = {"python": platform.python_version()}
     for name in names:
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = "not installed"
+        out[name] = "not installed"
+        for dist in _DISTRIBUTIONS.get(name, (name,)):
+            try:
+                out[name] = version(dist)
+                break
+            except PackageNotFoundError:
+                continue
     return out
+
+
+#: Distributions that install the same module: the ``xgb`` extra installs ``xgboost-cpu``
+#: (xgboost without CUDA), a GPU machine ``xgboost``; either is recorded as "xgboost".
+_DISTRIBUTIONS = {"xgboost": ("xgboost", "xgboost-cpu")}
 
 
 def gpu_available() -> bool:
@@ -166,3 +175,26 @@ def exclusive_lock(target: str | os.PathLike, purpose: str) -> Iterator[Path]:
     finally:
         lock.unlink(missing_ok=True)
         os.close(fd)
+
+
+def import_extra(module: str, *, extra: str, purpose: str):
+    """Import an optional dependency, or raise a one-line :class:`MissingExtraError` naming the extra.
+
+    Parameters
+    ----------
+    module : str
+        Module to import, e.g. ``'xgboost'``.
+    extra : str
+        The ``landmark_asl[...]`` extra that installs it.
+    purpose : str
+        What needs it, e.g. ``'xgb models'``.
+    """
+    from landmark_asl.exceptions import MissingExtraError
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingExtraError(
+            f"{purpose} need{'s' if not purpose.endswith('s') else ''} {exc.name or module}, which is not installed: "
+            f"pip install 'landmark_asl[{extra}]'"
+        ) from exc

@@ -22,6 +22,75 @@ PERSONAL_COPIES = 9
 PERSONAL_AUGMENT = {"max_angle": 10.0, "scale": 0.05, "jitter": 0.005, "mirror": False}
 #: Group (and dataset) given to the user's samples when no signer is named.
 DEFAULT_SIGNER = "me"
+#: Sources of the landmark rows shipped with the package (``models/adapt_base/rows.npz``, built from
+#: the datasets by ``scripts/build_adapt_base.py``, committed with attribution): only
+#: those whose licence allows it, asl2text (Apache-2.0) and the two landmark CSVs (MIT / CC0).
+#: ``adapt`` retrains on them when the datasets are not there.
+PACKAGED_SOURCES: tuple[str, ...] = (
+    "asl2text/train",
+    "asl2text/test",
+    "landmarks/borisgraudt_raw_gestures.csv",
+    "landmarks/nejohnson2_wrist_relative.csv",
+)
+#: Where ``adapt`` finds its base rows: ``'auto'`` (the base model's own training data when the
+#: datasets are there, else the packaged rows), ``'datasets'`` or ``'packaged'``.
+BASE_ROWS_CHOICES = ("auto", "datasets", "packaged")
+
+
+def packaged_rows_path() -> Path:
+    """``rows.npz`` of the packaged base rows (package data ``landmark_asl/models/adapt_base``)."""
+    from landmark_asl.persistence import default_model_dir
+
+    return default_model_dir().parent / "adapt_base" / "rows.npz"
+
+
+def packaged_base_rows(*, exclude_groups: Sequence[str] = ()) -> pd.DataFrame:
+    """The landmark rows shipped with the package, as a landmark table (rows with a hand).
+
+    Parameters
+    ----------
+    exclude_groups : sequence of str
+        Groups to leave out (a benchmark holds its user out).
+
+    Raises
+    ------
+    LandmarkASLError
+        The file is missing (a source checkout where it was not built yet) or unreadable.
+    """
+    path = packaged_rows_path()
+    if not path.is_file():
+        raise LandmarkASLError(
+            f"this install carries no packaged base rows ({path} is missing; they are built from the datasets into "
+            "the wheel: python scripts/build_adapt_base.py): set LANDMARK_ASL_DATA to the base model's datasets"
+        )
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            X = data["X"].astype(np.float64)
+            label, dataset, group = data["label"], data["dataset"], data["group"]
+    except (OSError, KeyError, ValueError) as exc:
+        raise LandmarkASLError(f"cannot read the packaged base rows {path} ({exc}): reinstall landmark_asl") from exc
+    keep = ~np.isin(group, list(exclude_groups))
+    table = pd.DataFrame({"label": label[keep].astype(object), "dataset": dataset[keep].astype(object),
+                          "group": group[keep].astype(object)})
+    table["sample_id"] = [f"packaged:{i}" for i in np.flatnonzero(keep)]
+    return rows_from_features(table, X[keep])
+
+
+def rows_from_features(rows: pd.DataFrame, X: np.ndarray) -> pd.DataFrame:
+    """Landmark-table rows (with a hand) from raw features (n, 127); ``rows`` gives every other column.
+
+    The aspect ratio is already undone in raw features, so the image size is cleared.
+    """
+    from landmark_asl.landmarks import IMAGE_COLUMNS, WORLD_COLUMNS
+
+    out = rows.reset_index(drop=True).copy()
+    coords = pd.DataFrame(X[:, :126], columns=list(IMAGE_COLUMNS) + list(WORLD_COLUMNS))
+    out = pd.concat([out.drop(columns=[c for c in coords.columns if c in out.columns]), coords], axis=1)
+    out["handedness"] = np.where(X[:, 126] > 0.5, "Left", "Right")
+    out["image_width"] = 0
+    out["image_height"] = 0
+    out["detected"] = True
+    return out
 
 
 def _training_sources(model) -> list[str]:
@@ -35,7 +104,7 @@ def _training_sources(model) -> list[str]:
     return list(sources)
 
 
-def base_training_rows(base, *, cache_dir: str | Path, settings: Any = None, n_jobs: int = 1,
+def base_training_rows(base, *, cache_dir: str | Path | None = None, settings: Any = None, n_jobs: int = 1,
                        progress: bool = False) -> pd.DataFrame:
     """The rows a saved landmark model was trained on, read back from the landmark cache.
 
@@ -46,7 +115,9 @@ def base_training_rows(base, *, cache_dir: str | Path, settings: Any = None, n_j
     Raises
     ------
     LandmarkASLError
-        The card names no training sources, or a source cannot be found.
+        The card names no training sources.
+    DatasetError
+        A source cannot be found or read (the datasets are not on this machine).
     """
     from landmark_asl.landmark_cache import load_landmarks
 
@@ -55,7 +126,7 @@ def base_training_rows(base, *, cache_dir: str | Path, settings: Any = None, n_j
         table, _ = load_landmarks(list(sources), cache_dir=cache_dir, settings=settings or base.card.extractor_settings,
                                   n_jobs=n_jobs, progress=progress)
     except DatasetError as exc:
-        raise LandmarkASLError(
+        raise DatasetError(
             f"cannot read the base model's training data ({exc}): adapt retrains on it; point "
             "LANDMARK_ASL_DATA at the datasets it names or use a --cache-dir that holds them"
         ) from exc
@@ -74,7 +145,7 @@ def adapt_model(
     weight: float = DEFAULT_WEIGHT,
     cache_dir: str | Path | None = None,
     n_jobs: int = 1,
-    base_rows: pd.DataFrame | None = None,
+    base_rows: pd.DataFrame | str = "auto",
     copies: int = PERSONAL_COPIES,
     progress: bool = True,
 ) -> Path:
@@ -103,12 +174,15 @@ def adapt_model(
     weight : float
         Weight of one sample relative to a mean base training row (> 0).
     cache_dir : str or Path, optional
-        Landmark cache (default ``.cache/landmarks``).
+        Landmark cache (default: the per-user cache, :func:`landmark_asl.paths.landmark_cache_dir`).
     n_jobs : int
         Threads of the fit.
-    base_rows : DataFrame, optional
-        The base model's training rows, when already in memory (benchmarks); default: read
-        with :func:`base_training_rows`.
+    base_rows : {'auto', 'datasets', 'packaged'} or DataFrame
+        What the personal model is retrained on besides the samples. ``'datasets'``: the base
+        model's own training rows (:func:`base_training_rows`: the datasets its card names,
+        from the landmark cache or ``$LANDMARK_ASL_DATA``). ``'packaged'``: the rows shipped with
+        the package (:func:`packaged_base_rows`; no dataset needed). ``'auto'``: the datasets
+        when they can be read, else the packaged rows. A DataFrame: those rows (benchmarks).
     copies : int
         Perturbed copies of each sample (:data:`PERSONAL_COPIES`, :data:`PERSONAL_AUGMENT`).
     progress : bool
@@ -140,9 +214,10 @@ def adapt_model(
     card = model.card
     if card.name not in ("rf", "xgb"):
         raise LandmarkASLError(f"{model.directory} is a {card.name!r} model: adapt takes a landmark model (rf or xgb)")
-    if base_rows is None:
+    if isinstance(base_rows, str) and base_rows not in BASE_ROWS_CHOICES:
+        raise LandmarkASLError(f"base_rows must be one of {', '.join(BASE_ROWS_CHOICES)} or a DataFrame; got {base_rows!r}")
+    if isinstance(base_rows, str) and base_rows != "packaged":
         _training_sources(model)
-    cache_dir = Path(cache_dir) if cache_dir is not None else Path(".cache") / "landmarks"
     if isinstance(samples, pd.DataFrame):
         own = samples.copy()
     else:
@@ -162,9 +237,9 @@ def adapt_model(
     name = signer or (str(own["group"].iloc[0]) if own["group"].nunique() == 1 and own["group"].iloc[0] else DEFAULT_SIGNER)
     own["group"] = name
     own["dataset"] = f"personal:{name}"
-    if base_rows is None:
-        log(progress, f"reading the base model's training landmarks ({', '.join(card.training['train_sources'])})")
-        base_rows = base_training_rows(model, cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
+    if isinstance(base_rows, str):
+        base_rows = resolve_base_rows(model, base_rows, cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
+    rows_from = base_rows.attrs.get("base_rows", "given rows")
     n_samples = len(own)
     counts = {k: int(v) for k, v in own["label"].value_counts().sort_index().items()}
     own = _with_copies(own, copies=copies)
@@ -185,12 +260,16 @@ def adapt_model(
     estimator, training = fit_estimator(card.name, rows, random_state=int(card.training.get("random_state", 0)),
                                         n_jobs=n_jobs, params=params, row_weight=row_weight, **recipe)
     training.update({
-        "train_sources": list(card.training.get("train_sources") or []),
+        "train_sources": (list(card.training.get("train_sources") or []) if rows_from == "datasets"
+                          else [f"packaged base rows ({', '.join(PACKAGED_SOURCES)})"] if rows_from == "packaged"
+                          else list(card.training.get("train_sources") or [])),
         "labels_kept": card.training.get("labels_kept"),
         "adapted": {
             "base_model": str(model.directory),
             "base_metadata_sha256": file_sha256(model.directory / METADATA_FILE),
             "signer": name,
+            "base_rows": rows_from,
+            "n_base_rows": int(len(base_rows)),
             "sample_counts": counts,
             "n_samples": int(n_samples),
             "weight": float(weight),
@@ -204,6 +283,43 @@ def adapt_model(
     return output
 
 
+def resolve_base_rows(model, choice: str = "auto", *, cache_dir: str | Path | None = None, n_jobs: int = 1,
+                      progress: bool = False) -> pd.DataFrame:
+    """The rows a personal model of ``model`` is retrained on (see ``base_rows`` of :func:`adapt_model`).
+
+    Returns
+    -------
+    DataFrame
+        A landmark table; ``.attrs['base_rows']`` says which rows they are ('datasets' or 'packaged').
+    """
+    from landmark_asl.landmark_cache import log
+
+    card = model.card
+    if choice in ("auto", "datasets"):
+        sources = _training_sources(model)  # a card naming none is an error, not a reason to use other rows
+        log(progress, f"reading the base model's training landmarks ({', '.join(sources)})")
+        try:
+            rows = base_training_rows(model, cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
+            rows.attrs["base_rows"] = "datasets"
+            return rows
+        except DatasetError as exc:  # the data is not here (a card naming no sources is an error: raised)
+            if choice == "datasets":
+                raise
+            log(progress, f"the base model's training data is not on this machine ({exc.__cause__ or exc}): "
+                          f"retraining on the rows shipped with landmark_asl ({', '.join(PACKAGED_SOURCES)})")
+    rows = packaged_base_rows()
+    kept = card.training.get("labels_kept")
+    rows = rows[rows["label"].isin(kept if kept else card.classes)].reset_index(drop=True)
+    missing = sorted(set(card.classes) - set(rows["label"]))
+    if missing:
+        raise LandmarkASLError(
+            f"the packaged base rows hold no {', '.join(missing)}, which the base model {model.directory} knows: "
+            "adapt it with its own training data (set LANDMARK_ASL_DATA, base_rows='datasets')"
+        )
+    rows.attrs["base_rows"] = "packaged"
+    return rows
+
+
 def _with_copies(own: pd.DataFrame, *, copies: int) -> pd.DataFrame:
     """The samples plus ``copies`` perturbed copies of each, as landmark-table rows.
 
@@ -211,15 +327,10 @@ def _with_copies(own: pd.DataFrame, *, copies: int) -> pd.DataFrame:
     cleared) and keep every other column of their sample.
     """
     from landmark_asl.features import augment_landmarks, raw_features
-    from landmark_asl.landmarks import IMAGE_COLUMNS, WORLD_COLUMNS
 
     X = raw_features(own)
     X_aug, _ = augment_landmarks(X, own["label"].to_numpy(dtype=object), n_copies=copies, random_state=0,
                                  **PERSONAL_AUGMENT)
-    out = pd.concat([own] * (copies + 1), ignore_index=True)
-    out[list(IMAGE_COLUMNS) + list(WORLD_COLUMNS)] = X_aug[:, :126]
-    out["handedness"] = np.where(X_aug[:, 126] > 0.5, "Left", "Right")
-    out["image_width"] = 0
-    out["image_height"] = 0
+    out = rows_from_features(pd.concat([own] * (copies + 1), ignore_index=True), X_aug)
     out["sample_id"] = [f"{sid}~{i // len(own)}" for i, sid in enumerate(out["sample_id"].astype(str))]
     return out

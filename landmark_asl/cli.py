@@ -68,6 +68,12 @@ def _quiet_unless_verbose(func):
             from landmark_asl.extraction import quiet_native_logs
 
             quiet_native_logs()
+        else:
+            import os
+
+            from landmark_asl.landmarks import VERBOSE_ENV
+
+            os.environ[VERBOSE_ENV] = "1"  # the library hides them by default too
         return func(*args, **kwargs)
 
     return wrapper
@@ -147,36 +153,50 @@ def _comma_list(value: tuple[str, ...]) -> list[str] | None:
 _n_jobs_option = click.option("--n-jobs", default=1, show_default=True, type=int, help="Worker processes/threads.")
 _random_state_option = click.option("--random-state", default=0, show_default=True, type=int,
                                     help="Seed of the split and the models.")
-_cache_dir_option = click.option("--cache-dir", default=Path(".cache/landmarks"), show_default=True,
-                                 type=click.Path(file_okay=False, path_type=Path),
-                                 help="Cache of extracted landmark tables (reused by later runs).")
+_cache_dir_option = click.option(
+    "--cache-dir", default=None, type=click.Path(file_okay=False, path_type=Path),
+    help="Cache of extracted landmark tables, reused by later runs (default: the per-user cache, "
+         "~/.cache/landmark_asl/landmarks on Linux; $LANDMARK_ASL_CACHE moves it).")
 
 
-def _recipe_options(command):
-    """``--balance``, ``--augment`` and ``--calibrate``: the training recipe of a landmark model."""
+def _recipe_options(command=None, *, shipped: bool = False):
+    """``--balance``, ``--augment`` and ``--calibrate``: the training recipe of a landmark model.
+
+    ``shipped``: the defaults are the shipped model's recipe (``training.DEFAULT_RECIPE``, for
+    ``train``); otherwise none of it (``compare`` measures models as asked).
+    """
+    if command is None:
+        return functools.partial(_recipe_options, shipped=shipped)
+    recipe = " (default for landmark models: the shipped recipe)" if shipped else ""
     command = click.option(
-        "--calibrate/--no-calibrate", default=False, show_default=True,
+        "--calibrate/--no-calibrate", default=None if shipped else False, show_default=not shipped,
         help="Landmark models: fit a temperature on out-of-group predictions (needs two or more groups) and "
-             "store it with the model, so its confidence can be trusted.")(command)
+             "store it with the model, so its confidence can be trusted"
+             + (" (default: when the data holds two or more groups)." if shipped else "."))(command)
     command = click.option(
         "--augment", "augment", multiple=True, metavar="NAME=VALUE",
         help="Landmark models: add perturbed copies of the training rows (augment_landmarks parameters, "
-             "e.g. n_copies=1, max_angle=15, stretch=0.3); repeat for several.")(command)
+             "e.g. n_copies=1, max_angle=15, stretch=0.3); repeat for several" + (f"{recipe}; 'none': no copies."
+                                                                                  if shipped else "."))(command)
     return click.option(
-        "--balance", default="none", show_default=True, type=click.Choice(["none", "dataset"]),
-        help="Landmark models: 'dataset' weighs every dataset the same, however many rows it has.")(command)
+        "--balance", default=None if shipped else "none", show_default=not shipped,
+        type=click.Choice(["none", "dataset"]),
+        help="Landmark models: 'dataset' weighs every dataset the same, however many rows it has" + recipe + ".")(command)
 
 
-def _recipe(balance: str, augment: tuple[str, ...]) -> dict:
-    """The CLI's recipe options as library arguments."""
+def _recipe(balance: str | None, augment: tuple[str, ...]) -> dict:
+    """The CLI's recipe options as library arguments (None: not given)."""
     from landmark_asl.estimators import parse_params
 
+    if augment == ("none",):
+        return {"balance": None if balance == "none" else balance, "augment": None}
     return {"balance": None if balance == "none" else balance, "augment": parse_params(augment, per_model=False) or None}
 
 
 @main.command()
 @click.argument("sources", nargs=-1, required=True)
-@click.option("--model-name", default="xgb", show_default=True, type=_RegistryChoice(), help="Registry name of the model.")
+@click.option("--model-name", default="rf", show_default=True, type=_RegistryChoice(),
+              help="Registry name of the model (rf: the shipped recipe's forest).")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Model directory to write (replaced if it exists).")
 @_n_jobs_option
@@ -186,22 +206,34 @@ def _recipe(balance: str, augment: tuple[str, ...]) -> dict:
               help="A comparison report.json whose metrics for this model go into the metadata.")
 @click.option("--labels", default=None, help="Comma-separated labels to keep (default: all), e.g. to leave out digits.")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
-              help="Model parameter, e.g. n_estimators=50; repeat for several.")
-@_recipe_options
+              help="Model parameter, e.g. n_estimators=50; repeat for several (rf: on top of the shipped recipe's "
+                   "n_estimators=50, min_samples_leaf=5, handshape=true).")
+@_recipe_options(shipped=True)
 @_scheduler_option
 @_quiet_unless_verbose
 def train(sources: tuple[str, ...], model_name: str, output: Path, n_jobs: int, random_state: int,
           cache_dir: Path, metrics_from: Path | None, labels: str | None, params: tuple[str, ...],
           balance: str, augment: tuple[str, ...], calibrate: bool, scheduler: str | None) -> None:
-    """Train a model on every sample of SOURCE... (dataset names, folders or landmark tables) and save it."""
-    from landmark_asl.estimators import parse_params
-    from landmark_asl.training import train_model
+    """Train a model on every sample of SOURCE... (dataset names, folders or landmark tables) and save it.
 
+    By default a landmark model is trained with the shipped model's recipe (models/default/README.md).
+    """
+    from landmark_asl.estimators import get_spec, parse_params
+    from landmark_asl.training import DEFAULT_RECIPE, train_model
+
+    recipe = _recipe(balance, augment)
+    shipped = DEFAULT_RECIPE if get_spec(model_name).input_kind == "landmarks" else None
+    if balance is None:
+        recipe["balance"] = shipped.balance if shipped else None
+    if not augment:
+        recipe["augment"] = dict(shipped.augment) if shipped and shipped.augment else None
+    base_params = dict(DEFAULT_RECIPE.params) if model_name == DEFAULT_RECIPE.model_name else {}
     path = train_model(list(sources), model_name=model_name, output=output, n_jobs=n_jobs,
                        random_state=random_state, cache_dir=cache_dir, metrics_from=metrics_from,
                        labels=_comma_list((labels,)) if labels else None,
-                       params=parse_params(params, per_model=False), calibrate=calibrate,
-                       scheduler=scheduler, **_recipe(balance, augment))
+                       params={**base_params, **parse_params(params, per_model=False)},
+                       calibrate=("auto" if shipped else False) if calibrate is None else calibrate,
+                       scheduler=scheduler, **recipe)
     click.echo(f"saved {model_name} model to {path}")
 
 
@@ -261,7 +293,19 @@ def compare(train_sources: tuple[str, ...], test_sources: tuple[str, ...], split
     else:
         click.echo(f"{report['metadata']['title']}  ({report['metadata']['n_test']} test images)")
         click.echo(reporting.format_table(reporting.summary_rows(report), markdown=False))
+    dropped = report["metadata"].get("dropped_labels") or []
+    if dropped:
+        n_kept = len(report["metadata"].get("classes") or [])
+        click.echo(f"labels dropped (not in both train and test; {n_kept} kept): {' '.join(dropped)}")
     click.echo(f"report: {output / 'report.md'}")
+
+
+_labels_answer_option = click.option(
+    "--labels", default=None, metavar="A,B,C",
+    help="Only these classes can be answered (comma-separated), e.g. the letters a word can hold.")
+_min_confidence_option = click.option(
+    "--min-confidence", default=None, type=_FiniteRange(0, 1),
+    help="Below this probability the answer is 'unknown' instead of the best guess.")
 
 
 @main.command()
@@ -269,21 +313,88 @@ def compare(train_sources: tuple[str, ...], test_sources: tuple[str, ...], split
                 type=click.Path(exists=True, path_type=Path))
 @click.option("--model", default=None, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Model directory (default: the shipped models/default).")
+@_labels_answer_option
+@_min_confidence_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per image per line.")
 @_quiet_unless_verbose
-def predict(paths: tuple[Path, ...], model: Path | None, as_json: bool) -> None:
-    """Predict the letter shown in each image (folders are searched for images)."""
+def predict(paths: tuple[Path, ...], model: Path | None, labels: str | None, min_confidence: float | None,
+            as_json: bool) -> None:
+    """Predict the letter shown in each image (folders are searched for images).
+
+    Images in folders named like a label (A/, del/, ...) are scored: the accuracy is printed at the end.
+    """
     import json
 
-    from landmark_asl.inference import predict_images
+    from landmark_asl.exceptions import DatasetError
+    from landmark_asl.images import image_files, printable_path
     from landmark_asl.labels import display_label
+    from landmark_asl.recognizer import folder_label, load_model, prediction_row
 
-    for result in predict_images(list(paths), model=model):
-        if as_json:
-            click.echo(json.dumps(result))
-        else:
-            label = display_label(result["label"])
-            click.echo(f"{result['path']}\t{label}\t{result['confidence']:.2f}")
+    scored = []  # (true label, predicted label, detected) of images in label folders
+    with load_model(model) as recognizer:
+        for path in image_files(paths):
+            try:
+                row = prediction_row(printable_path(path), recognizer.predict(path, labels=labels,
+                                                                              min_confidence=min_confidence))
+            except DatasetError as exc:
+                row = prediction_row(printable_path(path), None, str(exc))
+            error = row["error"]
+            truth = folder_label(path)
+            if truth is not None and truth in set(recognizer.classes):
+                scored.append((truth, row["label"], bool(row["detected"]) if row["detected"] is not None else True))
+            if as_json:
+                click.echo(json.dumps(row))
+            else:
+                shown = f"error: {error}" if error else f"{display_label(row['label'])}\t{row['confidence']:.2f}"
+                click.echo(f"{row['path']}\t{shown}")
+    if scored:
+        right = sum(truth == label for truth, label, _ in scored)
+        detected = [found for _, _, found in scored]
+        line = (f"accuracy {100 * right / len(scored):.1f}% ({right} of {len(scored)} images in label folders; "
+                f"hand found in {100 * sum(detected) / len(detected):.1f}%)")
+        click.echo(line, err=as_json)
+
+
+@main.command()
+@click.argument("sources", metavar="FOLDER...", nargs=-1, required=True)
+@click.option("--model", default=None, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Model directory (default: the shipped models/default).")
+@_labels_answer_option
+@_min_confidence_option
+@click.option("-o", "--output", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write confusion.png and evaluation.json into.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@_quiet_unless_verbose
+def evaluate(sources: tuple[str, ...], model: Path | None, labels: str | None, min_confidence: float | None,
+             output: Path | None, as_json: bool) -> None:
+    """Score a model on labelled FOLDER... (<label>/*.jpg, or dataset names): coverage, accuracy, per class."""
+    import json
+
+    from landmark_asl.labels import display_label
+    from landmark_asl.recognizer import evaluate_images
+
+    report = evaluate_images(list(sources), model=model, labels=labels, min_confidence=min_confidence,
+                             output=output, progress=not as_json)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+
+    def pct(value):
+        return "-" if value is None else f"{100 * value:.1f}%"
+
+    click.echo(f"{report['model']['name']} model on {', '.join(report['sources'])}: {report['n_test']} images")
+    click.echo(f"hand found {pct(report['coverage'])}  accuracy (all images) {pct(report['accuracy_all'])}  "
+               f"accuracy (hand found) {pct(report['accuracy_detected'])}  macro F1 {report['macro_f1']:.3f}")
+    click.echo("label\timages\taccuracy\tF1")
+    for label, row in report["per_class"].items():
+        click.echo(f"{display_label(label)}\t{row['n']}\t{pct(row['accuracy'])}\t{row['f1']:.3f}")
+    if report["dropped"]:
+        shown = ", ".join(f"{k} ({v})" for k, v in report["dropped"].items())
+        click.echo(f"left out (labels the model cannot answer): {shown}")
+    if report["n_unreadable"]:
+        click.echo(f"{report['n_unreadable']} images could not be read (counted as wrong)")
+    for name, path in report["files"].items():
+        click.echo(f"{name}: {path}")
 
 # --- live --------------------------------------------------------------------
 
@@ -328,7 +439,7 @@ def live(source: str, model_dir: Path | None, mirror: bool, smoothing_window: in
     import json
 
     from landmark_asl import live as lv
-    from landmark_asl.persistence import load_model
+    from landmark_asl.recognizer import load_model
 
     settings = lv.LiveSettings(smoothing_window, threshold, stable_frames, release_frames, mirror, margin, max_speed,
                                slide_distance, motion_letters, handedness, motion_distance, reuse_still)
@@ -427,15 +538,20 @@ def collect(source: str, letters: str, per_letter: int, signer: str, output: Pat
 @click.option("--weight", default=None, type=float,
               help="Weight of one of your samples relative to a base training row (default: the measured one).")
 @click.option("--n-jobs", default=-1, show_default=True, type=int, help="Threads of the fit (-1: every core).")
+@click.option("--base-rows", default="auto", show_default=True, type=click.Choice(["auto", "datasets", "packaged"]),
+              help="What the model is retrained on besides your samples: the base model's training data (datasets, "
+                   "from the cache or $LANDMARK_ASL_DATA), the rows shipped with landmark_asl (packaged), or the "
+                   "datasets when they are there, else the packaged rows (auto).")
 @_cache_dir_option
 @_quiet_unless_verbose
 def adapt(samples: tuple[str, ...], base: Path | None, output: Path, signer: str | None, weight: float | None,
-          n_jobs: int, cache_dir: Path) -> None:
+          n_jobs: int, base_rows: str, cache_dir: Path) -> None:
     """Build a personal model from a base model and SAMPLES... (collect tables, image folders, landmark CSVs)."""
     from landmark_asl.adapt import DEFAULT_WEIGHT, adapt_model
 
     path = adapt_model(list(samples), output=output, base=base, signer=signer,
-                       weight=DEFAULT_WEIGHT if weight is None else weight, cache_dir=cache_dir, n_jobs=n_jobs)
+                       weight=DEFAULT_WEIGHT if weight is None else weight, cache_dir=cache_dir, n_jobs=n_jobs,
+                       base_rows=base_rows)
     click.echo(f"saved personal model to {path}")
 
 

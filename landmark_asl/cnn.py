@@ -26,7 +26,9 @@ try:
     from torch import nn
     from torch.nn import functional as F
 except ImportError as exc:  # pragma: no cover - exercised only without torch
-    raise ImportError(
+    from landmark_asl.exceptions import MissingExtraError
+
+    raise MissingExtraError(
         "landmark_asl.cnn needs PyTorch, which is not installed: "
         'pip install "landmark_asl[cnn]" (CPU build; for a CUDA build see the README, "Installing torch")'
     ) from exc

@@ -233,7 +233,6 @@ def compare(
     output = Path(output)
     check_report_folder(output, overwrite=overwrite)
     output.mkdir(parents=True, exist_ok=True)
-    cache_dir = Path(cache_dir) if cache_dir is not None else output / "landmarks"
     train_table, train_meta = load_landmarks(train_sources, cache_dir=cache_dir, settings=settings, n_jobs=n_jobs,
                                              progress=progress, scheduler=scheduler)
     recipe = {"balance": balance, "augment": dict(augment) if augment else None, "calibrate": calibrate}

@@ -18,16 +18,7 @@ from landmark_asl.images import IMAGE_SUFFIXES, has_surrogates, printable_path, 
 from landmark_asl.labels import LETTERS, normalize_label
 from landmark_asl.landmarks import IMAGE_COLUMNS, WORLD_COLUMNS
 
-#: Environment variable naming the folder that holds the datasets.
-DATA_ENV = "LANDMARK_ASL_DATA"
-
-
-def data_root() -> Path:
-    """Folder holding the datasets: ``$LANDMARK_ASL_DATA``, else ``../shared/data`` beside the checkout."""
-    env = os.environ.get(DATA_ENV)
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+from landmark_asl.paths import DATA_ENV, data_root  # noqa: F401  (re-exported: datasets.data_root)
 
 
 #: Columns of every manifest, in this order.
@@ -55,7 +46,13 @@ def resolve_source(source: str | os.PathLike) -> Path:
     path = Path(source).expanduser()
     if path.exists():
         return path
-    under_root = data_root() / path
+    root = data_root(required=False)
+    if root is None:
+        raise DatasetError(
+            f"dataset {str(source)!r} not found at {path.resolve()}, and there is no data folder to look it up in: "
+            f"set {DATA_ENV} to the folder holding the datasets, or pass an existing folder/CSV"
+        )
+    under_root = root / path
     if not path.is_absolute() and under_root.exists():
         return under_root
     raise DatasetError(
@@ -66,8 +63,9 @@ def resolve_source(source: str | os.PathLike) -> Path:
 
 def _relative_name(path: Path) -> str:
     """A source as a name under data_root() when it lies there (portable metadata), else the path."""
+    root = data_root(required=False)
     try:
-        return path.resolve().relative_to(data_root().resolve()).as_posix()
+        return path.resolve().relative_to(root.resolve()).as_posix() if root is not None else str(path)
     except ValueError:
         return str(path)
 

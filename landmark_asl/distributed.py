@@ -29,7 +29,9 @@ def connect(scheduler: Any):
     try:
         from dask.distributed import Client
     except ImportError as exc:
-        raise ImportError(
+        from landmark_asl.exceptions import MissingExtraError
+
+        raise MissingExtraError(
             "--scheduler needs dask.distributed: pip install 'landmark_asl[dask]'"
         ) from exc
     if isinstance(scheduler, Client):

@@ -48,9 +48,9 @@ def _make_cnn(**params: Any) -> BaseEstimator:
     try:
         from landmark_asl.cnn import PixelCNNClassifier
     except ImportError as exc:
-        raise ImportError(
-            f"the 'cnn' model needs torch ({exc}): pip install 'landmark_asl[cnn]'"
-        ) from exc
+        from landmark_asl.exceptions import MissingExtraError
+
+        raise MissingExtraError(f"the 'cnn' model needs torch ({exc}): pip install 'landmark_asl[cnn]'") from exc
     return PixelCNNClassifier(**params)
 
 

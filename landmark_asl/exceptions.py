@@ -28,3 +28,7 @@ class SourceError(LandmarkASLError):
 
 class LockedError(LandmarkASLError):
     """Another process is writing the same output (its lock file names it)."""
+
+
+class MissingExtraError(LandmarkASLError, ImportError):
+    """An optional dependency is not installed; the message names the extra that installs it."""

@@ -19,6 +19,9 @@ CANONICAL_LABELS: tuple[str, ...] = LETTERS + SPECIAL + DIGITS
 #: The label of an image or frame that got no prediction (no hand found and no NOTHING
 #: class). It never equals a true label, so it always counts as wrong.
 NO_PREDICTION = ""
+#: The label of a prediction whose best probability is below the caller's ``min_confidence``:
+#: the model is not sure enough to name a class. Lower case, so it never equals a class.
+UNKNOWN = "unknown"
 
 _ALIASES = {
     "DEL": DEL,

@@ -46,8 +46,9 @@ def landmark_cache_path(source: str | Path, cache_dir: str | Path, settings: Any
     from landmark_asl.extraction import LOADER_VERSION
 
     resolved = resolve_source(source).resolve()
+    root = data_root(required=False)
     try:
-        name = str(resolved.relative_to(data_root().resolve()))
+        name = str(resolved.relative_to(root.resolve())) if root is not None else str(resolved)
     except ValueError:
         name = str(resolved)
     settings_dict = dataclasses.asdict(settings) if dataclasses.is_dataclass(settings) else {}
@@ -59,7 +60,7 @@ def landmark_cache_path(source: str | Path, cache_dir: str | Path, settings: Any
 def load_landmarks(
     sources: Sequence[str | Path],
     *,
-    cache_dir: str | Path,
+    cache_dir: str | Path | None = None,
     settings: Any = None,
     n_jobs: int = 1,
     progress: bool = True,
@@ -73,8 +74,9 @@ def load_landmarks(
         Dataset names or paths (extracted, resuming a partial cache file), or landmark
         tables written by ``landmark-asl extract`` (``.parquet``, or CSV with sidecar),
         read as they are.
-    cache_dir : str or Path
-        Folder of the cached tables (one Parquet file per source and settings).
+    cache_dir : str, Path or None
+        Folder of the cached tables (one Parquet file per source and settings); None: the
+        per-user cache (:func:`landmark_asl.paths.landmark_cache_dir`).
     settings : ExtractorSettings, optional
         Extractor settings (default ``ExtractorSettings()``).
     n_jobs : int
@@ -96,6 +98,9 @@ def load_landmarks(
     from landmark_asl.extraction import extract_table, read_table
     from landmark_asl.landmarks import ExtractorSettings
 
+    from landmark_asl.paths import landmark_cache_dir
+
+    cache_dir = landmark_cache_dir() if cache_dir is None else Path(cache_dir)
     settings = settings or ExtractorSettings()
     tables, paths, extractor_settings = [], {}, settings
     for source in sources:

@@ -105,9 +105,13 @@ def geometric_handedness(image: np.ndarray) -> str:
 
 # --- the extractor --------------------------------------------------------------------------------
 
-import dataclasses  # noqa: E402  (kept below the value type, which must stay import-light)
+import contextlib  # noqa: E402  (kept below the value type, which must stay import-light)
+import dataclasses  # noqa: E402
+import functools  # noqa: E402
 import hashlib  # noqa: E402
 import os  # noqa: E402
+import sys  # noqa: E402
+import threading  # noqa: E402
 import tempfile  # noqa: E402
 import zipfile  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -115,8 +119,7 @@ from typing import Literal  # noqa: E402
 
 from landmark_asl.exceptions import ExtractionError  # noqa: E402
 
-#: Environment variable overriding the folder where the model bundle is cached.
-CACHE_ENV = "LANDMARK_ASL_CACHE"
+from landmark_asl.paths import CACHE_ENV, cache_dir  # noqa: E402  (the bundle lives in the per-user cache)
 
 #: Model files shipped inside the mediapipe wheel, and their names inside a ``.task`` bundle.
 _BUNDLE_MEMBERS = (
@@ -216,18 +219,53 @@ class Detection:
         return self.landmarks is not None
 
 
+#: Set (to anything but ``''``/``0``) to see MediaPipe's and TFLite's native log lines; the
+#: CLI's ``-v`` sets it. By default they are hidden.
+VERBOSE_ENV = "LANDMARK_ASL_VERBOSE"
+_HIDDEN_LOCK = threading.Lock()
+_hidden_depth = 0
+_saved_fd2: int | None = None
+
+
+@contextlib.contextmanager
+def native_logs_hidden():
+    """Hide what C++ writes to file descriptor 2 (MediaPipe/absl/TFLite log lines) for the duration.
+
+    MediaPipe prints a dozen INFO/WARNING lines when a landmarker is created and on its first
+    image; they are noise to a library user. Only those moments are wrapped (the extractor
+    does it), so the process's stderr is untouched otherwise. Nested and concurrent uses
+    share one redirection. ``$LANDMARK_ASL_VERBOSE`` turns it off.
+    """
+    global _hidden_depth, _saved_fd2
+    if os.environ.get(VERBOSE_ENV, "") not in ("", "0"):
+        yield
+        return
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with _HIDDEN_LOCK:
+        if _hidden_depth == 0:
+            try:
+                sys.stderr.flush()
+            except (AttributeError, OSError, ValueError):
+                pass
+            _saved_fd2 = os.dup(2)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+            os.close(devnull)
+        _hidden_depth += 1
+    try:
+        yield
+    finally:
+        with _HIDDEN_LOCK:
+            _hidden_depth -= 1
+            if _hidden_depth == 0 and _saved_fd2 is not None:
+                os.dup2(_saved_fd2, 2)
+                os.close(_saved_fd2)
+                _saved_fd2 = None
+
+
 # cache folder -> bundle built or found there by this process (hashing the models takes a while).
 _BUNDLES: dict[str, Path] = {}
-
-
-def cache_dir() -> Path:
-    """Folder for cached files: ``$LANDMARK_ASL_CACHE``, else ``$XDG_CACHE_HOME/landmark_asl``, else ``~/.cache/landmark_asl``."""
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".cache"
-    return base / "landmark_asl"
 
 
 def _mediapipe_root() -> Path:
@@ -407,6 +445,7 @@ class HandLandmarkExtractor:
         # Recovery landmarkers, created on first need (most images never reach them).
         self._recovery: dict[str, object] = {}
         self._last_timestamp_ms: int | None = None
+        self._warm: set[int] = set()  # landmarkers that ran once (their first run logs natively)
 
     # -- construction -------------------------------------------------------------------------
 
@@ -437,7 +476,8 @@ class HandLandmarkExtractor:
             min_tracking_confidence=float(self.settings.min_tracking_confidence),
         )
         try:
-            return vision.HandLandmarker.create_from_options(options)
+            with native_logs_hidden():
+                return vision.HandLandmarker.create_from_options(options)
         except (RuntimeError, ValueError) as exc:
             raise ExtractionError(
                 f"cannot load the hand landmark model from {self._asset}: {exc}; expected a "
@@ -477,6 +517,17 @@ class HandLandmarkExtractor:
                 f"mode={self.mode!r}"
             )
 
+    def _run(self, landmarker, image, timestamp_ms: int | None = None):
+        """``landmarker.detect`` (or ``detect_for_video``), its native log lines hidden on its first image."""
+        call = landmarker.detect if timestamp_ms is None else functools.partial(landmarker.detect_for_video,
+                                                                                 timestamp_ms=timestamp_ms)
+        if id(landmarker) in self._warm:
+            return call(image)
+        with native_logs_hidden():
+            result = call(image)
+        self._warm.add(id(landmarker))
+        return result
+
     def detect(self, rgb: np.ndarray) -> HandLandmarks | None:
         """Run one plain pass of the detector on an image.
 
@@ -491,7 +542,7 @@ class HandLandmarkExtractor:
             The most confident hand, or None when there is none.
         """
         self._check_mode("image", "detect")
-        return _first_hand(self._main.detect(_to_mp_image(rgb)), rgb)
+        return _first_hand(self._run(self._main, _to_mp_image(rgb)), rgb)
 
     def extract(self, rgb: np.ndarray) -> Detection:
         """Find a hand, trying the recovery passes when the plain pass finds none.
@@ -519,7 +570,7 @@ class HandLandmarkExtractor:
         self._check_mode("image", "extract")
         size = (rgb.shape[1], rgb.shape[0])
         rgb = _limit_size(np.asarray(rgb))
-        hand = _first_hand(self._main.detect(_to_mp_image(rgb)), rgb)
+        hand = _first_hand(self._run(self._main, _to_mp_image(rgb)), rgb)
         if hand is not None:
             return Detection(dataclasses.replace(hand, image_size=size), "plain", "")
         if self.settings.recovery:
@@ -543,7 +594,7 @@ class HandLandmarkExtractor:
         mirrored = strategy.startswith("mirror")
         if mirrored:
             image = np.ascontiguousarray(image[:, ::-1])
-        hand = _first_hand(landmarker.detect(_to_mp_image(image)), image)
+        hand = _first_hand(self._run(landmarker, _to_mp_image(image)), image)
         if hand is None:
             return None
         return _unpad(hand, border, rgb.shape[0], rgb.shape[1], mirrored=mirrored)
@@ -576,6 +627,6 @@ class HandLandmarkExtractor:
                 f"{self._last_timestamp_ms} ms: pass the frame time, or a frame counter times "
                 "the frame period"
             )
-        result = self._main.detect_for_video(_to_mp_image(rgb), timestamp_ms)
+        result = self._run(self._main, _to_mp_image(rgb), timestamp_ms)
         self._last_timestamp_ms = timestamp_ms
         return _first_hand(result, rgb)

@@ -35,6 +35,11 @@ METADATA_FILE = "metadata.json"
 #: Written by landmark_asl 0.1 (format 1): a pickle, never loaded.
 LEGACY_PICKLE = "classifier.joblib"
 _PACKAGES = ("landmark_asl", "numpy", "scikit-learn", "xgboost", "torch", "mediapipe")
+#: Packages whose version can change any loaded model's predictions (features, extraction) ...
+_USED_PACKAGES = ("landmark_asl", "numpy", "mediapipe")
+#: ... and those a storage kind adds: a compiled forest is NumPy arrays, so scikit-learn,
+#: xgboost and torch (recorded when it was saved) do not matter to it; no warning for them.
+_STORAGE_PACKAGES = {"xgboost-ubj": ("xgboost",), "torch-state-dict": ("torch",)}
 _REBUILD_HELP = (
     "rebuild it with `landmark-asl train` (the shipped default: `python scripts/train_default.py`), "
     "or convert a trusted one with `python scripts/resave_legacy_model.py OLD NEW --trust-pickle`"
@@ -443,35 +448,6 @@ class LoadedModel:
         """Labels, ndarray of shape (n_samples,) of str."""
         return np.asarray(self.estimator.predict(X)).astype(str)
 
-    def predict_hands(self, hands: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
-        """Predict per frame/image, applying the NOTHING rule to frames without a hand.
-
-        Parameters
-        ----------
-        hands : sequence of HandLandmarks or None
-            ``None`` where no hand was detected.
-
-        Returns
-        -------
-        labels : ndarray of shape (n,), object
-            Predicted label per entry; for ``None`` the card's ``no_hand_label``
-            (``'NOTHING'`` with confidence 1.0, or ``''`` = no prediction, confidence 0.0).
-        confidences : ndarray of shape (n,), float
-            Probability of the predicted label.
-        """
-        from landmark_asl.features import raw_features_from_hands
-
-        n = len(hands)
-        labels = np.full(n, self.card.no_hand_label, dtype=object)
-        conf = np.full(n, 1.0 if self.card.no_hand_label == NOTHING else 0.0)
-        present = [i for i, h in enumerate(hands) if h is not None]
-        if present:
-            proba = self.predict_proba(raw_features_from_hands([hands[i] for i in present]))
-            best = np.argmax(proba, axis=1)
-            labels[present] = self._classes[best]
-            conf[present] = proba[np.arange(len(present)), best]
-        return labels, conf
-
 
 def _read_card(directory: Path) -> ModelCard:
     if not directory.is_dir():
@@ -525,9 +501,10 @@ def _check_artefacts(directory: Path, card: ModelCard, required: Sequence[str]) 
                 f"SHA-256 mismatch for {path}: expected {expected[:12]}..., found {actual[:12]}...: "
                 "the file was modified or corrupted after saving; do not use it, save the model again"
             )
-    current = package_versions(_PACKAGES)
+    used = _USED_PACKAGES + _STORAGE_PACKAGES.get(card.estimator.get("storage"), ())
+    current = package_versions(used)
     diffs = [f"{k} {v} (now {current[k]})" for k, v in card.package_versions.items()
-             if k in current and current[k] not in (v, "not installed")]
+             if k in used and current[k] not in (v, "not installed")]
     if diffs:
         warnings.warn(
             f"model in {directory} was saved with different package versions: {', '.join(diffs)}; "

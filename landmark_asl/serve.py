@@ -22,7 +22,6 @@ import dataclasses
 import json
 import logging
 import re
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -47,7 +46,9 @@ try:
     from starlette.staticfiles import StaticFiles
     from starlette.websockets import WebSocket, WebSocketDisconnect
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise ImportError(
+    from landmark_asl.exceptions import MissingExtraError
+
+    raise MissingExtraError(
         f"landmark-asl serve needs the 'serve' extra ({exc.name} is missing): pip install 'landmark_asl[serve]'"
     ) from exc
 
@@ -92,8 +93,10 @@ class ServeSettings:
     personal_dir : Path or None
         Where collect mode keeps each signer's ``samples.parquet`` and personal ``model/``
         (``<personal_dir>/<signer>/``); None turns collect mode and personal models off.
-    cache_dir : Path
-        Landmark cache holding the base model's training landmarks (``adapt`` retrains on them).
+    cache_dir : Path or None
+        Landmark cache holding the base model's training landmarks (``adapt`` retrains on them);
+        None: the per-user cache (:func:`landmark_asl.paths.landmark_cache_dir`), whatever folder
+        the server was started in.
     max_per_letter : int
         Most samples per letter a page may ask to record.
     adapt_jobs : int
@@ -106,7 +109,7 @@ class ServeSettings:
     max_connections: int = 4
     live: LiveSettings = field(default_factory=LiveSettings)
     personal_dir: Path | None = Path("personal")
-    cache_dir: Path = Path(".cache") / "landmarks"
+    cache_dir: Path | None = None
     max_per_letter: int = 50
     adapt_jobs: int = -1
 
@@ -391,8 +394,11 @@ class _App:
     def __init__(self, model: LoadedModel, settings: ServeSettings) -> None:
         from landmark_asl.features import N_RAW_FEATURES
 
+        from landmark_asl.recognizer import Recognizer
+
         check_landmark_model(model)
         self.model = model
+        self.recognizer = Recognizer(model)  # POST /api/predict (one at a time: predict_limiter)
         self.settings = settings
         self.n_connections = 0
         # One call before the first frame: some classifiers build fast-path state lazily.
@@ -452,17 +458,13 @@ class _App:
         return JSONResponse(result, status_code=400 if result["error"] else 200)
 
     def _predict_bytes(self, data: bytes, name: str) -> dict[str, Any]:
-        from landmark_asl.inference import predict_images
+        from landmark_asl.recognizer import prediction_row
 
-        # predict_images reads files: the upload goes to a private temporary folder, deleted after.
-        with tempfile.TemporaryDirectory(prefix="landmark-asl-upload-") as folder:
-            path = Path(folder) / "upload"
-            path.write_bytes(data)
-            (result,) = predict_images([path], model=self.model)
-        result["path"] = name
-        if result["error"]:
-            result["error"] = result["error"].replace(printable_path(path), name)
-        return result
+        # Decoded in memory (no temporary file); the recognizer's extractor is reused by every upload.
+        try:
+            return prediction_row(name, self.recognizer.predict(decode_image(data, name=name)))
+        except DatasetError as exc:
+            return prediction_row(name, None, str(exc))
 
     def collect_settings(self) -> dict[str, Any]:
         from landmark_asl.collect import DEFAULT_COUNTDOWN, DEFAULT_EVERY, DEFAULT_PER_LETTER
@@ -639,7 +641,7 @@ class _App:
 
     def _build(self, signer: str, report=lambda phase: None) -> LoadedModel:
         """Fit and save a signer's personal model (blocking; in a worker thread, one at a time); ``report(phase)`` says what it does."""
-        from landmark_asl.adapt import adapt_model, base_training_rows
+        from landmark_asl.adapt import adapt_model, resolve_base_rows
         from landmark_asl.collect import read_samples
 
         if not self._adapt_lock.acquire(blocking=False):  # another page asked at the same moment
@@ -651,10 +653,10 @@ class _App:
             read_s = None
             if self._base_rows is None:
                 report("reading the base model's training landmarks (from the landmark cache, extracting any "
-                       "image not in it)")
+                       "image not in it, or the packaged rows on a server without the datasets)")
                 read_start = time.monotonic()
-                self._base_rows = base_training_rows(self.model, cache_dir=self.settings.cache_dir,
-                                                     n_jobs=self.settings.adapt_jobs)
+                self._base_rows = resolve_base_rows(self.model, cache_dir=self.settings.cache_dir,
+                                                    n_jobs=self.settings.adapt_jobs)
                 read_s = time.monotonic() - read_start
             report(f"fitting your model on {len(samples)} samples and the base model's data")
             start = time.monotonic()
@@ -779,8 +781,9 @@ def run_app(app: Starlette, *, host: str = "127.0.0.1", port: int = 8000) -> Non
     port : int
         TCP port (0: any free one).
     """
-    import uvicorn
+    from landmark_asl._util import import_extra
 
+    uvicorn = import_extra("uvicorn", extra="serve", purpose="landmark-asl serve")
     settings = app.state.serve.settings
     # Frames above the limit get the app's clear error; far larger ones are cut by uvicorn (code 1009).
     uvicorn.run(app, host=host, port=port, log_level="warning", ws_max_size=4 * settings.max_frame_bytes)

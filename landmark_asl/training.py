@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -80,6 +81,53 @@ def model_inputs(name: str, estimator, rows: pd.DataFrame) -> np.ndarray:
 BALANCE_CHOICES = (None, "dataset")
 #: Most augmented copies per training row: each copy adds the training set once more.
 MAX_COPIES = 10
+
+
+@dataclass(frozen=True)
+class TrainingRecipe:
+    """How a landmark model is trained: the shipped model's recipe is the default of ``landmark-asl train``.
+
+    Chosen on the leave-one-source-out protocol (``scripts/exp_lodo.py``, README): a 50-tree
+    random forest with ``min_samples_leaf=5`` on the handshape features, every dataset weighing
+    the same, one augmented copy of each row (3D rotations up to 30 degrees, y stretched by up
+    to 1.3x either way), temperature scaling fitted on out-of-group predictions.
+
+    Attributes
+    ----------
+    model_name : str
+        Registry name.
+    params : dict
+        Parameters of ``model_name``.
+    balance : {'dataset', None}
+    augment : dict or None
+        ``augment_landmarks`` parameters.
+    calibrate : bool
+        Fit a temperature (needs two or more groups).
+    """
+
+    model_name: str = "rf"
+    params: dict[str, Any] = field(default_factory=lambda: {"n_estimators": 50, "min_samples_leaf": 5,
+                                                            "handshape": True})
+    balance: str | None = "dataset"
+    augment: dict[str, Any] | None = field(default_factory=lambda: {"n_copies": 1, "max_angle": 30.0,
+                                                                    "stretch": 0.3})
+    calibrate: bool = True
+
+
+#: The shipped model's recipe (``scripts/train_default.py`` and ``landmark-asl train``'s defaults).
+DEFAULT_RECIPE = TrainingRecipe()
+#: Classes of the shipped model: letters and DEL/NOTHING/SPACE (massey's digits are left out:
+#: the live speller types letters).
+DEFAULT_LABELS: tuple[str, ...] = tuple(chr(c) for c in range(ord("A"), ord("Z") + 1)) + ("DEL", "NOTHING", "SPACE")
+#: Training sources of the shipped model: every source of the leave-one-source-out protocol.
+DEFAULT_SOURCES: tuple[str, ...] = (
+    "asl2text/train",
+    "asl2text/test",
+    "asl_alphabet_64/test",
+    "landmarks/nejohnson2_wrist_relative.csv",
+    "landmarks/borisgraudt_raw_gestures.csv",
+    "massey",
+)
 
 
 def check_recipe(name: str, balance: str | None, augment: dict[str, Any] | None) -> None:
@@ -259,7 +307,7 @@ def train_model(
     params: dict[str, Any] | None = None,
     balance: str | None = None,
     augment: dict[str, Any] | None = None,
-    calibrate: bool = False,
+    calibrate: bool | Literal["auto"] = False,
     metrics: dict[str, Any] | None = None,
     progress: bool = True,
     scheduler: Any = None,
@@ -282,7 +330,7 @@ def train_model(
     random_state : int
         Seed of the model.
     cache_dir : str or Path, optional
-        Landmark cache (default ``.cache/landmarks`` in the working directory).
+        Landmark cache (default: the per-user cache, :func:`landmark_asl.paths.landmark_cache_dir`).
     settings : ExtractorSettings, optional
         Extractor settings.
     metrics_from : str or Path, optional
@@ -294,11 +342,12 @@ def train_model(
         Registry factory parameters, e.g. ``{"n_estimators": 50, "min_samples_leaf": 5}``.
     balance, augment
         Training recipe of a landmark model (see :func:`fit_estimator`).
-    calibrate : bool
+    calibrate : bool or 'auto'
         Fit a temperature (:class:`landmark_asl.calibration.TemperatureScaling`) on
         out-of-group predictions (each ``group`` of the training rows predicted by a model
         trained without it, 5 folds of whole groups) and store it in the model card. Needs
-        at least two groups; costs about five more fits.
+        at least two groups; costs about five more fits. ``'auto'``: when the rows hold two
+        or more groups (else the model keeps its own probabilities, and a progress message says so).
     metrics : dict, optional
         Figures measured elsewhere on held-out data (e.g. a leave-one-group-out protocol run on
         the same recipe), recorded in the card's ``metrics`` next to those of ``metrics_from``.
@@ -322,7 +371,6 @@ def train_model(
     _check_destination(output)  # fail before the long part, and never over a folder that is not a model
     build_estimator(model_name, params=params)  # bad parameters fail here, before extraction
     check_recipe(model_name, balance, augment)
-    cache_dir = Path(cache_dir) if cache_dir is not None else Path(".cache") / "landmarks"
     if metrics is not None and not isinstance(metrics, dict):
         raise LandmarkASLError(f"metrics must be a dict of measured figures; got {type(metrics).__name__}")
     metrics = {**(_metrics_from(metrics_from, model_name) if metrics_from else {}), **(metrics or {})} or None
@@ -336,6 +384,11 @@ def train_model(
                 f"none of the labels {sorted(wanted)} occurs in {', '.join(source_list)}: check --labels"
             )
     log(progress, f"{model_name}: fitting on {len(trainable_rows(table, model_name))} samples of {', '.join(source_list)}")
+    if calibrate == "auto":
+        calibrate = table["group"].nunique() >= 2
+        if not calibrate:
+            log(True, f"{model_name}: not calibrated: the training rows hold one group ({table['group'].iloc[0]}); "
+                      "a temperature needs out-of-group predictions")
     if calibrate and table["group"].nunique() < 2:
         raise DatasetError(
             f"--calibrate needs out-of-group predictions, but {', '.join(source_list)} hold one group "

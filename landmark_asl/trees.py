@@ -21,7 +21,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from landmark_asl._util import gpu_available
+from landmark_asl._util import gpu_available, import_extra
 from landmark_asl.exceptions import ModelLoadError
 
 _DEVICES = ("auto", "cpu", "cuda")
@@ -29,6 +29,12 @@ _XGB_FILE = "xgb_model.ubj"
 _TREES_FILE = "trees.npz"
 #: Version of the layout of :data:`_TREES_FILE`.
 TREES_ARTIFACT_VERSION = 1
+
+
+def _xgboost_has_cuda() -> bool:
+    """Whether the installed xgboost was built with CUDA (``xgboost-cpu``, the ``xgb`` extra, is not)."""
+    xgb = import_extra("xgboost", extra="xgb", purpose="xgb models")
+    return bool(xgb.build_info().get("USE_CUDA"))
 
 
 def _resolve_device(device: str, tree_method: str) -> tuple[str, str]:
@@ -46,7 +52,7 @@ def _resolve_device(device: str, tree_method: str) -> tuple[str, str]:
     if tree_method not in ("hist", "approx", "exact", "auto"):
         raise ValueError(f"tree_method must be 'hist', 'approx', 'exact' or 'gpu_hist'; got {tree_method!r}")
     if device == "auto":
-        device = "cuda" if gpu_available() else "cpu"
+        device = "cuda" if gpu_available() and _xgboost_has_cuda() else "cpu"
     return device, ("hist" if tree_method == "auto" else tree_method)
 
 
@@ -177,7 +183,7 @@ class XGBLandmarkClassifier(ClassifierMixin, BaseEstimator):
         return self._fit(X, y, sample_weight, train=train)
 
     def _fit(self, X, y, sample_weight, *, train) -> XGBLandmarkClassifier:
-        import xgboost as xgb
+        xgb = import_extra("xgboost", extra="xgb", purpose="xgb models")
 
         X, y = validate_data(self, X, y, ensure_all_finite="allow-nan", dtype=np.float32)
         check_classification_targets(y)
@@ -262,7 +268,7 @@ class XGBLandmarkClassifier(ClassifierMixin, BaseEstimator):
     @classmethod
     def load_artifact(cls, directory: str | Path, params: dict[str, Any]) -> XGBLandmarkClassifier:
         """Rebuild a fitted classifier from :meth:`save_artifact` output and its params."""
-        import xgboost as xgb
+        xgb = import_extra("xgboost", extra="xgb", purpose="xgb models")
 
         model = cls(**params)
         booster = xgb.Booster()

@@ -12,6 +12,14 @@ Usage::
     python scripts/bench_predict.py --model models/default --table .cache/landmarks/<asl2text_test>.parquet
 
 ``--model DIR`` times that saved model (e.g. the shipped one) instead of training new ones.
+
+``--images N`` times photo -> letter with the shipped model on N real photos (asl2text/test,
+``$LANDMARK_ASL_DATA``): the recognizer (``landmark_asl.load_model().predict``, one extractor
+reused) against the path before it (what ``predict_images`` did for one image and
+``/api/predict`` for every upload: a new MediaPipe extractor per call), one image from a cold
+start each and an N-image loop::
+
+    python scripts/bench_predict.py --images 100
 """
 
 from __future__ import annotations
@@ -65,7 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fit-samples", type=int, default=0, help="time an XGBoost fit on this many rows")
     parser.add_argument("--fit-jobs", type=int, default=2)
     parser.add_argument("--model", type=Path, default=None, help="time this saved model instead (e.g. models/default)")
+    parser.add_argument("--images", type=int, default=0, help="time photo -> letter on this many real photos")
     args = parser.parse_args(argv)
+    if args.images:
+        return bench_images(args.images)
 
     X, y, source = _data(args.table)
     rng = np.random.default_rng(0)
@@ -113,6 +124,88 @@ def main(argv: list[str] | None = None) -> int:
         estimator.fit(X_big, y_big)
         print(f"\nxgb fit on {len(X_big)} rows, {len(np.unique(y_big))} classes, n_jobs={args.fit_jobs}, "
               f"device={estimator.named_steps['clf'].device_}: {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def _old_predict(model, path: Path) -> str:
+    """Photo -> letter as before the recognizer: a new extractor for the call (predict_images, /api/predict)."""
+    from landmark_asl.features import raw_features_from_hands
+    from landmark_asl.images import read_image
+    from landmark_asl.landmarks import HandLandmarkExtractor
+
+    with HandLandmarkExtractor(model.card.extractor_settings) as extractor:
+        hand = extractor.extract(read_image(path)).landmarks
+    if hand is None:
+        return model.card.no_hand_label
+    return str(model.classes[model.predict_proba(raw_features_from_hands([hand]))[0].argmax()])
+
+
+_COLD = """
+import sys, time
+start, cpu = time.perf_counter(), time.process_time()
+from landmark_asl.extraction import quiet_native_logs
+quiet_native_logs()
+if sys.argv[1] == "before":
+    sys.path.insert(0, sys.argv[3])
+    from bench_predict import _old_predict
+    from landmark_asl.persistence import load_model
+    label = _old_predict(load_model(None), sys.argv[2])
+else:
+    import landmark_asl as la
+    label = la.load_model().predict(sys.argv[2]).label
+print(time.perf_counter() - start, time.process_time() - cpu)
+"""
+
+
+def _cold_seconds(photo: Path, repeats: int = 5) -> dict[str, tuple[float, float]]:
+    """Median seconds from the first import to the first letter, each in a fresh interpreter, the two paths interleaved."""
+    import subprocess
+
+    times: dict[str, list[tuple[float, float]]] = {"before": [], "recognizer": []}
+    for i in range(repeats):
+        for path in (("before", "recognizer") if i % 2 == 0 else ("recognizer", "before")):
+            out = subprocess.run([sys.executable, "-c", _COLD, path, str(photo), str(Path(__file__).parent)],
+                                 check=True, capture_output=True, text=True).stdout
+            wall, cpu = out.split()[-2:]
+            times[path].append((float(wall), float(cpu)))
+    return {path: tuple(np.median(np.array(t), axis=0)) for path, t in times.items()}
+
+
+def bench_images(n: int) -> int:
+    """One photo from a cold start and an ``n``-photo loop: the recognizer against a new extractor per call."""
+    import landmark_asl as la
+    from landmark_asl.datasets import data_root
+    from landmark_asl.extraction import quiet_native_logs
+
+    quiet_native_logs()
+    photos = sorted((data_root() / "asl2text" / "test").rglob("*.jpg"))
+    photos = [photos[i] for i in np.linspace(0, len(photos) - 1, n).astype(int)]
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"{n} photos of asl2text/test, shipped model; load average {load:.1f}; {os.cpu_count()} CPUs\n")
+    print("| path | one photo from a fresh process (imports + load + extractor + predict; median of 5, order "
+          "alternated): wall / CPU s | loop of N photos, s | per photo, ms |")
+    print("| --- | ---: | ---: | ---: |")
+    rows = {}
+    colds = _cold_seconds(photos[0])
+    for name in ("before: new extractor per call", "recognizer: load_model().predict, extractor reused"):
+        cold_wall, cold_cpu = colds["before" if name.startswith("before") else "recognizer"]
+        if name.startswith("before"):
+            model = load_model(None)
+            first = _old_predict(model, photos[0])
+        else:
+            recognizer = la.load_model()
+            first = recognizer.predict(photos[0]).label
+        start = time.perf_counter()
+        if name.startswith("before"):
+            labels = [_old_predict(model, p) for p in photos]
+        else:
+            labels = [recognizer.predict(p).label for p in photos]
+        loop = time.perf_counter() - start
+        rows[name] = labels
+        print(f"| {name} | {cold_wall:.2f} / {cold_cpu:.2f} | {loop:.1f} | {1000 * loop / n:.0f} |", flush=True)
+        assert first == labels[0]
+    same = np.mean([a == b for a, b in zip(*rows.values())])
+    print(f"\nsame letter from both paths on {100 * same:.0f}% of the photos")
     return 0
 
 

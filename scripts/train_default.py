@@ -32,24 +32,15 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 
-#: Classes of the shipped model (massey's digits are left out).
-LABELS = [chr(c) for c in range(ord("A"), ord("Z") + 1)] + ["DEL", "NOTHING", "SPACE"]
-#: The forest: 50 trees, ``min_samples_leaf=5`` (a model of a few MB, one-row predict far under 0.5 ms).
-FOREST = {"n_estimators": 50, "min_samples_leaf": 5}
-#: The recipe chosen on the leave-one-source-out protocol (``scripts/exp_lodo.py``): handshape
-#: features, every dataset weighing the same, one augmented copy of each row (3D rotations up
-#: to 30 degrees, y stretched by up to 1.3x either way), temperature scaling.
-RECIPE = {"params": {**FOREST, "handshape": True}, "balance": "dataset",
-          "augment": {"n_copies": 1, "max_angle": 30.0, "stretch": 0.3}}
-#: Training sources of the shipped model: every source of the protocol.
-SOURCES = [
-    "asl2text/train",
-    "asl2text/test",
-    "asl_alphabet_64/test",
-    "landmarks/nejohnson2_wrist_relative.csv",
-    "landmarks/borisgraudt_raw_gestures.csv",
-    "massey",
-]
+from landmark_asl.training import DEFAULT_LABELS, DEFAULT_RECIPE, DEFAULT_SOURCES  # noqa: E402  (one definition)
+
+LABELS = list(DEFAULT_LABELS)
+#: The forest part of the recipe (experiments vary the rest).
+FOREST = {k: v for k, v in DEFAULT_RECIPE.params.items() if k != "handshape"}
+#: The recipe, defined once in the library (``landmark-asl train`` defaults to it).
+RECIPE = {"params": dict(DEFAULT_RECIPE.params), "balance": DEFAULT_RECIPE.balance,
+          "augment": dict(DEFAULT_RECIPE.augment)}
+SOURCES = list(DEFAULT_SOURCES)
 
 
 def _shown(path: Path) -> str:

@@ -89,3 +89,45 @@ def test_adapt_cli_writes_a_model_predict_uses(setting, tmp_path, data_dir):
     assert json.loads(predicted.stdout)["label"] in {"A", "B", "L", "V"}
     bad = CliRunner(mix_stderr=False).invoke(main, ["adapt", str(tmp_path / "none.parquet"), "-o", str(tmp_path / "z")])
     assert bad.exit_code == 1 and "Traceback" not in bad.stderr and bad.stderr.count("\n") == 1
+
+
+def test_the_packaged_base_rows_are_small_and_only_from_licence_compatible_sources():
+    from landmark_asl.adapt import packaged_base_rows, packaged_rows_path
+    from landmark_asl.training import DEFAULT_LABELS
+
+    assert packaged_rows_path().stat().st_size < 2_000_000
+    rows = packaged_base_rows()
+    assert set(rows["group"]) == {"asl2text/train", "asl2text/test", "borisgraudt", "nejohnson2"}
+    assert set(rows["label"]) == set(DEFAULT_LABELS) and rows["detected"].all()
+    assert raw_features(rows).shape == (len(rows), 127)
+    assert len(packaged_base_rows(exclude_groups=["borisgraudt"])) == (rows["group"] != "borisgraudt").sum()
+
+
+def test_an_install_without_packaged_rows_says_so(monkeypatch, tmp_path):
+    import landmark_asl.adapt as adapt
+
+    monkeypatch.setattr(adapt, "packaged_rows_path", lambda: tmp_path / "rows.npz")
+    with pytest.raises(LandmarkASLError, match=r"carries no packaged base rows .*scripts/build_adapt_base.py.*LANDMARK_ASL_DATA"):
+        adapt.packaged_base_rows()
+
+
+@pytest.mark.slow
+def test_adapt_without_the_datasets_retrains_on_the_packaged_rows(setting, tmp_path, monkeypatch):
+    # A base whose card names dataset names, on a machine without the datasets (an installed wheel).
+    base = tmp_path / "base"
+    shutil.copytree(setting["base"], base)
+    meta = json.loads((base / "metadata.json").read_text())
+    meta["training"]["train_sources"] = ["asl2text/train", "asl2text/test"]
+    (base / "metadata.json").write_text(json.dumps(meta))
+    monkeypatch.setenv("LANDMARK_ASL_DATA", str(tmp_path / "no_data"))
+    own = read_samples(setting["samples"])
+    with pytest.raises(LandmarkASLError, match="cannot read the base model's training data"):
+        adapt_model(own, output=tmp_path / "x", base=base, cache_dir=tmp_path / "empty", base_rows="datasets",
+                    progress=False)
+    out = adapt_model(own, output=tmp_path / "me", base=base, cache_dir=tmp_path / "empty", progress=False)
+    me = load_model(out)
+    adapted = me.card.training["adapted"]
+    assert adapted["base_rows"] == "packaged" and adapted["n_base_rows"] > 300
+    assert me.card.training["train_sources"][0].startswith("packaged base rows (asl2text/train")
+    assert list(me.classes) == ["A", "B", "L", "V"]
+    assert (me.classes[me.predict_proba(raw_features(own)).argmax(axis=1)] == own["label"].to_numpy()).all()

@@ -107,6 +107,17 @@ def test_random_split_is_reproducible_and_read_by_every_model(small, tmp_path):
     assert file_sha256(tmp_path / "three" / "split.csv") != hashes[0]
 
 
+@pytest.mark.slow
+def test_compare_prints_the_dropped_labels(small, tmp_path):
+    result = CliRunner(mix_stderr=False).invoke(main, [
+        "compare", "--train", str(small["train"]), "--test", str(small["other"]), "--models", "rf",
+        "-o", str(tmp_path / "r"), "--cache-dir", str(small["cache"]), "--param", "rf.n_estimators=5",
+    ])
+    assert result.exit_code == 0, result.stderr
+    # train holds A, B, L and test A, B, Y: the stdout says what the figures leave out.
+    assert "labels dropped (not in both train and test; 2 kept): L Y" in result.stdout.splitlines()
+
+
 def test_compare_rejects_unknown_model(small, tmp_path):
     result = CliRunner(mix_stderr=False).invoke(main, ["compare", "--train", str(small["train"]), "--models", "rf,svm",
                                        "-o", str(tmp_path / "r")])
@@ -122,8 +133,24 @@ def test_train_writes_model_with_metadata(trained_model, small):
     assert metadata["training"]["train_sources"] == [str(small["train"])]
     assert metadata["extractor_settings"]["min_detection_confidence"] == 0.5
     assert metadata["metrics"] is None  # no metric computed on training data
-    assert metadata["training"]["params"] == {"n_estimators": 20}
+    # The shipped recipe by default, --param on top of it; one group: no temperature.
+    assert metadata["training"]["params"] == {"n_estimators": 20, "min_samples_leaf": 5, "handshape": True}
     assert metadata["estimator"]["params"]["n_estimators"] == 20
+    assert metadata["training"]["balance"] == "dataset"
+    assert metadata["training"]["augment"] == {"n_copies": 1, "max_angle": 30.0, "stretch": 0.3}
+    assert metadata["calibration"] is None
+
+
+def test_train_defaults_are_the_shipped_recipe():
+    from landmark_asl.persistence import default_model_dir
+    from landmark_asl.training import DEFAULT_RECIPE
+
+    shipped = json.loads((default_model_dir() / "metadata.json").read_text())
+    assert shipped["name"] == DEFAULT_RECIPE.model_name
+    assert shipped["training"]["params"] == DEFAULT_RECIPE.params
+    assert shipped["training"]["balance"] == DEFAULT_RECIPE.balance
+    assert shipped["training"]["augment"] == DEFAULT_RECIPE.augment
+    assert (shipped["calibration"] is not None) == DEFAULT_RECIPE.calibrate
 
 
 def test_train_unknown_param_is_one_line_error(small, tmp_path):
@@ -157,7 +184,44 @@ def test_predict_json_lines(trained_model, small):
 def test_predict_folder_plain_output(trained_model, small):
     result = CliRunner(mix_stderr=False).invoke(main, ["predict", "--model", str(trained_model), str(small["test"] / "L")])
     assert result.exit_code == 0, result.stderr
-    assert len(result.stdout.strip().splitlines()) == 3
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 4 and all(line.split("\t")[1] in LETTERS for line in lines[:3])
+    right = sum(line.split("\t")[1] == "L" for line in lines[:3])  # the folder is named L: it is scored
+    assert lines[3].startswith(f"accuracy {100 * right / 3:.1f}% ({right} of 3 images in label folders; hand found in")
+
+
+@pytest.mark.slow
+def test_predict_labels_and_min_confidence(trained_model, small):
+    images = [str(p) for p in sorted((small["test"] / "L").glob("*.jpg"))]
+    run = CliRunner(mix_stderr=False).invoke
+    only_ab = run(main, ["predict", "--model", str(trained_model), *images, "--json", "--labels", "a,B"])
+    assert only_ab.exit_code == 0, only_ab.stderr
+    records = [json.loads(line) for line in only_ab.stdout.splitlines()]
+    assert {r["label"] for r in records} <= {"A", "B"} and all(r["detected"] for r in records)
+    assert only_ab.stderr.startswith("accuracy 0.0% (0 of 3 images")  # --json: the summary goes to stderr
+    unsure = run(main, ["predict", "--model", str(trained_model), *images, "--json", "--min-confidence", "1"])
+    for record in map(json.loads, unsure.stdout.splitlines()):
+        assert record["label"] == ("unknown" if record["confidence"] < 1 else record["top_k"][0][0])
+    bad = run(main, ["predict", "--model", str(trained_model), *images, "--labels", "A,Q"])
+    assert bad.exit_code == 1 and bad.stderr.startswith("Error: labels Q are not classes of the 'rf' model")
+
+
+@pytest.mark.slow
+def test_evaluate_scores_a_labelled_folder(trained_model, small, tmp_path):
+    out = tmp_path / "eval"
+    result = CliRunner(mix_stderr=False).invoke(main, ["evaluate", "--model", str(trained_model), str(small["other"]),
+                                                       "-o", str(out), "--json"])
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["dropped"] == {"Y": 3}  # the model knows A, B, L: Y images cannot be answered
+    assert report["n_test"] == 6 and set(report["per_class"]) == {"A", "B"}
+    assert report["accuracy_all"] == pytest.approx(
+        sum(r["accuracy"] * r["n"] for r in report["per_class"].values()) / 6)
+    assert (out / "confusion.png").stat().st_size > 1000
+    assert json.loads((out / "evaluation.json").read_text())["accuracy_all"] == report["accuracy_all"]
+    plain = CliRunner(mix_stderr=False).invoke(main, ["evaluate", "--model", str(trained_model), str(small["other"])])
+    assert plain.exit_code == 0, plain.stderr
+    assert "accuracy (all images)" in plain.stdout and "left out (labels the model cannot answer): Y (3)" in plain.stdout
 
 
 def test_predict_bad_model_dir_is_one_line_error(tmp_path, small):

@@ -14,7 +14,7 @@ from landmark_asl import persistence
 from landmark_asl.estimators import make_estimator
 from landmark_asl.exceptions import ModelLoadError
 from landmark_asl.features import FEATURE_VERSION
-from landmark_asl.landmarks import ExtractorSettings, HandLandmarks
+from landmark_asl.landmarks import ExtractorSettings
 from landmark_asl.persistence import FORMAT_VERSION, METADATA_FILE, load_model, save_model
 
 
@@ -241,6 +241,22 @@ def test_package_version_mismatch_warns(saved_xgb, synthetic_landmarks):
     assert model.predict(synthetic_landmarks[0][:2]).shape == (2,)
 
 
+def test_no_version_warning_for_a_package_the_model_does_not_use(models, tmp_path):
+    """A compiled forest is NumPy arrays: another xgboost, torch or scikit-learn changes nothing."""
+    saved = save_model(models["rf"], tmp_path / "rf", name="rf")
+    meta = json.loads((saved / METADATA_FILE).read_text())
+    meta["package_versions"].update({"xgboost": "0.0.1", "torch": "0.0.1", "scikit-learn": "0.0.1"})
+    (saved / METADATA_FILE).write_text(json.dumps(meta))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_model(saved)
+    meta["package_versions"]["mediapipe"] = "0.0.1"  # extraction: every landmark model uses it
+    (saved / METADATA_FILE).write_text(json.dumps(meta))
+    with pytest.warns(UserWarning, match=r"mediapipe 0.0.1 \(now ") as caught:
+        load_model(saved)
+    assert "xgboost" not in str(caught[0].message)
+
+
 def test_bad_directories(tmp_path):
     with pytest.raises(ModelLoadError, match="does not exist"):
         load_model(tmp_path / "nope")
@@ -272,31 +288,6 @@ def test_predict_proba_one_matches_batch_and_rejects_bad_shapes(saved_xgb, synth
     np.testing.assert_allclose(np.array([model.predict_proba_one(x) for x in X[:10]]), batch, atol=1e-6)
     with pytest.raises(ValueError, match=r"shape \(127,\) raw features; got \(63,\)"):
         model.predict_proba_one(X[0, :63])
-
-
-def _hands(X):
-    return [
-        HandLandmarks(row[:63].reshape(21, 3), row[63:126].reshape(21, 3), "Left" if row[126] else "Right", 0.9)
-        for row in X
-    ]
-
-
-def test_nothing_rule(models, synthetic_landmarks, tmp_path):
-    X, y = synthetic_landmarks
-    hands = _hands(X[:3])
-    model = load_model(save_model(models["rf"], tmp_path / "with", name="rf"))
-    labels, conf = model.predict_hands([hands[0], None, hands[1], None, hands[2]])
-    expected = model.predict(X[:3])
-    assert list(labels) == [expected[0], "NOTHING", expected[1], "NOTHING", expected[2]]
-    assert conf[1] == conf[3] == 1.0 and 0 < conf[0] <= 1
-
-    keep = y != "NOTHING"
-    no_nothing = make_estimator("rf", n_estimators=5).fit(X[keep], y[keep])
-    model = load_model(save_model(no_nothing, tmp_path / "without", name="rf"))
-    labels, conf = model.predict_hands([None, hands[0]])
-    assert labels[0] == "" and conf[0] == 0.0 and labels[1] in {"A", "B", "C"}
-    labels, conf = model.predict_hands([None, None])
-    assert list(labels) == ["", ""] and list(conf) == [0.0, 0.0]
 
 
 def test_loaded_rf_fast_path_equals_sklearn(models, synthetic_landmarks, tmp_path):

@@ -71,15 +71,16 @@ def test_no_path_outside_the_static_folder(client, path):
 
 @pytest.mark.slow
 def test_predict_answers_a_real_photo_like_the_predict_command(client, data_dir, model):
-    from landmark_asl.inference import predict_images
+    from landmark_asl.recognizer import Recognizer, prediction_row
 
     photo = data_dir / PHOTO
     response = client.post("/api/predict", files={"image": ("hand.jpeg", photo.read_bytes(), "image/jpeg")})
     assert response.status_code == 200
     answer = response.json()
     assert answer["label"] == "L" and answer["detected"] is True and answer["error"] == ""
-    (expected,) = predict_images([photo], model=model)
-    assert answer == {**expected, "path": "hand.jpeg"}  # the JSON of `landmark-asl predict --json`
+    with Recognizer(model) as recognizer:
+        expected = prediction_row("hand.jpeg", recognizer.predict(photo))
+    assert answer == json.loads(json.dumps(expected))  # the JSON of `landmark-asl predict --json`
 
 
 def test_predict_refuses_a_bad_image(client):

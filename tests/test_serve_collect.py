@@ -269,7 +269,7 @@ def test_a_failed_build_is_told_to_the_page_and_the_connection_stays(small_base,
         def broken(*args, **kwargs):
             raise RuntimeError("out of luck")
 
-        monkeypatch.setattr(landmark_asl.adapt, "base_training_rows", broken)
+        monkeypatch.setattr(landmark_asl.adapt, "resolve_base_rows", broken)
         assert command(ws, type="adapt")["type"] == "adapting"
         failed = receive(ws)
         assert failed["command"] == "adapt" and "out of luck" in failed["error"]

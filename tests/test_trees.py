@@ -61,11 +61,43 @@ def test_gpu_hist_is_mapped_to_hist_on_cuda():
 
 
 def test_auto_device_follows_gpu_visibility(monkeypatch):
+    monkeypatch.setattr(trees, "_xgboost_has_cuda", lambda: True)
     monkeypatch.setattr(trees, "gpu_available", lambda: False)
     assert trees._resolve_device("auto", "hist") == ("cpu", "hist")
     monkeypatch.setattr(trees, "gpu_available", lambda: True)
     assert trees._resolve_device("auto", "hist") == ("cuda", "hist")
     assert trees._resolve_device("cpu", "hist") == ("cpu", "hist")
+    # xgboost-cpu (the xgb extra) has no CUDA: 'auto' stays on the CPU even with a GPU visible.
+    monkeypatch.setattr(trees, "_xgboost_has_cuda", lambda: False)
+    assert trees._resolve_device("auto", "hist") == ("cpu", "hist")
+
+
+def test_the_installed_xgboost_reports_its_cuda_build():
+    import xgboost
+
+    assert trees._xgboost_has_cuda() is bool(xgboost.build_info()["USE_CUDA"])
+
+
+def test_a_missing_extra_is_one_line_in_the_cli(monkeypatch, tmp_path):
+    import sys
+
+    from click.testing import CliRunner
+
+    from landmark_asl.cli import main
+
+    monkeypatch.setitem(sys.modules, "xgboost", None)  # as if the xgb extra were not installed
+    with pytest.raises(ImportError, match=r"xgb models need xgboost, which is not installed: "
+                                          r"pip install 'landmark_asl\[xgb\]'"):
+        trees._xgboost_has_cuda()
+    monkeypatch.delitem(sys.modules, "landmark_asl.serve", raising=False)
+    # Every starlette module, also those other tests imported already (a cached submodule would load),
+    # and uvicorn, so that the server could never start and block the suite.
+    for name in [m for m in sys.modules if m.split(".")[0] in ("starlette", "uvicorn")] + ["starlette", "uvicorn"]:
+        monkeypatch.setitem(sys.modules, name, None)
+    result = CliRunner(mix_stderr=False).invoke(main, ["serve", "--port", "0"])
+    assert result.exit_code == 1, result.output
+    assert result.stderr == ("Error: landmark-asl serve needs the 'serve' extra (starlette.applications is missing): "
+                             "pip install 'landmark_asl[serve]'\n")
 
 
 def test_gpu_hidden_by_cuda_visible_devices(monkeypatch):

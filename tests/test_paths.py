@@ -1,0 +1,55 @@
+"""Tests of the per-user cache and the data root (`landmark_asl.paths`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from landmark_asl import paths
+from landmark_asl.datasets import resolve_source
+from landmark_asl.exceptions import DatasetError
+
+
+def test_the_cache_is_per_user_unless_overridden(monkeypatch, tmp_path):
+    monkeypatch.delenv(paths.CACHE_ENV, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert paths.cache_dir() == tmp_path / "xdg" / "landmark_asl"  # platformdirs on Linux
+    assert paths.landmark_cache_dir() == tmp_path / "xdg" / "landmark_asl" / "landmarks"
+    monkeypatch.setenv(paths.CACHE_ENV, str(tmp_path / "mine"))
+    assert paths.landmark_cache_dir() == tmp_path / "mine" / "landmarks"
+
+
+def test_commands_default_to_the_per_user_cache_not_the_working_directory(monkeypatch, tmp_path, data_dir):
+    from landmark_asl.landmark_cache import load_landmarks
+
+    monkeypatch.setenv(paths.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    table, meta = load_landmarks([data_dir / "landmarks" / "nejohnson2_wrist_relative.csv"], progress=False)
+    assert len(table) > 0
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (folder / "L").mkdir()
+    (folder / "L" / "L0.jpg").write_bytes((data_dir / "asl2text" / "test" / "L" / "L0.jpg").read_bytes())
+    _, meta = load_landmarks([folder], progress=False)
+    assert Path(meta["tables"][str(folder)]).parent == tmp_path / "cache" / "landmarks"
+    assert not (tmp_path / ".cache").exists()
+
+
+def test_outside_a_checkout_the_data_root_comes_only_from_the_variable(monkeypatch, tmp_path):
+    monkeypatch.setattr(paths, "_checkout_data_root", lambda: None)  # an installed package
+    monkeypatch.delenv(paths.DATA_ENV, raising=False)
+    with pytest.raises(DatasetError, match=r"no data folder: set LANDMARK_ASL_DATA to the folder holding the datasets"):
+        paths.data_root()
+    assert paths.data_root(required=False) is None
+    with pytest.raises(DatasetError, match=r"'massey' not found at .*there is no data folder.*set LANDMARK_ASL_DATA"):
+        resolve_source("massey")
+    assert resolve_source(tmp_path) == tmp_path  # a path needs no data root
+    monkeypatch.setenv(paths.DATA_ENV, str(tmp_path))
+    assert paths.data_root() == tmp_path
+
+
+def test_in_a_checkout_the_data_root_is_beside_it(monkeypatch):
+    monkeypatch.delenv(paths.DATA_ENV, raising=False)
+    checkout = Path(paths.__file__).resolve().parent.parent
+    assert paths.data_root() == checkout.parent / "shared" / "data"
