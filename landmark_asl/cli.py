@@ -346,6 +346,9 @@ def live(source: str, model_dir: Path | None, mirror: bool, smoothing_window: in
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Interface to bind (127.0.0.1: this machine only; 0.0.0.0 exposes the camera page to the network).")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="Also answer requests for this host name or address (e.g. the LAN address others open); "
+                   "127.0.0.1, localhost, [::1] and --host are always answered, any other Host is refused. Repeatable.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="TCP port.")
 @click.option("--model", "model_dir", default=None, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Landmark model directory (default: the shipped models/default).")
@@ -356,13 +359,21 @@ def live(source: str, model_dir: Path | None, mirror: bool, smoothing_window: in
               help="Offer collect mode (record your samples, build and use a personal model) on the page.")
 @_cache_dir_option
 @_quiet_unless_verbose
-def serve(host: str, port: int, model_dir: Path | None, personal_dir: Path, collect: bool, cache_dir: Path) -> None:
+def serve(host: str, allow_hosts: tuple[str, ...], port: int, model_dir: Path | None, personal_dir: Path,
+          collect: bool, cache_dir: Path) -> None:
     """Serve the live recognition web page and its API (needs the 'serve' extra)."""
     from landmark_asl.serve import ServeSettings, create_app, run_app
 
-    settings = ServeSettings(personal_dir=personal_dir if collect else None, cache_dir=cache_dir)
+    try:
+        settings = ServeSettings(personal_dir=personal_dir if collect else None, cache_dir=cache_dir,
+                                 allowed_hosts=allow_hosts)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--allow-host") from exc
     app = create_app(model_dir, settings)
     click.echo(f"serving http://{host}:{port}/ (Ctrl-C stops)", err=True)
+    if host in ("0.0.0.0", "::") and not allow_hosts:
+        click.echo("other machines are refused until you name the address they open with --allow-host "
+                   "(e.g. --allow-host 192.168.1.20)", err=True)
     if collect:
         click.echo(f"collect mode: samples and personal models go to {personal_dir}/<name>/", err=True)
     run_app(app, host=host, port=port)

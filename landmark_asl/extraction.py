@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from landmark_asl import __version__
-from landmark_asl._util import atomic_write, exclusive_lock
+from landmark_asl._util import atomic_write, exclusive_lock, load_json
 from landmark_asl.datasets import MANIFEST_COLUMNS
 from landmark_asl.exceptions import DatasetError, ExtractionError
 from landmark_asl.images import printable_path
@@ -170,13 +170,13 @@ def read_table(path: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
         if _is_csv(path):
             table = pd.read_csv(path, keep_default_na=False, na_values={c: [""] for c in _LANDMARK_COLUMNS + ("handedness_score",)})
             sidecar = _sidecar(path)
-            metadata = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
+            metadata = load_json(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else {}
         else:
             import pyarrow.parquet as pq
 
             arrow = pq.read_table(path)
             raw = (arrow.schema.metadata or {}).get(METADATA_KEY)
-            metadata = json.loads(raw) if raw else {}
+            metadata = load_json(raw) if raw else {}
             table = arrow.to_pandas()
     except (OSError, ValueError) as exc:
         raise DatasetError(f"cannot read landmark table {path}: {exc}") from exc

@@ -57,7 +57,6 @@ async function loadModel() {
     const calibrated = card.calibration ? ", calibrated" : "";
     state.modelCard = `model: ${card.name} (${card.classes.length} classes${calibrated}) ${card.created_at || ""}`;
     if (!state.modelLabel || state.modelLabel === state.baseModel) $("model").textContent = state.modelCard;
-    $("model").title = card.directory || "";
   } catch (err) {
     $("model").textContent = `model: unavailable (${err.message})`;
   }

@@ -1,0 +1,322 @@
+"""Hostile input, round two (issue 22): 18 causes found by a second probe; each test is named after its cause.
+
+Every test here failed before its fix; the closing note of the issue maps causes to tests.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from test_hostile import _copy_images
+
+from landmark_asl.cli import main
+from landmark_asl.exceptions import LandmarkASLError, ModelLoadError
+from landmark_asl.persistence import load_model
+
+
+def _cli(*args: str):
+    return CliRunner(mix_stderr=False).invoke(main, [str(a) for a in args])
+
+
+def _one_line_error(result, *, code: int = 1) -> str:
+    """The CLI's error: one line starting with 'Error:', last on stderr, no traceback."""
+    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr, result.exception)
+    lines = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(lines) == 1 and result.stderr.rstrip().endswith(lines[0]), result.stderr
+    assert "Traceback" not in result.stderr and isinstance(result.exception, SystemExit)
+    return lines[0]
+
+
+# --- 1, 2, 10: the server trusts only its own hosts and says only what a page needs ----------------
+
+
+@pytest.fixture(scope="module")
+def default_model():
+    return load_model()
+
+
+def _client(model, **settings):
+    from starlette.testclient import TestClient
+
+    from landmark_asl.serve import ServeSettings, create_app
+
+    return TestClient(create_app(model, ServeSettings(personal_dir=None, **settings)))
+
+
+def test_01_dns_rebinding_host_is_refused_on_http_and_websocket(default_model):
+    from starlette.websockets import WebSocketDisconnect
+
+    with _client(default_model) as client:
+        # TestClient's own Host, 'testserver', is not allowed either: that is the point.
+        for host in ("attacker.example:8000", "testserver", "127.0.0.1.attacker.example", "localhost:80x"):
+            response = client.get("/api/model", headers={"host": host})
+            assert response.status_code == 400 and "--allow-host" in response.json()["error"], host
+        assert client.get("/", headers={"host": "attacker.example:8000"}).status_code == 400
+        for host in ("127.0.0.1:8000", "localhost", "LOCALHOST:1234", "[::1]:8000"):
+            assert client.get("/api/health", headers={"host": host}).status_code == 200, host
+        # A rebound page is same-origin with itself: Origin and Host agree, the Host is still foreign.
+        with pytest.raises(WebSocketDisconnect) as refused:
+            with client.websocket_connect("ws://attacker.example:8000/ws",
+                                          headers={"origin": "http://attacker.example:8000"}) as ws:
+                ws.receive_json()
+        assert refused.value.code == 1008
+        with client.websocket_connect("ws://localhost:8000/ws", headers={"origin": "http://localhost:8000"}) as ws:
+            assert ws.receive_json()["type"] == "hello"
+        # Another site's page posting a photo is refused before the upload is read.
+        response = client.post("/api/predict", headers={"host": "127.0.0.1:8000", "origin": "http://evil.example"},
+                               files={"image": ("a.jpg", b"x")})
+        assert response.status_code == 403 and "cross-origin" in response.json()["error"]
+
+
+def test_01_allow_host_opens_the_server_to_a_lan_name_on_purpose(default_model, monkeypatch):
+    import uvicorn
+
+    with _client(default_model, allowed_hosts=("192.168.1.20", "Laptop.local")) as client:
+        assert client.get("/api/health", headers={"host": "192.168.1.20:8000"}).status_code == 200
+        assert client.get("/api/health", headers={"host": "laptop.local:8000"}).status_code == 200
+        assert client.get("/api/health", headers={"host": "192.168.1.21:8000"}).status_code == 400
+    calls = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: calls.append(app))
+    result = CliRunner(mix_stderr=False).invoke(main, ["serve", "--host", "10.0.0.5", "--allow-host", "box.lan",
+                                                       "--no-collect"])
+    assert result.exit_code == 0, result.stderr
+    assert calls[0].state.serve.allowed_hosts() == ("127.0.0.1", "localhost", "[::1]", "10.0.0.5", "box.lan")
+    result = CliRunner(mix_stderr=False).invoke(main, ["serve", "--host", "0.0.0.0", "--no-collect"])
+    assert "0.0.0.0" not in calls[1].state.serve.allowed_hosts() and "--allow-host" in result.stderr
+    result = CliRunner(mix_stderr=False).invoke(main, ["serve", "--allow-host", "http://box.lan/", "--no-collect"])
+    assert result.exit_code == 2 and "--allow-host" in result.stderr and len(calls) == 2
+
+
+def test_01_host_names_are_parsed_strictly():
+    from landmark_asl.serve import host_name
+
+    assert host_name("LocalHost:8000") == "localhost" and host_name("[::1]:8000") == "[::1]"
+    assert host_name("::1") == "[::1]" and host_name("example.com.") == "example.com"
+    for bad in ("", "a:b", "[::1", "x y", "evil.example:80:80", "a/b"):
+        assert host_name(bad) is None, bad
+
+
+def test_02_api_model_gives_no_server_path(default_model):
+    with _client(default_model) as client:
+        text = client.get("/api/model", headers={"host": "127.0.0.1"}).text
+    card = json.loads(text)
+    assert card["name"] == default_model.name and card["classes"] == [str(c) for c in default_model.classes]
+    assert "directory" not in card and "training" not in card
+    assert str(default_model.directory) not in text and "out/default" not in text  # report paths left out
+
+
+def test_10_a_card_whose_metrics_hold_nan_is_served_as_null(tmp_path, default_model):
+    model_dir = tmp_path / "model"
+    shutil.copytree(default_model.directory, model_dir)
+    meta = json.loads((model_dir / "metadata.json").read_text())
+    meta["metrics"] = {"accuracy_all": float("nan"), "coverage": 0.5, "lodo": {"worst": float("inf")}}
+    meta["calibration"] = None
+    (model_dir / "metadata.json").write_text(json.dumps(meta))
+    with _client(load_model(model_dir)) as client:
+        response = client.get("/api/model", headers={"host": "localhost"})
+    assert response.status_code == 200
+    assert response.json()["metrics"] == {"accuracy_all": None, "coverage": 0.5, "lodo": {"worst": None}}
+
+
+# --- 6-9, 11: crafted or corrupt model directories: one line naming the file, at load time ------------
+
+
+@pytest.fixture(scope="module")
+def forest_dir(tmp_path_factory, synthetic_landmarks):
+    from landmark_asl.estimators import make_estimator
+    from landmark_asl.persistence import save_model
+
+    X, y = synthetic_landmarks
+    directory = tmp_path_factory.mktemp("forest") / "rf"
+    return save_model(make_estimator("rf", n_estimators=4).fit(X, y), directory, name="rf")
+
+
+@pytest.fixture(scope="module")
+def xgb_dir(tmp_path_factory, synthetic_landmarks):
+    from landmark_asl.estimators import make_estimator
+    from landmark_asl.persistence import save_model
+
+    X, y = synthetic_landmarks
+    directory = tmp_path_factory.mktemp("xgb") / "xgb"
+    return save_model(make_estimator("xgb", n_estimators=3, device="cpu").fit(X, y), directory, name="xgb")
+
+
+def _relist(model_dir: Path, name: str) -> None:
+    """Record the SHA-256 of an edited artefact in the card (as a careful forger would)."""
+    from landmark_asl._util import file_sha256
+
+    meta = json.loads((model_dir / "metadata.json").read_text())
+    meta["artefacts"][name] = file_sha256(model_dir / name)
+    (model_dir / "metadata.json").write_text(json.dumps(meta))
+
+
+def _edited_forest(forest_dir: Path, tmp_path: Path, **changes) -> Path:
+    model_dir = tmp_path / "edited"
+    shutil.copytree(forest_dir, model_dir)
+    with np.load(model_dir / "trees.npz") as data:
+        arrays = {k: data[k] for k in data.files}
+    for key, change in changes.items():
+        arrays[key] = change(arrays[key]) if callable(change) else change
+    np.savez_compressed(model_dir / "trees.npz", **arrays)
+    _relist(model_dir, "trees.npz")
+    return model_dir
+
+
+def _nan_leaf(leaf):
+    leaf = leaf.copy()
+    leaf[:] = np.nan
+    return leaf
+
+
+@pytest.mark.parametrize("changes, reason", [
+    ({"leaf": _nan_leaf}, "NaN or inf"),
+    ({"leaf": lambda leaf: leaf * 1e308 * 10}, "NaN or inf"),
+    ({"leaf": lambda leaf: leaf * 5}, "class distributions"),
+    ({"threshold": lambda t: np.where(np.isinf(t), t, np.nan)}, "NaN"),
+    ({"depth": np.int64(10**9)}, "implausible tree depth"),
+    ({"classes": np.asarray(["A", "B", "C"])}, "leaf values must have shape"),
+])
+def test_06_trees_with_nan_leaves_or_values_out_of_range_are_refused_at_load(forest_dir, tmp_path, data_dir,
+                                                                             changes, reason):
+    model_dir = _edited_forest(forest_dir, tmp_path, **changes)
+    with pytest.raises(ModelLoadError, match=reason) as refused:
+        load_model(model_dir)
+    assert "trees.npz" in str(refused.value)
+    photo = data_dir / "asl2text" / "test" / "L" / "L0.jpg"
+    assert "trees.npz" in _one_line_error(_cli("predict", photo, "--model", model_dir, "--json"))
+
+
+def test_06_adapt_refuses_a_weight_that_overflows_the_fit(small_base, tmp_path, data_dir):
+    images = _copy_images(data_dir, tmp_path / "own", labels=("A", "B"), n=2)
+    output = tmp_path / "personal"
+    for weight in ("1e308", "inf", "nan", "0"):
+        line = _one_line_error(_cli("adapt", images, "--base", small_base["base"], "-o", output,
+                                    "--cache-dir", small_base["cache"], "--weight", weight))
+        assert "weight must be a number > 0 and at most 1e+06" in line, line
+    assert not output.exists()
+
+
+def test_06_a_forest_that_would_not_load_back_is_not_saved(tmp_path, synthetic_landmarks):
+    from landmark_asl.estimators import make_estimator
+    from landmark_asl.persistence import save_model
+
+    X, y = synthetic_landmarks
+    forest = make_estimator("rf", n_estimators=2).fit(X, y)
+    forest.steps[1][1].compiled_.leaf[:] = np.nan
+    with pytest.raises(LandmarkASLError, match="refusing to save the fitted trees: leaf values hold NaN"):
+        save_model(forest, tmp_path / "m", name="rf")
+    assert not (tmp_path / "m").exists() and not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("n_features", [200, 5])
+def test_07_n_features_in_that_disagrees_with_the_arrays_is_refused(forest_dir, tmp_path, data_dir, n_features):
+    model_dir = _edited_forest(forest_dir, tmp_path, n_features_in=np.int64(n_features),
+                               feature=lambda f: np.minimum(f, n_features - 1))
+    with pytest.raises(ModelLoadError, match=f"takes {n_features} features but its normalizer"):
+        load_model(model_dir)
+    photo = data_dir / "asl2text" / "test" / "L" / "L0.jpg"
+    assert "takes" in _one_line_error(_cli("predict", photo, "--model", model_dir))
+
+
+def test_08_an_npy_header_declaring_terabytes_is_refused_before_reading(forest_dir, tmp_path):
+    import io
+    import zipfile
+
+    model_dir = tmp_path / "bomb"
+    shutil.copytree(forest_dir, model_dir)
+    with np.load(model_dir / "trees.npz") as data:
+        arrays = {k: data[k] for k in data.files}
+    with zipfile.ZipFile(model_dir / "trees.npz", "w") as archive:
+        for key, value in arrays.items():
+            buffer = io.BytesIO()
+            if key == "leaf":  # a header claiming (2e11, 29) float64 = 42 TiB, then a few bytes
+                np.lib.format.write_array_header_1_0(
+                    buffer, {"descr": "<f8", "fortran_order": False, "shape": (200_000_000_000, 29)})
+                buffer.write(b"\0" * 64)
+            else:
+                np.lib.format.write_array(buffer, value)
+            archive.writestr(f"{key}.npy", buffer.getvalue())
+    _relist(model_dir, "trees.npz")
+    with pytest.raises(ModelLoadError, match=r"trees.npz.*array 'leaf' declares shape \(200000000000, 29\)"):
+        load_model(model_dir)
+
+
+@pytest.mark.parametrize("member", ["extra", "object"])
+def test_08_unexpected_arrays_or_dtypes_are_refused(forest_dir, tmp_path, member):
+    changes = {"classes": np.asarray([1.5, 2.5])} if member == "object" else {"extra": np.zeros(3)}
+    with pytest.raises(ModelLoadError, match="trees.npz: (expected the arrays|array 'classes' has dtype)"):
+        load_model(_edited_forest(forest_dir, tmp_path, **changes))
+
+
+def _deep_json(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def test_09_metadata_nested_100000_deep_is_one_line_in_predict_serve_and_train(forest_dir, tmp_path, data_dir):
+    from landmark_asl.serve import create_app
+
+    model_dir = tmp_path / "deep"
+    shutil.copytree(forest_dir, model_dir)
+    meta = json.loads((model_dir / "metadata.json").read_text())
+    meta["training"] = {"deep": "@"}
+    (model_dir / "metadata.json").write_text(json.dumps(meta).replace('"@"', _deep_json(100_000)))
+    with pytest.raises(ModelLoadError, match="metadata.json is not valid JSON .*nested too deep"):
+        load_model(model_dir)
+    with pytest.raises(ModelLoadError, match="nested too deep"):
+        create_app(model_dir)
+    photo = data_dir / "asl2text" / "test" / "L" / "L0.jpg"
+    assert "metadata.json" in _one_line_error(_cli("predict", photo, "--model", model_dir))
+    report = tmp_path / "report.json"
+    report.write_text('{"models": {"rf": ' + _deep_json(100_000) + "}}")
+    images = _copy_images(data_dir, tmp_path / "images", n=1)
+    line = _one_line_error(_cli("train", images, "--model-name", "rf", "-o", tmp_path / "m", "--metrics-from", report,
+                                "--cache-dir", tmp_path / "cache"))
+    assert "report.json" in line and "nested too deep" in line
+    assert not (tmp_path / "m").exists()
+
+
+def test_09_load_json_refuses_depth_below_the_recursion_limit():
+    from landmark_asl._util import MAX_JSON_DEPTH, load_json
+
+    assert load_json(_deep_json(MAX_JSON_DEPTH)) == json.loads(_deep_json(MAX_JSON_DEPTH))
+    for depth in (MAX_JSON_DEPTH + 1, 900, 100_000):
+        with pytest.raises(ValueError, match="nested too deep"):
+            load_json(_deep_json(depth))
+
+
+@pytest.mark.parametrize("content", [b"\x00garbage" * 100, b"{L\x00\x00\x00\x05learner}", b""])
+def test_11_a_corrupt_xgboost_file_is_one_short_line(xgb_dir, tmp_path, data_dir, content):
+    model_dir = tmp_path / "xgb"
+    shutil.copytree(xgb_dir, model_dir)
+    (model_dir / "xgb_model.ubj").write_bytes(content)
+    _relist(model_dir, "xgb_model.ubj")
+    with pytest.raises(ModelLoadError, match="xgb_model.ubj") as refused:
+        load_model(model_dir)
+    message = str(refused.value)
+    assert "\n" not in message and "Stack trace" not in message and len(message) < 400, message
+    photo = data_dir / "asl2text" / "test" / "L" / "L0.jpg"
+    assert "xgb_model.ubj" in _one_line_error(_cli("predict", photo, "--model", model_dir))
+
+
+def test_11_xgboost_leaves_are_checked_like_a_forest(xgb_dir, tmp_path):
+    import xgboost as xgb
+
+    model_dir = tmp_path / "xgb"
+    shutil.copytree(xgb_dir, model_dir)
+    booster = xgb.Booster()
+    booster.load_model(str(model_dir / "xgb_model.ubj"))
+    raw = json.loads(booster.save_raw("json"))
+    tree = raw["learner"]["gradient_booster"]["model"]["trees"][0]
+    leaf = tree["left_children"].index(-1)
+    tree["split_conditions"][leaf] = 1e38
+    edited = xgb.Booster()
+    edited.load_model(bytearray(json.dumps(raw).encode()))
+    edited.save_model(str(model_dir / "xgb_model.ubj"))
+    _relist(model_dir, "xgb_model.ubj")
+    with pytest.raises(ModelLoadError, match="xgb_model.ubj is not a valid landmark_asl model: leaf values too large"):
+        load_model(model_dir)
