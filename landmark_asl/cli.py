@@ -21,11 +21,24 @@ class _Group(click.Group):
         warnings.formatwarning = _one_line_warning
         try:
             return super().invoke(ctx)
-        except LandmarkASLError as exc:
+        except (LandmarkASLError, OSError) as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {exc if isinstance(exc, LandmarkASLError) else _os_error_line(exc)}", err=True)
             sys.exit(1)
+
+
+def _os_error_line(exc: OSError) -> str:
+    """A fault of the system (no permission, disk full, ...) as one line naming the path."""
+    from landmark_asl.images import printable_path
+
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    if exc.filename is None:
+        return f"{reason} ({type(exc).__name__})"
+    where = printable_path(exc.filename)
+    if exc.filename2 is not None:
+        where += f" -> {printable_path(exc.filename2)}"
+    return f"{where}: {reason}"
 
 
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:
@@ -278,12 +291,26 @@ def predict(paths: tuple[Path, ...], model: Path | None, as_json: bool) -> None:
     from landmark_asl.inference import predict_images
     from landmark_asl.labels import display_label
 
+    n_images = n_failed = 0
     for result in predict_images(list(paths), model=model):
-        if as_json:
+        n_images += 1
+        if as_json:  # an unreadable image is a line with its "error": the run goes on, exit status 0
             click.echo(json.dumps(result))
+        elif result["error"]:
+            n_failed += 1
+            click.echo(f"Warning: {_one_line(result['error'])}", err=True)
         else:
             label = display_label(result["label"])
-            click.echo(f"{result['path']}\t{label}\t{result['confidence']:.2f}")
+            click.echo(f"{_one_line(result['path'])}\t{label}\t{result['confidence']:.2f}")
+    if n_failed:
+        raise LandmarkASLError(f"{n_failed} of {n_images} images could not be read (see the warnings above)")
+
+
+def _one_line(text: str) -> str:
+    """``text`` with control characters (a newline or tab in a file name) escaped, so one result stays one line."""
+    import re
+
+    return re.sub(r"[\x00-\x1f\x7f]", lambda m: f"\\x{ord(m.group()):02x}", text)
 
 # --- live --------------------------------------------------------------------
 

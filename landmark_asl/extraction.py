@@ -164,6 +164,11 @@ def read_table(path: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
         Missing or unreadable file, missing columns, or an unknown format version.
     """
     path = Path(path)
+    if path.is_dir():
+        raise DatasetError(f"{path} is a folder, not a landmark table: expected a .parquet or .csv file written by "
+                           "`landmark-asl extract` or `landmark-asl collect`")
+    if path.exists() and not path.is_file():
+        raise DatasetError(f"{path} is not a regular file (a device, pipe or socket): expected a landmark table")
     if not path.is_file():
         raise DatasetError(f"landmark table not found: {path}; create it with `landmark-asl extract`")
     try:
@@ -195,8 +200,24 @@ def read_table(path: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
     for column in ("sample_id", "source", "dataset", "label", "group", "split", "reason", "strategy", "handedness"):
         table[column] = table[column].fillna("").astype(str)
     table["detected"] = table["detected"].astype(bool)
+    _check_numeric(table, path)
     _check_rows(table, path)
     return table[list(TABLE_COLUMNS)], metadata
+
+
+def _check_numeric(table: pd.DataFrame, path: Path) -> None:
+    """Landmark columns hold numbers (or nothing): text in one is named by row and column, in place of a later traceback."""
+    for column in _LANDMARK_COLUMNS + ("handedness_score",):
+        if pd.api.types.is_numeric_dtype(table[column]):
+            continue
+        values = pd.to_numeric(table[column], errors="coerce")
+        text = table[column].astype(str)
+        bad = (values.isna() & table[column].notna() & ~text.isin(["", "nan", "NaN", "None"])).to_numpy()
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise DatasetError(f"{path}: row {row}, column {column}: {text.iloc[row][:40]!r} is not a number; "
+                               "the landmark columns hold numbers")
+        table[column] = values.astype(np.float32)
 
 
 def _check_rows(table: pd.DataFrame, path: Path) -> None:

@@ -346,6 +346,11 @@ def save_model(
         tmp.rename(directory)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if exc.filename is None and exc.errno is not None:  # e.g. a full disk: name the model being written
+            raise OSError(exc.errno, exc.strerror or str(exc), str(directory)) from exc
+        raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -359,6 +359,8 @@ class _Session:
             return {}
         self._save()  # if it fails, the recording goes on (its samples stay in memory): stop again later
         self._lock.close()
+        with contextlib.suppress(OSError):  # a session that recorded nothing leaves no empty folder behind
+            self._samples.parent.rmdir()
         self.recorder = None
         self.recognizer.clear_text()
         table = read_samples(self._samples)  # empty when the file was never written
@@ -586,7 +588,10 @@ class _App:
         letters_text = command.get("letters", DEFAULT_COLLECT_LETTERS)
         if not isinstance(letters_text, str):
             raise LandmarkASLError("letters must be a string such as 'A-I,K-Y'")
-        letters = parse_letters(letters_text[:200])
+        if len(letters_text) > MAX_LETTERS_CHARS:
+            raise LandmarkASLError(f"letters: {len(letters_text):,} characters, at most {MAX_LETTERS_CHARS}; "
+                                   "name each letter once, e.g. 'A-I,K-Y,SPACE'")
+        letters = parse_letters(letters_text)
         unknown = [c for c in letters if c not in {str(k) for k in self.model.classes}]
         if unknown:
             raise LandmarkASLError(f"the model does not know {', '.join(unknown)}: record some of "

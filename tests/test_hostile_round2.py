@@ -320,3 +320,222 @@ def test_11_xgboost_leaves_are_checked_like_a_forest(xgb_dir, tmp_path):
     _relist(model_dir, "xgb_model.ubj")
     with pytest.raises(ModelLoadError, match="xgb_model.ubj is not a valid landmark_asl model: leaf values too large"):
         load_model(model_dir)
+
+
+# --- 3, 4, 5: nothing lost ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_images(tmp_path, data_dir) -> Path:
+    return _copy_images(data_dir, tmp_path / "images", n=3)
+
+
+def _compare_args(tmp_path: Path, images: Path) -> list:
+    return ["compare", "--train", images, "--models", "rf", "--param", "rf.n_estimators=3",
+            "--cache-dir", tmp_path / "cache"]
+
+
+def test_03_compare_overwrite_removes_only_the_files_it_wrote(tmp_path, small_images):
+    args = _compare_args(tmp_path, small_images)
+    report = tmp_path / "report"
+    assert _cli(*args, "-o", report).exit_code == 0
+    written = json.loads((report / "manifest.json").read_text())["written"]
+    assert "report.json" in written and "models/rf/metadata.json" in written and "split.csv" in written
+    (report / "models" / "notes.txt").write_text("keep me")
+    (report / "models" / "rf" / "mine.txt").write_text("keep me too")
+    line = _one_line_error(_cli(*args, "-o", report, "--overwrite"))
+    assert "compare did not write models/notes.txt, models/rf/mine.txt" in line
+    assert (report / "models" / "notes.txt").read_text() == "keep me" and (report / "report.json").is_file()
+    (report / "models" / "notes.txt").unlink()
+    (report / "models" / "rf" / "mine.txt").unlink()
+    result = _cli(*args, "-o", report, "--overwrite", "--random-state", "1")
+    assert result.exit_code == 0, result.stderr
+    # A report without a manifest (an older landmark_asl's) is refused: nothing says what is whose.
+    (report / "manifest.json").unlink()
+    assert "no manifest.json" in _one_line_error(_cli(*args, "-o", report, "--overwrite"))
+    assert (report / "models" / "rf" / "metadata.json").is_file()
+
+
+def test_04_adapt_refuses_to_replace_its_base(small_base, tmp_path, data_dir):
+    images = _copy_images(data_dir, tmp_path / "own", labels=("A", "B"), n=2)
+    before = (small_base["base"] / "metadata.json").read_text()
+    line = _one_line_error(_cli("adapt", images, "--base", small_base["base"], "-o", small_base["base"],
+                                "--cache-dir", small_base["cache"]))
+    assert "is the base model itself" in line and (small_base["base"] / "metadata.json").read_text() == before
+
+
+def test_05_collect_rerun_on_a_photo_folder_skips_photos_taken_before(tmp_path, data_dir):
+    from landmark_asl.collect import read_samples
+
+    photos = _copy_images(data_dir, tmp_path / "photos", labels=("B", "L"), n=4)
+    output = tmp_path / "me.parquet"
+    first = _cli("collect", "--source", photos, "--letters", "B,L", "--per-letter", "2", "-o", output, "--json")
+    assert first.exit_code == 0, first.stderr
+    again = _cli("collect", "--source", photos, "--letters", "B,L", "--per-letter", "4", "-o", output, "--json")
+    assert again.exit_code == 0, again.stderr
+    table = read_samples(output)
+    assert not table["source"].duplicated().any(), table["source"].tolist()
+    assert table["label"].value_counts().to_dict() == {"B": 4, "L": 4}
+    third = _cli("collect", "--source", photos, "--letters", "B,L", "--per-letter", "4", "-o", output, "--json")
+    assert third.exit_code == 0 and len(read_samples(output)) == 8
+
+
+# --- 12: one boundary for OS errors in the CLI ----------------------------------------------------------
+
+
+def test_12_os_errors_are_one_line_naming_the_path(tmp_path, small_images, monkeypatch):
+    cache = ["--cache-dir", tmp_path / "cache"]
+    line = _one_line_error(_cli("train", small_images, "--model-name", "rf", "--param", "n_estimators=2",
+                                "-o", "/proc/landmark_asl_model", *cache))
+    assert "/proc/" in line and "Traceback" not in line
+    line = _one_line_error(_cli("train", small_images, "--model-name", "rf", "-o", tmp_path / "m",
+                                "--cache-dir", "/proc/landmark_asl_cache"))
+    assert "/proc/landmark_asl_cache" in line
+    assert "/proc/report" in _one_line_error(_cli(*_compare_args(tmp_path, small_images), "-o", "/proc/report"))
+    line = _one_line_error(_cli("collect", "--source", small_images, "--letters", "B", "-o", "/proc/me.parquet"))
+    assert "/proc/me.parquet" in line
+
+    import landmark_asl.training as training
+
+    def unreadable(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(small_images / "B"))
+
+    monkeypatch.setattr(training, "train_model", unreadable)
+    line = _one_line_error(_cli("train", small_images, "--model-name", "rf", "-o", tmp_path / "m2", *cache))
+    assert line == f"Error: {small_images / 'B'}: Permission denied"
+    assert _cli("--debug", "train", small_images, "--model-name", "rf", "-o", tmp_path / "m2", *cache).exception
+
+
+def test_12_a_full_disk_names_the_file_being_written(tmp_path, synthetic_landmarks, monkeypatch):
+    import errno
+
+    import landmark_asl.trees as trees
+    from landmark_asl._util import atomic_write_text
+    from landmark_asl.estimators import make_estimator
+    from landmark_asl.persistence import save_model
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    X, y = synthetic_landmarks
+    monkeypatch.setattr(trees.np, "savez_compressed", no_space)
+    with pytest.raises(OSError) as raised:
+        save_model(make_estimator("rf", n_estimators=2).fit(X, y), tmp_path / "m", name="rf")
+    assert raised.value.filename == str(tmp_path / "m") and not list(tmp_path.iterdir())
+    monkeypatch.setattr(Path, "write_text", lambda self, *a, **k: no_space())
+    with pytest.raises(OSError) as raised:
+        atomic_write_text(tmp_path / "a.json", "{}")
+    assert raised.value.filename == str(tmp_path / "a.json") and not list(tmp_path.iterdir())
+
+
+# --- 13, 14, 15: bad values ----------------------------------------------------------------------------
+
+
+def test_13_a_table_with_text_in_a_coordinate_column_names_row_and_column(tmp_path, small_images):
+    from landmark_asl.extraction import extract_table, read_table, write_table
+
+    import pandas as pd
+
+    extract_table([small_images], tmp_path / "t.parquet", progress=False)
+    table, meta = read_table(tmp_path / "t.parquet")
+    write_table(table, tmp_path / "bad.csv", meta)
+    text = pd.read_csv(tmp_path / "bad.csv", dtype=str, keep_default_na=False)
+    text.loc[2, "x3"] = "oops"
+    text.to_csv(tmp_path / "bad.csv", index=False)
+    line = _one_line_error(_cli("train", tmp_path / "bad.csv", "--model-name", "rf", "-o", tmp_path / "m"))
+    assert "row 2, column x3: 'oops' is not a number" in line
+
+
+def test_14_a_binary_split_file_is_one_line(tmp_path, small_images):
+    binary = tmp_path / "split.csv"
+    binary.write_bytes(bytes(range(256)) * 4)
+    line = _one_line_error(_cli(*_compare_args(tmp_path, small_images), "-o", tmp_path / "r", "--split-file", binary))
+    assert "cannot read split file" in line and "split.csv" in line
+
+
+def test_15_augment_values_are_bounded(tmp_path, small_images):
+    for value in ("1e308", "1e30", "5"):
+        line = _one_line_error(_cli("train", small_images, "--model-name", "rf", "-o", tmp_path / "m",
+                                    "--augment", f"stretch={value}", "--cache-dir", tmp_path / "cache"))
+        assert "stretch must be a number from 0 to 4" in line, line
+    assert "max_angle must be a number from 0 to 180" in _one_line_error(
+        _cli("train", small_images, "--model-name", "rf", "-o", tmp_path / "m", "--augment", "max_angle=1e9"))
+    assert not (tmp_path / "m").exists()
+
+
+# --- smaller ------------------------------------------------------------------------------------------
+
+
+def test_smaller_a_fifo_is_not_a_regular_file_and_nothing_waits_for_it(tmp_path, data_dir):
+    import os
+
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    result = _cli("predict", fifo, data_dir / "asl2text" / "test" / "L" / "L0.jpg")
+    assert "1 of 2 images could not be read" in _one_line_error(result)
+    assert "not a regular file" in result.stderr and "does not exist" not in result.stderr
+    assert result.stdout.count("\n") == 1 and "L0.jpg\tL\t" in result.stdout
+
+
+def test_smaller_a_folder_given_as_a_samples_table_is_named_as_a_folder(tmp_path):
+    from landmark_asl.exceptions import DatasetError
+    from landmark_asl.extraction import read_table
+
+    (tmp_path / "samples.parquet").mkdir()
+    with pytest.raises(DatasetError, match="samples.parquet is a folder, not a landmark table"):
+        read_table(tmp_path / "samples.parquet")
+
+
+def test_smaller_plain_predict_keeps_one_line_per_image_and_fails_on_unreadable(tmp_path, data_dir):
+    odd = tmp_path / "two\nlines\tand tab.jpg"
+    shutil.copy(data_dir / "asl2text" / "test" / "L" / "L0.jpg", odd)
+    result = _cli("predict", odd)
+    assert result.exit_code == 0 and result.stdout.count("\n") == 1
+    assert result.stdout.startswith(str(tmp_path / "two\\x0alines\\x09and tab.jpg") + "\tL\t")
+    (tmp_path / "broken.jpg").write_bytes(b"not a jpeg")
+    result = _cli("predict", tmp_path / "broken.jpg")
+    assert "1 of 1 images could not be read" in _one_line_error(result) and "(none)" not in result.stdout
+    assert "broken.jpg" in result.stderr
+    assert _cli("predict", tmp_path / "broken.jpg", "--json").exit_code == 0  # JSON lines carry "error"
+
+
+def test_smaller_split_file_missing_rows_warns(tmp_path, small_images):
+    args = _compare_args(tmp_path, small_images)
+    assert _cli(*args, "-o", tmp_path / "r1").exit_code == 0
+    lines = (tmp_path / "r1" / "split.csv").read_text().splitlines()
+    partial = tmp_path / "partial.csv"
+    partial.write_text("\n".join(lines[:-1]) + "\n")
+    result = _cli(*args, "-o", tmp_path / "r2", "--split-file", partial)
+    assert result.exit_code == 0, result.stderr
+    assert "Warning: the split file" in result.stderr and "has no row for 1 of the 6" in result.stderr
+
+
+def test_smaller_a_failed_compare_leaves_no_empty_folder(tmp_path, small_images):
+    output = tmp_path / "new" / "report"
+    binary = tmp_path / "split.csv"
+    binary.write_bytes(b"\xff\xfe\x00")
+    _one_line_error(_cli(*_compare_args(tmp_path, small_images), "-o", output, "--split-file", binary))
+    assert not output.exists()
+
+
+def test_smaller_collect_commands_leave_no_empty_folders_and_long_letters_are_not_cut(small_base, tmp_path):
+    from starlette.testclient import TestClient
+
+    from landmark_asl.serve import ServeSettings, create_app
+
+    personal = tmp_path / "personal"
+    settings = ServeSettings(personal_dir=personal, cache_dir=small_base["cache"], allowed_hosts=("testserver",))
+    with TestClient(create_app(small_base["base"], settings)) as client, client.websocket_connect("/ws") as ws:
+        assert ws.receive_json()["type"] == "hello"
+        for i in range(20):
+            ws.send_text(json.dumps({"type": "collect", "signer": f"s{i}", "letters": "A,B"}))
+            assert ws.receive_json()["type"] == "collect"
+            ws.send_text(json.dumps({"type": "collect_stop"}))
+            assert ws.receive_json()["type"] == "collect_stopped"
+        assert not personal.exists() or not list(personal.iterdir())
+        # 'SPACE,' * 40 is 240 characters: once cut at 200 and refused as 'SP'; now read whole.
+        ws.send_text(json.dumps({"type": "collect", "signer": "me", "letters": "A," + "B," * 100}))
+        reply = ws.receive_json()
+        assert reply["type"] == "collect" and reply["letters"] == ["A", "B"], reply
+        ws.send_text(json.dumps({"type": "collect", "signer": "me", "letters": "A," * 300}))
+        assert "letters: 600 characters, at most 400" in ws.receive_json()["error"]
