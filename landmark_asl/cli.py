@@ -78,9 +78,13 @@ def _quiet_unless_verbose(func):
     def wrapper(*args, **kwargs):
         ctx = click.get_current_context()
         if not ctx.find_root().obj.get("verbose"):
+            import os
+
             from landmark_asl.extraction import quiet_native_logs
 
             quiet_native_logs()
+            # Dask reads its logging levels when imported: a lost cluster is then one error line, not pages of logs.
+            os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "critical")
         return func(*args, **kwargs)
 
     return wrapper

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -539,3 +541,61 @@ def test_smaller_collect_commands_leave_no_empty_folders_and_long_letters_are_no
         assert reply["type"] == "collect" and reply["letters"] == ["A", "B"], reply
         ws.send_text(json.dumps({"type": "collect", "signer": "me", "letters": "A," * 300}))
         assert "letters: 600 characters, at most 400" in ws.receive_json()["error"]
+
+
+# --- 16: --scheduler addresses that are not a usable Dask scheduler -------------------------------------
+
+
+@pytest.fixture
+def fake_scheduler():
+    """A TCP port that accepts and then stays silent ('silent') or answers HTTP ('http'); yields an opener."""
+    import socket
+    import threading
+
+    sockets = []
+
+    def open_port(mode: str) -> str:
+        server = socket.socket()
+        server.bind(("127.0.0.1", 0))
+        server.listen(4)
+        sockets.append(server)
+
+        def serve():
+            while True:
+                try:
+                    conn, _ = server.accept()
+                except OSError:
+                    return
+                sockets.append(conn)
+                if mode == "http":
+                    conn.recv(100)
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello" * 50)
+
+        threading.Thread(target=serve, daemon=True).start()
+        return f"tcp://127.0.0.1:{server.getsockname()[1]}"
+
+    yield open_port
+    for s in sockets:
+        s.close()
+
+
+def test_16_scheduler_addresses_are_one_line_and_nothing_hangs(fake_scheduler, tmp_path, small_images):
+    import landmark_asl.distributed as dist
+
+    for address in ("tls://127.0.0.1:1", "ucx://127.0.0.1:1"):
+        with pytest.raises(LandmarkASLError, match=r"only tcp:// addresses are supported"):
+            dist.connect(address)
+    with pytest.raises(LandmarkASLError, match="its answer is not Dask's protocol"):
+        dist.connect(fake_scheduler("http"))
+    line = _one_line_error(_cli("extract", small_images, "-o", tmp_path / "t.parquet", "--scheduler", "tls://h:1"))
+    assert "only tcp://" in line
+    # A port that accepts and never answers: in a subprocess, since the abandoned connection attempt keeps
+    # Dask's shared event loop busy for the rest of the process.
+    code = ("import sys, landmark_asl.distributed as d; d.CONNECT_TIMEOUT = 1\n"
+            "from landmark_asl.cli import main\n"
+            f"main(['extract', {str(small_images)!r}, '-o', {str(tmp_path / 't.parquet')!r}, '--scheduler', "
+            f"{fake_scheduler('silent')!r}])\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert result.returncode == 1 and len(errors) == 1 and "did not answer in 1 s" in errors[0], result.stderr
+    assert "Traceback" not in result.stderr
