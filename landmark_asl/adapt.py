@@ -80,6 +80,7 @@ def adapt_model(
     base_rows: pd.DataFrame | None = None,
     copies: int = PERSONAL_COPIES,
     progress: bool = True,
+    stop: Any = None,
 ) -> Path:
     """Build a personal model: the base model's recipe retrained on its own data plus ``samples``.
 
@@ -116,6 +117,8 @@ def adapt_model(
         Perturbed copies of each sample (:data:`PERSONAL_COPIES`, :data:`PERSONAL_AUGMENT`).
     progress : bool
         Progress messages on stderr.
+    stop : threading.Event, optional
+        Set by another thread (a server shutting down) to have nothing saved once the fit ends.
 
     Returns
     -------
@@ -205,6 +208,8 @@ def adapt_model(
         },
         "metrics_note": "personal model: the base model's metrics do not apply to it; see scripts/bench_adapt.py",
     })
+    if stop is not None and stop.is_set():
+        raise LandmarkASLError(f"stopped before saving the personal model to {output}: nothing was written")
     save_model(estimator, output, name=card.name, extractor_settings=card.extractor_settings, training=training,
                metrics=None, trained_labels=list(card.classes), calibration=card.calibration)
     return output

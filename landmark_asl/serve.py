@@ -416,6 +416,7 @@ class _App:
         self._adapt_lock = threading.Lock()  # one personal model built at a time
         self._base_rows = None  # the base model's training rows, read on the first adapt
         self.bound_host: str | None = None  # the address run_app binds, answered too
+        self.stopping = threading.Event()  # set when the server shuts down: a build then saves nothing
 
     def allowed_hosts(self) -> tuple[str, ...]:
         """Host names a request may name: this machine's, the bound address and ``settings.allowed_hosts``."""
@@ -617,7 +618,7 @@ class _App:
 
         async def build() -> None:
             try:
-                model = await anyio.to_thread.run_sync(self._build, signer, abandon_on_cancel=True)
+                model = await _in_daemon_thread(self._build, signer)
             except Exception as exc:  # noqa: BLE001 - any failure is told to the page; the connection stays
                 if not isinstance(exc, (LandmarkASLError, OSError, ValueError)):
                     _log.exception("building the personal model of %s failed", signer)
@@ -652,7 +653,7 @@ class _App:
                                                      n_jobs=self.settings.adapt_jobs)
             output = adapt_model(samples, output=self.personal.model(signer), base=self.model.directory,
                                  signer=signer, cache_dir=self.settings.cache_dir, n_jobs=self.settings.adapt_jobs,
-                                 base_rows=self._base_rows, progress=False)
+                                 base_rows=self._base_rows, progress=False, stop=self.stopping)
             return load_model(output)
         finally:
             self._adapt_lock.release()
@@ -676,6 +677,34 @@ class _App:
         session.offer(None, session.choice)
         session.switch(model)
         return {"type": "using", "model": model_label(model), "personal": signer}
+
+
+async def _in_daemon_thread(func, *args) -> Any:
+    """``func(*args)`` in a daemon thread, awaited.
+
+    A personal model's fit takes up to a minute and cannot be interrupted; in a daemon thread
+    it does not hold the process when the server stops (Ctrl-C), while anyio's worker threads
+    would be waited for. The fit is then lost, and the build saves nothing (``_App.stopping``).
+    """
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    future = loop.create_future()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if not future.done():
+            future.set_exception(error) if error is not None else future.set_result(result)
+
+    def run() -> None:
+        try:
+            result, error = func(*args), None
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
+            result, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the event loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=run, name="landmark-asl personal model", daemon=True).start()
+    return await future
 
 
 _BUILDING = "another personal model is being built on this server (one at a time); try again when it is done"
@@ -796,7 +825,14 @@ def create_app(model: str | Path | LoadedModel | None = None, settings: ServeSet
         # StaticFiles refuses any path that resolves outside STATIC_DIR, symbolic links included.
         Mount("/", app=StaticFiles(directory=STATIC_DIR, html=True), name="static"),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(_RequestGuard, state=state)])
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        try:
+            yield
+        finally:
+            state.stopping.set()  # a personal model still fitting is not saved
+
+    app = Starlette(routes=routes, middleware=[Middleware(_RequestGuard, state=state)], lifespan=lifespan)
     app.state.serve = state
     return app
 

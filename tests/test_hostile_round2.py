@@ -599,3 +599,72 @@ def test_16_scheduler_addresses_are_one_line_and_nothing_hangs(fake_scheduler, t
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert result.returncode == 1 and len(errors) == 1 and "did not answer in 1 s" in errors[0], result.stderr
     assert "Traceback" not in result.stderr
+
+
+# --- 17: Ctrl-C while a personal model builds ------------------------------------------------------------
+
+
+def test_17_sigint_during_a_personal_build_stops_the_server_and_saves_nothing(small_base, tmp_path, data_dir):
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    from websockets.sync.client import connect
+
+    photos = _copy_images(data_dir, tmp_path / "photos", labels=("B", "L"), n=2)
+    personal = tmp_path / "personal"
+    (personal / "me").mkdir(parents=True)
+    assert _cli("collect", "--source", photos, "--letters", "B,L", "--per-letter", "2", "--signer", "me",
+                "-o", personal / "me" / "samples.parquet", "--json").exit_code == 0
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # The fit is made to take a minute (the build took 64 s); the server must not wait for it.
+    code = ("import sys, time, landmark_asl.training as training\n"
+            "real = training.fit_estimator\n"
+            "def slow(*a, **k):\n    print('fit started', flush=True)\n    time.sleep(60)\n    return real(*a, **k)\n"
+            "training.fit_estimator = slow\n"
+            "from landmark_asl.cli import main\n"
+            f"main(['serve', '--model', {str(small_base['base'])!r}, '--personal-dir', {str(personal)!r}, "
+            f"'--cache-dir', {str(small_base['cache'])!r}, '--port', '{port}'])\n")
+    server = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=5).read()
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, server.stderr.read()
+                time.sleep(0.2)
+        with connect(f"ws://127.0.0.1:{port}/ws", open_timeout=30) as ws:
+            assert json.loads(ws.recv(timeout=30))["type"] == "hello"
+            ws.send(json.dumps({"type": "adapt", "signer": "me"}))
+            assert json.loads(ws.recv(timeout=30))["type"] == "adapting"
+            assert server.stdout.readline().strip() == "fit started"
+            server.send_signal(signal.SIGINT)
+            try:
+                server.wait(timeout=30)  # a bound against a hang, not a speed target: the fit alone takes 60 s
+            except subprocess.TimeoutExpired:
+                pytest.fail("the server did not stop on SIGINT while a personal model was being built")
+    finally:
+        if server.poll() is None:
+            server.kill()
+        stderr = server.communicate()[1]
+    assert "Traceback" not in stderr, stderr
+    assert sorted(p.name for p in (personal / "me").iterdir()) == ["samples.parquet"]  # no model, no half of one
+
+
+def test_17_a_build_stopped_by_its_server_saves_nothing(small_base, tmp_path, data_dir):
+    import threading
+
+    from landmark_asl.adapt import adapt_model
+
+    stop = threading.Event()
+    stop.set()
+    images = _copy_images(data_dir, tmp_path / "own", labels=("B", "L"), n=2)
+    with pytest.raises(LandmarkASLError, match="stopped before saving the personal model"):
+        adapt_model([images], output=tmp_path / "pm", base=small_base["base"], cache_dir=small_base["cache"],
+                    progress=False, stop=stop)
+    assert not (tmp_path / "pm").exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".pm")]
