@@ -668,3 +668,87 @@ def test_17_a_build_stopped_by_its_server_saves_nothing(small_base, tmp_path, da
         adapt_model([images], output=tmp_path / "pm", base=small_base["base"], cache_dir=small_base["cache"],
                     progress=False, stop=stop)
     assert not (tmp_path / "pm").exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".pm")]
+
+
+# --- hypothesis: random but well-formed model directories ------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402  (the property tests of this file only)
+from hypothesis import strategies as st  # noqa: E402
+
+_DTYPES = (np.int64, np.int32, np.uint8, np.float64, np.float32, np.bool_, "<U3")
+_SPECIAL = (0.0, -1.0, 1.0, 0.5, np.nan, np.inf, -np.inf, 1e308, -1e308, 2**31, 127.0, 1e-300)
+
+
+@st.composite
+def _array(draw, like: np.ndarray):
+    """An array shaped like ``like`` or not, of any dtype, with ordinary and special values."""
+    if draw(st.booleans()):
+        shape = like.shape
+    else:
+        shape = tuple(draw(st.lists(st.integers(0, 6), max_size=3)))
+    dtype = np.dtype(draw(st.sampled_from(_DTYPES)))
+    n = int(np.prod(shape, dtype=np.int64))
+    values = draw(st.lists(st.sampled_from(_SPECIAL) | st.floats(-1e3, 1e3), min_size=n, max_size=n))
+    raw = np.asarray(values, dtype=np.float64).reshape(shape)
+    if dtype.kind == "U":
+        return raw.astype(str).astype(dtype)
+    if dtype.kind in "iub":
+        with np.errstate(invalid="ignore", over="ignore"):
+            return np.nan_to_num(raw, posinf=0, neginf=0).astype(np.int64).astype(dtype)
+    with np.errstate(over="ignore"):
+        return raw.astype(dtype)
+
+
+@st.composite
+def _model_pieces(draw, arrays: dict[str, np.ndarray]):
+    pieces = dict(arrays)
+    for key in draw(st.lists(st.sampled_from(sorted(arrays)), max_size=3, unique=True)):
+        kind = draw(st.sampled_from(["replace", "scale", "poke"]))
+        if kind == "replace":
+            pieces[key] = draw(_array(arrays[key]))
+        elif kind == "scale" and arrays[key].dtype.kind == "f":
+            pieces[key] = arrays[key] * draw(st.sampled_from([-1.0, 2.0, 1e308, np.nan, 0.0]))
+        elif arrays[key].size and arrays[key].dtype.kind in "iuf":
+            poked = arrays[key].copy()
+            index = draw(st.integers(0, poked.size - 1))
+            poked.flat[index] = draw(st.sampled_from([-1, 0, 10**6, 2**40] if poked.dtype.kind in "iu"
+                                                     else [np.nan, np.inf, -np.inf, -1.0, 7.0]))
+            pieces[key] = poked
+    depth = draw(st.sampled_from([0, 3, 60, 70, 900, 5000]))
+    return pieces, depth
+
+
+@pytest.fixture(scope="module")
+def forest_arrays(forest_dir):
+    with np.load(forest_dir / "trees.npz") as data:
+        return {k: data[k] for k in data.files}
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_random_model_directories_load_and_predict_finite_or_raise_one_error(forest_dir, forest_arrays, tmp_path,
+                                                                             data):
+    import tempfile
+
+    pieces, depth = data.draw(_model_pieces(forest_arrays))
+    with tempfile.TemporaryDirectory(dir=tmp_path) as folder:
+        model_dir = Path(folder) / "model"
+        shutil.copytree(forest_dir, model_dir)
+        np.savez_compressed(model_dir / "trees.npz", **pieces)
+        _relist(model_dir, "trees.npz")
+        meta = json.loads((model_dir / "metadata.json").read_text())
+        meta["training"]["nested"] = "@"
+        (model_dir / "metadata.json").write_text(json.dumps(meta).replace('"@"', _deep_json(depth)))
+        try:
+            model = load_model(model_dir)
+        except LandmarkASLError as exc:
+            assert "\n" not in str(exc) and str(model_dir) in str(exc)
+            return
+        X = np.asarray(data.draw(st.lists(st.floats(-5, 5), min_size=3 * 127, max_size=3 * 127))).reshape(3, 127)
+        X[:, 63:126][np.asarray(data.draw(st.lists(st.booleans(), min_size=3 * 63, max_size=3 * 63))).reshape(3, 63)] \
+            = np.nan  # what the extractor gives: image landmarks always, world landmarks possibly missing
+        with np.errstate(all="ignore"):
+            proba = model.predict_proba(X)
+            one = model.predict_proba_one(X[0])
+        assert proba.shape == (3, len(model.classes)) and np.isfinite(proba).all() and np.isfinite(one).all()
+        assert (proba >= 0).all() and (proba.sum(axis=1) <= 1 + 1e-6).all()
