@@ -310,7 +310,10 @@ def save_model(
     directory = Path(directory)
     _check_destination(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    except OSError as exc:  # name the model asked for, not the temporary folder beside it
+        raise OSError(exc.errno, exc.strerror or str(exc), str(directory)) from exc
     try:
         files = list(clf.save_artifact(tmp))
         classes = [str(c) for c in clf.classes_]

@@ -752,3 +752,14 @@ def test_random_model_directories_load_and_predict_finite_or_raise_one_error(for
             one = model.predict_proba_one(X[0])
         assert proba.shape == (3, len(model.classes)) and np.isfinite(proba).all() and np.isfinite(one).all()
         assert (proba >= 0).all() and (proba.sum(axis=1) <= 1 + 1e-6).all()
+
+
+def test_16_the_cli_keeps_dask_logs_quiet_unless_verbose(monkeypatch, tmp_path):
+    import os
+
+    (tmp_path / "junk.jpg").write_bytes(b"junk")
+    for verbose, expected in ((False, "critical"), (True, None)):
+        monkeypatch.delenv("DASK_LOGGING__DISTRIBUTED", raising=False)
+        result = _cli(*(["-v"] if verbose else []), "predict", tmp_path / "junk.jpg")
+        assert "1 of 1 images could not be read" in _one_line_error(result)
+        assert os.environ.get("DASK_LOGGING__DISTRIBUTED") == expected
