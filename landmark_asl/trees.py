@@ -467,7 +467,7 @@ class CompiledTrees:
         self.kind = kind
         self.n_classes = int(n_classes)
         self.is_leaf = np.isinf(self.threshold)
-        self._mean_weights = np.full(len(self.roots), 1.0 / len(self.roots))
+        self._mean_weights = np.full(len(self.roots), 1.0 / max(len(self.roots), 1))  # no trees: check() says so
         if kind == "xgb":
             self.tree_class = arrays["tree_class"]
 
@@ -751,7 +751,8 @@ class CompiledForestClassifier(ClassifierMixin, BaseEstimator):
             compiled.check(n_features)
         except ModelLoadError:
             raise
-        except (OSError, ValueError, KeyError, TypeError, EOFError, OverflowError, zipfile.BadZipFile) as exc:
+        except (OSError, ValueError, KeyError, TypeError, EOFError, ArithmeticError, IndexError,
+                zipfile.BadZipFile) as exc:
             raise ModelLoadError(f"cannot read the forest {path}: {exc}; the file is missing or corrupt") from exc
         model = cls(params=params)
         model.classes_ = classes
