@@ -84,7 +84,7 @@ def _quiet_unless_verbose(func):
 
             quiet_native_logs()
             # Dask reads its logging levels when imported: a lost cluster is then one error line, not pages of logs.
-            os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "critical")
+            os.environ.setdefault("DASK_LOGGING", '{"distributed": "critical", "distributed.client": "critical"}')
         return func(*args, **kwargs)
 
     return wrapper

@@ -115,7 +115,8 @@ def dask_batches(batches: Iterable, settings: Any, scheduler: Any, bar, clock: d
             except ExtractionError:
                 raise
             except Exception as exc:  # a task that failed on every worker it was tried on
-                raise ExtractionError(f"a batch failed on the Dask cluster: {type(exc).__name__}: {exc}") from exc
+                reason = " ".join(str(exc).split())  # Dask's messages run over several lines
+                raise ExtractionError(f"a batch failed on the Dask cluster: {type(exc).__name__}: {reason}") from exc
             bar.update(len(result))
             yield result
     except TimeoutError as exc:
