@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
+import json
 import os
 import platform
 import shutil
@@ -12,6 +13,10 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
+
+#: Deepest nesting of JSON objects and lists that :func:`load_json` accepts (our files nest 4 deep).
+MAX_JSON_DEPTH = 64
 
 #: Packages whose versions shape results; recorded in every artefact's metadata.
 RESULT_PACKAGES: tuple[str, ...] = (
@@ -60,6 +65,11 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Pa
         write(tmp)
         public_mode(tmp)
         os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.filename is None and exc.errno is not None:  # e.g. a full disk: say which file could not be written
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -69,6 +79,26 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Pa
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     """Write text (UTF-8) to ``path`` atomically (see :func:`atomic_write`)."""
     return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def load_json(text: str | bytes) -> Any:
+    """``json.loads`` that refuses JSON nested deeper than :data:`MAX_JSON_DEPTH` with a ValueError.
+
+    Plain ``json.loads`` raises ``RecursionError`` (not a ValueError) on input nested some
+    thousands deep, and values nested hundreds deep break later recursive code; callers that
+    turn ``ValueError`` into a one-line message thus cover both.
+    """
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise ValueError(f"JSON nested too deep (more than {MAX_JSON_DEPTH} levels)") from None
+    level = [value]
+    for _ in range(MAX_JSON_DEPTH):
+        level = [v for item in level if isinstance(item, (dict, list))
+                 for v in (item.values() if isinstance(item, dict) else item)]
+        if not level:
+            return value
+    raise ValueError(f"JSON nested too deep (more than {MAX_JSON_DEPTH} levels)")
 
 
 def file_sha256(path: str | os.PathLike) -> str:

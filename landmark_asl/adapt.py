@@ -15,6 +15,9 @@ from landmark_asl.exceptions import DatasetError, LandmarkASLError
 #: Default weight of one of the user's samples, relative to the mean weight of a base training
 #: row (chosen on massey's signers, ``scripts/bench_adapt.py``; README "Teach it your own hands").
 DEFAULT_WEIGHT = 10.0
+#: Largest weight: one sample weighing a million base rows is far past any use, and far larger
+#: weights overflow the fit (a forest of NaN leaves).
+MAX_WEIGHT = 1e6
 #: Perturbed copies of each of the user's samples (small rotations, scale, jitter): a forest
 #: leaf needs ``min_samples_leaf`` rows, so three samples of a letter alone could never form
 #: one; each copy carries ``1 / (copies + 1)`` of the sample's weight.
@@ -148,6 +151,7 @@ def adapt_model(
     base_rows: pd.DataFrame | str = "auto",
     copies: int = PERSONAL_COPIES,
     progress: bool = True,
+    stop: Any = None,
 ) -> Path:
     """Build a personal model: the base model's recipe retrained on its own data plus ``samples``.
 
@@ -187,6 +191,8 @@ def adapt_model(
         Perturbed copies of each sample (:data:`PERSONAL_COPIES`, :data:`PERSONAL_AUGMENT`).
     progress : bool
         Progress messages on stderr.
+    stop : threading.Event, optional
+        Set by another thread (a server shutting down) to have nothing saved once the fit ends.
 
     Returns
     -------
@@ -204,13 +210,16 @@ def adapt_model(
     from landmark_asl.persistence import METADATA_FILE, _check_destination, load_model, save_model
     from landmark_asl.training import as_list, fit_estimator
 
-    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not np.isfinite(weight) or weight <= 0:
-        raise LandmarkASLError(f"weight must be a finite number > 0; got {weight!r}")
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 < weight <= MAX_WEIGHT:
+        raise LandmarkASLError(f"weight must be a number > 0 and at most {MAX_WEIGHT:g}; got {weight!r}")
     if isinstance(copies, bool) or not isinstance(copies, int) or not 0 <= copies <= 50:
         raise LandmarkASLError(f"copies must be an integer from 0 to 50; got {copies!r}")
     output = Path(output)
     _check_destination(output)
     model = load_model(base)
+    if output.resolve() == model.directory.resolve():
+        raise LandmarkASLError(f"the output {output} is the base model itself: a personal model never replaces "
+                               "its base; choose another output folder")
     card = model.card
     if card.name not in ("rf", "xgb"):
         raise LandmarkASLError(f"{model.directory} is a {card.name!r} model: adapt takes a landmark model (rf or xgb)")
@@ -278,6 +287,8 @@ def adapt_model(
         },
         "metrics_note": "personal model: the base model's metrics do not apply to it; see scripts/bench_adapt.py",
     })
+    if stop is not None and stop.is_set():
+        raise LandmarkASLError(f"stopped before saving the personal model to {output}: nothing was written")
     save_model(estimator, output, name=card.name, extractor_settings=card.extractor_settings, training=training,
                metrics=None, trained_labels=list(card.classes), calibration=card.calibration)
     return output

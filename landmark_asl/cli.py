@@ -21,11 +21,24 @@ class _Group(click.Group):
         warnings.formatwarning = _one_line_warning
         try:
             return super().invoke(ctx)
-        except LandmarkASLError as exc:
+        except (LandmarkASLError, OSError) as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {exc if isinstance(exc, LandmarkASLError) else _os_error_line(exc)}", err=True)
             sys.exit(1)
+
+
+def _os_error_line(exc: OSError) -> str:
+    """A fault of the system (no permission, disk full, ...) as one line naming the path."""
+    from landmark_asl.images import printable_path
+
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    if exc.filename is None:
+        return f"{reason} ({type(exc).__name__})"
+    where = printable_path(exc.filename)
+    if exc.filename2 is not None:
+        where += f" -> {printable_path(exc.filename2)}"
+    return f"{where}: {reason}"
 
 
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:
@@ -65,9 +78,13 @@ def _quiet_unless_verbose(func):
     def wrapper(*args, **kwargs):
         ctx = click.get_current_context()
         if not ctx.find_root().obj.get("verbose"):
+            import os
+
             from landmark_asl.extraction import quiet_native_logs
 
             quiet_native_logs()
+            # Dask reads its logging levels when imported: a lost cluster is then one error line, not pages of logs.
+            os.environ.setdefault("DASK_LOGGING", '{"distributed": "critical", "distributed.client": "critical"}')
         else:
             import os
 
@@ -331,6 +348,7 @@ def predict(paths: tuple[Path, ...], model: Path | None, labels: str | None, min
     from landmark_asl.recognizer import folder_label, load_model, prediction_row
 
     scored = []  # (true label, predicted label, detected) of images in label folders
+    n_images = n_failed = 0
     with load_model(model) as recognizer:
         for path in image_files(paths):
             try:
@@ -338,21 +356,33 @@ def predict(paths: tuple[Path, ...], model: Path | None, labels: str | None, min
                                                                               min_confidence=min_confidence))
             except DatasetError as exc:
                 row = prediction_row(printable_path(path), None, str(exc))
+            n_images += 1
             error = row["error"]
             truth = folder_label(path)
             if truth is not None and truth in set(recognizer.classes):
                 scored.append((truth, row["label"], bool(row["detected"]) if row["detected"] is not None else True))
-            if as_json:
+            if as_json:  # an unreadable image is a line with its "error": the run goes on, exit status 0
                 click.echo(json.dumps(row))
+            elif error:
+                n_failed += 1
+                click.echo(f"Warning: {_one_line(error)}", err=True)
             else:
-                shown = f"error: {error}" if error else f"{display_label(row['label'])}\t{row['confidence']:.2f}"
-                click.echo(f"{row['path']}\t{shown}")
+                click.echo(f"{_one_line(row['path'])}\t{display_label(row['label'])}\t{row['confidence']:.2f}")
     if scored:
         right = sum(truth == label for truth, label, _ in scored)
         detected = [found for _, _, found in scored]
         line = (f"accuracy {100 * right / len(scored):.1f}% ({right} of {len(scored)} images in label folders; "
                 f"hand found in {100 * sum(detected) / len(detected):.1f}%)")
         click.echo(line, err=as_json)
+    if n_failed and not as_json:
+        raise LandmarkASLError(f"{n_failed} of {n_images} images could not be read (see the warnings above)")
+
+
+def _one_line(text: str) -> str:
+    """``text`` with control characters (a newline or tab in a file name) escaped, so one result stays one line."""
+    import re
+
+    return re.sub(r"[\x00-\x1f\x7f]", lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 @main.command()
@@ -465,6 +495,9 @@ def live(source: str, model_dir: Path | None, mirror: bool, smoothing_window: in
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Interface to bind (127.0.0.1: this machine only; 0.0.0.0 exposes the camera page to the network).")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="Also answer requests for this host name or address (e.g. the LAN address others open); "
+                   "127.0.0.1, localhost, [::1] and --host are always answered, any other Host is refused. Repeatable.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="TCP port.")
 @click.option("--model", "model_dir", default=None, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Landmark model directory (default: the shipped models/default).")
@@ -475,13 +508,21 @@ def live(source: str, model_dir: Path | None, mirror: bool, smoothing_window: in
               help="Offer collect mode (record your samples, build and use a personal model) on the page.")
 @_cache_dir_option
 @_quiet_unless_verbose
-def serve(host: str, port: int, model_dir: Path | None, personal_dir: Path, collect: bool, cache_dir: Path) -> None:
+def serve(host: str, allow_hosts: tuple[str, ...], port: int, model_dir: Path | None, personal_dir: Path,
+          collect: bool, cache_dir: Path) -> None:
     """Serve the live recognition web page and its API (needs the 'serve' extra)."""
     from landmark_asl.serve import ServeSettings, create_app, run_app
 
-    settings = ServeSettings(personal_dir=personal_dir if collect else None, cache_dir=cache_dir)
+    try:
+        settings = ServeSettings(personal_dir=personal_dir if collect else None, cache_dir=cache_dir,
+                                 allowed_hosts=allow_hosts)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--allow-host") from exc
     app = create_app(model_dir, settings)
     click.echo(f"serving http://{host}:{port}/ (Ctrl-C stops)", err=True)
+    if host in ("0.0.0.0", "::") and not allow_hosts:
+        click.echo("other machines are refused until you name the address they open with --allow-host "
+                   "(e.g. --allow-host 192.168.1.20)", err=True)
     if collect:
         click.echo(f"collect mode: samples and personal models go to {personal_dir}/<name>/", err=True)
     run_app(app, host=host, port=port)

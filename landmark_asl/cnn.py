@@ -33,6 +33,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
         'pip install "landmark_asl[cnn]" (CPU build; for a CUDA build see the README, "Installing torch")'
     ) from exc
 
+from landmark_asl._util import load_json
 from landmark_asl.exceptions import ModelLoadError
 
 #: File names written by :meth:`PixelCNNClassifier.save_artifact`.
@@ -691,7 +692,7 @@ class PixelCNNClassifier(ClassifierMixin, BaseEstimator):
         directory = Path(directory)
         estimator = cls(**(params or {}))
         try:
-            config = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
+            config = load_json((directory / CONFIG_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise ModelLoadError(
                 f"cannot read the CNN config {directory / CONFIG_FILE}: {exc}; re-save the model"

@@ -345,6 +345,8 @@ def _from_folder(recorder: SampleRecorder, folder: Path, settings: Any, output: 
             by_label.setdefault(normalize_label(child.name), []).extend(image_files([child]))
         except (ValueError, DatasetError):
             continue
+    # A re-run resumes: photos recorded earlier are not taken again (they would be duplicate samples).
+    taken = {str(Path(s).resolve()) for s in earlier["source"].astype(str)} if len(earlier) else set()
     n = 0
     with HandLandmarkExtractor(settings) as extractor:
         while not recorder.state.done:
@@ -352,6 +354,8 @@ def _from_folder(recorder: SampleRecorder, folder: Path, settings: Any, output: 
             for path in by_label.get(letter, []):
                 if recorder.state.letter != letter:
                     break
+                if str(path.resolve()) in taken:
+                    continue
                 n += 1
                 try:
                     rgb = read_image(path)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,8 +34,11 @@ from landmark_asl.training import (
 )
 
 
+#: The list of files :func:`compare` wrote into its output folder: the only ones ``overwrite`` removes.
+MANIFEST = "manifest.json"
 #: What :func:`compare` writes into its output folder (and may replace with ``overwrite``).
-REPORT_ENTRIES = ("report.json", "report.md", "rejection.png", "split.csv", "split.csv.json", "models", "landmarks")
+REPORT_ENTRIES = ("report.json", "report.md", "rejection.png", "split.csv", "split.csv.json", "models", "landmarks",
+                  MANIFEST)
 
 
 def _is_report_entry(name: str) -> bool:
@@ -58,15 +64,59 @@ def check_report_folder(output: Path, *, overwrite: bool) -> None:
             f"refusing to write a report into {output}: it holds files that are not an earlier report "
             f"({', '.join(foreign[:3])}{' ...' if len(foreign) > 3 else ''}); choose a new or empty folder"
         )
+    written = _manifest(output)
+    unknown = sorted(set(_report_files(output)) - written)
+    if unknown:
+        older = "" if (output / MANIFEST).is_file() else f" (it has no {MANIFEST}: a report of an older landmark_asl?)"
+        raise LandmarkASLError(
+            f"refusing to write a report into {output}: compare did not write {', '.join(unknown[:3])}"
+            f"{' ...' if len(unknown) > 3 else ''}{older}; move them away, or choose a new folder"
+        )
     if "report.json" in entries:
         if not overwrite:
             raise LandmarkASLError(
                 f"{output} already holds a report: choose a new folder, or pass --overwrite (overwrite=True) to replace it"
             )
-        for name in entries:
-            if name != "landmarks":
-                path = output / name
-                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+        for name in sorted(written, reverse=True):
+            (output / name).unlink(missing_ok=True)
+        for folder, _, _ in sorted(os.walk(output), reverse=True):  # the folders emptied, deepest first
+            if Path(folder) != output and Path(folder).relative_to(output).parts[0] != "landmarks":
+                with contextlib.suppress(OSError):
+                    Path(folder).rmdir()
+        (output / MANIFEST).unlink(missing_ok=True)
+
+
+def _report_files(output: Path) -> list[str]:
+    """Files and links below ``output`` (POSIX paths relative to it), but the landmark cache and the manifest."""
+    found = []
+    for folder, dirs, files in os.walk(output):
+        rel = Path(folder).relative_to(output)
+        if rel == Path("."):
+            dirs[:] = [d for d in dirs if d != "landmarks"]
+            files = [f for f in files if f != MANIFEST]
+        found += [(rel / name).as_posix() for name in files]
+        found += [(rel / name).as_posix() for name in dirs if (Path(folder) / name).is_symlink()]
+    return found
+
+
+def _manifest(output: Path) -> set[str]:
+    """The files an earlier :func:`compare` recorded as written into ``output`` (empty without a manifest)."""
+    from landmark_asl._util import load_json
+
+    try:
+        listed = load_json((output / MANIFEST).read_text(encoding="utf-8")).get("written", [])
+    except FileNotFoundError:
+        return set()
+    except (OSError, ValueError, AttributeError) as exc:
+        raise LandmarkASLError(f"cannot read {output / MANIFEST} ({exc}): move the folder away or choose a new one") from exc
+    return {name for name in listed if isinstance(name, str)}
+
+
+def _record_written(output: Path) -> None:
+    """List every file now in ``output`` (landmark cache aside) in its manifest: compare is its only writer."""
+    if output.is_dir():
+        files = sorted(set(_report_files(output)) | _manifest(output))
+        atomic_write_text(output / MANIFEST, json.dumps({"written": files}, indent=1) + "\n")
 
 
 def prepare_split(
@@ -232,7 +282,24 @@ def compare(
             )
     output = Path(output)
     check_report_folder(output, overwrite=overwrite)
+    created = not output.exists()
     output.mkdir(parents=True, exist_ok=True)
+    try:
+        return _compare(train_sources, test_sources, output=output, models=models, split=split, test_size=test_size,
+                        test_groups=test_groups, split_file=split_file, random_state=random_state, n_jobs=n_jobs,
+                        cache_dir=cache_dir, settings=settings, progress=progress, save_models=save_models,
+                        params=params, balance=balance, augment=augment, calibrate=calibrate, scheduler=scheduler)
+    finally:
+        with contextlib.suppress(OSError):
+            if created and not any(output.iterdir()):
+                output.rmdir()  # a run that failed before writing anything leaves no empty folder
+            else:
+                _record_written(output)
+
+
+def _compare(train_sources, test_sources, *, output, models, split, test_size, test_groups, split_file, random_state,
+             n_jobs, cache_dir, settings, progress, save_models, params, balance, augment, calibrate, scheduler):
+    """:func:`compare` once its output folder is checked."""
     train_table, train_meta = load_landmarks(train_sources, cache_dir=cache_dir, settings=settings, n_jobs=n_jobs,
                                              progress=progress, scheduler=scheduler)
     recipe = {"balance": balance, "augment": dict(augment) if augment else None, "calibrate": calibrate}
@@ -253,10 +320,15 @@ def compare(
             train_table, test_table, split_path, split=split, test_size=test_size,
             test_groups=test_groups, random_state=random_state,
         )
+        _record_written(output)  # a run killed later is resumed: the split is its own
     split_df = read_split(split_path)
     table = pd.concat([train_table] + ([test_table] if test_table is not None else []), ignore_index=True)
     table = table.drop(columns=["split"]).drop_duplicates("sample_id", keep="first")
     data = table.merge(split_df[["sample_id", "split"]], on="sample_id", how="inner")
+    if split_file is not None and len(data) < len(table):
+        warnings.warn(f"the split file {split_path} has no row for {len(table) - len(data):,} of the {len(table):,} "
+                      "samples of the sources: they are left out of training and test; was it made for other "
+                      "sources?", UserWarning, stacklevel=2)
     train_rows = data[data["split"] == "train"].reset_index(drop=True)
     test_rows = data[data["split"] == "test"].reset_index(drop=True)
     if train_rows.empty or test_rows.empty:

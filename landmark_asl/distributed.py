@@ -36,14 +36,39 @@ def connect(scheduler: Any):
         ) from exc
     if isinstance(scheduler, Client):
         return scheduler
-    try:
-        # Set as default: xgboost.dask looks the client up through distributed.get_client().
-        return Client(str(scheduler), timeout=CONNECT_TIMEOUT, set_as_default=True)
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise LandmarkASLError(
-            f"cannot reach the Dask scheduler at {scheduler!r} ({type(exc).__name__}: {exc}): start one with "
-            "`dask scheduler` and workers with `dask worker ADDRESS`, and give its address, e.g. tcp://host:8786"
-        ) from None
+    address = str(scheduler)
+    help_text = ("start one with `dask scheduler` and workers with `dask worker ADDRESS`, and give its address, "
+                 "e.g. tcp://host:8786")
+    scheme = address.split("://", 1)[0].lower() if "://" in address else "tcp"
+    if scheme != "tcp":
+        raise LandmarkASLError(f"--scheduler {address!r}: only tcp:// addresses are supported ({scheme}:// needs "
+                               f"security or transport settings that landmark-asl does not take); {help_text}")
+    outcome: dict[str, Any] = {}
+
+    def attempt() -> None:
+        try:
+            # Set as default: xgboost.dask looks the client up through distributed.get_client().
+            outcome["client"] = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=True)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread below
+            outcome["error"] = exc
+
+    # Dask's own timeout does not cover a peer that accepts and never answers: this thread may hang, not the caller.
+    thread = threading.Thread(target=attempt, name="landmark-asl dask connect", daemon=True)
+    thread.start()
+    thread.join(CONNECT_TIMEOUT + 5)
+    if thread.is_alive():
+        raise LandmarkASLError(f"the Dask scheduler at {address!r} did not answer in {CONNECT_TIMEOUT} s (something "
+                               f"accepts connections there but is not a Dask scheduler?); {help_text}")
+    error = outcome.get("error")
+    if error is not None:
+        if not isinstance(error, Exception):
+            raise error
+        reason = (str(error).strip().splitlines() or [""])[0][:160]
+        if isinstance(error, MemoryError):  # a length read from bytes that are not Dask's protocol
+            reason = "its answer is not Dask's protocol"
+        raise LandmarkASLError(f"cannot reach the Dask scheduler at {address!r} ({type(error).__name__}: {reason}): "
+                               f"{help_text}") from None
+    return outcome["client"]
 
 
 def _worker_extract(batch, settings_json: str):
@@ -92,7 +117,8 @@ def dask_batches(batches: Iterable, settings: Any, scheduler: Any, bar, clock: d
             except ExtractionError:
                 raise
             except Exception as exc:  # a task that failed on every worker it was tried on
-                raise ExtractionError(f"a batch failed on the Dask cluster: {type(exc).__name__}: {exc}") from exc
+                reason = " ".join(str(exc).split())  # Dask's messages run over several lines
+                raise ExtractionError(f"a batch failed on the Dask cluster: {type(exc).__name__}: {reason}") from exc
             bar.update(len(result))
             yield result
     except TimeoutError as exc:

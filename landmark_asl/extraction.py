@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from landmark_asl import __version__
-from landmark_asl._util import atomic_write, exclusive_lock
+from landmark_asl._util import atomic_write, exclusive_lock, load_json
 from landmark_asl.datasets import MANIFEST_COLUMNS
 from landmark_asl.exceptions import DatasetError, ExtractionError
 from landmark_asl.images import printable_path
@@ -164,19 +164,24 @@ def read_table(path: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
         Missing or unreadable file, missing columns, or an unknown format version.
     """
     path = Path(path)
+    if path.is_dir():
+        raise DatasetError(f"{path} is a folder, not a landmark table: expected a .parquet or .csv file written by "
+                           "`landmark-asl extract` or `landmark-asl collect`")
+    if path.exists() and not path.is_file():
+        raise DatasetError(f"{path} is not a regular file (a device, pipe or socket): expected a landmark table")
     if not path.is_file():
         raise DatasetError(f"landmark table not found: {path}; create it with `landmark-asl extract`")
     try:
         if _is_csv(path):
             table = pd.read_csv(path, keep_default_na=False, na_values={c: [""] for c in _LANDMARK_COLUMNS + ("handedness_score",)})
             sidecar = _sidecar(path)
-            metadata = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
+            metadata = load_json(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else {}
         else:
             import pyarrow.parquet as pq
 
             arrow = pq.read_table(path)
             raw = (arrow.schema.metadata or {}).get(METADATA_KEY)
-            metadata = json.loads(raw) if raw else {}
+            metadata = load_json(raw) if raw else {}
             table = arrow.to_pandas()
     except (OSError, ValueError) as exc:
         raise DatasetError(f"cannot read landmark table {path}: {exc}") from exc
@@ -195,8 +200,24 @@ def read_table(path: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
     for column in ("sample_id", "source", "dataset", "label", "group", "split", "reason", "strategy", "handedness"):
         table[column] = table[column].fillna("").astype(str)
     table["detected"] = table["detected"].astype(bool)
+    _check_numeric(table, path)
     _check_rows(table, path)
     return table[list(TABLE_COLUMNS)], metadata
+
+
+def _check_numeric(table: pd.DataFrame, path: Path) -> None:
+    """Landmark columns hold numbers (or nothing): text in one is named by row and column, in place of a later traceback."""
+    for column in _LANDMARK_COLUMNS + ("handedness_score",):
+        if pd.api.types.is_numeric_dtype(table[column]):
+            continue
+        values = pd.to_numeric(table[column], errors="coerce")
+        text = table[column].astype(str)
+        bad = (values.isna() & table[column].notna() & ~text.isin(["", "nan", "NaN", "None"])).to_numpy()
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise DatasetError(f"{path}: row {row}, column {column}: {text.iloc[row][:40]!r} is not a number; "
+                               "the landmark columns hold numbers")
+        table[column] = values.astype(np.float32)
 
 
 def _check_rows(table: pd.DataFrame, path: Path) -> None:

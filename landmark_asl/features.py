@@ -476,6 +476,12 @@ class LandmarkNormalizer(TransformerMixin, BaseEstimator):
         return tags
 
 
+#: Largest value of each perturbation of :func:`augment_landmarks`: a turn of 180 degrees, a scale
+#: of 1 +- 0.9, jitter of a palm size, a stretch by 5 times. Beyond them a copy is no hand (or
+#: overflows: stretch=1e308 makes inf coordinates).
+AUGMENT_LIMITS = {"max_angle": 180.0, "scale": 0.9, "jitter": 1.0, "stretch": 4.0}
+
+
 def augment_landmarks(
     X: np.ndarray,
     y: np.ndarray,
@@ -515,8 +521,9 @@ def augment_landmarks(
     if isinstance(n_copies, bool) or not isinstance(n_copies, (int, np.integer)) or n_copies < 0:
         raise ValueError(f"n_copies must be an integer >= 0; got {n_copies!r}")
     for name, value in (("max_angle", max_angle), ("scale", scale), ("jitter", jitter), ("stretch", stretch)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
-            raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
+        high = AUGMENT_LIMITS[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= high:
+            raise ValueError(f"{name} must be a number from 0 to {high:g}; got {value!r}")
     rng = check_random_state(random_state)
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y)

@@ -184,7 +184,8 @@ def read_image(path: str | os.PathLike, *, max_side: int | None = DEFAULT_MAX_SI
     """
     name = printable_path(path)
     try:
-        with open(path, "rb") as handle:
+        # O_NONBLOCK: opening a named pipe must not wait for a writer (regular files ignore the flag).
+        with os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as handle:
             info = os.fstat(handle.fileno())
             if not stat.S_ISREG(info.st_mode):
                 raise DatasetError(f"cannot read image {name}: not a regular file (a device, pipe or socket)")
@@ -212,7 +213,7 @@ def image_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
     for path in paths:
         if path.is_dir():
             found.extend(sorted(p for p in path.rglob("*") if p.is_file() and is_image_file(p)))
-        elif path.is_file():
+        elif path.exists():  # a pipe or device too: read_image gives the reason for its row
             found.append(path)
         else:
             raise DatasetError(f"{printable_path(path)} does not exist: expected an image file or a folder of images")

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from landmark_asl._util import atomic_write_text, file_sha256, package_versions, public_mode
+from landmark_asl._util import atomic_write_text, file_sha256, load_json, package_versions, public_mode
 from landmark_asl.exceptions import ModelLoadError
 from landmark_asl.labels import NO_PREDICTION, NOTHING, no_hand_label
 
@@ -315,7 +315,10 @@ def save_model(
     directory = Path(directory)
     _check_destination(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    except OSError as exc:  # name the model asked for, not the temporary folder beside it
+        raise OSError(exc.errno, exc.strerror or str(exc), str(directory)) from exc
     try:
         files = list(clf.save_artifact(tmp))
         classes = [str(c) for c in clf.classes_]
@@ -351,6 +354,11 @@ def save_model(
         tmp.rename(directory)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if exc.filename is None and exc.errno is not None:  # e.g. a full disk: name the model being written
+            raise OSError(exc.errno, exc.strerror or str(exc), str(directory)) from exc
+        raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -434,7 +442,7 @@ class LoadedModel:
             raise ValueError(f"x must have shape (127,) raw features; got {x.shape}: pass raw_features(...)[i]")
         z = self._normalizer.transform_array(x[None])[0]
         proba = self._fast(z)
-        return proba if self._scaling is None else self._scaling.apply(proba)
+        return self._finite(proba if self._scaling is None else self._scaling.apply(proba))
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Probabilities, ndarray of shape (n_samples, n_classes); X as for the estimator.
@@ -442,7 +450,14 @@ class LoadedModel:
         Calibrated when the card has a ``calibration`` (the predicted label never changes).
         """
         proba = self.estimator.predict_proba(X)
-        return proba if self._scaling is None else self._scaling.apply(proba)
+        return self._finite(proba if self._scaling is None else self._scaling.apply(proba))
+
+    def _finite(self, proba: np.ndarray) -> np.ndarray:
+        """``proba``, unless it holds NaN or inf: a model must never answer with those (loading checks the arrays)."""
+        if not np.isfinite(proba).all():
+            raise ModelLoadError(f"the model in {self.directory} gave probabilities that are not finite numbers: "
+                                 "its files are corrupt; save it again")
+        return proba
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Labels, ndarray of shape (n_samples,) of str."""
@@ -458,8 +473,8 @@ def _read_card(directory: Path) -> ModelCard:
             raise ModelLoadError(f"{directory} holds no {METADATA_FILE} but a pickle, which is never loaded: {_REBUILD_HELP}")
         raise ModelLoadError(f"{directory} is not a model directory: {METADATA_FILE} is missing")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        data = load_json(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as exc:
         raise ModelLoadError(f"{path} is not valid JSON ({exc}): the model directory is corrupt, save it again") from exc
     return ModelCard.from_dict(data, where=str(path))
 
@@ -580,6 +595,12 @@ def load_model(directory: str | Path | None = None) -> LoadedModel:
             normalizer = LandmarkNormalizer(**normalizer_params).fit(np.zeros((1, N_RAW_FEATURES)))
         except (TypeError, ValueError) as exc:
             raise ModelLoadError(f"{directory / METADATA_FILE}: bad normalizer parameters: {exc}") from exc
+        if getattr(clf, "n_features_in_", None) != normalizer.n_features_out_:
+            raise ModelLoadError(
+                f"the classifier in {directory} takes {getattr(clf, 'n_features_in_', None)} features but its "
+                f"normalizer ({directory / METADATA_FILE}) makes {normalizer.n_features_out_}: the model directory "
+                "is corrupt or tampered with; save it again"
+            )
         estimator = Pipeline([("normalizer", normalizer), ("clf", clf)])
     if [str(c) for c in clf.classes_] != list(card.classes):
         raise ModelLoadError(f"classes in {directory / METADATA_FILE} do not match the artefact's classes")

@@ -39,7 +39,9 @@ from landmark_asl.persistence import LoadedModel, load_model
 try:
     import anyio
     from starlette.applications import Starlette
+    from starlette.datastructures import Headers
     from starlette.formparsers import MultiPartException, MultiPartParser
+    from starlette.middleware import Middleware
     from starlette.requests import Request
     from starlette.responses import JSONResponse
     from starlette.routing import Mount, Route, WebSocketRoute
@@ -72,6 +74,10 @@ MAX_TEXT_CHARS = 2000
 SIGNER_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 #: Letters the page asks for by default: J and Z are read from motion, not from still samples.
 DEFAULT_COLLECT_LETTERS = "A-I,K-Y"
+#: Host names every server answers to (this machine); others only through ``allowed_hosts``.
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+#: Longest ``letters`` text of a collect command (a list of every label is about 80 characters).
+MAX_LETTERS_CHARS = 400
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,10 @@ class ServeSettings:
         Most samples per letter a page may ask to record.
     adapt_jobs : int
         Threads of a personal model's fit (-1: every core); one is built at a time per server.
+    allowed_hosts : tuple of str
+        Host names (or IP addresses) the server answers to besides 127.0.0.1, localhost and
+        [::1], e.g. ``('192.168.1.20', 'laptop.local')`` to open it to a LAN on purpose. A
+        request whose ``Host`` header names another host is refused (DNS rebinding).
     """
 
     max_upload_bytes: int = 10 * 1024 * 1024
@@ -112,8 +122,19 @@ class ServeSettings:
     cache_dir: Path | None = None
     max_per_letter: int = 50
     adapt_jobs: int = -1
+    allowed_hosts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if isinstance(self.allowed_hosts, str):
+            raise ValueError(f"allowed_hosts must be a tuple of host names; got the string {self.allowed_hosts!r}")
+        names = []
+        for value in self.allowed_hosts:
+            name = host_name(value) if isinstance(value, str) and "/" not in value else None
+            if not name or name in ("0.0.0.0", "[::]"):
+                raise ValueError(f"allowed_hosts: {str(value)[:80]!r} is not a host name or IP address such as "
+                                 "192.168.1.20 or laptop.local (no scheme, no path, no wildcard)")
+            names.append(name)
+        object.__setattr__(self, "allowed_hosts", tuple(names))
         for name in ("max_upload_bytes", "max_frame_bytes", "max_frame_side", "max_connections", "max_per_letter"):
             value = getattr(self, name)
             if int(value) != value or value < 1:
@@ -171,6 +192,40 @@ def model_label(model: LoadedModel) -> str:
     """How the page names a model: its registry name, and whose personal model it is."""
     adapted = (model.card.training or {}).get("adapted")
     return f"{model.name} (personal: {adapted.get('signer')})" if isinstance(adapted, dict) else model.name
+
+
+_DROP = object()
+
+
+def card_summary(model: LoadedModel) -> dict[str, Any]:
+    """What ``/api/model`` tells a page about the model: no server path, no training sources, finite numbers only.
+
+    Returns
+    -------
+    dict
+        ``name``, ``label`` (see :func:`model_label`), ``input_kind``, ``classes``,
+        ``no_hand_label``, ``feature_version``, ``created_at``, ``metrics`` (the card's
+        numbers, nested at most three deep; one that is not finite becomes null; text such as
+        report paths is left out) and ``calibration`` (``{"temperature": T}`` or null).
+    """
+    card = model.card
+
+    def numbers(value: Any, depth: int = 0) -> Any:
+        """Numbers (non-finite -> None) and objects of numbers, three levels deep; text and lists (paths, sources) go."""
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return value if np.isfinite(value) else None
+        if isinstance(value, dict) and depth < 3:
+            kept = {str(k): numbers(v, depth + 1) for k, v in value.items()}
+            return {k: v for k, v in kept.items() if v is not _DROP}
+        return _DROP
+
+    metrics = numbers(card.metrics or {})
+    temperature = numbers((card.calibration or {}).get("temperature"))
+    temperature = None if temperature is _DROP else temperature
+    return {"name": card.name, "label": model_label(model), "input_kind": card.input_kind,
+            "classes": [str(c) for c in card.classes], "no_hand_label": card.no_hand_label,
+            "feature_version": card.feature_version, "created_at": card.created_at, "metrics": metrics,
+            "calibration": None if card.calibration is None else {"temperature": temperature}}
 
 
 class _Personal:
@@ -350,6 +405,8 @@ class _Session:
             return {}
         self._save()  # if it fails, the recording goes on (its samples stay in memory): stop again later
         self._lock.close()
+        with contextlib.suppress(OSError):  # a session that recorded nothing leaves no empty folder behind
+            self._samples.parent.rmdir()
         self.recorder = None
         self.recognizer.clear_text()
         table = read_samples(self._samples)  # empty when the file was never written
@@ -408,6 +465,14 @@ class _App:
         self._adapt_lock = threading.Lock()  # one personal model built at a time
         self._base_rows = None  # the base model's training rows, read on the first adapt
         self._last_build_s: float | None = None  # the last fit's seconds, the next build's estimate
+        self.bound_host: str | None = None  # the address run_app binds, answered too
+        self.stopping = threading.Event()  # set when the server shuts down: a build then saves nothing
+
+    def allowed_hosts(self) -> tuple[str, ...]:
+        """Host names a request may name: this machine's, the bound address and ``settings.allowed_hosts``."""
+        bound = host_name(self.bound_host) if self.bound_host else None
+        extra = () if bound in (None, "0.0.0.0", "[::]") else (bound,)
+        return tuple(dict.fromkeys(LOOPBACK_HOSTS + extra + self.settings.allowed_hosts))
 
     def limits(self) -> dict[str, int]:
         return {name: getattr(self.settings, name) for name in
@@ -418,7 +483,7 @@ class _App:
                              "connections": self.n_connections, **self.limits()})
 
     async def model_card(self, request: Request) -> JSONResponse:
-        return JSONResponse({**self.model.metadata, "directory": printable_path(self.model.directory)})
+        return JSONResponse(card_summary(self.model))
 
     async def predict(self, request: Request) -> JSONResponse:
         limit = self.settings.max_upload_bytes
@@ -475,7 +540,7 @@ class _App:
 
     async def websocket(self, websocket: WebSocket) -> None:
         await websocket.accept()
-        if not _same_origin(websocket):
+        if not _same_origin(websocket.headers):
             await _refuse(websocket, 1008, "cross-origin WebSocket refused: open the page served by "
                           "landmark-asl serve itself")
             return
@@ -573,7 +638,10 @@ class _App:
         letters_text = command.get("letters", DEFAULT_COLLECT_LETTERS)
         if not isinstance(letters_text, str):
             raise LandmarkASLError("letters must be a string such as 'A-I,K-Y'")
-        letters = parse_letters(letters_text[:200])
+        if len(letters_text) > MAX_LETTERS_CHARS:
+            raise LandmarkASLError(f"letters: {len(letters_text):,} characters, at most {MAX_LETTERS_CHARS}; "
+                                   "name each letter once, e.g. 'A-I,K-Y,SPACE'")
+        letters = parse_letters(letters_text)
         unknown = [c for c in letters if c not in {str(k) for k in self.model.classes}]
         if unknown:
             raise LandmarkASLError(f"the model does not know {', '.join(unknown)}: record some of "
@@ -598,14 +666,16 @@ class _App:
         choice = session.choice
         started = time.monotonic()
 
-        def report(phase: str) -> None:  # from the worker thread: the page shows the phase and the elapsed time
+        token = anyio.lowlevel.current_token()  # the build's daemon thread reaches this event loop through it
+
+        def report(phase: str) -> None:  # from the build's thread: the page shows the phase and the elapsed time
             with contextlib.suppress(Exception):
                 anyio.from_thread.run(send, {"type": "adapt_progress", "signer": signer, "phase": phase,
-                                             "elapsed_s": round(time.monotonic() - started, 1)})
+                                             "elapsed_s": round(time.monotonic() - started, 1)}, token=token)
 
         async def build() -> None:
             try:
-                model = await anyio.to_thread.run_sync(self._build, signer, report, abandon_on_cancel=True)
+                model = await _in_daemon_thread(self._build, signer, report)
             except Exception as exc:  # noqa: BLE001 - any failure is told to the page; the connection stays
                 if not isinstance(exc, (LandmarkASLError, OSError, ValueError)):
                     _log.exception("building the personal model of %s failed", signer)
@@ -617,7 +687,7 @@ class _App:
             adapted = model.card.training["adapted"]
             with contextlib.suppress(WebSocketDisconnect):  # the page may be gone: the model is saved anyway
                 await send({"type": "adapted", "model": model_label(model), "signer": signer,
-                            "directory": printable_path(model.directory), "sample_counts": adapted["sample_counts"],
+                            "directory": f"{signer}/model", "sample_counts": adapted["sample_counts"],
                             "n_samples": adapted["n_samples"], "seconds": round(adapted["seconds"], 2),
                             "elapsed_s": round(time.monotonic() - started, 2), "used": used})
 
@@ -662,7 +732,7 @@ class _App:
             start = time.monotonic()
             output = adapt_model(samples, output=self.personal.model(signer), base=self.model.directory,
                                  signer=signer, cache_dir=self.settings.cache_dir, n_jobs=self.settings.adapt_jobs,
-                                 base_rows=self._base_rows, progress=False)
+                                 base_rows=self._base_rows, progress=False, stop=self.stopping)
             model = load_model(output)
             self._last_build_s = time.monotonic() - start  # the fit alone: the landmarks stay in memory
             self.personal.record_build_times(read_s, self._last_build_s)
@@ -689,6 +759,34 @@ class _App:
         session.offer(None, session.choice)
         session.switch(model)
         return {"type": "using", "model": model_label(model), "personal": signer}
+
+
+async def _in_daemon_thread(func, *args) -> Any:
+    """``func(*args)`` in a daemon thread, awaited.
+
+    A personal model's fit takes up to a minute and cannot be interrupted; in a daemon thread
+    it does not hold the process when the server stops (Ctrl-C), while anyio's worker threads
+    would be waited for. The fit is then lost, and the build saves nothing (``_App.stopping``).
+    """
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    future = loop.create_future()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if not future.done():
+            future.set_exception(error) if error is not None else future.set_result(result)
+
+    def run() -> None:
+        try:
+            result, error = func(*args), None
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
+            result, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the event loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=run, name="landmark-asl personal model", daemon=True).start()
+    return await future
 
 
 _BUILDING = "another personal model is being built on this server (one at a time); try again when it is done"
@@ -727,12 +825,67 @@ async def _refuse(websocket: WebSocket, code: int, message: str) -> None:
     await websocket.close(code=code, reason=message.split(";")[0][:123])
 
 
-def _same_origin(websocket: WebSocket) -> bool:
+def _same_origin(headers: Headers) -> bool:
     """A browser sends Origin: refuse pages of other sites (WebSockets are not covered by CORS)."""
-    origin = websocket.headers.get("origin")
+    origin = headers.get("origin")
     if origin is None:  # not a browser: a script on this machine
         return True
-    return origin.split("://", 1)[-1].rstrip("/") == websocket.headers.get("host", "")
+    return origin.split("://", 1)[-1].rstrip("/").lower() == headers.get("host", "").lower()
+
+
+def host_name(value: str) -> str | None:
+    """The host of a ``Host`` header or a host name, lower case, without its port; None if malformed.
+
+    ``'LocalHost:8000'`` -> ``'localhost'``, ``'[::1]:8000'`` -> ``'[::1]'``, ``'::1'`` -> ``'[::1]'``.
+    """
+    value = value.strip().lower()
+    if value.count(":") > 1 and not value.startswith("["):  # a bare IPv6 address (a --host or --allow-host value)
+        value = f"[{value}]"
+    if value.startswith("["):
+        end = value.find("]")
+        name, rest = (value[:end + 1], value[end + 1:]) if end > 0 else ("", "")
+    else:
+        name, colon, port = value.partition(":")
+        rest = colon + port
+    if rest and not (rest[0] == ":" and rest[1:].isdigit()):
+        return None
+    name = name.rstrip(".")
+    if not name or not re.fullmatch(r"\[[0-9a-f:.]+\]|[a-z0-9_.-]+", name):
+        return None
+    return name
+
+
+class _RequestGuard:
+    """ASGI middleware: every HTTP and WebSocket request must name an allowed host; HTTP requests from another site's page are refused.
+
+    Checking ``Host`` defeats DNS rebinding: a page whose name is made to resolve to 127.0.0.1
+    is same-origin with itself, but its requests still say ``Host: attacker.example``.
+    """
+
+    def __init__(self, app, state: _App) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        headers = Headers(scope=scope)
+        host = headers.get("host")
+        allowed = self.state.allowed_hosts()
+        problem = None
+        if host is None or host_name(host) not in allowed:
+            shown = "no Host header" if host is None else f"host {host[:80]!r}"
+            problem = (f"{shown} is not served here: this server answers {', '.join(allowed)}; to open it to "
+                       "other machines start it with --host 0.0.0.0 --allow-host NAME (the name they use)")
+        elif scope["type"] == "http" and not _same_origin(headers):
+            problem = "cross-origin request refused: open the page served by landmark-asl serve itself"
+        if problem is None:
+            return await self.app(scope, receive, send)
+        if scope["type"] == "websocket":  # closing before the handshake is answered: HTTP 403
+            await send({"type": "websocket.close", "code": 1008, "reason": problem[:123]})
+            return None
+        await _error(problem, 403 if host is not None and host_name(host) in allowed else 400)(scope, receive, send)
+        return None
 
 
 def create_app(model: str | Path | LoadedModel | None = None, settings: ServeSettings | None = None) -> Starlette:
@@ -764,7 +917,14 @@ def create_app(model: str | Path | LoadedModel | None = None, settings: ServeSet
         # StaticFiles refuses any path that resolves outside STATIC_DIR, symbolic links included.
         Mount("/", app=StaticFiles(directory=STATIC_DIR, html=True), name="static"),
     ]
-    app = Starlette(routes=routes)
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        try:
+            yield
+        finally:
+            state.stopping.set()  # a personal model still fitting is not saved
+
+    app = Starlette(routes=routes, middleware=[Middleware(_RequestGuard, state=state)], lifespan=lifespan)
     app.state.serve = state
     return app
 
@@ -780,10 +940,14 @@ def run_app(app: Starlette, *, host: str = "127.0.0.1", port: int = 8000) -> Non
         Interface to bind; the default 127.0.0.1 serves this machine only.
     port : int
         TCP port (0: any free one).
+
+    Requests are answered only when their ``Host`` names 127.0.0.1, localhost, [::1], ``host``
+    (unless a wildcard such as 0.0.0.0) or one of ``ServeSettings.allowed_hosts``.
     """
     from landmark_asl._util import import_extra
 
     uvicorn = import_extra("uvicorn", extra="serve", purpose="landmark-asl serve")
+    app.state.serve.bound_host = host
     settings = app.state.serve.settings
     # Frames above the limit get the app's clear error; far larger ones are cut by uvicorn (code 1009).
     uvicorn.run(app, host=host, port=port, log_level="warning", ws_max_size=4 * settings.max_frame_bytes)

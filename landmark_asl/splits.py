@@ -241,7 +241,11 @@ def read_split(path: str | os.PathLike) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"split file {path} not found: create one with make_split + write_split")
-    split = pd.read_csv(path, dtype=str, keep_default_na=False)
+    try:
+        split = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (UnicodeDecodeError, ValueError, OSError) as exc:  # ParserError and EmptyDataError are ValueErrors
+        raise DatasetError(f"cannot read split file {path}: {str(exc).splitlines()[0][:160]}; expected a CSV with the "
+                           "columns sample_id,split written by compare or write_split") from exc
     if list(split.columns) != ["sample_id", "split"]:
         raise DatasetError(f"{path}: expected columns ['sample_id', 'split']; found {list(split.columns)}")
     bad = sorted(set(split["split"]) - {"train", "test"})

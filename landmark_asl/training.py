@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from landmark_asl._util import load_json
 from landmark_asl.estimators import build_estimator, get_spec
 from landmark_asl.exceptions import DatasetError, LandmarkASLError
 from landmark_asl.landmark_cache import load_landmarks, log
@@ -420,10 +420,12 @@ def _metrics_from(path: str | Path, model_name: str) -> dict[str, Any]:
     """Metrics of ``model_name`` from a comparison ``report.json``, with its split description."""
     path = Path(path)
     try:
-        report = json.loads(path.read_text())
+        report = load_json(path.read_text(encoding="utf-8"))
         result = report["models"][model_name]
         meta = report["metadata"]
-    except (OSError, ValueError, KeyError) as exc:
+        if not isinstance(result, dict) or not isinstance(meta, dict):
+            raise ValueError("its models and metadata entries are not JSON objects")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise LandmarkASLError(
             f"cannot take {model_name!r} metrics from {path}: expected a comparison report.json "
             f"with that model ({exc})"

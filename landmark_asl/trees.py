@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import warnings
+import zipfile
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,15 @@ _XGB_FILE = "xgb_model.ubj"
 _TREES_FILE = "trees.npz"
 #: Version of the layout of :data:`_TREES_FILE`.
 TREES_ARTIFACT_VERSION = 1
+#: Most bytes the arrays of one ``trees.npz`` may declare (the shipped forest's take about 40 MB).
+MAX_TREES_BYTES = 1 << 30
+#: Largest |sum of leaf values| of an XGBoost class (a margin): beyond it probabilities overflow float32.
+MAX_XGB_MARGIN = 1e30
+#: The arrays of ``trees.npz``: name -> dtype kinds accepted ('i' signed int, 'u' unsigned, 'f' float, 'b' bool, 'U' text).
+_TREES_ARRAYS = {
+    "artifact_version": "iu", "classes": "U", "n_features_in": "iu", "depth": "iu", "feature": "iu",
+    "threshold": "f", "child": "iu", "missing_left": "b", "leaf": "f", "roots": "iu",
+}
 
 
 def _xgboost_has_cuda() -> bool:
@@ -258,6 +268,7 @@ class XGBLandmarkClassifier(ClassifierMixin, BaseEstimator):
             File names written, relative to ``directory``.
         """
         check_is_fitted(self, "booster_")
+        _check_before_saving(CompiledTrees.from_xgboost(self.booster_, len(self.classes_)), self.n_features_in_)
         self.booster_.set_attr(
             landmark_asl_classes=json.dumps([str(c) for c in self.classes_]),
             landmark_asl_n_features=str(self.n_features_in_),
@@ -270,16 +281,39 @@ class XGBLandmarkClassifier(ClassifierMixin, BaseEstimator):
         """Rebuild a fitted classifier from :meth:`save_artifact` output and its params."""
         xgb = import_extra("xgboost", extra="xgb", purpose="xgb models")
 
+        from landmark_asl._util import load_json
+
+        path = Path(directory) / _XGB_FILE
         model = cls(**params)
         booster = xgb.Booster()
         try:
-            booster.load_model(str(Path(directory) / _XGB_FILE))
+            data = path.read_bytes() if path.stat().st_size <= MAX_TREES_BYTES else b""
+            check_ubjson(data)  # xgboost allocates whatever a length in the file declares
+            booster.load_model(bytearray(data))
+        except ValueError as exc:
+            raise ModelLoadError(f"cannot read the XGBoost model {path}: {exc}; the file is corrupt: "
+                                 "save the model again") from exc
         except xgb.core.XGBoostError as exc:
-            raise ModelLoadError(f"cannot read the XGBoost model {Path(directory) / _XGB_FILE}: {exc}") from exc
+            raise ModelLoadError(f"cannot read the XGBoost model {path}: {_xgboost_reason(exc)}; "
+                                 "the file is corrupt: save the model again") from exc
         booster.set_param({"device": "cpu", "nthread": 1})
+        try:
+            classes = load_json(booster.attr("landmark_asl_classes") or "null")
+            if not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(c, str) for c in classes):
+                raise ValueError("its landmark_asl_classes attribute is not a list of two or more labels")
+            n_features = int(booster.attr("landmark_asl_n_features") or "")
+            if n_features != booster.num_features():
+                raise ValueError(f"it says {n_features} features but its trees take {booster.num_features()}")
+            compiled = CompiledTrees.from_xgboost(booster, len(classes))
+            compiled.check(n_features)
+        except (ValueError, KeyError, TypeError, IndexError, xgb.core.XGBoostError) as exc:
+            reason = _xgboost_reason(exc) if isinstance(exc, xgb.core.XGBoostError) else exc
+            raise ModelLoadError(f"the XGBoost model {path} is not a valid landmark_asl model: {reason}; "
+                                 "save the model again") from exc
         model.booster_ = booster
-        model.classes_ = np.asarray(json.loads(booster.attr("landmark_asl_classes")))
-        model.n_features_in_ = int(booster.attr("landmark_asl_n_features"))
+        model.classes_ = np.asarray(classes)
+        model.n_features_in_ = n_features
+        model.compiled_ = compiled
         model.device_ = "cpu"
         return model
 
@@ -287,6 +321,91 @@ class XGBLandmarkClassifier(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
         return tags
+
+
+_UBJ_SIZES = {"i": 1, "U": 1, "C": 1, "I": 2, "l": 4, "d": 4, "L": 8, "D": 8, "Z": 0, "N": 0, "T": 0, "F": 0}
+_UBJ_INTS = {"i": ">i1", "U": ">u1", "I": ">i2", "l": ">i4", "L": ">i8"}
+
+
+def check_ubjson(data: bytes, *, max_depth: int = 64) -> None:
+    """Walk a UBJSON document (XGBoost's ``.ubj``) and raise ValueError unless every length fits the data.
+
+    XGBoost trusts the lengths and counts in the file and allocates what they declare, so a
+    few crafted bytes can ask for terabytes; here each string length and container count
+    must fit in the bytes that remain, containers nest at most ``max_depth`` deep, and the
+    document is one complete value.
+    """
+    if not data:
+        raise ValueError("the file is empty or larger than a model can be")
+    pos = 0
+
+    def take(n: int) -> bytes:
+        nonlocal pos
+        if n < 0 or pos + n > len(data):
+            raise ValueError(f"byte {pos}: a length of {n:,} runs past the end of the file ({len(data):,} bytes)")
+        pos += n
+        return data[pos - n:pos]
+
+    def marker() -> str:
+        char = chr(take(1)[0])
+        while char == "N":
+            char = chr(take(1)[0])
+        return char
+
+    def integer(kind: str) -> int:
+        if kind not in _UBJ_INTS:
+            raise ValueError(f"byte {pos}: expected an integer length, found marker {kind!r}")
+        return int(np.frombuffer(take(_UBJ_SIZES[kind]), dtype=_UBJ_INTS[kind])[0])
+
+    def value(kind: str, depth: int) -> None:
+        if kind in _UBJ_SIZES:
+            take(_UBJ_SIZES[kind])
+        elif kind in "SH":
+            take(integer(marker()))
+        elif kind in "[{":
+            if depth >= max_depth:
+                raise ValueError(f"containers nested deeper than {max_depth}")
+            container(kind, depth + 1)
+        else:
+            raise ValueError(f"byte {pos - 1}: unknown UBJSON marker {kind!r}")
+
+    def container(kind: str, depth: int) -> None:
+        nonlocal pos
+        typed = count = None
+        if data[pos:pos + 1] == b"$":
+            take(1)
+            typed = chr(take(1)[0])
+        if data[pos:pos + 1] == b"#":
+            take(1)
+            count = integer(marker())
+            if count < 0 or count * max(_UBJ_SIZES.get(typed, 1), 1) > len(data) - pos:
+                raise ValueError(f"byte {pos}: a count of {count:,} does not fit in the file")
+        elif typed is not None:
+            raise ValueError(f"byte {pos}: a typed container needs a count")
+        end = "]" if kind == "[" else "}"
+        done = 0
+        while count is None or done < count:
+            if count is None:
+                next_marker = marker()
+                if next_marker == end:
+                    return
+                pos -= 1
+            if kind == "{":
+                take(integer(marker()))  # the key
+            value(typed if typed is not None else marker(), depth)
+            done += 1
+
+    value(marker(), 0)
+    if pos != len(data):
+        raise ValueError(f"{len(data) - pos:,} bytes follow the end of the document")
+
+
+def _xgboost_reason(exc: Exception) -> str:
+    """The first line of an XGBoostError without its time stamp and source position (not its native stack trace)."""
+    import re
+
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return re.sub(r"^\[[\d:]+\] \S+: ", "", first)[:200]
 
 
 def _flatten_trees(trees: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -354,7 +473,7 @@ class CompiledTrees:
         self.kind = kind
         self.n_classes = int(n_classes)
         self.is_leaf = np.isinf(self.threshold)
-        self._mean_weights = np.full(len(self.roots), 1.0 / len(self.roots))
+        self._mean_weights = np.full(len(self.roots), 1.0 / max(len(self.roots), 1))  # no trees: check() says so
         if kind == "xgb":
             self.tree_class = arrays["tree_class"]
 
@@ -467,22 +586,48 @@ class CompiledTrees:
         return out
 
     def check(self, n_features: int) -> None:
-        """Raise ValueError unless the arrays form valid trees over ``n_features`` features."""
+        """Raise ValueError unless the arrays form valid trees over ``n_features`` features with finite answers.
+
+        Shapes and index ranges are checked, and the values: thresholds are numbers (+inf
+        marks a leaf), leaf values are finite (a forest's are class distributions, an
+        XGBoost class's sum stays below :data:`MAX_XGB_MARGIN`), so every prediction is a
+        finite probability.
+        """
         n = len(self.feature)
+        for name in ("feature", "threshold", "child", "missing_left", "roots"):
+            if getattr(self, name).ndim != 1:
+                raise ValueError(f"{name} must be one-dimensional; got shape {getattr(self, name).shape}")
         if not (len(self.threshold) == len(self.child) == len(self.missing_left) == len(self.leaf) == n):
             raise ValueError("tree arrays differ in length")
-        if self.leaf.ndim != 2 or self.leaf.shape[1] != self.n_classes:
-            raise ValueError(f"leaf values must have shape (n_nodes, {self.n_classes}); got {self.leaf.shape}")
+        expected = (n, self.n_classes) if self.kind == "sklearn" else (n,)
+        if self.leaf.shape != expected:
+            raise ValueError(f"leaf values must have shape {expected}; got {self.leaf.shape}")
         if n == 0 or len(self.roots) == 0:
             raise ValueError("no trees")
+        if n_features < 1:
+            raise ValueError(f"n_features_in must be >= 1; got {n_features}")
         internal = ~self.is_leaf
         for name, values, high in (("child", self.child, n), ("roots", self.roots, n), ("feature", self.feature, n_features)):
             if values.min() < 0 or values.max() >= high:
                 raise ValueError(f"{name} indices out of range")
         if internal.any() and self.child[internal].max() + 1 >= n:
             raise ValueError("child indices out of range")
-        if self.depth < 0 or self.depth > 10_000:
-            raise ValueError(f"implausible tree depth {self.depth}")
+        if self.depth < 0 or self.depth > min(n, 10_000):
+            raise ValueError(f"implausible tree depth {self.depth} for {n} nodes")
+        if np.isnan(self.threshold).any() or (self.threshold == -np.inf).any():
+            raise ValueError("thresholds hold NaN or -inf")
+        if not np.isfinite(self.leaf).all():
+            raise ValueError("leaf values hold NaN or inf")
+        if self.kind == "sklearn":
+            if self.leaf.min() < 0 or self.leaf.max() > 1 or self.leaf.sum(axis=1).max() > 1 + 1e-6:
+                raise ValueError("leaf values must be class distributions (numbers from 0 to 1 summing to at most 1)")
+        else:
+            if self.tree_class.shape != self.roots.shape or self.tree_class.min() < 0 \
+                    or self.tree_class.max() >= self.n_classes:
+                raise ValueError("tree classes out of range")
+            largest = np.abs(self.leaf[self.is_leaf]).max(initial=0.0)
+            if largest * len(self.roots) > MAX_XGB_MARGIN:
+                raise ValueError(f"leaf values too large (|{largest:.3g}|): probabilities would overflow")
 
 
 def _tree_depth(left: np.ndarray, right: np.ndarray) -> int:
@@ -596,8 +741,7 @@ class CompiledForestClassifier(ClassifierMixin, BaseEstimator):
         """
         path = Path(directory) / _TREES_FILE
         try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {key: data[key] for key in data.files}
+            arrays = _read_trees_npz(path)
             version = int(arrays.pop("artifact_version"))
             if version != TREES_ARTIFACT_VERSION:
                 raise ModelLoadError(
@@ -605,13 +749,16 @@ class CompiledForestClassifier(ClassifierMixin, BaseEstimator):
                     f"{TREES_ARTIFACT_VERSION}: upgrade landmark_asl or retrain the model"
                 )
             classes = arrays.pop("classes").astype(str)
+            if classes.ndim != 1 or len(classes) < 2:
+                raise ValueError(f"classes must list two or more labels; got shape {classes.shape}")
             n_features = int(arrays.pop("n_features_in"))
             depth = int(arrays.pop("depth"))
             compiled = CompiledTrees(arrays, depth, "sklearn", len(classes))
             compiled.check(n_features)
         except ModelLoadError:
             raise
-        except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, EOFError, ArithmeticError, IndexError,
+                zipfile.BadZipFile) as exc:
             raise ModelLoadError(f"cannot read the forest {path}: {exc}; the file is missing or corrupt") from exc
         model = cls(params=params)
         model.classes_ = classes
@@ -625,7 +772,56 @@ class CompiledForestClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
 
+def _read_trees_npz(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of a ``trees.npz``, each checked by its header (name, dtype, size) before it is read.
+
+    A crafted header could declare a shape of terabytes, which ``np.load`` would try to
+    allocate; here each array's declared size must fit the member's size in the archive and
+    all together :data:`MAX_TREES_BYTES`.
+
+    Raises
+    ------
+    ValueError
+        An unexpected or missing member, a wrong dtype, or a declared size that is too large.
+    """
+    from numpy.lib import format as npy
+
+    total = 0
+    with zipfile.ZipFile(path) as archive:
+        infos = archive.infolist()
+        names = sorted(info.filename.removesuffix(".npy") for info in infos)
+        if names != sorted(_TREES_ARRAYS):
+            raise ValueError(f"expected the arrays {', '.join(sorted(_TREES_ARRAYS))}; found {', '.join(names[:20])}")
+        for info in infos:
+            name = info.filename.removesuffix(".npy")
+            with archive.open(info) as member:
+                version = npy.read_magic(member)
+                read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+                shape, _, dtype = read_header(member)
+            if dtype.kind not in _TREES_ARRAYS[name]:
+                raise ValueError(f"array {name!r} has dtype {dtype}; expected kind {_TREES_ARRAYS[name]!r}")
+            size = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            total += size
+            if size > info.file_size or total > MAX_TREES_BYTES:
+                raise ValueError(f"array {name!r} declares shape {shape} ({size:,} bytes), more than the file "
+                                 f"holds ({info.file_size:,} bytes) or than a forest needs ({MAX_TREES_BYTES:,})")
+    with np.load(path, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}
+
+
+def _check_before_saving(compiled: CompiledTrees, n_features: int) -> None:
+    """Refuse to write trees that could not be loaded back (e.g. NaN leaves of a fit on overflowing weights)."""
+    from landmark_asl.exceptions import LandmarkASLError
+
+    try:
+        compiled.check(int(n_features))
+    except ValueError as exc:
+        raise LandmarkASLError(f"refusing to save the fitted trees: {exc}; the fit overflowed, "
+                               "use smaller sample weights") from exc
+
+
 def _save_trees(compiled: CompiledTrees, classes: np.ndarray, n_features: int, directory: str | Path) -> list[str]:
+    _check_before_saving(compiled, n_features)
     np.savez_compressed(
         Path(directory) / _TREES_FILE,
         artifact_version=np.int64(TREES_ARTIFACT_VERSION),

@@ -1,4 +1,4 @@
-"""Run the hostile-input probes of issue 8 against the `landmark-asl` CLI and print their outcomes.
+"""Run the hostile-input probes of issues 8 and 22 against the `landmark-asl` CLI and print their outcomes.
 
 Each probe runs the installed CLI in a subprocess (a timeout catches hangs; the child's peak
 memory is measured) inside a scratch folder built from a few real images of the data root, and
@@ -31,12 +31,22 @@ from landmark_asl.datasets import data_root
 CLI = [sys.executable, "-m", "landmark_asl.cli"]
 
 
-def run(args, *, cwd: Path, timeout: float = 120, env=None) -> dict:
-    """Run the CLI; return exit code, stderr lines, seconds and the child's peak RSS in MB."""
+def _limit_memory() -> None:
+    """In the child: at most 4 GiB of address space, so a probe that allocates what a file declares fails alone."""
+    resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+
+
+def run(args, *, cwd: Path, timeout: float = 120, env=None, limit: bool = False) -> dict:
+    """Run the CLI; return exit code, stderr lines, seconds and the child's peak RSS in MB.
+
+    ``limit``: the child gets at most 4 GiB of address space (for probes whose files declare huge sizes).
+    """
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
+    command = CLI + [str(a) for a in args]
     try:
-        proc = subprocess.run(CLI + list(args), cwd=cwd, capture_output=True, timeout=timeout, env=env)
+        proc = subprocess.run(command, cwd=cwd, capture_output=True, timeout=timeout, env=env,
+                              preexec_fn=_limit_memory if limit else None)
         code, out, err = proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace")
     except subprocess.TimeoutExpired as exc:
         code, out, err = "timeout", (exc.stdout or b"").decode("utf-8", "replace"), (exc.stderr or b"").decode("utf-8", "replace")
@@ -354,6 +364,8 @@ def main(argv=None) -> int:
     record("12", "extract --n-jobs 100", r["code"] == 0 and "capped" in r["stderr"],
            next((l for l in r["stderr"].splitlines() if "capped" in l), f"exit {r['code']}")[:140], r)
 
+    round_two(work, images, model, cache, record)
+
     print("| item | probe | outcome | ok |\n| --- | --- | --- | --- |")
     for row in rows:
         print(f"| {row['item']} | {row['probe']} | {row['outcome'].replace('|', '/')} | {'yes' if row['ok'] else '**no**'} |")
@@ -363,6 +375,300 @@ def main(argv=None) -> int:
         args.json.write_text(json.dumps(rows, indent=2))
     shutil.rmtree(work, ignore_errors=True)
     return 0 if n_ok == len(rows) else 1
+
+
+
+# --- issue 22: the second probe's 18 causes ------------------------------------------------------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _serve(code_or_args, *, cwd: Path, port: int) -> subprocess.Popen:
+    """A `serve` process (CLI arguments, or Python code); returns once /api/health answers."""
+    import urllib.request
+
+    command = [sys.executable, "-c", code_or_args] if isinstance(code_or_args, str) else CLI + code_or_args
+    server = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=5).read()
+            return server
+        except OSError:
+            time.sleep(0.2)
+    return server
+
+
+def _get(port: int, path: str, host: str) -> tuple[int, str]:
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("GET", path, headers={"Host": host})
+    response = connection.getresponse()
+    return response.status, response.read().decode("utf-8", "replace")
+
+
+def _relist(model_dir: Path, name: str) -> None:
+    from landmark_asl._util import file_sha256
+
+    meta = json.loads((model_dir / "metadata.json").read_text())
+    meta["artefacts"][name] = file_sha256(model_dir / name)
+    (model_dir / "metadata.json").write_text(json.dumps(meta))
+
+
+def _forged(model: Path, work: Path, name: str, **changes) -> Path:
+    """A copy of ``model`` whose trees.npz arrays are changed, listed with their new SHA-256."""
+    forged = work / name
+    shutil.copytree(model, forged)
+    with np.load(forged / "trees.npz") as data:
+        arrays = {k: data[k] for k in data.files}
+    for key, change in changes.items():
+        arrays[key] = change(arrays[key]) if callable(change) else change
+    np.savez_compressed(forged / "trees.npz", **arrays)
+    _relist(forged, "trees.npz")
+    return forged
+
+
+def round_two(work: Path, images: Path, model: Path, cache: list, record) -> None:
+    """The 18 causes of issue 22 (items numbered as in the issue; 'S' the smaller ones)."""
+    import io
+    import zipfile
+
+    frame = next(images.glob("L/*.jpg"))
+    predict = ["predict", str(frame), "--model"]
+
+    # 1, 2, 10: hosts, what /api/model says, NaN metrics
+    served = work / "served"
+    shutil.copytree(model, served)
+    meta = json.loads((served / "metadata.json").read_text())
+    meta["metrics"] = {"accuracy_all": float("nan"), "coverage": 1.0}
+    (served / "metadata.json").write_text(json.dumps(meta))
+    port = _free_port()
+    server = _serve(["serve", "--model", str(served), "--no-collect", "--port", str(port)], cwd=work, port=port)
+    try:
+        status, body = _get(port, "/api/model", f"attacker.example:{port}")
+        record("22.1", "Host: attacker.example (DNS rebinding)", status == 400 and "--allow-host" in body,
+               f"HTTP {status}: {body[:100]}")
+        status, body = _get(port, "/api/model", f"127.0.0.1:{port}")
+        try:
+            card = json.loads(body)
+        except ValueError:
+            card = {}
+        record("22.2", "/api/model names no server path", status == 200 and str(served) not in body and
+               "directory" not in card, f"HTTP {status}, keys {sorted(card)[:8]}")
+        record("22.10", "/api/model of a card with NaN metrics", status == 200 and card.get("metrics", {}).get(
+            "accuracy_all", "x") is None, f"HTTP {status}, metrics {card.get('metrics')}")
+    finally:
+        server.terminate()
+        server.communicate(timeout=60)
+
+    # 3. compare --overwrite and a file the user put into models/
+    report = work / "report22"
+    compare = ["compare", "--train", str(images), "--models", "rf", "--param", "rf.n_estimators=3", *cache,
+               "-o", str(report)]
+    run(compare, cwd=work)
+    (report / "models" / "notes.txt").write_text("keep me")
+    r = run([*compare, "--overwrite"], cwd=work)
+    ok, shown = one_line_error(r, contains="compare did not write models/notes.txt")
+    record("22.3", "compare --overwrite with a user file in models/", ok and (report / "models" / "notes.txt").is_file(),
+           shown, r)
+
+    # 4. adapt -o equal to --base
+    before = (model / "metadata.json").read_text()
+    r = run(["adapt", str(images), "--base", str(model), "-o", str(model), *cache], cwd=work)
+    ok, shown = one_line_error(r, contains="base model itself")
+    record("22.4", "adapt -o <the base>", ok and (model / "metadata.json").read_text() == before, shown, r)
+
+    # 5. collect re-run on the same photo folder
+    samples = work / "me22.parquet"
+    for per_letter in ("2", "4"):
+        r = run(["collect", "--source", str(images), "--letters", "B,L", "--per-letter", per_letter, "-o", str(samples),
+                 "--json"], cwd=work)
+    import pandas as pd
+
+    sources = pd.read_parquet(samples)["source"] if samples.is_file() else pd.Series(dtype=str)
+    record("22.5", "collect run twice on one photo folder", r["code"] == 0 and not sources.duplicated().any(),
+           f"exit {r['code']}, {len(sources)} samples, {int(sources.duplicated().sum())} taken twice", r)
+
+    # 6-9, 11: crafted model directories
+    crafted = {
+        "22.6 trees.npz with NaN leaves": _forged(model, work, "nan_leaves", leaf=lambda a: a * np.nan),
+        "22.7 n_features_in=200": _forged(model, work, "n200", n_features_in=np.int64(200)),
+    }
+    bomb = work / "npy_bomb"
+    shutil.copytree(model, bomb)
+    with np.load(bomb / "trees.npz") as data:
+        arrays = {k: data[k] for k in data.files}
+    with zipfile.ZipFile(bomb / "trees.npz", "w") as archive:
+        for key, value in arrays.items():
+            buffer = io.BytesIO()
+            if key == "leaf":
+                np.lib.format.write_array_header_1_0(buffer, {"descr": "<f8", "fortran_order": False,
+                                                              "shape": (200_000_000_000, 29)})
+                buffer.write(bytes(64))
+            else:
+                np.lib.format.write_array(buffer, value)
+            archive.writestr(f"{key}.npy", buffer.getvalue())
+    _relist(bomb, "trees.npz")
+    crafted["22.8 .npy header declaring (2e11, 29)"] = bomb
+    deep = work / "deep_meta"
+    shutil.copytree(model, deep)
+    (deep / "metadata.json").write_text((deep / "metadata.json").read_text().replace(
+        '"training": {', '"training": {"deep": ' + "[" * 100_000 + "]" * 100_000 + ", ", 1))
+    crafted["22.9 metadata.json nested 100,000 deep"] = deep
+    r = run(["train", str(images), "--model-name", "xgb", "-o", str(work / "xgb22"), "--param", "n_estimators=3", *cache],
+            cwd=work)
+    for name, content in (("garbage", b"\x00garbage" * 100), ("a length of 23 GB", b"{L\x00\x00\x00\x05learner}")):
+        corrupt = work / f"xgb_{name.split()[0]}"
+        shutil.copytree(work / "xgb22", corrupt)
+        (corrupt / "xgb_model.ubj").write_bytes(content)
+        _relist(corrupt, "xgb_model.ubj")
+        crafted[f"22.11 xgb_model.ubj: {name}"] = corrupt
+    for name, directory in crafted.items():
+        r = run([*predict, str(directory)], cwd=work, limit=True)
+        ok, shown = one_line_error(r, contains=directory.name)
+        record(name.split()[0], name.split(" ", 1)[1], ok and (r["peak_mb"] or 0) < 1024 and len(shown) < 400, shown, r)
+    r = run(["adapt", str(images), "--base", str(model), "-o", str(work / "w308"), "--weight", "1e308", *cache], cwd=work)
+    ok, shown = one_line_error(r, contains="weight")
+    record("22.6", "adapt --weight 1e308", ok and not (work / "w308").exists(), shown, r)
+
+    # 12. OS errors
+    for name, args, path in (
+        ("train -o /proc/m", ["train", str(images), "--model-name", "rf", "-o", "/proc/m22", *cache], "/proc/"),
+        ("train --cache-dir /proc/c", ["train", str(images), "--model-name", "rf", "-o", str(work / "m22"),
+                                        "--cache-dir", "/proc/c22"], "/proc/c22"),
+        ("compare -o /proc/r", ["compare", "--train", str(images), "--models", "rf", *cache, "-o", "/proc/r22"], "/proc/r22"),
+        ("collect -o /proc/s.parquet", ["collect", "--source", str(images), "--letters", "B", "-o", "/proc/s22.parquet"],
+         "/proc/s22.parquet"),
+        ("adapt -o /proc/pm", ["adapt", str(images), "--base", str(model), "-o", "/proc/pm22", *cache], "/proc/"),
+    ):
+        r = run(args, cwd=work)
+        ok, shown = one_line_error(r, contains=path)
+        record("22.12", name, ok, shown, r)
+
+    # 13, 14, 15: bad values
+    from landmark_asl.extraction import read_table, write_table
+
+    table, meta = read_table(next((work / "cache").glob("*.parquet")))
+    write_table(table, work / "text22.csv", meta)
+    text = pd.read_csv(work / "text22.csv", dtype=str, keep_default_na=False)
+    text.loc[1, "x3"] = "oops"
+    text.to_csv(work / "text22.csv", index=False)
+    r = run(["train", str(work / "text22.csv"), "--model-name", "rf", "-o", str(work / "m13")], cwd=work)
+    ok, shown = one_line_error(r, contains="x3")
+    record("22.13", "landmark table with text in x3", ok, shown, r)
+    binary = work / "binary22.csv"
+    binary.write_bytes(bytes(range(256)) * 4)
+    r = run(["compare", "--train", str(images), "--models", "rf", *cache, "-o", str(work / "r14"), "--split-file", str(binary)],
+            cwd=work)
+    ok, shown = one_line_error(r, contains="split file")
+    record("22.14", "compare --split-file <binary>", ok and not (work / "r14").exists(), shown + " (no -o folder left)", r)
+    for value in ("1e308", "1e30"):
+        r = run(["train", str(images), "--model-name", "rf", "-o", str(work / "m15"), "--augment", f"stretch={value}", *cache],
+                cwd=work)
+        ok, shown = one_line_error(r, contains="stretch")
+        record("22.15", f"train --augment stretch={value}", ok, shown, r)
+
+    # 16. --scheduler
+    import socket
+    import threading
+
+    listeners = []
+
+    def fake(mode: str) -> str:
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        listeners.append(listener)
+
+        def answer():
+            while True:
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    return
+                listeners.append(conn)
+                if mode == "http":
+                    conn.recv(100)
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello" * 50)
+
+        threading.Thread(target=answer, daemon=True).start()
+        return f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+
+    for name, address in (("tls://", "tls://127.0.0.1:1"), ("ucx://", "ucx://127.0.0.1:1"),
+                          ("a port answering HTTP", fake("http")), ("a port that never answers", fake("silent"))):
+        r = run(["extract", str(images), "-o", str(work / "s16.parquet"), "--scheduler", address], cwd=work, timeout=60)
+        ok, shown = one_line_error(r, contains="scheduler")
+        record("22.16", f"--scheduler {name}", ok and "EiB" not in shown, shown, r)
+    for listener in listeners:
+        listener.close()
+
+    # 17. SIGINT while a personal model builds (the fit made to take a minute)
+    personal = work / "personal22"
+    (personal / "me").mkdir(parents=True)
+    run(["collect", "--source", str(images), "--letters", "B,L", "--per-letter", "2", "-o",
+         str(personal / "me" / "samples.parquet")], cwd=work)
+    port = _free_port()
+    code = ("import time, landmark_asl.training as training\nreal = training.fit_estimator\n"
+            "def slow(*a, **k):\n    print('fit started', flush=True)\n    time.sleep(60)\n    return real(*a, **k)\n"
+            "training.fit_estimator = slow\nfrom landmark_asl.cli import main\n"
+            f"main(['serve', '--model', {str(model)!r}, '--personal-dir', {str(personal)!r}, '--cache-dir', "
+            f"{cache[1]!r}, '--port', '{port}'])\n")
+    server = _serve(code, cwd=work, port=port)
+    outcome, ok = "no server", False
+    try:
+        from websockets.sync.client import connect
+
+        with connect(f"ws://127.0.0.1:{port}/ws", open_timeout=30) as ws:
+            ws.recv(timeout=30)
+            ws.send(json.dumps({"type": "adapt", "signer": "me"}))
+            ws.recv(timeout=30)
+            server.stdout.readline()
+            start = time.monotonic()
+            server.send_signal(signal.SIGINT)
+            try:
+                server.wait(timeout=30)
+                left = sorted(p.name for p in (personal / "me").iterdir())
+                ok = left == ["samples.parquet"]
+                outcome = f"stopped {time.monotonic() - start:.1f} s after SIGINT; personal/me holds {left}"
+            except subprocess.TimeoutExpired:
+                outcome = "still running 30 s after SIGINT"
+    except Exception as exc:  # noqa: BLE001 - the probe reports, it does not stop
+        outcome = f"{type(exc).__name__}: {exc}"
+    finally:
+        if server.poll() is None:
+            server.kill()
+        server.communicate()
+    record("22.17", "SIGINT to serve during a personal build", ok, outcome)
+
+    # smaller ones
+    fifo = work / "pipe22.jpg"
+    os.mkfifo(fifo)
+    r = run(["predict", str(fifo), "--model", str(model)], cwd=work, timeout=60)
+    ok, shown = one_line_error(r, contains="could not be read")
+    record("22.S", "predict a FIFO", ok and "not a regular file" in r["stderr"], r["stderr"].strip().splitlines()[0][:140]
+           if r["stderr"].strip() else f"exit {r['code']}", r)
+    odd = work / "new\nline.jpg"
+    shutil.copy(frame, odd)
+    r = run(["predict", str(odd), "--model", str(model)], cwd=work)
+    record("22.S", "predict a file name with a newline", r["code"] == 0 and r["stdout"].count("\n") == 1,
+           repr(r["stdout"][-60:]), r)
+    (work / "unreadable22.jpg").write_bytes(b"not a jpeg")
+    r = run(["predict", str(work / "unreadable22.jpg"), "--model", str(model)], cwd=work)
+    ok, shown = one_line_error(r, contains="could not be read")
+    record("22.S", "plain predict of an unreadable file", ok and "(none)" not in r["stdout"], shown, r)
+    lines = (report / "split.csv").read_text().splitlines()
+    (work / "partial22.csv").write_text("\n".join(lines[:-1]) + "\n")
+    r = run(["compare", "--train", str(images), "--models", "rf", "--param", "rf.n_estimators=3", *cache,
+             "-o", str(work / "r22s"), "--split-file", str(work / "partial22.csv")], cwd=work)
+    record("22.S", "split file missing a row", r["code"] == 0 and "has no row for 1" in r["stderr"],
+           next((l for l in r["stderr"].splitlines() if "Warning" in l), f"exit {r['code']}")[:140], r)
 
 
 if __name__ == "__main__":

@@ -59,7 +59,7 @@ def test_adapt_refuses_bad_input_in_one_line(setting, tmp_path):
     cases = [
         (dict(samples=own.assign(label="Q")), "labels the base model does not know: Q"),
         (dict(samples=own.assign(detected=False)), "no sample has a hand"),
-        (dict(samples=own, weight=0.0), "weight must be a finite number > 0"),
+        (dict(samples=own, weight=0.0), "weight must be a number > 0 and at most"),
         (dict(samples=[]), "no samples given"),
     ]
     for kwargs, message in cases:

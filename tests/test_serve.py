@@ -29,7 +29,8 @@ def model():
 def client(model):
     from starlette.testclient import TestClient
 
-    settings = ServeSettings(max_upload_bytes=300_000, max_frame_bytes=200_000, max_connections=2)
+    settings = ServeSettings(max_upload_bytes=300_000, max_frame_bytes=200_000, max_connections=2,
+                             allowed_hosts=("testserver",))  # the TestClient's Host
     with TestClient(create_app(model, settings)) as test_client:
         yield test_client
 

@@ -38,7 +38,8 @@ def frames(data_dir) -> dict[str, bytes]:
 def server(small_base, tmp_path):
     from starlette.testclient import TestClient
 
-    settings = ServeSettings(personal_dir=tmp_path / "personal", cache_dir=small_base["cache"], adapt_jobs=1)
+    settings = ServeSettings(personal_dir=tmp_path / "personal", cache_dir=small_base["cache"], adapt_jobs=1,
+                             allowed_hosts=("testserver",))
     with TestClient(create_app(small_base["base"], settings)) as client:
         yield client, tmp_path / "personal"
 
@@ -237,7 +238,7 @@ def test_personal_model_is_built_used_and_saved(server, frames, small_base):
 def test_collect_mode_off(small_base):
     from starlette.testclient import TestClient
 
-    app = create_app(small_base["base"], ServeSettings(personal_dir=None))
+    app = create_app(small_base["base"], ServeSettings(personal_dir=None, allowed_hosts=("testserver",)))
     with TestClient(app) as client, client.websocket_connect("/ws") as ws:
         assert ws.receive_json()["collect"]["enabled"] is False
         for kind in ("collect", "adapt", "collect_stop"):
@@ -255,7 +256,8 @@ def test_a_failed_build_is_told_to_the_page_and_the_connection_stays(small_base,
     meta = json.loads((bare / "metadata.json").read_text())
     meta["training"].pop("train_sources")
     (bare / "metadata.json").write_text(json.dumps(meta))
-    settings = ServeSettings(personal_dir=tmp_path / "personal", cache_dir=small_base["cache"], adapt_jobs=1)
+    settings = ServeSettings(personal_dir=tmp_path / "personal", cache_dir=small_base["cache"], adapt_jobs=1,
+                             allowed_hosts=("testserver",))
     with TestClient(create_app(bare, settings)) as client, client.websocket_connect("/ws") as ws:
         ws.receive_json()
         command(ws, type="collect", signer="hal", letters="A", per_letter=1, every=1, countdown=0)

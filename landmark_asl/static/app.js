@@ -98,7 +98,7 @@ async function loadModel() {
     state.modelCard = friendlyModel(card);
     if (!state.modelLabel || state.modelLabel === state.baseModel) $("model").textContent = state.modelCard;
     $("model").title = `${card.name}, ${card.classes.length} classes${card.calibration ? ", calibrated" : ""}, ` +
-      `created ${card.created_at || "?"}${card.directory ? ", " + card.directory : ""}`;
+      `created ${card.created_at || "?"}`;
   } catch (err) {
     $("model").textContent = `model: unavailable (${err.message})`;
   }
