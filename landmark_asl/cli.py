@@ -18,9 +18,10 @@ class _Group(click.Group):
     """Turn library errors into one line and exit status 1; `--debug` shows the traceback."""
 
     def invoke(self, ctx: click.Context):
-        warnings.formatwarning = _one_line_warning
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():  # library warnings: one "Warning: ..." line each on stderr
+                warnings.showwarning = _show_warning
+                return super().invoke(ctx)
         except (LandmarkASLError, OSError) as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
@@ -41,8 +42,8 @@ def _os_error_line(exc: OSError) -> str:
     return f"{where}: {reason}"
 
 
-def _one_line_warning(message, category, filename, lineno, line=None) -> str:
-    return f"Warning: {message}\n"
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    click.echo(f"Warning: {message}", err=True)
 
 
 class _FiniteRange(click.FloatRange):

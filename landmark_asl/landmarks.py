@@ -326,7 +326,11 @@ def model_bundle_path() -> Path:
         try:
             with os.fdopen(fd, "wb") as handle, zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED) as bundle:
                 for path, arcname in members:
-                    bundle.write(path, arcname)
+                    # A fixed date and mode: the same models give the same bytes in every install, so a
+                    # table's model_asset_sha256 matches whichever install rebuilt the bundle.
+                    info = zipfile.ZipInfo(arcname, date_time=(1980, 1, 1, 0, 0, 0))
+                    info.external_attr = 0o644 << 16
+                    bundle.writestr(info, path.read_bytes(), compress_type=zipfile.ZIP_STORED)
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -707,7 +707,7 @@ class _App:
             if "read_s" not in times:
                 return None
             fit += times["read_s"]
-        return round(fit, 1)
+        return round(fit, 2)
 
     def _build(self, signer: str, report=lambda phase: None) -> LoadedModel:
         """Fit and save a signer's personal model (blocking; in a worker thread, one at a time); ``report(phase)`` says what it does."""
