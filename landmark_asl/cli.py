@@ -264,21 +264,37 @@ def compare(train_sources: tuple[str, ...], test_sources: tuple[str, ...], split
     click.echo(f"report: {output / 'report.md'}")
 
 
+def _views_option(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, ...] | None:
+    """``--views``: comma-separated names of landmark_asl.views.VIEWS, or 'none'."""
+    if value is None:
+        return None
+    from landmark_asl.views import check_views
+
+    names = () if value.strip().lower() == "none" else tuple(v.strip() for v in value.split(",") if v.strip())
+    try:
+        return check_views(names)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
 @main.command()
 @click.argument("paths", metavar="IMAGE_OR_DIR...", nargs=-1, required=True,
                 type=click.Path(exists=True, path_type=Path))
 @click.option("--model", default=None, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Model directory (default: the shipped models/default).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per image per line.")
+@click.option("--views", default=None, metavar="NAMES", callback=_views_option,
+              help="Extra landmark estimates of each photo whose probabilities are averaged, comma-separated "
+                   "(mirror, crop, zoom_out), or 'none' [default: landmark_asl.views.DEFAULT_VIEWS].")
 @_quiet_unless_verbose
-def predict(paths: tuple[Path, ...], model: Path | None, as_json: bool) -> None:
+def predict(paths: tuple[Path, ...], model: Path | None, as_json: bool, views: tuple[str, ...] | None) -> None:
     """Predict the letter shown in each image (folders are searched for images)."""
     import json
 
     from landmark_asl.inference import predict_images
     from landmark_asl.labels import display_label
 
-    for result in predict_images(list(paths), model=model):
+    for result in predict_images(list(paths), model=model, **({} if views is None else {"views": views})):
         if as_json:
             click.echo(json.dumps(result))
         else:

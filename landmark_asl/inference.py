@@ -12,6 +12,7 @@ from landmark_asl.exceptions import DatasetError
 from landmark_asl.images import image_files, printable_path, read_image
 from landmark_asl.labels import NO_PREDICTION
 from landmark_asl.persistence import LoadedModel, load_model
+from landmark_asl.views import DEFAULT_VIEWS, check_views, hand_views, mean_probabilities
 
 
 def _result(path: Path, *, label: str = NO_PREDICTION, confidence: float = 0.0, detected: bool | None = False,
@@ -20,13 +21,15 @@ def _result(path: Path, *, label: str = NO_PREDICTION, confidence: float = 0.0, 
             "handedness": handedness, "strategy": strategy, "error": error}
 
 
-def predict_images(paths: Sequence[str | Path], *, model: str | Path | LoadedModel | None = None) -> Iterator[dict[str, Any]]:
+def predict_images(paths: Sequence[str | Path], *, model: str | Path | LoadedModel | None = None,
+                   views: Sequence[str] = DEFAULT_VIEWS) -> Iterator[dict[str, Any]]:
     """Predict the letter of each image with a saved model.
 
     A landmark model sees the hand that the extractor finds, with the extractor settings on
-    the model's card; an image without a hand gets the card's ``no_hand_label``
-    (``'NOTHING'`` when the model knows that class, else ``''``, no prediction). A pixel
-    model needs no hand.
+    the model's card, and the extra estimates ``views``: its probabilities are the mean over
+    these estimates (:func:`landmark_asl.views.hand_views`; README, "A new signer"). An
+    image without a hand gets the card's ``no_hand_label`` (``'NOTHING'`` when the model knows
+    that class, else ``''``, no prediction). A pixel model needs no hand.
 
     Parameters
     ----------
@@ -34,6 +37,9 @@ def predict_images(paths: Sequence[str | Path], *, model: str | Path | LoadedMod
         Image files and folders of images (searched recursively, :func:`images.image_files`).
     model : str, Path, LoadedModel or None
         Model directory or a loaded model; None uses the shipped default.
+    views : sequence of str, default=DEFAULT_VIEWS
+        Extra landmark estimates of each photo (:data:`landmark_asl.views.VIEWS`); ``()`` for
+        the extractor's own estimate only (faster).
 
     Yields
     ------
@@ -42,6 +48,7 @@ def predict_images(paths: Sequence[str | Path], *, model: str | Path | LoadedMod
         (a hand was found; None for a pixel model), ``handedness``, ``strategy``
         (extractor pass that found the hand) and ``error`` (why the image could not be read, or '').
     """
+    views = check_views(views)
     loaded = model if isinstance(model, LoadedModel) else load_model(model)
     files = image_files(paths)
     if loaded.card.input_kind == "pixels":
@@ -56,11 +63,15 @@ def predict_images(paths: Sequence[str | Path], *, model: str | Path | LoadedMod
             except DatasetError as exc:
                 yield _result(path, error=str(exc))
                 continue
-            detection = extractor.extract(rgb)
-            hand = detection.landmarks
-            labels, confidences = loaded.predict_hands([hand])
-            yield _result(path, label=str(labels[0]), confidence=float(confidences[0]), detected=detection.detected,
-                          handedness=hand.handedness if hand else "", strategy=detection.strategy)
+            detection, hands = hand_views(extractor, rgb, views)
+            if not hands:
+                labels, confidences = loaded.predict_hands([None])
+                yield _result(path, label=str(labels[0]), confidence=float(confidences[0]), detected=False)
+                continue
+            proba = mean_probabilities(loaded, hands)
+            best = int(np.argmax(proba))
+            yield _result(path, label=str(loaded.classes[best]), confidence=float(proba[best]), detected=True,
+                          handedness=hands[0].handedness, strategy=detection.strategy)
 
 
 def _predict_pixels(loaded: LoadedModel, files: list[Path]) -> Iterator[dict[str, Any]]:
