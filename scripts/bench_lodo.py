@@ -18,7 +18,7 @@ about 5 minutes on 2 cores for all of them).
 Usage::
 
     python scripts/bench_lodo.py [--model-name rf] [--param n_estimators=50 ...] [--balance none|dataset]
-        [--augment NAME=VALUE ... | --augment none] [--seeds 0,1,2] [--json OUT]
+        [--augment NAME=VALUE ... | --augment none] [--seeds 0,1,2] [--views mirror --views-dir .cache/views] [--json OUT]
 
 Defaults: the configuration chosen on this protocol and shipped (``RECIPE`` of
 ``scripts/train_default.py``); ``--plain`` starts from the plain forest shipped before it.
@@ -69,6 +69,15 @@ def load_folds(cache_dir: str, n_jobs: int) -> pd.DataFrame:
     return rows
 
 
+def load_views(folder: Path, names: tuple[str, ...] | list[str]) -> pd.DataFrame:
+    """The views ``names`` of the protocol's photos written by ``scripts/extract_views.py`` into ``folder``."""
+    paths = sorted(Path(folder).glob("*.parquet"))
+    if not paths:
+        raise SystemExit(f"no views in {folder}: run scripts/extract_views.py --output {folder} first")
+    views = pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
+    return views[views["view"].isin(list(names))].reset_index(drop=True)
+
+
 def _seeds(text: str) -> list[int]:
     try:
         return [int(s) for s in text.split(",")]
@@ -93,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drop", action="append", default=[], metavar="GROUP",
                         help="Leave this group out entirely (neither trained on nor scored), to measure a training "
                              "mix; repeatable.")
+    parser.add_argument("--views", default=None, metavar="NAMES",
+                        help="Score each held-out photo on the mean over its landmarks and these views "
+                             "(comma-separated, landmark_asl.views.VIEWS), read from --views-dir.")
+    parser.add_argument("--views-dir", type=Path, default=Path(".cache/views"))
     parser.add_argument("--json", type=Path, default=None, help="Write the results as JSON here.")
     args = parser.parse_args(argv)
     base = {"params": FOREST if args.model_name == "rf" else {}, "balance": None, "augment": None} if args.plain else RECIPE
@@ -112,9 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     table = table[~table["group"].isin(args.drop)].reset_index(drop=True)
     print(f"{len(table)} rows in {table['group'].nunique()} groups; model {args.model_name} {params} {recipe}",
           file=sys.stderr)
+    views = load_views(args.views_dir, args.views.split(",")) if args.views else None
     result = leave_one_group_out(table, args.model_name, params=params, seeds=seeds, n_jobs=args.n_jobs,
-                                 apart=APART, progress=True, **recipe)
+                                 apart=APART, views=views, progress=True, **recipe)
     summary = {"model_name": args.model_name, "params": params, "recipe": recipe, "seeds": seeds, "dropped": args.drop,
+               "views": args.views.split(",") if args.views else [],
                **result["summary"], "runs": result["runs"]}
     print(format_folds(result["summary"]))
     print()

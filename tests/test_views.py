@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from landmark_asl.features import raw_features_from_hands
 from landmark_asl.images import read_image
 from landmark_asl.landmarks import HandLandmarkExtractor, HandLandmarks, map_back
 from landmark_asl.persistence import load_model
@@ -75,8 +76,6 @@ def test_no_hand_no_view(extractor):
 
 
 def test_mean_probabilities_is_the_mean_of_each_estimate(extractor, photo):
-    from landmark_asl.features import raw_features_from_hands
-
     model = load_model()
     _, hands = hand_views(extractor, photo, ("mirror", "crop"))
     proba = mean_probabilities(model, hands)
@@ -85,3 +84,31 @@ def test_mean_probabilities_is_the_mean_of_each_estimate(extractor, photo):
     assert proba.shape == (len(model.classes),) and proba.sum() == pytest.approx(1.0)
     with pytest.raises(ValueError, match="at least one"):
         mean_probabilities(model, [])
+
+
+def test_predict_images_answers_the_mean_over_the_views(extractor, data_dir):
+    from landmark_asl.inference import predict_images
+
+    model = load_model()
+    path = data_dir / "ml_slr" / "user_5" / "D" / "D0.jpg"
+    (plain,) = predict_images([path], model=model, views=())
+    (viewed,) = predict_images([path], model=model, views=("mirror", "zoom_out"))
+    _, hands = hand_views(extractor, read_image(path), ("mirror", "zoom_out"))
+    proba = mean_probabilities(model, hands)
+    assert viewed["label"] == model.classes[proba.argmax()]
+    assert viewed["confidence"] == pytest.approx(proba.max())
+    single = model.predict_proba_one(raw_features_from_hands(hands[:1])[0])
+    assert plain["confidence"] == pytest.approx(single.max())
+    assert viewed["detected"] and viewed["handedness"] == hands[0].handedness and viewed["strategy"] == "plain"
+
+
+def test_predict_cli_refuses_an_unknown_view(data_dir):
+    from click.testing import CliRunner
+
+    from landmark_asl.cli import main
+
+    image = data_dir / "ml_slr" / "user_5" / "D" / "D0.jpg"
+    result = CliRunner(mix_stderr=False).invoke(main, ["predict", "--views", "mirror,flip", str(image)])
+    assert result.exit_code == 2 and "flip" in result.stderr
+    result = CliRunner(mix_stderr=False).invoke(main, ["predict", "--views", "none", "--json", str(image)])
+    assert result.exit_code == 0, result.stderr
