@@ -12,7 +12,7 @@ from landmark_asl.exceptions import DatasetError
 from landmark_asl.images import image_files, printable_path, read_image
 from landmark_asl.labels import NO_PREDICTION
 from landmark_asl.persistence import LoadedModel, load_model
-from landmark_asl.views import DEFAULT_VIEWS, check_views, hand_views, mean_probabilities
+from landmark_asl.views import DEFAULT_VIEWS, check_views, photo_probabilities
 
 
 def _result(path: Path, *, label: str = NO_PREDICTION, confidence: float = 0.0, detected: bool | None = False,
@@ -26,8 +26,10 @@ def predict_images(paths: Sequence[str | Path], *, model: str | Path | LoadedMod
     """Predict the letter of each image with a saved model.
 
     A landmark model sees the hand that the extractor finds, with the extractor settings on
-    the model's card, and the extra estimates ``views``: its probabilities are the mean over
-    these estimates (:func:`landmark_asl.views.hand_views`; README, "A new signer"). An
+    the model's card; when the model is not sure of it (confidence below
+    :data:`landmark_asl.views.VIEWS_BELOW`), also the extra estimates ``views``, and the
+    probabilities are averaged over them (:func:`landmark_asl.views.photo_probabilities`;
+    README, "A new signer"). An
     image without a hand gets the card's ``no_hand_label`` (``'NOTHING'`` when the model knows
     that class, else ``''``, no prediction). A pixel model needs no hand.
 
@@ -63,12 +65,11 @@ def predict_images(paths: Sequence[str | Path], *, model: str | Path | LoadedMod
             except DatasetError as exc:
                 yield _result(path, error=str(exc))
                 continue
-            detection, hands = hand_views(extractor, rgb, views)
-            if not hands:
+            detection, hands, proba = photo_probabilities(loaded, extractor, rgb, views)
+            if proba is None:
                 labels, confidences = loaded.predict_hands([None])
                 yield _result(path, label=str(labels[0]), confidence=float(confidences[0]), detected=False)
                 continue
-            proba = mean_probabilities(loaded, hands)
             best = int(np.argmax(proba))
             yield _result(path, label=str(loaded.classes[best]), confidence=float(proba[best]), detected=True,
                           handedness=hands[0].handedness, strategy=detection.strategy)

@@ -11,6 +11,11 @@ Usage::
 
     python scripts/bench_photos.py [--model models/default] [--views mirror] [FOLDER ...]
         (default folders: ml_slr/user_3 .. user_10 under the data root)
+    python scripts/bench_photos.py --timing 100 --views mirror [FOLDER ...]
+
+``--timing N``: the time of one photo's answer (read, landmarks, views, probabilities) on N
+photos, with no view and with ``--views``, alternating photo by photo so that both see the same
+machine load; prints the medians and their ratio.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("folders", nargs="*", default=SIGNERS)
     parser.add_argument("--model", type=Path, default=None)
     parser.add_argument("--views", default="none", help="Comma-separated views, or 'none'.")
+    parser.add_argument("--timing", type=int, default=0, metavar="N")
     args = parser.parse_args(argv)
     from landmark_asl.extraction import quiet_native_logs
     from landmark_asl.inference import predict_images
@@ -42,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     quiet_native_logs()
     views = () if args.views == "none" else tuple(args.views.split(","))
     model = load_model(args.model)
+    if args.timing:
+        return timing(model, args.folders, views, args.timing)
     print(f"model {args.model or 'models/default'}, views {list(views) or 'none'}")
     print("| folder | photos | hand found | accuracy, all | accuracy, with a hand | median ms per photo | most frequent errors |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
@@ -69,6 +77,29 @@ def main(argv: list[str] | None = None) -> int:
               f"{1000 * np.median(seconds[1:]):.1f} | {', '.join(f'{k} {v}' for k, v in errors.most_common(5))} |")
     print(f"\nall: {total['right'] / total['n']:.1%} of {total['n']} photos, "
           f"{total['right_found'] / max(total['found'], 1):.1%} of those with a hand")
+    return 0
+
+
+def timing(model, folders: list[str], views: tuple[str, ...], n: int) -> int:
+    """Median time of one photo's answer with no view and with ``views``, alternating photo by photo."""
+    from landmark_asl.images import read_image
+    from landmark_asl.landmarks import HandLandmarkExtractor
+    from landmark_asl.views import photo_probabilities
+
+    photos = sorted(p for f in folders for p in (Path(f) if Path(f).is_dir() else data_root() / f).rglob("*")
+                    if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    photos = photos[:: max(1, len(photos) // n)][:n]
+    seconds: dict[tuple[str, ...], list[float]] = {(): [], views: []}
+    with HandLandmarkExtractor(model.card.extractor_settings) as extractor:
+        photo_probabilities(model, extractor, read_image(photos[0]), views)  # warm-up
+        for i, photo in enumerate(photos):
+            for chosen in ((), views) if i % 2 else (views, ()):
+                start = time.perf_counter()
+                photo_probabilities(model, extractor, read_image(photo), chosen)
+                seconds[chosen].append(time.perf_counter() - start)
+    plain, viewed = (1000 * np.median(seconds[k]) for k in ((), views))
+    print(f"{len(photos)} photos: median {plain:.1f} ms with no view, {viewed:.1f} ms with {list(views)}: "
+          f"{viewed / plain:.2f}x")
     return 0
 
 

@@ -13,6 +13,8 @@ Training candidates (``--candidate``):
   reads it from the motion, and a still "Z" class absorbs pointing hands);
 - ``geo_hand``: ``is_left`` from the landmarks' own 3D chirality instead of MediaPipe's label
   where the two disagree and MediaPipe's score is below 0.9;
+- (``noz``/``noj`` in a report combination: the still Z/J class taken out of the answer, a free
+  stand-in for ``no_still_z``);
 - ``clean``: rows flagged by cleanlab on the base run's out-of-fold probabilities left out
   (``--flagged FILE``: the sample ids, written by ``--report --cleanlab``);
 - ``specialist``: the base forest plus, for each confusable group, a forest trained on that
@@ -40,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_lodo import APART, load_table  # noqa: E402
+from bench_lodo import APART, CSV_SOURCES, IMAGE_SOURCES, load_table  # noqa: E402
 from train_default import RECIPE  # noqa: E402
 
 from landmark_asl.landmark_cache import log  # noqa: E402
@@ -49,6 +51,8 @@ from landmark_asl.training import fit_estimator, model_inputs  # noqa: E402
 from landmark_asl.views import VIEWS  # noqa: E402
 
 OUT = Path("out/newsigner")
+#: Temperature of the shipped model's card (0.66 before issue 21), for the ``below<t>`` gate.
+GATE_TEMPERATURE = 0.66
 SPECIALISTS = {"MNSTAE": ("M", "N", "S", "T", "A", "E"), "XZGD": ("X", "Z", "G", "D"), "PQK": ("P", "Q", "K")}
 
 
@@ -169,6 +173,26 @@ def combine(data: dict[str, np.ndarray], recipe: str, seed: int, classes: list[s
             total = total + np.where(have[:, None], np.nan_to_num(proba), 0.0)
             count = count + have
     proba = total / np.maximum(count, 1)[:, None]
+    below = [float(p[len("below"):]) for p in parts if p.startswith("below")]
+    if below:
+        # Views only where the first estimate's calibrated confidence is under the threshold, as
+        # views.photo_probabilities does (the shipped model's temperature stands in for the fold's).
+        from landmark_asl.calibration import TemperatureScaling
+
+        first = combine(data, "+".join(p for p in parts if p in ("rf", "xgb")) or "rf", seed, classes)
+        scaling = TemperatureScaling.from_dict({"method": "temperature", "temperature": GATE_TEMPERATURE,
+                                                "smoothing": 0.001})
+        have = first.sum(axis=1) > 0
+        sure = np.zeros(len(first), dtype=bool)
+        sure[have] = scaling.apply(first[have]).max(axis=1) >= below[0]
+        proba = np.where(sure[:, None], first, proba)
+    # noz / noj: the still Z (J) class taken out of the answer (its votes go to the other letters),
+    # a free stand-in for training without the still Z (J) rows.
+    for part, letter in (("noz", "Z"), ("noj", "J")):
+        if part in parts and letter in classes:
+            proba = proba.copy()
+            proba[:, classes.index(letter)] = 0.0
+            proba = proba / np.maximum(proba.sum(axis=1, keepdims=True), 1e-12)
     if "spec" in parts:
         proba = proba.copy()
         top = proba.argmax(axis=1)
@@ -186,8 +210,9 @@ def report(args: argparse.Namespace) -> None:
     rows = []
     for name in args.names:
         candidate, _, recipe = name.partition(":")
-        path = sorted(OUT.glob(f"{candidate}_s*.npz"), key=lambda p: -len(p.stem))[0]  # the most seeds
-        data = dict(np.load(path, allow_pickle=False))
+        paths = sorted(OUT.glob(f"{candidate}_s*.npz"))  # one file per run: their seeds together
+        data = {k: v for path in paths for k, v in np.load(path, allow_pickle=False).items()}
+        path = ", ".join(map(str, paths))
         classes = [str(c) for c in data["classes"]]
         assert (data["sample_id"] == table["sample_id"].to_numpy().astype(str)).all()
         seeds = sorted({int(k.split("|")[2]) for k in data if k.count("|") == 2})
@@ -195,6 +220,15 @@ def report(args: argparse.Namespace) -> None:
         result = score_predictions(table, oof, classes, apart=APART)
         s = result["summary"]
         rows.append((name, s))
+        if args.write_lodo:
+            parts = (recipe or "rf").split("+")
+            below = [float(p[len("below"):]) for p in parts if p.startswith("below")] or [None]
+            if candidate != "base" or {p for p in parts if not p.startswith("below")} - {"rf", *VIEWS}:
+                raise SystemExit("--write-lodo: only the shipped recipe (candidate base) with views can go on the card")
+            Path(args.write_lodo).write_text(json.dumps({
+                **result, "recipe": RECIPE, "views": [p for p in parts if p in VIEWS], "views_below": below[0],
+                "seeds": seeds,
+                "sources": sorted(IMAGE_SOURCES + CSV_SOURCES), "oof_file": str(path)}, indent=2))
         if args.cleanlab:
             from cleanlab.filter import find_label_issues
 
@@ -235,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("names", nargs="+", help="CANDIDATE[:COMBINATION], e.g. base:rf+mirror, base:rf+xgb")
     p.add_argument("--cleanlab", default=None, help="Write the rows cleanlab flags (JSON of sample ids) here.")
     p.add_argument("--folds", action="store_true")
+    p.add_argument("--write-lodo", default=None, metavar="FILE",
+                   help="Write the (one) named combination's protocol result for train_default.py --lodo-json.")
     for q in (r, p):
         q.add_argument("--cache-dir", default="/work/cache/landmarks")
         q.add_argument("--views", default=".cache/views")

@@ -9,7 +9,15 @@ from landmark_asl.features import raw_features_from_hands
 from landmark_asl.images import read_image
 from landmark_asl.landmarks import HandLandmarkExtractor, HandLandmarks, map_back
 from landmark_asl.persistence import load_model
-from landmark_asl.views import VIEWS, check_views, estimate_view, hand_views, mean_probabilities
+from landmark_asl.views import (
+    VIEWS,
+    VIEWS_BELOW,
+    check_views,
+    estimate_view,
+    hand_views,
+    mean_probabilities,
+    photo_probabilities,
+)
 
 
 @pytest.fixture(scope="module")
@@ -86,20 +94,33 @@ def test_mean_probabilities_is_the_mean_of_each_estimate(extractor, photo):
         mean_probabilities(model, [])
 
 
-def test_predict_images_answers_the_mean_over_the_views(extractor, data_dir):
+def test_photo_probabilities_uses_the_views_only_when_unsure(extractor, photo):
+    model = load_model()
+    views = ("mirror", "zoom_out")
+    _, every, proba = photo_probabilities(model, extractor, photo, views, below=1.01)  # always unsure
+    assert len(every) == 3
+    np.testing.assert_allclose(proba, mean_probabilities(model, every))
+    _, first, alone = photo_probabilities(model, extractor, photo, views, below=0.0)  # always sure
+    assert len(first) == 1
+    np.testing.assert_allclose(alone, model.predict_proba_one(raw_features_from_hands(first)[0]))
+    # At the default threshold the views come in exactly when the first answer is under it.
+    _, hands, _ = photo_probabilities(model, extractor, photo, views)
+    assert (len(hands) == 3) == (alone.max() < VIEWS_BELOW)
+    detection, none, nothing = photo_probabilities(model, extractor, np.zeros((90, 120, 3), np.uint8), views)
+    assert not detection.detected and none == [] and nothing is None
+
+
+def test_predict_images_answers_what_photo_probabilities_says(extractor, data_dir):
     from landmark_asl.inference import predict_images
 
     model = load_model()
-    path = data_dir / "ml_slr" / "user_5" / "D" / "D0.jpg"
-    (plain,) = predict_images([path], model=model, views=())
-    (viewed,) = predict_images([path], model=model, views=("mirror", "zoom_out"))
-    _, hands = hand_views(extractor, read_image(path), ("mirror", "zoom_out"))
-    proba = mean_probabilities(model, hands)
-    assert viewed["label"] == model.classes[proba.argmax()]
-    assert viewed["confidence"] == pytest.approx(proba.max())
-    single = model.predict_proba_one(raw_features_from_hands(hands[:1])[0])
-    assert plain["confidence"] == pytest.approx(single.max())
-    assert viewed["detected"] and viewed["handedness"] == hands[0].handedness and viewed["strategy"] == "plain"
+    path = data_dir / "ml_slr" / "user_9" / "T" / "T0.jpg"
+    (result,) = predict_images([path], model=model, views=("crop",))
+    detection, hands, proba = photo_probabilities(model, extractor, read_image(path), ("crop",))
+    assert result["label"] == model.classes[proba.argmax()]
+    assert result["confidence"] == pytest.approx(proba.max())
+    assert result["detected"] and result["handedness"] == hands[0].handedness
+    assert result["strategy"] == detection.strategy
 
 
 def test_predict_cli_refuses_an_unknown_view(data_dir):
