@@ -251,6 +251,8 @@ as another letter of the group; pooled over the folds, and the worst fold):
 | --- | ---: | ---: | --- |
 {groups}
 
+The next two are scored on each photo's first landmark estimate only (no view).
+
 **Cross-dataset onto massey letters** (massey never trained on; `{cross['report']}`):
 {cross['n_test']} images, hand found in {pct(cross['coverage'])}, accuracy {pct(cross['accuracy_detected'])}
 on images with a hand, {pct(cross['accuracy_all'])} on all; ECE {cross['ece']:.3f} (calibrated model).
