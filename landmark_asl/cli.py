@@ -326,6 +326,19 @@ _min_confidence_option = click.option(
     help="Below this probability the answer is 'unknown' instead of the best guess.")
 
 
+def _views_option(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, ...] | None:
+    """``--views``: comma-separated names of landmark_asl.views.VIEWS, or 'none'."""
+    if value is None:
+        return None
+    from landmark_asl.views import check_views
+
+    names = () if value.strip().lower() == "none" else tuple(v.strip() for v in value.split(",") if v.strip())
+    try:
+        return check_views(names)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
 @main.command()
 @click.argument("paths", metavar="IMAGE_OR_DIR...", nargs=-1, required=True,
                 type=click.Path(exists=True, path_type=Path))
@@ -334,9 +347,12 @@ _min_confidence_option = click.option(
 @_labels_answer_option
 @_min_confidence_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per image per line.")
+@click.option("--views", default=None, metavar="NAMES", callback=_views_option,
+              help="Extra landmark estimates of each photo whose probabilities are averaged, comma-separated "
+                   "(mirror, crop, zoom_out), or 'none' [default: landmark_asl.views.DEFAULT_VIEWS].")
 @_quiet_unless_verbose
 def predict(paths: tuple[Path, ...], model: Path | None, labels: str | None, min_confidence: float | None,
-            as_json: bool) -> None:
+            as_json: bool, views: tuple[str, ...] | None) -> None:
     """Predict the letter shown in each image (folders are searched for images).
 
     Images in folders named like a label (A/, del/, ...) are scored: the accuracy is printed at the end.
@@ -350,7 +366,7 @@ def predict(paths: tuple[Path, ...], model: Path | None, labels: str | None, min
 
     scored = []  # (true label, predicted label, detected) of images in label folders
     n_images = n_failed = 0
-    with load_model(model) as recognizer:
+    with load_model(model, **({} if views is None else {"views": views})) as recognizer:
         for path in image_files(paths):
             try:
                 row = prediction_row(printable_path(path), recognizer.predict(path, labels=labels,

@@ -487,7 +487,7 @@ def compare_lodo(
     held-out group. Writes ``report.json`` and ``report.md`` (one per-group table per model,
     the mean and the worst group) into ``output``; no model is saved (each fold has its own).
     """
-    from landmark_asl.lodo import format_folds, leave_one_group_out
+    from landmark_asl.lodo import format_confusions, format_folds, leave_one_group_out
 
     recipe = dict(recipe or {})
     metadata = {
@@ -513,14 +513,17 @@ def compare_lodo(
         result = leave_one_group_out(table, name, params=(params or {}).get(name), balance=recipe.get("balance"),
                                      augment=recipe.get("augment"), seeds=(random_state,), n_jobs=n_jobs,
                                      progress=progress)
-        results[name] = {"kind": "landmarks", "params": dict((params or {}).get(name) or {}), **result}
+        # The out-of-fold probabilities stay out of the report (an array per seed).
+        results[name] = {"kind": "landmarks", "params": dict((params or {}).get(name) or {}),
+                         "runs": result["runs"], "summary": result["summary"]}
     report = {"metadata": metadata, "models": results}
     lines = [f"# Comparison: {metadata['title']}", "",
              f"- groups ({len(metadata['groups'])}), each held out in turn: {' '.join(metadata['groups'])}",
              f"- {metadata['n_rows']} rows, hand found in {100 * metadata['hand_coverage']:.1f}%",
              f"- training recipe of every model: {json.dumps(recipe)}", ""]
     for name, result in results.items():
-        lines += [f"## {name}", "", format_folds(result["summary"]), ""]
+        lines += [f"## {name}", "", format_folds(result["summary"]), "",
+                  format_confusions(result["summary"]["errors"], letters=False), ""]
     lines.append("accuracy, with a hand: on the held-out rows where MediaPipe found a hand; accuracy, all: "
                  "every held-out row, no hand = wrong (unless NOTHING is a class). ECE, Brier, AUROC: calibration "
                  "of the fold model's raw probabilities; temperature-scaled: T fitted on the other folds' "

@@ -373,7 +373,8 @@ def _first_hand(result, rgb: np.ndarray) -> HandLandmarks | None:
 DETECTION_MAX_SIDE = 1280
 
 
-def _limit_size(rgb: np.ndarray) -> np.ndarray:
+def limit_size(rgb: np.ndarray) -> np.ndarray:
+    """``rgb`` shrunk so that its longer side is at most :data:`DETECTION_MAX_SIDE` (unchanged when it is)."""
     import cv2
 
     longest = max(rgb.shape[:2])
@@ -394,21 +395,47 @@ def _pad(rgb: np.ndarray, fraction: float) -> tuple[np.ndarray, int]:
     return cv2.copyMakeBorder(rgb, border, border, border, border, cv2.BORDER_REPLICATE), border
 
 
-def _unpad(hand: HandLandmarks, border: int, height: int, width: int, *, mirrored: bool = False) -> HandLandmarks:
-    """Map a hand found in a padded (and possibly mirrored) image back to the original image."""
-    # MediaPipe's z uses the same scale as x, so it is rescaled by the width ratio.
-    padded_w, padded_h = width + 2 * border, height + 2 * border
-    image = hand.image.copy()
+def map_back(hand: HandLandmarks, *, x0: float, y0: float, width: float, height: float,
+             full_size: tuple[int, int], mirrored: bool = False) -> HandLandmarks:
+    """Express a hand found in a sub-image (possibly mirrored) in the full image's coordinates.
+
+    Parameters
+    ----------
+    hand : HandLandmarks
+        Found in an image that shows the full image's pixels ``x0 .. x0 + width``,
+        ``y0 .. y0 + height`` (negative or beyond the image for a border), stretched to any size,
+        mirrored left-right when ``mirrored``.
+    x0, y0, width, height : float
+        That window, in pixels of the full image.
+    full_size : (int, int)
+        ``(width, height)`` of the full image.
+    mirrored : bool
+        The sub-image was flipped left-right: x is flipped back, world x negated and the
+        handedness swapped (a right hand in the flipped photo is a left hand in the photo).
+
+    Returns
+    -------
+    HandLandmarks
+        In the full image (``image_size`` = ``full_size``).
+    """
+    full_w, full_h = full_size
+    image = hand.image.astype(np.float64)
     world = hand.world
     handedness = hand.handedness
     if mirrored:
         image[:, 0] = 1.0 - image[:, 0]
         world = world * np.array([-1.0, 1.0, 1.0], dtype=np.float32)
         handedness = "Left" if handedness == "Right" else "Right"
-    image[:, 0] = (image[:, 0] * padded_w - border) / width
-    image[:, 1] = (image[:, 1] * padded_h - border) / height
-    image[:, 2] = image[:, 2] * padded_w / width
-    return HandLandmarks(image, world, handedness, hand.handedness_score, (width, height))
+    image[:, 0] = (image[:, 0] * width + x0) / full_w
+    image[:, 1] = (image[:, 1] * height + y0) / full_h
+    image[:, 2] = image[:, 2] * width / full_w  # MediaPipe's z has the scale of x
+    return HandLandmarks(image.astype(np.float32), world, handedness, hand.handedness_score, (full_w, full_h))
+
+
+def _unpad(hand: HandLandmarks, border: int, height: int, width: int, *, mirrored: bool = False) -> HandLandmarks:
+    """Map a hand found in a padded (and possibly mirrored) image back to the original image."""
+    return map_back(hand, x0=-border, y0=-border, width=width + 2 * border, height=height + 2 * border,
+                    full_size=(width, height), mirrored=mirrored)
 
 
 class HandLandmarkExtractor:
@@ -573,7 +600,7 @@ class HandLandmarkExtractor:
         """
         self._check_mode("image", "extract")
         size = (rgb.shape[1], rgb.shape[0])
-        rgb = _limit_size(np.asarray(rgb))
+        rgb = limit_size(np.asarray(rgb))
         hand = _first_hand(self._run(self._main, _to_mp_image(rgb)), rgb)
         if hand is not None:
             return Detection(dataclasses.replace(hand, image_size=size), "plain", "")

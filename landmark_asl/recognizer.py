@@ -27,6 +27,7 @@ from landmark_asl.exceptions import DatasetError, LandmarkASLError
 from landmark_asl.labels import NO_PREDICTION, NOTHING, UNKNOWN, normalize_label
 from landmark_asl.persistence import LoadedModel
 from landmark_asl.persistence import load_model as _load_model_dir
+from landmark_asl.views import DEFAULT_VIEWS, check_views, photo_probabilities
 
 #: What :meth:`Recognizer.predict` accepts: a file path, the encoded file's bytes, an RGB (or,
 #: with ``bgr=True``, BGR) array of shape (H, W, 3) / (H, W, 4) / (H, W), or a PIL image.
@@ -164,13 +165,15 @@ class Recognizer:
         How many classes :attr:`Prediction.top_k` lists.
     """
 
-    def __init__(self, model: LoadedModel, *, top_k: int = DEFAULT_TOP_K) -> None:
+    def __init__(self, model: LoadedModel, *, top_k: int = DEFAULT_TOP_K,
+                 views: Sequence[str] = DEFAULT_VIEWS) -> None:
         if not isinstance(model, LoadedModel):
             raise TypeError(f"model must be a LoadedModel (persistence.load_model); got {type(model).__name__}")
         if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
             raise ValueError(f"top_k must be an integer >= 1; got {top_k!r}")
         self.model = model
         self.top_k = top_k
+        self.views = check_views(views)
         self._extractor = None
         self._masks: dict[tuple[str, ...], np.ndarray] = {}
 
@@ -224,9 +227,11 @@ class Recognizer:
     def estimate(self, rgb: np.ndarray) -> tuple[np.ndarray | None, Any]:
         """The model's probabilities for one RGB image, and the hand they come from.
 
-        This is the one place a photo becomes probabilities: a step that makes several
-        landmark estimates per photo (mirrored, re-cropped) and averages them replaces this
-        method and every caller (``predict``, ``predict_many``, the CLI, the server) gets it.
+        This is the one place a photo becomes probabilities (``predict``, ``predict_many``, the
+        CLI, the server): the extractor's estimate is classified, and when the model is unsure
+        (top probability below :data:`landmark_asl.views.VIEWS_BELOW`) the extra estimates
+        ``self.views`` (mirrored, re-cropped, zoomed out) are made too and the probabilities
+        averaged (:func:`landmark_asl.views.photo_probabilities`).
 
         Parameters
         ----------
@@ -241,10 +246,8 @@ class Recognizer:
         """
         if self.card.input_kind == "pixels":
             return self.model.predict_proba(rgb[None])[0], None
-        detection = self._hand_extractor().extract(rgb)
-        if detection.landmarks is None:
-            return None, detection
-        return self._hand_proba([detection.landmarks])[0], detection
+        detection, _, proba = photo_probabilities(self.model, self._hand_extractor(), rgb, self.views)
+        return proba, detection
 
     def _hand_proba(self, hands: Sequence[Any]) -> np.ndarray:
         from landmark_asl.features import raw_features_from_hands
@@ -380,7 +383,8 @@ def _check_min_confidence(value: float | None) -> None:
         raise LandmarkASLError(f"min_confidence must be a number in [0, 1]; got {value!r}")
 
 
-def load_model(path: str | Path | LoadedModel | None = None, *, top_k: int = DEFAULT_TOP_K) -> Recognizer:
+def load_model(path: str | Path | LoadedModel | None = None, *, top_k: int = DEFAULT_TOP_K,
+               views: Sequence[str] = DEFAULT_VIEWS) -> Recognizer:
     """Load a model directory into a :class:`Recognizer` (no code from the files runs).
 
     Parameters
@@ -390,6 +394,9 @@ def load_model(path: str | Path | LoadedModel | None = None, *, top_k: int = DEF
         None for the shipped default model.
     top_k : int
         How many classes each prediction lists.
+    views : sequence of str
+        Extra landmark estimates of a photo averaged when the model is unsure
+        (:data:`landmark_asl.views.VIEWS`; ``()`` for the extractor's estimate alone).
 
     Returns
     -------
@@ -401,7 +408,7 @@ def load_model(path: str | Path | LoadedModel | None = None, *, top_k: int = DEF
         Missing, corrupt or incompatible model directory (see :func:`persistence.load_model`).
     """
     model = path if isinstance(path, LoadedModel) else _load_model_dir(path)
-    return Recognizer(model, top_k=top_k)
+    return Recognizer(model, top_k=top_k, views=views)
 
 
 

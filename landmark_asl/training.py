@@ -127,6 +127,7 @@ DEFAULT_SOURCES: tuple[str, ...] = (
     "landmarks/nejohnson2_wrist_relative.csv",
     "landmarks/borisgraudt_raw_gestures.csv",
     "massey",
+    "ml_slr",
 )
 
 

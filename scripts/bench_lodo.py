@@ -2,7 +2,8 @@
 
 Each fold holds out one source with its own signers or camera and trains on all the others:
 asl2text/train and asl2text/test (two recording sessions), massey's five signers
-(``hand1`` .. ``hand5``, each a fold), the nejohnson2 and borisgraudt landmark CSVs and
+(``hand1`` .. ``hand5``, each a fold), ml_slr's seven signers (``user_3`` .. ``user_10``, each a
+fold: one classroom, an unusual side/back view), the nejohnson2 and borisgraudt landmark CSVs and
 asl_alphabet_64/test. Classes: A-Z and DEL, NOTHING, SPACE (massey's digits are left out).
 Figures are on the held-out images with a hand (landmark CSV rows always have one). The
 asl_alphabet_64/test fold is reported apart: its 64x64 pixels give poor landmarks (README,
@@ -17,7 +18,7 @@ about 5 minutes on 2 cores for all of them).
 Usage::
 
     python scripts/bench_lodo.py [--model-name rf] [--param n_estimators=50 ...] [--balance none|dataset]
-        [--augment NAME=VALUE ... | --augment none] [--seeds 0,1,2] [--json OUT]
+        [--augment NAME=VALUE ... | --augment none] [--seeds 0,1,2] [--views mirror --views-dir .cache/views] [--json OUT]
 
 Defaults: the configuration chosen on this protocol and shipped (``RECIPE`` of
 ``scripts/train_default.py``); ``--plain`` starts from the plain forest shipped before it.
@@ -35,13 +36,13 @@ import pandas as pd
 from landmark_asl.datasets import data_root, load_landmark_csv
 from landmark_asl.estimators import parse_params
 from landmark_asl.landmark_cache import load_landmarks
-from landmark_asl.lodo import format_folds, leave_one_group_out
+from landmark_asl.lodo import format_confusions, format_folds, leave_one_group_out
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # The shipped model's classes, forest and recipe: one definition, in the script that builds it.
 from train_default import FOREST, LABELS, RECIPE  # noqa: E402
 
-IMAGE_SOURCES = ["asl2text/train", "asl2text/test", "massey", "asl_alphabet_64/test"]
+IMAGE_SOURCES = ["asl2text/train", "asl2text/test", "massey", "ml_slr", "asl_alphabet_64/test"]
 CSV_SOURCES = ["landmarks/nejohnson2_wrist_relative.csv", "landmarks/borisgraudt_raw_gestures.csv"]
 #: Folds whose landmarks are poor for a known reason: reported apart, not in the mean.
 APART = {"asl_alphabet_64/test": "64x64 pixels: poor landmarks"}
@@ -51,7 +52,7 @@ def load_table(cache_dir: str, n_jobs: int) -> pd.DataFrame:
     """Every row of the protocol's sources with a letter label (with or without a hand).
 
     Its ``group`` column names the held-out fold of each row: ``asl2text/train``,
-    ``asl2text/test``, ``massey/hand1`` .. ``hand5``, ``nejohnson2``, ``borisgraudt``,
+    ``asl2text/test``, ``massey/hand1`` .. ``hand5``, ``ml_slr/user_3`` .. ``user_10``, ``nejohnson2``, ``borisgraudt``,
     ``asl_alphabet_64/test``.
     """
     parts = [load_landmarks([source], cache_dir=cache_dir, n_jobs=n_jobs, progress=False)[0] for source in IMAGE_SOURCES]
@@ -66,6 +67,15 @@ def load_folds(cache_dir: str, n_jobs: int) -> pd.DataFrame:
     rows = rows[rows["detected"].astype(bool)].reset_index(drop=True)
     rows["fold"] = rows["group"]
     return rows
+
+
+def load_views(folder: Path, names: tuple[str, ...] | list[str]) -> pd.DataFrame:
+    """The views ``names`` of the protocol's photos written by ``scripts/extract_views.py`` into ``folder``."""
+    paths = sorted(Path(folder).glob("*.parquet"))
+    if not paths:
+        raise SystemExit(f"no views in {folder}: run scripts/extract_views.py --output {folder} first")
+    views = pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
+    return views[views["view"].isin(list(names))].reset_index(drop=True)
 
 
 def _seeds(text: str) -> list[int]:
@@ -92,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drop", action="append", default=[], metavar="GROUP",
                         help="Leave this group out entirely (neither trained on nor scored), to measure a training "
                              "mix; repeatable.")
+    parser.add_argument("--views", default=None, metavar="NAMES",
+                        help="Score each held-out photo on the mean over its landmarks and these views "
+                             "(comma-separated, landmark_asl.views.VIEWS), read from --views-dir.")
+    parser.add_argument("--views-dir", type=Path, default=Path(".cache/views"))
     parser.add_argument("--json", type=Path, default=None, help="Write the results as JSON here.")
     args = parser.parse_args(argv)
     base = {"params": FOREST if args.model_name == "rf" else {}, "balance": None, "augment": None} if args.plain else RECIPE
@@ -111,11 +125,15 @@ def main(argv: list[str] | None = None) -> int:
     table = table[~table["group"].isin(args.drop)].reset_index(drop=True)
     print(f"{len(table)} rows in {table['group'].nunique()} groups; model {args.model_name} {params} {recipe}",
           file=sys.stderr)
+    views = load_views(args.views_dir, args.views.split(",")) if args.views else None
     result = leave_one_group_out(table, args.model_name, params=params, seeds=seeds, n_jobs=args.n_jobs,
-                                 apart=APART, progress=True, **recipe)
+                                 apart=APART, views=views, progress=True, **recipe)
     summary = {"model_name": args.model_name, "params": params, "recipe": recipe, "seeds": seeds, "dropped": args.drop,
+               "views": args.views.split(",") if args.views else [],
                **result["summary"], "runs": result["runs"]}
     print(format_folds(result["summary"]))
+    print()
+    print(format_confusions(result["summary"]["errors"]))
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2))
     return 0

@@ -67,33 +67,64 @@ def _cross(train: list[str], test: str, output: Path, cache_dir: Path, *, calibr
     }
 
 
-def measure(out: Path, cache_dir: Path) -> dict:
-    """Every held-out figure of the shipped recipe (see the module docstring)."""
+def protocol(out: Path, cache_dir: Path, views_dir: Path | None = None, seeds: tuple[int, ...] = (0,),
+             lodo_json: Path | None = None) -> dict:
+    """The dev protocol's figures of the shipped recipe, for the card.
+
+    With ``views_dir`` (``scripts/extract_views.py``'s output) each held-out photo is scored on
+    the mean over its own landmarks and the views of ``DEFAULT_VIEWS``, as ``predict`` does.
+    With ``lodo_json`` the protocol is not run again: the file is a result of the same recipe
+    and views (``bench_lodo.py --json``, ``exp_newsigner.py report --write-lodo``), checked.
+    """
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from bench_lodo import APART, load_table  # noqa: E402
+    from bench_lodo import APART, load_table, load_views  # noqa: E402
 
-    from landmark_asl.lodo import format_folds, leave_one_group_out
+    from landmark_asl.lodo import format_confusions, format_folds, leave_one_group_out
+    from landmark_asl.views import DEFAULT_VIEWS, VIEWS_BELOW
 
-    table = load_table(str(cache_dir), 2)
-    result = leave_one_group_out(table, "rf", params=RECIPE["params"], balance=RECIPE["balance"],
-                                 augment=RECIPE["augment"], seeds=(0,), n_jobs=2, apart=APART, progress=True)
+    if lodo_json is not None:
+        result = json.loads(lodo_json.read_text())
+        found = (result.get("recipe"), result.get("views"), result.get("views_below"), result.get("sources"))
+        expected = (RECIPE, list(DEFAULT_VIEWS), VIEWS_BELOW, sorted(SOURCES))
+        if found != expected:
+            raise SystemExit(f"{lodo_json}: recipe, views and sources {found} are not the shipped {expected}")
+        seeds = tuple(result["seeds"])
+        views = DEFAULT_VIEWS or None
+    else:
+        table = load_table(str(cache_dir), 2)
+        views = load_views(views_dir, DEFAULT_VIEWS) if views_dir is not None and DEFAULT_VIEWS else None
+        result = leave_one_group_out(table, "rf", params=RECIPE["params"], balance=RECIPE["balance"],
+                                     augment=RECIPE["augment"], seeds=seeds, n_jobs=2, apart=APART, views=views,
+                                     progress=True)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "lodo.json").write_text(json.dumps(result, indent=2))
-    (out / "lodo.md").write_text(format_folds(result["summary"]) + "\n")
+    (out / "lodo.json").write_text(json.dumps({k: result[k] for k in ("runs", "summary")}, indent=2))
+    (out / "lodo.md").write_text(format_folds(result["summary"]) + "\n\n" + format_confusions(result["summary"]["errors"])
+                                 + "\n")
     s = result["summary"]
-    lodo = {k: s[k] for k in ("n_folds", "mean_accuracy", "mean_accuracy_all", "worst_fold", "worst_accuracy",
-                              "mean_ece", "mean_ece_scaled", "mean_median_confidence_correct_scaled",
+    lodo = {k: s[k] for k in ("n_folds", "mean_accuracy", "mean_accuracy_all", "mean_accuracy_seed_sd", "worst_fold",
+                              "worst_accuracy", "mean_ece", "mean_ece_scaled", "mean_median_confidence_correct_scaled",
                               "mean_temperature", "apart")}
+    lodo["seeds"] = list(seeds)
+    lodo["views"] = list(DEFAULT_VIEWS) if views is not None else []
+    lodo["views_below"] = VIEWS_BELOW if views is not None else None
     lodo["per_fold_accuracy_detected"] = {r["fold"]: r["accuracy_detected"] for r in s["per_fold"]}
     lodo["per_fold_ece_scaled"] = {r["fold"]: r["ece_scaled"] for r in s["per_fold"]}
+    lodo["confusable_groups"] = s["errors"]["groups"]
+    lodo["letters"] = {k: {m: e[m] for m in ("rate", "worst_fold", "worst_rate")} for k, e in s["errors"]["letters"].items()}
     lodo["report"] = _shown(out / "lodo.json")
+    return lodo
+
+
+def measure(out: Path, cache_dir: Path, views_dir: Path | None = None, seeds: tuple[int, ...] = (0,),
+            lodo_json: Path | None = None) -> dict:
+    """Every held-out figure of the shipped recipe (see the module docstring)."""
     others = [s for s in SOURCES if s != "massey"]
     return {
-        "lodo": lodo,
         "massey_cross": _cross(others, "massey", out / "massey_cross", cache_dir, calibrate=True),
         # asl2text/train is one group: no out-of-group calibration there (labels are unchanged by it).
         "asl2text_session": _cross(["asl2text/train"], "asl2text/test", out / "asl2text_session", cache_dir,
                                    calibrate=False),
+        "lodo": protocol(out, cache_dir, views_dir, seeds, lodo_json),
     }
 
 
@@ -103,12 +134,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reports", type=Path, default=REPO / "out" / "default",
                         help="Where the measuring runs write their reports.")
     parser.add_argument("--cache-dir", type=Path, default=Path(".cache/landmarks"))
+    parser.add_argument("--views-dir", type=Path, default=Path(".cache/views"),
+                        help="The protocol photos' extra views (scripts/extract_views.py), for the figures of "
+                             "predict's multi-view answer.")
+    parser.add_argument("--seeds", default="0,1,2", help="Seeds of the protocol's figures.")
+    parser.add_argument("--card-only", action="store_true",
+                        help="Keep the trained model; replace the card's protocol figures with --lodo-json's "
+                             "(e.g. after more seeds) and rewrite its README.")
+    parser.add_argument("--lodo-json", type=Path, default=None,
+                        help="Take the protocol's figures from this result of the same recipe and views instead of "
+                             "running it again (bench_lodo.py --json, exp_newsigner.py report --write-lodo).")
     args = parser.parse_args(argv)
     args.output, args.reports, args.cache_dir = (p.resolve() for p in (args.output, args.reports, args.cache_dir))
 
     from landmark_asl.training import train_model
 
-    metrics = measure(args.reports, args.cache_dir)
+    seeds = tuple(int(s) for s in args.seeds.split(","))
+    if args.card_only:
+        return refresh_card(args.output, args.reports, args.cache_dir, args.lodo_json)
+    metrics = measure(args.reports, args.cache_dir, args.views_dir if args.views_dir.is_dir() else None, seeds,
+                      args.lodo_json)
     command = ["landmark-asl", "train", *SOURCES, "--model-name", "rf", "-o", _shown(args.output),
                "--labels", ",".join(LABELS), "--random-state", "0", "--n-jobs", "2",
                "--cache-dir", _shown(args.cache_dir), "--balance", RECIPE["balance"], "--calibrate"]
@@ -125,6 +170,23 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def refresh_card(output: Path, reports: Path, cache_dir: Path, lodo_json: Path | None) -> int:
+    """Replace the protocol figures on ``output``'s card with ``lodo_json``'s and rewrite its README."""
+    from landmark_asl._util import atomic_write_text
+
+    if lodo_json is None:
+        raise SystemExit("--card-only needs --lodo-json")
+    path = output / "metadata.json"
+    metadata = json.loads(path.read_text())
+    metadata["metrics"]["lodo"] = protocol(reports, cache_dir, lodo_json=lodo_json)
+    atomic_write_text(path, json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+    readme = (output / "README.md").read_text()
+    command = shlex.split(readme.split("trains exactly as\n\n```\n", 1)[1].split("\n```", 1)[0])
+    write_readme(output, command, metadata)
+    print(f"{path}: protocol figures from {_shown(lodo_json)}")
+    return 0
+
+
 def write_readme(output: Path, command: list[str], metadata: dict) -> None:
     """Describe the shipped model: how it was built and what was measured, and on what."""
     m = metadata["metrics"]
@@ -138,6 +200,11 @@ def write_readme(output: Path, command: list[str], metadata: dict) -> None:
         f"{pct(acc)} | {lodo['per_fold_ece_scaled'][fold]:.3f} |"
         for fold, acc in lodo["per_fold_accuracy_detected"].items()
     )
+    groups = "\n".join(f"| {name} | {e['n']} | {pct(e['rate'])} ({pct(e['rate_seed_sd'])}) | {e['worst_fold']} "
+                       f"{pct(e['worst_rate'])} |" for name, e in lodo["confusable_groups"].items())
+    views = (f"; as `predict` does, a photo whose first answer has a confidence under {lodo['views_below']} is "
+             f"answered from the mean over its landmarks and its {' and '.join(lodo['views'])} view(s)"
+             if lodo["views"] else "")
     text = f"""# Shipped default model (`models/default`)
 
 `landmark-asl predict` and `landmark-asl live` use this model when no `--model` is given.
@@ -158,13 +225,23 @@ Every figure was measured with the same recipe by a model trained WITHOUT the da
 scored on (the shipped model itself has seen all of it, so no figure is computed on it).
 
 **Leave one source out** (the dev protocol; `{lodo['report']}`): each signer/session/source
-held out in turn, images with a hand. Mean over {lodo['n_folds']} folds **{pct(lodo['mean_accuracy'])}**,
-worst {lodo['worst_fold']} {pct(lodo['worst_accuracy'])}; temperature-scaled ECE {lodo['mean_ece_scaled']:.3f},
-median confidence of right answers {lodo['mean_median_confidence_correct_scaled']:.2f}.
+held out in turn, images with a hand{views}; seeds {', '.join(map(str, lodo['seeds']))}. Mean over {lodo['n_folds']} folds
+**{pct(lodo['mean_accuracy'])}** (sd over seeds {pct(lodo['mean_accuracy_seed_sd'])}), worst {lodo['worst_fold']}
+{pct(lodo['worst_accuracy'])}; temperature-scaled ECE {lodo['mean_ece_scaled']:.3f}, median confidence of right
+answers {lodo['mean_median_confidence_correct_scaled']:.2f}.
 
 | held-out fold | accuracy (with a hand) | ECE, temperature-scaled |
 | --- | ---: | ---: |
 {folds}
+
+Errors within the letter groups a new signer confuses (share of the group's held-out rows read
+as another letter of the group; pooled over the folds, and the worst fold):
+
+| group | rows | error, pooled (sd over seeds) | worst fold |
+| --- | ---: | ---: | --- |
+{groups}
+
+The next two are scored on each photo's first landmark estimate only (no view).
 
 **Cross-dataset onto massey letters** (massey never trained on; `{cross['report']}`):
 {cross['n_test']} images, hand found in {pct(cross['coverage'])}, accuracy {pct(cross['accuracy_detected'])}
@@ -177,10 +254,13 @@ on images with a hand, {pct(session['accuracy_all'])} on all.
 ## Rebuild
 
 ```
-python scripts/train_default.py
+python scripts/extract_views.py --cache-dir .cache/landmarks   # the protocol photos' views, once
+python scripts/train_default.py --cache-dir .cache/landmarks
 ```
 
-measures the figures above (writing the reports under `out/default/`), then trains exactly as
+measures the figures above (writing the reports under `out/default/`; `--lodo-json FILE` takes
+the protocol's from a result of the same recipe and views, e.g. `python scripts/exp_newsigner.py
+report base:rf+crop+below0.9 --write-lodo FILE`, as this card's were), then trains exactly as
 
 ```
 {shlex.join(command)}

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import make_synthetic_landmarks, synthetic_table
 from landmark_asl.exceptions import DatasetError
-from landmark_asl.lodo import format_folds, leave_one_group_out
+from landmark_asl.lodo import confusion_errors, format_confusions, format_folds, leave_one_group_out, score_predictions
 
 
 @pytest.fixture(scope="module")
@@ -60,3 +60,48 @@ def test_refuses_one_group_and_the_pixel_model(three_groups):
         leave_one_group_out(three_groups.assign(group="one"), "rf")
     with pytest.raises(DatasetError, match="for landmark models"):
         leave_one_group_out(three_groups, "cnn")
+
+
+def test_confusion_errors_count_within_group_mistakes_pooled_per_fold_and_worst():
+    runs = [
+        # fold f1: 10 M (3 read as N, 1 as A), 10 N (1 read as M); fold f2: 5 M, all right, 5 X (2 read as Z).
+        {"fold": "f1", "seed": 0, "letter_counts": {"M": 10, "N": 10}, "confusions": {"M>N": 3, "M>A": 1, "N>M": 1}},
+        {"fold": "f2", "seed": 0, "letter_counts": {"M": 5, "X": 5}, "confusions": {"X>Z": 2}},
+        {"fold": "f3", "seed": 0, "letter_counts": {"M": 50}, "confusions": {"M>N": 50}},
+    ]
+    errors = confusion_errors(runs, apart={"f3": "apart"}, groups={"M/N": ("M", "N"), "X/Z": ("X", "Z")})
+    mn = errors["groups"]["M/N"]
+    assert (mn["n"], mn["errors"]) == (25, 4)  # M>A is not within M/N; f3 is apart
+    assert mn["rate"] == pytest.approx(4 / 25)
+    assert mn["fold_mean"] == pytest.approx((4 / 20 + 0 / 5) / 2)
+    assert (mn["worst_fold"], mn["worst_rate"]) == ("f1", pytest.approx(0.2))
+    assert errors["groups"]["X/Z"]["rate"] == pytest.approx(2 / 5)
+    assert errors["letters"]["M"]["rate"] == pytest.approx(4 / 15)  # M>N and M>A
+    assert errors["letters"]["N"]["errors"] == 1
+    table = format_confusions(errors)
+    assert "| M/N | 25 | 4.0 | 16.0% (0.0%) | 10.0% | f1 20.0% |" in table
+
+
+def test_views_average_a_held_out_photo_with_its_other_estimates(three_groups):
+    table = three_groups.assign(sample_id=[f"s{i}" for i in range(len(three_groups))])
+    base = leave_one_group_out(table, "rf", params={"n_estimators": 10}, seeds=(0,))
+    # A "view" of each g1 photo that carries another letter's landmarks: averaging must move its probabilities.
+    g1 = table[(table["group"] == "g1") & table["detected"]]
+    other = table[(table["label"] == "B") & table["detected"]].iloc[0]
+    views = g1.copy()
+    coordinates = [c for c in table.columns if c[0] in "xyz" and c[1:].isdigit()]
+    views[coordinates] = other[coordinates].to_numpy()
+    views["handedness"] = other["handedness"]
+    result = leave_one_group_out(table, "rf", params={"n_estimators": 10}, seeds=(0,), views=views)
+    rows = (table["group"] == "g1").to_numpy() & table["detected"].to_numpy()
+    b = result["classes"].index("B")
+    not_b = rows & (table["label"] != "B").to_numpy()
+    assert (result["oof"][0][not_b, b] > base["oof"][0][not_b, b]).all()
+    # The mean of two estimates: what the view added is the same for every photo (all its views are alike).
+    added = 2 * result["oof"][0][rows] - base["oof"][0][rows]
+    np.testing.assert_allclose(added, np.broadcast_to(added[0], added.shape), atol=1e-9)
+    # Rows of the other groups are untouched.
+    others = (table["group"] != "g1").to_numpy()
+    np.testing.assert_allclose(result["oof"][0][others], base["oof"][0][others])
+    rescored = score_predictions(table, base["oof"], base["classes"])
+    assert rescored["summary"]["mean_accuracy"] == pytest.approx(base["summary"]["mean_accuracy"])

@@ -1,0 +1,283 @@
+"""Candidates for a new signer (issue 21), measured on the leave-one-group-out dev protocol.
+
+One run per training candidate fits each fold once and keeps every held-out photo's
+probabilities from its own landmarks AND from each extra view (``scripts/extract_views.py``),
+and, with ``--xgb``, from an XGBoost model too; ``--report`` then scores any combination
+(views averaged, rf+xgb averaged, a specialist second look) with
+:func:`landmark_asl.lodo.score_predictions`, so test-time candidates cost no extra fit.
+
+Training candidates (``--candidate``):
+
+- ``base``: the shipped recipe (``RECIPE`` of ``scripts/train_default.py``);
+- ``no_still_z``: the still Z rows left out of training (Z is signed with motion; the live loop
+  reads it from the motion, and a still "Z" class absorbs pointing hands);
+- ``geo_hand``: ``is_left`` from the landmarks' own 3D chirality instead of MediaPipe's label
+  where the two disagree and MediaPipe's score is below 0.9;
+- (``noz``/``noj`` in a report combination: the still Z/J class taken out of the answer, a free
+  stand-in for ``no_still_z``);
+- ``clean``: rows flagged by cleanlab on the base run's out-of-fold probabilities left out
+  (``--flagged FILE``: the sample ids, written by ``--report --cleanlab``);
+- ``specialist``: the base forest plus, for each confusable group, a forest trained on that
+  group's rows only, on the same features; when the base forest's top class lies in a group, the
+  group's probability mass is shared as the specialist says.
+
+Usage::
+
+    python scripts/exp_newsigner.py run --candidate base [--xgb] [--seeds 0] [--quick]
+    python scripts/exp_newsigner.py report [NAME ...]   # NAME like base, base+mirror, base+rf_xgb
+
+Writes ``out/newsigner/<candidate>_s<seeds>.npz`` (out-of-fold probabilities) and prints
+Markdown. Figures: README "A new signer".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_lodo import APART, CSV_SOURCES, IMAGE_SOURCES, load_table  # noqa: E402
+from train_default import RECIPE  # noqa: E402
+
+from landmark_asl.landmark_cache import log  # noqa: E402
+from landmark_asl.lodo import score_predictions  # noqa: E402
+from landmark_asl.training import fit_estimator, model_inputs  # noqa: E402
+from landmark_asl.views import VIEWS  # noqa: E402
+
+OUT = Path("out/newsigner")
+#: Temperature of the shipped model's card (0.66 before issue 21), for the ``below<t>`` gate.
+GATE_TEMPERATURE = 0.66
+SPECIALISTS = {"MNSTAE": ("M", "N", "S", "T", "A", "E"), "XZGD": ("X", "Z", "G", "D"), "PQK": ("P", "Q", "K")}
+
+
+def geometric_is_left(table: pd.DataFrame) -> np.ndarray:
+    """Left hand by the 3D chirality of the landmarks: the sign of (index knuckle - wrist) x
+    (little knuckle - wrist) . (thumb base - wrist), in image coordinates with z, y flipped
+    to point up (agrees with MediaPipe's label on 96-100% of the rows of every source). Returns a
+    bool per row (rows need a hand)."""
+    p = table[[f"{a}{i}" for i in range(21) for a in "xyz"]].to_numpy(np.float64).reshape(-1, 21, 3)
+    width = table["image_width"].to_numpy(np.float64) if "image_width" in table else np.ones(len(table))
+    height = table["image_height"].to_numpy(np.float64) if "image_height" in table else np.ones(len(table))
+    aspect = np.where((width > 0) & (height > 0), height / np.where(width > 0, width, 1.0), 1.0)
+    p[:, :, 1] *= -aspect[:, None]
+    w = p[:, 0]
+    triple = np.einsum("nc,nc->n", np.cross(p[:, 5] - w, p[:, 17] - w), p[:, 2] - w)
+    return triple > 0
+
+
+def candidate_table(name: str, table: pd.DataFrame, flagged: Path | None) -> tuple[pd.DataFrame, np.ndarray]:
+    """The protocol's table and the mask of rows a candidate may train on."""
+    trainable = np.ones(len(table), dtype=bool)
+    if name == "no_still_z":
+        trainable &= table["label"].to_numpy() != "Z"
+    elif name == "geo_hand":
+        detected = table["detected"].astype(bool).to_numpy()
+        geo = np.zeros(len(table), dtype=bool)
+        geo[detected] = geometric_is_left(table[detected])
+        score = table["handedness_score"].fillna(1.0).to_numpy()
+        label_left = table["handedness"].astype(str).to_numpy() == "Left"
+        swap = detected & (geo != label_left) & (score < 0.9)
+        log(True, f"geo_hand: {swap.sum()} rows change handedness")
+        table = table.copy()
+        table.loc[swap, "handedness"] = np.where(label_left[swap], "Right", "Left")
+    elif name == "clean":
+        ids = set(json.loads(flagged.read_text()))
+        trainable &= ~table["sample_id"].isin(ids).to_numpy()
+        log(True, f"clean: {len(ids)} flagged rows left out of training")
+    return table, trainable
+
+
+def run(args: argparse.Namespace) -> None:
+    table = load_table(args.cache_dir, 2).reset_index(drop=True)
+    table, trainable = candidate_table(args.candidate, table, args.flagged)
+    position = pd.Series(np.arange(len(table)), index=table["sample_id"].to_numpy())
+    groups = table["group"].astype(str).to_numpy()
+    detected = table["detected"].astype(bool).to_numpy()
+    classes = sorted(set(table["label"][detected]))
+    models = ["rf"] + (["xgb"] if args.xgb else [])
+    kinds = ["plain", *VIEWS] + ([f"spec_{g}" for g in SPECIALISTS] if args.candidate == "specialist" else [])
+    oof = {(m, k, s): np.full((len(table), len(classes)), np.nan) for m in models for k in kinds for s in args.seeds}
+    # Folds whose photos' views are extracted first come first (extract_views.py may still run).
+    order = ["ml_slr", "massey", "asl2text/test", "asl2text/train"]
+    folds = sorted(set(groups), key=lambda f: (next((i for i, o in enumerate(order) if f.startswith(o)), -1), f))
+    for fold in folds:
+        held = groups == fold
+        test = held & detected
+        views = _fold_views(Path(args.views), table[test])
+        for seed in args.seeds:
+            for model in models:
+                start = time.perf_counter()
+                params = RECIPE["params"] if model == "rf" else {"handshape": True}
+                if args.quick and model == "rf":
+                    params = {**params, "n_estimators": 25}
+                augment = None if args.quick else RECIPE["augment"]
+                rows = table[~held & detected & trainable]
+                estimator, _ = fit_estimator(model, rows, random_state=seed, n_jobs=2, params=params,
+                                             balance=RECIPE["balance"], augment=augment)
+                cols = [classes.index(str(c)) for c in estimator.classes_]
+                if not test.any():
+                    continue
+                proba = estimator.predict_proba(model_inputs(model, estimator, table[test]))
+                oof[(model, "plain", seed)][np.ix_(test, cols)] = proba
+                for view in VIEWS:
+                    mine = views[(views["view"] == view) & views["sample_id"].isin(table["sample_id"][test])]
+                    if len(mine):
+                        where = position.loc[mine["sample_id"].to_numpy()].to_numpy()
+                        target = oof[(model, view, seed)]
+                        target[np.ix_(where, cols)] = estimator.predict_proba(model_inputs(model, estimator, mine))
+                if args.candidate == "specialist" and model == "rf":
+                    for g, letters in SPECIALISTS.items():
+                        sub = rows[rows["label"].isin(letters)]
+                        spec, _ = fit_estimator("rf", sub, random_state=seed, n_jobs=2, params=params,
+                                                balance=RECIPE["balance"], augment=augment)
+                        scols = [classes.index(str(c)) for c in spec.classes_]
+                        oof[("rf", f"spec_{g}", seed)][np.ix_(test, scols)] = spec.predict_proba(
+                            model_inputs("rf", spec, table[test]))
+                log(True, f"{args.candidate} {model} without {fold} seed {seed}: {time.perf_counter() - start:.0f} s")
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"{'q' if args.quick else ''}{args.candidate}_s{''.join(map(str, args.seeds))}.npz"
+    np.savez_compressed(path, classes=np.array(classes), sample_id=table["sample_id"].to_numpy().astype(str),
+                        **{"|".join(map(str, k)): v for k, v in oof.items()})
+    log(True, f"-> {path}")
+
+
+def _fold_views(folder: Path, rows: pd.DataFrame) -> pd.DataFrame:
+    """The views with a hand of ``rows``' photos (waits for extract_views.py to write their source)."""
+    source = "" if rows.empty else str(rows["source"].iloc[0])
+    name = next((n for n in ("asl2text/train", "asl2text/test", "massey", "ml_slr") if f"/{n}/" in source), None)
+    if name is None:  # landmark CSVs have no photo; asl_alphabet_64/test is apart
+        return pd.DataFrame(columns=["sample_id", "view"])
+    path = folder / (name.replace("/", "_") + ".parquet")
+    while not path.exists():
+        time.sleep(20)
+    views = pd.read_parquet(path)
+    return views[views["detected"].astype(bool) & views["sample_id"].isin(set(rows["sample_id"]))]
+
+
+def combine(data: dict[str, np.ndarray], recipe: str, seed: int, classes: list[str]) -> np.ndarray:
+    """Out-of-fold probabilities of a combination like ``rf+mirror+crop`` or ``rf+xgb`` or ``rf+spec``."""
+    parts = recipe.split("+")
+    models = [p for p in parts if p in ("rf", "xgb")] or ["rf"]
+    views = ["plain"] + [p for p in parts if p in VIEWS]
+    total, count = 0.0, 0.0
+    for model in models:
+        for view in views:
+            proba = data[f"{model}|{view}|{seed}"]
+            have = ~np.isnan(proba).all(axis=1)
+            total = total + np.where(have[:, None], np.nan_to_num(proba), 0.0)
+            count = count + have
+    proba = total / np.maximum(count, 1)[:, None]
+    below = [float(p[len("below"):]) for p in parts if p.startswith("below")]
+    if below:
+        # Views only where the first estimate's calibrated confidence is under the threshold, as
+        # views.photo_probabilities does (the shipped model's temperature stands in for the fold's).
+        from landmark_asl.calibration import TemperatureScaling
+
+        first = combine(data, "+".join(p for p in parts if p in ("rf", "xgb")) or "rf", seed, classes)
+        scaling = TemperatureScaling.from_dict({"method": "temperature", "temperature": GATE_TEMPERATURE,
+                                                "smoothing": 0.001})
+        have = first.sum(axis=1) > 0
+        sure = np.zeros(len(first), dtype=bool)
+        sure[have] = scaling.apply(first[have]).max(axis=1) >= below[0]
+        proba = np.where(sure[:, None], first, proba)
+    # noz / noj: the still Z (J) class taken out of the answer (its votes go to the other letters),
+    # a free stand-in for training without the still Z (J) rows.
+    for part, letter in (("noz", "Z"), ("noj", "J")):
+        if part in parts and letter in classes:
+            proba = proba.copy()
+            proba[:, classes.index(letter)] = 0.0
+            proba = proba / np.maximum(proba.sum(axis=1, keepdims=True), 1e-12)
+    if "spec" in parts:
+        proba = proba.copy()
+        top = proba.argmax(axis=1)
+        for g, letters in SPECIALISTS.items():
+            cols = [classes.index(c) for c in letters if c in classes]
+            spec = np.nan_to_num(data[f"rf|spec_{g}|{seed}"][:, cols])
+            use = np.isin(top, cols) & (spec.sum(axis=1) > 0)
+            mass = proba[use][:, cols].sum(axis=1, keepdims=True)
+            proba[np.ix_(use, cols)] = mass * spec[use] / spec[use].sum(axis=1, keepdims=True)
+    return proba
+
+
+def report(args: argparse.Namespace) -> None:
+    table = load_table(args.cache_dir, 2).reset_index(drop=True)
+    rows = []
+    for name in args.names:
+        candidate, _, recipe = name.partition(":")
+        paths = sorted(OUT.glob(f"{candidate}_s*.npz"))  # one file per run: their seeds together
+        data = {k: v for path in paths for k, v in np.load(path, allow_pickle=False).items()}
+        path = ", ".join(map(str, paths))
+        classes = [str(c) for c in data["classes"]]
+        assert (data["sample_id"] == table["sample_id"].to_numpy().astype(str)).all()
+        seeds = sorted({int(k.split("|")[2]) for k in data if k.count("|") == 2})
+        oof = {s: combine(data, recipe or "rf", s, classes) for s in seeds}
+        result = score_predictions(table, oof, classes, apart=APART)
+        s = result["summary"]
+        rows.append((name, s))
+        if args.write_lodo:
+            parts = (recipe or "rf").split("+")
+            below = [float(p[len("below"):]) for p in parts if p.startswith("below")] or [None]
+            if candidate != "base" or {p for p in parts if not p.startswith("below")} - {"rf", *VIEWS}:
+                raise SystemExit("--write-lodo: only the shipped recipe (candidate base) with views can go on the card")
+            Path(args.write_lodo).write_text(json.dumps({
+                **result, "recipe": RECIPE, "views": [p for p in parts if p in VIEWS], "views_below": below[0],
+                "seeds": seeds,
+                "sources": sorted(IMAGE_SOURCES + CSV_SOURCES), "oof_file": str(path)}, indent=2))
+        if args.cleanlab:
+            from cleanlab.filter import find_label_issues
+
+            keep = table["detected"].astype(bool).to_numpy() & ~table["group"].isin(list(APART)).to_numpy()
+            labels = np.array([classes.index(c) for c in table["label"][keep]])
+            issues = find_label_issues(labels, oof[seeds[0]][keep] / oof[seeds[0]][keep].sum(1, keepdims=True),
+                                       return_indices_ranked_by="self_confidence", n_jobs=1)
+            flagged = table[keep].iloc[issues]
+            print(f"cleanlab flags {len(flagged)} rows; by group and label:")
+            print(flagged.groupby(["group", "label"]).size().sort_values(ascending=False).head(40).to_string())
+            Path(args.cleanlab).write_text(json.dumps(flagged["sample_id"].tolist()))
+            flagged[["sample_id", "source", "group", "label"]].to_csv(Path(args.cleanlab).with_suffix(".csv"), index=False)
+    groups = list(rows[0][1]["errors"]["groups"])
+    print("| candidate | mean (seed sd) | worst fold | " + " | ".join(groups) + " |")
+    print("| --- | ---: | --- | " + " | ".join("---:" for _ in groups) + " |")
+    for name, s in rows:
+        g = s["errors"]["groups"]
+        print(f"| {name} | {s['mean_accuracy']:.1%} ({s['mean_accuracy_seed_sd']:.1%}) | {s['worst_fold']} "
+              f"{s['worst_accuracy']:.1%} | " + " | ".join(
+                  f"{g[k]['rate']:.1%} (w {g[k]['worst_rate']:.0%})" if k in g else "-" for k in groups) + " |")
+    if args.folds:
+        for name, s in rows:
+            print(f"\n{name}: " + ", ".join(f"{r['fold']} {r['accuracy_detected']:.1%}" for r in s["per_fold"]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--candidate", default="base",
+                   choices=["base", "no_still_z", "geo_hand", "clean", "specialist"])
+    r.add_argument("--flagged", type=Path, default=None)
+    r.add_argument("--xgb", action="store_true")
+    r.add_argument("--quick", action="store_true",
+                   help="Screening: 25 trees, no augmentation (written as q<candidate>, e.g. report qbase).")
+    r.add_argument("--seeds", type=lambda t: [int(x) for x in t.split(",")], default=[0])
+    p = sub.add_parser("report")
+    p.add_argument("names", nargs="+", help="CANDIDATE[:COMBINATION], e.g. base:rf+mirror, base:rf+xgb")
+    p.add_argument("--cleanlab", default=None, help="Write the rows cleanlab flags (JSON of sample ids) here.")
+    p.add_argument("--folds", action="store_true")
+    p.add_argument("--write-lodo", default=None, metavar="FILE",
+                   help="Write the (one) named combination's protocol result for train_default.py --lodo-json.")
+    for q in (r, p):
+        q.add_argument("--cache-dir", default="/work/cache/landmarks")
+        q.add_argument("--views", default=".cache/views")
+    args = parser.parse_args(argv)
+    run(args) if args.command == "run" else report(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
