@@ -150,10 +150,30 @@ def test_bundle_is_stored_cached_and_atomic(tmp_path, monkeypatch):
     def fail(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(zipfile.ZipFile, "write", fail)
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", fail)
     with pytest.raises(ExtractionError, match="cannot write the hand model bundle.*disk full"):
         model_bundle_path()
     assert list((tmp_path / "other").iterdir()) == []
+
+
+def test_the_bundle_has_the_same_bytes_in_every_install(tmp_path, monkeypatch):
+    """Tables record the bundle's SHA-256: another install (other file dates) must build the same bytes."""
+    import os
+    import shutil
+
+    from landmark_asl import landmarks
+
+    monkeypatch.setenv("LANDMARK_ASL_CACHE", str(tmp_path / "first"))
+    first = model_bundle_path().read_bytes()
+    copy = tmp_path / "mediapipe"  # the same model files, dated otherwise, as a reinstall leaves them
+    for relative, _ in landmarks._BUNDLE_MEMBERS:
+        (copy / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(landmarks._mediapipe_root() / relative, copy / relative)
+        os.utime(copy / relative, (1_000_000_000, 1_000_000_000))
+    monkeypatch.setattr(landmarks, "_mediapipe_root", lambda: copy)
+    monkeypatch.setenv("LANDMARK_ASL_CACHE", str(tmp_path / "second"))
+    second = model_bundle_path()
+    assert second.parent == tmp_path / "second" and second.read_bytes() == first
 
 
 def test_model_asset_errors(tmp_path):
