@@ -187,7 +187,11 @@ def test_page_spells_the_word_shown_to_the_camera(server_url, browser):
     button.click()
     assert page_state(browser)["shown"].startswith("HELLO ")
 
-    # The text buttons edit the page's text.
+    # The text buttons edit the page's text: the camera is stopped first (the looping video would go on
+    # spelling between the clicks) and the frame in flight is waited for.
+    browser.execute_script("const s = window.landmarkAsl; s.stream.getTracks().forEach((t) => t.stop()); s.stream = null;")
+    WebDriverWait(browser, 10, poll_frequency=0.1).until(
+        lambda b: not b.execute_script("return window.landmarkAsl.inFlight"), message="a frame stayed in flight")
     browser.find_element(By.ID, "clear").click()
     assert page_state(browser)["text"] == ""
     browser.execute_script("window.landmarkAsl.text = 'AB';")
@@ -198,8 +202,7 @@ def test_page_spells_the_word_shown_to_the_camera(server_url, browser):
 
     # A missing camera is said in plain words inside the video box.
     browser.execute_script(
-        "const s = window.landmarkAsl; s.stream.getTracks().forEach((t) => t.stop()); s.stream = null;"
-        " navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('gone', 'NotFoundError'));")
+        "navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('gone', 'NotFoundError'));")
     browser.find_element(By.ID, "start").click()
     WebDriverWait(browser, 10).until(lambda b: page_state(b)["camera"], message="no camera message")
     assert page_state(browser)["camera"].startswith("No camera was found. Connect a camera")
