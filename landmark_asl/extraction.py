@@ -8,6 +8,7 @@ import io
 import json
 import os
 import platform
+import re
 import shutil
 import sys
 import time
@@ -402,8 +403,25 @@ def _parts_dir(output: Path) -> Path:
     return output.with_name(output.name + ".parts")
 
 
+#: The name of a bundle built by :func:`landmark_asl.landmarks.model_bundle_path`: it holds the
+#: mediapipe version and a digest of the member models' bytes, so two such bundles of one name hold
+#: the same models even where their zip bytes differ (bundles built before the zip was made
+#: reproducible carried the install's file dates).
+_BUILT_BUNDLE_NAME = re.compile(r"hand_landmarker-mp[0-9.]+-[0-9a-f]{16}\.task")
+
+
+def _same_models(found: dict, expected: dict) -> bool:
+    """Whether a table's model asset is this run's: the same bytes, or the same built bundle's name."""
+    if found.get("model_asset_sha256", expected["model_asset_sha256"]) == expected["model_asset_sha256"]:
+        return True
+    name = found.get("model_asset_name")
+    return name == expected.get("model_asset_name") and bool(_BUILT_BUNDLE_NAME.fullmatch(str(name)))
+
+
 def _check_compatible(found: dict, expected: dict, where: Path) -> None:
     for key in ("settings", "model_asset_sha256", "loader_version"):
+        if key == "model_asset_sha256" and _same_models(found, expected):
+            continue
         # Tables from before the loader was versioned are version 1.
         value = found.get(key, 1) if key == "loader_version" else found.get(key, expected[key])
         if value != expected[key]:

@@ -216,3 +216,21 @@ def test_a_bad_model_in_workers_is_an_error_not_a_hang(image_folder, tmp_path):
     settings = ExtractorSettings(model_asset=str(bogus))
     with pytest.raises(ExtractionError, match="cannot load the hand landmark model"):
         extract_table([image_folder], tmp_path / "t.parquet", settings=settings, n_jobs=2, progress=False)
+
+
+def test_a_table_resumes_with_the_same_built_bundle_whose_zip_bytes_differ(image_folder, tmp_path, monkeypatch):
+    """Bundles built by older installs carried file dates: same models, same name, other bytes."""
+    output = tmp_path / "table.parquet"
+    extract_table([image_folder], output, progress=False)
+    real = extraction._model_info
+
+    def rebuilt(settings):
+        return {**real(settings), "model_asset_sha256": "0" * 64}
+
+    monkeypatch.setattr(extraction, "_model_info", rebuilt)
+    again = extract_table([image_folder], output, progress=False)
+    assert (again["n_resumed"], again["n_processed"]) == (5, 0)
+    monkeypatch.setattr(extraction, "_model_info", lambda settings: {"model_asset_name": "official.task",
+                                                                     "model_asset_sha256": "1" * 64})
+    with pytest.raises(ExtractionError, match="cannot resume .* different model_asset_sha256"):
+        extract_table([image_folder], output, progress=False)
