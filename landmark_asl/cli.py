@@ -367,6 +367,8 @@ def predict(paths: tuple[Path, ...], model: Path | None, labels: str | None, min
     scored = []  # (true label, predicted label, detected) of images in label folders
     n_images = n_failed = 0
     with load_model(model, **({} if views is None else {"views": views})) as recognizer:
+        # Only images whose folder label can be answered are scored (evaluate leaves the others out too).
+        answerable = set(recognizer.answerable(labels))
         for path in image_files(paths):
             try:
                 row = prediction_row(printable_path(path), recognizer.predict(path, labels=labels,
@@ -376,7 +378,7 @@ def predict(paths: tuple[Path, ...], model: Path | None, labels: str | None, min
             n_images += 1
             error = row["error"]
             truth = folder_label(path)
-            if truth is not None and truth in set(recognizer.classes):
+            if truth is not None and truth in answerable:
                 scored.append((truth, row["label"], bool(row["detected"]) if row["detected"] is not None else True))
             if as_json:  # an unreadable image is a line with its "error": the run goes on, exit status 0
                 click.echo(json.dumps(row))

@@ -13,6 +13,9 @@ from typing import Any
 
 import pandas as pd
 
+from landmark_asl.exceptions import LandmarkASLError
+from landmark_asl.paths import CACHE_ENV
+
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")[-60:] or "source"
@@ -95,7 +98,7 @@ def load_landmarks(
         last table read).
     """
     from landmark_asl.datasets import resolve_source
-    from landmark_asl.extraction import extract_table, read_table
+    from landmark_asl.extraction import read_table
     from landmark_asl.landmarks import ExtractorSettings
 
     from landmark_asl.paths import landmark_cache_dir
@@ -109,9 +112,16 @@ def load_landmarks(
             path = resolved
         else:
             path = landmark_cache_path(source, cache_dir, settings)
-            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise LandmarkASLError(
+                    f"cannot use the landmark cache {cache_dir}: {exc.strerror or exc}; set {CACHE_ENV} (or pass "
+                    "--cache-dir / cache_dir=) to a writable folder"
+                ) from exc
             log(progress, f"landmarks of {source} -> {path}")
-            extract_table([resolved], path, settings=settings, n_jobs=n_jobs, progress=progress, scheduler=scheduler)
+            _extract_when_free(resolved, path, settings=settings, n_jobs=n_jobs, progress=progress,
+                               scheduler=scheduler)
         table, meta = read_table(path)
         if "settings" in meta:
             extractor_settings = ExtractorSettings.from_dict(meta["settings"])
@@ -119,6 +129,34 @@ def load_landmarks(
         paths[str(source)] = str(path)
     table = pd.concat(tables, ignore_index=True).drop_duplicates("sample_id", keep="first")
     return table.reset_index(drop=True), {"tables": paths, "extractor_settings": extractor_settings}
+
+
+#: Seconds a command waits for another process that is filling the same cache table (every
+#: command, the server and adapt share one per-user cache) before it gives up.
+CACHE_WAIT_S = 1800.0
+
+
+def _extract_when_free(resolved: Path, path: Path, *, wait_s: float | None = None, **kwargs: Any) -> None:
+    """Fill (or resume) the cache table ``path``; while another process fills it, wait for it, then read."""
+    import time
+
+    from landmark_asl.exceptions import LockedError
+    from landmark_asl.extraction import extract_table
+
+    deadline = time.monotonic() + (CACHE_WAIT_S if wait_s is None else wait_s)
+    told = False
+    while True:
+        try:
+            extract_table([resolved], path, **kwargs)
+            return
+        except LockedError as exc:
+            if time.monotonic() >= deadline:
+                raise LockedError(f"{exc} (waited {CACHE_WAIT_S if wait_s is None else wait_s:.0f} s for the "
+                                  "landmark cache)") from None
+            if not told:
+                log(True, f"waiting: another process is filling the landmark cache {path.name}")
+                told = True
+            time.sleep(1.0)
 
 
 def log(enabled: bool, message: str) -> None:

@@ -331,6 +331,7 @@ def model_bundle_path() -> Path:
                     info = zipfile.ZipInfo(arcname, date_time=(1980, 1, 1, 0, 0, 0))
                     info.external_attr = 0o644 << 16
                     bundle.writestr(info, path.read_bytes(), compress_type=zipfile.ZIP_STORED)
+            os.chmod(tmp, 0o644)  # readable by every user of a shared cache, as the landmark tables are
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

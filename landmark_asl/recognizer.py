@@ -103,6 +103,9 @@ def to_rgb(image: ImageInput, *, bgr: bool = False) -> np.ndarray:
 
     if isinstance(image, np.ndarray):
         return _array_to_rgb(image, bgr=bgr)
+    if image is None and bgr:  # cv2.imread answers None for a file it cannot read
+        raise ImageInputError("got None instead of an image: cv2.imread returns None when it cannot read the file "
+                              "(check the path)")
     if bgr:
         raise ImageInputError(
             f"bgr=True applies to arrays only; got {type(image).__name__}, whose colours are read as RGB: drop bgr=True"
@@ -327,6 +330,17 @@ class Recognizer:
         return [self._decide(rows.get(i), _Given(h) if h is not None else None, mask, min_confidence)
                 for i, h in enumerate(hands)]
 
+    def answerable(self, labels: str | Iterable[str] | None = None) -> tuple[str, ...]:
+        """The classes a prediction can answer with ``labels=`` (all of them for None).
+
+        Raises
+        ------
+        LandmarkASLError
+            An empty ``labels``, or a label the model does not know.
+        """
+        mask = self._label_mask(labels)
+        return tuple(str(c) for c in (self.classes if mask is None else self.classes[mask]))
+
     def _label_mask(self, labels: str | Iterable[str] | None) -> np.ndarray | None:
         if labels is None:
             return None
@@ -350,6 +364,8 @@ class Recognizer:
         strategy = getattr(detection, "strategy", "")
         if proba is None:
             no_hand = self.card.no_hand_label
+            if mask is not None and no_hand not in set(self.classes[mask]):  # labels= leaves no-hand answers out
+                no_hand = NO_PREDICTION
             return Prediction(no_hand, 1.0 if no_hand == NOTHING else 0.0, (), False, "", None, "")
         proba = np.asarray(proba, dtype=np.float64)
         if mask is not None:
@@ -379,7 +395,8 @@ class _Given:
 def _check_min_confidence(value: float | None) -> None:
     if value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not 0.0 <= float(value) <= 1.0:
         raise LandmarkASLError(f"min_confidence must be a number in [0, 1]; got {value!r}")
 
 

@@ -517,17 +517,35 @@ class _App:
         if upload is None or isinstance(upload, str):
             return _error("no file in the field 'image': send the image as multipart field 'image' "
                           "(e.g. curl -F image=@photo.jpg)", 400)
+        # As `predict --labels A,B --min-confidence P`: form fields or query parameters.
+        options = {key: form.get(key, request.query_params.get(key)) for key in ("labels", "min_confidence")}
+        if any(value is not None and not isinstance(value, str) for value in options.values()):
+            return _error("labels and min_confidence are text fields, not files", 400)
+        try:
+            min_confidence = None if options["min_confidence"] in (None, "") else float(options["min_confidence"])
+            labels = options["labels"] or None
+            if labels is not None:
+                self.recognizer.answerable(labels)  # unknown labels: one clear error before the image is read
+            if min_confidence is not None and not 0.0 <= min_confidence <= 1.0:
+                raise ValueError
+        except ValueError:
+            return _error(f"min_confidence must be a number in [0, 1]; got {options['min_confidence'][:40]!r}", 400)
+        except LandmarkASLError as exc:
+            return _error(str(exc), 400)
         data = await upload.read()
         name = printable_path(upload.filename or "upload")
-        result = await anyio.to_thread.run_sync(self._predict_bytes, data, name, limiter=self.predict_limiter)
+        result = await anyio.to_thread.run_sync(self._predict_bytes, data, name, labels, min_confidence,
+                                                limiter=self.predict_limiter)
         return JSONResponse(result, status_code=400 if result["error"] else 200)
 
-    def _predict_bytes(self, data: bytes, name: str) -> dict[str, Any]:
+    def _predict_bytes(self, data: bytes, name: str, labels: str | None = None,
+                       min_confidence: float | None = None) -> dict[str, Any]:
         from landmark_asl.recognizer import prediction_row
 
         # Decoded in memory (no temporary file); the recognizer's extractor is reused by every upload.
         try:
-            return prediction_row(name, self.recognizer.predict(decode_image(data, name=name)))
+            return prediction_row(name, self.recognizer.predict(decode_image(data, name=name), labels=labels,
+                                                                min_confidence=min_confidence))
         except DatasetError as exc:
             return prediction_row(name, None, str(exc))
 

@@ -32,8 +32,8 @@ _ZOOM_BORDER = 0.25
 
 
 def check_views(views: Sequence[str]) -> tuple[str, ...]:
-    """The views as a tuple, refusing unknown names with the list of known ones."""
-    views = tuple(views)
+    """The views as a tuple (a string is comma-separated names), refusing unknown names with the list of known ones."""
+    views = tuple(v.strip() for v in views.split(",") if v.strip()) if isinstance(views, str) else tuple(views)
     unknown = [v for v in views if v not in VIEWS]
     if unknown:
         raise ValueError(f"unknown view(s) {unknown}; the views are {list(VIEWS)} (the plain estimate is always used)")

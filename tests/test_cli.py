@@ -198,7 +198,9 @@ def test_predict_labels_and_min_confidence(trained_model, small):
     assert only_ab.exit_code == 0, only_ab.stderr
     records = [json.loads(line) for line in only_ab.stdout.splitlines()]
     assert {r["label"] for r in records} <= {"A", "B"} and all(r["detected"] for r in records)
-    assert only_ab.stderr.startswith("accuracy 0.0% (0 of 3 images")  # --json: the summary goes to stderr
+    assert "accuracy" not in only_ab.stderr  # L cannot be answered with --labels A,B: nothing is scored
+    with_l = run(main, ["predict", "--model", str(trained_model), *images, "--json", "--labels", "a,B,l"])
+    assert with_l.stderr.startswith("accuracy ") and "of 3 images" in with_l.stderr  # --json: the summary on stderr
     unsure = run(main, ["predict", "--model", str(trained_model), *images, "--json", "--min-confidence", "1"])
     for record in map(json.loads, unsure.stdout.splitlines()):
         assert record["label"] == ("unknown" if record["confidence"] < 1 else record["top_k"][0][0])

@@ -143,6 +143,7 @@ def test_bundle_is_stored_cached_and_atomic(tmp_path, monkeypatch):
     mtime = path.stat().st_mtime_ns
     assert model_bundle_path() == path and path.stat().st_mtime_ns == mtime  # not rebuilt
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary files left
+    assert path.stat().st_mode & 0o777 == 0o644  # other users of a shared cache can read it
 
     # A failure while writing leaves neither a partial bundle nor a temporary file.
     monkeypatch.setenv("LANDMARK_ASL_CACHE", str(tmp_path / "other"))

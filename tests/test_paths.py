@@ -53,3 +53,45 @@ def test_in_a_checkout_the_data_root_is_beside_it(monkeypatch):
     monkeypatch.delenv(paths.DATA_ENV, raising=False)
     checkout = Path(paths.__file__).resolve().parent.parent
     assert paths.data_root() == checkout.parent / "shared" / "data"
+
+
+def _one_photo_folder(tmp_path: Path, data_dir: Path) -> Path:
+    folder = tmp_path / "photos"
+    (folder / "L").mkdir(parents=True)
+    (folder / "L" / "L0.jpg").write_bytes((data_dir / "asl2text" / "test" / "L" / "L0.jpg").read_bytes())
+    return folder
+
+
+def test_a_cache_table_being_filled_by_another_process_is_waited_for(monkeypatch, tmp_path, data_dir):
+    """Every command shares one cache: a second one waits for the table instead of failing."""
+    import threading
+
+    from landmark_asl import landmark_cache
+    from landmark_asl._util import exclusive_lock
+    from landmark_asl.exceptions import LockedError
+
+    monkeypatch.setenv(paths.CACHE_ENV, str(tmp_path / "cache"))
+    folder = _one_photo_folder(tmp_path, data_dir)
+    from landmark_asl.landmarks import ExtractorSettings
+
+    table_path = landmark_cache.landmark_cache_path(folder, paths.landmark_cache_dir(), ExtractorSettings())
+    held = exclusive_lock(table_path, "another landmark-asl")
+    held.__enter__()
+    monkeypatch.setattr(landmark_cache, "CACHE_WAIT_S", 0.5)
+    with pytest.raises(LockedError, match=r"being written by .*another landmark-asl.*waited 0 s for the landmark cache"):
+        landmark_cache.load_landmarks([folder], progress=False)
+    monkeypatch.setattr(landmark_cache, "CACHE_WAIT_S", 60.0)
+    threading.Timer(1.5, held.__exit__, (None, None, None)).start()  # the other process finishes
+    table, _ = landmark_cache.load_landmarks([folder], progress=False)
+    assert len(table) == 1 and bool(table["detected"].iloc[0])
+
+
+def test_a_cache_folder_that_cannot_be_made_is_one_line_naming_the_variable(monkeypatch, tmp_path, data_dir):
+    from landmark_asl.exceptions import LandmarkASLError
+    from landmark_asl.landmark_cache import load_landmarks
+
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "landmarks").write_text("a file where the cache's folder should be")
+    monkeypatch.setenv(paths.CACHE_ENV, str(tmp_path / "cache"))
+    with pytest.raises(LandmarkASLError, match=r"cannot use the landmark cache .*landmarks: .*set LANDMARK_ASL_CACHE"):
+        load_landmarks([_one_photo_folder(tmp_path, data_dir)], progress=False)

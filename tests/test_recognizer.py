@@ -79,6 +79,24 @@ def test_an_image_without_a_hand(recognizer, synthetic_models):
     assert result == Prediction("NOTHING", 1.0, (), False, "", None, "")
     _, without = synthetic_models
     assert without.predict(empty) == Prediction("", 0.0, (), False, "", None, "")
+    # labels= that leave NOTHING out: no hand is no answer, never a class outside labels.
+    assert recognizer.predict(empty, labels="A,B") == Prediction("", 0.0, (), False, "", None, "")
+    assert recognizer.predict(empty, labels="A,nothing").label == "NOTHING"
+
+
+def test_what_cv2_imread_returns_for_a_missing_file_is_said_plainly(recognizer):
+    with pytest.raises(ImageInputError, match=r"got None instead of an image: cv2.imread returns None"):
+        recognizer.predict(None, bgr=True)
+
+
+def test_views_as_a_string_and_numpy_numbers_are_read(recognizer, data_dir):
+    assert la.load_model(views="crop, mirror").views == ("crop", "mirror")
+    assert la.load_model(views="").views == ()
+    with pytest.raises(ValueError, match="unknown view"):
+        la.load_model(views="crops")
+    assert recognizer.predict(data_dir / PHOTO, min_confidence=np.float32(0.5)).label == \
+        recognizer.predict(data_dir / PHOTO, min_confidence=0.5).label
+    assert recognizer.answerable("a,b") == ("A", "B") and len(recognizer.answerable()) == len(recognizer.classes)
 
 
 def test_labels_restrict_the_answer_and_renormalise(recognizer, data_dir):

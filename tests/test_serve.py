@@ -84,6 +84,26 @@ def test_predict_answers_a_real_photo_like_the_predict_command(client, data_dir,
     assert answer == json.loads(json.dumps(expected))  # the JSON of `landmark-asl predict --json`
 
 
+@pytest.mark.slow
+def test_predict_takes_labels_and_min_confidence_like_the_predict_command(client, data_dir, model):
+    from landmark_asl.recognizer import Recognizer, prediction_row
+
+    photo = data_dir / PHOTO
+    image = {"image": ("hand.jpeg", photo.read_bytes(), "image/jpeg")}
+    as_form = client.post("/api/predict", files=image, data={"labels": "a,b", "min_confidence": "0.99"})
+    as_query = client.post("/api/predict?labels=A,B&min_confidence=0.99", files=image)
+    with Recognizer(model) as recognizer:
+        expected = prediction_row("hand.jpeg", recognizer.predict(photo, labels="A,B", min_confidence=0.99))
+    assert as_form.status_code == as_query.status_code == 200
+    assert as_form.json() == as_query.json() == json.loads(json.dumps(expected))
+    assert {label for label, _ in as_form.json()["top_k"]} <= {"A", "B"}
+    unknown = client.post("/api/predict", files=image, data={"labels": "A,7"})
+    assert unknown.status_code == 400 and unknown.json()["error"].startswith("labels 7 are not classes")
+    for bad in ("1.5", "nan", "lots"):
+        refused = client.post("/api/predict", files=image, data={"min_confidence": bad})
+        assert refused.status_code == 400 and "min_confidence must be a number in [0, 1]" in refused.json()["error"]
+
+
 def test_predict_refuses_a_bad_image(client):
     response = client.post("/api/predict", files={"image": ("notes.jpg", b"this is not an image", "image/jpeg")})
     assert response.status_code == 400
