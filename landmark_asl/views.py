@@ -117,12 +117,14 @@ def hand_views(extractor: HandLandmarkExtractor, rgb: np.ndarray,
     detection = extractor.extract(rgb)
     if detection.landmarks is None:
         return detection, []
-    hands = [detection.landmarks]
-    for view in views:
-        found = estimate_view(extractor, rgb, detection.landmarks, view)
-        if found is not None:
-            hands.append(found)
-    return detection, hands
+    return detection, [detection.landmarks, *_view_estimates(extractor, rgb, detection.landmarks, views)]
+
+
+def _view_estimates(extractor: HandLandmarkExtractor, rgb: np.ndarray, hand: HandLandmarks,
+                    views: Sequence[str]) -> list[HandLandmarks]:
+    """The estimates of ``views`` that found a hand, in order."""
+    found = (estimate_view(extractor, rgb, hand, view) for view in views)
+    return [estimate for estimate in found if estimate is not None]
 
 
 def estimate_view(extractor: HandLandmarkExtractor, rgb: np.ndarray, hand: HandLandmarks,
@@ -191,10 +193,7 @@ def photo_probabilities(model: Any, extractor: HandLandmarkExtractor, rgb: np.nd
     hands = [detection.landmarks]
     proba = mean_probabilities(model, hands)
     if views and proba.max() < below:
-        for view in views:
-            found = estimate_view(extractor, rgb, detection.landmarks, view)
-            if found is not None:
-                hands.append(found)
+        hands += _view_estimates(extractor, rgb, detection.landmarks, views)
         proba = mean_probabilities(model, hands)
     return detection, hands, proba
 
