@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from landmark_asl.exceptions import LandmarkASLError
+from landmark_asl.exceptions import LandmarkASLError, LockedError
 from landmark_asl.paths import CACHE_ENV
 
 
@@ -136,14 +136,13 @@ def load_landmarks(
 CACHE_WAIT_S = 1800.0
 
 
-def _extract_when_free(resolved: Path, path: Path, *, wait_s: float | None = None, **kwargs: Any) -> None:
+def _extract_when_free(resolved: Path, path: Path, **kwargs: Any) -> None:
     """Fill (or resume) the cache table ``path``; while another process fills it, wait for it, then read."""
     import time
 
-    from landmark_asl.exceptions import LockedError
     from landmark_asl.extraction import extract_table
 
-    deadline = time.monotonic() + (CACHE_WAIT_S if wait_s is None else wait_s)
+    deadline = time.monotonic() + CACHE_WAIT_S
     told = False
     while True:
         try:
@@ -151,8 +150,7 @@ def _extract_when_free(resolved: Path, path: Path, *, wait_s: float | None = Non
             return
         except LockedError as exc:
             if time.monotonic() >= deadline:
-                raise LockedError(f"{exc} (waited {CACHE_WAIT_S if wait_s is None else wait_s:.0f} s for the "
-                                  "landmark cache)") from None
+                raise LockedError(f"{exc} (waited {CACHE_WAIT_S:.0f} s for the landmark cache)") from None
             if not told:
                 log(True, f"waiting: another process is filling the landmark cache {path.name}")
                 told = True
