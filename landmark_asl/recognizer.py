@@ -311,7 +311,7 @@ class Recognizer:
         -------
         list of Prediction
             ``None`` entries get the card's no-hand answer (``'NOTHING'`` with confidence 1.0,
-            or ``''`` with 0.0).
+            or ``''`` with 0.0; ``''`` too when ``labels`` leaves ``'NOTHING'`` out).
         """
         from landmark_asl.landmarks import HandLandmarks
 
