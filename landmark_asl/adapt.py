@@ -63,8 +63,8 @@ def packaged_base_rows(*, exclude_groups: Sequence[str] = ()) -> pd.DataFrame:
     path = packaged_rows_path()
     if not path.is_file():
         raise LandmarkASLError(
-            f"this install carries no packaged base rows ({path} is missing; they are built from the datasets into "
-            "the wheel: python scripts/build_adapt_base.py): set LANDMARK_ASL_DATA to the base model's datasets"
+            f"this install carries no packaged base rows ({path} is missing; a checkout rebuilds it from the "
+            "datasets: python scripts/build_adapt_base.py): set LANDMARK_ASL_DATA to the base model's datasets"
         )
     try:
         with np.load(path, allow_pickle=False) as data:
