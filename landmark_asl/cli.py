@@ -458,7 +458,7 @@ def evaluate(sources: tuple[str, ...], model: Path | None, labels: str | None, m
               help="Frames whose class probabilities are averaged.")
 @click.option("--threshold", default=0.3, show_default=True, type=_FiniteRange(0, 1),
               help="No letter is shown below this smoothed probability.")
-@click.option("--stable-frames", default=6, show_default=True, type=click.IntRange(1),
+@click.option("--stable-frames", default=7, show_default=True, type=click.IntRange(1),
               help="Held (still) frames a letter must be shown to be committed.")
 @click.option("--release-frames", default=2, show_default=True, type=click.IntRange(1),
               help="Frames of no hand or another shape before the same letter commits again.")

@@ -111,7 +111,7 @@ class LiveSettings:
 
     smoothing_window: int = 3
     threshold: float = 0.3
-    stable_frames: int = 6
+    stable_frames: int = 7
     release_frames: int = 2
     mirror: bool = False
     margin: float = 0.05
@@ -212,8 +212,9 @@ class Speller:
     something definite other than it (no hand, ``NOTHING`` or another label), or one frame
     where the hand has slid or bounced away from where the label was committed
     (``moved=True``: a double letter signed without dropping the hand). Frames where no label
-    is shown although a hand is there (below threshold) neither count towards a release nor
-    interrupt one. ``SPACE`` appends ``' '``, ``DEL`` removes the last character, ``NOTHING``
+    is shown although a hand is there (below threshold or margin) neither count towards a release
+    nor interrupt one, and they pause a commit's count without restarting it (a held letter the
+    model is unsure of is shown on some frames only). ``SPACE`` appends ``' '``, ``DEL`` removes the last character, ``NOTHING``
     never commits, any other label is appended as it is.
 
     Parameters
@@ -306,6 +307,8 @@ class Speller:
                 if self._released >= self.release_frames:
                     self._held, self._released = None, 0
         if shown is None:
+            if hand and label is None:
+                return None  # a held hand shown below threshold or margin: the count waits, it does not restart
             self._candidate, self._count = None, 0
             return None
         if shown != self._candidate:
