@@ -21,10 +21,16 @@ Training candidates (``--candidate``):
   group's rows only, on the same features; when the base forest's top class lies in a group, the
   group's probability mass is shared as the specialist says.
 
+XGBoost beside the forest: ``run --xgb-only`` fits XGBoost alone and writes
+``<candidate>_s<seeds>_xgb.npz`` beside the forest's run, so a stored forest run is reused;
+``report base:rf+xgb`` averages the two, ``base:rf+xgb+w0.3`` weighs XGBoost 0.3, ``base:rf+xgb+wdev``
+chooses the weight for each held-out fold on the other folds only. A run writes its file after
+every fold (``folds_done``); a report of an unfinished run scores every name on the finished folds.
+
 Usage::
 
-    python scripts/exp_newsigner.py run --candidate base [--xgb] [--seeds 0] [--quick]
-    python scripts/exp_newsigner.py report [NAME ...]   # NAME like base, base+mirror, base+rf_xgb
+    python scripts/exp_newsigner.py run --candidate base [--xgb | --xgb-only] [--seeds 0] [--quick]
+    python scripts/exp_newsigner.py report [NAME ...] [--seeds 0]   # NAME like base, base:rf+mirror, base:rf+xgb
 
 Writes ``out/newsigner/<candidate>_s<seeds>.npz`` (out-of-fold probabilities) and prints
 Markdown. Figures: README "A new signer".
@@ -100,12 +106,16 @@ def run(args: argparse.Namespace) -> None:
     groups = table["group"].astype(str).to_numpy()
     detected = table["detected"].astype(bool).to_numpy()
     classes = sorted(set(table["label"][detected]))
-    models = ["rf"] + (["xgb"] if args.xgb else [])
+    models = (["rf"] if not args.xgb_only else []) + (["xgb"] if args.xgb or args.xgb_only else [])
     kinds = ["plain", *VIEWS] + ([f"spec_{g}" for g in SPECIALISTS] if args.candidate == "specialist" else [])
     oof = {(m, k, s): np.full((len(table), len(classes)), np.nan) for m in models for k in kinds for s in args.seeds}
     # Folds whose photos' views are extracted first come first (extract_views.py may still run).
     order = ["ml_slr", "massey", "asl2text/test", "asl2text/train"]
     folds = sorted(set(groups), key=lambda f: (next((i for i, o in enumerate(order) if f.startswith(o)), -1), f))
+    OUT.mkdir(parents=True, exist_ok=True)
+    suffix = "_xgb" if args.xgb_only else ""  # beside the forest's file of the same seeds; report reads both
+    path = OUT / f"{'q' if args.quick else ''}{args.candidate}_s{''.join(map(str, args.seeds))}{suffix}.npz"
+    done: list[str] = []
     for fold in folds:
         held = groups == fold
         test = held & detected
@@ -113,7 +123,9 @@ def run(args: argparse.Namespace) -> None:
         for seed in args.seeds:
             for model in models:
                 start = time.perf_counter()
-                params = RECIPE["params"] if model == "rf" else {"handshape": True}
+                params = RECIPE["params"] if model == "rf" else {"handshape": True,
+                                                                  "n_estimators": args.xgb_rounds,
+                                                                  "learning_rate": 20.0 / args.xgb_rounds}
                 if args.quick and model == "rf":
                     params = {**params, "n_estimators": 25}
                 augment = None if args.quick else RECIPE["augment"]
@@ -140,10 +152,12 @@ def run(args: argparse.Namespace) -> None:
                         oof[("rf", f"spec_{g}", seed)][np.ix_(test, scols)] = spec.predict_proba(
                             model_inputs("rf", spec, table[test]))
                 log(True, f"{args.candidate} {model} without {fold} seed {seed}: {time.perf_counter() - start:.0f} s")
-    OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"{'q' if args.quick else ''}{args.candidate}_s{''.join(map(str, args.seeds))}.npz"
-    np.savez_compressed(path, classes=np.array(classes), sample_id=table["sample_id"].to_numpy().astype(str),
-                        **{"|".join(map(str, k)): v for k, v in oof.items()})
+        done.append(fold)
+        # Written after every fold: a run cut short still leaves its finished folds (``folds_done``).
+        tmp = path.with_suffix(".part.npz")
+        np.savez_compressed(tmp, classes=np.array(classes), sample_id=table["sample_id"].to_numpy().astype(str),
+                            folds_done=np.array(done), **{"|".join(map(str, k)): v for k, v in oof.items()})
+        tmp.replace(path)
     log(True, f"-> {path}")
 
 
@@ -160,26 +174,39 @@ def _fold_views(folder: Path, rows: pd.DataFrame) -> pd.DataFrame:
     return views[views["detected"].astype(bool) & views["sample_id"].isin(set(rows["sample_id"]))]
 
 
-def combine(data: dict[str, np.ndarray], recipe: str, seed: int, classes: list[str]) -> np.ndarray:
-    """Out-of-fold probabilities of a combination like ``rf+mirror+crop`` or ``rf+xgb`` or ``rf+spec``."""
+def combine(data: dict[str, np.ndarray], recipe: str, seed: int, classes: list[str],
+            table: pd.DataFrame | None = None) -> np.ndarray:
+    """Out-of-fold probabilities of a combination like ``rf+mirror+crop`` or ``rf+xgb`` or ``rf+spec``.
+
+    ``rf+xgb`` averages the two models' probabilities; ``rf+xgb+w0.3`` gives XGBoost the weight 0.3;
+    ``rf+xgb+wdev`` chooses the weight for each held-out fold on the other folds (needs ``table``),
+    from ``XGB_WEIGHTS``, by their mean accuracy on the rows with a hand.
+    """
     parts = recipe.split("+")
     models = [p for p in parts if p in ("rf", "xgb")] or ["rf"]
+    if "wdev" in parts:
+        return _dev_weighted(data, parts, seed, classes, table)
+    weights = [float(p[1:]) for p in parts if p.startswith("w") and p[1:].replace(".", "", 1).isdigit()]
+    xgb_weight = weights[0] if weights else 0.5
     views = ["plain"] + [p for p in parts if p in VIEWS]
-    total, count = 0.0, 0.0
+    proba = 0.0
     for model in models:
+        total, count = 0.0, 0.0
         for view in views:
-            proba = data[f"{model}|{view}|{seed}"]
-            have = ~np.isnan(proba).all(axis=1)
-            total = total + np.where(have[:, None], np.nan_to_num(proba), 0.0)
+            part = data[f"{model}|{view}|{seed}"]
+            have = ~np.isnan(part).all(axis=1)
+            total = total + np.where(have[:, None], np.nan_to_num(part), 0.0)
             count = count + have
-    proba = total / np.maximum(count, 1)[:, None]
+        weight = 1.0 if len(models) == 1 else (xgb_weight if model == "xgb" else 1.0 - xgb_weight)
+        proba = proba + weight * total / np.maximum(count, 1)[:, None]
     below = [float(p[len("below"):]) for p in parts if p.startswith("below")]
     if below:
         # Views only where the first estimate's calibrated confidence is under the threshold, as
         # views.photo_probabilities does (the shipped model's temperature stands in for the fold's).
         from landmark_asl.calibration import TemperatureScaling
 
-        first = combine(data, "+".join(p for p in parts if p in ("rf", "xgb")) or "rf", seed, classes)
+        first = combine(data, "+".join(p for p in parts if p in ("rf", "xgb") or p.startswith("w")) or "rf",
+                        seed, classes, table)
         scaling = TemperatureScaling.from_dict({"method": "temperature", "temperature": GATE_TEMPERATURE,
                                                 "smoothing": 0.001})
         have = first.sum(axis=1) > 0
@@ -205,18 +232,60 @@ def combine(data: dict[str, np.ndarray], recipe: str, seed: int, classes: list[s
     return proba
 
 
+#: XGBoost's weights tried by ``wdev`` (0: the forest alone, 1: XGBoost alone).
+XGB_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+
+
+def _dev_weighted(data: dict[str, np.ndarray], parts: list[str], seed: int, classes: list[str],
+                  table: pd.DataFrame) -> np.ndarray:
+    """``combine`` with XGBoost's weight chosen for each held-out fold on the other scored folds only."""
+    rest = [p for p in parts if p != "wdev"]
+    groups = table["group"].astype(str).to_numpy()
+    detected = table["detected"].astype(bool).to_numpy()
+    truth = table["label"].astype(str).to_numpy()
+    folds = sorted(set(groups))
+    tries = {w: combine(data, "+".join(rest + [f"w{w}"]), seed, classes, table) for w in XGB_WEIGHTS}
+    right = {w: np.asarray(classes, dtype=object)[p.argmax(axis=1)] == truth for w, p in tries.items()}
+    accuracy = {(w, f): right[w][detected & (groups == f)].mean() for w in XGB_WEIGHTS for f in folds
+                if (detected & (groups == f)).any()}
+    scored = [f for f in folds if f not in APART and (0.5, f) in accuracy]
+    proba = tries[0.5].copy()
+    for fold in folds:
+        others = [f for f in scored if f != fold]
+        best = max(XGB_WEIGHTS, key=lambda w: (np.mean([accuracy[(w, f)] for f in others]), -abs(w - 0.5)))
+        held = groups == fold
+        proba[held] = tries[best][held]
+        log(True, f"wdev seed {seed}: {fold} -> xgb weight {best}")
+    return proba
+
+
 def report(args: argparse.Namespace) -> None:
     table = load_table(args.cache_dir, 2).reset_index(drop=True)
+    ids = table["sample_id"].to_numpy().astype(str)
+    files = {name: sorted(p for p in OUT.glob(f"{name.partition(':')[0]}_s*.npz") if ".part." not in p.name)
+             for name in args.names}  # one file per run: their seeds together
+    # A run cut short (``folds_done``): every name is scored on the folds all its runs finished.
+    unfinished = [set(np.load(p)["folds_done"]) for ps in files.values() for p in ps if "folds_done" in np.load(p)]
+    keep = np.ones(len(table), dtype=bool)
+    if unfinished:
+        keep = table["group"].astype(str).isin(set.intersection(*unfinished)).to_numpy()
+        print(f"scored on the {len(set.intersection(*unfinished))} finished folds only: "
+              f"{', '.join(sorted(set.intersection(*unfinished)))}")
+        table = table[keep].reset_index(drop=True)
     rows = []
     for name in args.names:
         candidate, _, recipe = name.partition(":")
-        paths = sorted(OUT.glob(f"{candidate}_s*.npz"))  # one file per run: their seeds together
+        paths = files[name]
         data = {k: v for path in paths for k, v in np.load(path, allow_pickle=False).items()}
+        assert (data["sample_id"] == ids).all()
+        data = {k: v[keep] if k.count("|") == 2 else v for k, v in data.items()}
         path = ", ".join(map(str, paths))
         classes = [str(c) for c in data["classes"]]
-        assert (data["sample_id"] == table["sample_id"].to_numpy().astype(str)).all()
-        seeds = sorted({int(k.split("|")[2]) for k in data if k.count("|") == 2})
-        oof = {s: combine(data, recipe or "rf", s, classes) for s in seeds}
+        models = [p for p in (recipe or "rf").split("+") if p in ("rf", "xgb")] or ["rf"]
+        seeds = sorted(int(k.split("|")[2]) for k in data if k.count("|") == 2 and k.startswith(f"{models[0]}|plain|")
+                       and all(f"{m}|plain|{k.split('|')[2]}" in data for m in models)
+                       and (args.seeds is None or int(k.split("|")[2]) in args.seeds))
+        oof = {s: combine(data, recipe or "rf", s, classes, table) for s in seeds}
         result = score_predictions(table, oof, classes, apart=APART)
         s = result["summary"]
         rows.append((name, s))
@@ -249,6 +318,10 @@ def report(args: argparse.Namespace) -> None:
         print(f"| {name} | {s['mean_accuracy']:.1%} ({s['mean_accuracy_seed_sd']:.1%}) | {s['worst_fold']} "
               f"{s['worst_accuracy']:.1%} | " + " | ".join(
                   f"{g[k]['rate']:.1%} (w {g[k]['worst_rate']:.0%})" if k in g else "-" for k in groups) + " |")
+    print("\nErrors per seed (mean over seeds):")
+    for name, s in rows:
+        g = s["errors"]["groups"]
+        print(f"- {name}: " + ", ".join(f"{k} {g[k]['errors']:.1f}" for k in groups if k in g))
     if args.folds:
         for name, s in rows:
             print(f"\n{name}: " + ", ".join(f"{r['fold']} {r['accuracy_detected']:.1%}" for r in s["per_fold"]))
@@ -262,6 +335,10 @@ def main(argv: list[str] | None = None) -> int:
                    choices=["base", "no_still_z", "geo_hand", "clean", "specialist"])
     r.add_argument("--flagged", type=Path, default=None)
     r.add_argument("--xgb", action="store_true")
+    r.add_argument("--xgb-only", action="store_true",
+                   help="Fit XGBoost alone (written as <candidate>_s<seeds>_xgb.npz, beside a forest run's file).")
+    r.add_argument("--xgb-rounds", type=int, default=200,
+                   help="XGBoost's boosting rounds, learning rate 20 / rounds (200: the class's defaults).")
     r.add_argument("--quick", action="store_true",
                    help="Screening: 25 trees, no augmentation (written as q<candidate>, e.g. report qbase).")
     r.add_argument("--seeds", type=lambda t: [int(x) for x in t.split(",")], default=[0])
@@ -269,6 +346,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("names", nargs="+", help="CANDIDATE[:COMBINATION], e.g. base:rf+mirror, base:rf+xgb")
     p.add_argument("--cleanlab", default=None, help="Write the rows cleanlab flags (JSON of sample ids) here.")
     p.add_argument("--folds", action="store_true")
+    p.add_argument("--seeds", type=lambda t: [int(x) for x in t.split(",")], default=None,
+                   help="Score these seeds only (default: every seed each combination has).")
     p.add_argument("--write-lodo", default=None, metavar="FILE",
                    help="Write the (one) named combination's protocol result for train_default.py --lodo-json.")
     for q in (r, p):
