@@ -166,8 +166,8 @@ def load_pixels(
     Parameters
     ----------
     manifest : pandas.DataFrame with a ``source`` column, or sequence of str
-        Rows from :func:`landmark_asl.datasets.load_manifest`; each source is read with
-        :func:`landmark_asl.datasets.read_sample` (files and Sign-MNIST ``<csv>#<row>`` rows).
+        Rows from :func:`landmark_asl.data.datasets.load_manifest`; each source is read with
+        :func:`landmark_asl.data.datasets.read_sample` (files and Sign-MNIST ``<csv>#<row>`` rows).
     image_size : int, default=28
         Side of the square output images (``cv2.INTER_AREA`` resize).
     grayscale : bool, default=False
@@ -184,7 +184,7 @@ def load_pixels(
         Only with ``return_failed=True``: True where the source could not be read. Count those rows
         as wrong predictions (or drop them) rather than scoring the blank image.
     """
-    from landmark_asl.datasets import read_sample
+    from landmark_asl.data.datasets import read_sample
     from landmark_asl.exceptions import DatasetError
 
     if image_size < 1:
@@ -633,7 +633,7 @@ class PixelCNNClassifier(ClassifierMixin, BaseEstimator):
     def save_artifact(self, directory: str | Path) -> list[str]:
         """Write the weights (``cnn_state.pt``, a state_dict) and ``cnn_config.json``.
 
-        Called by :func:`landmark_asl.persistence.save_model`; no pickle is written, so loading
+        Called by :func:`landmark_asl.model.store.save_model`; no pickle is written, so loading
         runs no code from the file.
 
         Parameters

@@ -2,7 +2,7 @@
 
 For each held-out user (a signer or session never trained on): a base model of the shipped
 recipe (``RECIPE`` of ``scripts/train_default.py``) is trained on every other source except
-that user and a "forget" set; then ``landmark_asl.adapt.adapt_model`` adds k samples per
+that user and a "forget" set; then ``landmark_asl.training.adapt.adapt_model`` adds k samples per
 letter of the user (k = 3, 5, 10, drawn from a fixed pool of 10 per letter) and the model is
 scored on the user's OTHER photos (the same ones for every k) and on the forget set (never
 trained on by either model: what the personal model forgets shows there).
@@ -33,10 +33,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from landmark_asl.adapt import DEFAULT_WEIGHT, PERSONAL_COPIES, adapt_model, packaged_base_rows
-from landmark_asl.features import raw_features
-from landmark_asl.persistence import load_model, save_model
-from landmark_asl.training import fit_estimator
+from landmark_asl.training.adapt import DEFAULT_WEIGHT, PERSONAL_COPIES, adapt_model, packaged_base_rows
+from landmark_asl.estimators.features import raw_features
+from landmark_asl.model.store import load_model, save_model
+from landmark_asl.training.train import fit_estimator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_lodo import load_table  # noqa: E402

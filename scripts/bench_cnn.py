@@ -8,7 +8,7 @@ Experiments (``--experiments``, comma-separated):
   ``--image-size`` (28, like the library default); the same model is then tested on the ``massey`` letters.
 
 Run: ``python scripts/bench_cnn.py --output results/cnn_bench.json``. Reads the data from
-``landmark_asl.datasets.data_root()``; downloads nothing.
+``landmark_asl.data.datasets.data_root()``; downloads nothing.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 from landmark_asl.cnn import AUGMENT_RANGES, PixelCNNClassifier, load_pixels
-from landmark_asl.datasets import drop_duplicates, load_manifest
-from landmark_asl.splits import apply_split, make_cross_dataset_split, make_split
+from landmark_asl.data.datasets import drop_duplicates, load_manifest
+from landmark_asl.data.splits import apply_split, make_cross_dataset_split, make_split
 
 
 def pixels_for(manifest: pd.DataFrame, image_size: int, grayscale: bool, cache: Path | None, key: str) -> np.ndarray:

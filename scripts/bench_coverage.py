@@ -24,10 +24,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from landmark_asl.datasets import load_manifest  # noqa: E402
+from landmark_asl.data.datasets import load_manifest  # noqa: E402
 from landmark_asl.labels import LETTERS  # noqa: E402
-from landmark_asl.extraction import extract_table, quiet_native_logs, read_table  # noqa: E402
-from landmark_asl.landmarks import RECOVERY_STRATEGIES, ExtractorSettings  # noqa: E402
+from landmark_asl.data.extraction import extract_table, quiet_native_logs, read_table  # noqa: E402
+from landmark_asl.hands.landmarks import RECOVERY_STRATEGIES, ExtractorSettings  # noqa: E402
 
 DATASETS = ("asl_alphabet_64/test", "asl2text/test", "massey", "asl_alphabet_200_official_test")
 

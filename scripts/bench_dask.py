@@ -22,8 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from landmark_asl.datasets import data_root
-from landmark_asl.extraction import extract_table
+from landmark_asl.data.datasets import data_root
+from landmark_asl.data.extraction import extract_table
 
 
 def _images(n: int, folder: Path) -> Path:

@@ -28,9 +28,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from landmark_asl.datasets import load_manifest, read_sample  # noqa: E402
-from landmark_asl.extraction import extract_table, quiet_native_logs  # noqa: E402
-from landmark_asl.landmarks import ExtractorSettings, model_bundle_path  # noqa: E402
+from landmark_asl.data.datasets import load_manifest, read_sample  # noqa: E402
+from landmark_asl.data.extraction import extract_table, quiet_native_logs  # noqa: E402
+from landmark_asl.hands.landmarks import ExtractorSettings, model_bundle_path  # noqa: E402
 
 
 def sample_manifest(dataset: str, n_images: int):

@@ -67,7 +67,7 @@ def bare_detector_fps(video: Path, extractor_settings) -> float:
     """Frames per second of the bare detector over the video: read, BGR->RGB, detect_video; from the first result on."""
     import cv2
 
-    from landmark_asl.landmarks import HandLandmarkExtractor
+    from landmark_asl.hands.landmarks import HandLandmarkExtractor
 
     capture = cv2.VideoCapture(str(video))
     fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
@@ -103,11 +103,11 @@ def main() -> int:
     import cv2
 
     cv2.setNumThreads(1)
-    from landmark_asl.datasets import data_root
+    from landmark_asl.data.datasets import data_root
     from landmark_asl.exceptions import LandmarkASLError
-    from landmark_asl.extraction import quiet_native_logs
-    from landmark_asl.live import LiveRecognizer, LiveSettings
-    from landmark_asl.persistence import load_model
+    from landmark_asl.data.extraction import quiet_native_logs
+    from landmark_asl.live.speller import LiveRecognizer, LiveSettings
+    from landmark_asl.model.store import load_model
 
     quiet_native_logs()
     try:

@@ -33,10 +33,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from landmark_asl.datasets import data_root, load_landmark_csv
-from landmark_asl.estimators import parse_params
-from landmark_asl.landmark_cache import load_landmarks
-from landmark_asl.lodo import format_confusions, format_folds, leave_one_group_out
+from landmark_asl.data.datasets import data_root, load_landmark_csv
+from landmark_asl.estimators.registry import parse_params
+from landmark_asl.data.landmark_cache import load_landmarks
+from landmark_asl.evaluation.lodo import format_confusions, format_folds, leave_one_group_out
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # The shipped model's classes, forest and recipe: one definition, in the script that builds it.
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                              "mix; repeatable.")
     parser.add_argument("--views", default=None, metavar="NAMES",
                         help="Score each held-out photo on the mean over its landmarks and these views "
-                             "(comma-separated, landmark_asl.views.VIEWS), read from --views-dir.")
+                             "(comma-separated, landmark_asl.hands.views.VIEWS), read from --views-dir.")
     parser.add_argument("--views-dir", type=Path, default=Path(".cache/views"))
     parser.add_argument("--json", type=Path, default=None, help="Write the results as JSON here.")
     args = parser.parse_args(argv)

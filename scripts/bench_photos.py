@@ -28,9 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from landmark_asl.datasets import data_root
+from landmark_asl.data.datasets import data_root
 from landmark_asl.labels import normalize_label
-from landmark_asl.persistence import load_model
+from landmark_asl.model.store import load_model
 
 SIGNERS = [f"ml_slr/user_{i}" for i in (3, 4, 5, 6, 7, 9, 10)]
 
@@ -42,8 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--views", default="none", help="Comma-separated views, or 'none'.")
     parser.add_argument("--timing", type=int, default=0, metavar="N")
     args = parser.parse_args(argv)
-    from landmark_asl.extraction import quiet_native_logs
-    from landmark_asl.recognizer import Recognizer, prediction_row
+    from landmark_asl.data.extraction import quiet_native_logs
+    from landmark_asl.model.recognizer import Recognizer, prediction_row
 
     quiet_native_logs()
     views = () if args.views == "none" else tuple(args.views.split(","))
@@ -83,9 +83,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def timing(model, folders: list[str], views: tuple[str, ...], n: int) -> int:
     """Median time of one photo's answer with no view and with ``views``, alternating photo by photo."""
-    from landmark_asl.images import read_image
-    from landmark_asl.landmarks import HandLandmarkExtractor
-    from landmark_asl.views import photo_probabilities
+    from landmark_asl.hands.images import read_image
+    from landmark_asl.hands.landmarks import HandLandmarkExtractor
+    from landmark_asl.hands.views import photo_probabilities
 
     photos = sorted(p for f in folders for p in (Path(f) if Path(f).is_dir() else data_root() / f).rglob("*")
                     if p.suffix.lower() in (".jpg", ".jpeg", ".png"))

@@ -34,9 +34,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from landmark_asl.estimators import make_estimator
-from landmark_asl.features import augment_landmarks, raw_features
-from landmark_asl.persistence import load_model, save_model
+from landmark_asl.estimators.registry import make_estimator
+from landmark_asl.estimators.features import augment_landmarks, raw_features
+from landmark_asl.model.store import load_model, save_model
 
 DEFAULT_TABLE = Path(".cache/plain/asl2text_train.parquet")  # written by scripts/extract_plain.py
 
@@ -129,9 +129,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _old_predict(model, path: Path) -> str:
     """Photo -> letter as before the recognizer: a new extractor for the call (predict_images, /api/predict)."""
-    from landmark_asl.features import raw_features_from_hands
-    from landmark_asl.images import read_image
-    from landmark_asl.landmarks import HandLandmarkExtractor
+    from landmark_asl.estimators.features import raw_features_from_hands
+    from landmark_asl.hands.images import read_image
+    from landmark_asl.hands.landmarks import HandLandmarkExtractor
 
     with HandLandmarkExtractor(model.card.extractor_settings) as extractor:
         hand = extractor.extract(read_image(path)).landmarks
@@ -143,12 +143,12 @@ def _old_predict(model, path: Path) -> str:
 _COLD = """
 import sys, time
 start, cpu = time.perf_counter(), time.process_time()
-from landmark_asl.extraction import quiet_native_logs
+from landmark_asl.data.extraction import quiet_native_logs
 quiet_native_logs()
 if sys.argv[1] == "before":
     sys.path.insert(0, sys.argv[3])
     from bench_predict import _old_predict
-    from landmark_asl.persistence import load_model
+    from landmark_asl.model.store import load_model
     label = _old_predict(load_model(None), sys.argv[2])
 else:
     import landmark_asl as la
@@ -174,8 +174,8 @@ def _cold_seconds(photo: Path, repeats: int = 5) -> dict[str, tuple[float, float
 def bench_images(n: int) -> int:
     """One photo from a cold start and an ``n``-photo loop: the recognizer against a new extractor per call."""
     import landmark_asl as la
-    from landmark_asl.datasets import data_root
-    from landmark_asl.extraction import quiet_native_logs
+    from landmark_asl.data.datasets import data_root
+    from landmark_asl.data.extraction import quiet_native_logs
 
     quiet_native_logs()
     photos = sorted((data_root() / "asl2text" / "test").rglob("*.jpg"))

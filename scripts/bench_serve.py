@@ -1,6 +1,6 @@
 """Benchmark of `landmark-asl serve`: frame round trip over the WebSocket and sustained frames per second per client, with 1 and 4 concurrent clients on localhost.
 
-The server runs as its own process (``python -m landmark_asl.cli serve``) on a free port of
+The server runs as its own process (``python -m landmark_asl.cli.commands serve``) on a free port of
 127.0.0.1; the clients run in this process (asyncio, the ``websockets`` client) and behave like
 the page: each sends its next 640x480 JPEG only when the previous result has arrived. The frames
 are real asl2text/test photos (letters of HELLO, scaled to 480x480, edges repeated to 640x480,
@@ -65,7 +65,7 @@ def free_port() -> int:
 
 def start_server(port: int, model: str | None, personal_dir: str, cache_dir: str) -> subprocess.Popen:
     """`landmark-asl serve` in its own process; returns once /api/health answers."""
-    command = [sys.executable, "-m", "landmark_asl.cli", "serve", "--port", str(port), "--personal-dir", personal_dir,
+    command = [sys.executable, "-m", "landmark_asl.cli.commands", "serve", "--port", str(port), "--personal-dir", personal_dir,
                "--cache-dir", cache_dir]
     if model:
         command += ["--model", model]
@@ -192,7 +192,7 @@ def main() -> int:
 
     import tempfile
 
-    from landmark_asl.datasets import data_root
+    from landmark_asl.data.datasets import data_root
 
     frames = real_frames(data_root())
     sizes = [len(f) for f in frames]

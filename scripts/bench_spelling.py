@@ -79,8 +79,8 @@ POINTING = {"massey": ["1", "D"], "asl2text/test": ["D"]}
 
 def held_out_model(name: str, cache_dir: Path, work_dir: Path, n_jobs: int):
     """The model trained without source ``name`` (trained once, then loaded from the cache)."""
-    from landmark_asl.persistence import load_model
-    from landmark_asl.training import train_model
+    from landmark_asl.model.store import load_model
+    from landmark_asl.training.train import train_model
 
     _, sources = HELD_OUT[name]
     recipe = {"sources": sources, **CHOSEN, "calibrate": True, "labels": LABELS}
@@ -125,7 +125,7 @@ def photo_pool(dataset: str, cache_dir: Path) -> dict[str, list[str]]:
     only at a lower threshold or mirrored are left out: the live loop's video-mode detector has
     no such passes, and a photo it cannot see would measure the detector, not the spelling.
     """
-    from landmark_asl.landmark_cache import load_landmarks
+    from landmark_asl.data.landmark_cache import load_landmarks
 
     table, _ = load_landmarks([dataset], cache_dir=cache_dir, progress=False)
     table = table[table["detected"].astype(bool) & table["strategy"].isin(["plain", "pad"])]
@@ -456,7 +456,7 @@ def build_clips(source: str, cache_dir: Path, seed: int = 0) -> list[Clip]:
 def _load_photo(path: str, size: int) -> tuple[np.ndarray, np.ndarray]:
     import cv2
 
-    from landmark_asl.images import read_image
+    from landmark_asl.hands.images import read_image
 
     rgb = cv2.resize(read_image(path), (size, size), interpolation=cv2.INTER_AREA)
     border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
@@ -523,8 +523,8 @@ def detect_clip(clip: Clip) -> list:
     """Hands found by a fresh video-mode extractor in each frame of the clip (None: no hand)."""
     import cv2
 
-    from landmark_asl.extraction import quiet_native_logs
-    from landmark_asl.landmarks import HandLandmarkExtractor
+    from landmark_asl.data.extraction import quiet_native_logs
+    from landmark_asl.hands.landmarks import HandLandmarkExtractor
 
     cv2.setNumThreads(1)
     quiet_native_logs()
@@ -581,7 +581,7 @@ def edit_ops(truth: str, guess: str) -> tuple[int, int, int]:
 def spell_clip(model, settings, hands: list, *, suggest: bool = False):
     """(frame, label, text) of every commit of the live loop over the clip's detected hands, and the text
     (with ``suggest``: and the three words suggested for it at the end)."""
-    from landmark_asl.live import LiveRecognizer
+    from landmark_asl.live.speller import LiveRecognizer
 
     recognizer = LiveRecognizer(model, settings)
     commits = []
@@ -658,7 +658,7 @@ class MemoModel:
 
 
 def setting_value(name: str, value: str):
-    from landmark_asl.live import LiveSettings
+    from landmark_asl.live.speller import LiveSettings
 
     kinds = {f.name: f.type for f in dataclasses.fields(LiveSettings)}
     if name not in kinds:
@@ -685,7 +685,7 @@ def run_grid(grid: list[str], base: dict, clips, hands, model, *, alphabet: bool
     """
     import itertools
 
-    from landmark_asl.live import LiveSettings
+    from landmark_asl.live.speller import LiveSettings
 
     axes = [(item.partition("=")[0], [setting_value(item.partition("=")[0], v) for v in item.partition("=")[2].split(",")])
             for item in grid]
@@ -756,10 +756,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--alphabet-seeds", default="0,1,2,3,4,5", help="Comma-separated alphabet renderings.")
     parser.add_argument("--json", type=Path, default=None, help="Write the results as JSON here.")
     args = parser.parse_args(argv)
-    from landmark_asl.extraction import quiet_native_logs
+    from landmark_asl.data.extraction import quiet_native_logs
 
     quiet_native_logs()
-    from landmark_asl.live import LiveSettings
+    from landmark_asl.live.speller import LiveSettings
 
     settings = LiveSettings(**parse_settings(args.setting))
     results = {"settings": dataclasses.asdict(settings), "sources": {}}

@@ -76,9 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--random-state", type=int, default=0)
     args = parser.parse_args(argv)
 
-    from landmark_asl.comparison import compare
-    from landmark_asl.reporting import format_table, summary_rows
-    from landmark_asl.extraction import quiet_native_logs
+    from landmark_asl.evaluation.comparison import compare
+    from landmark_asl.evaluation.reporting import format_table, summary_rows
+    from landmark_asl.data.extraction import quiet_native_logs
 
     quiet_native_logs()
     models = tuple(m.strip() for m in args.models.split(",") if m.strip())

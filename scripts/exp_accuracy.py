@@ -39,9 +39,9 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 
-from landmark_asl.datasets import load_landmark_csv
-from landmark_asl.trees import XGBLandmarkClassifier
-from landmark_asl.features import LandmarkNormalizer, _canonical, _hand_frame, augment_landmarks, raw_features
+from landmark_asl.data.datasets import load_landmark_csv
+from landmark_asl.estimators.trees import XGBLandmarkClassifier
+from landmark_asl.estimators.features import LandmarkNormalizer, _canonical, _hand_frame, augment_landmarks, raw_features
 
 LETTERS = {chr(c) for c in range(ord("A"), ord("Z") + 1)}
 

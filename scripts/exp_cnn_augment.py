@@ -17,8 +17,8 @@ import time
 import numpy as np
 
 from landmark_asl import cnn
-from landmark_asl.datasets import drop_duplicates, load_manifest
-from landmark_asl.splits import apply_split, make_split
+from landmark_asl.data.datasets import drop_duplicates, load_manifest
+from landmark_asl.data.splits import apply_split, make_split
 
 AUGMENTATIONS: dict[str, dict[str, tuple[float, float]]] = {
     "mild": {

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from landmark_asl.estimators import build_estimator
-from landmark_asl.evaluation import calibration_metrics
-from landmark_asl.features import augment_landmarks, raw_features
-from landmark_asl.lodo import add_scaled_calibration
+from landmark_asl.estimators.registry import build_estimator
+from landmark_asl.evaluation.metrics import calibration_metrics
+from landmark_asl.estimators.features import augment_landmarks, raw_features
+from landmark_asl.evaluation.lodo import add_scaled_calibration
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_lodo import APART, load_folds  # noqa: E402

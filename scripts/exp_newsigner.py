@@ -4,7 +4,7 @@ One run per training candidate fits each fold once and keeps every held-out phot
 probabilities from its own landmarks AND from each extra view (``scripts/extract_views.py``),
 and, with ``--xgb``, from an XGBoost model too; ``--report`` then scores any combination
 (views averaged, rf+xgb averaged, a specialist second look) with
-:func:`landmark_asl.lodo.score_predictions`, so test-time candidates cost no extra fit.
+:func:`landmark_asl.evaluation.lodo.score_predictions`, so test-time candidates cost no extra fit.
 
 Training candidates (``--candidate``):
 
@@ -45,10 +45,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_lodo import APART, CSV_SOURCES, IMAGE_SOURCES, load_table  # noqa: E402
 from train_default import RECIPE  # noqa: E402
 
-from landmark_asl.landmark_cache import log  # noqa: E402
-from landmark_asl.lodo import score_predictions  # noqa: E402
-from landmark_asl.training import fit_estimator, model_inputs  # noqa: E402
-from landmark_asl.views import VIEWS  # noqa: E402
+from landmark_asl.data.landmark_cache import log  # noqa: E402
+from landmark_asl.evaluation.lodo import score_predictions  # noqa: E402
+from landmark_asl.training.train import fit_estimator, model_inputs  # noqa: E402
+from landmark_asl.hands.views import VIEWS  # noqa: E402
 
 OUT = Path("out/newsigner")
 #: Temperature of the shipped model's card (0.66 before issue 21), for the ``below<t>`` gate.
@@ -177,7 +177,7 @@ def combine(data: dict[str, np.ndarray], recipe: str, seed: int, classes: list[s
     if below:
         # Views only where the first estimate's calibrated confidence is under the threshold, as
         # views.photo_probabilities does (the shipped model's temperature stands in for the fold's).
-        from landmark_asl.calibration import TemperatureScaling
+        from landmark_asl.estimators.calibration import TemperatureScaling
 
         first = combine(data, "+".join(p for p in parts if p in ("rf", "xgb")) or "rf", seed, classes)
         scaling = TemperatureScaling.from_dict({"method": "temperature", "temperature": GATE_TEMPERATURE,

@@ -2,7 +2,7 @@
 
 `scripts/exp_features.py`, `scripts/exp_accuracy.py` and `scripts/bench_predict.py` read
 these tables from `.cache/plain/<name>.parquet` (or `--out`). They are ordinary landmark
-tables written by `landmark_asl.extraction.extract_table` with `recovery=False`, so the
+tables written by `landmark_asl.data.extraction.extract_table` with `recovery=False`, so the
 figures of those scripts describe what MediaPipe's plain pass finds.
 
     python scripts/extract_plain.py [--out .cache/plain] [--n-jobs 2] [--only asl2text_train,...]
@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from landmark_asl.extraction import extract_table
-from landmark_asl.landmarks import ExtractorSettings
+from landmark_asl.data.extraction import extract_table
+from landmark_asl.hands.landmarks import ExtractorSettings
 
 TABLES = {
     "asl2text_train": "asl2text/train",

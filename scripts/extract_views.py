@@ -1,6 +1,6 @@
-"""Extract the extra landmark views (landmark_asl.views) of every photo with a hand of the dev protocol's image sources.
+"""Extract the extra landmark views (landmark_asl.hands.views) of every photo with a hand of the dev protocol's image sources.
 
-For each photo whose cached landmark row has a hand, every view of ``landmark_asl.views.VIEWS``
+For each photo whose cached landmark row has a hand, every view of ``landmark_asl.hands.views.VIEWS``
 (mirror, crop, zoom_out) is estimated around that hand and written as a landmark-table row
 with the photo's ``sample_id`` and a ``view`` column, one Parquet file per source under
 ``--output`` (resumed: a source already written is skipped). ``scripts/bench_lodo.py --views``
@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from landmark_asl.extraction import TABLE_COLUMNS
-from landmark_asl.landmark_cache import load_landmarks
-from landmark_asl.landmarks import IMAGE_COLUMNS, WORLD_COLUMNS, HandLandmarks
-from landmark_asl.views import VIEWS
+from landmark_asl.data.extraction import TABLE_COLUMNS
+from landmark_asl.data.landmark_cache import load_landmarks
+from landmark_asl.hands.landmarks import IMAGE_COLUMNS, WORLD_COLUMNS, HandLandmarks
+from landmark_asl.hands.views import VIEWS
 
 SOURCES = ["asl2text/train", "asl2text/test", "massey", "ml_slr"]
 
@@ -41,10 +41,10 @@ def _hand(row: pd.Series) -> HandLandmarks:
 
 
 def _views_of(rows: pd.DataFrame) -> list[dict]:
-    from landmark_asl.extraction import quiet_native_logs
-    from landmark_asl.images import read_image
-    from landmark_asl.landmarks import HandLandmarkExtractor
-    from landmark_asl.views import estimate_view
+    from landmark_asl.data.extraction import quiet_native_logs
+    from landmark_asl.hands.images import read_image
+    from landmark_asl.hands.landmarks import HandLandmarkExtractor
+    from landmark_asl.hands.views import estimate_view
 
     if not _EXTRACTOR:
         quiet_native_logs()

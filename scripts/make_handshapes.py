@@ -25,7 +25,7 @@ DATASET = "asl2text/train"
 
 def median_hands(table) -> dict[str, list[list[float]]]:
     """Letter -> 21 [x, y] points of its median normalised hand (see the module docstring)."""
-    from landmark_asl.landmarks import IMAGE_COLUMNS
+    from landmark_asl.hands.landmarks import IMAGE_COLUMNS
 
     table = table[table["detected"].astype(bool)]
     out = {}
@@ -46,7 +46,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache-dir", type=Path, default=Path(".cache/landmarks"))
     args = parser.parse_args()
-    from landmark_asl.landmark_cache import load_landmarks
+    from landmark_asl.data.landmark_cache import load_landmarks
 
     table, _ = load_landmarks([DATASET], cache_dir=args.cache_dir, progress=False)
     data = {

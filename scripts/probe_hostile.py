@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from landmark_asl.datasets import data_root
+from landmark_asl.data.datasets import data_root
 
-CLI = [sys.executable, "-m", "landmark_asl.cli"]
+CLI = [sys.executable, "-m", "landmark_asl.cli.commands"]
 
 
 def _limit_memory() -> None:
@@ -293,7 +293,7 @@ def main(argv=None) -> int:
         record("11", name, ok, shown, r)
     # NaN landmarks on rows marked detected
 
-    from landmark_asl.extraction import read_table, write_table
+    from landmark_asl.data.extraction import read_table, write_table
 
     tab, meta = read_table(work / "odd.parquet") if (work / "odd.parquet").is_file() else read_table(out10)
     tab.loc[tab["detected"], "x3"] = np.nan
@@ -553,7 +553,7 @@ def round_two(work: Path, images: Path, model: Path, cache: list, record) -> Non
         record("22.12", name, ok, shown, r)
 
     # 13, 14, 15: bad values
-    from landmark_asl.extraction import read_table, write_table
+    from landmark_asl.data.extraction import read_table, write_table
 
     table, meta = read_table(next((work / "cache").glob("*.parquet")))
     write_table(table, work / "text22.csv", meta)
@@ -615,7 +615,7 @@ def round_two(work: Path, images: Path, model: Path, cache: list, record) -> Non
     run(["collect", "--source", str(images), "--letters", "B,L", "--per-letter", "2", "-o",
          str(personal / "me" / "samples.parquet")], cwd=work)
     port = _free_port()
-    code = ("import time, landmark_asl.training as training\nreal = training.fit_estimator\n"
+    code = ("import time, landmark_asl.training.train as training\nreal = training.fit_estimator\n"
             "def slow(*a, **k):\n    print('fit started', flush=True)\n    time.sleep(60)\n    return real(*a, **k)\n"
             "training.fit_estimator = slow\nfrom landmark_asl.cli import main\n"
             f"main(['serve', '--model', {str(model)!r}, '--personal-dir', {str(personal)!r}, '--cache-dir', "

@@ -19,8 +19,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from landmark_asl.landmarks import ExtractorSettings  # noqa: E402
-from landmark_asl.persistence import LEGACY_PICKLE, load_model, save_model  # noqa: E402
+from landmark_asl.hands.landmarks import ExtractorSettings  # noqa: E402
+from landmark_asl.model.store import LEGACY_PICKLE, load_model, save_model  # noqa: E402
 
 
 def convert(old: Path, new: Path) -> Path:
@@ -28,8 +28,8 @@ def convert(old: Path, new: Path) -> Path:
     import joblib
     from sklearn.pipeline import Pipeline
 
-    from landmark_asl.features import N_RAW_FEATURES, LandmarkNormalizer
-    from landmark_asl.trees import FastRandomForestClassifier
+    from landmark_asl.estimators.features import N_RAW_FEATURES, LandmarkNormalizer
+    from landmark_asl.estimators.trees import FastRandomForestClassifier
 
     meta = json.loads((old / "metadata.json").read_text())
     if meta.get("format_version") != 1 or meta["estimator"].get("storage") != "joblib":

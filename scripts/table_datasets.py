@@ -3,7 +3,7 @@
 import time
 import warnings
 
-from landmark_asl.datasets import load_manifest, load_landmark_csv, find_duplicates
+from landmark_asl.data.datasets import load_manifest, load_landmark_csv, find_duplicates
 print("| source | dataset | classes | samples | groups | split values | rejected | load s |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- |")
 for s in ["asl2text", "massey", "asl_alphabet_64", "asl_alphabet_200_official_test", "sign_mnist_style_28", "sign_mnist_rows"]:
@@ -15,8 +15,8 @@ for s in ["landmarks/borisgraudt_raw_gestures.csv", "landmarks/nejohnson2_wrist_
 m, _ = load_manifest(["asl_alphabet_64", "asl_alphabet_200_official_test", "sign_mnist_rows"])
 d = find_duplicates(m)
 print("duplicates:", len(d), "rows,", d.sample_id.nunique(), "ids; by dataset", d.groupby("dataset").size().to_dict())
-from landmark_asl.datasets import load_manifest
-from landmark_asl.splits import make_cross_dataset_split, make_split
+from landmark_asl.data.datasets import load_manifest
+from landmark_asl.data.splits import make_cross_dataset_split, make_split
 warnings.simplefilter("ignore")
 massey, _ = load_manifest("massey")
 for name, s in [("massey random", make_split(massey)), ("massey leave-one-signer-out (hand5)", make_split(massey, "group", test_groups=["massey/hand5"])),

@@ -32,7 +32,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 
-from landmark_asl.training import DEFAULT_LABELS, DEFAULT_RECIPE, DEFAULT_SOURCES  # noqa: E402  (one definition)
+from landmark_asl.training.train import DEFAULT_LABELS, DEFAULT_RECIPE, DEFAULT_SOURCES  # noqa: E402  (one definition)
 
 LABELS = list(DEFAULT_LABELS)
 #: The forest part of the recipe (experiments vary the rest).
@@ -51,7 +51,7 @@ def _shown(path: Path) -> str:
 
 def _cross(train: list[str], test: str, output: Path, cache_dir: Path, *, calibrate: bool) -> dict:
     """The chosen recipe trained on ``train`` and scored on ``test`` (a cross-dataset ``compare``)."""
-    from landmark_asl.comparison import compare
+    from landmark_asl.evaluation.comparison import compare
 
     report = compare(train, [test], output=output, models=["rf"], params={"rf": RECIPE["params"]},
                      balance=RECIPE["balance"], augment=RECIPE["augment"], calibrate=calibrate,
@@ -79,8 +79,8 @@ def protocol(out: Path, cache_dir: Path, views_dir: Path | None = None, seeds: t
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench_lodo import APART, load_table, load_views  # noqa: E402
 
-    from landmark_asl.lodo import format_confusions, format_folds, leave_one_group_out
-    from landmark_asl.views import DEFAULT_VIEWS, VIEWS_BELOW
+    from landmark_asl.evaluation.lodo import format_confusions, format_folds, leave_one_group_out
+    from landmark_asl.hands.views import DEFAULT_VIEWS, VIEWS_BELOW
 
     if lodo_json is not None:
         result = json.loads(lodo_json.read_text())
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.output, args.reports, args.cache_dir = (p.resolve() for p in (args.output, args.reports, args.cache_dir))
 
-    from landmark_asl.training import train_model
+    from landmark_asl.training.train import train_model
 
     seeds = tuple(int(s) for s in args.seeds.split(","))
     if args.card_only:

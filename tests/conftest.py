@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from landmark_asl.datasets import data_root, load_manifest
+from landmark_asl.data.datasets import data_root, load_manifest
 
 
 @pytest.fixture(scope="session")
@@ -72,7 +72,7 @@ def synthetic_table(X, y, groups) -> pd.DataFrame:
     """
     import numpy as np
 
-    from landmark_asl.features import RAW_FEATURE_NAMES
+    from landmark_asl.estimators.features import RAW_FEATURE_NAMES
 
     table = pd.DataFrame(X[:, :126], columns=list(RAW_FEATURE_NAMES[:126]))
     table["handedness"] = np.where(X[:, 126] > 0.5, "Left", "Right")
@@ -118,7 +118,7 @@ def small_base(tmp_path_factory, data_dir) -> dict[str, Path]:
     """
     import shutil
 
-    from landmark_asl.training import train_model
+    from landmark_asl.training.train import train_model
 
     root = tmp_path_factory.mktemp("small_base")
     sources = []

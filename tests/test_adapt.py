@@ -1,4 +1,4 @@
-"""Tests for landmark_asl.adapt: a personal model from a base model and a user's samples (small real data)."""
+"""Tests for landmark_asl.training.adapt: a personal model from a base model and a user's samples (small real data)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import pytest
 from click.testing import CliRunner
 
 from landmark_asl._util import file_sha256
-from landmark_asl.adapt import adapt_model, base_training_rows
+from landmark_asl.training.adapt import adapt_model, base_training_rows
 from landmark_asl.cli import main
-from landmark_asl.collect import collect, read_samples
+from landmark_asl.training.collect import collect, read_samples
 from landmark_asl.exceptions import LandmarkASLError
-from landmark_asl.features import raw_features
-from landmark_asl.persistence import load_model
+from landmark_asl.estimators.features import raw_features
+from landmark_asl.model.store import load_model
 
 
 @pytest.fixture(scope="module")
@@ -92,8 +92,8 @@ def test_adapt_cli_writes_a_model_predict_uses(setting, tmp_path, data_dir):
 
 
 def test_the_packaged_base_rows_are_small_and_only_from_licence_compatible_sources():
-    from landmark_asl.adapt import packaged_base_rows, packaged_rows_path
-    from landmark_asl.training import DEFAULT_LABELS
+    from landmark_asl.training.adapt import packaged_base_rows, packaged_rows_path
+    from landmark_asl.training.train import DEFAULT_LABELS
 
     assert packaged_rows_path().stat().st_size < 2_000_000
     rows = packaged_base_rows()
@@ -104,7 +104,7 @@ def test_the_packaged_base_rows_are_small_and_only_from_licence_compatible_sourc
 
 
 def test_an_install_without_packaged_rows_says_so(monkeypatch, tmp_path):
-    import landmark_asl.adapt as adapt
+    import landmark_asl.training.adapt as adapt
 
     monkeypatch.setattr(adapt, "packaged_rows_path", lambda: tmp_path / "rows.npz")
     with pytest.raises(LandmarkASLError, match=r"carries no packaged base rows .*scripts/build_adapt_base.py.*LANDMARK_ASL_DATA"):

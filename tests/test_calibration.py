@@ -1,4 +1,4 @@
-"""Tests for landmark_asl.calibration and the training recipe: temperature scaling, stored with the model; dataset balance; augmentation."""
+"""Tests for landmark_asl.estimators.calibration and the training recipe: temperature scaling, stored with the model; dataset balance; augmentation."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from landmark_asl.calibration import TemperatureScaling, out_of_fold_proba
-from landmark_asl.estimators import make_estimator
-from landmark_asl.evaluation import calibration_metrics
+from landmark_asl.estimators.calibration import TemperatureScaling, out_of_fold_proba
+from landmark_asl.estimators.registry import make_estimator
+from landmark_asl.evaluation.metrics import calibration_metrics
 from landmark_asl.exceptions import DatasetError, LandmarkASLError, ModelLoadError
 from conftest import synthetic_table
-from landmark_asl.features import augment_landmarks
-from landmark_asl.persistence import METADATA_FILE, load_model, save_model
-from landmark_asl.training import dataset_weights, fit_estimator
+from landmark_asl.estimators.features import augment_landmarks
+from landmark_asl.model.store import METADATA_FILE, load_model, save_model
+from landmark_asl.training.train import dataset_weights, fit_estimator
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from landmark_asl.cli import main
 from landmark_asl._util import file_sha256
-from landmark_asl.splits import read_split
+from landmark_asl.data.splits import read_split
 
 LETTERS = ("A", "B", "L")
 
@@ -142,8 +142,8 @@ def test_train_writes_model_with_metadata(trained_model, small):
 
 
 def test_train_defaults_are_the_shipped_recipe():
-    from landmark_asl.persistence import default_model_dir
-    from landmark_asl.training import DEFAULT_RECIPE
+    from landmark_asl.model.store import default_model_dir
+    from landmark_asl.training.train import DEFAULT_RECIPE
 
     shipped = json.loads((default_model_dir() / "metadata.json").read_text())
     assert shipped["name"] == DEFAULT_RECIPE.model_name
@@ -347,7 +347,7 @@ def test_compare_lodo_holds_out_each_group(small, tmp_path):
 
 def test_train_model_records_given_metrics_and_refuses_a_non_dict(small, tmp_path):
     from landmark_asl.exceptions import LandmarkASLError
-    from landmark_asl.training import train_model
+    from landmark_asl.training.train import train_model
 
     measured = {"lodo": {"mean_accuracy": 0.9, "worst_fold": "b"}}
     out = train_model([small["train"]], model_name="rf", output=tmp_path / "m", params={"n_estimators": 5},

@@ -1,4 +1,4 @@
-"""Tests for landmark_asl.collect: the frame-driven recorder, folders, videos, resume, and the CLI."""
+"""Tests for landmark_asl.training.collect: the frame-driven recorder, folders, videos, resume, and the CLI."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import pytest
 from click.testing import CliRunner
 
 from landmark_asl.cli import main
-from landmark_asl.collect import SampleRecorder, collect, parse_letters, read_samples, write_samples
+from landmark_asl.training.collect import SampleRecorder, collect, parse_letters, read_samples, write_samples
 from landmark_asl.exceptions import LandmarkASLError
-from landmark_asl.extraction import TABLE_COLUMNS
-from landmark_asl.landmarks import HandLandmarks
+from landmark_asl.data.extraction import TABLE_COLUMNS
+from landmark_asl.hands.landmarks import HandLandmarks
 
 
 def _hand(seed: int = 0) -> HandLandmarks:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from landmark_asl.datasets import (
+from landmark_asl.data.datasets import (
     LANDMARK_TABLE_COLUMNS,
     MANIFEST_COLUMNS,
     drop_duplicates,
@@ -246,6 +246,6 @@ def test_landmark_csv_wrong_layout(tmp_path: Path) -> None:
 
 
 def test_landmark_table_columns_match_extraction_contract() -> None:
-    from landmark_asl.extraction import TABLE_COLUMNS
+    from landmark_asl.data.extraction import TABLE_COLUMNS
 
     assert LANDMARK_TABLE_COLUMNS == TABLE_COLUMNS

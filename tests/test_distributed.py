@@ -1,4 +1,4 @@
-"""Tests for landmark_asl.distributed on a LocalCluster of 2 worker processes: same table, lost worker, resume, xgb."""
+"""Tests for landmark_asl.data.distributed on a LocalCluster of 2 worker processes: same table, lost worker, resume, xgb."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 
 from conftest import make_synthetic_landmarks, synthetic_table
 from landmark_asl.exceptions import LandmarkASLError
-from landmark_asl.extraction import extract_table, read_table
+from landmark_asl.data.extraction import extract_table, read_table
 
 pytestmark = pytest.mark.slow
 
@@ -97,8 +97,8 @@ def test_resume_extracts_only_what_is_missing(client, images, local_table, tmp_p
         shutil.copytree(images / letter, half / letter)
     summary = extract_table([half], out, scheduler=client, progress=False)  # ... then the rest on the cluster
     assert summary["n_resumed"] == 48 and summary["n_processed"] == 48
-    from landmark_asl.extraction import RESULT_COLUMNS
-    from landmark_asl.landmarks import IMAGE_COLUMNS, WORLD_COLUMNS
+    from landmark_asl.data.extraction import RESULT_COLUMNS
+    from landmark_asl.hands.landmarks import IMAGE_COLUMNS, WORLD_COLUMNS
 
     def by_file(t: pd.DataFrame) -> pd.DataFrame:
         t = t.assign(file=t["source"].map(lambda s: Path(s).name)).sort_values(["label", "file"])
@@ -108,7 +108,7 @@ def test_resume_extracts_only_what_is_missing(client, images, local_table, tmp_p
 
 
 def test_unreachable_scheduler_is_a_one_line_error(images, tmp_path, monkeypatch):
-    import landmark_asl.distributed as dist
+    import landmark_asl.data.distributed as dist
 
     monkeypatch.setattr(dist, "CONNECT_TIMEOUT", 2)
     with pytest.raises(LandmarkASLError, match="cannot reach the Dask scheduler") as info:
@@ -117,9 +117,9 @@ def test_unreachable_scheduler_is_a_one_line_error(images, tmp_path, monkeypatch
 
 
 def test_xgb_trains_on_the_cluster_and_saves_like_any_model(client, tmp_path):
-    from landmark_asl.persistence import load_model, save_model
-    from landmark_asl.features import raw_features
-    from landmark_asl.training import fit_estimator
+    from landmark_asl.model.store import load_model, save_model
+    from landmark_asl.estimators.features import raw_features
+    from landmark_asl.training.train import fit_estimator
 
     X, y = make_synthetic_landmarks(n_per_class=40, labels=("A", "B", "C", "D"), seed=1)
     table = synthetic_table(X, y, np.array(["g1", "g2"] * (len(y) // 2), dtype=object))
@@ -137,7 +137,7 @@ def test_cli_train_xgb_on_the_cluster_and_bad_address(client, images, tmp_path, 
 
     from click.testing import CliRunner
 
-    import landmark_asl.distributed as dist
+    import landmark_asl.data.distributed as dist
     from landmark_asl.cli import main
 
     result = CliRunner(mix_stderr=False).invoke(main, [

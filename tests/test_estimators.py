@@ -1,13 +1,13 @@
-"""Tests for landmark_asl.estimators: the registry of model specs and its contract (fit, predict, save, load)."""
+"""Tests for landmark_asl.estimators.registry: the registry of model specs and its contract (fit, predict, save, load)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from landmark_asl.estimators import REGISTRY, make_estimator
+from landmark_asl.estimators.registry import REGISTRY, make_estimator
 from landmark_asl.exceptions import LandmarkASLError
-from landmark_asl.persistence import load_model, save_model
+from landmark_asl.model.store import load_model, save_model
 
 LANDMARK_MODELS = tuple(name for name, spec in REGISTRY.items() if spec.input_kind == "landmarks")
 

@@ -1,4 +1,4 @@
-"""Tests of landmark_asl.evaluation: the no-hand rule, metrics on hand-made predictions, report files, splits."""
+"""Tests of landmark_asl.evaluation.metrics: the no-hand rule, metrics on hand-made predictions, report files, splits."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from landmark_asl.estimators import parse_params
-from landmark_asl.evaluation import apply_no_hand_rule, classification_metrics, measure_latency
+from landmark_asl.estimators.registry import parse_params
+from landmark_asl.evaluation.metrics import apply_no_hand_rule, classification_metrics, measure_latency
 from landmark_asl.labels import NO_PREDICTION as NO_HAND
-from landmark_asl.reporting import format_table, summary_rows, write_report
+from landmark_asl.evaluation.reporting import format_table, summary_rows, write_report
 from landmark_asl.exceptions import LandmarkASLError
 
 
@@ -147,7 +147,7 @@ def test_parse_params_rejects_malformed(item, per_model):
 
 
 def test_calibration_metrics_measure_over_confidence_and_ranking():
-    from landmark_asl.evaluation import calibration_metrics
+    from landmark_asl.evaluation.metrics import calibration_metrics
 
     rng = np.random.default_rng(0)
     classes = ["A", "B", "C"]
@@ -172,7 +172,7 @@ def test_calibration_metrics_measure_over_confidence_and_ranking():
 
 
 def test_calibration_metrics_reject_mismatched_shapes():
-    from landmark_asl.evaluation import calibration_metrics
+    from landmark_asl.evaluation.metrics import calibration_metrics
 
     with pytest.raises(ValueError, match="shape"):
         calibration_metrics(["A"], np.array([[0.5, 0.5]]), ["A", "B", "C"])

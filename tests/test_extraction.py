@@ -16,11 +16,11 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from landmark_asl import extraction
+from landmark_asl.data import extraction
 from landmark_asl.cli import main
 from landmark_asl.exceptions import DatasetError, ExtractionError
-from landmark_asl.extraction import TABLE_COLUMNS, extract_table, read_table
-from landmark_asl.landmarks import IMAGE_COLUMNS, ExtractorSettings
+from landmark_asl.data.extraction import TABLE_COLUMNS, extract_table, read_table
+from landmark_asl.hands.landmarks import IMAGE_COLUMNS, ExtractorSettings
 
 
 @pytest.fixture
@@ -142,7 +142,7 @@ def test_a_killed_run_leaves_no_corrupt_file_and_resumes(tmp_path, data_dir):
         shutil.copy(path, folder / path.name)
     output = tmp_path / "table.parquet"
     code = (
-        "import time, landmark_asl.extraction as e\n"
+        "import time, landmark_asl.data.extraction as e\n"
         "e.BATCH_SIZE = 1\n"
         "real = e._extract_batch\n"
         "def slow(*a):\n    time.sleep(0.3)\n    return real(*a)\n"
@@ -194,7 +194,7 @@ def test_cli_extract_errors(image_folder, tmp_path):
 @pytest.mark.slow
 def test_cli_hides_native_logs_unless_verbose(image_folder, tmp_path):
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    command = [sys.executable, "-m", "landmark_asl.cli"]
+    command = [sys.executable, "-m", "landmark_asl.cli.commands"]
     quiet = subprocess.run(
         [*command, "extract", str(image_folder), "-o", str(tmp_path / "q.parquet"), "--n-jobs", "2", "--json"],
         capture_output=True, text=True, env=env, check=True,

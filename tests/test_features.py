@@ -1,4 +1,4 @@
-"""Tests for landmark_asl.features: raw inputs, normalisation invariances, the sklearn transformer contract."""
+"""Tests for landmark_asl.estimators.features: raw inputs, normalisation invariances, the sklearn transformer contract."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from landmark_asl.features import (
+from landmark_asl.estimators.features import (
     N_RAW_FEATURES,
     RAW_FEATURE_NAMES,
     LandmarkNormalizer,
@@ -19,7 +19,7 @@ from landmark_asl.features import (
     raw_features,
     raw_features_from_hands,
 )
-from landmark_asl.landmarks import IMAGE_COLUMNS, WORLD_COLUMNS, HandLandmarks
+from landmark_asl.hands.landmarks import IMAGE_COLUMNS, WORLD_COLUMNS, HandLandmarks
 
 # Every check below feeds the transformer random data of 1..10 columns. The normalizer's
 # input is by definition 127 raw landmark columns (21 image points, 21 world points,
@@ -230,7 +230,7 @@ def test_augmentation_keeps_labels_and_handshapes(synthetic_landmarks):
 
 
 def test_3d_frame_is_invariant_to_3d_rotation(synthetic_landmarks):
-    from landmark_asl.features import _rotation_matrices
+    from landmark_asl.estimators.features import _rotation_matrices
 
     X = synthetic_landmarks[0][:10].astype(np.float64)
     norm = LandmarkNormalizer(rotate="3d", orientation=False, finger_directions=False).fit(X)
@@ -246,8 +246,8 @@ def test_3d_frame_is_invariant_to_3d_rotation(synthetic_landmarks):
 
 
 def test_non_square_frames_give_the_features_of_the_undistorted_hand():
-    from landmark_asl.features import raw_features, raw_features_from_hands
-    from landmark_asl.landmarks import IMAGE_COLUMNS
+    from landmark_asl.estimators.features import raw_features, raw_features_from_hands
+    from landmark_asl.hands.landmarks import IMAGE_COLUMNS
 
     rng = np.random.default_rng(3)
     square = rng.random((21, 3)).astype(np.float32)  # a hand in a 480x480 frame
@@ -267,7 +267,7 @@ def test_non_square_frames_give_the_features_of_the_undistorted_hand():
 
 
 def test_handshape_features_ignore_3d_rotation_scale_and_position(synthetic_landmarks):
-    from landmark_asl.features import _HANDSHAPE_NAMES, _rotation_matrices
+    from landmark_asl.estimators.features import _HANDSHAPE_NAMES, _rotation_matrices
 
     X, _ = synthetic_landmarks
     X = X[X[:, 126] < 0.5][:20].astype(np.float64)  # right hands: mirroring is tested elsewhere

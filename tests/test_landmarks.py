@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from conftest import pick_images
 
-from landmark_asl.images import read_image
+from landmark_asl.hands.images import read_image
 from landmark_asl.exceptions import ExtractionError
-from landmark_asl.landmarks import (
+from landmark_asl.hands.landmarks import (
     Detection,
     ExtractorSettings,
     HandLandmarkExtractor,
@@ -162,7 +162,7 @@ def test_the_bundle_has_the_same_bytes_in_every_install(tmp_path, monkeypatch):
     import os
     import shutil
 
-    from landmark_asl import landmarks
+    from landmark_asl.hands import landmarks
 
     monkeypatch.setenv("LANDMARK_ASL_CACHE", str(tmp_path / "first"))
     first = model_bundle_path().read_bytes()

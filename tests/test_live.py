@@ -1,4 +1,4 @@
-"""Tests of landmark_asl.live: smoothing and spelling on synthetic streams, the loop on real video."""
+"""Tests of landmark_asl.live.speller: smoothing and spelling on synthetic streams, the loop on real video."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from landmark_asl.exceptions import ModelLoadError, SourceError
-from landmark_asl.landmarks import HandLandmarks
-from landmark_asl.live import (
+from landmark_asl.hands.landmarks import HandLandmarks
+from landmark_asl.live.speller import (
     LiveRecognizer,
     LiveSettings,
     ProbabilitySmoother,
@@ -161,7 +161,7 @@ def test_left_hand_is_flagged_for_the_features():
 
 
 def test_geometric_handedness_flips_with_the_frame_so_mirroring_does_not_change_the_features():
-    from landmark_asl.features import LandmarkNormalizer
+    from landmark_asl.estimators.features import LandmarkNormalizer
 
     hand = make_hand("Right")
     mirrored = HandLandmarks(hand.image * np.array([-1.0, 1.0, 1.0], np.float32) + np.array([1.0, 0, 0], np.float32),
@@ -317,7 +317,7 @@ def test_cli_spells_hello_from_a_video(run_cli, hello_video):
 
 @pytest.mark.slow
 def test_library_loop_yields_one_result_per_frame(hello_video):
-    from landmark_asl.persistence import load_model
+    from landmark_asl.model.store import load_model
 
     recognizer = LiveRecognizer(load_model())
     results = list(recognizer.run(hello_video))
@@ -431,7 +431,7 @@ def test_cli_video_without_frames_is_one_line_error(run_cli, tmp_path):
 
 
 def test_cli_defaults_are_the_settings_defaults():
-    from landmark_asl.cli import live
+    from landmark_asl.cli.commands import live
 
     defaults = {p.name: p.default for p in live.params}
     for name, value in dataclasses.asdict(LiveSettings()).items():
@@ -473,7 +473,7 @@ def test_headless_flag_wins_over_a_display(run_cli, hello_video, monkeypatch, no
 def test_window_keys_clear_and_quit(monkeypatch):
     import cv2
 
-    from landmark_asl.live import FrameResult, show_window
+    from landmark_asl.live.speller import FrameResult, show_window
 
     shown, keys = [], iter([ord("c"), ord("q")])
     monkeypatch.setattr(cv2, "imshow", lambda title, frame: shown.append(frame.shape))
@@ -489,7 +489,7 @@ def test_window_keys_clear_and_quit(monkeypatch):
 
 
 def test_overlay_draws_on_a_copy():
-    from landmark_asl.live import FrameResult, draw_overlay
+    from landmark_asl.live.speller import FrameResult, draw_overlay
 
     frame = np.zeros((120, 160, 3), np.uint8)
     out = draw_overlay(frame, FrameResult(0, 0, make_hand(), "A", 0.9, None, "HELLO"), fps=30.0)

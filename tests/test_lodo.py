@@ -1,4 +1,4 @@
-"""Tests for landmark_asl.lodo: every group held out in turn, scored on what it never trained on."""
+"""Tests for landmark_asl.evaluation.lodo: every group held out in turn, scored on what it never trained on."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from conftest import make_synthetic_landmarks, synthetic_table
 from landmark_asl.exceptions import DatasetError
-from landmark_asl.lodo import confusion_errors, format_confusions, format_folds, leave_one_group_out, score_predictions
+from landmark_asl.evaluation.lodo import confusion_errors, format_confusions, format_folds, leave_one_group_out, score_predictions
 
 
 @pytest.fixture(scope="module")

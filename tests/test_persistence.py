@@ -1,4 +1,4 @@
-"""Tests for landmark_asl.persistence: model directories, verification on load, LoadedModel and the NOTHING rule."""
+"""Tests for landmark_asl.model.store: model directories, verification on load, LoadedModel and the NOTHING rule."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import warnings
 import numpy as np
 import pytest
 
-from landmark_asl import persistence
-from landmark_asl.estimators import make_estimator
+from landmark_asl.model import store as persistence
+from landmark_asl.estimators.registry import make_estimator
 from landmark_asl.exceptions import ModelLoadError
-from landmark_asl.features import FEATURE_VERSION
-from landmark_asl.landmarks import ExtractorSettings
-from landmark_asl.persistence import FORMAT_VERSION, METADATA_FILE, load_model, save_model
+from landmark_asl.estimators.features import FEATURE_VERSION
+from landmark_asl.hands.landmarks import ExtractorSettings
+from landmark_asl.model.store import FORMAT_VERSION, METADATA_FILE, load_model, save_model
 
 
 @pytest.fixture(scope="module")

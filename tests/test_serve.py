@@ -1,4 +1,4 @@
-"""The server's API and WebSocket protocol (landmark_asl.serve) with Starlette's TestClient, on real photos."""
+"""The server's API and WebSocket protocol (landmark_asl.serve.app) with Starlette's TestClient, on real photos."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from landmark_asl.live import LiveSettings
+from landmark_asl.live.speller import LiveSettings
 
-from landmark_asl.live import FrameResult
-from landmark_asl.serve import ServeSettings, create_app, result_message
+from landmark_asl.live.speller import FrameResult
+from landmark_asl.serve.app import ServeSettings, create_app, result_message
 
 # A photo of a dataset the shipped model never trained on (massey: new signers and camera).
 PHOTO = "massey/l/hand1_l_dif_seg_1_cropped.jpeg"
@@ -20,7 +20,7 @@ PHOTO = "massey/l/hand1_l_dif_seg_1_cropped.jpeg"
 
 @pytest.fixture(scope="module")
 def model():
-    from landmark_asl.persistence import load_model
+    from landmark_asl.model.store import load_model
 
     return load_model()
 
@@ -72,7 +72,7 @@ def test_no_path_outside_the_static_folder(client, path):
 
 @pytest.mark.slow
 def test_predict_answers_a_real_photo_like_the_predict_command(client, data_dir, model):
-    from landmark_asl.recognizer import Recognizer, prediction_row
+    from landmark_asl.model.recognizer import Recognizer, prediction_row
 
     photo = data_dir / PHOTO
     response = client.post("/api/predict", files={"image": ("hand.jpeg", photo.read_bytes(), "image/jpeg")})
@@ -86,7 +86,7 @@ def test_predict_answers_a_real_photo_like_the_predict_command(client, data_dir,
 
 @pytest.mark.slow
 def test_predict_takes_labels_and_min_confidence_like_the_predict_command(client, data_dir, model):
-    from landmark_asl.recognizer import Recognizer, prediction_row
+    from landmark_asl.model.recognizer import Recognizer, prediction_row
 
     photo = data_dir / PHOTO
     image = {"image": ("hand.jpeg", photo.read_bytes(), "image/jpeg")}
@@ -272,7 +272,7 @@ def test_result_message_carries_every_scalar_field():
         candidate: str | None = "B"
 
     hand_image = np.tile(np.linspace(0.1, 0.9, 21, dtype=np.float32)[:, None], (1, 3))
-    from landmark_asl.landmarks import HandLandmarks
+    from landmark_asl.hands.landmarks import HandLandmarks
 
     hand = HandLandmarks(hand_image, np.zeros((21, 3), np.float32), "Left", 0.9)
     result = Extended(3, 100, hand, "A", np.float64(0.81234), None, "AB", detect_ms=7.0, image=np.zeros((2, 2, 3)))

@@ -78,7 +78,7 @@ def serving(app, port: int = 0):
 @pytest.fixture(scope="module")
 def server_url():
     """The shipped model's page."""
-    from landmark_asl.serve import create_app
+    from landmark_asl.serve.app import create_app
 
     with serving(create_app()) as url:
         yield url
@@ -213,8 +213,8 @@ def test_page_spells_the_word_shown_to_the_camera(server_url, browser):
 def test_page_reconnects_after_a_server_restart_with_frozen_greyed_readouts(camera_video):
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from landmark_asl.persistence import load_model
-    from landmark_asl.serve import create_app
+    from landmark_asl.model.store import load_model
+    from landmark_asl.serve.app import create_app
 
     model = load_model()
     sock = socket.socket()
@@ -274,9 +274,9 @@ def test_page_records_samples_builds_and_uses_a_personal_model(small_base, tmp_p
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from landmark_asl.collect import read_samples
-    from landmark_asl.persistence import load_model
-    from landmark_asl.serve import ServeSettings, create_app
+    from landmark_asl.training.collect import read_samples
+    from landmark_asl.model.store import load_model
+    from landmark_asl.serve.app import ServeSettings, create_app
 
     personal = tmp_path / "personal"
     settings = ServeSettings(personal_dir=personal, cache_dir=small_base["cache"], adapt_jobs=1)

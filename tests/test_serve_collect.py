@@ -12,8 +12,8 @@ import json
 import numpy as np
 import pytest
 
-from landmark_asl.collect import read_samples
-from landmark_asl.serve import ServeSettings, create_app
+from landmark_asl.training.collect import read_samples
+from landmark_asl.serve.app import ServeSettings, create_app
 
 pytestmark = pytest.mark.slow
 
@@ -191,8 +191,8 @@ def test_one_page_at_a_time_records_a_signer(server):
 
 
 def test_personal_model_is_built_used_and_saved(server, frames, small_base):
-    from landmark_asl.features import raw_features
-    from landmark_asl.persistence import load_model
+    from landmark_asl.estimators.features import raw_features
+    from landmark_asl.model.store import load_model
 
     client, personal = server
     with client.websocket_connect("/ws") as ws:
@@ -266,12 +266,12 @@ def test_a_failed_build_is_told_to_the_page_and_the_connection_stays(small_base,
         failed = receive(ws)
         assert failed["type"] == "error" and failed["command"] == "adapt"
         assert "cannot build the personal model of hal" in failed["error"] and "names no training sources" in failed["error"]
-        import landmark_asl.adapt
+        import landmark_asl.training.adapt
 
         def broken(*args, **kwargs):
             raise RuntimeError("out of luck")
 
-        monkeypatch.setattr(landmark_asl.adapt, "resolve_base_rows", broken)
+        monkeypatch.setattr(landmark_asl.training.adapt, "resolve_base_rows", broken)
         assert command(ws, type="adapt")["type"] == "adapting"
         failed = receive(ws)
         assert failed["command"] == "adapt" and "out of luck" in failed["error"]
@@ -315,17 +315,17 @@ def test_refusals_leave_the_recording_as_it_was(server, frames):
 def test_the_users_choice_of_model_outlasts_a_build_in_flight(server, frames, monkeypatch):
     import threading
 
-    import landmark_asl.adapt
+    import landmark_asl.training.adapt
 
     client, personal = server
     release = threading.Event()
-    real = landmark_asl.adapt.adapt_model
+    real = landmark_asl.training.adapt.adapt_model
 
     def slow(*args, **kwargs):
         release.wait(30)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(landmark_asl.adapt, "adapt_model", slow)
+    monkeypatch.setattr(landmark_asl.training.adapt, "adapt_model", slow)
     with recording(client, "lu", "A", 2) as ws:
         frame(ws, frames["A0"])
         frame(ws, frames["A1"])

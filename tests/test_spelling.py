@@ -1,13 +1,13 @@
-"""Tests of the live commit rule, double letters and the motion letters J and Z (landmark_asl.live, landmark_asl.motion)."""
+"""Tests of the live commit rule, double letters and the motion letters J and Z (landmark_asl.live.speller, landmark_asl.live.motion)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from landmark_asl.landmarks import HandLandmarks
-from landmark_asl.live import FrameSource, LiveRecognizer, LiveSettings, Speller
-from landmark_asl.motion import TEMPLATES, HandMotion, match_trajectory, resample
+from landmark_asl.hands.landmarks import HandLandmarks
+from landmark_asl.live.speller import FrameSource, LiveRecognizer, LiveSettings, Speller
+from landmark_asl.live.motion import TEMPLATES, HandMotion, match_trajectory, resample
 
 WIDTH, HEIGHT = 640, 480
 CLASSES = ("A", "B", "D", "I", "J", "L", "Z", "NOTHING")
@@ -295,8 +295,8 @@ def test_real_photos_slide_double_letter_and_trace_a_j(data_dir):
     """asl2text/test photos: L held, slid sideways by half a hand, held (LL); then an I traced along a J."""
     import cv2
 
-    from landmark_asl.images import read_image
-    from landmark_asl.persistence import load_model
+    from landmark_asl.hands.images import read_image
+    from landmark_asl.model.store import load_model
 
     def photo(name):
         return cv2.resize(read_image(data_dir / "asl2text" / "test" / name), (400, 400))
@@ -314,7 +314,7 @@ def test_real_photos_slide_double_letter_and_trace_a_j(data_dir):
 
 
 def test_overlay_bar_shows_the_held_letters_progress():
-    from landmark_asl.live import FrameResult, draw_overlay
+    from landmark_asl.live.speller import FrameResult, draw_overlay
 
     frame = np.zeros((120, 200, 3), np.uint8)
     bar = (0, 255, 255)  # BGR yellow, under the header

@@ -10,10 +10,10 @@ import pytest
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from landmark_asl import trees
+from landmark_asl.estimators import trees
 from landmark_asl._util import gpu_available
-from landmark_asl.estimators import make_estimator
-from landmark_asl.trees import CompiledTrees, FastRandomForestClassifier, XGBLandmarkClassifier
+from landmark_asl.estimators.registry import make_estimator
+from landmark_asl.estimators.trees import CompiledTrees, FastRandomForestClassifier, XGBLandmarkClassifier
 
 
 def _expected_failures(estimator) -> dict[str, str]:
@@ -89,7 +89,7 @@ def test_a_missing_extra_is_one_line_in_the_cli(monkeypatch, tmp_path):
     with pytest.raises(ImportError, match=r"xgb models need xgboost, which is not installed: "
                                           r"pip install 'landmark_asl\[xgb\]'"):
         trees._xgboost_has_cuda()
-    monkeypatch.delitem(sys.modules, "landmark_asl.serve", raising=False)
+    monkeypatch.delitem(sys.modules, "landmark_asl.serve.app", raising=False)
     # Every starlette module, also those other tests imported already (a cached submodule would load),
     # and uvicorn, so that the server could never start and block the suite.
     for name in [m for m in sys.modules if m.split(".")[0] in ("starlette", "uvicorn")] + ["starlette", "uvicorn"]:

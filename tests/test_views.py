@@ -1,15 +1,15 @@
-"""Tests for landmark_asl.views: several landmark estimates of one photo, mapped back and averaged."""
+"""Tests for landmark_asl.hands.views: several landmark estimates of one photo, mapped back and averaged."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from landmark_asl.features import raw_features_from_hands
-from landmark_asl.images import read_image
-from landmark_asl.landmarks import HandLandmarkExtractor, HandLandmarks, map_back
-from landmark_asl.persistence import load_model
-from landmark_asl.views import (
+from landmark_asl.estimators.features import raw_features_from_hands
+from landmark_asl.hands.images import read_image
+from landmark_asl.hands.landmarks import HandLandmarkExtractor, HandLandmarks, map_back
+from landmark_asl.model.store import load_model
+from landmark_asl.hands.views import (
     VIEWS,
     VIEWS_BELOW,
     check_views,
@@ -111,7 +111,7 @@ def test_photo_probabilities_uses_the_views_only_when_unsure(extractor, photo):
 
 
 def test_the_recognizer_answers_what_photo_probabilities_says(extractor, data_dir):
-    from landmark_asl.recognizer import load_model as load_recognizer
+    from landmark_asl.model.recognizer import load_model as load_recognizer
 
     model = load_model()
     path = data_dir / "ml_slr" / "user_9" / "T" / "T0.jpg"

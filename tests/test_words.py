@@ -1,9 +1,9 @@
-"""Word suggestions from per-letter probabilities (landmark_asl.words)."""
+"""Word suggestions from per-letter probabilities (landmark_asl.live.words)."""
 
 import numpy as np
 import pytest
 
-from landmark_asl.words import LETTERS, SuggestSettings, WordSuggester, default_suggester, letter_row, one_hot
+from landmark_asl.live.words import LETTERS, SuggestSettings, WordSuggester, default_suggester, letter_row, one_hot
 
 
 def rows(word, confidence=0.9):

@@ -18,18 +18,18 @@ import numpy as np
 import pandas as pd
 
 from landmark_asl._util import atomic_write_text, file_sha256, package_versions
-from landmark_asl.estimators import REGISTRY, build_estimator, get_spec
-from landmark_asl.evaluation import (
+from landmark_asl.estimators.registry import REGISTRY, build_estimator, get_spec
+from landmark_asl.evaluation.metrics import (
     apply_no_hand_rule, calibration_metrics, classification_metrics, directory_size, measure_latency,
 )
 from landmark_asl.exceptions import DatasetError, LandmarkASLError
-from landmark_asl.features import FEATURE_VERSION
+from landmark_asl.estimators.features import FEATURE_VERSION
 from landmark_asl.labels import NO_PREDICTION, NOTHING, no_hand_label
-from landmark_asl.landmark_cache import load_landmarks, log
-from landmark_asl.persistence import load_model, save_model
-from landmark_asl.reporting import REPORT_FORMAT_VERSION, json_default, write_report
-from landmark_asl.splits import MANIFEST_COLUMNS, make_cross_dataset_split, make_split, read_split, write_split
-from landmark_asl.training import (
+from landmark_asl.data.landmark_cache import load_landmarks, log
+from landmark_asl.model.store import load_model, save_model
+from landmark_asl.evaluation.reporting import REPORT_FORMAT_VERSION, json_default, write_report
+from landmark_asl.data.splits import MANIFEST_COLUMNS, make_cross_dataset_split, make_split, read_split, write_split
+from landmark_asl.training.train import (
     as_list, check_recipe, fit_calibration, fit_estimator, model_inputs, trainable_rows,
 )
 
@@ -242,11 +242,11 @@ def compare(
         Replace a finished report in ``output`` (see :func:`check_report_folder`);
         a folder holding anything else is always refused.
     balance, augment : optional
-        Training recipe of the landmark models (:func:`landmark_asl.training.fit_estimator`);
+        Training recipe of the landmark models (:func:`landmark_asl.training.train.fit_estimator`);
         the pixel model trains without it.
     calibrate : bool
         Landmark models: fit a temperature on out-of-group predictions of the training rows
-        (:func:`landmark_asl.training.fit_calibration`; needs two or more training groups) and
+        (:func:`landmark_asl.training.train.fit_calibration`; needs two or more training groups) and
         store it with the model, so the calibration figures are those of the calibrated model.
     scheduler : str or dask.distributed.Client, optional
         Extract on this Dask cluster, and train ``xgb`` there with ``xgboost.dask``.
@@ -483,11 +483,11 @@ def compare_lodo(
     """The leave-one-group-out comparison behind ``compare(..., split='lodo')``.
 
     Every group of ``table`` (signer, session or source) is held out in turn; each model is
-    trained on the others (:func:`landmark_asl.lodo.leave_one_group_out`) and scored on the
+    trained on the others (:func:`landmark_asl.evaluation.lodo.leave_one_group_out`) and scored on the
     held-out group. Writes ``report.json`` and ``report.md`` (one per-group table per model,
     the mean and the worst group) into ``output``; no model is saved (each fold has its own).
     """
-    from landmark_asl.lodo import format_confusions, format_folds, leave_one_group_out
+    from landmark_asl.evaluation.lodo import format_confusions, format_folds, leave_one_group_out
 
     recipe = dict(recipe or {})
     metadata = {

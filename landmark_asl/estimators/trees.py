@@ -184,7 +184,7 @@ class XGBLandmarkClassifier(ClassifierMixin, BaseEstimator):
 
     def fit_distributed(self, X: np.ndarray, y: np.ndarray, train, sample_weight: np.ndarray | None = None
                         ) -> XGBLandmarkClassifier:
-        """Fit with another trainer, e.g. ``xgboost.dask`` on a cluster (:mod:`landmark_asl.distributed`).
+        """Fit with another trainer, e.g. ``xgboost.dask`` on a cluster (:mod:`landmark_asl.data.distributed`).
 
         ``train(X, codes, weight, params)`` gets the validated float32 inputs, the label codes
         0..K-1, the weights (or None) and the booster parameters (``n_estimators`` included),
@@ -258,7 +258,7 @@ class XGBLandmarkClassifier(ClassifierMixin, BaseEstimator):
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
 
-    # Persistence hooks (see landmark_asl.persistence): xgboost's own UBJ format, no pickle.
+    # Persistence hooks (see landmark_asl.model.store): xgboost's own UBJ format, no pickle.
     def save_artifact(self, directory: str | Path) -> list[str]:
         """Write the booster (with classes and feature count as attributes) to ``directory``.
 

@@ -166,7 +166,7 @@ def out_of_fold_proba(
     classes : sequence of str
         Column order of the result.
     params, random_state, n_jobs, balance, augment
-        As for :func:`landmark_asl.training.fit_estimator`.
+        As for :func:`landmark_asl.training.train.fit_estimator`.
     n_folds : int
 
     Returns
@@ -181,7 +181,7 @@ def out_of_fold_proba(
     """
     from sklearn.model_selection import GroupKFold
 
-    from landmark_asl.training import fit_estimator, model_inputs
+    from landmark_asl.training.train import fit_estimator, model_inputs
 
     groups = np.asarray(groups, dtype=object)
     n_groups = len(set(groups))

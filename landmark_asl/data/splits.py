@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from landmark_asl._util import atomic_write, atomic_write_text, file_sha256
-from landmark_asl.datasets import MANIFEST_COLUMNS
+from landmark_asl.data.datasets import MANIFEST_COLUMNS
 from landmark_asl.exceptions import DatasetError
 
 __all__ = ["MANIFEST_COLUMNS", "apply_split", "make_cross_dataset_split", "make_split", "read_split", "write_split"]

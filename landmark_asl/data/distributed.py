@@ -75,9 +75,9 @@ def _worker_extract(batch, settings_json: str):
     """Run on a worker: extract one batch with that worker's extractor (created once, never pickled)."""
     from dask.distributed import get_worker
 
-    from landmark_asl.datasets import read_sample
-    from landmark_asl.extraction import _extract_batch, quiet_native_logs
-    from landmark_asl.landmarks import ExtractorSettings, HandLandmarkExtractor
+    from landmark_asl.data.datasets import read_sample
+    from landmark_asl.data.extraction import _extract_batch, quiet_native_logs
+    from landmark_asl.hands.landmarks import ExtractorSettings, HandLandmarkExtractor
 
     worker = get_worker()
     slot = getattr(worker, _WORKER_SLOT, None)
@@ -133,7 +133,7 @@ def fit_xgb(estimator, X: np.ndarray, y: np.ndarray, scheduler: Any, *, sample_w
 
     The normalizer runs here (it is cheap); the boosting rounds run on the workers
     (``device='cuda'`` where the classifier asks for it and the workers have GPUs). The
-    booster comes back into the pipeline's :class:`~landmark_asl.trees.XGBLandmarkClassifier`,
+    booster comes back into the pipeline's :class:`~landmark_asl.estimators.trees.XGBLandmarkClassifier`,
     so the model is saved and loaded as any other.
     """
     import dask.array as da

@@ -31,7 +31,7 @@ class _Group(click.Group):
 
 def _os_error_line(exc: OSError) -> str:
     """A fault of the system (no permission, disk full, ...) as one line naming the path."""
-    from landmark_asl.images import printable_path
+    from landmark_asl.hands.images import printable_path
 
     reason = exc.strerror or str(exc) or type(exc).__name__
     if exc.filename is None:
@@ -81,7 +81,7 @@ def _quiet_unless_verbose(func):
         if not ctx.find_root().obj.get("verbose"):
             import os
 
-            from landmark_asl.extraction import quiet_native_logs
+            from landmark_asl.data.extraction import quiet_native_logs
 
             quiet_native_logs()
             # Dask reads its logging levels when imported: a lost cluster is then one error line, not pages of logs.
@@ -89,7 +89,7 @@ def _quiet_unless_verbose(func):
         else:
             import os
 
-            from landmark_asl.landmarks import VERBOSE_ENV
+            from landmark_asl.hands.landmarks import VERBOSE_ENV
 
             os.environ[VERBOSE_ENV] = "1"  # the library hides them by default too
         return func(*args, **kwargs)
@@ -125,8 +125,8 @@ def extract(sources: tuple[str, ...], output: Path, n_jobs: int, min_detection_c
     """Extract hand landmarks of SOURCE... (folders, CSVs or dataset names like asl2text/test) into a table."""
     import json
 
-    from landmark_asl.extraction import extract_table, format_summary
-    from landmark_asl.landmarks import ExtractorSettings
+    from landmark_asl.data.extraction import extract_table, format_summary
+    from landmark_asl.hands.landmarks import ExtractorSettings
 
     if n_jobs == 0 or n_jobs < -1:
         raise click.BadParameter("must be >= 1, or -1 for one worker per core", param_hint="--n-jobs")
@@ -147,7 +147,7 @@ class _RegistryChoice(click.Choice):
 
     @property
     def choices(self) -> list[str]:  # type: ignore[override]
-        from landmark_asl.estimators import REGISTRY
+        from landmark_asl.estimators.registry import REGISTRY
 
         return sorted(REGISTRY)
 
@@ -204,7 +204,7 @@ def _recipe_options(command=None, *, shipped: bool = False):
 
 def _recipe(balance: str | None, augment: tuple[str, ...]) -> dict:
     """The CLI's recipe options as library arguments (None: not given)."""
-    from landmark_asl.estimators import parse_params
+    from landmark_asl.estimators.registry import parse_params
 
     if augment == ("none",):
         return {"balance": None if balance == "none" else balance, "augment": None}
@@ -236,8 +236,8 @@ def train(sources: tuple[str, ...], model_name: str, output: Path, n_jobs: int, 
 
     By default a landmark model is trained with the shipped model's recipe (models/default/README.md).
     """
-    from landmark_asl.estimators import get_spec, parse_params
-    from landmark_asl.training import DEFAULT_RECIPE, train_model
+    from landmark_asl.estimators.registry import get_spec, parse_params
+    from landmark_asl.training.train import DEFAULT_RECIPE, train_model
 
     recipe = _recipe(balance, augment)
     shipped = DEFAULT_RECIPE if get_spec(model_name).input_kind == "landmarks" else None
@@ -291,8 +291,10 @@ def compare(train_sources: tuple[str, ...], test_sources: tuple[str, ...], split
     """Compare models on one split: coverage, accuracy (all / detected images), F1, size, speed."""
     import json
 
-    from landmark_asl import comparison, reporting
-    from landmark_asl.estimators import parse_params
+    from landmark_asl.evaluation import comparison
+
+    from landmark_asl.evaluation import reporting
+    from landmark_asl.estimators.registry import parse_params
 
     report = comparison.compare(list(train_sources), list(test_sources) or None, output=output, models=models,
                                 split=split, test_size=test_size, test_groups=_comma_list(test_groups),
@@ -304,7 +306,7 @@ def compare(train_sources: tuple[str, ...], test_sources: tuple[str, ...], split
         click.echo(json.dumps(report, indent=2, default=reporting.json_default))
         return
     if split == "lodo":
-        from landmark_asl.lodo import format_folds
+        from landmark_asl.evaluation.lodo import format_folds
 
         for name, result in report["models"].items():
             click.echo(f"{name}: {report['metadata']['title']}\n{format_folds(result['summary'])}\n")
@@ -327,10 +329,10 @@ _min_confidence_option = click.option(
 
 
 def _views_option(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, ...] | None:
-    """``--views``: comma-separated names of landmark_asl.views.VIEWS, or 'none'."""
+    """``--views``: comma-separated names of landmark_asl.hands.views.VIEWS, or 'none'."""
     if value is None:
         return None
-    from landmark_asl.views import check_views
+    from landmark_asl.hands.views import check_views
 
     names = () if value.strip().lower() == "none" else tuple(v.strip() for v in value.split(",") if v.strip())
     try:
@@ -349,7 +351,7 @@ def _views_option(ctx: click.Context, param: click.Parameter, value: str | None)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per image per line.")
 @click.option("--views", default=None, metavar="NAMES", callback=_views_option,
               help="Extra landmark estimates of each photo whose probabilities are averaged, comma-separated "
-                   "(mirror, crop, zoom_out), or 'none' [default: landmark_asl.views.DEFAULT_VIEWS].")
+                   "(mirror, crop, zoom_out), or 'none' [default: landmark_asl.hands.views.DEFAULT_VIEWS].")
 @_quiet_unless_verbose
 def predict(paths: tuple[Path, ...], model: Path | None, labels: str | None, min_confidence: float | None,
             as_json: bool, views: tuple[str, ...] | None) -> None:
@@ -360,9 +362,9 @@ def predict(paths: tuple[Path, ...], model: Path | None, labels: str | None, min
     import json
 
     from landmark_asl.exceptions import DatasetError
-    from landmark_asl.images import image_files, printable_path
+    from landmark_asl.hands.images import image_files, printable_path
     from landmark_asl.labels import display_label
-    from landmark_asl.recognizer import folder_label, load_model, prediction_row
+    from landmark_asl.model.recognizer import folder_label, load_model, prediction_row
 
     scored = []  # (true label, predicted label, detected) of images in label folders
     n_images = n_failed = 0
@@ -420,7 +422,7 @@ def evaluate(sources: tuple[str, ...], model: Path | None, labels: str | None, m
     import json
 
     from landmark_asl.labels import display_label
-    from landmark_asl.recognizer import evaluate_images
+    from landmark_asl.model.recognizer import evaluate_images
 
     report = evaluate_images(list(sources), model=model, labels=labels, min_confidence=min_confidence,
                              output=output, progress=not as_json)
@@ -487,8 +489,8 @@ def live(source: str, model_dir: Path | None, mirror: bool, smoothing_window: in
     """Spell text from a camera, video or image folder; q/ESC quits and c clears in the window."""
     import json
 
-    from landmark_asl import live as lv
-    from landmark_asl.recognizer import load_model
+    from landmark_asl.live import speller as lv
+    from landmark_asl.model.recognizer import load_model
 
     settings = lv.LiveSettings(smoothing_window, threshold, stable_frames, release_frames, mirror, margin, max_speed,
                                slide_distance, motion_letters, handedness, motion_distance, reuse_still)
@@ -530,7 +532,7 @@ def live(source: str, model_dir: Path | None, mirror: bool, smoothing_window: in
 def serve(host: str, allow_hosts: tuple[str, ...], port: int, model_dir: Path | None, personal_dir: Path,
           collect: bool, cache_dir: Path) -> None:
     """Serve the live recognition web page and its API (needs the 'serve' extra)."""
-    from landmark_asl.serve import ServeSettings, create_app, run_app
+    from landmark_asl.serve.app import ServeSettings, create_app, run_app
 
     try:
         settings = ServeSettings(personal_dir=personal_dir if collect else None, cache_dir=cache_dir,
@@ -571,8 +573,8 @@ def collect(source: str, letters: str, per_letter: int, signer: str, output: Pat
     """Record your own samples, letter by letter, into a landmark table for `adapt`."""
     import json
 
-    from landmark_asl import collect as co
-    from landmark_asl.live import display_available
+    from landmark_asl.training import collect as co
+    from landmark_asl.live.speller import display_available
 
     if window is None:
         window = source.strip().isdigit() and not Path(source).exists() and display_available()
@@ -607,7 +609,7 @@ def collect(source: str, letters: str, per_letter: int, signer: str, output: Pat
 def adapt(samples: tuple[str, ...], base: Path | None, output: Path, signer: str | None, weight: float | None,
           n_jobs: int, base_rows: str, cache_dir: Path) -> None:
     """Build a personal model from a base model and SAMPLES... (collect tables, image folders, landmark CSVs)."""
-    from landmark_asl.adapt import DEFAULT_WEIGHT, adapt_model
+    from landmark_asl.training.adapt import DEFAULT_WEIGHT, adapt_model
 
     path = adapt_model(list(samples), output=output, base=base, signer=signer,
                        weight=DEFAULT_WEIGHT if weight is None else weight, cache_dir=cache_dir, n_jobs=n_jobs,

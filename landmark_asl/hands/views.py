@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from landmark_asl.landmarks import HandLandmarks, map_back
+from landmark_asl.hands.landmarks import HandLandmarks, map_back
 
 if TYPE_CHECKING:  # pragma: no cover
-    from landmark_asl.landmarks import Detection, HandLandmarkExtractor
+    from landmark_asl.hands.landmarks import Detection, HandLandmarkExtractor
 
 #: Views :func:`hand_views` knows, besides the extractor's own estimate (always first):
 #: ``mirror``: the photo flipped left-right (landmarks flipped back, handedness swapped);
@@ -147,7 +147,7 @@ def estimate_view(extractor: HandLandmarkExtractor, rgb: np.ndarray, hand: HandL
     HandLandmarks or None
         In the coordinates of ``rgb``; None when the view finds no hand.
     """
-    from landmark_asl.landmarks import limit_size
+    from landmark_asl.hands.landmarks import limit_size
 
     (view,) = check_views([view])
     found = _MAKERS[view](extractor, limit_size(np.asarray(rgb)), hand)
@@ -204,7 +204,7 @@ def mean_probabilities(model: Any, hands: Sequence[HandLandmarks]) -> np.ndarray
     Parameters
     ----------
     model : LoadedModel
-        A landmark model (:func:`landmark_asl.persistence.load_model`).
+        A landmark model (:func:`landmark_asl.model.store.load_model`).
     hands : sequence of HandLandmarks
         At least one estimate (:func:`hand_views`).
 
@@ -213,7 +213,7 @@ def mean_probabilities(model: Any, hands: Sequence[HandLandmarks]) -> np.ndarray
     ndarray of shape (n_classes,)
         Columns ``model.classes``; calibrated when the model is.
     """
-    from landmark_asl.features import raw_features_from_hands
+    from landmark_asl.estimators.features import raw_features_from_hands
 
     if not hands:
         raise ValueError("mean_probabilities needs at least one hand estimate; got none")

@@ -25,9 +25,9 @@ import numpy as np
 
 from landmark_asl.exceptions import DatasetError, LandmarkASLError
 from landmark_asl.labels import NO_PREDICTION, NOTHING, UNKNOWN, normalize_label
-from landmark_asl.persistence import LoadedModel
-from landmark_asl.persistence import load_model as _load_model_dir
-from landmark_asl.views import DEFAULT_VIEWS, check_views, photo_probabilities
+from landmark_asl.model.store import LoadedModel
+from landmark_asl.model.store import load_model as _load_model_dir
+from landmark_asl.hands.views import DEFAULT_VIEWS, check_views, photo_probabilities
 
 #: What :meth:`Recognizer.predict` accepts: a file path, the encoded file's bytes, an RGB (or,
 #: with ``bgr=True``, BGR) array of shape (H, W, 3) / (H, W, 4) / (H, W), or a PIL image.
@@ -99,7 +99,7 @@ def to_rgb(image: ImageInput, *, bgr: bool = False) -> np.ndarray:
     DatasetError
         A file or bytes that cannot be read or decoded.
     """
-    from landmark_asl.images import decode_image, read_image
+    from landmark_asl.hands.images import decode_image, read_image
 
     if isinstance(image, np.ndarray):
         return _array_to_rgb(image, bgr=bgr)
@@ -163,7 +163,7 @@ class Recognizer:
     Parameters
     ----------
     model : LoadedModel
-        From :func:`landmark_asl.persistence.load_model`.
+        From :func:`landmark_asl.model.store.load_model`.
     top_k : int
         How many classes :attr:`Prediction.top_k` lists.
     """
@@ -184,7 +184,7 @@ class Recognizer:
 
     @property
     def card(self):
-        """The model's :class:`~landmark_asl.persistence.ModelCard`."""
+        """The model's :class:`~landmark_asl.model.store.ModelCard`."""
         return self.model.card
 
     @property
@@ -205,7 +205,7 @@ class Recognizer:
 
     def _hand_extractor(self):
         if self._extractor is None:
-            from landmark_asl.landmarks import HandLandmarkExtractor
+            from landmark_asl.hands.landmarks import HandLandmarkExtractor
 
             self._extractor = HandLandmarkExtractor(self.card.extractor_settings)
         return self._extractor
@@ -232,9 +232,9 @@ class Recognizer:
 
         This is the one place a photo becomes probabilities (``predict``, ``predict_many``, the
         CLI, the server): the extractor's estimate is classified, and when the model is unsure
-        (top probability below :data:`landmark_asl.views.VIEWS_BELOW`) the extra estimates
+        (top probability below :data:`landmark_asl.hands.views.VIEWS_BELOW`) the extra estimates
         ``self.views`` (mirrored, re-cropped, zoomed out) are made too and the probabilities
-        averaged (:func:`landmark_asl.views.photo_probabilities`).
+        averaged (:func:`landmark_asl.hands.views.photo_probabilities`).
 
         Parameters
         ----------
@@ -253,7 +253,7 @@ class Recognizer:
         return proba, detection
 
     def _hand_proba(self, hands: Sequence[Any]) -> np.ndarray:
-        from landmark_asl.features import raw_features_from_hands
+        from landmark_asl.estimators.features import raw_features_from_hands
 
         if self.card.input_kind != "landmarks":
             raise LandmarkASLError(f"the {self.name!r} model classifies pixels, not landmarks: use predict(image)")
@@ -313,7 +313,7 @@ class Recognizer:
             ``None`` entries get the card's no-hand answer (``'NOTHING'`` with confidence 1.0,
             or ``''`` with 0.0; ``''`` too when ``labels`` leaves ``'NOTHING'`` out).
         """
-        from landmark_asl.landmarks import HandLandmarks
+        from landmark_asl.hands.landmarks import HandLandmarks
 
         mask = self._label_mask(labels)
         _check_min_confidence(min_confidence)
@@ -413,7 +413,7 @@ def load_model(path: str | Path | LoadedModel | None = None, *, top_k: int = DEF
         How many classes each prediction lists.
     views : sequence of str
         Extra landmark estimates of a photo averaged when the model is unsure
-        (:data:`landmark_asl.views.VIEWS`; ``()`` for the extractor's estimate alone).
+        (:data:`landmark_asl.hands.views.VIEWS`; ``()`` for the extractor's estimate alone).
 
     Returns
     -------
@@ -470,7 +470,7 @@ def evaluate_images(
     Parameters
     ----------
     sources : str, Path or sequence of them
-        Labelled folders (``<label>/*.jpg``, any layout :func:`~landmark_asl.datasets.load_manifest`
+        Labelled folders (``<label>/*.jpg``, any layout :func:`~landmark_asl.data.datasets.load_manifest`
         reads) or dataset names under the data root.
     model : str, Path, LoadedModel, Recognizer or None
         What to score (None: the shipped default model).
@@ -484,7 +484,7 @@ def evaluate_images(
     Returns
     -------
     dict
-        :func:`~landmark_asl.evaluation.classification_metrics` plus ``per_class``
+        :func:`~landmark_asl.evaluation.metrics.classification_metrics` plus ``per_class``
         ({label: {n, accuracy, f1}}), ``dropped`` ({label: n images}), ``n_unreadable``,
         ``model`` and ``files`` (what was written).
     """
@@ -492,8 +492,8 @@ def evaluate_images(
 
     from tqdm.auto import tqdm
 
-    from landmark_asl.datasets import load_manifest
-    from landmark_asl.evaluation import classification_metrics
+    from landmark_asl.data.datasets import load_manifest
+    from landmark_asl.evaluation.metrics import classification_metrics
 
     recognizer = model if isinstance(model, Recognizer) else load_model(model)
     manifest, _ = load_manifest(sources)
@@ -532,7 +532,7 @@ def evaluate_images(
               "labels": metrics["labels"], "files": {}}
     if output is not None:
         from landmark_asl._util import atomic_write_text
-        from landmark_asl.reporting import plot_confusion
+        from landmark_asl.evaluation.reporting import plot_confusion
 
         output = Path(output)
         output.mkdir(parents=True, exist_ok=True)

@@ -32,9 +32,9 @@ import numpy as np
 
 from landmark_asl import __version__
 from landmark_asl.exceptions import DatasetError, LandmarkASLError
-from landmark_asl.images import decode_image, printable_path
-from landmark_asl.live import FrameResult, LiveRecognizer, LiveSettings, check_landmark_model
-from landmark_asl.persistence import LoadedModel, load_model
+from landmark_asl.hands.images import decode_image, printable_path
+from landmark_asl.live.speller import FrameResult, LiveRecognizer, LiveSettings, check_landmark_model
+from landmark_asl.model.store import LoadedModel, load_model
 
 try:
     import anyio
@@ -314,7 +314,7 @@ class _Session:
 
     def switch(self, model: LoadedModel) -> None:
         """Recognize with ``model`` from the next frame on (a new recognizer: the text starts afresh)."""
-        from landmark_asl.landmarks import HandLandmarkExtractor
+        from landmark_asl.hands.landmarks import HandLandmarkExtractor
 
         check_landmark_model(model)
         if self.extractor is None or model.card.extractor_settings != self.model.card.extractor_settings:
@@ -364,7 +364,7 @@ class _Session:
         count (a session resumes after them).
         """
         from landmark_asl._util import exclusive_lock
-        from landmark_asl.collect import SampleRecorder, read_samples
+        from landmark_asl.training.collect import SampleRecorder, read_samples
 
         self.stop_collect()
         lock = contextlib.ExitStack()
@@ -399,7 +399,7 @@ class _Session:
 
     def stop_collect(self) -> dict[str, Any]:
         """Leave collect mode, writing every sample recorded (the letter in progress included)."""
-        from landmark_asl.collect import read_samples
+        from landmark_asl.training.collect import read_samples
 
         if self.recorder is None:
             return {}
@@ -429,7 +429,7 @@ class _Session:
         return {"signer": self.signer, "letters": list(self.recorder.letters), **dataclasses.asdict(state)}
 
     def _save(self) -> None:
-        from landmark_asl.collect import write_samples
+        from landmark_asl.training.collect import write_samples
 
         if self.recorder.table().empty and not self.recorder.dropped:
             return  # nothing new: no file is created, an existing one stays as it is
@@ -449,9 +449,9 @@ class _App:
     """The state shared by the routes: the model, the settings, the open connections."""
 
     def __init__(self, model: LoadedModel, settings: ServeSettings) -> None:
-        from landmark_asl.features import N_RAW_FEATURES
+        from landmark_asl.estimators.features import N_RAW_FEATURES
 
-        from landmark_asl.recognizer import Recognizer
+        from landmark_asl.model.recognizer import Recognizer
 
         check_landmark_model(model)
         self.model = model
@@ -540,7 +540,7 @@ class _App:
 
     def _predict_bytes(self, data: bytes, name: str, labels: str | None = None,
                        min_confidence: float | None = None) -> dict[str, Any]:
-        from landmark_asl.recognizer import prediction_row
+        from landmark_asl.model.recognizer import prediction_row
 
         # Decoded in memory (no temporary file); the recognizer's extractor is reused by every upload.
         try:
@@ -550,7 +550,7 @@ class _App:
             return prediction_row(name, None, str(exc))
 
     def collect_settings(self) -> dict[str, Any]:
-        from landmark_asl.collect import DEFAULT_COUNTDOWN, DEFAULT_EVERY, DEFAULT_PER_LETTER
+        from landmark_asl.training.collect import DEFAULT_COUNTDOWN, DEFAULT_EVERY, DEFAULT_PER_LETTER
 
         return {"enabled": self.personal is not None, "letters": DEFAULT_COLLECT_LETTERS, "per_letter": DEFAULT_PER_LETTER,
                 "max_per_letter": self.settings.max_per_letter, "every": DEFAULT_EVERY, "countdown": DEFAULT_COUNTDOWN,
@@ -650,7 +650,7 @@ class _App:
         return {"type": "error", "command": kind, "error": error, "collecting": session.recorder is not None}
 
     def _start_collect(self, session: _Session, command: dict[str, Any]) -> dict[str, Any]:
-        from landmark_asl.collect import DEFAULT_COUNTDOWN, DEFAULT_EVERY, DEFAULT_PER_LETTER, parse_letters
+        from landmark_asl.training.collect import DEFAULT_COUNTDOWN, DEFAULT_EVERY, DEFAULT_PER_LETTER, parse_letters
 
         signer = self.personal.signer(command.get("signer", "me"))
         letters_text = command.get("letters", DEFAULT_COLLECT_LETTERS)
@@ -729,8 +729,8 @@ class _App:
 
     def _build(self, signer: str, report=lambda phase: None) -> LoadedModel:
         """Fit and save a signer's personal model (blocking; in a worker thread, one at a time); ``report(phase)`` says what it does."""
-        from landmark_asl.adapt import adapt_model, resolve_base_rows
-        from landmark_asl.collect import read_samples
+        from landmark_asl.training.adapt import adapt_model, resolve_base_rows
+        from landmark_asl.training.collect import read_samples
 
         if not self._adapt_lock.acquire(blocking=False):  # another page asked at the same moment
             raise LandmarkASLError(_BUILDING)
@@ -825,7 +825,7 @@ def _no_samples(signer: str) -> LandmarkASLError:
 
 
 def _n_samples(path: Path) -> int:
-    from landmark_asl.collect import read_samples
+    from landmark_asl.training.collect import read_samples
 
     return len(read_samples(path))
 

@@ -38,15 +38,15 @@ def landmark_cache_path(source: str | Path, cache_dir: str | Path, settings: Any
     """Where the landmark table of one source is cached.
 
     The file name holds the source's path and a hash of the resolved path, the extractor
-    settings, :data:`~landmark_asl.extraction.LOADER_VERSION` and the mediapipe version, so
+    settings, :data:`~landmark_asl.data.extraction.LOADER_VERSION` and the mediapipe version, so
     that changed settings or loader code never reuse stale landmarks. Inside one cache file,
-    rows follow the folder (see :func:`~landmark_asl.extraction.extract_table`): deleted files
+    rows follow the folder (see :func:`~landmark_asl.data.extraction.extract_table`): deleted files
     disappear, moved ones get their new label, changed ones are extracted again.
     """
     from importlib.metadata import version
 
-    from landmark_asl.datasets import data_root, resolve_source
-    from landmark_asl.extraction import LOADER_VERSION
+    from landmark_asl.data.datasets import data_root, resolve_source
+    from landmark_asl.data.extraction import LOADER_VERSION
 
     resolved = resolve_source(source).resolve()
     root = data_root(required=False)
@@ -87,7 +87,7 @@ def load_landmarks(
     progress : bool
         Show extraction progress on stderr.
     scheduler : str or dask.distributed.Client, optional
-        Extract on this Dask cluster (see :func:`landmark_asl.extraction.extract_table`).
+        Extract on this Dask cluster (see :func:`landmark_asl.data.extraction.extract_table`).
 
     Returns
     -------
@@ -97,9 +97,9 @@ def load_landmarks(
         ``tables`` (source -> cache path) and ``extractor_settings`` (ExtractorSettings of the
         last table read).
     """
-    from landmark_asl.datasets import resolve_source
-    from landmark_asl.extraction import read_table
-    from landmark_asl.landmarks import ExtractorSettings
+    from landmark_asl.data.datasets import resolve_source
+    from landmark_asl.data.extraction import read_table
+    from landmark_asl.hands.landmarks import ExtractorSettings
 
     from landmark_asl.paths import landmark_cache_dir
 
@@ -140,7 +140,7 @@ def _extract_when_free(resolved: Path, path: Path, **kwargs: Any) -> None:
     """Fill (or resume) the cache table ``path``; while another process fills it, wait for it, then read."""
     import time
 
-    from landmark_asl.extraction import extract_table
+    from landmark_asl.data.extraction import extract_table
 
     deadline = time.monotonic() + CACHE_WAIT_S
     told = False

@@ -23,10 +23,10 @@ import pandas as pd
 
 from landmark_asl import __version__
 from landmark_asl._util import atomic_write, exclusive_lock, load_json
-from landmark_asl.datasets import MANIFEST_COLUMNS
+from landmark_asl.data.datasets import MANIFEST_COLUMNS
 from landmark_asl.exceptions import DatasetError, ExtractionError
-from landmark_asl.images import printable_path
-from landmark_asl.landmarks import IMAGE_COLUMNS, WORLD_COLUMNS, ExtractorSettings
+from landmark_asl.hands.images import printable_path
+from landmark_asl.hands.landmarks import IMAGE_COLUMNS, WORLD_COLUMNS, ExtractorSettings
 
 #: Columns describing the outcome of extraction for one sample.
 RESULT_COLUMNS: tuple[str, ...] = (
@@ -223,7 +223,7 @@ def _check_numeric(table: pd.DataFrame, path: Path) -> None:
 
 def _check_rows(table: pd.DataFrame, path: Path) -> None:
     """Labels through the one vocabulary; finite image landmarks on every row marked detected."""
-    from landmark_asl.datasets import check_finite
+    from landmark_asl.data.datasets import check_finite
     from landmark_asl.labels import normalize_label
 
     labels = {}
@@ -307,8 +307,8 @@ def _worker_init(settings_dict: dict, quiet: bool, cpus: Sequence[int], started,
         # One core per worker: MediaPipe's graph threads otherwise spread over every core and
         # n workers fight over them.
         os.sched_setaffinity(0, {cpus[index % len(cpus)]})
-    from landmark_asl.datasets import read_sample
-    from landmark_asl.landmarks import HandLandmarkExtractor
+    from landmark_asl.data.datasets import read_sample
+    from landmark_asl.hands.landmarks import HandLandmarkExtractor
 
     try:
         _WORKER["extractor"] = HandLandmarkExtractor(ExtractorSettings(**settings_dict))
@@ -343,7 +343,7 @@ def _is_landmark_csv(path: Path) -> bool:
 
 def _collect(sources) -> tuple[pd.DataFrame, pd.DataFrame, list[pd.DataFrame], list[str]]:
     """Split sources into an image manifest, rejected files and ready-made landmark tables."""
-    from landmark_asl import datasets
+    from landmark_asl.data import datasets
 
     if isinstance(sources, pd.DataFrame):
         missing = [c for c in MANIFEST_COLUMNS if c not in sources.columns]
@@ -385,7 +385,7 @@ def _versions() -> dict[str, str]:
 def _model_info(settings: ExtractorSettings) -> dict[str, str]:
     import hashlib
 
-    from landmark_asl.landmarks import model_bundle_path
+    from landmark_asl.hands.landmarks import model_bundle_path
 
     path = Path(settings.model_asset) if settings.model_asset else model_bundle_path()
     if not path.is_file():
@@ -403,7 +403,7 @@ def _parts_dir(output: Path) -> Path:
     return output.with_name(output.name + ".parts")
 
 
-#: The name of a bundle built by :func:`landmark_asl.landmarks.model_bundle_path`: it holds the
+#: The name of a bundle built by :func:`landmark_asl.hands.landmarks.model_bundle_path`: it holds the
 #: mediapipe version and a digest of the member models' bytes, so two such bundles of one name hold
 #: the same models even where their zip bytes differ (bundles built before the zip was made
 #: reproducible carried the install's file dates).
@@ -532,7 +532,7 @@ def extract_table(
         Show a progress bar on stderr.
     scheduler : str or dask.distributed.Client, optional
         Run the batches on the workers of this Dask cluster instead (``n_jobs`` is then
-        unused; see :mod:`landmark_asl.distributed`). The workers read the images from the
+        unused; see :mod:`landmark_asl.data.distributed`). The workers read the images from the
         same paths, so they must share them. Results, resume and the summary are the same.
 
     Returns
@@ -661,7 +661,7 @@ def _run_batches(batches, settings: ExtractorSettings, n_jobs: int, progress: bo
     bar = tqdm(total=total, unit="img", desc="extracting", file=sys.stderr, disable=not progress, dynamic_ncols=True)
     try:
         if scheduler is not None:
-            from landmark_asl.distributed import dask_batches
+            from landmark_asl.data.distributed import dask_batches
 
             try:
                 yield from dask_batches(batches, settings, scheduler, bar, clock)
@@ -669,8 +669,8 @@ def _run_batches(batches, settings: ExtractorSettings, n_jobs: int, progress: bo
                 raise _WorkerDied(str(exc)) from exc
             return
         if n_jobs == 1:
-            from landmark_asl.datasets import read_sample
-            from landmark_asl.landmarks import HandLandmarkExtractor
+            from landmark_asl.data.datasets import read_sample
+            from landmark_asl.hands.landmarks import HandLandmarkExtractor
 
             with HandLandmarkExtractor(settings) as extractor:
                 clock["ready"] = time.perf_counter()

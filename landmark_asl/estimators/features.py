@@ -9,12 +9,12 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
 
-from landmark_asl.landmarks import IMAGE_COLUMNS, N_LANDMARKS, WORLD_COLUMNS
+from landmark_asl.hands.landmarks import IMAGE_COLUMNS, N_LANDMARKS, WORLD_COLUMNS
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from landmark_asl.landmarks import HandLandmarks
+    from landmark_asl.hands.landmarks import HandLandmarks
 
 #: Bumped whenever :class:`LandmarkNormalizer` output changes for the same input and
 #: parameters; saved models record it and loading refuses a mismatch.
@@ -64,7 +64,7 @@ def raw_features(table: pd.DataFrame) -> np.ndarray:
     Parameters
     ----------
     table : pandas.DataFrame
-        A landmark table (``landmark_asl.extraction.TABLE_COLUMNS`` or a subset): image
+        A landmark table (``landmark_asl.data.extraction.TABLE_COLUMNS`` or a subset): image
         columns ``x0 .. z20`` are required; world columns ``wx0 .. wz20`` become NaN when
         absent; ``handedness`` ('Left'/'Right') sets ``is_left`` (0 when absent).
         Keep only rows with a detected hand: undetected rows have NaN image coordinates,

@@ -42,7 +42,7 @@ BASE_ROWS_CHOICES = ("auto", "datasets", "packaged")
 
 def packaged_rows_path() -> Path:
     """``rows.npz`` of the packaged base rows (package data ``landmark_asl/models/adapt_base``)."""
-    from landmark_asl.persistence import default_model_dir
+    from landmark_asl.model.store import default_model_dir
 
     return default_model_dir().parent / "adapt_base" / "rows.npz"
 
@@ -84,7 +84,7 @@ def rows_from_features(rows: pd.DataFrame, X: np.ndarray) -> pd.DataFrame:
 
     The aspect ratio is already undone in raw features, so the image size is cleared.
     """
-    from landmark_asl.landmarks import IMAGE_COLUMNS, WORLD_COLUMNS
+    from landmark_asl.hands.landmarks import IMAGE_COLUMNS, WORLD_COLUMNS
 
     out = rows.reset_index(drop=True).copy()
     coords = pd.DataFrame(X[:, :126], columns=list(IMAGE_COLUMNS) + list(WORLD_COLUMNS))
@@ -122,7 +122,7 @@ def base_training_rows(base, *, cache_dir: str | Path | None = None, settings: A
     DatasetError
         A source cannot be found or read (the datasets are not on this machine).
     """
-    from landmark_asl.landmark_cache import load_landmarks
+    from landmark_asl.data.landmark_cache import load_landmarks
 
     sources = _training_sources(base)
     try:
@@ -206,9 +206,9 @@ def adapt_model(
         know, a bad weight.
     """
     from landmark_asl._util import file_sha256
-    from landmark_asl.landmark_cache import load_landmarks, log
-    from landmark_asl.persistence import METADATA_FILE, _check_destination, load_model, save_model
-    from landmark_asl.training import as_list, fit_estimator
+    from landmark_asl.data.landmark_cache import load_landmarks, log
+    from landmark_asl.model.store import METADATA_FILE, _check_destination, load_model, save_model
+    from landmark_asl.training.train import as_list, fit_estimator
 
     if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 < weight <= MAX_WEIGHT:
         raise LandmarkASLError(f"weight must be a number > 0 and at most {MAX_WEIGHT:g}; got {weight!r}")
@@ -260,7 +260,7 @@ def adapt_model(
     if recipe["balance"] == "dataset":
         # fit_estimator weighs every dataset the same; the samples are not one more dataset
         # weighing as much as a whole one: each gets ``weight`` times a mean base row's weight.
-        from landmark_asl.training import dataset_weights
+        from landmark_asl.training.train import dataset_weights
 
         balanced = dataset_weights(rows)
         row_weight[is_own] = weight / (copies + 1) * balanced[~is_own].mean() / balanced[is_own]
@@ -303,7 +303,7 @@ def resolve_base_rows(model, choice: str = "auto", *, cache_dir: str | Path | No
     DataFrame
         A landmark table; ``.attrs['base_rows']`` says which rows they are ('datasets' or 'packaged').
     """
-    from landmark_asl.landmark_cache import log
+    from landmark_asl.data.landmark_cache import log
 
     card = model.card
     if choice in ("auto", "datasets"):
@@ -337,7 +337,7 @@ def _with_copies(own: pd.DataFrame, *, copies: int) -> pd.DataFrame:
     Rows are rebuilt from the raw features (aspect already undone, so the image size is
     cleared) and keep every other column of their sample.
     """
-    from landmark_asl.features import augment_landmarks, raw_features
+    from landmark_asl.estimators.features import augment_landmarks, raw_features
 
     X = raw_features(own)
     X_aug, _ = augment_landmarks(X, own["label"].to_numpy(dtype=object), n_copies=copies, random_state=0,

@@ -11,7 +11,7 @@ import numpy as np
 
 N_LANDMARKS = 21
 
-#: Column names of a landmark table (see ``landmark_asl.extraction``):
+#: Column names of a landmark table (see ``landmark_asl.data.extraction``):
 #: normalised image coordinates x0, y0, z0 ... x20, y20, z20 and world coordinates
 #: wx0, wy0, wz0 ... wx20, wy20, wz20 (metres, origin near the hand's centre).
 IMAGE_COLUMNS: tuple[str, ...] = tuple(f"{a}{i}" for i in range(N_LANDMARKS) for a in "xyz")

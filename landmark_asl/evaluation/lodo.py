@@ -46,7 +46,7 @@ def leave_one_group_out(
     ``massey/hand1`` .. ``hand5``, ``ml_slr/user_3`` .., ``asl2text/train``, ``nejohnson2`` ...),
     so every fold measures people, rooms or cameras the model never saw. The model trains on the
     other groups' rows with a hand; it is scored on every held-out row (a row without a hand counts
-    as wrong unless NOTHING is a class, see :func:`~landmark_asl.evaluation.apply_no_hand_rule`)
+    as wrong unless NOTHING is a class, see :func:`~landmark_asl.evaluation.metrics.apply_no_hand_rule`)
     and, for calibration, on the held-out rows with a hand. Calibration is reported raw and
     after temperature scaling, each fold's temperature fitted on the out-of-fold predictions of
     the OTHER folds (never on the fold it is scored on, never on a fold ``apart``).
@@ -55,11 +55,11 @@ def leave_one_group_out(
     ----------
     table : pandas.DataFrame
         A landmark table (``label``, ``group``, ``detected`` and landmark columns), e.g. from
-        :func:`landmark_asl.landmark_cache.load_landmarks`.
+        :func:`landmark_asl.data.landmark_cache.load_landmarks`.
     model_name : str
         Registry name of a landmark model (``'rf'``, ``'xgb'``).
     params, balance, augment
-        The training recipe (:func:`landmark_asl.training.fit_estimator`).
+        The training recipe (:func:`landmark_asl.training.train.fit_estimator`).
     seeds : sequence of int
         One fit per fold and seed; the spread over seeds is reported.
     n_jobs : int
@@ -68,7 +68,7 @@ def leave_one_group_out(
         Groups reported apart, with the reason (e.g. ``{"asl_alphabet_64/test": "64x64 pixels:
         poor landmarks"}``): scored, but left out of the means and of every temperature fit.
     views : pandas.DataFrame, optional
-        More landmark estimates of the same photos (:mod:`landmark_asl.views`: a landmark table
+        More landmark estimates of the same photos (:mod:`landmark_asl.hands.views`: a landmark table
         whose ``sample_id`` names a row of ``table``, any number of rows per photo): a held-out
         photo's probabilities are the mean over its own estimate and its views with a hand.
         Training never sees them.
@@ -88,9 +88,9 @@ def leave_one_group_out(
     DatasetError
         Fewer than two groups, or the pixel model (it has no landmark rows to hold out).
     """
-    from landmark_asl.estimators import get_spec
-    from landmark_asl.landmark_cache import log
-    from landmark_asl.training import check_recipe, fit_estimator, model_inputs
+    from landmark_asl.estimators.registry import get_spec
+    from landmark_asl.data.landmark_cache import log
+    from landmark_asl.training.train import check_recipe, fit_estimator, model_inputs
 
     if get_spec(model_name).input_kind != "landmarks":
         raise DatasetError(f"{model_name}: leave-one-group-out evaluation is for landmark models (rf, xgb)")
@@ -143,7 +143,7 @@ def _view_rows(table: pd.DataFrame, views: pd.DataFrame | None) -> pd.DataFrame 
 def _average_views(proba: np.ndarray, rows: np.ndarray, extra: pd.DataFrame, estimator: Any,
                    model_name: str) -> np.ndarray:
     """Mean of each test row's probabilities (``proba``, rows ``rows`` of the table) and its views'."""
-    from landmark_asl.training import model_inputs
+    from landmark_asl.training.train import model_inputs
 
     mine = extra[extra["row"].isin(rows)]
     if mine.empty:
@@ -186,7 +186,7 @@ def score_predictions(
         ``runs`` (one dict per fold and seed, with ``confusions``: ``'TRUE>PREDICTED'`` -> count
         of the wrong answers, and ``letter_counts``) and ``summary`` (:func:`summarise_folds`).
     """
-    from landmark_asl.evaluation import apply_no_hand_rule, calibration_metrics
+    from landmark_asl.evaluation.metrics import apply_no_hand_rule, calibration_metrics
 
     apart = dict(apart or {})
     table = table.reset_index(drop=True)
@@ -313,8 +313,8 @@ def add_scaled_calibration(runs: Sequence[dict[str, Any]], oof: Mapping[int, np.
     (n_rows, n_classes), columns ``classes_all``) of the rows with a hand of the OTHER groups,
     groups ``apart`` left out, and scored on the run's own held-out rows with a hand.
     """
-    from landmark_asl.calibration import TemperatureScaling
-    from landmark_asl.evaluation import calibration_metrics
+    from landmark_asl.estimators.calibration import TemperatureScaling
+    from landmark_asl.evaluation.metrics import calibration_metrics
 
     for run in runs:
         test = (groups == run["fold"]) & detected

@@ -58,12 +58,12 @@ def default_model_dir() -> Path:
             return packaged
     except (ModuleNotFoundError, TypeError):
         pass
-    return Path(__file__).resolve().parent.parent / "models" / "default"
+    return Path(__file__).resolve().parents[2] / "models" / "default"
 
 
 def _storage_classes() -> dict[str, Any]:
     """Storage kind -> the class whose ``load_artifact`` reads it (the only classes a card can name)."""
-    from landmark_asl.trees import CompiledForestClassifier, XGBLandmarkClassifier
+    from landmark_asl.estimators.trees import CompiledForestClassifier, XGBLandmarkClassifier
 
     table: dict[str, Any] = {
         CompiledForestClassifier.STORAGE: CompiledForestClassifier,
@@ -159,7 +159,7 @@ class ModelCard:
         ModelLoadError
             One line naming the first field that is missing or of the wrong type.
         """
-        from landmark_asl.landmarks import ExtractorSettings
+        from landmark_asl.hands.landmarks import ExtractorSettings
 
         if not isinstance(data, dict):
             raise ModelLoadError(f"{where} must hold a JSON object; found {type(data).__name__}")
@@ -195,7 +195,7 @@ class ModelCard:
             if data.get(key) is not None and not isinstance(data[key], dict):
                 raise ModelLoadError(f"{where}: {key!r} must be a JSON object or null")
         if data.get("calibration") is not None:
-            from landmark_asl.calibration import TemperatureScaling
+            from landmark_asl.estimators.calibration import TemperatureScaling
 
             try:
                 TemperatureScaling.from_dict(data["calibration"])
@@ -218,7 +218,7 @@ def _split_pipeline(estimator: Any) -> tuple[Any, Any]:
     """(normalizer or None, classifier) of a landmark pipeline or a bare estimator."""
     from sklearn.pipeline import Pipeline
 
-    from landmark_asl.features import LandmarkNormalizer
+    from landmark_asl.estimators.features import LandmarkNormalizer
 
     if isinstance(estimator, Pipeline):
         steps = estimator.steps
@@ -291,16 +291,16 @@ def save_model(
     """
     from sklearn.utils.validation import check_is_fitted
 
-    from landmark_asl.estimators import get_spec
-    from landmark_asl.features import FEATURE_VERSION
-    from landmark_asl.landmarks import ExtractorSettings
+    from landmark_asl.estimators.registry import get_spec
+    from landmark_asl.estimators.features import FEATURE_VERSION
+    from landmark_asl.hands.landmarks import ExtractorSettings
 
     if calibration is None and isinstance(estimator, LoadedModel):
         calibration = estimator.card.calibration
     if isinstance(estimator, LoadedModel):
         estimator = estimator.estimator
     if calibration is not None:
-        from landmark_asl.calibration import TemperatureScaling
+        from landmark_asl.estimators.calibration import TemperatureScaling
 
         TemperatureScaling.from_dict(calibration)  # refuse a bad one before writing anything
     check_is_fitted(estimator)
@@ -403,7 +403,7 @@ class LoadedModel:
             self._fast = clf.predict_proba_one
         self._scaling = None
         if self.card.calibration is not None:
-            from landmark_asl.calibration import TemperatureScaling
+            from landmark_asl.estimators.calibration import TemperatureScaling
 
             self._scaling = TemperatureScaling.from_dict(self.card.calibration)
 
@@ -491,7 +491,7 @@ def _artefact_path(directory: Path, name: str) -> Path:
 
 
 def _check_artefacts(directory: Path, card: ModelCard, required: Sequence[str]) -> None:
-    from landmark_asl.features import FEATURE_VERSION
+    from landmark_asl.estimators.features import FEATURE_VERSION
 
     fv = card.feature_version
     if card.input_kind == "landmarks" and fv != FEATURE_VERSION:
@@ -587,7 +587,7 @@ def load_model(directory: str | Path | None = None) -> LoadedModel:
     if card.input_kind == "landmarks":
         from sklearn.pipeline import Pipeline
 
-        from landmark_asl.features import N_RAW_FEATURES, LandmarkNormalizer
+        from landmark_asl.estimators.features import N_RAW_FEATURES, LandmarkNormalizer
 
         if not isinstance(normalizer_params, dict):
             raise ModelLoadError(f"{directory / METADATA_FILE}: a landmark model needs estimator.normalizer parameters")

@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 
 from landmark_asl.exceptions import DatasetError
-from landmark_asl.images import IMAGE_SUFFIXES, has_surrogates, printable_path, read_image
+from landmark_asl.hands.images import IMAGE_SUFFIXES, has_surrogates, printable_path, read_image
 from landmark_asl.labels import LETTERS, normalize_label
-from landmark_asl.landmarks import IMAGE_COLUMNS, WORLD_COLUMNS
+from landmark_asl.hands.landmarks import IMAGE_COLUMNS, WORLD_COLUMNS
 
 from landmark_asl.paths import DATA_ENV, data_root  # noqa: F401  (re-exported: datasets.data_root)
 
@@ -398,7 +398,7 @@ def read_sample(source: str | os.PathLike) -> np.ndarray:
     return read_image(text)
 
 
-#: Columns of the landmark table (``landmark_asl.extraction.TABLE_COLUMNS``), repeated here
+#: Columns of the landmark table (``landmark_asl.data.extraction.TABLE_COLUMNS``), repeated here
 #: because extraction imports this module, not the other way round.
 LANDMARK_TABLE_COLUMNS: tuple[str, ...] = (
     MANIFEST_COLUMNS

@@ -11,8 +11,8 @@ from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 
 from landmark_asl.exceptions import LandmarkASLError
-from landmark_asl.features import LandmarkNormalizer
-from landmark_asl.trees import FastRandomForestClassifier, XGBLandmarkClassifier
+from landmark_asl.estimators.features import LandmarkNormalizer
+from landmark_asl.estimators.trees import FastRandomForestClassifier, XGBLandmarkClassifier
 
 #: What a model classifies: 127 raw landmark features of a detected hand, or an image's pixels.
 InputKind = Literal["landmarks", "pixels"]

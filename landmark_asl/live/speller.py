@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import numpy as np
 
 from landmark_asl.exceptions import DatasetError, ModelLoadError, SourceError
-from landmark_asl.images import IMAGE_SUFFIXES, is_image_file, printable_path, read_image
+from landmark_asl.hands.images import IMAGE_SUFFIXES, is_image_file, printable_path, read_image
 from landmark_asl.labels import DEL, NOTHING, SPACE
-from landmark_asl.landmarks import HandLandmarks, geometric_handedness
-from landmark_asl.motion import HandMotion, MotionLetterDetector, hand_pixels
+from landmark_asl.hands.landmarks import HandLandmarks, geometric_handedness
+from landmark_asl.live.motion import HandMotion, MotionLetterDetector, hand_pixels
 
 if TYPE_CHECKING:  # pragma: no cover
-    from landmark_asl.landmarks import ExtractorSettings
+    from landmark_asl.hands.landmarks import ExtractorSettings
 
 
 #: The 21-point hand skeleton (MediaPipe's topology), for drawing.
@@ -92,11 +92,11 @@ class LiveSettings:
         palm lengths in one move (at least two moving frames) and settled again (a double
         letter); slow drift while a letter is held does not count.
     motion_letters : bool
-        J and Z are committed from the fingertip's trajectory (:mod:`landmark_asl.motion`) and
+        J and Z are committed from the fingertip's trajectory (:mod:`landmark_asl.live.motion`) and
         never from a still frame.
     motion_distance : float
         Largest DTW distance of a fingertip path to a J or Z template that is read as the letter
-        (:class:`landmark_asl.motion.MotionLetterDetector`).
+        (:class:`landmark_asl.live.motion.MotionLetterDetector`).
     reuse_still : int
         While the hand is very still (at most a quarter of ``max_speed``), the last classified
         frame's probabilities are reused for up to this many frames in a row (0: classify every
@@ -652,7 +652,7 @@ def check_landmark_model(model: object) -> None:
     if not isinstance(model, Classifier):
         raise ModelLoadError(
             f"live recognition needs a model with .classes and .predict_proba_one(x); got "
-            f"{type(model).__name__}: load one with landmark_asl.persistence.load_model"
+            f"{type(model).__name__}: load one with landmark_asl.model.store.load_model"
         )
     card = getattr(model, "card", None)
     if card is not None and card.input_kind != "landmarks":
@@ -669,7 +669,7 @@ class LiveRecognizer:
     ----------
     model : Classifier
         Anything with ``classes`` and ``predict_proba_one(x (127,)) -> (n_classes,)``, e.g. a
-        ``landmark_asl.persistence.LoadedModel``.
+        ``landmark_asl.model.store.LoadedModel``.
     settings : LiveSettings, optional
         Smoothing, threshold, spelling and mirroring; defaults to ``LiveSettings()``.
     extractor_settings : ExtractorSettings, optional
@@ -677,7 +677,7 @@ class LiveRecognizer:
 
     Examples
     --------
-    >>> from landmark_asl.persistence import load_model  # doctest: +SKIP
+    >>> from landmark_asl.model.store import load_model  # doctest: +SKIP
     >>> recognizer = LiveRecognizer(load_model(), LiveSettings(mirror=True))  # doctest: +SKIP
     >>> for result in recognizer.run(0):  # doctest: +SKIP
     ...     if result.committed:
@@ -706,7 +706,7 @@ class LiveRecognizer:
                                              max_distance=self.settings.motion_distance)
         # Motion letter -> the model's classes showing its handshape (J: the I hand; Z: the index).
         self._shapes = {letter: {c for c in self.classes if c in shapes} for letter, shapes in MOTION_SHAPES.items()}
-        from landmark_asl.features import raw_features_from_hands
+        from landmark_asl.estimators.features import raw_features_from_hands
 
         self._features = raw_features_from_hands
         self._rows: list[np.ndarray | None] = []  # per character of text: its A..Z probabilities (words.py)
@@ -732,7 +732,7 @@ class LiveRecognizer:
         Characters kept from the old text keep their letter probabilities; new letters count
         as typed (certain). The letter being held is not committed again.
         """
-        from landmark_asl.words import one_hot
+        from landmark_asl.live.words import one_hot
 
         old = self._speller.text
         keep = 0
@@ -749,10 +749,10 @@ class LiveRecognizer:
         Returns
         -------
         list of str
-            Up to ``n`` (default 3) upper-case words from :mod:`landmark_asl.words`; empty when
+            Up to ``n`` (default 3) upper-case words from :mod:`landmark_asl.live.words`; empty when
             the text ends with a space or its last word holds no letter.
         """
-        from landmark_asl.words import default_suggester
+        from landmark_asl.live.words import default_suggester
 
         text = self._speller.text
         start = len(text) - len(text.split(" ")[-1])
@@ -872,7 +872,7 @@ class LiveRecognizer:
                     (c for c in (self._speller.last, self._speller.candidate, top) if c in shapes_of), None)
                 committed = self._speller.commit_motion(match.letter, shape=shape, replace=recent)
                 self._motion.mark()
-                from landmark_asl.words import one_hot
+                from landmark_asl.live.words import one_hot
 
                 row = one_hot(match.letter)
         if committed is None:
@@ -880,7 +880,7 @@ class LiveRecognizer:
             committed = self._speller.update(spelled, hand=hand is not None, moving=moving, moved=moved, frames=frames)
             if committed is not None:
                 self._motion.mark()
-                from landmark_asl.words import letter_row
+                from landmark_asl.live.words import letter_row
 
                 row = letter_row(smoothed, self.classes)
         if committed is not None:
@@ -940,13 +940,13 @@ class LiveRecognizer:
     def _loop(self, frames: FrameSource, max_frames: int | None, extractor) -> Iterator[FrameResult]:
         import cv2
 
-        from landmark_asl.features import N_RAW_FEATURES
+        from landmark_asl.estimators.features import N_RAW_FEATURES
 
         self.reset()
         with contextlib.ExitStack() as stack:
             stack.callback(frames.close)
             if extractor is None:
-                from landmark_asl.landmarks import HandLandmarkExtractor
+                from landmark_asl.hands.landmarks import HandLandmarkExtractor
 
                 extractor = stack.enter_context(HandLandmarkExtractor(self.extractor_settings, mode="video"))
             # One call before the first frame: some classifiers build fast-path state lazily.

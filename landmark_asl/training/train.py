@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 
 from landmark_asl._util import load_json
-from landmark_asl.estimators import build_estimator, get_spec
+from landmark_asl.estimators.registry import build_estimator, get_spec
 from landmark_asl.exceptions import DatasetError, LandmarkASLError
-from landmark_asl.landmark_cache import load_landmarks, log
+from landmark_asl.data.landmark_cache import load_landmarks, log
 
 
 def as_list(sources: str | Path | Sequence[str | Path] | None) -> list[str]:
@@ -70,7 +70,7 @@ def model_inputs(name: str, estimator, rows: pd.DataFrame) -> np.ndarray:
         have a hand), or the images (n_rows, H, W[, 3]) uint8 for the pixel model.
     """
     if get_spec(name).input_kind == "landmarks":
-        from landmark_asl.features import raw_features
+        from landmark_asl.estimators.features import raw_features
 
         return raw_features(rows)
     return _pixels(estimator, rows)
@@ -142,7 +142,7 @@ def check_recipe(name: str, balance: str | None, augment: dict[str, Any] | None)
     """
     import inspect
 
-    from landmark_asl.features import augment_landmarks
+    from landmark_asl.estimators.features import augment_landmarks
 
     if balance not in BALANCE_CHOICES:
         raise LandmarkASLError(f"balance must be one of {BALANCE_CHOICES}; got {balance!r}")
@@ -190,15 +190,15 @@ def fit_estimator(name: str, rows: pd.DataFrame, *, random_state: int = 0, n_job
         Landmark models: weigh every dataset the same (:func:`dataset_weights`), so that one
         signer with 10,000 rows does not outweigh the rest.
     augment : dict, optional
-        Landmark models: keyword arguments of :func:`landmark_asl.features.augment_landmarks`
+        Landmark models: keyword arguments of :func:`landmark_asl.estimators.features.augment_landmarks`
         (e.g. ``{"n_copies": 1, "max_angle": 15, "stretch": 0.3}``); perturbed copies of the
         training rows are added, seeded by ``random_state``.
     row_weight : ndarray of shape (len(rows),), optional
         Landmark models: a weight per row of ``rows``, multiplied into the balance weights
-        (e.g. a user's own samples weighing more, :mod:`landmark_asl.adapt`).
+        (e.g. a user's own samples weighing more, :mod:`landmark_asl.training.adapt`).
     scheduler : str or dask.distributed.Client, optional
         ``xgb`` only: train the boosting rounds on this Dask cluster with ``xgboost.dask``
-        (:func:`landmark_asl.distributed.fit_xgb`); other models fit here.
+        (:func:`landmark_asl.data.distributed.fit_xgb`); other models fit here.
 
     Returns
     -------
@@ -224,14 +224,14 @@ def fit_estimator(name: str, rows: pd.DataFrame, *, random_state: int = 0, n_job
             raise LandmarkASLError("row_weight needs rows with a unique index")
         weight = kept if weight is None else weight * kept
     if augment:
-        from landmark_asl.features import augment_landmarks
+        from landmark_asl.estimators.features import augment_landmarks
 
         X, y = augment_landmarks(X, y, random_state=random_state, **augment)
         if weight is not None:
             weight = np.tile(weight, len(y) // len(weight))
     start = time.perf_counter()
     if scheduler is not None and name == "xgb":
-        from landmark_asl.distributed import fit_xgb
+        from landmark_asl.data.distributed import fit_xgb
 
         fit_xgb(estimator, X, y, scheduler, sample_weight=weight)
     elif weight is None:
@@ -259,7 +259,7 @@ def fit_calibration(name: str, fit_rows: pd.DataFrame, classes: Sequence[str], *
     """The model card's ``calibration``: a temperature fitted on out-of-group predictions.
 
     Each ``group`` of ``fit_rows`` is predicted by a model trained without it (5 folds of whole
-    groups, same recipe), and :class:`~landmark_asl.calibration.TemperatureScaling` is fitted on
+    groups, same recipe), and :class:`~landmark_asl.estimators.calibration.TemperatureScaling` is fitted on
     those predictions by maximum likelihood.
 
     Parameters
@@ -283,7 +283,7 @@ def fit_calibration(name: str, fit_rows: pd.DataFrame, classes: Sequence[str], *
     DatasetError
         If the rows hold fewer than two groups.
     """
-    from landmark_asl.calibration import TemperatureScaling, out_of_fold_proba
+    from landmark_asl.estimators.calibration import TemperatureScaling, out_of_fold_proba
 
     proba = out_of_fold_proba(name, fit_rows, groups=fit_rows["group"].to_numpy(dtype=object),
                               classes=classes, params=params, random_state=random_state, n_jobs=n_jobs,
@@ -344,7 +344,7 @@ def train_model(
     balance, augment
         Training recipe of a landmark model (see :func:`fit_estimator`).
     calibrate : bool or 'auto'
-        Fit a temperature (:class:`landmark_asl.calibration.TemperatureScaling`) on
+        Fit a temperature (:class:`landmark_asl.estimators.calibration.TemperatureScaling`) on
         out-of-group predictions (each ``group`` of the training rows predicted by a model
         trained without it, 5 folds of whole groups) and store it in the model card. Needs
         at least two groups; costs about five more fits. ``'auto'``: when the rows hold two
@@ -363,7 +363,7 @@ def train_model(
         The model directory.
     """
     from landmark_asl.labels import normalize_label
-    from landmark_asl.persistence import _check_destination, save_model
+    from landmark_asl.model.store import _check_destination, save_model
 
     source_list = as_list(sources)
     if not source_list:
