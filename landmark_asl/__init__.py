@@ -17,8 +17,8 @@ _PUBLIC = {
     "evaluate_images": "landmark_asl.model.recognizer",
     # Landmarks and labels.
     "HandLandmarks": "landmark_asl.hands.landmarks",
-    "HandLandmarkExtractor": "landmark_asl.hands.landmarks",
-    "ExtractorSettings": "landmark_asl.hands.landmarks",
+    "HandLandmarkExtractor": "landmark_asl.hands.extractor",
+    "ExtractorSettings": "landmark_asl.hands.extractor",
     "CANONICAL_LABELS": "landmark_asl.labels",
     "normalize_label": "landmark_asl.labels",
     # Build models.

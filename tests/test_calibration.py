@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from landmark_asl.estimators.calibration import TemperatureScaling, out_of_fold_proba
+from landmark_asl.estimators.calibration import TemperatureScaling
+from landmark_asl.training.train import out_of_fold_proba
 from landmark_asl.estimators.registry import make_estimator
 from landmark_asl.evaluation.metrics import calibration_metrics
 from landmark_asl.exceptions import DatasetError, LandmarkASLError, ModelLoadError

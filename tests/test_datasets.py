@@ -246,6 +246,6 @@ def test_landmark_csv_wrong_layout(tmp_path: Path) -> None:
 
 
 def test_landmark_table_columns_match_extraction_contract() -> None:
-    from landmark_asl.data.extraction import TABLE_COLUMNS
+    from landmark_asl.data.table import TABLE_COLUMNS
 
     assert LANDMARK_TABLE_COLUMNS == TABLE_COLUMNS

@@ -15,7 +15,8 @@ import pytest
 
 from conftest import make_synthetic_landmarks, synthetic_table
 from landmark_asl.exceptions import LandmarkASLError
-from landmark_asl.data.extraction import extract_table, read_table
+from landmark_asl.data.extraction import extract_table
+from landmark_asl.data.table import read_table
 
 pytestmark = pytest.mark.slow
 
@@ -97,7 +98,7 @@ def test_resume_extracts_only_what_is_missing(client, images, local_table, tmp_p
         shutil.copytree(images / letter, half / letter)
     summary = extract_table([half], out, scheduler=client, progress=False)  # ... then the rest on the cluster
     assert summary["n_resumed"] == 48 and summary["n_processed"] == 48
-    from landmark_asl.data.extraction import RESULT_COLUMNS
+    from landmark_asl.data.table import RESULT_COLUMNS
     from landmark_asl.hands.landmarks import IMAGE_COLUMNS, WORLD_COLUMNS
 
     def by_file(t: pd.DataFrame) -> pd.DataFrame:

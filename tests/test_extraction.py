@@ -19,8 +19,10 @@ from click.testing import CliRunner
 from landmark_asl.data import extraction
 from landmark_asl.cli import main
 from landmark_asl.exceptions import DatasetError, ExtractionError
-from landmark_asl.data.extraction import TABLE_COLUMNS, extract_table, read_table
-from landmark_asl.hands.landmarks import IMAGE_COLUMNS, ExtractorSettings
+from landmark_asl.data.extraction import extract_table
+from landmark_asl.data.table import TABLE_COLUMNS, read_table
+from landmark_asl.hands.landmarks import IMAGE_COLUMNS
+from landmark_asl.hands.extractor import ExtractorSettings
 
 
 @pytest.fixture
@@ -80,7 +82,7 @@ def test_csv_output_has_a_sidecar_and_reads_back(image_folder, tmp_path, data_di
 def test_resume_after_an_interruption(image_folder, tmp_path, monkeypatch):
     output = tmp_path / "table.parquet"
     monkeypatch.setattr(extraction, "BATCH_SIZE", 2)
-    real_batch = extraction._extract_batch
+    real_batch = extraction.extract_batch
     calls = []
 
     def interrupted(*args):
@@ -89,14 +91,14 @@ def test_resume_after_an_interruption(image_folder, tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real_batch(*args)
 
-    monkeypatch.setattr(extraction, "_extract_batch", interrupted)
+    monkeypatch.setattr(extraction, "extract_batch", interrupted)
     with pytest.raises(KeyboardInterrupt):
         extract_table([image_folder], output, progress=False)
     assert not output.exists()
     parts = sorted((tmp_path / "table.parquet.parts").iterdir())
     assert [p.name for p in parts] == ["part-000000.parquet"]  # the finished batch, nothing partial
 
-    monkeypatch.setattr(extraction, "_extract_batch", real_batch)
+    monkeypatch.setattr(extraction, "extract_batch", real_batch)
     summary = extract_table([image_folder], output, progress=False)
     assert (summary["n_resumed"], summary["n_processed"]) == (2, 3)
     resumed, _ = read_table(output)
@@ -144,9 +146,9 @@ def test_a_killed_run_leaves_no_corrupt_file_and_resumes(tmp_path, data_dir):
     code = (
         "import time, landmark_asl.data.extraction as e\n"
         "e.BATCH_SIZE = 1\n"
-        "real = e._extract_batch\n"
+        "real = e.extract_batch\n"
         "def slow(*a):\n    time.sleep(0.3)\n    return real(*a)\n"
-        "e._extract_batch = slow\n"
+        "e.extract_batch = slow\n"
         f"e.extract_table([{str(folder.parent)!r}], {str(output)!r}, progress=False)\n"
     )
     process = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.DEVNULL)
@@ -194,7 +196,7 @@ def test_cli_extract_errors(image_folder, tmp_path):
 @pytest.mark.slow
 def test_cli_hides_native_logs_unless_verbose(image_folder, tmp_path):
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    command = [sys.executable, "-m", "landmark_asl.cli.commands"]
+    command = [sys.executable, "-m", "landmark_asl.cli"]
     quiet = subprocess.run(
         [*command, "extract", str(image_folder), "-o", str(tmp_path / "q.parquet"), "--n-jobs", "2", "--json"],
         capture_output=True, text=True, env=env, check=True,

@@ -21,7 +21,8 @@ from click.testing import CliRunner
 from landmark_asl._util import exclusive_lock
 from landmark_asl.cli import main
 from landmark_asl.exceptions import LockedError
-from landmark_asl.data.extraction import extract_table, read_table
+from landmark_asl.data.extraction import extract_table
+from landmark_asl.data.table import read_table
 from landmark_asl.data.landmark_cache import load_landmarks
 
 
@@ -71,9 +72,9 @@ def test_two_concurrent_extract_processes_lose_no_rows(tmp_path, data_dir):
     code = (
         "import time, landmark_asl.data.extraction as e\n"
         "e.BATCH_SIZE = 1\n"
-        "real = e._extract_batch\n"
+        "real = e.extract_batch\n"
         "def slow(*a):\n    time.sleep(0.2)\n    return real(*a)\n"
-        "e._extract_batch = slow\n"
+        "e.extract_batch = slow\n"
         f"e.extract_table([{str(first)!r}], {str(output)!r}, progress=False)\n"
     )
     process = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
@@ -165,7 +166,7 @@ def test_killed_worker_stops_extract_with_an_error_and_the_rerun_resumes(tmp_pat
     images = _copy_images(data_dir, tmp_path / "images", labels=("A", "B", "C", "L"), n=30)
     n_images = len(list(images.rglob("*.jpg")))
     output = tmp_path / "table.parquet"
-    command = [sys.executable, "-m", "landmark_asl.cli.commands", "extract", str(images), "-o", str(output), "--n-jobs", "2"]
+    command = [sys.executable, "-m", "landmark_asl.cli", "extract", str(images), "-o", str(output), "--n-jobs", "2"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     parts = tmp_path / "table.parquet.parts"
     deadline = time.monotonic() + 120
@@ -320,7 +321,7 @@ def test_landmark_csv_label_goes_through_the_vocabulary(tmp_path):
 
 def test_landmark_table_is_checked_on_read(tmp_path, small_images):
     from landmark_asl.exceptions import DatasetError
-    from landmark_asl.data.extraction import write_table
+    from landmark_asl.data.table import write_table
 
     extract_table([small_images], tmp_path / "t.parquet", progress=False)
     table, meta = read_table(tmp_path / "t.parquet")

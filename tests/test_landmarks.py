@@ -11,14 +11,8 @@ from conftest import pick_images
 
 from landmark_asl.hands.images import read_image
 from landmark_asl.exceptions import ExtractionError
-from landmark_asl.hands.landmarks import (
-    Detection,
-    ExtractorSettings,
-    HandLandmarkExtractor,
-    RECOVERY_STRATEGIES,
-    HandLandmarks,
-    model_bundle_path,
-)
+from landmark_asl.hands.landmarks import HandLandmarks
+from landmark_asl.hands.extractor import Detection, ExtractorSettings, HandLandmarkExtractor, RECOVERY_STRATEGIES, model_bundle_path
 
 # asl2text/test letters with an open, clearly visible hand (the plain pass finds them).
 CLASSES = ("B", "L", "V", "Y")
@@ -162,7 +156,7 @@ def test_the_bundle_has_the_same_bytes_in_every_install(tmp_path, monkeypatch):
     import os
     import shutil
 
-    from landmark_asl.hands import landmarks
+    from landmark_asl.hands import extractor as landmarks
 
     monkeypatch.setenv("LANDMARK_ASL_CACHE", str(tmp_path / "first"))
     first = model_bundle_path().read_bytes()

@@ -72,7 +72,7 @@ def test_a_cache_table_being_filled_by_another_process_is_waited_for(monkeypatch
 
     monkeypatch.setenv(paths.CACHE_ENV, str(tmp_path / "cache"))
     folder = _one_photo_folder(tmp_path, data_dir)
-    from landmark_asl.hands.landmarks import ExtractorSettings
+    from landmark_asl.hands.extractor import ExtractorSettings
 
     table_path = landmark_cache.landmark_cache_path(folder, paths.landmark_cache_dir(), ExtractorSettings())
     held = exclusive_lock(table_path, "another landmark-asl")

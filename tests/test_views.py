@@ -7,7 +7,8 @@ import pytest
 
 from landmark_asl.estimators.features import raw_features_from_hands
 from landmark_asl.hands.images import read_image
-from landmark_asl.hands.landmarks import HandLandmarkExtractor, HandLandmarks, map_back
+from landmark_asl.hands.landmarks import HandLandmarks
+from landmark_asl.hands.extractor import HandLandmarkExtractor, map_back
 from landmark_asl.model.store import load_model
 from landmark_asl.hands.views import (
     VIEWS,

@@ -81,7 +81,7 @@ def _quiet_unless_verbose(func):
         if not ctx.find_root().obj.get("verbose"):
             import os
 
-            from landmark_asl.data.extraction import quiet_native_logs
+            from landmark_asl.hands.extractor import quiet_native_logs
 
             quiet_native_logs()
             # Dask reads its logging levels when imported: a lost cluster is then one error line, not pages of logs.
@@ -89,7 +89,7 @@ def _quiet_unless_verbose(func):
         else:
             import os
 
-            from landmark_asl.hands.landmarks import VERBOSE_ENV
+            from landmark_asl.hands.extractor import VERBOSE_ENV
 
             os.environ[VERBOSE_ENV] = "1"  # the library hides them by default too
         return func(*args, **kwargs)
@@ -125,8 +125,9 @@ def extract(sources: tuple[str, ...], output: Path, n_jobs: int, min_detection_c
     """Extract hand landmarks of SOURCE... (folders, CSVs or dataset names like asl2text/test) into a table."""
     import json
 
-    from landmark_asl.data.extraction import extract_table, format_summary
-    from landmark_asl.hands.landmarks import ExtractorSettings
+    from landmark_asl.data.extraction import extract_table
+    from landmark_asl.data.extraction import format_summary
+    from landmark_asl.hands.extractor import ExtractorSettings
 
     if n_jobs == 0 or n_jobs < -1:
         raise click.BadParameter("must be >= 1, or -1 for one worker per core", param_hint="--n-jobs")

@@ -1,7 +1,8 @@
 """Data: dataset manifests, split files, the landmark table (format and extraction pipeline) and its cache."""
 
 from landmark_asl.data.datasets import load_manifest, read_sample
-from landmark_asl.data.extraction import extract_table, read_table, write_table
+from landmark_asl.data.extraction import extract_table
+from landmark_asl.data.table import read_table, write_table
 from landmark_asl.data.landmark_cache import load_landmarks
 from landmark_asl.data.splits import make_split, read_split, write_split
 

@@ -76,8 +76,9 @@ def _worker_extract(batch, settings_json: str):
     from dask.distributed import get_worker
 
     from landmark_asl.data.datasets import read_sample
-    from landmark_asl.data.extraction import _extract_batch, quiet_native_logs
-    from landmark_asl.hands.landmarks import ExtractorSettings, HandLandmarkExtractor
+    from landmark_asl.data.table import extract_batch
+    from landmark_asl.hands.extractor import quiet_native_logs
+    from landmark_asl.hands.extractor import ExtractorSettings, HandLandmarkExtractor
 
     worker = get_worker()
     slot = getattr(worker, _WORKER_SLOT, None)
@@ -90,7 +91,7 @@ def _worker_extract(batch, settings_json: str):
         if settings_json not in slot:
             quiet_native_logs()
             slot[settings_json] = HandLandmarkExtractor(ExtractorSettings(**json.loads(settings_json)))
-        return _extract_batch(slot[settings_json], read_sample, batch)
+        return extract_batch(slot[settings_json], read_sample, batch)
 
 
 def dask_batches(batches: Iterable, settings: Any, scheduler: Any, bar, clock: dict) -> Iterator:

@@ -1,4 +1,4 @@
-"""The landmark table pipeline: images -> one row of landmarks (or the reason for none) per sample, resumable and parallel."""
+"""The extraction pipeline: images -> one row of landmarks (or the reason for none) per sample, resumable and parallel."""
 
 from __future__ import annotations
 
@@ -26,271 +26,28 @@ from landmark_asl._util import atomic_write, exclusive_lock, load_json
 from landmark_asl.data.datasets import MANIFEST_COLUMNS
 from landmark_asl.exceptions import DatasetError, ExtractionError
 from landmark_asl.hands.images import printable_path
-from landmark_asl.hands.landmarks import IMAGE_COLUMNS, WORLD_COLUMNS, ExtractorSettings
-
-#: Columns describing the outcome of extraction for one sample.
-RESULT_COLUMNS: tuple[str, ...] = (
-    "detected",
-    "reason",
-    "strategy",
-    "handedness",
-    "handedness_score",
-    "image_width",
-    "image_height",
+from landmark_asl.data.table import (
+    LANDMARK_COLUMNS,
+    METADATA_KEY,
+    RESULT_COLUMNS,
+    TABLE_COLUMNS,
+    TABLE_FORMAT,
+    TABLE_FORMAT_VERSION,
+    coverage_summary,
+    extract_batch,
+    is_csv,
+    read_table,
+    write_parquet,
+    write_table,
 )
-#: Columns of a landmark table, in order.
-TABLE_COLUMNS: tuple[str, ...] = MANIFEST_COLUMNS + RESULT_COLUMNS + IMAGE_COLUMNS + WORLD_COLUMNS
-#: Parquet schema metadata key (and CSV sidecar content) holding the table's metadata JSON.
-METADATA_KEY = b"landmark_asl"
-TABLE_FORMAT = "landmark_asl.landmark_table"
-TABLE_FORMAT_VERSION = 1
+from landmark_asl.hands.extractor import ExtractorSettings, native_logs_quiet, quiet_native_logs
+
 #: Version of the code that turns a sample into a row (image reading, detection passes, row
 #: layout). Bump it when that code changes what a row holds: tables and cache files made by
 #: another version are not resumed from, so stale rows are never reused.
 LOADER_VERSION = 2
 #: Samples sent to a worker at a time; also the most work an interrupted run can lose.
 BATCH_SIZE = 32
-
-_LANDMARK_COLUMNS = IMAGE_COLUMNS + WORLD_COLUMNS
-_QUIET = False
-
-
-# --- native log output ---------------------------------------------------------------------------
-
-
-def quiet_native_logs() -> None:
-    """Hide the log lines MediaPipe, TFLite and absl write from C++ to file descriptor 2.
-
-    Sets ``GLOG_minloglevel`` and ``TF_CPP_MIN_LOG_LEVEL`` (read when mediapipe starts) and
-    points file descriptor 2 at ``/dev/null``, which also silences worker processes (they
-    inherit it). Python's ``sys.stderr`` keeps writing to the original stream through a
-    duplicate of the old descriptor, so progress bars, warnings and errors stay visible.
-    Calling it again does nothing.
-    """
-    global _QUIET
-    if _QUIET:
-        return
-    os.environ.setdefault("GLOG_minloglevel", "2")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    try:
-        stderr_fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):  # replaced by a test runner or an IDE
-        stderr_fd = None
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    os.close(devnull)
-    if stderr_fd == 2:
-        sys.stderr = io.TextIOWrapper(
-            os.fdopen(saved, "wb", buffering=0),
-            encoding=sys.stderr.encoding or "utf-8",
-            errors="backslashreplace",
-            line_buffering=True,
-            write_through=True,
-        )
-    else:
-        os.close(saved)
-    _QUIET = True
-
-
-# --- table input / output ------------------------------------------------------------------------
-
-
-def _sidecar(path: Path) -> Path:
-    return path.with_name(path.name + ".meta.json")
-
-
-def _is_csv(path: Path) -> bool:
-    return path.suffix.lower() == ".csv"
-
-
-def _write_parquet(table, path: Path, metadata: dict) -> None:
-    """Write a DataFrame or ``pyarrow.Table`` atomically, with ``metadata`` in the schema."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    arrow = table if isinstance(table, pa.Table) else pa.Table.from_pandas(table, preserve_index=False)
-    schema_meta = dict(arrow.schema.metadata or {})
-    schema_meta[METADATA_KEY] = json.dumps(metadata).encode()
-    atomic_write(path, lambda tmp: pq.write_table(arrow.replace_schema_metadata(schema_meta), tmp))
-
-
-def write_table(table: pd.DataFrame, path: str | os.PathLike, metadata: dict) -> Path:
-    """Write a landmark table atomically: Parquet with metadata in the schema, or CSV + ``.meta.json``.
-
-    Parameters
-    ----------
-    table : DataFrame of shape (n_samples, len(TABLE_COLUMNS))
-        The rows.
-    path : str or path-like
-        ``*.csv`` writes CSV and a ``<file>.meta.json`` sidecar; anything else writes Parquet.
-    metadata : dict
-        JSON-serialisable metadata (settings, versions, sources ...).
-
-    Returns
-    -------
-    Path
-        The written table.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if _is_csv(path):
-        sidecar = _sidecar(path)
-        atomic_write(sidecar, lambda tmp: tmp.write_text(json.dumps(metadata, indent=2)))
-        atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
-    else:
-        _write_parquet(table, path, metadata)
-    return path
-
-
-def read_table(path: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
-    """Read a landmark table written by :func:`extract_table`.
-
-    Parameters
-    ----------
-    path : str or path-like
-        A ``.parquet`` table, or a ``.csv`` table with its ``<file>.meta.json`` sidecar.
-
-    Returns
-    -------
-    table : DataFrame of shape (n_samples, len(TABLE_COLUMNS))
-        Columns :data:`TABLE_COLUMNS`; landmark columns are NaN where no hand was found.
-    metadata : dict
-        Extractor settings, package versions, sources, format version.
-
-    Raises
-    ------
-    DatasetError
-        Missing or unreadable file, missing columns, or an unknown format version.
-    """
-    path = Path(path)
-    if path.is_dir():
-        raise DatasetError(f"{path} is a folder, not a landmark table: expected a .parquet or .csv file written by "
-                           "`landmark-asl extract` or `landmark-asl collect`")
-    if path.exists() and not path.is_file():
-        raise DatasetError(f"{path} is not a regular file (a device, pipe or socket): expected a landmark table")
-    if not path.is_file():
-        raise DatasetError(f"landmark table not found: {path}; create it with `landmark-asl extract`")
-    try:
-        if _is_csv(path):
-            table = pd.read_csv(path, keep_default_na=False, na_values={c: [""] for c in _LANDMARK_COLUMNS + ("handedness_score",)})
-            sidecar = _sidecar(path)
-            metadata = load_json(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else {}
-        else:
-            import pyarrow.parquet as pq
-
-            arrow = pq.read_table(path)
-            raw = (arrow.schema.metadata or {}).get(METADATA_KEY)
-            metadata = load_json(raw) if raw else {}
-            table = arrow.to_pandas()
-    except (OSError, ValueError) as exc:
-        raise DatasetError(f"cannot read landmark table {path}: {exc}") from exc
-    missing = [c for c in TABLE_COLUMNS if c not in table.columns]
-    if missing:
-        raise DatasetError(
-            f"{path} is not a landmark table: missing columns {missing[:5]}"
-            f"{' ...' if len(missing) > 5 else ''}; expected the columns of extraction.TABLE_COLUMNS"
-        )
-    version = metadata.get("format_version", TABLE_FORMAT_VERSION)
-    if version != TABLE_FORMAT_VERSION:
-        raise DatasetError(
-            f"{path} has landmark table format version {version}; this landmark_asl reads "
-            f"version {TABLE_FORMAT_VERSION}: re-run `landmark-asl extract`"
-        )
-    for column in ("sample_id", "source", "dataset", "label", "group", "split", "reason", "strategy", "handedness"):
-        table[column] = table[column].fillna("").astype(str)
-    table["detected"] = table["detected"].astype(bool)
-    _check_numeric(table, path)
-    _check_rows(table, path)
-    return table[list(TABLE_COLUMNS)], metadata
-
-
-def _check_numeric(table: pd.DataFrame, path: Path) -> None:
-    """Landmark columns hold numbers (or nothing): text in one is named by row and column, in place of a later traceback."""
-    for column in _LANDMARK_COLUMNS + ("handedness_score",):
-        if pd.api.types.is_numeric_dtype(table[column]):
-            continue
-        values = pd.to_numeric(table[column], errors="coerce")
-        text = table[column].astype(str)
-        bad = (values.isna() & table[column].notna() & ~text.isin(["", "nan", "NaN", "None"])).to_numpy()
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise DatasetError(f"{path}: row {row}, column {column}: {text.iloc[row][:40]!r} is not a number; "
-                               "the landmark columns hold numbers")
-        table[column] = values.astype(np.float32)
-
-
-def _check_rows(table: pd.DataFrame, path: Path) -> None:
-    """Labels through the one vocabulary; finite image landmarks on every row marked detected."""
-    from landmark_asl.data.datasets import check_finite
-    from landmark_asl.labels import normalize_label
-
-    labels = {}
-    for label in table["label"].unique():
-        try:
-            labels[label] = normalize_label(label)
-        except DatasetError as exc:
-            row = int(np.flatnonzero(table["label"].to_numpy() == label)[0])
-            raise DatasetError(f"{path}: row {row}: {exc}") from None
-    table["label"] = table["label"].map(labels)
-    detected = table.loc[table["detected"], list(IMAGE_COLUMNS)]
-    if len(detected):
-        try:
-            check_finite(detected.to_numpy(np.float64), list(IMAGE_COLUMNS), where=str(path),
-                         rows=np.flatnonzero(table["detected"].to_numpy()))
-        except DatasetError as exc:
-            raise DatasetError(f"{exc}; a row marked detected needs all 63 image landmarks") from None
-
-
-# --- rows ------------------------------------------------------------------------------------------
-
-
-def _empty_results(n: int) -> dict[str, np.ndarray]:
-    columns: dict[str, np.ndarray] = {
-        "detected": np.zeros(n, dtype=bool),
-        "reason": np.full(n, "", dtype=object),
-        "strategy": np.full(n, "", dtype=object),
-        "handedness": np.full(n, "", dtype=object),
-        "handedness_score": np.full(n, np.nan, dtype=np.float32),
-        "image_width": np.zeros(n, dtype=np.int32),
-        "image_height": np.zeros(n, dtype=np.int32),
-    }
-    landmarks = np.full((n, len(_LANDMARK_COLUMNS)), np.nan, dtype=np.float32)
-    return columns, landmarks
-
-
-def _extract_batch(extractor, read_sample, batch: pd.DataFrame):
-    """Extract every sample of ``batch`` (manifest rows) into a ``pyarrow.Table`` of :data:`TABLE_COLUMNS`.
-
-    Decoding errors become reasons. Built straight from NumPy arrays: going through a
-    139-column DataFrame cost more per batch than the pipeline's whole budget.
-    """
-    import pyarrow as pa
-
-    columns, landmarks = _empty_results(len(batch))
-    for i, source in enumerate(batch["source"]):
-        try:
-            rgb = read_sample(source)
-        except DatasetError as exc:
-            columns["reason"][i] = f"cannot decode image: {exc}"
-            continue
-        columns["image_height"][i], columns["image_width"][i] = rgb.shape[:2]
-        detection = extractor.extract(rgb)
-        columns["reason"][i] = detection.reason
-        if detection.landmarks is not None:
-            hand = detection.landmarks
-            columns["detected"][i] = True
-            columns["strategy"][i] = detection.strategy
-            columns["handedness"][i] = hand.handedness
-            columns["handedness_score"][i] = hand.handedness_score
-            landmarks[i, :63] = hand.image.ravel()
-            landmarks[i, 63:] = hand.world.ravel()
-    arrays = [pa.array(batch[name].to_numpy(dtype=object), pa.string()) for name in MANIFEST_COLUMNS]
-    for name, values in columns.items():
-        arrays.append(pa.array(values, pa.string()) if values.dtype == object else pa.array(values))
-    arrays += [pa.array(column) for column in np.ascontiguousarray(landmarks.T)]
-    return pa.Table.from_arrays(arrays, names=list(TABLE_COLUMNS))
 
 
 # Worker state: one extractor per process, built in the initializer (MediaPipe graphs cannot be pickled).
@@ -308,7 +65,7 @@ def _worker_init(settings_dict: dict, quiet: bool, cpus: Sequence[int], started,
         # n workers fight over them.
         os.sched_setaffinity(0, {cpus[index % len(cpus)]})
     from landmark_asl.data.datasets import read_sample
-    from landmark_asl.hands.landmarks import HandLandmarkExtractor
+    from landmark_asl.hands.extractor import HandLandmarkExtractor
 
     try:
         _WORKER["extractor"] = HandLandmarkExtractor(ExtractorSettings(**settings_dict))
@@ -324,7 +81,7 @@ def _worker_init(settings_dict: dict, quiet: bool, cpus: Sequence[int], started,
 def _worker_batch(batch: pd.DataFrame) -> pd.DataFrame:
     if "error" in _WORKER:
         raise _WORKER["error"]
-    result = _extract_batch(_WORKER["extractor"], _WORKER["read_sample"], batch)
+    result = extract_batch(_WORKER["extractor"], _WORKER["read_sample"], batch)
     with _WORKER["processed"].get_lock():
         _WORKER["processed"].value += len(batch)
     return result
@@ -334,7 +91,7 @@ def _worker_batch(batch: pd.DataFrame) -> pd.DataFrame:
 
 
 def _is_landmark_csv(path: Path) -> bool:
-    if not (path.is_file() and _is_csv(path)):
+    if not (path.is_file() and is_csv(path)):
         return False
     with path.open("r", errors="replace") as handle:
         header = handle.readline().strip().split(",")
@@ -385,7 +142,7 @@ def _versions() -> dict[str, str]:
 def _model_info(settings: ExtractorSettings) -> dict[str, str]:
     import hashlib
 
-    from landmark_asl.hands.landmarks import model_bundle_path
+    from landmark_asl.hands.extractor import model_bundle_path
 
     path = Path(settings.model_asset) if settings.model_asset else model_bundle_path()
     if not path.is_file():
@@ -454,41 +211,6 @@ def _load_done(output: Path, identity: dict) -> list:
             _check_compatible(json.loads(raw) if raw else {}, identity, part)
             done.append(arrow)
     return done
-
-
-# --- summary ---------------------------------------------------------------------------------------
-
-
-def coverage_summary(table: pd.DataFrame) -> dict:
-    """Coverage of a landmark table overall, per dataset, per label, per strategy and per reason.
-
-    Parameters
-    ----------
-    table : DataFrame
-        Rows with at least ``dataset``, ``label``, ``detected``, ``strategy`` and ``reason``.
-
-    Returns
-    -------
-    dict
-        ``n_samples``, ``n_detected``, ``coverage``; ``per_dataset`` and ``per_class``
-        (name -> {``n``, ``detected``, ``coverage``}); ``strategies`` (name -> count of
-        detections); ``reasons`` (first words of the reason -> count of misses).
-    """
-
-    def block(frame: pd.DataFrame) -> dict:
-        n, hit = len(frame), int(frame["detected"].sum())
-        return {"n": n, "detected": hit, "coverage": round(hit / n, 4) if n else 0.0}
-
-    reasons = table.loc[~table["detected"], "reason"].map(lambda r: r.split(":")[0])
-    return {
-        "n_samples": len(table),
-        "n_detected": int(table["detected"].sum()),
-        "coverage": block(table)["coverage"],
-        "per_dataset": {str(k): block(g) for k, g in table.groupby("dataset", sort=True)},
-        "per_class": {str(k): block(g) for k, g in table.groupby("label", sort=True)},
-        "strategies": {str(k): int(v) for k, v in table.loc[table["detected"], "strategy"].value_counts().sort_index().items()},
-        "reasons": {str(k): int(v) for k, v in reasons.value_counts().sort_index().items()},
-    }
 
 
 # --- the pipeline ----------------------------------------------------------------------------------
@@ -581,7 +303,7 @@ def extract_table(
                 try:
                     for k, result in enumerate(_run_batches(batches, settings, n_jobs, progress, len(todo), clock,
                                                             scheduler=scheduler)):
-                        _write_parquet(result, parts / f"part-{first + k:06d}.parquet", part_meta)
+                        write_parquet(result, parts / f"part-{first + k:06d}.parquet", part_meta)
                         done.append(result)
                         n_new += len(result)
                 except _WorkerDied as exc:
@@ -670,12 +392,12 @@ def _run_batches(batches, settings: ExtractorSettings, n_jobs: int, progress: bo
             return
         if n_jobs == 1:
             from landmark_asl.data.datasets import read_sample
-            from landmark_asl.hands.landmarks import HandLandmarkExtractor
+            from landmark_asl.hands.extractor import HandLandmarkExtractor
 
             with HandLandmarkExtractor(settings) as extractor:
                 clock["ready"] = time.perf_counter()
                 for batch in batches:
-                    result = _extract_batch(extractor, read_sample, batch)
+                    result = extract_batch(extractor, read_sample, batch)
                     bar.update(len(result))
                     yield result
             return
@@ -694,7 +416,7 @@ def _pool_batches(batches, settings: ExtractorSettings, n_jobs: int, bar, clock:
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     pin = cpus if len(cpus) >= n_jobs else []
     started, ready, processed = context.Value("i", 0), context.Value("i", 0), context.Value("i", 0)
-    initargs = (dataclasses.asdict(settings), _QUIET, pin, started, ready, processed)
+    initargs = (dataclasses.asdict(settings), native_logs_quiet(), pin, started, ready, processed)
     pool = cf.ProcessPoolExecutor(n_jobs, mp_context=context, initializer=_worker_init, initargs=initargs)
     pending: set = set()
     queue = iter(batches)
@@ -764,7 +486,7 @@ def _merge(done: list, manifest: pd.DataFrame, landmark_tables: list[pd.DataFram
     frames = [t[list(TABLE_COLUMNS)] for t in done if len(t)]
     results = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(TABLE_COLUMNS))
     by_id = results.drop_duplicates("sample_id").set_index("sample_id")
-    result_cols = list(RESULT_COLUMNS + _LANDMARK_COLUMNS)
+    result_cols = list(RESULT_COLUMNS + LANDMARK_COLUMNS)
     new_rows = manifest[list(MANIFEST_COLUMNS)].join(by_id[result_cols], on="sample_id")
     tables = [t[list(TABLE_COLUMNS)] for t in landmark_tables]
     listed = set(manifest["source"]).union(*(set(t["source"]) for t in tables))
@@ -785,7 +507,7 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     for column in ("image_width", "image_height"):
         # 0: unknown (CSV landmarks, undecodable images)
         frame[column] = pd.to_numeric(frame[column], errors="coerce").fillna(0).astype(np.int32)
-    floats = [c for c in _LANDMARK_COLUMNS + ("handedness_score",) if dtypes[c] != np.float32]
+    floats = [c for c in LANDMARK_COLUMNS + ("handedness_score",) if dtypes[c] != np.float32]
     if floats:
         frame[floats] = frame[floats].apply(pd.to_numeric, errors="coerce").astype(np.float32)
     return frame

@@ -98,8 +98,8 @@ def load_landmarks(
         last table read).
     """
     from landmark_asl.data.datasets import resolve_source
-    from landmark_asl.data.extraction import read_table
-    from landmark_asl.hands.landmarks import ExtractorSettings
+    from landmark_asl.data.table import read_table
+    from landmark_asl.hands.extractor import ExtractorSettings
 
     from landmark_asl.paths import landmark_cache_dir
 

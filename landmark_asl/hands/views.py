@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from landmark_asl.hands.landmarks import HandLandmarks, map_back
+from landmark_asl.hands.landmarks import HandLandmarks
+from landmark_asl.hands.extractor import map_back
 
 if TYPE_CHECKING:  # pragma: no cover
-    from landmark_asl.hands.landmarks import Detection, HandLandmarkExtractor
+    from landmark_asl.hands.extractor import Detection, HandLandmarkExtractor
 
 #: Views :func:`hand_views` knows, besides the extractor's own estimate (always first):
 #: ``mirror``: the photo flipped left-right (landmarks flipped back, handedness swapped);
@@ -147,7 +148,7 @@ def estimate_view(extractor: HandLandmarkExtractor, rgb: np.ndarray, hand: HandL
     HandLandmarks or None
         In the coordinates of ``rgb``; None when the view finds no hand.
     """
-    from landmark_asl.hands.landmarks import limit_size
+    from landmark_asl.hands.extractor import limit_size
 
     (view,) = check_views([view])
     found = _MAKERS[view](extractor, limit_size(np.asarray(rgb)), hand)

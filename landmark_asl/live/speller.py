@@ -22,7 +22,7 @@ from landmark_asl.hands.landmarks import HandLandmarks, geometric_handedness
 from landmark_asl.live.motion import HandMotion, MotionLetterDetector, hand_pixels
 
 if TYPE_CHECKING:  # pragma: no cover
-    from landmark_asl.hands.landmarks import ExtractorSettings
+    from landmark_asl.hands.extractor import ExtractorSettings
 
 
 #: The 21-point hand skeleton (MediaPipe's topology), for drawing.
@@ -946,7 +946,7 @@ class LiveRecognizer:
         with contextlib.ExitStack() as stack:
             stack.callback(frames.close)
             if extractor is None:
-                from landmark_asl.hands.landmarks import HandLandmarkExtractor
+                from landmark_asl.hands.extractor import HandLandmarkExtractor
 
                 extractor = stack.enter_context(HandLandmarkExtractor(self.extractor_settings, mode="video"))
             # One call before the first frame: some classifiers build fast-path state lazily.

@@ -205,7 +205,7 @@ class Recognizer:
 
     def _hand_extractor(self):
         if self._extractor is None:
-            from landmark_asl.hands.landmarks import HandLandmarkExtractor
+            from landmark_asl.hands.extractor import HandLandmarkExtractor
 
             self._extractor = HandLandmarkExtractor(self.card.extractor_settings)
         return self._extractor

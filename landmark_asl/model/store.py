@@ -159,7 +159,7 @@ class ModelCard:
         ModelLoadError
             One line naming the first field that is missing or of the wrong type.
         """
-        from landmark_asl.hands.landmarks import ExtractorSettings
+        from landmark_asl.hands.extractor import ExtractorSettings
 
         if not isinstance(data, dict):
             raise ModelLoadError(f"{where} must hold a JSON object; found {type(data).__name__}")
@@ -293,7 +293,7 @@ def save_model(
 
     from landmark_asl.estimators.registry import get_spec
     from landmark_asl.estimators.features import FEATURE_VERSION
-    from landmark_asl.hands.landmarks import ExtractorSettings
+    from landmark_asl.hands.extractor import ExtractorSettings
 
     if calibration is None and isinstance(estimator, LoadedModel):
         calibration = estimator.card.calibration
@@ -313,7 +313,7 @@ def save_model(
             f"({', '.join(sorted(_storage_classes()))})"
         )
     directory = Path(directory)
-    _check_destination(directory)
+    check_destination(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     try:
         tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
@@ -365,7 +365,16 @@ def save_model(
     return directory
 
 
-def _check_destination(directory: Path) -> None:
+def check_destination(directory: Path) -> None:
+    """Refuse a save destination that exists and is not a model directory (or an empty folder).
+
+    Called before a long training run too, so that it fails before the work, not after.
+
+    Raises
+    ------
+    ModelLoadError
+        If ``directory`` is a file, a link, or a non-empty folder without ``metadata.json``.
+    """
     if not directory.exists() and not directory.is_symlink():
         return
     if directory.is_symlink() or not directory.is_dir():

@@ -314,7 +314,7 @@ class _Session:
 
     def switch(self, model: LoadedModel) -> None:
         """Recognize with ``model`` from the next frame on (a new recognizer: the text starts afresh)."""
-        from landmark_asl.hands.landmarks import HandLandmarkExtractor
+        from landmark_asl.hands.extractor import HandLandmarkExtractor
 
         check_landmark_model(model)
         if self.extractor is None or model.card.extractor_settings != self.model.card.extractor_settings:

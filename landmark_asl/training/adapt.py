@@ -207,7 +207,7 @@ def adapt_model(
     """
     from landmark_asl._util import file_sha256
     from landmark_asl.data.landmark_cache import load_landmarks, log
-    from landmark_asl.model.store import METADATA_FILE, _check_destination, load_model, save_model
+    from landmark_asl.model.store import METADATA_FILE, check_destination, load_model, save_model
     from landmark_asl.training.train import as_list, fit_estimator
 
     if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 < weight <= MAX_WEIGHT:
@@ -215,7 +215,7 @@ def adapt_model(
     if isinstance(copies, bool) or not isinstance(copies, int) or not 0 <= copies <= 50:
         raise LandmarkASLError(f"copies must be an integer from 0 to 50; got {copies!r}")
     output = Path(output)
-    _check_destination(output)
+    check_destination(output)
     model = load_model(base)
     if output.resolve() == model.directory.resolve():
         raise LandmarkASLError(f"the output {output} is the base model itself: a personal model never replaces "

@@ -253,6 +253,68 @@ def fit_estimator(name: str, rows: pd.DataFrame, *, random_state: int = 0, n_job
     return estimator, training
 
 
+def out_of_fold_proba(
+    name: str,
+    rows: Any,
+    *,
+    groups: Sequence[str],
+    classes: Sequence[str],
+    params: dict[str, Any] | None = None,
+    random_state: int = 0,
+    n_jobs: int = 1,
+    n_folds: int = 5,
+    balance: str | None = None,
+    augment: dict[str, Any] | None = None,
+) -> np.ndarray:
+    """Probabilities for every row from a model trained without the row's group.
+
+    Groups are dealt into at most ``n_folds`` folds of whole groups (sklearn ``GroupKFold``).
+
+    Parameters
+    ----------
+    name : str
+        Registry name of a landmark model.
+    rows : pandas.DataFrame
+        Rows with a hand (``label`` and landmark columns).
+    groups : sequence of str of length len(rows)
+        Group of each row (signer, session or source).
+    classes : sequence of str
+        Column order of the result.
+    params, random_state, n_jobs, balance, augment
+        As for :func:`fit_estimator`.
+    n_folds : int
+
+    Returns
+    -------
+    ndarray of shape (len(rows), len(classes))
+        A class a fold's model never saw gets probability 0.
+
+    Raises
+    ------
+    DatasetError
+        If there are fewer than two groups: nothing would be held out.
+    """
+    from sklearn.model_selection import GroupKFold
+
+    groups = np.asarray(groups, dtype=object)
+    n_groups = len(set(groups))
+    if n_groups < 2:
+        raise DatasetError(
+            f"calibration needs out-of-group predictions, but the training rows have {n_groups} group: "
+            "train on at least two signers, sessions or sources, or leave calibration off"
+        )
+    index = {c: i for i, c in enumerate(classes)}
+    out = np.zeros((len(rows), len(classes)))
+    splitter = GroupKFold(n_splits=min(n_folds, n_groups))
+    for train_idx, test_idx in splitter.split(np.zeros(len(rows)), groups=groups):
+        estimator, _ = fit_estimator(name, rows.iloc[train_idx], random_state=random_state, n_jobs=n_jobs,
+                                     params=params, balance=balance, augment=augment)
+        proba = estimator.predict_proba(model_inputs(name, estimator, rows.iloc[test_idx]))
+        columns = [index[c] for c in estimator.classes_]
+        out[np.ix_(test_idx, columns)] = proba
+    return out
+
+
 def fit_calibration(name: str, fit_rows: pd.DataFrame, classes: Sequence[str], *, params: dict[str, Any] | None = None,
                     random_state: int = 0, n_jobs: int = 1, balance: str | None = None,
                     augment: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -283,7 +345,7 @@ def fit_calibration(name: str, fit_rows: pd.DataFrame, classes: Sequence[str], *
     DatasetError
         If the rows hold fewer than two groups.
     """
-    from landmark_asl.estimators.calibration import TemperatureScaling, out_of_fold_proba
+    from landmark_asl.estimators.calibration import TemperatureScaling
 
     proba = out_of_fold_proba(name, fit_rows, groups=fit_rows["group"].to_numpy(dtype=object),
                               classes=classes, params=params, random_state=random_state, n_jobs=n_jobs,
@@ -363,13 +425,13 @@ def train_model(
         The model directory.
     """
     from landmark_asl.labels import normalize_label
-    from landmark_asl.model.store import _check_destination, save_model
+    from landmark_asl.model.store import check_destination, save_model
 
     source_list = as_list(sources)
     if not source_list:
         raise DatasetError("no training sources given: pass at least one dataset name, folder or landmark table")
     output = Path(output)
-    _check_destination(output)  # fail before the long part, and never over a folder that is not a model
+    check_destination(output)  # fail before the long part, and never over a folder that is not a model
     build_estimator(model_name, params=params)  # bad parameters fail here, before extraction
     check_recipe(model_name, balance, augment)
     if metrics is not None and not isinstance(metrics, dict):
