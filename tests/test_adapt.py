@@ -107,7 +107,7 @@ def test_an_install_without_packaged_rows_says_so(monkeypatch, tmp_path):
     import landmark_asl.training.adapt as adapt
 
     monkeypatch.setattr(adapt, "packaged_rows_path", lambda: tmp_path / "rows.npz")
-    with pytest.raises(LandmarkASLError, match=r"carries no packaged base rows .*scripts/build_adapt_base.py.*LANDMARK_ASL_DATA"):
+    with pytest.raises(LandmarkASLError, match=r"carries no packaged base rows .*tools/build_adapt_base.py.*LANDMARK_ASL_DATA"):
         adapt.packaged_base_rows()
 
 

@@ -1,4 +1,4 @@
-"""Tests of scripts/install_test_deps.sh (what `make test` runs first): Chromium through apt-get when missing."""
+"""Tests of tools/install_test_deps.sh (what `make test` runs first): Chromium through apt-get when missing."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "install_test_deps.sh"
+SCRIPT = Path(__file__).resolve().parent.parent / "tools" / "install_test_deps.sh"
 
 
 def _bin(tmp_path: Path, tools: dict[str, str]) -> Path:

@@ -138,7 +138,7 @@ def _undo_aspect(out: np.ndarray, width: np.ndarray, height: np.ndarray) -> None
         out[known, 1:63:3] *= (height[known] / width[known])[:, None]
 
 
-def _canonical(points: np.ndarray, left: np.ndarray, rotate: str, mirror: bool) -> tuple[np.ndarray, np.ndarray]:
+def canonical_points(points: np.ndarray, left: np.ndarray, rotate: str, mirror: bool) -> tuple[np.ndarray, np.ndarray]:
     """Wrist-centred, mirrored, palm-scaled and (optionally) rotated points (see LandmarkNormalizer).
 
     Returns the points, shape (n, 21, 3), the wrist->middle-knuckle unit vector in the
@@ -162,11 +162,11 @@ def _canonical(points: np.ndarray, left: np.ndarray, rotate: str, mirror: bool) 
         p = p.copy()
         p[:, :, 0], p[:, :, 1] = vx * y - vy * x, -(vx * x + vy * y)
     elif rotate == "3d":
-        p = p @ _hand_frame(p).transpose(0, 2, 1)
+        p = p @ hand_frame(p).transpose(0, 2, 1)
     return p, up, plain
 
 
-def _hand_frame(p: np.ndarray) -> np.ndarray:
+def hand_frame(p: np.ndarray) -> np.ndarray:
     """Rows: across the palm, wrist -> middle knuckle, palm normal; shape (n, 3, 3), orthonormal."""
     u = p[:, MIDDLE_MCP]
     u = u * (1.0 / np.maximum(np.sqrt(np.einsum("nc,nc->n", u, u)), 1e-12))[:, None]
@@ -243,7 +243,7 @@ def _handshape(plain: np.ndarray) -> np.ndarray:
     - depth of each fingertip along the palm normal (5);
     - the two finger-end joints' depth order for index and middle (3).
     """
-    q = plain @ _hand_frame(plain).transpose(0, 2, 1)  # columns: across, up, normal
+    q = plain @ hand_frame(plain).transpose(0, 2, 1)  # columns: across, up, normal
     n = len(q)
     # Every difference of two coordinates at once, by flat index (this runs for one row per
     # live frame, where NumPy's per-call overhead, not arithmetic, is the cost).
@@ -420,7 +420,7 @@ class LandmarkNormalizer(TransformerMixin, BaseEstimator):
         n = X.shape[0]
         left = X[:, 126] > 0.5
         image = X[:, :63].reshape(n, N_LANDMARKS, 3).astype(np.float64)
-        p, up, plain = _canonical(image, left, self.rotate, self.mirror)
+        p, up, plain = canonical_points(image, left, self.rotate, self.mirror)
         parts = []
         if self.coords:
             parts.append(p[:, 1:].reshape(n, -1))
@@ -439,7 +439,7 @@ class LandmarkNormalizer(TransformerMixin, BaseEstimator):
             parts.append(_handshape(plain))
         if self.world:
             w = X[:, 63:126].reshape(n, N_LANDMARKS, 3).astype(np.float64)
-            pw, _, _ = _canonical(w, left, "none", self.mirror)
+            pw, _, _ = canonical_points(w, left, "none", self.mirror)
             parts.append(_distances(pw, "tips"))
             parts.append(_angles(pw))
         return np.concatenate(parts, axis=1)

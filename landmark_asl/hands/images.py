@@ -18,7 +18,7 @@ IMAGE_SUFFIXES: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".bmp"})
 
 #: Larger images are refused before decoding (a decompression bomb: a few hundred KB of
 #: PNG can claim 10^10 pixels). At 10,000 x 10,000 (a 100 MP photo) the whole `predict`
-#: process peaks at 840-900 MB (measured with /usr/bin/time and scripts/probe_hostile.py);
+#: process peaks at 840-900 MB (measured with /usr/bin/time and benchmarks/probe_hostile.py);
 #: 12,000 x 12,000 took 1,060 MB.
 MAX_IMAGE_PIXELS = 10_000 * 10_000
 

@@ -61,7 +61,7 @@ HANDEDNESS_CHOICES: tuple[str, ...] = ("geometry", "detector")
 class LiveSettings:
     """Settings of the live loop; ``dataclasses.asdict`` goes into the output.
 
-    The defaults were chosen on the dev words of ``scripts/bench_spelling.py`` (README,
+    The defaults were chosen on the dev words of ``benchmarks/bench_spelling.py`` (README,
     "Commit rule, transitions, double letters, J and Z").
 
     Attributes

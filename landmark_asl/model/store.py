@@ -41,8 +41,8 @@ _USED_PACKAGES = ("landmark_asl", "numpy", "mediapipe")
 #: xgboost and torch (recorded when it was saved) do not matter to it; no warning for them.
 _STORAGE_PACKAGES = {"xgboost-ubj": ("xgboost",), "torch-state-dict": ("torch",)}
 _REBUILD_HELP = (
-    "rebuild it with `landmark-asl train` (the shipped default: `python scripts/train_default.py`), "
-    "or convert a trusted one with `python scripts/resave_legacy_model.py OLD NEW --trust-pickle`"
+    "rebuild it with `landmark-asl train` (the shipped default: `python tools/train_default.py`), "
+    "or convert a trusted one with `python tools/resave_legacy_model.py OLD NEW --trust-pickle`"
 )
 
 
@@ -567,7 +567,7 @@ def load_model(directory: str | Path | None = None) -> LoadedModel:
         if not (directory / METADATA_FILE).is_file():
             raise ModelLoadError(
                 f"no default model at {directory}: rebuild it with "
-                "`python scripts/train_default.py` (see models/default/README.md), or pass a model directory"
+                "`python tools/train_default.py` (see models/default/README.md), or pass a model directory"
             )
     directory = Path(directory)
     card = _read_card(directory)

@@ -13,7 +13,7 @@ import pandas as pd
 from landmark_asl.exceptions import DatasetError, LandmarkASLError
 
 #: Default weight of one of the user's samples, relative to the mean weight of a base training
-#: row (chosen on massey's signers, ``scripts/bench_adapt.py``; README "Teach it your own hands").
+#: row (chosen on massey's signers, ``benchmarks/bench_adapt.py``; README "Teach it your own hands").
 DEFAULT_WEIGHT = 10.0
 #: Largest weight: one sample weighing a million base rows is far past any use, and far larger
 #: weights overflow the fit (a forest of NaN leaves).
@@ -26,7 +26,7 @@ PERSONAL_AUGMENT = {"max_angle": 10.0, "scale": 0.05, "jitter": 0.005, "mirror":
 #: Group (and dataset) given to the user's samples when no signer is named.
 DEFAULT_SIGNER = "me"
 #: Sources of the landmark rows shipped with the package (``models/adapt_base/rows.npz``, built from
-#: the datasets by ``scripts/build_adapt_base.py``, committed with attribution): only
+#: the datasets by ``tools/build_adapt_base.py``, committed with attribution): only
 #: those whose licence allows it, asl2text (Apache-2.0) and the two landmark CSVs (MIT / CC0).
 #: ``adapt`` retrains on them when the datasets are not there.
 PACKAGED_SOURCES: tuple[str, ...] = (
@@ -64,7 +64,7 @@ def packaged_base_rows(*, exclude_groups: Sequence[str] = ()) -> pd.DataFrame:
     if not path.is_file():
         raise LandmarkASLError(
             f"this install carries no packaged base rows ({path} is missing; a checkout rebuilds it from the "
-            "datasets: python scripts/build_adapt_base.py): set LANDMARK_ASL_DATA to the base model's datasets"
+            "datasets: python tools/build_adapt_base.py): set LANDMARK_ASL_DATA to the base model's datasets"
         )
     try:
         with np.load(path, allow_pickle=False) as data:
@@ -285,7 +285,7 @@ def adapt_model(
             "copies": {"n_copies": copies, **PERSONAL_AUGMENT},
             "seconds": time.perf_counter() - start,
         },
-        "metrics_note": "personal model: the base model's metrics do not apply to it; see scripts/bench_adapt.py",
+        "metrics_note": "personal model: the base model's metrics do not apply to it; see benchmarks/bench_adapt.py",
     })
     if stop is not None and stop.is_set():
         raise LandmarkASLError(f"stopped before saving the personal model to {output}: nothing was written")

@@ -87,7 +87,7 @@ MAX_COPIES = 10
 class TrainingRecipe:
     """How a landmark model is trained: the shipped model's recipe is the default of ``landmark-asl train``.
 
-    Chosen on the leave-one-source-out protocol (``scripts/exp_lodo.py``, README): a 50-tree
+    Chosen on the leave-one-source-out protocol (``experiments/exp_lodo.py``, README): a 50-tree
     random forest with ``min_samples_leaf=5`` on the handshape features, every dataset weighing
     the same, one augmented copy of each row (3D rotations up to 30 degrees, y stretched by up
     to 1.3x either way), temperature scaling fitted on out-of-group predictions.
@@ -113,8 +113,13 @@ class TrainingRecipe:
                                                                     "stretch": 0.3})
     calibrate: bool = True
 
+    def training_kwargs(self) -> dict[str, Any]:
+        """``params``, ``balance`` and ``augment``: the keyword arguments of :func:`fit_estimator` and of the protocol."""
+        return {"params": dict(self.params), "balance": self.balance,
+                "augment": dict(self.augment) if self.augment is not None else None}
 
-#: The shipped model's recipe (``scripts/train_default.py`` and ``landmark-asl train``'s defaults).
+
+#: The shipped model's recipe (``tools/train_default.py`` and ``landmark-asl train``'s defaults).
 DEFAULT_RECIPE = TrainingRecipe()
 #: Classes of the shipped model: letters and DEL/NOTHING/SPACE (massey's digits are left out:
 #: the live speller types letters).

@@ -5,8 +5,8 @@ memory is measured) inside a scratch folder built from a few real images of the 
 is judged by what a user should see: exit status 1 (2 for an option click refuses, after its
 usage line) with exactly one ``Error:`` line and no traceback, or success where the input is valid, and no file lost.
 
-    python scripts/probe_hostile.py               # Markdown table on stdout
-    python scripts/probe_hostile.py --json out.json
+    python benchmarks/probe_hostile.py               # Markdown table on stdout
+    python benchmarks/probe_hostile.py --json out.json
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import numpy as np
 
 from landmark_asl.data.datasets import data_root
 
-CLI = [sys.executable, "-m", "landmark_asl.cli.commands"]
+CLI = [sys.executable, "-m", "landmark_asl.cli"]
 
 
 def _limit_memory() -> None:
@@ -293,7 +293,7 @@ def main(argv=None) -> int:
         record("11", name, ok, shown, r)
     # NaN landmarks on rows marked detected
 
-    from landmark_asl.data.extraction import read_table, write_table
+    from landmark_asl.data.table import read_table, write_table
 
     tab, meta = read_table(work / "odd.parquet") if (work / "odd.parquet").is_file() else read_table(out10)
     tab.loc[tab["detected"], "x3"] = np.nan
@@ -415,10 +415,10 @@ def _get(port: int, path: str, host: str) -> tuple[int, str]:
 
 
 def _relist(model_dir: Path, name: str) -> None:
-    from landmark_asl._util import file_sha256
+    import hashlib
 
     meta = json.loads((model_dir / "metadata.json").read_text())
-    meta["artefacts"][name] = file_sha256(model_dir / name)
+    meta["artefacts"][name] = hashlib.sha256((model_dir / name).read_bytes()).hexdigest()
     (model_dir / "metadata.json").write_text(json.dumps(meta))
 
 
@@ -553,7 +553,7 @@ def round_two(work: Path, images: Path, model: Path, cache: list, record) -> Non
         record("22.12", name, ok, shown, r)
 
     # 13, 14, 15: bad values
-    from landmark_asl.data.extraction import read_table, write_table
+    from landmark_asl.data.table import read_table, write_table
 
     table, meta = read_table(next((work / "cache").glob("*.parquet")))
     write_table(table, work / "text22.csv", meta)

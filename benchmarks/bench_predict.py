@@ -1,6 +1,6 @@
 """Benchmark: single-sample prediction latency of saved rf/xgb models and XGBoost fit time.
 
-Trains each landmark model on a landmark table (default: the plain-detector asl2text/train table of scripts/extract_plain.py,
+Trains each landmark model on a landmark table (default: the plain-detector asl2text/train table of tools/extract_plain.py,
 else synthetic landmarks), saves and reloads it, then times ``LoadedModel.predict_proba_one``
 (features + classifier, one raw row of 127 values) against the plain scikit-learn /
 xgboost one-row calls. With ``--fit-samples`` it also times one XGBoost fit on that many
@@ -8,8 +8,8 @@ xgboost one-row calls. With ``--fit-samples`` it also times one XGBoost fit on t
 
 Usage::
 
-    python scripts/bench_predict.py [--table PATH] [--repeats 2000] [--fit-samples 20000 --fit-jobs 2]
-    python scripts/bench_predict.py --model models/default --table .cache/landmarks/<asl2text_test>.parquet
+    python benchmarks/bench_predict.py [--table PATH] [--repeats 2000] [--fit-samples 20000 --fit-jobs 2]
+    python benchmarks/bench_predict.py --model models/default --table .cache/landmarks/<asl2text_test>.parquet
 
 ``--model DIR`` times that saved model (e.g. the shipped one) instead of training new ones.
 
@@ -19,7 +19,7 @@ reused) against the path before it (what ``predict_images`` did for one image an
 ``/api/predict`` for every upload: a new MediaPipe extractor per call), one image from a cold
 start each and an N-image loop::
 
-    python scripts/bench_predict.py --images 100
+    python benchmarks/bench_predict.py --images 100
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from landmark_asl.estimators.registry import make_estimator
 from landmark_asl.estimators.features import augment_landmarks, raw_features
 from landmark_asl.model.store import load_model, save_model
 
-DEFAULT_TABLE = Path(".cache/plain/asl2text_train.parquet")  # written by scripts/extract_plain.py
+DEFAULT_TABLE = Path(".cache/plain/asl2text_train.parquet")  # written by tools/extract_plain.py
 
 
 def _data(table: Path | None) -> tuple[np.ndarray, np.ndarray, str]:
@@ -46,8 +46,13 @@ def _data(table: Path | None) -> tuple[np.ndarray, np.ndarray, str]:
         frame = pd.read_parquet(table) if table.suffix == ".parquet" else pd.read_csv(table)
         frame = frame[frame["detected"].astype(bool)]
         return raw_features(frame), frame["label"].to_numpy(), str(table)
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-    from conftest import make_synthetic_landmarks
+    # The test suite's seeded synthetic landmarks (tests/conftest.py), loaded by path: tests/ is no package.
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("conftest", Path(__file__).resolve().parent.parent / "tests" / "conftest.py")
+    conftest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conftest)
+    make_synthetic_landmarks = conftest.make_synthetic_landmarks
 
     X, y = make_synthetic_landmarks(n_per_class=150, labels=tuple("ABCDEFGHIKLMNOPQRSTUVWXY"))
     return X, y, "synthetic"
@@ -127,11 +132,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _old_predict(model, path: Path) -> str:
+def old_predict(model, path: Path) -> str:
     """Photo -> letter as before the recognizer: a new extractor for the call (predict_images, /api/predict)."""
     from landmark_asl.estimators.features import raw_features_from_hands
     from landmark_asl.hands.images import read_image
-    from landmark_asl.hands.landmarks import HandLandmarkExtractor
+    from landmark_asl.hands.extractor import HandLandmarkExtractor
 
     with HandLandmarkExtractor(model.card.extractor_settings) as extractor:
         hand = extractor.extract(read_image(path)).landmarks
@@ -143,13 +148,12 @@ def _old_predict(model, path: Path) -> str:
 _COLD = """
 import sys, time
 start, cpu = time.perf_counter(), time.process_time()
-from landmark_asl.data.extraction import quiet_native_logs
+from landmark_asl.hands.extractor import quiet_native_logs
 quiet_native_logs()
 if sys.argv[1] == "before":
-    sys.path.insert(0, sys.argv[3])
-    from bench_predict import _old_predict
+    from bench_predict import old_predict  # run from this folder (cwd)
     from landmark_asl.model.store import load_model
-    label = _old_predict(load_model(None), sys.argv[2])
+    label = old_predict(load_model(None), sys.argv[2])
 else:
     import landmark_asl as la
     label = la.load_model().predict(sys.argv[2]).label
@@ -164,8 +168,8 @@ def _cold_seconds(photo: Path, repeats: int = 5) -> dict[str, tuple[float, float
     times: dict[str, list[tuple[float, float]]] = {"before": [], "recognizer": []}
     for i in range(repeats):
         for path in (("before", "recognizer") if i % 2 == 0 else ("recognizer", "before")):
-            out = subprocess.run([sys.executable, "-c", _COLD, path, str(photo), str(Path(__file__).parent)],
-                                 check=True, capture_output=True, text=True).stdout
+            out = subprocess.run([sys.executable, "-c", _COLD, path, str(Path(photo).resolve())],
+                                 check=True, capture_output=True, text=True, cwd=Path(__file__).parent).stdout
             wall, cpu = out.split()[-2:]
             times[path].append((float(wall), float(cpu)))
     return {path: tuple(np.median(np.array(t), axis=0)) for path, t in times.items()}
@@ -175,7 +179,7 @@ def bench_images(n: int) -> int:
     """One photo from a cold start and an ``n``-photo loop: the recognizer against a new extractor per call."""
     import landmark_asl as la
     from landmark_asl.data.datasets import data_root
-    from landmark_asl.data.extraction import quiet_native_logs
+    from landmark_asl.hands.extractor import quiet_native_logs
 
     quiet_native_logs()
     photos = sorted((data_root() / "asl2text" / "test").rglob("*.jpg"))
@@ -191,13 +195,13 @@ def bench_images(n: int) -> int:
         cold_wall, cold_cpu = colds["before" if name.startswith("before") else "recognizer"]
         if name.startswith("before"):
             model = load_model(None)
-            first = _old_predict(model, photos[0])
+            first = old_predict(model, photos[0])
         else:
             recognizer = la.load_model()
             first = recognizer.predict(photos[0]).label
         start = time.perf_counter()
         if name.startswith("before"):
-            labels = [_old_predict(model, p) for p in photos]
+            labels = [old_predict(model, p) for p in photos]
         else:
             labels = [recognizer.predict(p).label for p in photos]
         loop = time.perf_counter() - start

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python scripts/bench_extract.py [--n-images 300] [--dataset asl2text] [--repeats 2]
+    python benchmarks/bench_extract.py [--n-images 300] [--dataset asl2text] [--repeats 2]
 
 The bare loop (the limit) decodes each image with ``datasets.read_sample`` and runs MediaPipe's
 ``HandLandmarker.detect`` once (no recovery, no table), pinned to one core. The pipeline runs
@@ -26,11 +26,10 @@ from pathlib import Path
 
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from landmark_asl.data.datasets import load_manifest, read_sample  # noqa: E402
-from landmark_asl.data.extraction import extract_table, quiet_native_logs  # noqa: E402
-from landmark_asl.hands.landmarks import ExtractorSettings, model_bundle_path  # noqa: E402
+from landmark_asl.data.datasets import load_manifest, read_sample
+from landmark_asl.data.extraction import extract_table
+from landmark_asl.hands.extractor import quiet_native_logs
+from landmark_asl.hands.extractor import ExtractorSettings, model_bundle_path
 
 
 def sample_manifest(dataset: str, n_images: int):

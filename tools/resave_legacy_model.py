@@ -6,7 +6,7 @@ runs whatever code its author put in it: convert only models you made yourself).
 forest comes out as the same trees (same probabilities), with the old metadata carried
 into the new card.
 
-Usage: ``python scripts/resave_legacy_model.py OLD_DIR NEW_DIR --trust-pickle``
+Usage: ``python tools/resave_legacy_model.py OLD_DIR NEW_DIR --trust-pickle``
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
-from landmark_asl.hands.landmarks import ExtractorSettings  # noqa: E402
-from landmark_asl.model.store import LEGACY_PICKLE, load_model, save_model  # noqa: E402
+from landmark_asl.hands.extractor import ExtractorSettings
+from landmark_asl.model.store import LEGACY_PICKLE, load_model, save_model
 
 
 def convert(old: Path, new: Path) -> Path:

@@ -12,9 +12,9 @@ Reported, never used for choosing:
   (massey never in training; classes A-Z; target >= 90%).
 
 Accuracy on detected images. Landmark tables: full-pipeline tables in ``LANDMARK_CACHE``
-(default ``.cache/landmarks``, as written by ``landmark-asl compare``/``train``; newest file
+(default: the per-user cache, as written by ``landmark-asl compare``/``train``; newest file
 per source) for asl2text, asl_alphabet_64/test and massey; the quick plain-detector table
-``.cache/plain/asl64_train.parquet`` (``scripts/extract_plain.py``) for asl_alphabet_64/train (no full table of its
+``.cache/plain/asl64_train.parquet`` (``tools/extract_plain.py``) for asl_alphabet_64/train (no full table of its
 17k images). Extra rows: the landmark CSVs (``BG`` borisgraudt, ``NJ`` nejohnson2) via
 ``load_landmark_csv``. Random forest / ExtraTrees / XGBoost fitted on LandmarkNormalizer
 output with one thread.
@@ -25,8 +25,8 @@ min_samples_leaf 5, test massey letters, for seeds 0, 1, 2.
 
 Usage::
 
-    python scripts/exp_accuracy.py "base;+BG+NJ;et300"     # config names, see CONFIGS
-    python scripts/exp_accuracy.py --shipped
+    python experiments/exp_accuracy.py "base;+BG+NJ;et300"     # config names, see CONFIGS
+    python experiments/exp_accuracy.py --shipped
 """
 import argparse
 import glob
@@ -41,7 +41,14 @@ from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 
 from landmark_asl.data.datasets import load_landmark_csv
 from landmark_asl.estimators.trees import XGBLandmarkClassifier
-from landmark_asl.estimators.features import LandmarkNormalizer, _canonical, _hand_frame, augment_landmarks, raw_features
+from landmark_asl.estimators.features import (
+    LandmarkNormalizer,
+    augment_landmarks,
+    canonical_points,
+    hand_frame,
+    raw_features,
+)
+from landmark_asl.paths import landmark_cache_dir
 
 LETTERS = {chr(c) for c in range(ord("A"), ord("Z") + 1)}
 
@@ -99,8 +106,8 @@ def frame_tips(X: np.ndarray) -> np.ndarray:
     """Thumb IP and the 5 tips in the palm's own 3D frame, plus 4 crossing scores; shape (n, 22)."""
     X = X.astype(np.float64)
     n = len(X)
-    p, _, _ = _canonical(X[:, :63].reshape(n, 21, 3), X[:, 126] > 0.5, "none", True)
-    tips = (p @ _hand_frame(p).transpose(0, 2, 1))[:, [3, 4, 8, 12, 16, 20]].reshape(n, -1)
+    p, _, _ = canonical_points(X[:, :63].reshape(n, 21, 3), X[:, 126] > 0.5, "none", True)
+    tips = (p @ hand_frame(p).transpose(0, 2, 1))[:, [3, 4, 8, 12, 16, 20]].reshape(n, -1)
     across = p[:, 5] - p[:, 9]  # index knuckle side of the middle knuckle: U vs crossed R
     across /= np.maximum(np.linalg.norm(across, axis=1, keepdims=True), 1e-9)
     cross = [np.einsum("nc,nc->n", p[:, a] - p[:, b], across) for a, b in ((8, 12), (12, 16), (4, 8), (4, 12))]
@@ -173,8 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("configs", nargs="?", default="base", help="config names separated by ; or 'all'")
     parser.add_argument("--shipped", action="store_true", help="measure the shipped model's cross configuration")
-    parser.add_argument("--cache", default=".cache/landmarks")
-    parser.add_argument("--quick", default=".cache/plain")  # written by scripts/extract_plain.py
+    parser.add_argument("--cache", default=str(landmark_cache_dir()), help="Landmark cache (default: the per-user cache).")
+    parser.add_argument("--quick", default=".cache/plain")  # written by tools/extract_plain.py
     args = parser.parse_args(argv)
     t = load_tables(args.cache, args.quick)
     if args.shipped:

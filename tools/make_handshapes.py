@@ -8,7 +8,7 @@ down); the median is taken per coordinate.
 
 Usage::
 
-    python scripts/make_handshapes.py [--cache-dir /work/cache/landmarks]
+    python tools/make_handshapes.py [--cache-dir DIR]
 """
 
 from __future__ import annotations
@@ -44,14 +44,15 @@ def median_hands(table) -> dict[str, list[list[float]]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache-dir", type=Path, default=Path(".cache/landmarks"))
+    parser.add_argument("--cache-dir", type=Path, default=None,
+                        help="Landmark cache (default: the per-user cache, landmark_asl.paths).")
     args = parser.parse_args()
     from landmark_asl.data.landmark_cache import load_landmarks
 
     table, _ = load_landmarks([DATASET], cache_dir=args.cache_dir, progress=False)
     data = {
         "about": "Median hand of each letter (a right hand, wrist at the origin, palm length 1, y down), "
-                 "computed by scripts/make_handshapes.py from the MediaPipe landmarks of the asl2text/train "
+                 "computed by tools/make_handshapes.py from the MediaPipe landmarks of the asl2text/train "
                  "photos. J and Z are signed with motion: their entry is the still end of the stroke.",
         "source": "asl2text: keptsecret/ASLAlphabets (https://github.com/keptsecret/ASLAlphabets), Apache-2.0",
         "letters": median_hands(table),

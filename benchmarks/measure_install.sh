@@ -2,9 +2,9 @@
 # Measure what an install costs: the wheels pip downloads (total size, the pip cache aside) and
 # the size of the resulting venv, in a fresh venv outside the checkout.
 #
-#   bash scripts/measure_install.sh PIP_ARGS...
-#   bash scripts/measure_install.sh dist/landmark_asl-0.1.0-py3-none-any.whl     # the default install, no constraints
-#   bash scripts/measure_install.sh -c constraints.txt "dist/landmark_asl-0.1.0-py3-none-any.whl[xgb]"
+#   bash benchmarks/measure_install.sh PIP_ARGS...
+#   bash benchmarks/measure_install.sh dist/landmark_asl-0.1.0-py3-none-any.whl     # the default install, no constraints
+#   bash benchmarks/measure_install.sh -c constraints.txt "dist/landmark_asl-0.1.0-py3-none-any.whl[xgb]"
 # (build the wheel first: pip wheel --no-deps -w dist .)
 #
 # Prints "download: N MB in K wheels; venv: M MB (an empty venv: E MB)" and the installed versions.

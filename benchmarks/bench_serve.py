@@ -15,7 +15,7 @@ and the frame rate while the model is being built.
 
 Usage::
 
-    nice -n 5 python scripts/bench_serve.py [--model DIR] [--frames 300] [--warmup 30] [--clients 1,4]
+    nice -n 5 python benchmarks/bench_serve.py [--model DIR] [--frames 300] [--warmup 30] [--clients 1,4]
                                             [--no-collect] [--cache-dir DIR] [--json OUT]
 
 Targets: >= 25 fps sustained for one client, >= 10 fps each for 4 clients (2 cores), round trip
@@ -37,6 +37,8 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
+
+from _common import add_cache_dir, add_model
 
 WORD = "HELO"
 WIDTH, HEIGHT = 640, 480
@@ -63,12 +65,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(port: int, model: str | None, personal_dir: str, cache_dir: str) -> subprocess.Popen:
+def start_server(port: int, model: Path | None, personal_dir: str, cache_dir: Path | None) -> subprocess.Popen:
     """`landmark-asl serve` in its own process; returns once /api/health answers."""
-    command = [sys.executable, "-m", "landmark_asl.cli.commands", "serve", "--port", str(port), "--personal-dir", personal_dir,
-               "--cache-dir", cache_dir]
+    command = [sys.executable, "-m", "landmark_asl.cli", "serve", "--port", str(port), "--personal-dir", personal_dir]
+    if cache_dir is not None:
+        command += ["--cache-dir", str(cache_dir)]
     if model:
-        command += ["--model", model]
+        command += ["--model", str(model)]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -179,14 +182,13 @@ async def collect_and_adapt(url: str, frames: dict[str, list[bytes]], n_builds: 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default=None, help="model directory (default: models/default)")
+    add_model(parser)
     parser.add_argument("--frames", type=int, default=300, help="timed frames per client")
     parser.add_argument("--warmup", type=int, default=30, help="untimed frames per client first")
     parser.add_argument("--clients", default="1,4", help="comma-separated numbers of concurrent clients")
     parser.add_argument("--no-collect", dest="collect", action="store_false",
                         help="skip the collect-mode and personal-model measurement")
-    parser.add_argument("--cache-dir", default=".cache/landmarks",
-                        help="landmark cache holding the base model's training landmarks (for adapt)")
+    add_cache_dir(parser)  # the base model's training landmarks, for adapt
     parser.add_argument("--json", dest="json_out", default=None, help="also write the results here")
     args = parser.parse_args()
 

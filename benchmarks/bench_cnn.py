@@ -7,7 +7,7 @@ Experiments (``--experiments``, comma-separated):
 - ``asl2text``: ``asl2text/train`` -> ``asl2text/test`` (another recording session), colour,
   ``--image-size`` (28, like the library default); the same model is then tested on the ``massey`` letters.
 
-Run: ``python scripts/bench_cnn.py --output results/cnn_bench.json``. Reads the data from
+Run: ``python benchmarks/bench_cnn.py --output results/cnn_bench.json``. Reads the data from
 ``landmark_asl.data.datasets.data_root()``; downloads nothing.
 """
 

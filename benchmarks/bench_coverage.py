@@ -2,7 +2,7 @@
 
 Usage::
 
-    python scripts/bench_coverage.py [--per-class 10] [--n-nothing 600] [--offset 0] [--n-jobs 1]
+    python benchmarks/bench_coverage.py [--per-class 10] [--n-nothing 600] [--offset 0] [--n-jobs 1]
 
 Samples ``--per-class`` images of every class of each dataset (evenly spaced through the class
 folder, so deterministic), runs ``extraction.extract_table`` with the default settings and
@@ -22,12 +22,12 @@ from pathlib import Path
 
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from landmark_asl.data.datasets import load_manifest  # noqa: E402
-from landmark_asl.labels import LETTERS  # noqa: E402
-from landmark_asl.data.extraction import extract_table, quiet_native_logs, read_table  # noqa: E402
-from landmark_asl.hands.landmarks import RECOVERY_STRATEGIES, ExtractorSettings  # noqa: E402
+from landmark_asl.data.datasets import load_manifest
+from landmark_asl.labels import LETTERS
+from landmark_asl.data.extraction import extract_table
+from landmark_asl.data.table import read_table
+from landmark_asl.hands.extractor import quiet_native_logs
+from landmark_asl.hands.extractor import RECOVERY_STRATEGIES, ExtractorSettings
 
 DATASETS = ("asl_alphabet_64/test", "asl2text/test", "massey", "asl_alphabet_200_official_test")
 

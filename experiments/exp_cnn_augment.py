@@ -4,7 +4,7 @@ Each setting trains on the same 80% of ``sign_mnist_style_28`` (``make_split`` r
 and is scored on the other 20%, on a fixed random half of the unique Sign MNIST rows ("dev",
 seed 0, used to choose the default) and on the other half (looked at only afterwards).
 
-Run: ``python scripts/exp_cnn_augment.py --settings mild+dataset,strong+dataset``.
+Run: ``python experiments/exp_cnn_augment.py --settings mild+dataset,strong+dataset``.
 Downloads nothing; the README section "Pixel CNN baseline" holds the measured table.
 """
 

@@ -17,11 +17,11 @@ about 5 minutes on 2 cores for all of them).
 
 Usage::
 
-    python scripts/bench_lodo.py [--model-name rf] [--param n_estimators=50 ...] [--balance none|dataset]
+    python benchmarks/bench_lodo.py [--model-name rf] [--param n_estimators=50 ...] [--balance none|dataset]
         [--augment NAME=VALUE ... | --augment none] [--seeds 0,1,2] [--views mirror --views-dir .cache/views] [--json OUT]
 
-Defaults: the configuration chosen on this protocol and shipped (``RECIPE`` of
-``scripts/train_default.py``); ``--plain`` starts from the plain forest shipped before it.
+Defaults: the configuration chosen on this protocol and shipped (``DEFAULT_RECIPE`` of
+``landmark_asl.training``); ``--plain`` starts from the plain forest shipped before it.
 """
 
 from __future__ import annotations
@@ -33,49 +33,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from landmark_asl.data.datasets import data_root, load_landmark_csv
 from landmark_asl.estimators.registry import parse_params
-from landmark_asl.data.landmark_cache import load_landmarks
 from landmark_asl.evaluation.lodo import format_confusions, format_folds, leave_one_group_out
+from landmark_asl.evaluation.protocol import APART, load_table, load_views
+from landmark_asl.training.train import DEFAULT_RECIPE
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-# The shipped model's classes, forest and recipe: one definition, in the script that builds it.
-from train_default import FOREST, LABELS, RECIPE  # noqa: E402
+from _common import add_cache_dir, add_n_jobs
 
-IMAGE_SOURCES = ["asl2text/train", "asl2text/test", "massey", "ml_slr", "asl_alphabet_64/test"]
-CSV_SOURCES = ["landmarks/nejohnson2_wrist_relative.csv", "landmarks/borisgraudt_raw_gestures.csv"]
-#: Folds whose landmarks are poor for a known reason: reported apart, not in the mean.
-APART = {"asl_alphabet_64/test": "64x64 pixels: poor landmarks"}
-
-
-def load_table(cache_dir: str, n_jobs: int) -> pd.DataFrame:
-    """Every row of the protocol's sources with a letter label (with or without a hand).
-
-    Its ``group`` column names the held-out fold of each row: ``asl2text/train``,
-    ``asl2text/test``, ``massey/hand1`` .. ``hand5``, ``ml_slr/user_3`` .. ``user_10``, ``nejohnson2``, ``borisgraudt``,
-    ``asl_alphabet_64/test``.
-    """
-    parts = [load_landmarks([source], cache_dir=cache_dir, n_jobs=n_jobs, progress=False)[0] for source in IMAGE_SOURCES]
-    parts += [load_landmark_csv(data_root() / source) for source in CSV_SOURCES]
-    rows = pd.concat(parts, ignore_index=True)
-    return rows[rows["label"].isin(LABELS)].reset_index(drop=True)
-
-
-def load_folds(cache_dir: str, n_jobs: int) -> pd.DataFrame:
-    """The rows of :func:`load_table` with a hand, with a ``fold`` column (their group)."""
-    rows = load_table(cache_dir, n_jobs)
-    rows = rows[rows["detected"].astype(bool)].reset_index(drop=True)
-    rows["fold"] = rows["group"]
-    return rows
-
-
-def load_views(folder: Path, names: tuple[str, ...] | list[str]) -> pd.DataFrame:
-    """The views ``names`` of the protocol's photos written by ``scripts/extract_views.py`` into ``folder``."""
-    paths = sorted(Path(folder).glob("*.parquet"))
-    if not paths:
-        raise SystemExit(f"no views in {folder}: run scripts/extract_views.py --output {folder} first")
-    views = pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
-    return views[views["view"].isin(list(names))].reset_index(drop=True)
+#: The shipped recipe, and the forest part of it (``--plain`` varies the rest).
+RECIPE = DEFAULT_RECIPE.training_kwargs()
+FOREST = {k: v for k, v in RECIPE["params"].items() if k != "handshape"}
 
 
 def _seeds(text: str) -> list[int]:
@@ -90,8 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-name", default="rf")
     parser.add_argument("--param", action="append", default=[], help="KEY=VALUE model parameter (repeatable).")
     parser.add_argument("--seeds", type=_seeds, default="0,1,2", help="Comma-separated integer seeds.")
-    parser.add_argument("--cache-dir", default=".cache/landmarks")
-    parser.add_argument("--n-jobs", type=int, default=2)
+    add_cache_dir(parser)
+    add_n_jobs(parser)
     parser.add_argument("--plain", action="store_true",
                         help="Start from the plain forest shipped before the chosen recipe (no handshape "
                              "features, no balance, no augmentation).")

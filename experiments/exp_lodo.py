@@ -1,13 +1,13 @@
 """Experiments on the leave-one-source-out protocol: candidate features, augmentation, source weighting.
 
 Each named configuration is scored with one seed (``--seeds`` for more) on the folds of
-``scripts/bench_lodo.py``; the raw features of every fold are computed once. Defaults are
+``benchmarks/bench_lodo.py``; the raw features of every fold are computed once. Defaults are
 chosen on these figures (the protocol), never on the README's target columns.
 
 Usage::
 
-    python scripts/exp_lodo.py base handshape stretch ... [--seeds 0] [--json OUT]
-    python scripts/exp_lodo.py --list
+    python experiments/exp_lodo.py base handshape stretch ... [--seeds 0] [--json OUT]
+    python experiments/exp_lodo.py --list
 """
 
 from __future__ import annotations
@@ -25,9 +25,11 @@ from landmark_asl.evaluation.metrics import calibration_metrics
 from landmark_asl.estimators.features import augment_landmarks, raw_features
 from landmark_asl.evaluation.lodo import add_scaled_calibration
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_lodo import APART, load_folds  # noqa: E402
-from train_default import FOREST  # noqa: E402
+from landmark_asl.evaluation.protocol import APART, load_folds
+from landmark_asl.training.train import DEFAULT_RECIPE
+
+#: The forest part of the shipped recipe (the configurations vary the rest).
+FOREST = {k: v for k, v in DEFAULT_RECIPE.params.items() if k != "handshape"}
 
 #: name -> (normalizer/forest parameters, training-time options). Options: ``aug`` keyword
 #: arguments of augment_landmarks, ``weight`` ('source': each held-in source weighs the same).
@@ -111,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("configs", nargs="*", default=["base"])
     parser.add_argument("--list", action="store_true", help="List the configurations and exit.")
     parser.add_argument("--seeds", default="0")
-    parser.add_argument("--cache-dir", default=".cache/landmarks")
+    parser.add_argument("--cache-dir", default=None, help="Landmark cache (default: the per-user cache).")
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)

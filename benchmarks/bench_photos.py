@@ -9,9 +9,9 @@ to choose) and for the time of one photo's ``predict`` with and without views.
 
 Usage::
 
-    python scripts/bench_photos.py [--model models/default] [--views mirror] [FOLDER ...]
+    python benchmarks/bench_photos.py [--model models/default] [--views mirror] [FOLDER ...]
         (default folders: ml_slr/user_3 .. user_10 under the data root)
-    python scripts/bench_photos.py --timing 100 --views mirror [FOLDER ...]
+    python benchmarks/bench_photos.py --timing 100 --views mirror [FOLDER ...]
 
 ``--timing N``: the time of one photo's answer (read, landmarks, views, probabilities) on N
 photos, with no view and with ``--views``, alternating photo by photo so that both see the same
@@ -32,17 +32,19 @@ from landmark_asl.data.datasets import data_root
 from landmark_asl.labels import normalize_label
 from landmark_asl.model.store import load_model
 
+from _common import add_model
+
 SIGNERS = [f"ml_slr/user_{i}" for i in (3, 4, 5, 6, 7, 9, 10)]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="*", default=SIGNERS)
-    parser.add_argument("--model", type=Path, default=None)
+    add_model(parser)
     parser.add_argument("--views", default="none", help="Comma-separated views, or 'none'.")
     parser.add_argument("--timing", type=int, default=0, metavar="N")
     args = parser.parse_args(argv)
-    from landmark_asl.data.extraction import quiet_native_logs
+    from landmark_asl.hands.extractor import quiet_native_logs
     from landmark_asl.model.recognizer import Recognizer, prediction_row
 
     quiet_native_logs()
@@ -84,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
 def timing(model, folders: list[str], views: tuple[str, ...], n: int) -> int:
     """Median time of one photo's answer with no view and with ``views``, alternating photo by photo."""
     from landmark_asl.hands.images import read_image
-    from landmark_asl.hands.landmarks import HandLandmarkExtractor
+    from landmark_asl.hands.extractor import HandLandmarkExtractor
     from landmark_asl.hands.views import photo_probabilities
 
     photos = sorted(p for f in folders for p in (Path(f) if Path(f).is_dir() else data_root() / f).rglob("*")

@@ -1,6 +1,6 @@
 """Feature experiment: which landmark normalisation and descriptors carry across datasets and signers.
 
-Reads plain-detector landmark tables (``--tables``, default .cache/plain, written by scripts/extract_plain.py) with columns
+Reads plain-detector landmark tables (``--tables``, default .cache/plain, written by tools/extract_plain.py) with columns
 path, dataset, label, group, detected, handedness, x0..z20, wx0..wz20 and prints a Markdown
 table of accuracy on detected images, one row per feature variant, one column per evaluation:
 
@@ -12,7 +12,7 @@ table of accuracy on detected images, one row per feature variant, one column pe
 
 Usage::
 
-    python scripts/exp_features.py --model rf --n-estimators 100 [--variants 'raw;tip distances only (default)']
+    python experiments/exp_features.py --model rf --n-estimators 100 [--variants 'raw;tip distances only (default)']
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def accuracy(model: str, variant: tuple, train: pd.DataFrame, test: pd.DataFrame
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tables", type=Path, default=Path(".cache/plain"))  # scripts/extract_plain.py
+    parser.add_argument("--tables", type=Path, default=Path(".cache/plain"))  # tools/extract_plain.py
     parser.add_argument("--model", default="rf", choices=["rf", "xgb"])
     parser.add_argument("--n-estimators", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)

@@ -1,7 +1,7 @@
 """Rebuild the shipped model ``models/default``, measure what it is worth, and write its README.
 
 The shipped model is the configuration chosen on the leave-one-source-out dev protocol
-(``scripts/bench_lodo.py``, README "Leave-one-source-out dev protocol"): a 50-tree random
+(``benchmarks/bench_lodo.py``, README "Leave-one-source-out dev protocol"): a 50-tree random
 forest on the handshape features, every dataset weighing the same, one augmented copy of each
 row, temperature-scaled probabilities (``RECIPE``), trained on every source with a hand,
 letters and DEL/NOTHING/SPACE only (massey's digits are left out: the live speller types
@@ -19,7 +19,7 @@ the same recipe, by models trained without that data:
 No figure is computed on training data. About 10 minutes on 2 cores once the landmark cache
 is filled.
 
-Usage: ``python scripts/train_default.py [--output models/default] [--cache-dir .cache/landmarks]``
+Usage: ``python tools/train_default.py [--output models/default] [--cache-dir DIR]``
 """
 
 from __future__ import annotations
@@ -30,16 +30,14 @@ import shlex
 import sys
 from pathlib import Path
 
+from landmark_asl.paths import landmark_cache_dir
+from landmark_asl.training.train import DEFAULT_LABELS, DEFAULT_RECIPE, DEFAULT_SOURCES
+
 REPO = Path(__file__).resolve().parent.parent
 
-from landmark_asl.training.train import DEFAULT_LABELS, DEFAULT_RECIPE, DEFAULT_SOURCES  # noqa: E402  (one definition)
-
 LABELS = list(DEFAULT_LABELS)
-#: The forest part of the recipe (experiments vary the rest).
-FOREST = {k: v for k, v in DEFAULT_RECIPE.params.items() if k != "handshape"}
 #: The recipe, defined once in the library (``landmark-asl train`` defaults to it).
-RECIPE = {"params": dict(DEFAULT_RECIPE.params), "balance": DEFAULT_RECIPE.balance,
-          "augment": dict(DEFAULT_RECIPE.augment)}
+RECIPE = DEFAULT_RECIPE.training_kwargs()
 SOURCES = list(DEFAULT_SOURCES)
 
 
@@ -71,15 +69,13 @@ def protocol(out: Path, cache_dir: Path, views_dir: Path | None = None, seeds: t
              lodo_json: Path | None = None) -> dict:
     """The dev protocol's figures of the shipped recipe, for the card.
 
-    With ``views_dir`` (``scripts/extract_views.py``'s output) each held-out photo is scored on
+    With ``views_dir`` (``experiments/extract_views.py``'s output) each held-out photo is scored on
     the mean over its own landmarks and the views of ``DEFAULT_VIEWS``, as ``predict`` does.
     With ``lodo_json`` the protocol is not run again: the file is a result of the same recipe
     and views (``bench_lodo.py --json``, ``exp_newsigner.py report --write-lodo``), checked.
     """
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from bench_lodo import APART, load_table, load_views  # noqa: E402
-
     from landmark_asl.evaluation.lodo import format_confusions, format_folds, leave_one_group_out
+    from landmark_asl.evaluation.protocol import APART, load_table, load_views
     from landmark_asl.hands.views import DEFAULT_VIEWS, VIEWS_BELOW
 
     if lodo_json is not None:
@@ -91,7 +87,7 @@ def protocol(out: Path, cache_dir: Path, views_dir: Path | None = None, seeds: t
         seeds = tuple(result["seeds"])
         views = DEFAULT_VIEWS or None
     else:
-        table = load_table(str(cache_dir), 2)
+        table = load_table(cache_dir, 2)
         views = load_views(views_dir, DEFAULT_VIEWS) if views_dir is not None and DEFAULT_VIEWS else None
         result = leave_one_group_out(table, "rf", params=RECIPE["params"], balance=RECIPE["balance"],
                                      augment=RECIPE["augment"], seeds=seeds, n_jobs=2, apart=APART, views=views,
@@ -133,9 +129,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=REPO / "models" / "default")
     parser.add_argument("--reports", type=Path, default=REPO / "out" / "default",
                         help="Where the measuring runs write their reports.")
-    parser.add_argument("--cache-dir", type=Path, default=Path(".cache/landmarks"))
+    parser.add_argument("--cache-dir", type=Path, default=landmark_cache_dir(),
+                        help="Landmark cache (default: the per-user cache).")
     parser.add_argument("--views-dir", type=Path, default=Path(".cache/views"),
-                        help="The protocol photos' extra views (scripts/extract_views.py), for the figures of "
+                        help="The protocol photos' extra views (experiments/extract_views.py), for the figures of "
                              "predict's multi-view answer.")
     parser.add_argument("--seeds", default="0,1,2", help="Seeds of the protocol's figures.")
     parser.add_argument("--card-only", action="store_true",
@@ -172,14 +169,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def refresh_card(output: Path, reports: Path, cache_dir: Path, lodo_json: Path | None) -> int:
     """Replace the protocol figures on ``output``'s card with ``lodo_json``'s and rewrite its README."""
-    from landmark_asl._util import atomic_write_text
 
     if lodo_json is None:
         raise SystemExit("--card-only needs --lodo-json")
     path = output / "metadata.json"
     metadata = json.loads(path.read_text())
     metadata["metrics"]["lodo"] = protocol(reports, cache_dir, lodo_json=lodo_json)
-    atomic_write_text(path, json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+    path.write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
     readme = (output / "README.md").read_text()
     command = shlex.split(readme.split("trains exactly as\n\n```\n", 1)[1].split("\n```", 1)[0])
     write_readme(output, command, metadata)
@@ -254,12 +250,12 @@ on images with a hand, {pct(session['accuracy_all'])} on all.
 ## Rebuild
 
 ```
-python scripts/extract_views.py --cache-dir .cache/landmarks   # the protocol photos' views, once
-python scripts/train_default.py --cache-dir .cache/landmarks
+python experiments/extract_views.py --cache-dir .cache/landmarks   # the protocol photos' views, once
+python tools/train_default.py --cache-dir .cache/landmarks
 ```
 
 measures the figures above (writing the reports under `out/default/`; `--lodo-json FILE` takes
-the protocol's from a result of the same recipe and views, e.g. `python scripts/exp_newsigner.py
+the protocol's from a result of the same recipe and views, e.g. `python experiments/exp_newsigner.py
 report base:rf+crop+below0.9 --write-lodo FILE`, as this card's were), then trains exactly as
 
 ```

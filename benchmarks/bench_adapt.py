@@ -1,7 +1,7 @@
 """Benchmark: how far a few of a new signer's own samples lift a model for that signer, and what it forgets.
 
 For each held-out user (a signer or session never trained on): a base model of the shipped
-recipe (``RECIPE`` of ``scripts/train_default.py``) is trained on every other source except
+recipe (``DEFAULT_RECIPE``, ``landmark_asl.training``) is trained on every other source except
 that user and a "forget" set; then ``landmark_asl.training.adapt.adapt_model`` adds k samples per
 letter of the user (k = 3, 5, 10, drawn from a fixed pool of 10 per letter) and the model is
 scored on the user's OTHER photos (the same ones for every k) and on the forget set (never
@@ -17,7 +17,7 @@ base model's own training rows: what ``adapt`` does on a machine without the dat
 
 Usage::
 
-    python scripts/bench_adapt.py [--weights 10,30,100] [--ks 3,5,10] [--draws 1] [--base-rows datasets,packaged]
+    python benchmarks/bench_adapt.py [--weights 10,30,100] [--ks 3,5,10] [--draws 1] [--base-rows datasets,packaged]
         [--json OUT]
 """
 
@@ -36,11 +36,10 @@ import pandas as pd
 from landmark_asl.training.adapt import DEFAULT_WEIGHT, PERSONAL_COPIES, adapt_model, packaged_base_rows
 from landmark_asl.estimators.features import raw_features
 from landmark_asl.model.store import load_model, save_model
-from landmark_asl.training.train import fit_estimator
+from landmark_asl.evaluation.protocol import load_table
+from landmark_asl.training.train import DEFAULT_RECIPE, fit_estimator
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_lodo import load_table  # noqa: E402
-from train_default import RECIPE  # noqa: E402
+from _common import add_cache_dir, stopwatch
 
 #: user group -> (forget group, role)
 USERS = {"massey/hand1": ("asl2text/test", "dev"), "massey/hand2": ("asl2text/test", "dev"),
@@ -65,8 +64,7 @@ def run_user(table: pd.DataFrame, user: str, forget: str, *, weights: list[float
              tmp: Path, copies: int = PERSONAL_COPIES, base_rows_kinds: tuple[str, ...] = ("datasets",)) -> list[dict]:
     base_rows = table[~table["group"].isin([user, forget])].reset_index(drop=True)
     start = time.perf_counter()
-    estimator, training = fit_estimator("rf", base_rows, random_state=0, n_jobs=2, params=RECIPE["params"],
-                                        balance=RECIPE["balance"], augment=RECIPE["augment"])
+    estimator, training = fit_estimator("rf", base_rows, random_state=0, n_jobs=2, **DEFAULT_RECIPE.training_kwargs())
     training["train_sources"] = [f"(benchmark: every source but {user} and {forget})"]
     base_dir = save_model(estimator, tmp / "base", name="rf", training=training)
     base = load_model(base_dir)
@@ -80,10 +78,10 @@ def run_user(table: pd.DataFrame, user: str, forget: str, *, weights: list[float
         results.append({"user": user, "draw": draw, "k": 0, "weight": None, **before, "n_test": len(test)})
         for weight, kind, k in ((w, b, k) for w in weights for b in base_rows_kinds for k in ks):
             samples = pool.groupby("label", group_keys=False).head(k)
-            start = time.perf_counter()
-            out = adapt_model(samples, output=tmp / f"me_{k}_{weight}_{kind}", base=base_dir, weight=weight,
-                              base_rows=rows_of[kind], n_jobs=2, copies=copies, progress=False)
-            seconds = time.perf_counter() - start
+            with stopwatch() as clock:
+                out = adapt_model(samples, output=tmp / f"me_{k}_{weight}_{kind}", base=base_dir, weight=weight,
+                                  base_rows=rows_of[kind], n_jobs=2, copies=copies, progress=False)
+            seconds = clock["seconds"]
             model = load_model(out)
             size_mb = sum(p.stat().st_size for p in out.iterdir()) / 1e6
             r = {"user": user, "draw": draw, "k": k, "weight": weight, "base_rows": kind,
@@ -105,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--copies", type=int, default=PERSONAL_COPIES, help="Perturbed copies of each sample.")
     parser.add_argument("--users", default=",".join(USERS))
     parser.add_argument("--base-rows", default="datasets", help="datasets, packaged or both (comma-separated).")
-    parser.add_argument("--cache-dir", default=None, help="Landmark cache (default: the per-user cache).")
+    add_cache_dir(parser)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     weights = [float(w) for w in args.weights.split(",")]

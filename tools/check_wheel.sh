@@ -4,7 +4,7 @@
 # with the default model and the packaged adapt rows that the wheel carries and no data root:
 # the API example, `predict` on a real photo, `live` on a folder of frames, `adapt` on 5 samples
 # per letter of a new signer, and `evaluate` of the base and the personal model on that signer's
-# other photos. Run by .ci/run; `bash scripts/check_wheel.sh` by hand.
+# other photos. Run by .ci/run; `bash tools/check_wheel.sh` by hand.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 data="${LANDMARK_ASL_DATA:-$(cd "$repo/.." && pwd)/shared/data}"
@@ -12,7 +12,7 @@ python="${PYTHON:-python3}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 # adapt's packaged rows (committed; rebuilt from the datasets if missing) travel in the wheel.
-test -f "$repo/models/adapt_base/rows.npz" || "$repo/.venv/bin/python" "$repo/scripts/build_adapt_base.py"
+test -f "$repo/models/adapt_base/rows.npz" || "$repo/.venv/bin/python" "$repo/tools/build_adapt_base.py"
 "$repo/.venv/bin/python" -m pip wheel -q --no-deps --no-build-isolation -w "$work/dist" "$repo"
 "$python" -m venv "$work/venv"
 "$work/venv/bin/python" -m pip install -q "$work"/dist/landmark_asl-*.whl
@@ -23,7 +23,7 @@ export LANDMARK_ASL_CACHE="$work/cache"
 bin="$work/venv/bin"
 "$bin/python" -c "import landmark_asl, sys; assert '$repo' not in landmark_asl.__file__, landmark_asl.__file__"
 # The web page of `landmark-asl serve` travels in the wheel (package data, no build step).
-"$bin/python" -c "from importlib.resources import files; page = files('landmark_asl') / 'static'; assert all((page / f).is_file() for f in ('index.html', 'app.js', 'style.css')), list(page.iterdir())"
+"$bin/python" -c "from importlib.resources import files; page = files('landmark_asl.serve') / 'static'; assert all((page / f).is_file() for f in ('index.html', 'app.js', 'style.css')), list(page.iterdir())"
 image="$data/asl2text/test/L/L0.jpg"
 # The README's API example, its output checked.
 api="$("$bin/python" -c "import cv2, landmark_asl as la; r = la.load_model(); print(r.predict(cv2.imread('$image'), bgr=True))" 2>&1)"

@@ -3,12 +3,12 @@
 For each photo whose cached landmark row has a hand, every view of ``landmark_asl.hands.views.VIEWS``
 (mirror, crop, zoom_out) is estimated around that hand and written as a landmark-table row
 with the photo's ``sample_id`` and a ``view`` column, one Parquet file per source under
-``--output`` (resumed: a source already written is skipped). ``scripts/bench_lodo.py --views``
+``--output`` (resumed: a source already written is skipped). ``benchmarks/bench_lodo.py --views``
 then averages each held-out photo's probabilities over its estimates.
 
 Usage::
 
-    python scripts/extract_views.py [--sources asl2text/test,massey,...] [--cache-dir .cache/landmarks]
+    python experiments/extract_views.py [--sources asl2text/test,massey,...] [--cache-dir DIR]
         [--output .cache/views] [--n-jobs 2]
 """
 
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from landmark_asl.data.extraction import TABLE_COLUMNS
+from landmark_asl.data.table import TABLE_COLUMNS
 from landmark_asl.data.landmark_cache import load_landmarks
 from landmark_asl.hands.landmarks import IMAGE_COLUMNS, WORLD_COLUMNS, HandLandmarks
 from landmark_asl.hands.views import VIEWS
@@ -41,9 +41,9 @@ def _hand(row: pd.Series) -> HandLandmarks:
 
 
 def _views_of(rows: pd.DataFrame) -> list[dict]:
-    from landmark_asl.data.extraction import quiet_native_logs
+    from landmark_asl.hands.extractor import quiet_native_logs
     from landmark_asl.hands.images import read_image
-    from landmark_asl.hands.landmarks import HandLandmarkExtractor
+    from landmark_asl.hands.extractor import HandLandmarkExtractor
     from landmark_asl.hands.views import estimate_view
 
     if not _EXTRACTOR:
@@ -70,7 +70,8 @@ def _views_of(rows: pd.DataFrame) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sources", default=",".join(SOURCES))
-    parser.add_argument("--cache-dir", default=".cache/landmarks")
+    parser.add_argument("--cache-dir", type=Path, default=None,
+                        help="Landmark cache (default: the per-user cache, landmark_asl.paths).")
     parser.add_argument("--output", type=Path, default=Path(".cache/views"))
     parser.add_argument("--n-jobs", type=int, default=2)
     args = parser.parse_args(argv)

@@ -2,7 +2,7 @@
 
 The file is derived data of licence-compatible sources (below), committed with their attribution
 (``models/adapt_base/README.md``) so that a wheel built from any clone carries it; this script
-rebuilds it (``make`` and ``scripts/check_wheel.sh`` run it when it is missing).
+rebuilds it (``make`` and ``tools/check_wheel.sh`` run it when it is missing).
 
 Only sources whose licence allows shipping derived data go in (raw landmark features, never
 pixels): asl2text train and test (Apache-2.0, keptsecret/ASLAlphabets), the borisgraudt landmark
@@ -10,7 +10,7 @@ CSV (MIT repository, CC0 on Kaggle) and the nejohnson2 landmark CSV (MIT). masse
 stated) and asl_alphabet_64 (GPL-2.0) are left out. At most ``--per-label`` rows per label and
 source (seeded), as float16: the file stays small (README "Teach it your own hands").
 
-Usage: ``python scripts/build_adapt_base.py [--per-label 60] [--cache-dir /work/cache/landmarks]``
+Usage: ``python tools/build_adapt_base.py [--per-label 60] [--cache-dir DIR]``
 """
 
 from __future__ import annotations

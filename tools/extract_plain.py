@@ -1,11 +1,11 @@
 """Write plain-detector landmark tables (no recovery passes) for the feature experiments.
 
-`scripts/exp_features.py`, `scripts/exp_accuracy.py` and `scripts/bench_predict.py` read
+`experiments/exp_features.py`, `experiments/exp_accuracy.py` and `benchmarks/bench_predict.py` read
 these tables from `.cache/plain/<name>.parquet` (or `--out`). They are ordinary landmark
 tables written by `landmark_asl.data.extraction.extract_table` with `recovery=False`, so the
 figures of those scripts describe what MediaPipe's plain pass finds.
 
-    python scripts/extract_plain.py [--out .cache/plain] [--n-jobs 2] [--only asl2text_train,...]
+    python tools/extract_plain.py [--out .cache/plain] [--n-jobs 2] [--only asl2text_train,...]
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 
 from landmark_asl.data.extraction import extract_table
-from landmark_asl.hands.landmarks import ExtractorSettings
+from landmark_asl.hands.extractor import ExtractorSettings
 
 TABLES = {
     "asl2text_train": "asl2text/train",

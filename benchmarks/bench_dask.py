@@ -9,7 +9,7 @@ without start-up. Prints a Markdown table; ``--repeats`` runs everything again f
 
 Usage::
 
-    python scripts/bench_dask.py [--n-images 320] [--repeats 2]
+    python benchmarks/bench_dask.py [--n-images 320] [--repeats 2]
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from landmark_asl.data.datasets import data_root
 from landmark_asl.data.extraction import extract_table
+
+from _common import stopwatch
 
 
 def _images(n: int, folder: Path) -> Path:
@@ -43,9 +44,9 @@ def _cluster_rate(n_workers: int, images: Path, warm: Path, tmp: Path, tag: str)
     with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None,
                       host="127.0.0.1") as cluster, Client(cluster) as client:
         extract_table([warm], tmp / f"warm-{tag}.parquet", scheduler=client, progress=False)
-        start = time.perf_counter()
-        summary = extract_table([images], tmp / f"dask-{tag}.parquet", scheduler=client, progress=False)
-        return summary["n_processed"] / (time.perf_counter() - start)
+        with stopwatch() as clock:
+            summary = extract_table([images], tmp / f"dask-{tag}.parquet", scheduler=client, progress=False)
+        return summary["n_processed"] / clock["seconds"]
 
 
 def main(argv: list[str] | None = None) -> int:

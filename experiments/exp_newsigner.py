@@ -1,14 +1,14 @@
 """Candidates for a new signer (issue 21), measured on the leave-one-group-out dev protocol.
 
 One run per training candidate fits each fold once and keeps every held-out photo's
-probabilities from its own landmarks AND from each extra view (``scripts/extract_views.py``),
+probabilities from its own landmarks AND from each extra view (``experiments/extract_views.py``),
 and, with ``--xgb``, from an XGBoost model too; ``--report`` then scores any combination
 (views averaged, rf+xgb averaged, a specialist second look) with
 :func:`landmark_asl.evaluation.lodo.score_predictions`, so test-time candidates cost no extra fit.
 
 Training candidates (``--candidate``):
 
-- ``base``: the shipped recipe (``RECIPE`` of ``scripts/train_default.py``);
+- ``base``: the shipped recipe (``DEFAULT_RECIPE`` of ``landmark_asl.training``);
 - ``no_still_z``: the still Z rows left out of training (Z is signed with motion; the live loop
   reads it from the motion, and a still "Z" class absorbs pointing hands);
 - ``geo_hand``: ``is_left`` from the landmarks' own 3D chirality instead of MediaPipe's label
@@ -23,8 +23,8 @@ Training candidates (``--candidate``):
 
 Usage::
 
-    python scripts/exp_newsigner.py run --candidate base [--xgb] [--seeds 0] [--quick]
-    python scripts/exp_newsigner.py report [NAME ...]   # NAME like base, base+mirror, base+rf_xgb
+    python experiments/exp_newsigner.py run --candidate base [--xgb] [--seeds 0] [--quick]
+    python experiments/exp_newsigner.py report [NAME ...]   # NAME like base, base+mirror, base+rf_xgb
 
 Writes ``out/newsigner/<candidate>_s<seeds>.npz`` (out-of-fold probabilities) and prints
 Markdown. Figures: README "A new signer".
@@ -41,14 +41,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_lodo import APART, CSV_SOURCES, IMAGE_SOURCES, load_table  # noqa: E402
-from train_default import RECIPE  # noqa: E402
+from landmark_asl.data.landmark_cache import log
+from landmark_asl.evaluation.lodo import score_predictions
+from landmark_asl.evaluation.protocol import APART, CSV_SOURCES, IMAGE_SOURCES, load_table
+from landmark_asl.training.train import DEFAULT_RECIPE, fit_estimator, model_inputs
 
-from landmark_asl.data.landmark_cache import log  # noqa: E402
-from landmark_asl.evaluation.lodo import score_predictions  # noqa: E402
-from landmark_asl.training.train import fit_estimator, model_inputs  # noqa: E402
-from landmark_asl.hands.views import VIEWS  # noqa: E402
+#: The shipped recipe, as the keyword arguments of fit_estimator.
+RECIPE = DEFAULT_RECIPE.training_kwargs()
+from landmark_asl.hands.views import VIEWS
 
 OUT = Path("out/newsigner")
 #: Temperature of the shipped model's card (0.66 before issue 21), for the ``below<t>`` gate.
@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--write-lodo", default=None, metavar="FILE",
                    help="Write the (one) named combination's protocol result for train_default.py --lodo-json.")
     for q in (r, p):
-        q.add_argument("--cache-dir", default="/work/cache/landmarks")
+        q.add_argument("--cache-dir", default=None, help="Landmark cache (default: the per-user cache).")
         q.add_argument("--views", default=".cache/views")
     args = parser.parse_args(argv)
     run(args) if args.command == "run" else report(args)

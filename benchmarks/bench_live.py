@@ -5,7 +5,7 @@ to 480x480 and padded to 640x480), spelling a short word with each letter held f
 
 Usage::
 
-    python scripts/bench_live.py [--model DIR] [--frames-per-letter 60] [--repeats 3] [--core 0] [--json OUT]
+    python benchmarks/bench_live.py [--model DIR] [--frames-per-letter 60] [--repeats 3] [--core 0] [--json OUT]
 
 Targets: >= 60 fps end to end; < 1 ms per frame after detection (features + classifier +
 smoothing + text); the live loop at >= 0.9 of the frame rate of the bare MediaPipe VIDEO-mode
@@ -31,6 +31,8 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+
+from _common import add_model  # noqa: E402  (after the thread pinning: it loads numpy)
 
 WORD = "BALL"
 WIDTH, HEIGHT = 640, 480
@@ -67,7 +69,7 @@ def bare_detector_fps(video: Path, extractor_settings) -> float:
     """Frames per second of the bare detector over the video: read, BGR->RGB, detect_video; from the first result on."""
     import cv2
 
-    from landmark_asl.hands.landmarks import HandLandmarkExtractor
+    from landmark_asl.hands.extractor import HandLandmarkExtractor
 
     capture = cv2.VideoCapture(str(video))
     fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
@@ -87,7 +89,7 @@ def bare_detector_fps(video: Path, extractor_settings) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default=None, help="model directory (default: models/default)")
+    add_model(parser)
     parser.add_argument("--frames-per-letter", type=int, default=60)
     parser.add_argument("--repeats", type=int, default=3, help="end-to-end passes; the best is reported")
     parser.add_argument("--core", type=int, default=None, help="CPU core to pin to (default: the first allowed)")
@@ -105,7 +107,7 @@ def main() -> int:
     cv2.setNumThreads(1)
     from landmark_asl.data.datasets import data_root
     from landmark_asl.exceptions import LandmarkASLError
-    from landmark_asl.data.extraction import quiet_native_logs
+    from landmark_asl.hands.extractor import quiet_native_logs
     from landmark_asl.live.speller import LiveRecognizer, LiveSettings
     from landmark_asl.model.store import load_model
 

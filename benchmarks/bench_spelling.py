@@ -1,7 +1,7 @@
 """Benchmark of live fingerspelling: words built from photos of signers the model never saw, through the real live loop.
 
 Two held-out sources, each with a model trained WITHOUT it (the recipe chosen on the
-leave-one-source-out protocol, ``train_default.RECIPE``, with temperature scaling in the card):
+leave-one-source-out protocol, ``DEFAULT_RECIPE``, with temperature scaling in the card):
 
 - ``asl2text`` (DEV, used to choose the live defaults): words from asl2text/test photos; the
   model is trained on massey, asl_alphabet_64/test and the two landmark CSVs (no asl2text at all:
@@ -25,7 +25,7 @@ Frames go through the real video-mode ``HandLandmarkExtractor`` and ``LiveRecogn
 
 Usage::
 
-    python scripts/bench_spelling.py [--sources asl2text,massey] [--setting NAME=VALUE ...] [--json OUT]
+    python benchmarks/bench_spelling.py [--sources asl2text,massey] [--setting NAME=VALUE ...] [--json OUT]
 
 Reports, per source: the normalised Levenshtein score (N - D) / N over all words (the Kaggle ASL
 Fingerspelling metric), exact words, deletions / insertions / substitutions per letter, commit
@@ -48,10 +48,13 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_lodo import CSV_SOURCES  # noqa: E402
-from train_default import RECIPE as CHOSEN  # noqa: E402
-from train_default import LABELS  # noqa: E402
+from landmark_asl.evaluation.protocol import CSV_SOURCES, LABELS
+from landmark_asl.training.train import DEFAULT_RECIPE
+
+from _common import add_cache_dir, add_n_jobs
+
+#: The shipped recipe (temperature scaling on).
+CHOSEN = DEFAULT_RECIPE.training_kwargs()
 
 WIDTH, HEIGHT, FPS = 640, 480, 30.0
 #: Bump when the rendering changes: the cached detections of the old clips are then ignored.
@@ -523,8 +526,8 @@ def detect_clip(clip: Clip) -> list:
     """Hands found by a fresh video-mode extractor in each frame of the clip (None: no hand)."""
     import cv2
 
-    from landmark_asl.data.extraction import quiet_native_logs
-    from landmark_asl.hands.landmarks import HandLandmarkExtractor
+    from landmark_asl.hands.extractor import quiet_native_logs
+    from landmark_asl.hands.extractor import HandLandmarkExtractor
 
     cv2.setNumThreads(1)
     quiet_native_logs()
@@ -744,10 +747,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="LiveSettings field (repeatable); default: the library defaults.")
     parser.add_argument("--grid", action="append", default=[], metavar="NAME=V1,V2",
                         help="Score every combination of these LiveSettings values (repeatable); for the dev source.")
-    parser.add_argument("--cache-dir", type=Path, default=Path(".cache/landmarks"))
+    add_cache_dir(parser)
     parser.add_argument("--work-dir", type=Path, default=Path(".cache/bench_spelling"),
                         help="Where the held-out models and the detected hands of the rendered clips are kept.")
-    parser.add_argument("--n-jobs", type=int, default=2)
+    add_n_jobs(parser)
     parser.add_argument("--seeds", default="0,1,2",
                         help="Comma-separated renderings (other photos, sizes, paths); every seed adds the same words.")
     parser.add_argument("--suite", default="words,alphabet",
@@ -756,7 +759,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--alphabet-seeds", default="0,1,2,3,4,5", help="Comma-separated alphabet renderings.")
     parser.add_argument("--json", type=Path, default=None, help="Write the results as JSON here.")
     args = parser.parse_args(argv)
-    from landmark_asl.data.extraction import quiet_native_logs
+    from landmark_asl.hands.extractor import quiet_native_logs
 
     quiet_native_logs()
     from landmark_asl.live.speller import LiveSettings

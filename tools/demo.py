@@ -12,9 +12,9 @@ Three comparisons, each written once to a split file that every model reads:
 ``--runs random`` adds a random stratified split of asl2text/train, to show how much
 near-duplicate video frames flatter every model.
 
-Landmarks are extracted once into ``.cache/landmarks`` (gitignored) and reused, so a
+Landmarks are extracted once into the per-user landmark cache (``landmark_asl.paths``) and reused, so a
 second run only trains and scores. Reports go to ``out/demo/<name>/`` (report.md,
-report.json, confusion PNGs, split.csv). Run ``python scripts/demo.py --help``.
+report.json, confusion PNGs, split.csv). Run ``python tools/demo.py --help``.
 """
 
 from __future__ import annotations
@@ -69,7 +69,8 @@ MEANING = {
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=Path("out/demo"), help="Report folders go here.")
-    parser.add_argument("--cache-dir", type=Path, default=Path(".cache/landmarks"), help="Landmark cache.")
+    parser.add_argument("--cache-dir", type=Path, default=None,
+                        help="Landmark cache (default: the per-user cache, landmark_asl.paths).")
     parser.add_argument("--models", default="rf,xgb,cnn", help="Comma-separated registry names.")
     parser.add_argument("--runs", default=",".join(DEFAULT_RUNS), help=f"Comma-separated, from {','.join(RUNS)}.")
     parser.add_argument("--n-jobs", type=int, default=2, help="Worker processes/threads.")
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from landmark_asl.evaluation.comparison import compare
     from landmark_asl.evaluation.reporting import format_table, summary_rows
-    from landmark_asl.data.extraction import quiet_native_logs
+    from landmark_asl.hands.extractor import quiet_native_logs
 
     quiet_native_logs()
     models = tuple(m.strip() for m in args.models.split(",") if m.strip())
