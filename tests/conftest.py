@@ -133,3 +133,18 @@ def small_base(tmp_path_factory, data_dir) -> dict[str, Path]:
     base = train_model(sources, model_name="rf", output=root / "base", params={"n_estimators": 10}, calibrate=True,
                        cache_dir=cache, progress=False)
     return {"base": base, "cache": cache, "root": root}
+
+
+# Real asl2text/test frames the shipped model reads reliably (smoothed confidence 0.85-0.97), for the
+# live and web page tests (tests/live/test_speller.py, tests/serve/test_serve_browser.py).
+#: (label folder, frame stems): two frames of each stem; None = grey hand-free frames.
+HELLO = (
+    (None, 5),
+    ("H", [f"H{i}" for i in range(10)]),
+    ("E", ["E4", "E5", "E6", "E10", "E13", "E14", "E15", "E16", "E21", "E23"]),
+    ("L", [f"L{i}" for i in range(10)]),
+    (None, 8),
+    ("L", [f"L{i}" for i in range(10, 20)]),
+    ("O", ["O5", "O6", "O8", "O19", "O5", "O6", "O8", "O19", "O5", "O6"]),
+    (None, 5),
+)

@@ -1,5 +1,5 @@
-"""The web page of ``landmark-asl serve``: an ASGI app, its WebSocket protocol and the static page."""
+"""The web page of ``landmark-asl serve``: an ASGI app (:mod:`landmark_asl.serve.app`) and its static page.
 
-from landmark_asl.serve.app import ServeSettings, create_app, run_app
-
-__all__ = ["ServeSettings", "create_app", "run_app"]
+Nothing is imported here: the app needs the ``serve`` extra (starlette, uvicorn), and the static
+files must be reachable (``importlib.resources.files("landmark_asl.serve") / "static"``) without it.
+"""

@@ -17,6 +17,8 @@ from landmark_asl.live.speller import (
     open_source,
 )
 
+from conftest import HELLO
+
 # --- pure parts: synthetic label and probability streams ------------------------------------------
 
 
@@ -226,19 +228,8 @@ def test_empty_folder_is_a_source_error(tmp_path):
 # The frames were picked because the shipped model (models/default) classifies them reliably
 # (smoothed confidence 0.85-0.97 on average); asl2text/test is part of that model's training
 # data, so these tests check the live pipeline (video-mode tracking, smoothing, spelling, CLI),
-# not accuracy, which the comparison report measures on held-out data.
+# not accuracy, which the comparison report measures on held-out data. The frames: HELLO of conftest.py.
 
-#: (label folder, frame stems): two frames of each stem; None = grey hand-free frames.
-HELLO = (
-    (None, 5),
-    ("H", [f"H{i}" for i in range(10)]),
-    ("E", ["E4", "E5", "E6", "E10", "E13", "E14", "E15", "E16", "E21", "E23"]),
-    ("L", [f"L{i}" for i in range(10)]),
-    (None, 8),
-    ("L", [f"L{i}" for i in range(10, 20)]),
-    ("O", ["O5", "O6", "O8", "O19", "O5", "O6", "O8", "O19", "O5", "O6"]),
-    (None, 5),
-)
 SIZE = 224
 
 

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parent.parent / "tools" / "install_test_deps.sh"
+SCRIPT = Path(__file__).resolve().parents[2] / "tools" / "install_test_deps.sh"
 
 
 def _bin(tmp_path: Path, tools: dict[str, str]) -> Path:

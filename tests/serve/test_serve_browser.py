@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from test_live import HELLO  # photos the shipped model reads reliably (see the comment there)
+from conftest import HELLO  # photos the shipped model reads reliably (see the comment there)
 
 WORD = "HELLO"
 WIDTH, HEIGHT = 640, 480
