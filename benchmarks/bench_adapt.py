@@ -37,7 +37,8 @@ from landmark_asl.training.adapt import DEFAULT_WEIGHT, PERSONAL_COPIES, adapt_m
 from landmark_asl.estimators.features import raw_features
 from landmark_asl.model.store import load_model, save_model
 from landmark_asl.evaluation.protocol import load_table
-from landmark_asl.training.train import DEFAULT_RECIPE, fit_estimator
+from landmark_asl.training.train import fit_estimator
+from landmark_asl.training.recipe import DEFAULT_RECIPE
 
 from _common import add_cache_dir, stopwatch
 
@@ -64,7 +65,7 @@ def run_user(table: pd.DataFrame, user: str, forget: str, *, weights: list[float
              tmp: Path, copies: int = PERSONAL_COPIES, base_rows_kinds: tuple[str, ...] = ("datasets",)) -> list[dict]:
     base_rows = table[~table["group"].isin([user, forget])].reset_index(drop=True)
     start = time.perf_counter()
-    estimator, training = fit_estimator("rf", base_rows, random_state=0, n_jobs=2, **DEFAULT_RECIPE.training_kwargs())
+    estimator, training = fit_estimator(DEFAULT_RECIPE, base_rows, random_state=0, n_jobs=2)
     training["train_sources"] = [f"(benchmark: every source but {user} and {forget})"]
     base_dir = save_model(estimator, tmp / "base", name="rf", training=training)
     base = load_model(base_dir)

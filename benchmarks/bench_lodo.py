@@ -36,7 +36,7 @@ import pandas as pd
 from landmark_asl.estimators.registry import parse_params
 from landmark_asl.evaluation.lodo import format_confusions, format_folds, leave_one_group_out
 from landmark_asl.evaluation.protocol import APART, load_table, load_views
-from landmark_asl.training.train import DEFAULT_RECIPE
+from landmark_asl.training.recipe import DEFAULT_RECIPE, Recipe
 
 from _common import add_cache_dir, add_n_jobs
 
@@ -93,8 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(table)} rows in {table['group'].nunique()} groups; model {args.model_name} {params} {recipe}",
           file=sys.stderr)
     views = load_views(args.views_dir, args.views.split(",")) if args.views else None
-    result = leave_one_group_out(table, args.model_name, params=params, seeds=seeds, n_jobs=args.n_jobs,
-                                 apart=APART, views=views, progress=True, **recipe)
+    model_recipe = Recipe(model_name=args.model_name, params=params, calibrate=False, **recipe)
+    result = leave_one_group_out(table, model_recipe, seeds=seeds, n_jobs=args.n_jobs, apart=APART, views=views,
+                                 progress=True)
     summary = {"model_name": args.model_name, "params": params, "recipe": recipe, "seeds": seeds, "dropped": args.drop,
                "views": args.views.split(",") if args.views else [],
                **result["summary"], "runs": result["runs"]}

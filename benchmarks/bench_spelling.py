@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from landmark_asl.evaluation.protocol import CSV_SOURCES, LABELS
-from landmark_asl.training.train import DEFAULT_RECIPE
+from landmark_asl.training.recipe import DEFAULT_RECIPE
 
 from _common import add_cache_dir, add_n_jobs
 
@@ -91,9 +91,8 @@ def held_out_model(name: str, cache_dir: Path, work_dir: Path, n_jobs: int):
     folder = work_dir / f"model-without-{name}-{key}"
     if not (folder / "metadata.json").exists():
         print(f"training the model without {name} on {', '.join(sources)} (once)", file=sys.stderr)
-        train_model(sources, model_name="rf", output=folder, n_jobs=n_jobs, cache_dir=cache_dir, labels=LABELS,
-                    params=CHOSEN["params"], balance=CHOSEN["balance"], augment=CHOSEN["augment"],
-                    calibrate=True, progress=False)
+        train_model(sources, output=folder, recipe=DEFAULT_RECIPE.replace(calibrate=True), n_jobs=n_jobs,
+                    cache_dir=cache_dir, labels=LABELS, progress=False)
     return load_model(folder)
 
 
@@ -661,7 +660,7 @@ class MemoModel:
 
 
 def setting_value(name: str, value: str):
-    from landmark_asl.live.speller import LiveSettings
+    from landmark_asl.live.settings import LiveSettings
 
     kinds = {f.name: f.type for f in dataclasses.fields(LiveSettings)}
     if name not in kinds:
@@ -688,7 +687,7 @@ def run_grid(grid: list[str], base: dict, clips, hands, model, *, alphabet: bool
     """
     import itertools
 
-    from landmark_asl.live.speller import LiveSettings
+    from landmark_asl.live.settings import LiveSettings
 
     axes = [(item.partition("=")[0], [setting_value(item.partition("=")[0], v) for v in item.partition("=")[2].split(",")])
             for item in grid]
@@ -762,7 +761,7 @@ def main(argv: list[str] | None = None) -> int:
     from landmark_asl.hands.extractor import quiet_native_logs
 
     quiet_native_logs()
-    from landmark_asl.live.speller import LiveSettings
+    from landmark_asl.live.settings import LiveSettings
 
     settings = LiveSettings(**parse_settings(args.setting))
     results = {"settings": dataclasses.asdict(settings), "sources": {}}

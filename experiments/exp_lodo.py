@@ -26,7 +26,7 @@ from landmark_asl.estimators.features import augment_landmarks, raw_features
 from landmark_asl.evaluation.lodo import add_scaled_calibration
 
 from landmark_asl.evaluation.protocol import APART, load_folds
-from landmark_asl.training.train import DEFAULT_RECIPE
+from landmark_asl.training.recipe import DEFAULT_RECIPE
 
 #: The forest part of the shipped recipe (the configurations vary the rest).
 FOREST = {k: v for k, v in DEFAULT_RECIPE.params.items() if k != "handshape"}

@@ -44,7 +44,8 @@ import pandas as pd
 from landmark_asl.data.landmark_cache import log
 from landmark_asl.evaluation.lodo import score_predictions
 from landmark_asl.evaluation.protocol import APART, CSV_SOURCES, IMAGE_SOURCES, load_table
-from landmark_asl.training.train import DEFAULT_RECIPE, fit_estimator, model_inputs
+from landmark_asl.training.train import fit_estimator, model_inputs
+from landmark_asl.training.recipe import DEFAULT_RECIPE, Recipe
 
 #: The shipped recipe, as the keyword arguments of fit_estimator.
 RECIPE = DEFAULT_RECIPE.training_kwargs()
@@ -118,8 +119,9 @@ def run(args: argparse.Namespace) -> None:
                     params = {**params, "n_estimators": 25}
                 augment = None if args.quick else RECIPE["augment"]
                 rows = table[~held & detected & trainable]
-                estimator, _ = fit_estimator(model, rows, random_state=seed, n_jobs=2, params=params,
-                                             balance=RECIPE["balance"], augment=augment)
+                recipe = Recipe(model_name=model, params=params, balance=RECIPE["balance"], augment=augment,
+                                calibrate=False)
+                estimator, _ = fit_estimator(recipe, rows, random_state=seed, n_jobs=2)
                 cols = [classes.index(str(c)) for c in estimator.classes_]
                 if not test.any():
                     continue
@@ -134,8 +136,7 @@ def run(args: argparse.Namespace) -> None:
                 if args.candidate == "specialist" and model == "rf":
                     for g, letters in SPECIALISTS.items():
                         sub = rows[rows["label"].isin(letters)]
-                        spec, _ = fit_estimator("rf", sub, random_state=seed, n_jobs=2, params=params,
-                                                balance=RECIPE["balance"], augment=augment)
+                        spec, _ = fit_estimator(recipe, sub, random_state=seed, n_jobs=2)
                         scols = [classes.index(str(c)) for c in spec.classes_]
                         oof[("rf", f"spec_{g}", seed)][np.ix_(test, scols)] = spec.predict_proba(
                             model_inputs("rf", spec, table[test]))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
+from landmark_asl._util import lazy_attributes
 
 __version__ = "0.1.0"
 
@@ -33,10 +33,4 @@ _PUBLIC = {
 
 __all__ = ["__version__", *sorted(_PUBLIC)]
 
-
-def __getattr__(name: str):
-    try:
-        module = _PUBLIC[name]
-    except KeyError:
-        raise AttributeError(f"module 'landmark_asl' has no attribute {name!r}") from None
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_attributes(__name__, _PUBLIC)

@@ -228,3 +228,20 @@ def import_extra(module: str, *, extra: str, purpose: str):
             f"{purpose} need{'s' if not purpose.endswith('s') else ''} {exc.name or module}, which is not installed: "
             f"pip install 'landmark_asl[{extra}]'"
         ) from exc
+
+
+def lazy_attributes(package: str, names: dict[str, str]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` that imports ``names[name]`` (a module path) on first use of ``name``.
+
+    Packages re-export their public names through it, so that importing the package stays as
+    cheap as ``--help`` needs (PEP 562).
+    """
+
+    def __getattr__(name: str) -> Any:
+        try:
+            module = names[name]
+        except KeyError:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}") from None
+        return getattr(importlib.import_module(module), name)
+
+    return __getattr__

@@ -118,6 +118,7 @@ def small_base(tmp_path_factory, data_dir) -> dict[str, Path]:
     """
     import shutil
 
+    from landmark_asl.training.recipe import Recipe
     from landmark_asl.training.train import train_model
 
     root = tmp_path_factory.mktemp("small_base")
@@ -130,7 +131,7 @@ def small_base(tmp_path_factory, data_dir) -> dict[str, Path]:
                 shutil.copy(f, folder / letter / f.name)
         sources.append(folder)
     cache = root / "cache"
-    base = train_model(sources, model_name="rf", output=root / "base", params={"n_estimators": 10}, calibrate=True,
+    base = train_model(sources, output=root / "base", recipe=Recipe.plain("rf", {"n_estimators": 10}).replace(calibrate=True),
                        cache_dir=cache, progress=False)
     return {"base": base, "cache": cache, "root": root}
 

@@ -25,7 +25,7 @@ import pandas as pd
 from landmark_asl.training.adapt import PACKAGED_SOURCES
 from landmark_asl.estimators.features import raw_features
 from landmark_asl.data.landmark_cache import load_landmarks
-from landmark_asl.training.train import DEFAULT_LABELS
+from landmark_asl.training.recipe import DEFAULT_LABELS
 
 REPO = Path(__file__).resolve().parent.parent
 

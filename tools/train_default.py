@@ -31,7 +31,7 @@ import sys
 from pathlib import Path
 
 from landmark_asl.paths import landmark_cache_dir
-from landmark_asl.training.train import DEFAULT_LABELS, DEFAULT_RECIPE, DEFAULT_SOURCES
+from landmark_asl.training.recipe import DEFAULT_LABELS, DEFAULT_RECIPE, DEFAULT_SOURCES
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -51,7 +51,8 @@ def _cross(train: list[str], test: str, output: Path, cache_dir: Path, *, calibr
     """The chosen recipe trained on ``train`` and scored on ``test`` (a cross-dataset ``compare``)."""
     from landmark_asl.evaluation.comparison import compare
 
-    report = compare(train, [test], output=output, models=["rf"], params={"rf": RECIPE["params"]},
+    report = compare(train, [test], output=output, models=[DEFAULT_RECIPE.model_name],
+                     params={DEFAULT_RECIPE.model_name: RECIPE["params"]},
                      balance=RECIPE["balance"], augment=RECIPE["augment"], calibrate=calibrate,
                      cache_dir=cache_dir, n_jobs=2, save_models=False, overwrite=True, progress=True)
     rf = report["models"]["rf"]
@@ -89,8 +90,7 @@ def protocol(out: Path, cache_dir: Path, views_dir: Path | None = None, seeds: t
     else:
         table = load_table(cache_dir, 2)
         views = load_views(views_dir, DEFAULT_VIEWS) if views_dir is not None and DEFAULT_VIEWS else None
-        result = leave_one_group_out(table, "rf", params=RECIPE["params"], balance=RECIPE["balance"],
-                                     augment=RECIPE["augment"], seeds=seeds, n_jobs=2, apart=APART, views=views,
+        result = leave_one_group_out(table, DEFAULT_RECIPE, seeds=seeds, n_jobs=2, apart=APART, views=views,
                                      progress=True)
     out.mkdir(parents=True, exist_ok=True)
     (out / "lodo.json").write_text(json.dumps({k: result[k] for k in ("runs", "summary")}, indent=2))
@@ -157,9 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     command += [arg for k, v in RECIPE["params"].items() for arg in ("--param", f"{k}={json.dumps(v)}")]
     command += [arg for k, v in RECIPE["augment"].items() for arg in ("--augment", f"{k}={json.dumps(v)}")]
     print("training, as:", shlex.join(command), flush=True)
-    train_model(SOURCES, model_name="rf", output=args.output, n_jobs=2, random_state=0, cache_dir=args.cache_dir,
-                labels=LABELS, params=RECIPE["params"], balance=RECIPE["balance"], augment=RECIPE["augment"],
-                calibrate=True, metrics=metrics)
+    train_model(SOURCES, output=args.output, recipe=DEFAULT_RECIPE, n_jobs=2, random_state=0, cache_dir=args.cache_dir,
+                labels=LABELS, metrics=metrics)
     metadata = json.loads((args.output / "metadata.json").read_text())
     write_readme(args.output, command, metadata)
     size = sum(p.stat().st_size for p in args.output.iterdir() if p.is_file())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import math
 import sys
 import warnings
@@ -12,6 +13,8 @@ import click
 
 from landmark_asl import __version__
 from landmark_asl.exceptions import LandmarkASLError
+from landmark_asl.live.settings import HANDEDNESS_CHOICES, LiveSettings
+from landmark_asl.training.recipe import DEFAULT_RECIPE, Recipe
 
 
 class _Group(click.Group):
@@ -123,8 +126,6 @@ _scheduler_option = click.option(
 def extract(sources: tuple[str, ...], output: Path, n_jobs: int, min_detection_confidence: float,
             model_asset: Path | None, recovery: bool, scheduler: str | None, as_json: bool) -> None:
     """Extract hand landmarks of SOURCE... (folders, CSVs or dataset names like asl2text/test) into a table."""
-    import json
-
     from landmark_asl.data.extraction import extract_table
     from landmark_asl.data.extraction import format_summary
     from landmark_asl.hands.extractor import ExtractorSettings
@@ -214,8 +215,8 @@ def _recipe(balance: str | None, augment: tuple[str, ...]) -> dict:
 
 @main.command()
 @click.argument("sources", nargs=-1, required=True)
-@click.option("--model-name", default="rf", show_default=True, type=_RegistryChoice(),
-              help="Registry name of the model (rf: the shipped recipe's forest).")
+@click.option("--model-name", default=DEFAULT_RECIPE.model_name, show_default=True, type=_RegistryChoice(),
+              help=f"Registry name of the model ({DEFAULT_RECIPE.model_name}: the shipped recipe's).")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Model directory to write (replaced if it exists).")
 @_n_jobs_option
@@ -225,8 +226,9 @@ def _recipe(balance: str | None, augment: tuple[str, ...]) -> dict:
               help="A comparison report.json whose metrics for this model go into the metadata.")
 @click.option("--labels", default=None, help="Comma-separated labels to keep (default: all), e.g. to leave out digits.")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
-              help="Model parameter, e.g. n_estimators=50; repeat for several (rf: on top of the shipped recipe's "
-                   "n_estimators=50, min_samples_leaf=5, handshape=true).")
+              help="Model parameter, e.g. n_estimators=50; repeat for several "
+                   f"({DEFAULT_RECIPE.model_name}: on top of the shipped recipe's "
+                   f"{', '.join(f'{k}={json.dumps(v)}' for k, v in DEFAULT_RECIPE.params.items())}).")
 @_recipe_options(shipped=True)
 @_scheduler_option
 @_quiet_unless_verbose
@@ -238,21 +240,20 @@ def train(sources: tuple[str, ...], model_name: str, output: Path, n_jobs: int, 
     By default a landmark model is trained with the shipped model's recipe (models/default/README.md).
     """
     from landmark_asl.estimators.registry import get_spec, parse_params
-    from landmark_asl.training.train import DEFAULT_RECIPE, train_model
+    from landmark_asl.training.train import train_model
 
-    recipe = _recipe(balance, augment)
+    options = _recipe(balance, augment)
     shipped = DEFAULT_RECIPE if get_spec(model_name).input_kind == "landmarks" else None
     if balance is None:
-        recipe["balance"] = shipped.balance if shipped else None
+        options["balance"] = shipped.balance if shipped else None
     if not augment:
-        recipe["augment"] = dict(shipped.augment) if shipped and shipped.augment else None
+        options["augment"] = dict(shipped.augment) if shipped and shipped.augment else None
     base_params = dict(DEFAULT_RECIPE.params) if model_name == DEFAULT_RECIPE.model_name else {}
-    path = train_model(list(sources), model_name=model_name, output=output, n_jobs=n_jobs,
+    recipe = Recipe(model_name=model_name, params={**base_params, **parse_params(params, per_model=False)},
+                    calibrate=("auto" if shipped else False) if calibrate is None else calibrate, **options)
+    path = train_model(list(sources), output=output, recipe=recipe, n_jobs=n_jobs,
                        random_state=random_state, cache_dir=cache_dir, metrics_from=metrics_from,
-                       labels=_comma_list((labels,)) if labels else None,
-                       params={**base_params, **parse_params(params, per_model=False)},
-                       calibrate=("auto" if shipped else False) if calibrate is None else calibrate,
-                       scheduler=scheduler, **recipe)
+                       labels=_comma_list((labels,)) if labels else None, scheduler=scheduler)
     click.echo(f"saved {model_name} model to {path}")
 
 
@@ -290,8 +291,6 @@ def compare(train_sources: tuple[str, ...], test_sources: tuple[str, ...], split
             augment: tuple[str, ...], calibrate: bool, scheduler: str | None, overwrite: bool,
             as_json: bool) -> None:
     """Compare models on one split: coverage, accuracy (all / detected images), F1, size, speed."""
-    import json
-
     from landmark_asl.evaluation import comparison
 
     from landmark_asl.evaluation import reporting
@@ -360,8 +359,6 @@ def predict(paths: tuple[Path, ...], model: Path | None, labels: str | None, min
 
     Images in folders named like a label (A/, del/, ...) are scored: the accuracy is printed at the end.
     """
-    import json
-
     from landmark_asl.exceptions import DatasetError
     from landmark_asl.hands.images import image_files, printable_path
     from landmark_asl.labels import display_label
@@ -420,8 +417,6 @@ def _one_line(text: str) -> str:
 def evaluate(sources: tuple[str, ...], model: Path | None, labels: str | None, min_confidence: float | None,
              output: Path | None, as_json: bool) -> None:
     """Score a model on labelled FOLDER... (<label>/*.jpg, or dataset names): coverage, accuracy, per class."""
-    import json
-
     from landmark_asl.labels import display_label
     from landmark_asl.model.recognizer import evaluate_images
 
@@ -450,6 +445,9 @@ def evaluate(sources: tuple[str, ...], model: Path | None, labels: str | None, m
 
 # --- live --------------------------------------------------------------------
 
+#: The live loop's defaults, read by the options below (defined once, in LiveSettings).
+_LIVE = LiveSettings()
+
 
 @main.command()
 @click.option("--source", default="0", show_default=True,
@@ -457,27 +455,27 @@ def evaluate(sources: tuple[str, ...], model: Path | None, labels: str | None, m
 @click.option("--model", "model_dir", default=None, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Model directory (default: the shipped models/default).")
 @click.option("--mirror", is_flag=True, help="Flip frames horizontally before detection (selfie cameras).")
-@click.option("--smoothing-window", default=3, show_default=True, type=click.IntRange(1, MAX_SMOOTHING_WINDOW),
+@click.option("--smoothing-window", default=_LIVE.smoothing_window, show_default=True, type=click.IntRange(1, MAX_SMOOTHING_WINDOW),
               help="Frames whose class probabilities are averaged.")
-@click.option("--threshold", default=0.3, show_default=True, type=_FiniteRange(0, 1),
+@click.option("--threshold", default=_LIVE.threshold, show_default=True, type=_FiniteRange(0, 1),
               help="No letter is shown below this smoothed probability.")
-@click.option("--stable-frames", default=6, show_default=True, type=click.IntRange(1),
+@click.option("--stable-frames", default=_LIVE.stable_frames, show_default=True, type=click.IntRange(1),
               help="Held (still) frames a letter must be shown to be committed.")
-@click.option("--release-frames", default=2, show_default=True, type=click.IntRange(1),
+@click.option("--release-frames", default=_LIVE.release_frames, show_default=True, type=click.IntRange(1),
               help="Frames of no hand or another shape before the same letter commits again.")
-@click.option("--margin", default=0.05, show_default=True, type=_FiniteRange(0, 1),
+@click.option("--margin", default=_LIVE.margin, show_default=True, type=_FiniteRange(0, 1),
               help="No letter is shown unless the top smoothed probability leads the runner-up by this.")
-@click.option("--max-speed", default=0.06, show_default=True, type=_FiniteRange(0.001, 100),
+@click.option("--max-speed", default=_LIVE.max_speed, show_default=True, type=_FiniteRange(0.001, 100),
               help="Palm lengths per frame above which the hand moves (a moving hand holds no letter).")
-@click.option("--slide-distance", default=0.3, show_default=True, type=_FiniteRange(0.01, 100),
+@click.option("--slide-distance", default=_LIVE.slide_distance, show_default=True, type=_FiniteRange(0.01, 100),
               help="Palm lengths the hand slides or bounces before the same letter commits again.")
-@click.option("--motion-letters/--no-motion-letters", default=True, show_default=True,
+@click.option("--motion-letters/--no-motion-letters", default=_LIVE.motion_letters, show_default=True,
               help="J and Z from the fingertip's trajectory (never from a still frame).")
-@click.option("--motion-distance", default=0.2, show_default=True, type=_FiniteRange(0.001, 10),
+@click.option("--motion-distance", default=_LIVE.motion_distance, show_default=True, type=_FiniteRange(0.001, 10),
               help="Largest DTW distance of a fingertip path to a J or Z template that spells the letter.")
-@click.option("--reuse-still", default=1, show_default=True, type=click.IntRange(0, 10),
+@click.option("--reuse-still", default=_LIVE.reuse_still, show_default=True, type=click.IntRange(0, 10),
               help="Frames in a row a very still hand reuses the last class probabilities (0: classify every frame).")
-@click.option("--handedness", default="geometry", show_default=True, type=click.Choice(["detector", "geometry"]),
+@click.option("--handedness", default=_LIVE.handedness, show_default=True, type=click.Choice(sorted(HANDEDNESS_CHOICES)),
               help="Which hand the model is told it sees: from the landmarks' 3D shape (the answer does not "
                    "depend on --mirror) or MediaPipe's label.")
 @click.option("--max-frames", default=None, type=click.IntRange(1), help="Stop after this many frames.")
@@ -488,13 +486,13 @@ def live(source: str, model_dir: Path | None, mirror: bool, smoothing_window: in
          stable_frames: int, release_frames: int, margin: float, max_speed: float, slide_distance: float,
          motion_letters: bool, motion_distance: float, reuse_still: int, handedness: str, max_frames: int | None, headless: bool, as_json: bool) -> None:
     """Spell text from a camera, video or image folder; q/ESC quits and c clears in the window."""
-    import json
-
     from landmark_asl.live import speller as lv
     from landmark_asl.model.recognizer import load_model
 
-    settings = lv.LiveSettings(smoothing_window, threshold, stable_frames, release_frames, mirror, margin, max_speed,
-                               slide_distance, motion_letters, handedness, motion_distance, reuse_still)
+    settings = LiveSettings(smoothing_window=smoothing_window, threshold=threshold, stable_frames=stable_frames,
+                            release_frames=release_frames, mirror=mirror, margin=margin, max_speed=max_speed,
+                            slide_distance=slide_distance, motion_letters=motion_letters, handedness=handedness,
+                            motion_distance=motion_distance, reuse_still=reuse_still)
     with lv.open_source(source) as frames:  # first, so that a bad source fails before the model loads
         model = load_model(model_dir)
         recognizer = lv.LiveRecognizer(model, settings, extractor_settings=model.card.extractor_settings)
@@ -572,8 +570,6 @@ def serve(host: str, allow_hosts: tuple[str, ...], port: int, model_dir: Path | 
 def collect(source: str, letters: str, per_letter: int, signer: str, output: Path, every: int, countdown: int,
             window: bool | None, mirror: bool, as_json: bool) -> None:
     """Record your own samples, letter by letter, into a landmark table for `adapt`."""
-    import json
-
     from landmark_asl.training import collect as co
     from landmark_asl.live.speller import display_available
 

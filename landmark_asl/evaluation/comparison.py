@@ -9,7 +9,7 @@ import os
 import shutil
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from landmark_asl._util import atomic_write_text, file_sha256, package_versions
-from landmark_asl.estimators.registry import REGISTRY, build_estimator, get_spec
+from landmark_asl.estimators.registry import REGISTRY, get_spec
 from landmark_asl.evaluation.metrics import (
     apply_no_hand_rule, calibration_metrics, classification_metrics, directory_size, measure_latency,
 )
@@ -29,8 +29,9 @@ from landmark_asl.data.landmark_cache import load_landmarks, log
 from landmark_asl.model.store import load_model, save_model
 from landmark_asl.evaluation.reporting import REPORT_FORMAT_VERSION, json_default, write_report
 from landmark_asl.data.splits import MANIFEST_COLUMNS, make_cross_dataset_split, make_split, read_split, write_split
+from landmark_asl.training.recipe import Recipe
 from landmark_asl.training.train import (
-    as_list, check_recipe, fit_calibration, fit_estimator, model_inputs, trainable_rows,
+    as_list, fit_calibration, fit_estimator, model_inputs, trainable_rows,
 )
 
 
@@ -169,6 +170,24 @@ def prepare_split(
     return info
 
 
+def model_recipes(models: Sequence[str], *, params: Mapping[str, Mapping[str, Any]] | None = None,
+                  balance: str | None = None, augment: Mapping[str, Any] | None = None,
+                  calibrate: bool = False) -> dict[str, Recipe]:
+    """The :class:`Recipe` of each model of a comparison: ``params[name]``, and the shared options.
+
+    Balance, augmentation and calibration apply to the landmark models; the pixel model gets
+    its parameters only.
+    """
+    recipes = {}
+    for name in models:
+        landmark = get_spec(name).input_kind == "landmarks"
+        recipes[name] = Recipe(model_name=name, params=dict((params or {}).get(name) or {}),
+                               balance=balance if landmark else None,
+                               augment=dict(augment) if landmark and augment else None,
+                               calibrate=bool(calibrate) if landmark else False)
+    return recipes
+
+
 def compare(
     train: str | Path | Sequence[str | Path],
     test: str | Path | Sequence[str | Path] | None = None,
@@ -268,17 +287,16 @@ def compare(
         raise LandmarkASLError(
             f"unknown model name(s) {unknown or list(models)}: expected some of {sorted(REGISTRY)}"
         )
-    for name in models:  # bad parameters and recipes fail here, before extraction
-        build_estimator(name, params=(params or {}).get(name))
-        if get_spec(name).input_kind == "landmarks":
-            check_recipe(name, balance, augment)
+    recipes = model_recipes(models, params=params, balance=balance, augment=augment, calibrate=calibrate)
+    for recipe in recipes.values():  # bad parameters and recipes fail here, before extraction (as in train_model)
+        recipe.check()
     if split == "lodo":
         if test_sources or split_file is not None:
             raise LandmarkASLError("split 'lodo' holds out each training group in turn: give no test sources and no split file")
         cnn = [m for m in models if get_spec(m).input_kind != "landmarks"]
         if cnn:
             raise LandmarkASLError(
-                f"split 'lodo' is for landmark models; drop {', '.join(cnn)} from the models (e.g. --models rf,xgb)"
+                f"split 'lodo' is for landmark models; drop {', '.join(cnn)} from the models (e.g. models=['rf', 'xgb'])"
             )
     output = Path(output)
     check_report_folder(output, overwrite=overwrite)
@@ -288,7 +306,7 @@ def compare(
         return _compare(train_sources, test_sources, output=output, models=models, split=split, test_size=test_size,
                         test_groups=test_groups, split_file=split_file, random_state=random_state, n_jobs=n_jobs,
                         cache_dir=cache_dir, settings=settings, progress=progress, save_models=save_models,
-                        params=params, balance=balance, augment=augment, calibrate=calibrate, scheduler=scheduler)
+                        recipes=recipes, balance=balance, augment=augment, calibrate=calibrate, scheduler=scheduler)
     finally:
         with contextlib.suppress(OSError):
             if created and not any(output.iterdir()):
@@ -298,14 +316,14 @@ def compare(
 
 
 def _compare(train_sources, test_sources, *, output, models, split, test_size, test_groups, split_file, random_state,
-             n_jobs, cache_dir, settings, progress, save_models, params, balance, augment, calibrate, scheduler):
+             n_jobs, cache_dir, settings, progress, save_models, recipes, balance, augment, calibrate, scheduler):
     """:func:`compare` once its output folder is checked."""
     train_table, train_meta = load_landmarks(train_sources, cache_dir=cache_dir, settings=settings, n_jobs=n_jobs,
                                              progress=progress, scheduler=scheduler)
     recipe = {"balance": balance, "augment": dict(augment) if augment else None, "calibrate": calibrate}
     if split == "lodo":
         return compare_lodo(train_table, train_meta, output=output, models=models, sources=train_sources,
-                            random_state=random_state, n_jobs=n_jobs, params=params, recipe=recipe, progress=progress)
+                            random_state=random_state, n_jobs=n_jobs, recipes=recipes, recipe=recipe, progress=progress)
     test_table, test_meta = (None, {"tables": {}})
     if test_sources:
         test_table, test_meta = load_landmarks(test_sources, cache_dir=cache_dir, settings=settings, n_jobs=n_jobs,
@@ -334,11 +352,11 @@ def _compare(train_sources, test_sources, *, output, models, split, test_size, t
     if train_rows.empty or test_rows.empty:
         raise DatasetError(
             f"split {split_path} leaves {len(train_rows)} training and {len(test_rows)} test samples: "
-            "expected both to be non-empty; check the sources, --test-size or --test-groups"
+            "expected both to be non-empty; check the sources, test_size or test_groups"
         )
     if calibrate and train_rows["group"].nunique() < 2:
         raise DatasetError(
-            f"--calibrate needs out-of-group predictions, but the training rows hold one group "
+            f"calibration needs out-of-group predictions, but the training rows hold one group "
             f"({train_rows['group'].iloc[0]}): train on at least two signers, sessions or sources"
         )
     classes = sorted(set(train_rows["label"]))
@@ -380,7 +398,7 @@ def _compare(train_sources, test_sources, *, output, models, split, test_size, t
             name, train_rows, test_rows, classes, metadata,
             output=output, random_state=random_state, n_jobs=n_jobs, save=save_models,
             extractor_settings=train_meta["extractor_settings"],
-            params=(params or {}).get(name), recipe=recipe, scheduler=scheduler,
+            recipe=recipes[name], scheduler=scheduler,
         )
     report = {"metadata": metadata, "models": results}
     write_report(report, output)
@@ -399,20 +417,17 @@ def _fit_and_score(
     n_jobs: int,
     save: bool,
     extractor_settings: Any,
-    params: dict[str, Any] | None = None,
-    recipe: dict[str, Any] | None = None,
+    recipe: Recipe,
     scheduler: Any = None,
 ) -> dict[str, Any]:
     """Fit one model on the training rows, score it on every test row, time, size and calibrate it."""
     landmark = get_spec(name).input_kind == "landmarks"
-    recipe = recipe if landmark and recipe else {}
-    fit_recipe = {"balance": recipe.get("balance"), "augment": recipe.get("augment")}
-    estimator, training = fit_estimator(name, train_rows, random_state=random_state, n_jobs=n_jobs, params=params,
-                                        scheduler=scheduler, **fit_recipe)
+    estimator, training = fit_estimator(recipe, train_rows, random_state=random_state, n_jobs=n_jobs,
+                                        scheduler=scheduler)
     calibration = None
-    if recipe.get("calibrate"):
-        calibration = fit_calibration(name, trainable_rows(train_rows, name), [str(c) for c in estimator.classes_],
-                                      params=params, random_state=random_state, n_jobs=n_jobs, **fit_recipe)
+    if recipe.calibrate:
+        calibration = fit_calibration(recipe, trainable_rows(train_rows, name), [str(c) for c in estimator.classes_],
+                                      random_state=random_state, n_jobs=n_jobs)
     detected = test_rows["detected"].to_numpy(dtype=bool)
     predicted = np.full(len(test_rows), NO_PREDICTION, dtype=object)
     if landmark:
@@ -426,7 +441,8 @@ def _fit_and_score(
         predicted[:] = estimator.predict(X_test)
         coverage = 1.0
     result = classification_metrics(test_rows["label"].to_numpy(dtype=object), predicted, detected, coverage=coverage)
-    result.update({"kind": get_spec(name).input_kind, "params": dict(params or {}),
+    fit_recipe = {"balance": recipe.balance, "augment": dict(recipe.augment) if recipe.augment else None}
+    result.update({"kind": get_spec(name).input_kind, "params": dict(recipe.params),
                    "recipe": {**fit_recipe, "calibrate": calibration is not None} if landmark else None,
                    "n_fit": training["n_fit"], "fit_seconds": training["fit_seconds"]})
 
@@ -439,7 +455,8 @@ def _fit_and_score(
             shutil.rmtree(model_dir)  # save_model writes a fresh folder
         save_model(estimator, model_dir, name=name, extractor_settings=extractor_settings,
                    training=training, metrics=metrics, split_file_sha256=metadata["split_file_sha256"],
-                   trained_labels=classes, calibration=calibration)
+                   trained_labels=classes, calibration=calibration,
+                   recipe=recipe.replace(calibrate=calibration is not None))
         result["size_mb"] = directory_size(model_dir) / 1e6
         loaded = load_model(model_dir)
         result["calibration"] = _calibration(loaded, X_test if landmark else X_test[detected],
@@ -476,7 +493,7 @@ def compare_lodo(
     sources: Sequence[str],
     random_state: int = 0,
     n_jobs: int = 1,
-    params: dict[str, dict[str, Any]] | None = None,
+    recipes: Mapping[str, Recipe],
     recipe: dict[str, Any] | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
@@ -486,6 +503,7 @@ def compare_lodo(
     trained on the others (:func:`landmark_asl.evaluation.lodo.leave_one_group_out`) and scored on the
     held-out group. Writes ``report.json`` and ``report.md`` (one per-group table per model,
     the mean and the worst group) into ``output``; no model is saved (each fold has its own).
+    ``recipes`` holds each model's :class:`Recipe`; ``recipe`` the shared options, for the report.
     """
     from landmark_asl.evaluation.lodo import format_confusions, format_folds, leave_one_group_out
 
@@ -510,11 +528,9 @@ def compare_lodo(
     results = {}
     for name in models:
         log(progress, f"{name}: leave one group out over {len(metadata['groups'])} groups")
-        result = leave_one_group_out(table, name, params=(params or {}).get(name), balance=recipe.get("balance"),
-                                     augment=recipe.get("augment"), seeds=(random_state,), n_jobs=n_jobs,
-                                     progress=progress)
+        result = leave_one_group_out(table, recipes[name], seeds=(random_state,), n_jobs=n_jobs, progress=progress)
         # The out-of-fold probabilities stay out of the report (an array per seed).
-        results[name] = {"kind": "landmarks", "params": dict((params or {}).get(name) or {}),
+        results[name] = {"kind": "landmarks", "params": dict(recipes[name].params),
                          "runs": result["runs"], "summary": result["summary"]}
     report = {"metadata": metadata, "models": results}
     lines = [f"# Comparison: {metadata['title']}", "",

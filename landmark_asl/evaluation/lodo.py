@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from landmark_asl.exceptions import DatasetError
+from landmark_asl.training.recipe import Recipe
 
 
 #: The letter groups a new signer confuses (issue 21), scored by :func:`confusion_errors`: the
@@ -29,11 +30,8 @@ CONFUSABLE_GROUPS: dict[str, tuple[str, ...]] = {
 
 def leave_one_group_out(
     table: pd.DataFrame,
-    model_name: str,
+    recipe: Recipe,
     *,
-    params: dict[str, Any] | None = None,
-    balance: str | None = None,
-    augment: dict[str, Any] | None = None,
     seeds: Sequence[int] = (0,),
     n_jobs: int = 1,
     apart: Mapping[str, str] | None = None,
@@ -56,10 +54,10 @@ def leave_one_group_out(
     table : pandas.DataFrame
         A landmark table (``label``, ``group``, ``detected`` and landmark columns), e.g. from
         :func:`landmark_asl.data.landmark_cache.load_landmarks`.
-    model_name : str
-        Registry name of a landmark model (``'rf'``, ``'xgb'``).
-    params, balance, augment
-        The training recipe (:func:`landmark_asl.training.train.fit_estimator`).
+    recipe : Recipe
+        How each fold's model is trained (a landmark model, ``'rf'`` or ``'xgb'``;
+        :func:`landmark_asl.training.train.fit_estimator`). ``recipe.calibrate`` is not used:
+        calibration is reported both raw and temperature-scaled.
     seeds : sequence of int
         One fit per fold and seed; the spread over seeds is reported.
     n_jobs : int
@@ -90,11 +88,12 @@ def leave_one_group_out(
     """
     from landmark_asl.estimators.registry import get_spec
     from landmark_asl.data.landmark_cache import log
-    from landmark_asl.training.train import check_recipe, fit_estimator, model_inputs
+    from landmark_asl.training.train import fit_estimator, model_inputs
 
+    model_name = recipe.model_name
     if get_spec(model_name).input_kind != "landmarks":
         raise DatasetError(f"{model_name}: leave-one-group-out evaluation is for landmark models (rf, xgb)")
-    check_recipe(model_name, balance, augment)
+    recipe.check()
     table = table.reset_index(drop=True)
     groups = table["group"].astype(str).to_numpy(dtype=object)
     folds = sorted(set(groups))
@@ -113,8 +112,7 @@ def leave_one_group_out(
         test = held & detected
         for seed in seeds:
             start = time.perf_counter()
-            estimator, _ = fit_estimator(model_name, table[~held & detected], random_state=seed, n_jobs=n_jobs,
-                                         params=params, balance=balance, augment=augment)
+            estimator, _ = fit_estimator(recipe, table[~held & detected], random_state=seed, n_jobs=n_jobs)
             columns = [classes_all.index(str(c)) for c in estimator.classes_]
             if test.any():
                 proba = estimator.predict_proba(model_inputs(model_name, estimator, table[test]))

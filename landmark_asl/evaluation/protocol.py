@@ -19,7 +19,7 @@ import pandas as pd
 from landmark_asl.data.datasets import data_root, load_landmark_csv
 from landmark_asl.data.landmark_cache import load_landmarks
 from landmark_asl.exceptions import DatasetError
-from landmark_asl.training.train import DEFAULT_LABELS
+from landmark_asl.training.recipe import DEFAULT_LABELS
 
 #: Image sources, read through the landmark cache (extracted on first use).
 IMAGE_SOURCES: tuple[str, ...] = ("asl2text/train", "asl2text/test", "massey", "ml_slr", "asl_alphabet_64/test")

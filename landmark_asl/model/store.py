@@ -27,6 +27,7 @@ import numpy as np
 from landmark_asl._util import atomic_write_text, file_sha256, load_json, package_versions, public_mode
 from landmark_asl.exceptions import ModelLoadError
 from landmark_asl.labels import NO_PREDICTION, NOTHING, no_hand_label
+from landmark_asl.training.recipe import Recipe
 
 #: Version of the model-directory layout written by :func:`save_model`.
 FORMAT_VERSION = 2
@@ -123,6 +124,10 @@ class ModelCard:
     calibration : dict or None
         ``TemperatureScaling.to_dict()`` (plain numbers, plus ``fitted_on``), applied to every
         probability the loaded model returns; None: the classifier's own probabilities.
+    recipe : Recipe or None
+        How the model was trained (:class:`~landmark_asl.training.recipe.Recipe`); None for a
+        model saved without one (cards written before recipes were stored, or ``save_model``
+        called without ``recipe``).
     package_versions : dict of str to str
     created_at : str
     format_version : int
@@ -140,6 +145,7 @@ class ModelCard:
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] | None = None
     calibration: dict[str, Any] | None = None
+    recipe: Recipe | None = None
     package_versions: dict[str, str] = field(default_factory=dict)
     created_at: str = ""
     format_version: int = FORMAT_VERSION
@@ -148,6 +154,7 @@ class ModelCard:
         """The JSON form written to ``metadata.json``."""
         out = dataclasses.asdict(self)
         out["extractor_settings"] = dataclasses.asdict(self.extractor_settings)
+        out["recipe"] = self.recipe.to_dict() if self.recipe is not None else None
         return _jsonable(out)
 
     @classmethod
@@ -208,9 +215,14 @@ class ModelCard:
             settings = ExtractorSettings.from_dict(data["extractor_settings"])
         except (TypeError, ValueError) as exc:
             raise ModelLoadError(f"{where}: bad extractor_settings: {exc}") from exc
+        try:
+            recipe = Recipe.from_dict(data["recipe"]) if data.get("recipe") is not None else None
+        except ValueError as exc:
+            raise ModelLoadError(f"{where}: bad recipe: {exc}") from exc
         fields = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in fields}
         values["extractor_settings"] = settings
+        values["recipe"] = recipe
         return cls(**values)
 
 
@@ -248,6 +260,7 @@ def save_model(
     split_file_sha256: str | None = None,
     trained_labels: Sequence[str] | None = None,
     calibration: dict[str, Any] | None = None,
+    recipe: Recipe | None = None,
 ) -> Path:
     """Save a fitted estimator as a model directory with its :class:`ModelCard`.
 
@@ -278,6 +291,8 @@ def save_model(
     calibration : dict, optional
         ``TemperatureScaling.to_dict()`` (optionally with ``fitted_on``, a description of the
         held-out predictions it was fitted on); a model read back keeps its own by default.
+    recipe : Recipe, optional
+        How the model was trained; stored in the card (:attr:`ModelCard.recipe`).
 
     Returns
     -------
@@ -339,6 +354,7 @@ def save_model(
             training=_jsonable(dict(training or {})),
             metrics=_jsonable(metrics) if metrics is not None else None,
             calibration=_jsonable(dict(calibration)) if calibration is not None else None,
+            recipe=recipe,
             package_versions={k: v for k, v in package_versions(_PACKAGES).items() if v != "not installed"},
             created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         )

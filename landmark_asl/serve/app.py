@@ -33,7 +33,8 @@ import numpy as np
 from landmark_asl import __version__
 from landmark_asl.exceptions import DatasetError, LandmarkASLError
 from landmark_asl.hands.images import decode_image, printable_path
-from landmark_asl.live.speller import FrameResult, LiveRecognizer, LiveSettings, check_landmark_model
+from landmark_asl.live.speller import FrameResult, LiveRecognizer, check_landmark_model
+from landmark_asl.live.settings import LiveSettings
 from landmark_asl.model.store import LoadedModel, load_model
 
 try:

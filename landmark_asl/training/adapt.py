@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from landmark_asl.exceptions import DatasetError, LandmarkASLError
+from landmark_asl.training.recipe import Recipe
 
 #: Default weight of one of the user's samples, relative to the mean weight of a base training
 #: row (chosen on massey's signers, ``benchmarks/bench_adapt.py``; README "Teach it your own hands").
@@ -254,10 +255,9 @@ def adapt_model(
     own = _with_copies(own, copies=copies)
     rows = pd.concat([base_rows, own], ignore_index=True)
     is_own = np.arange(len(rows)) >= len(base_rows)
-    recipe = {"balance": card.training.get("balance"), "augment": card.training.get("augment")}
-    params = dict(card.training.get("params") or {})
+    recipe = base_recipe(card)
     row_weight = np.where(is_own, float(weight) / (copies + 1), 1.0)
-    if recipe["balance"] == "dataset":
+    if recipe.balance == "dataset":
         # fit_estimator weighs every dataset the same; the samples are not one more dataset
         # weighing as much as a whole one: each gets ``weight`` times a mean base row's weight.
         from landmark_asl.training.train import dataset_weights
@@ -266,8 +266,8 @@ def adapt_model(
         row_weight[is_own] = weight / (copies + 1) * balanced[~is_own].mean() / balanced[is_own]
     log(progress, f"{card.name}: fitting on {len(base_rows)} base rows + {len(own)} samples of {name} (weight {weight:g})")
     start = time.perf_counter()
-    estimator, training = fit_estimator(card.name, rows, random_state=int(card.training.get("random_state", 0)),
-                                        n_jobs=n_jobs, params=params, row_weight=row_weight, **recipe)
+    estimator, training = fit_estimator(recipe, rows, random_state=int(card.training.get("random_state", 0)),
+                                        n_jobs=n_jobs, row_weight=row_weight)
     training.update({
         "train_sources": (list(card.training.get("train_sources") or []) if rows_from == "datasets"
                           else [f"packaged base rows ({', '.join(PACKAGED_SOURCES)})"] if rows_from == "packaged"
@@ -290,8 +290,22 @@ def adapt_model(
     if stop is not None and stop.is_set():
         raise LandmarkASLError(f"stopped before saving the personal model to {output}: nothing was written")
     save_model(estimator, output, name=card.name, extractor_settings=card.extractor_settings, training=training,
-               metrics=None, trained_labels=list(card.classes), calibration=card.calibration)
+               metrics=None, trained_labels=list(card.classes), calibration=card.calibration,
+               recipe=recipe.replace(calibrate=card.calibration is not None))
     return output
+
+
+def base_recipe(card: Any) -> Recipe:
+    """The recipe a personal model of a base model is retrained with: the base model's own.
+
+    Read from the card's ``recipe``; a card written before recipes were stored gives its
+    ``training`` parameters, balance and augmentation. Calibration is off: the personal model
+    keeps the base model's temperature (fitting one needs several signers).
+    """
+    if card.recipe is not None:
+        return card.recipe.replace(calibrate=False)
+    return Recipe(model_name=card.name, params=dict(card.training.get("params") or {}),
+                  balance=card.training.get("balance"), augment=card.training.get("augment"), calibrate=False)
 
 
 def resolve_base_rows(model, choice: str = "auto", *, cache_dir: str | Path | None = None, n_jobs: int = 1,

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from landmark_asl._util import load_json
+from landmark_asl.estimators.features import augment_landmarks
 from landmark_asl.estimators.registry import build_estimator, get_spec
 from landmark_asl.exceptions import DatasetError, LandmarkASLError
+from landmark_asl.training.recipe import DEFAULT_RECIPE, Recipe
 from landmark_asl.data.landmark_cache import load_landmarks, log
 
 
@@ -76,128 +77,26 @@ def model_inputs(name: str, estimator, rows: pd.DataFrame) -> np.ndarray:
     return _pixels(estimator, rows)
 
 
-#: Choices of ``balance``: None (every row weighs the same) or 'dataset' (every dataset,
-#: e.g. asl2text, massey, nejohnson2, weighs the same in all, however many rows it has).
-BALANCE_CHOICES = (None, "dataset")
-#: Most augmented copies per training row: each copy adds the training set once more.
-MAX_COPIES = 10
-
-
-@dataclass(frozen=True)
-class TrainingRecipe:
-    """How a landmark model is trained: the shipped model's recipe is the default of ``landmark-asl train``.
-
-    Chosen on the leave-one-source-out protocol (``experiments/exp_lodo.py``, README): a 50-tree
-    random forest with ``min_samples_leaf=5`` on the handshape features, every dataset weighing
-    the same, one augmented copy of each row (3D rotations up to 30 degrees, y stretched by up
-    to 1.3x either way), temperature scaling fitted on out-of-group predictions.
-
-    Attributes
-    ----------
-    model_name : str
-        Registry name.
-    params : dict
-        Parameters of ``model_name``.
-    balance : {'dataset', None}
-    augment : dict or None
-        ``augment_landmarks`` parameters.
-    calibrate : bool
-        Fit a temperature (needs two or more groups).
-    """
-
-    model_name: str = "rf"
-    params: dict[str, Any] = field(default_factory=lambda: {"n_estimators": 50, "min_samples_leaf": 5,
-                                                            "handshape": True})
-    balance: str | None = "dataset"
-    augment: dict[str, Any] | None = field(default_factory=lambda: {"n_copies": 1, "max_angle": 30.0,
-                                                                    "stretch": 0.3})
-    calibrate: bool = True
-
-    def training_kwargs(self) -> dict[str, Any]:
-        """``params``, ``balance`` and ``augment``: the keyword arguments of :func:`fit_estimator` and of the protocol."""
-        return {"params": dict(self.params), "balance": self.balance,
-                "augment": dict(self.augment) if self.augment is not None else None}
-
-
-#: The shipped model's recipe (``tools/train_default.py`` and ``landmark-asl train``'s defaults).
-DEFAULT_RECIPE = TrainingRecipe()
-#: Classes of the shipped model: letters and DEL/NOTHING/SPACE (massey's digits are left out:
-#: the live speller types letters).
-DEFAULT_LABELS: tuple[str, ...] = tuple(chr(c) for c in range(ord("A"), ord("Z") + 1)) + ("DEL", "NOTHING", "SPACE")
-#: Training sources of the shipped model: every source of the leave-one-source-out protocol.
-DEFAULT_SOURCES: tuple[str, ...] = (
-    "asl2text/train",
-    "asl2text/test",
-    "asl_alphabet_64/test",
-    "landmarks/nejohnson2_wrist_relative.csv",
-    "landmarks/borisgraudt_raw_gestures.csv",
-    "massey",
-    "ml_slr",
-)
-
-
-def check_recipe(name: str, balance: str | None, augment: dict[str, Any] | None) -> None:
-    """Refuse training options model ``name`` cannot use, before any data is read.
-
-    Raises
-    ------
-    LandmarkASLError
-        An unknown ``balance``, an augmentation parameter ``augment_landmarks`` does not
-        take or cannot use, or either option for the pixel model.
-    """
-    import inspect
-
-    from landmark_asl.estimators.features import augment_landmarks
-
-    if balance not in BALANCE_CHOICES:
-        raise LandmarkASLError(f"balance must be one of {BALANCE_CHOICES}; got {balance!r}")
-    if (balance or augment) and get_spec(name).input_kind != "landmarks":
-        raise LandmarkASLError(f"{name}: balance and landmark augmentation apply to landmark models only")
-    if augment:
-        allowed = set(inspect.signature(augment_landmarks).parameters) - {"X", "y", "random_state"}
-        unknown = sorted(set(augment) - allowed)
-        if unknown:
-            raise LandmarkASLError(f"unknown augmentation parameter(s) {unknown}: expected some of {sorted(allowed)}")
-        try:
-            augment_landmarks(np.zeros((1, 127)), np.zeros(1), **{**augment, "n_copies": 0})  # checks the values
-        except (TypeError, ValueError) as exc:
-            raise LandmarkASLError(f"bad augmentation parameters {augment}: {exc}") from None
-        n_copies = augment.get("n_copies", 2)
-        if isinstance(n_copies, bool) or not isinstance(n_copies, int) or not 0 <= n_copies <= MAX_COPIES:
-            raise LandmarkASLError(
-                f"augmentation n_copies must be an integer from 0 to {MAX_COPIES}; got {n_copies!r} "
-                "(each copy adds the whole training set once more)"
-            )
-
-
 def dataset_weights(rows: pd.DataFrame) -> np.ndarray:
     """Sample weights under which every dataset of ``rows`` weighs the same; they average 1."""
     names, inverse, counts = np.unique(rows["dataset"].astype(str).to_numpy(), return_inverse=True, return_counts=True)
     return (len(rows) / (len(names) * counts))[inverse]
 
 
-def fit_estimator(name: str, rows: pd.DataFrame, *, random_state: int = 0, n_jobs: int = 1,
-                  params: dict[str, Any] | None = None, balance: str | None = None,
-                  augment: dict[str, Any] | None = None,
+def fit_estimator(recipe: Recipe, rows: pd.DataFrame, *, random_state: int = 0, n_jobs: int = 1,
                   row_weight: np.ndarray | None = None, scheduler: Any = None) -> tuple[Any, dict[str, Any]]:
-    """Fit registry model ``name`` on the table rows it can learn from.
+    """Fit ``recipe``'s model on the table rows it can learn from.
 
     Parameters
     ----------
-    name : str
-        Registry name.
+    recipe : Recipe
+        Model name and parameters, and for landmark models ``balance`` (every dataset weighs
+        the same, :func:`dataset_weights`) and ``augment`` (perturbed copies of the training
+        rows, seeded by ``random_state``). ``recipe.calibrate`` is not used here
+        (:func:`fit_calibration`).
     rows : pandas.DataFrame
         A landmark table.
     random_state, n_jobs : int
-    params : dict, optional
-        Registry factory parameters.
-    balance : {None, 'dataset'}, optional
-        Landmark models: weigh every dataset the same (:func:`dataset_weights`), so that one
-        signer with 10,000 rows does not outweigh the rest.
-    augment : dict, optional
-        Landmark models: keyword arguments of :func:`landmark_asl.estimators.features.augment_landmarks`
-        (e.g. ``{"n_copies": 1, "max_angle": 15, "stretch": 0.3}``); perturbed copies of the
-        training rows are added, seeded by ``random_state``.
     row_weight : ndarray of shape (len(rows),), optional
         Landmark models: a weight per row of ``rows``, multiplied into the balance weights
         (e.g. a user's own samples weighing more, :mod:`landmark_asl.training.adapt`).
@@ -212,7 +111,9 @@ def fit_estimator(name: str, rows: pd.DataFrame, *, random_state: int = 0, n_job
         ``n_fit``, ``label_counts``, ``fit_seconds``, ``params``, ``random_state``,
         ``balance``, ``augment``, for the model card.
     """
-    check_recipe(name, balance, augment)
+    recipe.check()
+    name, params, balance = recipe.model_name, dict(recipe.params), recipe.balance
+    augment = dict(recipe.augment) if recipe.augment else None
     estimator = build_estimator(name, random_state=random_state, n_jobs=n_jobs, params=params)
     fit_rows = trainable_rows(rows, name)
     X = model_inputs(name, estimator, fit_rows)
@@ -229,8 +130,6 @@ def fit_estimator(name: str, rows: pd.DataFrame, *, random_state: int = 0, n_job
             raise LandmarkASLError("row_weight needs rows with a unique index")
         weight = kept if weight is None else weight * kept
     if augment:
-        from landmark_asl.estimators.features import augment_landmarks
-
         X, y = augment_landmarks(X, y, random_state=random_state, **augment)
         if weight is not None:
             weight = np.tile(weight, len(y) // len(weight))
@@ -259,17 +158,14 @@ def fit_estimator(name: str, rows: pd.DataFrame, *, random_state: int = 0, n_job
 
 
 def out_of_fold_proba(
-    name: str,
+    recipe: Recipe,
     rows: Any,
     *,
     groups: Sequence[str],
     classes: Sequence[str],
-    params: dict[str, Any] | None = None,
     random_state: int = 0,
     n_jobs: int = 1,
     n_folds: int = 5,
-    balance: str | None = None,
-    augment: dict[str, Any] | None = None,
 ) -> np.ndarray:
     """Probabilities for every row from a model trained without the row's group.
 
@@ -277,15 +173,15 @@ def out_of_fold_proba(
 
     Parameters
     ----------
-    name : str
-        Registry name of a landmark model.
+    recipe : Recipe
+        How each fold's model is trained (:func:`fit_estimator`).
     rows : pandas.DataFrame
         Rows with a hand (``label`` and landmark columns).
     groups : sequence of str of length len(rows)
         Group of each row (signer, session or source).
     classes : sequence of str
         Column order of the result.
-    params, random_state, n_jobs, balance, augment
+    random_state, n_jobs
         As for :func:`fit_estimator`.
     n_folds : int
 
@@ -312,17 +208,15 @@ def out_of_fold_proba(
     out = np.zeros((len(rows), len(classes)))
     splitter = GroupKFold(n_splits=min(n_folds, n_groups))
     for train_idx, test_idx in splitter.split(np.zeros(len(rows)), groups=groups):
-        estimator, _ = fit_estimator(name, rows.iloc[train_idx], random_state=random_state, n_jobs=n_jobs,
-                                     params=params, balance=balance, augment=augment)
-        proba = estimator.predict_proba(model_inputs(name, estimator, rows.iloc[test_idx]))
+        estimator, _ = fit_estimator(recipe, rows.iloc[train_idx], random_state=random_state, n_jobs=n_jobs)
+        proba = estimator.predict_proba(model_inputs(recipe.model_name, estimator, rows.iloc[test_idx]))
         columns = [index[c] for c in estimator.classes_]
         out[np.ix_(test_idx, columns)] = proba
     return out
 
 
-def fit_calibration(name: str, fit_rows: pd.DataFrame, classes: Sequence[str], *, params: dict[str, Any] | None = None,
-                    random_state: int = 0, n_jobs: int = 1, balance: str | None = None,
-                    augment: dict[str, Any] | None = None) -> dict[str, Any]:
+def fit_calibration(recipe: Recipe, fit_rows: pd.DataFrame, classes: Sequence[str], *, random_state: int = 0,
+                    n_jobs: int = 1) -> dict[str, Any]:
     """The model card's ``calibration``: a temperature fitted on out-of-group predictions.
 
     Each ``group`` of ``fit_rows`` is predicted by a model trained without it (5 folds of whole
@@ -331,14 +225,14 @@ def fit_calibration(name: str, fit_rows: pd.DataFrame, classes: Sequence[str], *
 
     Parameters
     ----------
-    name : str
-        Registry name of a landmark model.
+    recipe : Recipe
+        The recipe the model was fitted with (:func:`fit_estimator`).
     fit_rows : pandas.DataFrame
         The rows the model was fitted on (with a hand), with ``label`` and ``group``.
     classes : sequence of str
         The fitted model's classes (column order of its probabilities).
-    params, random_state, n_jobs, balance, augment
-        The recipe the model was fitted with (:func:`fit_estimator`).
+    random_state, n_jobs
+        As the model was fitted with.
 
     Returns
     -------
@@ -352,9 +246,8 @@ def fit_calibration(name: str, fit_rows: pd.DataFrame, classes: Sequence[str], *
     """
     from landmark_asl.estimators.calibration import TemperatureScaling
 
-    proba = out_of_fold_proba(name, fit_rows, groups=fit_rows["group"].to_numpy(dtype=object),
-                              classes=classes, params=params, random_state=random_state, n_jobs=n_jobs,
-                              balance=balance, augment=augment)
+    proba = out_of_fold_proba(recipe, fit_rows, groups=fit_rows["group"].to_numpy(dtype=object),
+                              classes=classes, random_state=random_state, n_jobs=n_jobs)
     scaling = TemperatureScaling.fit(fit_rows["label"].to_numpy(dtype=object), proba, classes)
     return {**scaling.to_dict(), "fitted_on": (
         f"out-of-group predictions of the {len(fit_rows)} training rows with a hand: each of "
@@ -364,18 +257,14 @@ def fit_calibration(name: str, fit_rows: pd.DataFrame, classes: Sequence[str], *
 def train_model(
     sources: str | Path | Sequence[str | Path],
     *,
-    model_name: str,
     output: str | Path,
+    recipe: Recipe = DEFAULT_RECIPE,
     n_jobs: int = 1,
     random_state: int = 0,
     cache_dir: str | Path | None = None,
     settings: Any = None,
     metrics_from: str | Path | None = None,
     labels: Sequence[str] | None = None,
-    params: dict[str, Any] | None = None,
-    balance: str | None = None,
-    augment: dict[str, Any] | None = None,
-    calibrate: bool | Literal["auto"] = False,
     metrics: dict[str, Any] | None = None,
     progress: bool = True,
     scheduler: Any = None,
@@ -389,10 +278,17 @@ def train_model(
     ----------
     sources : str, Path or sequence of them
         Dataset names/paths or landmark tables.
-    model_name : str
-        Registry name (``'rf'``, ``'xgb'``, ``'cnn'``).
     output : str or Path
         Model directory to write (replaced if it holds a model).
+    recipe : Recipe
+        Model, parameters, balance, augmentation and calibration (default: the shipped model's,
+        :data:`~landmark_asl.training.recipe.DEFAULT_RECIPE`); stored in the model card. With
+        ``recipe.calibrate`` a temperature
+        (:class:`~landmark_asl.estimators.calibration.TemperatureScaling`) is fitted on
+        out-of-group predictions (each ``group`` of the training rows predicted by a model
+        trained without it, 5 folds of whole groups): it needs at least two groups and costs
+        about five more fits; ``'auto'`` calibrates when the rows hold two or more groups (else
+        the model keeps its own probabilities, and a progress message says so).
     n_jobs : int
         Worker processes/threads for extraction and fitting.
     random_state : int
@@ -402,20 +298,10 @@ def train_model(
     settings : ExtractorSettings, optional
         Extractor settings.
     metrics_from : str or Path, optional
-        A comparison ``report.json``; its metrics for ``model_name`` and its split
+        A comparison ``report.json``; its metrics for ``recipe.model_name`` and its split
         description go into the model's metadata under ``metrics``.
     labels : sequence of str, optional
         Keep only samples with these canonical labels (e.g. leave out massey's digits).
-    params : dict, optional
-        Registry factory parameters, e.g. ``{"n_estimators": 50, "min_samples_leaf": 5}``.
-    balance, augment
-        Training recipe of a landmark model (see :func:`fit_estimator`).
-    calibrate : bool or 'auto'
-        Fit a temperature (:class:`landmark_asl.estimators.calibration.TemperatureScaling`) on
-        out-of-group predictions (each ``group`` of the training rows predicted by a model
-        trained without it, 5 folds of whole groups) and store it in the model card. Needs
-        at least two groups; costs about five more fits. ``'auto'``: when the rows hold two
-        or more groups (else the model keeps its own probabilities, and a progress message says so).
     metrics : dict, optional
         Figures measured elsewhere on held-out data (e.g. a leave-one-group-out protocol run on
         the same recipe), recorded in the card's ``metrics`` next to those of ``metrics_from``.
@@ -437,8 +323,8 @@ def train_model(
         raise DatasetError("no training sources given: pass at least one dataset name, folder or landmark table")
     output = Path(output)
     check_destination(output)  # fail before the long part, and never over a folder that is not a model
-    build_estimator(model_name, params=params)  # bad parameters fail here, before extraction
-    check_recipe(model_name, balance, augment)
+    recipe.check()  # bad parameters fail here, before extraction
+    model_name, calibrate = recipe.model_name, recipe.calibrate
     if metrics is not None and not isinstance(metrics, dict):
         raise LandmarkASLError(f"metrics must be a dict of measured figures; got {type(metrics).__name__}")
     metrics = {**(_metrics_from(metrics_from, model_name) if metrics_from else {}), **(metrics or {})} or None
@@ -449,7 +335,7 @@ def train_model(
         table = table[table["label"].isin(wanted)]
         if table.empty:
             raise DatasetError(
-                f"none of the labels {sorted(wanted)} occurs in {', '.join(source_list)}: check --labels"
+                f"none of the labels {sorted(wanted)} occurs in {', '.join(source_list)}: check labels"
             )
     log(progress, f"{model_name}: fitting on {len(trainable_rows(table, model_name))} samples of {', '.join(source_list)}")
     if calibrate == "auto":
@@ -459,17 +345,16 @@ def train_model(
                       "a temperature needs out-of-group predictions")
     if calibrate and table["group"].nunique() < 2:
         raise DatasetError(
-            f"--calibrate needs out-of-group predictions, but {', '.join(source_list)} hold one group "
+            f"calibration needs out-of-group predictions, but {', '.join(source_list)} hold one group "
             f"({table['group'].iloc[0]}): train on at least two signers, sessions or sources"
         )
-    estimator, training = fit_estimator(model_name, table, random_state=random_state, n_jobs=n_jobs, params=params,
-                                        balance=balance, augment=augment, scheduler=scheduler)
+    estimator, training = fit_estimator(recipe, table, random_state=random_state, n_jobs=n_jobs, scheduler=scheduler)
     calibration = None
     if calibrate:
         fit_rows = trainable_rows(table, model_name)
         log(progress, f"{model_name}: calibrating on out-of-group predictions ({fit_rows['group'].nunique()} groups)")
-        calibration = fit_calibration(model_name, fit_rows, [str(c) for c in estimator.classes_], params=params,
-                                      random_state=random_state, n_jobs=n_jobs, balance=balance, augment=augment)
+        calibration = fit_calibration(recipe, fit_rows, [str(c) for c in estimator.classes_],
+                                      random_state=random_state, n_jobs=n_jobs)
     training.update({
         "train_sources": source_list,
         "labels_kept": sorted(set(table["label"])) if labels is not None else None,
@@ -480,7 +365,7 @@ def train_model(
     })
     save_model(estimator, output, name=model_name, extractor_settings=meta["extractor_settings"],
                training=training, metrics=metrics, trained_labels=sorted(set(table["label"])),
-               calibration=calibration)
+               calibration=calibration, recipe=recipe.replace(calibrate=bool(calibrate)))
     return output
 
 

@@ -143,7 +143,7 @@ def test_train_writes_model_with_metadata(trained_model, small):
 
 def test_train_defaults_are_the_shipped_recipe():
     from landmark_asl.model.store import default_model_dir
-    from landmark_asl.training.train import DEFAULT_RECIPE
+    from landmark_asl.training.recipe import DEFAULT_RECIPE
 
     shipped = json.loads((default_model_dir() / "metadata.json").read_text())
     assert shipped["name"] == DEFAULT_RECIPE.model_name
@@ -277,7 +277,7 @@ def test_train_calibrate_balance_augment_store_the_recipe_and_a_temperature(smal
         "train", str(small["train"]), "--model-name", "rf", "-o", str(tmp_path / "one"),
         "--cache-dir", str(small["cache"]), "--calibrate",
     ])
-    assert one.exit_code != 0 and "--calibrate needs out-of-group predictions" in one.stderr
+    assert one.exit_code != 0 and "calibration needs out-of-group predictions" in one.stderr
     assert not (tmp_path / "one").exists()
 
 
@@ -319,7 +319,7 @@ def test_compare_reports_calibration_of_the_calibrated_model_and_a_rejection_cur
     one = CliRunner(mix_stderr=False).invoke(main, [
         "compare", "--train", str(small["train"]), "--test", str(unseen), "--models", "rf", "--calibrate",
         "-o", str(tmp_path / "one"), "--cache-dir", str(small["cache"])])
-    assert one.exit_code == 1 and "--calibrate needs out-of-group predictions" in one.stderr
+    assert one.exit_code == 1 and "calibration needs out-of-group predictions" in one.stderr
 
 
 @pytest.mark.slow
@@ -347,15 +347,16 @@ def test_compare_lodo_holds_out_each_group(small, tmp_path):
 
 def test_train_model_records_given_metrics_and_refuses_a_non_dict(small, tmp_path):
     from landmark_asl.exceptions import LandmarkASLError
+    from landmark_asl.training.recipe import Recipe
     from landmark_asl.training.train import train_model
 
     measured = {"lodo": {"mean_accuracy": 0.9, "worst_fold": "b"}}
-    out = train_model([small["train"]], model_name="rf", output=tmp_path / "m", params={"n_estimators": 5},
+    out = train_model([small["train"]], output=tmp_path / "m", recipe=Recipe.plain("rf", {"n_estimators": 5}),
                       metrics=measured, progress=False, cache_dir=small["cache"])
     card = json.loads((out / "metadata.json").read_text())
     assert card["metrics"] == measured
     assert "never on these training rows" in card["training"]["metrics_note"]
     with pytest.raises(LandmarkASLError, match="metrics must be a dict"):
-        train_model([small["train"]], model_name="rf", output=tmp_path / "m2", metrics=[0.9], progress=False,
+        train_model([small["train"]], output=tmp_path / "m2", recipe=Recipe.plain("rf"), metrics=[0.9], progress=False,
                     cache_dir=small["cache"])
     assert not (tmp_path / "m2").exists()

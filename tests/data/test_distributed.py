@@ -120,11 +120,12 @@ def test_unreachable_scheduler_is_a_one_line_error(images, tmp_path, monkeypatch
 def test_xgb_trains_on_the_cluster_and_saves_like_any_model(client, tmp_path):
     from landmark_asl.model.store import load_model, save_model
     from landmark_asl.estimators.features import raw_features
+    from landmark_asl.training.recipe import Recipe
     from landmark_asl.training.train import fit_estimator
 
     X, y = make_synthetic_landmarks(n_per_class=40, labels=("A", "B", "C", "D"), seed=1)
     table = synthetic_table(X, y, np.array(["g1", "g2"] * (len(y) // 2), dtype=object))
-    estimator, training = fit_estimator("xgb", table, params={"n_estimators": 30}, scheduler=client, n_jobs=1)
+    estimator, training = fit_estimator(Recipe.plain("xgb", {"n_estimators": 30}), table, scheduler=client, n_jobs=1)
     assert training["distributed"] is True
     assert estimator.named_steps["clf"].booster_.num_boosted_rounds() == 30
     model = load_model(save_model(estimator, tmp_path / "xgb", name="xgb"))

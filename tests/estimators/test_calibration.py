@@ -17,6 +17,7 @@ from conftest import synthetic_table
 from landmark_asl.estimators.features import augment_landmarks
 from landmark_asl.model.store import METADATA_FILE, load_model, save_model
 from landmark_asl.training.train import dataset_weights, fit_estimator
+from landmark_asl.training.recipe import Recipe
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -92,11 +93,11 @@ def test_out_of_fold_proba_never_uses_the_rows_own_group(synthetic_landmarks):
     groups = np.where(y == "C", "b", np.where(np.arange(len(y)) % 2 == 0, "a", "c"))
     table = synthetic_table(X, y, list(groups))
     classes = sorted(set(y))
-    proba = out_of_fold_proba("rf", table, groups=groups, classes=classes, params={"n_estimators": 8})
+    proba = out_of_fold_proba(Recipe.plain("rf", {"n_estimators": 8}), table, groups=groups, classes=classes)
     assert proba.shape == (len(y), len(classes))
     assert np.all(proba[y == "C", classes.index("C")] == 0)
     with pytest.raises(DatasetError, match="at least two signers"):
-        out_of_fold_proba("rf", table, groups=["a"] * len(y), classes=classes)
+        out_of_fold_proba(Recipe.plain("rf"), table, groups=["a"] * len(y), classes=classes)
 
 
 def test_dataset_balance_weighs_every_dataset_the_same():
@@ -108,23 +109,23 @@ def test_dataset_balance_weighs_every_dataset_the_same():
 def test_balance_and_augmentation_change_the_fit_and_bad_recipes_fail(synthetic_landmarks):
     X, y = synthetic_landmarks
     table = synthetic_table(X, y, ["big"] * 100 + ["small"] * 20)
-    plain, info = fit_estimator("rf", table, params={"n_estimators": 8})
-    weighted, info_w = fit_estimator("rf", table, params={"n_estimators": 8}, balance="dataset",
-                                     augment={"n_copies": 1, "stretch": 0.3})
+    plain, info = fit_estimator(Recipe.plain("rf", {"n_estimators": 8}), table)
+    weighted, info_w = fit_estimator(Recipe.plain("rf", {"n_estimators": 8}).replace(
+        balance="dataset", augment={"n_copies": 1, "stretch": 0.3}), table)
     assert info_w["balance"] == "dataset" and info_w["augment"] == {"n_copies": 1, "stretch": 0.3}
     assert not np.allclose(plain.predict_proba(X), weighted.predict_proba(X))
     with pytest.raises(LandmarkASLError, match="balance must be one of"):
-        fit_estimator("rf", table, balance="signer")
+        fit_estimator(Recipe.plain("rf").replace(balance="signer"), table)
     with pytest.raises(LandmarkASLError, match=r"unknown augmentation parameter\(s\) \['angle'\]"):
-        fit_estimator("rf", table, augment={"angle": 3})
+        fit_estimator(Recipe.plain("rf").replace(augment={"angle": 3}), table)
     with pytest.raises(LandmarkASLError, match="landmark models only"):
-        fit_estimator("cnn", table, balance="dataset")
+        fit_estimator(Recipe.plain("cnn").replace(balance="dataset"), table)
     with pytest.raises(LandmarkASLError, match="n_copies must be an integer from 0 to 10"):
-        fit_estimator("rf", table, augment={"n_copies": 1_000_000})
+        fit_estimator(Recipe.plain("rf").replace(augment={"n_copies": 1_000_000}), table)
     with pytest.raises(LandmarkASLError, match="stretch must be a number from 0 to 4; got nan"):
-        fit_estimator("rf", table, augment={"stretch": float("nan")})
+        fit_estimator(Recipe.plain("rf").replace(augment={"stretch": float("nan")}), table)
     with pytest.raises(LandmarkASLError, match="n_copies must be an integer from 0 to 10; got 'x'"):
-        fit_estimator("rf", table, augment={"n_copies": "x"})
+        fit_estimator(Recipe.plain("rf").replace(augment={"n_copies": "x"}), table)
     with pytest.raises(ValueError, match="n_copies must be an integer >= 0; got -1"):
         augment_landmarks(X, y, n_copies=-1)
 

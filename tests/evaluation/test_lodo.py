@@ -9,6 +9,7 @@ import pytest
 from conftest import make_synthetic_landmarks, synthetic_table
 from landmark_asl.exceptions import DatasetError
 from landmark_asl.evaluation.lodo import confusion_errors, format_confusions, format_folds, leave_one_group_out, score_predictions
+from landmark_asl.training.recipe import Recipe
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +25,7 @@ def three_groups() -> pd.DataFrame:
 
 
 def test_each_group_is_scored_by_a_model_that_never_saw_it(three_groups):
-    result = leave_one_group_out(three_groups, "rf", params={"n_estimators": 20}, seeds=(0, 1))
+    result = leave_one_group_out(three_groups, Recipe.plain("rf", {"n_estimators": 20}), seeds=(0, 1))
     runs = pd.DataFrame(result["runs"])
     assert sorted(set(runs["fold"])) == ["g1", "g2", "g3"] and len(runs) == 6
     held = three_groups["group"] == "g3"
@@ -46,7 +47,7 @@ def test_each_group_is_scored_by_a_model_that_never_saw_it(three_groups):
 
 
 def test_a_group_apart_is_scored_but_left_out_of_the_mean(three_groups):
-    result = leave_one_group_out(three_groups, "rf", params={"n_estimators": 10}, apart={"g3": "known bad"})
+    result = leave_one_group_out(three_groups, Recipe.plain("rf", {"n_estimators": 10}), apart={"g3": "known bad"})
     summary = result["summary"]
     assert summary["n_folds"] == 2 and summary["worst_fold"] != "g3"
     folds = {r["fold"]: r for r in summary["per_fold"]}
@@ -57,9 +58,9 @@ def test_a_group_apart_is_scored_but_left_out_of_the_mean(three_groups):
 
 def test_refuses_one_group_and_the_pixel_model(three_groups):
     with pytest.raises(DatasetError, match="at least two groups"):
-        leave_one_group_out(three_groups.assign(group="one"), "rf")
+        leave_one_group_out(three_groups.assign(group="one"), Recipe.plain("rf"))
     with pytest.raises(DatasetError, match="for landmark models"):
-        leave_one_group_out(three_groups, "cnn")
+        leave_one_group_out(three_groups, Recipe.plain("cnn"))
 
 
 def test_confusion_errors_count_within_group_mistakes_pooled_per_fold_and_worst():
@@ -84,7 +85,7 @@ def test_confusion_errors_count_within_group_mistakes_pooled_per_fold_and_worst(
 
 def test_views_average_a_held_out_photo_with_its_other_estimates(three_groups):
     table = three_groups.assign(sample_id=[f"s{i}" for i in range(len(three_groups))])
-    base = leave_one_group_out(table, "rf", params={"n_estimators": 10}, seeds=(0,))
+    base = leave_one_group_out(table, Recipe.plain("rf", {"n_estimators": 10}), seeds=(0,))
     # A "view" of each g1 photo that carries another letter's landmarks: averaging must move its probabilities.
     g1 = table[(table["group"] == "g1") & table["detected"]]
     other = table[(table["label"] == "B") & table["detected"]].iloc[0]
@@ -92,7 +93,7 @@ def test_views_average_a_held_out_photo_with_its_other_estimates(three_groups):
     coordinates = [c for c in table.columns if c[0] in "xyz" and c[1:].isdigit()]
     views[coordinates] = other[coordinates].to_numpy()
     views["handedness"] = other["handedness"]
-    result = leave_one_group_out(table, "rf", params={"n_estimators": 10}, seeds=(0,), views=views)
+    result = leave_one_group_out(table, Recipe.plain("rf", {"n_estimators": 10}), seeds=(0,), views=views)
     rows = (table["group"] == "g1").to_numpy() & table["detected"].to_numpy()
     b = result["classes"].index("B")
     not_b = rows & (table["label"] != "B").to_numpy()

@@ -9,13 +9,8 @@ import pytest
 
 from landmark_asl.exceptions import ModelLoadError, SourceError
 from landmark_asl.hands.landmarks import HandLandmarks
-from landmark_asl.live.speller import (
-    LiveRecognizer,
-    LiveSettings,
-    ProbabilitySmoother,
-    Speller,
-    open_source,
-)
+from landmark_asl.live.speller import LiveRecognizer, ProbabilitySmoother, Speller, open_source
+from landmark_asl.live.settings import LiveSettings
 
 from conftest import HELLO
 

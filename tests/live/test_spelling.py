@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from landmark_asl.hands.landmarks import HandLandmarks
-from landmark_asl.live.speller import FrameSource, LiveRecognizer, LiveSettings, Speller
+from landmark_asl.live.speller import FrameSource, LiveRecognizer, Speller
+from landmark_asl.live.settings import LiveSettings
 from landmark_asl.live.motion import TEMPLATES, HandMotion, match_trajectory, resample
 
 WIDTH, HEIGHT = 640, 480

@@ -93,7 +93,7 @@ def test_adapt_cli_writes_a_model_predict_uses(setting, tmp_path, data_dir):
 
 def test_the_packaged_base_rows_are_small_and_only_from_licence_compatible_sources():
     from landmark_asl.training.adapt import packaged_base_rows, packaged_rows_path
-    from landmark_asl.training.train import DEFAULT_LABELS
+    from landmark_asl.training.recipe import DEFAULT_LABELS
 
     assert packaged_rows_path().stat().st_size < 2_000_000
     rows = packaged_base_rows()
