@@ -27,6 +27,7 @@ demo: $(STAMP) $(ADAPT_ROWS)
 
 test: $(STAMP) $(ADAPT_ROWS)
 	bash tools/install_test_deps.sh
+	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 
 bench: $(STAMP)

@@ -17,7 +17,6 @@ from landmark_asl.model.store import default_model_dir
 from landmark_asl.paths import landmark_cache_dir
 
 
-
 def add_cache_dir(parser: argparse.ArgumentParser) -> None:
     """``--cache-dir``: the landmark cache, by default the package's per-user cache (``landmark_asl.paths``)."""
     parser.add_argument("--cache-dir", type=Path, default=None,

@@ -33,12 +33,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from landmark_asl.training.adapt import DEFAULT_WEIGHT, PERSONAL_COPIES, adapt_model, packaged_base_rows
 from landmark_asl.estimators.features import raw_features
-from landmark_asl.model.store import load_model, save_model
 from landmark_asl.evaluation.protocol import load_table
-from landmark_asl.training.train import fit_estimator
+from landmark_asl.model.store import load_model, save_model
+from landmark_asl.training.adapt import DEFAULT_WEIGHT, PERSONAL_COPIES, adapt_model, packaged_base_rows
 from landmark_asl.training.recipe import DEFAULT_RECIPE
+from landmark_asl.training.train import fit_estimator
 
 from _common import add_cache_dir, stopwatch
 

@@ -23,11 +23,10 @@ from pathlib import Path
 import pandas as pd
 
 from landmark_asl.data.datasets import load_manifest
-from landmark_asl.labels import LETTERS
 from landmark_asl.data.extraction import extract_table
 from landmark_asl.data.table import read_table
-from landmark_asl.hands.extractor import quiet_native_logs
-from landmark_asl.hands.extractor import RECOVERY_STRATEGIES, ExtractorSettings
+from landmark_asl.hands.extractor import RECOVERY_STRATEGIES, ExtractorSettings, quiet_native_logs
+from landmark_asl.labels import LETTERS
 
 DATASETS = ("asl_alphabet_64/test", "asl2text/test", "massey", "asl_alphabet_200_official_test")
 

@@ -28,8 +28,7 @@ import pandas as pd
 
 from landmark_asl.data.datasets import load_manifest, read_sample
 from landmark_asl.data.extraction import extract_table
-from landmark_asl.hands.extractor import quiet_native_logs
-from landmark_asl.hands.extractor import ExtractorSettings, model_bundle_path
+from landmark_asl.hands.extractor import ExtractorSettings, model_bundle_path, quiet_native_logs
 
 
 def sample_manifest(dataset: str, n_images: int):

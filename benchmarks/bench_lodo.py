@@ -31,8 +31,6 @@ import json
 import sys
 from pathlib import Path
 
-import pandas as pd
-
 from landmark_asl.estimators.registry import parse_params
 from landmark_asl.evaluation.lodo import format_confusions, format_folds, leave_one_group_out
 from landmark_asl.evaluation.protocol import APART, load_table, load_views

@@ -85,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def timing(model, folders: list[str], views: tuple[str, ...], n: int) -> int:
     """Median time of one photo's answer with no view and with ``views``, alternating photo by photo."""
-    from landmark_asl.hands.images import read_image
     from landmark_asl.hands.extractor import HandLandmarkExtractor
+    from landmark_asl.hands.images import read_image
     from landmark_asl.hands.views import photo_probabilities
 
     photos = sorted(p for f in folders for p in (Path(f) if Path(f).is_dir() else data_root() / f).rglob("*")

@@ -34,8 +34,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from landmark_asl.estimators.registry import make_estimator
 from landmark_asl.estimators.features import augment_landmarks, raw_features
+from landmark_asl.estimators.registry import make_estimator
 from landmark_asl.model.store import load_model, save_model
 
 DEFAULT_TABLE = Path(".cache/plain/asl2text_train.parquet")  # written by tools/extract_plain.py
@@ -108,13 +108,15 @@ def main(argv: list[str] | None = None) -> int:
             norm = estimator.named_steps["normalizer"]
             paths = {
                 "LoadedModel.predict_proba_one (features + classifier)": loaded.predict_proba_one,
-                "normalizer only (transform_array, 1 row)": lambda r: norm.transform_array(r[None]),
-                "Pipeline.predict_proba (1 row, sklearn path)": lambda r: estimator.predict_proba(r[None]),
+                "normalizer only (transform_array, 1 row)": lambda r, norm=norm: norm.transform_array(r[None]),
+                "Pipeline.predict_proba (1 row, sklearn path)": (
+                    lambda r, estimator=estimator: estimator.predict_proba(r[None])),
             }
             if name == "xgb":
                 z32 = norm.transform_array(rows).astype(np.float32)
+                rotation = iter(range(10**9))  # a new row each call, as a live loop sees
                 paths["xgboost inplace_predict (classifier only)"] = (
-                    lambda r, it=iter(range(10**9)): clf.booster_.inplace_predict(z32[next(it) % len(z32)][None])
+                    lambda r, clf=clf, z32=z32, it=rotation: clf.booster_.inplace_predict(z32[next(it) % len(z32)][None])
                 )
             for label, func in paths.items():
                 p50, p90, p99 = _percentiles(func, rows, args.repeats)
@@ -135,8 +137,8 @@ def main(argv: list[str] | None = None) -> int:
 def old_predict(model, path: Path) -> str:
     """Photo -> letter as before the recognizer: a new extractor for the call (predict_images, /api/predict)."""
     from landmark_asl.estimators.features import raw_features_from_hands
-    from landmark_asl.hands.images import read_image
     from landmark_asl.hands.extractor import HandLandmarkExtractor
+    from landmark_asl.hands.images import read_image
 
     with HandLandmarkExtractor(model.card.extractor_settings) as extractor:
         hand = extractor.extract(read_image(path)).landmarks

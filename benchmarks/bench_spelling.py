@@ -525,8 +525,7 @@ def detect_clip(clip: Clip) -> list:
     """Hands found by a fresh video-mode extractor in each frame of the clip (None: no hand)."""
     import cv2
 
-    from landmark_asl.hands.extractor import quiet_native_logs
-    from landmark_asl.hands.extractor import HandLandmarkExtractor
+    from landmark_asl.hands.extractor import HandLandmarkExtractor, quiet_native_logs
 
     cv2.setNumThreads(1)
     quiet_native_logs()

@@ -168,12 +168,12 @@ def main(argv=None) -> int:
     moving = work / "moving"
     shutil.copytree(images, moving)
     r = run(["train", str(moving), "--model-name", "rf", "-o", str(work / "m4"), "--param", "n_estimators=5", *cache], cwd=work)
-    before = [l for l in r["stderr"].splitlines() if "fitting on" in l]
+    before = [line for line in r["stderr"].splitlines() if "fitting on" in line]
     sorted((moving / "B").glob("*.jpg"))[0].unlink()
     moved = sorted((moving / "L").glob("*.jpg"))[0]
     moved.rename(moving / "B" / moved.name)
     r = run(["train", str(moving), "--model-name", "rf", "-o", str(work / "m4"), "--param", "n_estimators=5", *cache], cwd=work)
-    after = [l for l in r["stderr"].splitlines() if "fitting on" in l]
+    after = [line for line in r["stderr"].splitlines() if "fitting on" in line]
     meta = json.loads((work / "m4" / "metadata.json").read_text()) if (work / "m4" / "metadata.json").is_file() else {}
     counts = meta.get("training", {}).get("class_counts", {})
     record("4", "train after deleting one image and moving one to another label",
@@ -204,7 +204,7 @@ def main(argv=None) -> int:
     while not list(parts.glob("part-*")) and time.monotonic() < deadline:
         time.sleep(0.02)
     children = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(proc.pid)], capture_output=True, text=True).stdout
-    workers = [int(l.split()[0]) for l in children.splitlines() if "spawn_main" in l and "resource_tracker" not in l]
+    workers = [int(line.split()[0]) for line in children.splitlines() if "spawn_main" in line and "resource_tracker" not in line]
     if workers:
         os.kill(workers[0], signal.SIGKILL)
     try:
@@ -362,7 +362,7 @@ def main(argv=None) -> int:
     record("12", f"modes under umask {oct(old)}", all(m in ("0o644", "0o755") for m in modes.values()), str(modes))
     r = run(["extract", str(images), "-o", str(work / "j.parquet"), "--n-jobs", "100"], cwd=work)
     record("12", "extract --n-jobs 100", r["code"] == 0 and "capped" in r["stderr"],
-           next((l for l in r["stderr"].splitlines() if "capped" in l), f"exit {r['code']}")[:140], r)
+           next((line for line in r["stderr"].splitlines() if "capped" in line), f"exit {r['code']}")[:140], r)
 
     round_two(work, images, model, cache, record)
 
@@ -668,7 +668,7 @@ def round_two(work: Path, images: Path, model: Path, cache: list, record) -> Non
     r = run(["compare", "--train", str(images), "--models", "rf", "--param", "rf.n_estimators=3", *cache,
              "-o", str(work / "r22s"), "--split-file", str(work / "partial22.csv")], cwd=work)
     record("22.S", "split file missing a row", r["code"] == 0 and "has no row for 1" in r["stderr"],
-           next((l for l in r["stderr"].splitlines() if "Warning" in l), f"exit {r['code']}")[:140], r)
+           next((line for line in r["stderr"].splitlines() if "Warning" in line), f"exit {r['code']}")[:140], r)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,6 @@ import pandas as pd
 from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 
 from landmark_asl.data.datasets import load_landmark_csv
-from landmark_asl.estimators.trees import XGBLandmarkClassifier
 from landmark_asl.estimators.features import (
     LandmarkNormalizer,
     augment_landmarks,
@@ -48,6 +47,7 @@ from landmark_asl.estimators.features import (
     hand_frame,
     raw_features,
 )
+from landmark_asl.estimators.trees import XGBLandmarkClassifier
 from landmark_asl.paths import landmark_cache_dir
 
 LETTERS = {chr(c) for c in range(ord("A"), ord("Z") + 1)}

@@ -27,8 +27,8 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from landmark_asl.estimators.registry import make_estimator
 from landmark_asl.estimators.features import augment_landmarks, raw_features
+from landmark_asl.estimators.registry import make_estimator
 
 LETTERS = [chr(c) for c in range(ord("A"), ord("Z") + 1)]
 

@@ -20,11 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from landmark_asl.estimators.registry import build_estimator
-from landmark_asl.evaluation.metrics import calibration_metrics
 from landmark_asl.estimators.features import augment_landmarks, raw_features
+from landmark_asl.estimators.registry import build_estimator
 from landmark_asl.evaluation.lodo import add_scaled_calibration
-
+from landmark_asl.evaluation.metrics import calibration_metrics
 from landmark_asl.evaluation.protocol import APART, load_folds
 from landmark_asl.training.recipe import DEFAULT_RECIPE
 

@@ -44,12 +44,12 @@ import pandas as pd
 from landmark_asl.data.landmark_cache import log
 from landmark_asl.evaluation.lodo import score_predictions
 from landmark_asl.evaluation.protocol import APART, CSV_SOURCES, IMAGE_SOURCES, load_table
-from landmark_asl.training.train import fit_estimator, model_inputs
-from landmark_asl.training.recipe import DEFAULT_RECIPE, Recipe
-
-#: The shipped recipe, as the keyword arguments of fit_estimator.
-RECIPE = DEFAULT_RECIPE.training_kwargs()
 from landmark_asl.hands.views import VIEWS
+from landmark_asl.training.recipe import DEFAULT_RECIPE, Recipe
+from landmark_asl.training.train import fit_estimator, model_inputs
+
+#: The shipped recipe's parameters, balance and augmentation.
+RECIPE = DEFAULT_RECIPE.training_kwargs()
 
 OUT = Path("out/newsigner")
 #: Temperature of the shipped model's card (0.66 before issue 21), for the ``below<t>`` gate.

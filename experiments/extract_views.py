@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from landmark_asl.data.table import TABLE_COLUMNS
 from landmark_asl.data.landmark_cache import load_landmarks
+from landmark_asl.data.table import TABLE_COLUMNS
 from landmark_asl.hands.landmarks import IMAGE_COLUMNS, WORLD_COLUMNS, HandLandmarks
 from landmark_asl.hands.views import VIEWS
 
@@ -41,9 +41,8 @@ def _hand(row: pd.Series) -> HandLandmarks:
 
 
 def _views_of(rows: pd.DataFrame) -> list[dict]:
-    from landmark_asl.hands.extractor import quiet_native_logs
+    from landmark_asl.hands.extractor import HandLandmarkExtractor, quiet_native_logs
     from landmark_asl.hands.images import read_image
-    from landmark_asl.hands.extractor import HandLandmarkExtractor
     from landmark_asl.hands.views import estimate_view
 
     if not _EXTRACTOR:

@@ -20,10 +20,10 @@ from click.testing import CliRunner
 
 from landmark_asl._util import exclusive_lock
 from landmark_asl.cli import main
-from landmark_asl.exceptions import LockedError
 from landmark_asl.data.extraction import extract_table
-from landmark_asl.data.table import read_table
 from landmark_asl.data.landmark_cache import load_landmarks
+from landmark_asl.data.table import read_table
+from landmark_asl.exceptions import LockedError
 
 
 def _copy_images(data_dir: Path, root: Path, labels=("B", "L"), n: int = 3) -> Path:
@@ -132,8 +132,7 @@ def test_cache_of_train_and_compare_follows_the_folder(tmp_path, data_dir):
 
 
 def test_cache_is_versioned_by_loader_and_packages(tmp_path, data_dir, monkeypatch):
-    from landmark_asl.data import extraction
-    from landmark_asl.data import landmark_cache
+    from landmark_asl.data import extraction, landmark_cache
 
     images = _copy_images(data_dir, tmp_path / "images", labels=("B",), n=1)
     path = landmark_cache.landmark_cache_path(images, tmp_path / "cache")
@@ -320,8 +319,8 @@ def test_landmark_csv_label_goes_through_the_vocabulary(tmp_path):
 
 
 def test_landmark_table_is_checked_on_read(tmp_path, small_images):
-    from landmark_asl.exceptions import DatasetError
     from landmark_asl.data.table import write_table
+    from landmark_asl.exceptions import DatasetError
 
     extract_table([small_images], tmp_path / "t.parquet", progress=False)
     table, meta = read_table(tmp_path / "t.parquet")
@@ -438,8 +437,8 @@ def test_bad_options_give_one_error_line(tmp_path, small_images, args, expected)
 
 
 def test_library_test_size_is_checked(manifests):
-    from landmark_asl.exceptions import DatasetError
     from landmark_asl.data.splits import make_split
+    from landmark_asl.exceptions import DatasetError
 
     manifest = manifests("asl2text/test")
     for bad in (1.0, 0.0, -0.2, float("nan"), 0, True):

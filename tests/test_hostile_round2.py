@@ -434,10 +434,10 @@ def test_12_a_full_disk_names_the_file_being_written(tmp_path, synthetic_landmar
 
 
 def test_13_a_table_with_text_in_a_coordinate_column_names_row_and_column(tmp_path, small_images):
+    import pandas as pd
+
     from landmark_asl.data.extraction import extract_table
     from landmark_asl.data.table import read_table, write_table
-
-    import pandas as pd
 
     extract_table([small_images], tmp_path / "t.parquet", progress=False)
     table, meta = read_table(tmp_path / "t.parquet")
@@ -482,8 +482,8 @@ def test_smaller_a_fifo_is_not_a_regular_file_and_nothing_waits_for_it(tmp_path,
 
 
 def test_smaller_a_folder_given_as_a_samples_table_is_named_as_a_folder(tmp_path):
-    from landmark_asl.exceptions import DatasetError
     from landmark_asl.data.table import read_table
+    from landmark_asl.exceptions import DatasetError
 
     (tmp_path / "samples.parquet").mkdir()
     with pytest.raises(DatasetError, match="samples.parquet is a folder, not a landmark table"):

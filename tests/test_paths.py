@@ -66,8 +66,8 @@ def test_a_cache_table_being_filled_by_another_process_is_waited_for(monkeypatch
     """Every command shares one cache: a second one waits for the table instead of failing."""
     import threading
 
-    from landmark_asl.data import landmark_cache
     from landmark_asl._util import exclusive_lock
+    from landmark_asl.data import landmark_cache
     from landmark_asl.exceptions import LockedError
 
     monkeypatch.setenv(paths.CACHE_ENV, str(tmp_path / "cache"))
@@ -87,8 +87,8 @@ def test_a_cache_table_being_filled_by_another_process_is_waited_for(monkeypatch
 
 
 def test_a_cache_folder_that_cannot_be_made_is_one_line_naming_the_variable(monkeypatch, tmp_path, data_dir):
-    from landmark_asl.exceptions import LandmarkASLError
     from landmark_asl.data.landmark_cache import load_landmarks
+    from landmark_asl.exceptions import LandmarkASLError
 
     (tmp_path / "cache").mkdir()
     (tmp_path / "cache" / "landmarks").write_text("a file where the cache's folder should be")

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from landmark_asl.data.datasets import load_landmark_csv, load_manifest, load_sign_mnist_csv
-from landmark_asl.exceptions import LandmarkASLError
 from landmark_asl.data.table import extract_batch
+from landmark_asl.exceptions import LandmarkASLError
 from landmark_asl.hands.images import decode_image, read_image
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from landmark_asl.training.adapt import PACKAGED_SOURCES
-from landmark_asl.estimators.features import raw_features
 from landmark_asl.data.landmark_cache import load_landmarks
+from landmark_asl.estimators.features import raw_features
+from landmark_asl.training.adapt import PACKAGED_SOURCES
 from landmark_asl.training.recipe import DEFAULT_LABELS
 
 REPO = Path(__file__).resolve().parent.parent

@@ -14,23 +14,21 @@ from pathlib import Path
 
 def function_lengths(root: Path) -> list[tuple[int, str]]:
     """Return ``(n_lines, "module.py:qualified_name")`` for every function under ``root``."""
-    found = []
+    found: list[tuple[int, str]] = []
+
+    def visit(node: ast.AST, relative: str, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                name = f"{prefix}{child.name}"
+                found.append((child.end_lineno - child.lineno + 1, f"{relative}:{name}"))
+                visit(child, relative, f"{name}.")
+            elif isinstance(child, ast.ClassDef):
+                visit(child, relative, f"{prefix}{child.name}.")
+            else:
+                visit(child, relative, prefix)
+
     for path in sorted(root.rglob("*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        relative = path.relative_to(root.parent).as_posix()
-
-        def visit(node: ast.AST, prefix: str) -> None:
-            for child in ast.iter_child_nodes(node):
-                if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    name = f"{prefix}{child.name}"
-                    found.append((child.end_lineno - child.lineno + 1, f"{relative}:{name}"))
-                    visit(child, f"{name}.")
-                elif isinstance(child, ast.ClassDef):
-                    visit(child, f"{prefix}{child.name}.")
-                else:
-                    visit(child, prefix)
-
-        visit(tree, "")
+        visit(ast.parse(path.read_text(encoding="utf-8")), path.relative_to(root.parent).as_posix(), "")
     return sorted(found, key=lambda item: (-item[0], item[1]))
 
 

@@ -16,10 +16,10 @@ import json
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-
 from landmark_asl.hands.extractor import ExtractorSettings
 from landmark_asl.model.store import LEGACY_PICKLE, load_model, save_model
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def convert(old: Path, new: Path) -> Path:

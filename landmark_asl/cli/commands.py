@@ -126,8 +126,7 @@ _scheduler_option = click.option(
 def extract(sources: tuple[str, ...], output: Path, n_jobs: int, min_detection_confidence: float,
             model_asset: Path | None, recovery: bool, scheduler: str | None, as_json: bool) -> None:
     """Extract hand landmarks of SOURCE... (folders, CSVs or dataset names like asl2text/test) into a table."""
-    from landmark_asl.data.extraction import extract_table
-    from landmark_asl.data.extraction import format_summary
+    from landmark_asl.data.extraction import extract_table, format_summary
     from landmark_asl.hands.extractor import ExtractorSettings
 
     if n_jobs == 0 or n_jobs < -1:
@@ -291,10 +290,8 @@ def compare(train_sources: tuple[str, ...], test_sources: tuple[str, ...], split
             augment: tuple[str, ...], calibrate: bool, scheduler: str | None, overwrite: bool,
             as_json: bool) -> None:
     """Compare models on one split: coverage, accuracy (all / detected images), F1, size, speed."""
-    from landmark_asl.evaluation import comparison
-
-    from landmark_asl.evaluation import reporting
     from landmark_asl.estimators.registry import parse_params
+    from landmark_asl.evaluation import comparison, reporting
 
     report = comparison.compare(list(train_sources), list(test_sources) or None, output=output, models=models,
                                 split=split, test_size=test_size, test_groups=_comma_list(test_groups),
@@ -570,8 +567,8 @@ def serve(host: str, allow_hosts: tuple[str, ...], port: int, model_dir: Path | 
 def collect(source: str, letters: str, per_letter: int, signer: str, output: Path, every: int, countdown: int,
             window: bool | None, mirror: bool, as_json: bool) -> None:
     """Record your own samples, letter by letter, into a landmark table for `adapt`."""
-    from landmark_asl.training import collect as co
     from landmark_asl.live.speller import display_available
+    from landmark_asl.training import collect as co
 
     if window is None:
         window = source.strip().isdigit() and not Path(source).exists() and display_available()

@@ -2,9 +2,9 @@
 
 from landmark_asl.data.datasets import load_manifest, read_sample
 from landmark_asl.data.extraction import extract_table
-from landmark_asl.data.table import read_table, write_table
 from landmark_asl.data.landmark_cache import load_landmarks
 from landmark_asl.data.splits import make_split, read_split, write_split
+from landmark_asl.data.table import read_table, write_table
 
 __all__ = [
     "extract_table",

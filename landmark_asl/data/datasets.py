@@ -15,11 +15,9 @@ import pandas as pd
 
 from landmark_asl.exceptions import DatasetError
 from landmark_asl.hands.images import IMAGE_SUFFIXES, has_surrogates, printable_path, read_image
-from landmark_asl.labels import LETTERS, normalize_label
 from landmark_asl.hands.landmarks import IMAGE_COLUMNS, WORLD_COLUMNS
-
+from landmark_asl.labels import LETTERS, normalize_label
 from landmark_asl.paths import DATA_ENV, data_root  # noqa: F401  (re-exported: datasets.data_root)
-
 
 #: Columns of every manifest, in this order.
 MANIFEST_COLUMNS: tuple[str, ...] = ("sample_id", "source", "dataset", "label", "group", "split")

@@ -77,8 +77,7 @@ def _worker_extract(batch, settings_json: str):
 
     from landmark_asl.data.datasets import read_sample
     from landmark_asl.data.table import extract_batch
-    from landmark_asl.hands.extractor import quiet_native_logs
-    from landmark_asl.hands.extractor import ExtractorSettings, HandLandmarkExtractor
+    from landmark_asl.hands.extractor import ExtractorSettings, HandLandmarkExtractor, quiet_native_logs
 
     worker = get_worker()
     slot = getattr(worker, _WORKER_SLOT, None)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import io
 import json
 import os
 import platform
@@ -22,10 +21,8 @@ import numpy as np
 import pandas as pd
 
 from landmark_asl import __version__
-from landmark_asl._util import atomic_write, exclusive_lock, load_json
+from landmark_asl._util import exclusive_lock
 from landmark_asl.data.datasets import MANIFEST_COLUMNS
-from landmark_asl.exceptions import DatasetError, ExtractionError
-from landmark_asl.hands.images import printable_path
 from landmark_asl.data.table import (
     LANDMARK_COLUMNS,
     METADATA_KEY,
@@ -40,7 +37,9 @@ from landmark_asl.data.table import (
     write_parquet,
     write_table,
 )
+from landmark_asl.exceptions import DatasetError, ExtractionError
 from landmark_asl.hands.extractor import ExtractorSettings, native_logs_quiet, quiet_native_logs
+from landmark_asl.hands.images import printable_path
 
 #: Version of the code that turns a sample into a row (image reading, detection passes, row
 #: layout). Bump it when that code changes what a row holds: tables and cache files made by

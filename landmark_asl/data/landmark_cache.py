@@ -100,7 +100,6 @@ def load_landmarks(
     from landmark_asl.data.datasets import resolve_source
     from landmark_asl.data.table import read_table
     from landmark_asl.hands.extractor import ExtractorSettings
-
     from landmark_asl.paths import landmark_cache_dir
 
     cache_dir = landmark_cache_dir() if cache_dir is None else Path(cache_dir)

@@ -225,7 +225,7 @@ def extract_batch(extractor, read_sample, batch: pd.DataFrame):
             landmarks[i, :63] = hand.image.ravel()
             landmarks[i, 63:] = hand.world.ravel()
     arrays = [pa.array(batch[name].to_numpy(dtype=object), pa.string()) for name in MANIFEST_COLUMNS]
-    for name, values in columns.items():
+    for values in columns.values():
         arrays.append(pa.array(values, pa.string()) if values.dtype == object else pa.array(values))
     arrays += [pa.array(column) for column in np.ascontiguousarray(landmarks.T)]
     return pa.Table.from_arrays(arrays, names=list(TABLE_COLUMNS))

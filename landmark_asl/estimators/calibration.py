@@ -18,8 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from landmark_asl.exceptions import DatasetError
-
 #: Smoothing added to every probability before the temperature: about one vote in a 50-tree forest
 #: spread over 20 classes, so that a class with no vote keeps a small, finite log-probability.
 DEFAULT_SMOOTHING = 1e-3

@@ -10,9 +10,9 @@ from typing import Any, Literal
 from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 
-from landmark_asl.exceptions import LandmarkASLError
 from landmark_asl.estimators.features import LandmarkNormalizer
 from landmark_asl.estimators.trees import FastRandomForestClassifier, XGBLandmarkClassifier
+from landmark_asl.exceptions import LandmarkASLError
 
 #: What a model classifies: 127 raw landmark features of a detected hand, or an image's pixels.
 InputKind = Literal["landmarks", "pixels"]

@@ -18,22 +18,29 @@ import numpy as np
 import pandas as pd
 
 from landmark_asl._util import atomic_write_text, file_sha256, package_versions
+from landmark_asl.data.landmark_cache import load_landmarks, log
+from landmark_asl.data.splits import MANIFEST_COLUMNS, make_cross_dataset_split, make_split, read_split, write_split
+from landmark_asl.estimators.features import FEATURE_VERSION
 from landmark_asl.estimators.registry import REGISTRY, get_spec
 from landmark_asl.evaluation.metrics import (
-    apply_no_hand_rule, calibration_metrics, classification_metrics, directory_size, measure_latency,
+    apply_no_hand_rule,
+    calibration_metrics,
+    classification_metrics,
+    directory_size,
+    measure_latency,
 )
-from landmark_asl.exceptions import DatasetError, LandmarkASLError
-from landmark_asl.estimators.features import FEATURE_VERSION
-from landmark_asl.labels import NO_PREDICTION, NOTHING, no_hand_label
-from landmark_asl.data.landmark_cache import load_landmarks, log
-from landmark_asl.model.store import load_model, save_model
 from landmark_asl.evaluation.reporting import REPORT_FORMAT_VERSION, json_default, write_report
-from landmark_asl.data.splits import MANIFEST_COLUMNS, make_cross_dataset_split, make_split, read_split, write_split
+from landmark_asl.exceptions import DatasetError, LandmarkASLError
+from landmark_asl.labels import NO_PREDICTION, NOTHING, no_hand_label
+from landmark_asl.model.store import load_model, save_model
 from landmark_asl.training.recipe import Recipe
 from landmark_asl.training.train import (
-    as_list, fit_calibration, fit_estimator, model_inputs, trainable_rows,
+    as_list,
+    fit_calibration,
+    fit_estimator,
+    model_inputs,
+    trainable_rows,
 )
-
 
 #: The list of files :func:`compare` wrote into its output folder: the only ones ``overwrite`` removes.
 MANIFEST = "manifest.json"

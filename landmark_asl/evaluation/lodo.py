@@ -12,7 +12,6 @@ import pandas as pd
 from landmark_asl.exceptions import DatasetError
 from landmark_asl.training.recipe import Recipe
 
-
 #: The letter groups a new signer confuses (issue 21), scored by :func:`confusion_errors`: the
 #: share of a group's held-out rows predicted as ANOTHER letter of the same group.
 CONFUSABLE_GROUPS: dict[str, tuple[str, ...]] = {
@@ -86,8 +85,8 @@ def leave_one_group_out(
     DatasetError
         Fewer than two groups, or the pixel model (it has no landmark rows to hold out).
     """
-    from landmark_asl.estimators.registry import get_spec
     from landmark_asl.data.landmark_cache import log
+    from landmark_asl.estimators.registry import get_spec
     from landmark_asl.training.train import fit_estimator, model_inputs
 
     model_name = recipe.model_name

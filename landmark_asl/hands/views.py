@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from landmark_asl.hands.landmarks import HandLandmarks
 from landmark_asl.hands.extractor import map_back
+from landmark_asl.hands.landmarks import HandLandmarks
 
 if TYPE_CHECKING:  # pragma: no cover
     from landmark_asl.hands.extractor import Detection, HandLandmarkExtractor

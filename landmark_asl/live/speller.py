@@ -17,8 +17,8 @@ import numpy as np
 
 from landmark_asl.exceptions import DatasetError, ModelLoadError, SourceError
 from landmark_asl.hands.images import IMAGE_SUFFIXES, is_image_file, printable_path, read_image
-from landmark_asl.labels import DEL, NOTHING, SPACE
 from landmark_asl.hands.landmarks import HandLandmarks, geometric_handedness
+from landmark_asl.labels import DEL, NOTHING, SPACE
 from landmark_asl.live.motion import HandMotion, MotionLetterDetector, hand_pixels
 from landmark_asl.live.settings import LiveSettings
 

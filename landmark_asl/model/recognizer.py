@@ -24,10 +24,10 @@ from typing import Any, Union
 import numpy as np
 
 from landmark_asl.exceptions import DatasetError, LandmarkASLError
+from landmark_asl.hands.views import DEFAULT_VIEWS, check_views, photo_probabilities
 from landmark_asl.labels import NO_PREDICTION, NOTHING, UNKNOWN, normalize_label
 from landmark_asl.model.store import LoadedModel
 from landmark_asl.model.store import load_model as _load_model_dir
-from landmark_asl.hands.views import DEFAULT_VIEWS, check_views, photo_probabilities
 
 #: What :meth:`Recognizer.predict` accepts: a file path, the encoded file's bytes, an RGB (or,
 #: with ``bgr=True``, BGR) array of shape (H, W, 3) / (H, W, 4) / (H, W), or a PIL image.

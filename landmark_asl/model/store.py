@@ -306,8 +306,8 @@ def save_model(
     """
     from sklearn.utils.validation import check_is_fitted
 
-    from landmark_asl.estimators.registry import get_spec
     from landmark_asl.estimators.features import FEATURE_VERSION
+    from landmark_asl.estimators.registry import get_spec
     from landmark_asl.hands.extractor import ExtractorSettings
 
     if calibration is None and isinstance(estimator, LoadedModel):

@@ -33,8 +33,8 @@ import numpy as np
 from landmark_asl import __version__
 from landmark_asl.exceptions import DatasetError, LandmarkASLError
 from landmark_asl.hands.images import decode_image, printable_path
-from landmark_asl.live.speller import FrameResult, LiveRecognizer, check_landmark_model
 from landmark_asl.live.settings import LiveSettings
+from landmark_asl.live.speller import FrameResult, LiveRecognizer, check_landmark_model
 from landmark_asl.model.store import LoadedModel, load_model
 
 try:
@@ -451,7 +451,6 @@ class _App:
 
     def __init__(self, model: LoadedModel, settings: ServeSettings) -> None:
         from landmark_asl.estimators.features import N_RAW_FEATURES
-
         from landmark_asl.model.recognizer import Recognizer
 
         check_landmark_model(model)

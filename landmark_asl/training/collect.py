@@ -336,8 +336,8 @@ def _has_label_folders(folder: Path) -> bool:
 
 def _from_folder(recorder: SampleRecorder, folder: Path, settings: Any, output: Path, earlier) -> int:
     """Image-mode extraction of each label folder, up to ``per_letter`` hands per letter."""
-    from landmark_asl.hands.images import image_files, read_image
     from landmark_asl.hands.extractor import HandLandmarkExtractor
+    from landmark_asl.hands.images import image_files, read_image
 
     by_label: dict[str, list[Path]] = {}
     for child in sorted(p for p in folder.iterdir() if p.is_dir()):
@@ -373,8 +373,8 @@ def _from_frames(recorder: SampleRecorder, source, settings: Any, output: Path, 
     """A guided session over the frames of a camera or a video (video-mode tracking)."""
     import cv2
 
-    from landmark_asl.hands.extractor import HandLandmarkExtractor
     from landmark_asl.data.landmark_cache import log
+    from landmark_asl.hands.extractor import HandLandmarkExtractor
     from landmark_asl.live.speller import open_source
 
     frames = open_source(source)

@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 
 from landmark_asl._util import load_json
+from landmark_asl.data.landmark_cache import load_landmarks, log
 from landmark_asl.estimators.features import augment_landmarks
 from landmark_asl.estimators.registry import build_estimator, get_spec
 from landmark_asl.exceptions import DatasetError, LandmarkASLError
 from landmark_asl.training.recipe import DEFAULT_RECIPE, Recipe
-from landmark_asl.data.landmark_cache import load_landmarks, log
 
 
 def as_list(sources: str | Path | Sequence[str | Path] | None) -> list[str]:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from landmark_asl.cli import main
 from landmark_asl._util import file_sha256
+from landmark_asl.cli import main
 from landmark_asl.data.splits import read_split
 
 LETTERS = ("A", "B", "L")

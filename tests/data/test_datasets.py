@@ -20,8 +20,8 @@ from landmark_asl.data.datasets import (
     read_sample,
     resolve_source,
 )
-from landmark_asl.labels import DIGITS, LETTERS, SPECIAL, normalize_label
 from landmark_asl.exceptions import DatasetError
+from landmark_asl.labels import DIGITS, LETTERS, SPECIAL, normalize_label
 
 SIGN_MNIST_LETTERS = set(LETTERS) - {"J", "Z"}
 

@@ -13,10 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import make_synthetic_landmarks, synthetic_table
-from landmark_asl.exceptions import LandmarkASLError
 from landmark_asl.data.extraction import extract_table
 from landmark_asl.data.table import read_table
+from landmark_asl.exceptions import LandmarkASLError
+
+from conftest import make_synthetic_landmarks, synthetic_table
 
 pytestmark = pytest.mark.slow
 
@@ -118,8 +119,8 @@ def test_unreachable_scheduler_is_a_one_line_error(images, tmp_path, monkeypatch
 
 
 def test_xgb_trains_on_the_cluster_and_saves_like_any_model(client, tmp_path):
-    from landmark_asl.model.store import load_model, save_model
     from landmark_asl.estimators.features import raw_features
+    from landmark_asl.model.store import load_model, save_model
     from landmark_asl.training.recipe import Recipe
     from landmark_asl.training.train import fit_estimator
 

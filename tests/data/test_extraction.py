@@ -16,13 +16,13 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from landmark_asl.data import extraction
 from landmark_asl.cli import main
-from landmark_asl.exceptions import DatasetError, ExtractionError
+from landmark_asl.data import extraction
 from landmark_asl.data.extraction import extract_table
 from landmark_asl.data.table import TABLE_COLUMNS, read_table
-from landmark_asl.hands.landmarks import IMAGE_COLUMNS
+from landmark_asl.exceptions import DatasetError, ExtractionError
 from landmark_asl.hands.extractor import ExtractorSettings
+from landmark_asl.hands.landmarks import IMAGE_COLUMNS
 
 
 @pytest.fixture

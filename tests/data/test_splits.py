@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from landmark_asl._util import file_sha256
+from landmark_asl.data.splits import apply_split, make_cross_dataset_split, make_split, read_split, write_split
 from landmark_asl.exceptions import DatasetError
 from landmark_asl.labels import DIGITS, LETTERS, SPECIAL
-from landmark_asl.data.splits import apply_split, make_cross_dataset_split, make_split, read_split, write_split
 
 
 def test_random_split_is_reproducible_and_stratified(manifests) -> None:

@@ -9,15 +9,15 @@ import pandas as pd
 import pytest
 
 from landmark_asl.estimators.calibration import TemperatureScaling
-from landmark_asl.training.train import out_of_fold_proba
+from landmark_asl.estimators.features import augment_landmarks
 from landmark_asl.estimators.registry import make_estimator
 from landmark_asl.evaluation.metrics import calibration_metrics
 from landmark_asl.exceptions import DatasetError, LandmarkASLError, ModelLoadError
-from conftest import synthetic_table
-from landmark_asl.estimators.features import augment_landmarks
 from landmark_asl.model.store import METADATA_FILE, load_model, save_model
-from landmark_asl.training.train import dataset_weights, fit_estimator
 from landmark_asl.training.recipe import Recipe
+from landmark_asl.training.train import dataset_weights, fit_estimator, out_of_fold_proba
+
+from conftest import synthetic_table
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:

@@ -10,8 +10,8 @@ import pytest
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from landmark_asl.estimators import trees
 from landmark_asl._util import gpu_available
+from landmark_asl.estimators import trees
 from landmark_asl.estimators.registry import make_estimator
 from landmark_asl.estimators.trees import CompiledTrees, FastRandomForestClassifier, XGBLandmarkClassifier
 

@@ -6,10 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import make_synthetic_landmarks, synthetic_table
+from landmark_asl.evaluation.lodo import (
+    confusion_errors,
+    format_confusions,
+    format_folds,
+    leave_one_group_out,
+    score_predictions,
+)
 from landmark_asl.exceptions import DatasetError
-from landmark_asl.evaluation.lodo import confusion_errors, format_confusions, format_folds, leave_one_group_out, score_predictions
 from landmark_asl.training.recipe import Recipe
+
+from conftest import make_synthetic_landmarks, synthetic_table
 
 
 @pytest.fixture(scope="module")

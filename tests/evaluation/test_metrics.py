@@ -9,9 +9,9 @@ import pytest
 
 from landmark_asl.estimators.registry import parse_params
 from landmark_asl.evaluation.metrics import apply_no_hand_rule, classification_metrics, measure_latency
-from landmark_asl.labels import NO_PREDICTION as NO_HAND
 from landmark_asl.evaluation.reporting import format_table, summary_rows, write_report
 from landmark_asl.exceptions import LandmarkASLError
+from landmark_asl.labels import NO_PREDICTION as NO_HAND
 
 
 def test_no_hand_rows_are_wrong_without_nothing_class():

@@ -7,12 +7,19 @@ import zipfile
 
 import numpy as np
 import pytest
-from conftest import pick_images
 
-from landmark_asl.hands.images import read_image
 from landmark_asl.exceptions import ExtractionError
+from landmark_asl.hands.extractor import (
+    RECOVERY_STRATEGIES,
+    Detection,
+    ExtractorSettings,
+    HandLandmarkExtractor,
+    model_bundle_path,
+)
+from landmark_asl.hands.images import read_image
 from landmark_asl.hands.landmarks import HandLandmarks
-from landmark_asl.hands.extractor import Detection, ExtractorSettings, HandLandmarkExtractor, RECOVERY_STRATEGIES, model_bundle_path
+
+from conftest import pick_images
 
 # asl2text/test letters with an open, clearly visible hand (the plain pass finds them).
 CLASSES = ("B", "L", "V", "Y")

@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 
 from landmark_asl.estimators.features import raw_features_from_hands
+from landmark_asl.hands.extractor import HandLandmarkExtractor, map_back
 from landmark_asl.hands.images import read_image
 from landmark_asl.hands.landmarks import HandLandmarks
-from landmark_asl.hands.extractor import HandLandmarkExtractor, map_back
-from landmark_asl.model.store import load_model
 from landmark_asl.hands.views import (
     VIEWS,
     VIEWS_BELOW,
@@ -19,6 +18,7 @@ from landmark_asl.hands.views import (
     mean_probabilities,
     photo_probabilities,
 )
+from landmark_asl.model.store import load_model
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ import pytest
 
 from landmark_asl.exceptions import ModelLoadError, SourceError
 from landmark_asl.hands.landmarks import HandLandmarks
-from landmark_asl.live.speller import LiveRecognizer, ProbabilitySmoother, Speller, open_source
 from landmark_asl.live.settings import LiveSettings
+from landmark_asl.live.speller import LiveRecognizer, ProbabilitySmoother, Speller, open_source
 
 from conftest import HELLO
 
@@ -531,7 +531,7 @@ def test_a_slow_source_holds_for_the_same_time_not_the_same_number_of_frames():
     assert [fast.process(hand, i, round(i * 1000 / 30)).committed for i in range(6)] == [None] * 5 + ["A"]
     # A hand drifting 0.1 palm lengths per 100 ms frame is still (0.033 per 30 fps frame), not moving.
     drifting = LiveRecognizer(FakeClassifier([[0.9, 0.05, 0.05]] * 3), LiveSettings(smoothing_window=1))
-    palm = float(np.linalg.norm((hand.image[9, :2] - hand.image[0, :2])))
+    palm = float(np.linalg.norm(hand.image[9, :2] - hand.image[0, :2]))
     results = []
     for i in range(3):
         moved = HandLandmarks(hand.image + np.array([0.1 * palm * i, 0, 0], np.float32), hand.world, "Right", 0.9)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from landmark_asl.hands.landmarks import HandLandmarks
-from landmark_asl.live.speller import FrameSource, LiveRecognizer, Speller
-from landmark_asl.live.settings import LiveSettings
 from landmark_asl.live.motion import TEMPLATES, HandMotion, match_trajectory, resample
+from landmark_asl.live.settings import LiveSettings
+from landmark_asl.live.speller import FrameSource, LiveRecognizer, Speller
 
 WIDTH, HEIGHT = 640, 480
 CLASSES = ("A", "B", "D", "I", "J", "L", "Z", "NOTHING")

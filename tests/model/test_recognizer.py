@@ -11,9 +11,9 @@ import landmark_asl as la
 from landmark_asl.estimators.registry import make_estimator
 from landmark_asl.exceptions import LandmarkASLError
 from landmark_asl.hands.landmarks import HandLandmarks
+from landmark_asl.model.recognizer import ImageInputError, Prediction, Recognizer, prediction_row
 from landmark_asl.model.store import load_model as load_bare_model
 from landmark_asl.model.store import save_model
-from landmark_asl.model.recognizer import ImageInputError, Prediction, Recognizer, prediction_row
 
 #: A photo of another recording session than most training rows; the shipped model says L.
 PHOTO = "asl2text/test/L/L0.jpg"

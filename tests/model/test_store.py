@@ -10,11 +10,11 @@ import warnings
 import numpy as np
 import pytest
 
-from landmark_asl.model import store as persistence
+from landmark_asl.estimators.features import FEATURE_VERSION
 from landmark_asl.estimators.registry import make_estimator
 from landmark_asl.exceptions import ModelLoadError
-from landmark_asl.estimators.features import FEATURE_VERSION
 from landmark_asl.hands.extractor import ExtractorSettings
+from landmark_asl.model import store as persistence
 from landmark_asl.model.store import FORMAT_VERSION, METADATA_FILE, load_model, save_model
 
 

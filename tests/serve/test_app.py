@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from landmark_asl.live.settings import LiveSettings
-
 from landmark_asl.live.speller import FrameResult
 from landmark_asl.serve.app import ServeSettings, create_app, result_message
 

@@ -274,9 +274,9 @@ def test_page_records_samples_builds_and_uses_a_personal_model(small_base, tmp_p
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from landmark_asl.training.collect import read_samples
     from landmark_asl.model.store import load_model
     from landmark_asl.serve.app import ServeSettings, create_app
+    from landmark_asl.training.collect import read_samples
 
     personal = tmp_path / "personal"
     settings = ServeSettings(personal_dir=personal, cache_dir=small_base["cache"], adapt_jobs=1)

@@ -12,8 +12,8 @@ import json
 import numpy as np
 import pytest
 
-from landmark_asl.training.collect import read_samples
 from landmark_asl.serve.app import ServeSettings, create_app
+from landmark_asl.training.collect import read_samples
 
 pytestmark = pytest.mark.slow
 

@@ -10,12 +10,12 @@ import pytest
 from click.testing import CliRunner
 
 from landmark_asl._util import file_sha256
-from landmark_asl.training.adapt import adapt_model, base_training_rows
 from landmark_asl.cli import main
-from landmark_asl.training.collect import collect, read_samples
-from landmark_asl.exceptions import LandmarkASLError
 from landmark_asl.estimators.features import raw_features
+from landmark_asl.exceptions import LandmarkASLError
 from landmark_asl.model.store import load_model
+from landmark_asl.training.adapt import adapt_model, base_training_rows
+from landmark_asl.training.collect import collect, read_samples
 
 
 @pytest.fixture(scope="module")

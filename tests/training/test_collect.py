@@ -11,10 +11,10 @@ import pytest
 from click.testing import CliRunner
 
 from landmark_asl.cli import main
-from landmark_asl.training.collect import SampleRecorder, collect, parse_letters, read_samples, write_samples
-from landmark_asl.exceptions import LandmarkASLError
 from landmark_asl.data.table import TABLE_COLUMNS
+from landmark_asl.exceptions import LandmarkASLError
 from landmark_asl.hands.landmarks import HandLandmarks
+from landmark_asl.training.collect import SampleRecorder, collect, parse_letters, read_samples, write_samples
 
 
 def _hand(seed: int = 0) -> HandLandmarks:
