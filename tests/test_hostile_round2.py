@@ -623,10 +623,10 @@ def test_17_sigint_during_a_personal_build_stops_the_server_and_saves_nothing(sm
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     # The fit is made to take a minute (the build took 64 s); the server must not wait for it.
-    code = ("import sys, time, landmark_asl.training.train as training\n"
-            "real = training.fit_estimator\n"
+    code = ("import sys, time, landmark_asl.training.adapt as adapt\n"  # adapt's own fit_estimator
+            "real = adapt.fit_estimator\n"
             "def slow(*a, **k):\n    print('fit started', flush=True)\n    time.sleep(60)\n    return real(*a, **k)\n"
-            "training.fit_estimator = slow\n"
+            "adapt.fit_estimator = slow\n"
             "from landmark_asl.cli import main\n"
             f"main(['serve', '--model', {str(small_base['base'])!r}, '--personal-dir', {str(personal)!r}, "
             f"'--cache-dir', {str(small_base['cache'])!r}, '--port', '{port}'])\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -10,7 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from landmark_asl.data.datasets import read_sample
+from landmark_asl.data.table import extract_batch
 from landmark_asl.exceptions import ExtractionError, LandmarkASLError
+from landmark_asl.hands.extractor import ExtractorSettings, HandLandmarkExtractor, quiet_native_logs
 
 #: Seconds to wait for the scheduler before giving up.
 CONNECT_TIMEOUT = 10
@@ -75,9 +79,6 @@ def _worker_extract(batch, settings_json: str):
     """Run on a worker: extract one batch with that worker's extractor (created once, never pickled)."""
     from dask.distributed import get_worker
 
-    from landmark_asl.data.datasets import read_sample
-    from landmark_asl.data.table import extract_batch
-    from landmark_asl.hands.extractor import ExtractorSettings, HandLandmarkExtractor, quiet_native_logs
 
     worker = get_worker()
     slot = getattr(worker, _WORKER_SLOT, None)
@@ -99,7 +100,6 @@ def dask_batches(batches: Iterable, settings: Any, scheduler: Any, bar, clock: d
     Every batch is one task (retried by Dask on another worker if its worker is lost); the
     workers read the images from the paths in the batch, so they must see the same files.
     """
-    import dataclasses
 
     from dask.distributed import as_completed
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import contextlib
 import dataclasses
+import hashlib
+import importlib.metadata as md
 import json
+import multiprocessing as mp
 import os
 import platform
 import re
@@ -13,16 +17,21 @@ import sys
 import time
 import warnings
 from collections.abc import Iterable, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm import tqdm
 
 from landmark_asl import __version__
 from landmark_asl._util import exclusive_lock
-from landmark_asl.data.datasets import MANIFEST_COLUMNS
+from landmark_asl.data import datasets
+from landmark_asl.data.datasets import MANIFEST_COLUMNS, read_sample
 from landmark_asl.data.table import (
     LANDMARK_COLUMNS,
     METADATA_KEY,
@@ -38,7 +47,13 @@ from landmark_asl.data.table import (
     write_table,
 )
 from landmark_asl.exceptions import DatasetError, ExtractionError
-from landmark_asl.hands.extractor import ExtractorSettings, native_logs_quiet, quiet_native_logs
+from landmark_asl.hands.extractor import (
+    ExtractorSettings,
+    HandLandmarkExtractor,
+    model_bundle_path,
+    native_logs_quiet,
+    quiet_native_logs,
+)
 from landmark_asl.hands.images import printable_path
 
 #: Version of the code that turns a sample into a row (image reading, detection passes, row
@@ -63,8 +78,6 @@ def _worker_init(settings_dict: dict, quiet: bool, cpus: Sequence[int], started,
         # One core per worker: MediaPipe's graph threads otherwise spread over every core and
         # n workers fight over them.
         os.sched_setaffinity(0, {cpus[index % len(cpus)]})
-    from landmark_asl.data.datasets import read_sample
-    from landmark_asl.hands.extractor import HandLandmarkExtractor
 
     try:
         _WORKER["extractor"] = HandLandmarkExtractor(ExtractorSettings(**settings_dict))
@@ -99,7 +112,6 @@ def _is_landmark_csv(path: Path) -> bool:
 
 def _collect(sources) -> tuple[pd.DataFrame, pd.DataFrame, list[pd.DataFrame], list[str]]:
     """Split sources into an image manifest, rejected files and ready-made landmark tables."""
-    from landmark_asl.data import datasets
 
     if isinstance(sources, pd.DataFrame):
         missing = [c for c in MANIFEST_COLUMNS if c not in sources.columns]
@@ -127,7 +139,6 @@ def _collect(sources) -> tuple[pd.DataFrame, pd.DataFrame, list[pd.DataFrame], l
 
 
 def _versions() -> dict[str, str]:
-    import importlib.metadata as md
 
     versions = {"landmark_asl": __version__, "python": platform.python_version()}
     for package in ("mediapipe", "numpy", "pandas", "pyarrow", "opencv-contrib-python"):
@@ -139,9 +150,7 @@ def _versions() -> dict[str, str]:
 
 
 def _model_info(settings: ExtractorSettings) -> dict[str, str]:
-    import hashlib
 
-    from landmark_asl.hands.extractor import model_bundle_path
 
     path = Path(settings.model_asset) if settings.model_asset else model_bundle_path()
     if not path.is_file():
@@ -190,7 +199,6 @@ def _check_compatible(found: dict, expected: dict, where: Path) -> None:
 
 def _load_done(output: Path, identity: dict) -> list:
     """Tables already written for ``output``: the output itself and leftover part files."""
-    import pyarrow.parquet as pq
 
     done = []
     if output.exists():
@@ -377,7 +385,6 @@ def _run_batches(batches, settings: ExtractorSettings, n_jobs: int, progress: bo
     worker that dies (kill -9, out of memory, segfault) stops the run with :class:`_WorkerDied`
     instead of waiting forever; batches already yielded are kept by the caller.
     """
-    from tqdm import tqdm
 
     bar = tqdm(total=total, unit="img", desc="extracting", file=sys.stderr, disable=not progress, dynamic_ncols=True)
     try:
@@ -406,9 +413,6 @@ def _run_batches(batches, settings: ExtractorSettings, n_jobs: int, progress: bo
 
 
 def _pool_batches(batches, settings: ExtractorSettings, n_jobs: int, bar, clock: dict):
-    import concurrent.futures as cf
-    import multiprocessing as mp
-    from concurrent.futures.process import BrokenProcessPool
 
     # spawn: forking a process that already runs MediaPipe's threads can deadlock.
     context = mp.get_context("spawn")
@@ -476,7 +480,6 @@ def _merge(done: list, manifest: pd.DataFrame, landmark_tables: list[pd.DataFram
     moved or relabelled file gets its new source and label. Results are reused by
     ``sample_id`` (content hash), so unchanged files are never extracted again.
     """
-    import pyarrow as pa
 
     arrow = [t for t in done if isinstance(t, pa.Table)]
     done = [t for t in done if not isinstance(t, pa.Table)]

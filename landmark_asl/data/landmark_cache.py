@@ -7,14 +7,21 @@ import hashlib
 import json
 import re
 import sys
+import time
 from collections.abc import Sequence
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from landmark_asl.data import extraction  # LOADER_VERSION read at call time (a test bumps it)
+from landmark_asl.data.datasets import data_root, resolve_source
+from landmark_asl.data.extraction import extract_table
+from landmark_asl.data.table import read_table
 from landmark_asl.exceptions import LandmarkASLError, LockedError
-from landmark_asl.paths import CACHE_ENV
+from landmark_asl.hands.extractor import ExtractorSettings
+from landmark_asl.paths import CACHE_ENV, landmark_cache_dir
 
 
 def _slug(text: str) -> str:
@@ -43,10 +50,7 @@ def landmark_cache_path(source: str | Path, cache_dir: str | Path, settings: Any
     rows follow the folder (see :func:`~landmark_asl.data.extraction.extract_table`): deleted files
     disappear, moved ones get their new label, changed ones are extracted again.
     """
-    from importlib.metadata import version
 
-    from landmark_asl.data.datasets import data_root, resolve_source
-    from landmark_asl.data.extraction import LOADER_VERSION
 
     resolved = resolve_source(source).resolve()
     root = data_root(required=False)
@@ -55,7 +59,7 @@ def landmark_cache_path(source: str | Path, cache_dir: str | Path, settings: Any
     except ValueError:
         name = str(resolved)
     settings_dict = dataclasses.asdict(settings) if dataclasses.is_dataclass(settings) else {}
-    key = [str(resolved), settings_dict, LOADER_VERSION, version("mediapipe")]
+    key = [str(resolved), settings_dict, extraction.LOADER_VERSION, version("mediapipe")]
     digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
     return Path(cache_dir) / f"{_slug(name)}-{digest}.parquet"
 
@@ -97,10 +101,6 @@ def load_landmarks(
         ``tables`` (source -> cache path) and ``extractor_settings`` (ExtractorSettings of the
         last table read).
     """
-    from landmark_asl.data.datasets import resolve_source
-    from landmark_asl.data.table import read_table
-    from landmark_asl.hands.extractor import ExtractorSettings
-    from landmark_asl.paths import landmark_cache_dir
 
     cache_dir = landmark_cache_dir() if cache_dir is None else Path(cache_dir)
     settings = settings or ExtractorSettings()
@@ -137,9 +137,7 @@ CACHE_WAIT_S = 1800.0
 
 def _extract_when_free(resolved: Path, path: Path, **kwargs: Any) -> None:
     """Fill (or resume) the cache table ``path``; while another process fills it, wait for it, then read."""
-    import time
 
-    from landmark_asl.data.extraction import extract_table
 
     deadline = time.monotonic() + CACHE_WAIT_S
     told = False

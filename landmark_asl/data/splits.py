@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
 from landmark_asl._util import atomic_write, atomic_write_text, file_sha256
 from landmark_asl.data.datasets import MANIFEST_COLUMNS
@@ -80,7 +81,6 @@ def make_split(
     DatasetError
         Unknown mode, unknown test groups, fewer than two groups, or an empty side.
     """
-    from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
     _check_manifest(manifest)
     integral = isinstance(test_size, (int, np.integer)) and not isinstance(test_size, bool)

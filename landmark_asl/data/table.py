@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from landmark_asl._util import atomic_write, load_json
 from landmark_asl.data.datasets import MANIFEST_COLUMNS, check_finite
@@ -48,8 +50,6 @@ def is_csv(path: Path) -> bool:
 
 def write_parquet(table, path: Path, metadata: dict) -> None:
     """Write a DataFrame or ``pyarrow.Table`` atomically, with ``metadata`` in the schema."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
 
     arrow = table if isinstance(table, pa.Table) else pa.Table.from_pandas(table, preserve_index=False)
     schema_meta = dict(arrow.schema.metadata or {})
@@ -204,7 +204,6 @@ def extract_batch(extractor, read_sample, batch: pd.DataFrame):
     Decoding errors become reasons. Built straight from NumPy arrays: going through a
     139-column DataFrame cost more per batch than the pipeline's whole budget.
     """
-    import pyarrow as pa
 
     columns, landmarks = _empty_results(len(batch))
     for i, source in enumerate(batch["source"]):

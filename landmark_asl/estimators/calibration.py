@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.optimize import minimize_scalar
 
 #: Smoothing added to every probability before the temperature: about one vote in a 50-tree forest
 #: spread over 20 classes, so that a class with no vote keeps a small, finite log-probability.
@@ -113,7 +114,6 @@ class TemperatureScaling:
         ValueError
             If no row has a label in ``classes`` or ``proba`` has the wrong shape.
         """
-        from scipy.optimize import minimize_scalar
 
         proba = np.asarray(proba, dtype=np.float64)
         classes = list(classes)

@@ -9,6 +9,7 @@ a model runs no code from the file; XGBoost models use xgboost's own UBJ format.
 from __future__ import annotations
 
 import json
+import re
 import warnings
 import zipfile
 from numbers import Integral, Real
@@ -16,14 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.lib import format as npy
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from landmark_asl._util import gpu_available, import_extra
-from landmark_asl.exceptions import ModelLoadError
+from landmark_asl._util import gpu_available, import_extra, load_json
+from landmark_asl.exceptions import LandmarkASLError, ModelLoadError
 
 _DEVICES = ("auto", "cpu", "cuda")
 _XGB_FILE = "xgb_model.ubj"
@@ -281,7 +283,6 @@ class XGBLandmarkClassifier(ClassifierMixin, BaseEstimator):
         """Rebuild a fitted classifier from :meth:`save_artifact` output and its params."""
         xgb = import_extra("xgboost", extra="xgb", purpose="xgb models")
 
-        from landmark_asl._util import load_json
 
         path = Path(directory) / _XGB_FILE
         model = cls(**params)
@@ -402,7 +403,6 @@ def check_ubjson(data: bytes, *, max_depth: int = 64) -> None:
 
 def _xgboost_reason(exc: Exception) -> str:
     """The first line of an XGBoostError without its time stamp and source position (not its native stack trace)."""
-    import re
 
     first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     return re.sub(r"^\[[\d:]+\] \S+: ", "", first)[:200]
@@ -784,7 +784,6 @@ def _read_trees_npz(path: Path) -> dict[str, np.ndarray]:
     ValueError
         An unexpected or missing member, a wrong dtype, or a declared size that is too large.
     """
-    from numpy.lib import format as npy
 
     total = 0
     with zipfile.ZipFile(path) as archive:
@@ -811,7 +810,6 @@ def _read_trees_npz(path: Path) -> dict[str, np.ndarray]:
 
 def _check_before_saving(compiled: CompiledTrees, n_features: int) -> None:
     """Refuse to write trees that could not be loaded back (e.g. NaN leaves of a fit on overflowing weights)."""
-    from landmark_asl.exceptions import LandmarkASLError
 
     try:
         compiled.check(int(n_features))

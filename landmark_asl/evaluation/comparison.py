@@ -17,11 +17,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from landmark_asl._util import atomic_write_text, file_sha256, package_versions
+from landmark_asl._util import atomic_write_text, file_sha256, load_json, package_versions
 from landmark_asl.data.landmark_cache import load_landmarks, log
 from landmark_asl.data.splits import MANIFEST_COLUMNS, make_cross_dataset_split, make_split, read_split, write_split
 from landmark_asl.estimators.features import FEATURE_VERSION
 from landmark_asl.estimators.registry import REGISTRY, get_spec
+from landmark_asl.evaluation.lodo import format_confusions, format_folds, leave_one_group_out
 from landmark_asl.evaluation.metrics import (
     apply_no_hand_rule,
     calibration_metrics,
@@ -109,7 +110,6 @@ def _report_files(output: Path) -> list[str]:
 
 def _manifest(output: Path) -> set[str]:
     """The files an earlier :func:`compare` recorded as written into ``output`` (empty without a manifest)."""
-    from landmark_asl._util import load_json
 
     try:
         listed = load_json((output / MANIFEST).read_text(encoding="utf-8")).get("written", [])
@@ -512,7 +512,6 @@ def compare_lodo(
     the mean and the worst group) into ``output``; no model is saved (each fold has its own).
     ``recipes`` holds each model's :class:`Recipe`; ``recipe`` the shared options, for the report.
     """
-    from landmark_asl.evaluation.lodo import format_confusions, format_folds, leave_one_group_out
 
     recipe = dict(recipe or {})
     metadata = {

@@ -9,8 +9,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from landmark_asl.data.landmark_cache import log
+from landmark_asl.estimators.calibration import TemperatureScaling
+from landmark_asl.estimators.registry import get_spec
+from landmark_asl.evaluation.metrics import apply_no_hand_rule, calibration_metrics
 from landmark_asl.exceptions import DatasetError
 from landmark_asl.training.recipe import Recipe
+from landmark_asl.training.train import fit_estimator, model_inputs
 
 #: The letter groups a new signer confuses (issue 21), scored by :func:`confusion_errors`: the
 #: share of a group's held-out rows predicted as ANOTHER letter of the same group.
@@ -85,9 +90,6 @@ def leave_one_group_out(
     DatasetError
         Fewer than two groups, or the pixel model (it has no landmark rows to hold out).
     """
-    from landmark_asl.data.landmark_cache import log
-    from landmark_asl.estimators.registry import get_spec
-    from landmark_asl.training.train import fit_estimator, model_inputs
 
     model_name = recipe.model_name
     if get_spec(model_name).input_kind != "landmarks":
@@ -140,7 +142,6 @@ def _view_rows(table: pd.DataFrame, views: pd.DataFrame | None) -> pd.DataFrame 
 def _average_views(proba: np.ndarray, rows: np.ndarray, extra: pd.DataFrame, estimator: Any,
                    model_name: str) -> np.ndarray:
     """Mean of each test row's probabilities (``proba``, rows ``rows`` of the table) and its views'."""
-    from landmark_asl.training.train import model_inputs
 
     mine = extra[extra["row"].isin(rows)]
     if mine.empty:
@@ -183,7 +184,6 @@ def score_predictions(
         ``runs`` (one dict per fold and seed, with ``confusions``: ``'TRUE>PREDICTED'`` -> count
         of the wrong answers, and ``letter_counts``) and ``summary`` (:func:`summarise_folds`).
     """
-    from landmark_asl.evaluation.metrics import apply_no_hand_rule, calibration_metrics
 
     apart = dict(apart or {})
     table = table.reset_index(drop=True)
@@ -310,8 +310,6 @@ def add_scaled_calibration(runs: Sequence[dict[str, Any]], oof: Mapping[int, np.
     (n_rows, n_classes), columns ``classes_all``) of the rows with a hand of the OTHER groups,
     groups ``apart`` left out, and scored on the run's own held-out rows with a hand.
     """
-    from landmark_asl.estimators.calibration import TemperatureScaling
-    from landmark_asl.evaluation.metrics import calibration_metrics
 
     for run in runs:
         test = (groups == run["fold"]) & detected

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.metrics import classification_report, confusion_matrix, roc_auc_score
 
 from landmark_asl.exceptions import DatasetError
 from landmark_asl.labels import NO_PREDICTION, no_hand_label
@@ -84,7 +85,6 @@ def classification_metrics(
         ``labels`` (rows/columns of the confusion matrix) and ``confusion``
         (list of lists of int, rows true, columns predicted).
     """
-    from sklearn.metrics import classification_report, confusion_matrix
 
     y_true = np.asarray(y_true, dtype=object)
     y_pred = np.asarray(y_pred, dtype=object)
@@ -208,7 +208,6 @@ def calibration_metrics(
     >>> round(m["ece"], 3), round(m["brier"], 3)
     (0.15, 0.05)
     """
-    from sklearn.metrics import roc_auc_score
 
     proba = np.asarray(proba, dtype=np.float64)
     y_true = np.asarray(y_true, dtype=object)

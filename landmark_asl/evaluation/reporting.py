@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.metrics import ConfusionMatrixDisplay
 
 from landmark_asl._util import atomic_write_text
 from landmark_asl.labels import display_label
@@ -142,7 +143,6 @@ def plot_confusion(result: dict[str, Any], path: str | Path, *, title: str) -> P
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from sklearn.metrics import ConfusionMatrixDisplay
 
     labels = [display_label(label) for label in result["labels"]]
     counts = np.asarray(result["confusion"], dtype=float)

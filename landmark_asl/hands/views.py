@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from landmark_asl.hands.extractor import map_back
+from landmark_asl.estimators.features import raw_features_from_hands
+from landmark_asl.hands.extractor import limit_size, map_back
 from landmark_asl.hands.landmarks import HandLandmarks
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -148,7 +149,6 @@ def estimate_view(extractor: HandLandmarkExtractor, rgb: np.ndarray, hand: HandL
     HandLandmarks or None
         In the coordinates of ``rgb``; None when the view finds no hand.
     """
-    from landmark_asl.hands.extractor import limit_size
 
     (view,) = check_views([view])
     found = _MAKERS[view](extractor, limit_size(np.asarray(rgb)), hand)
@@ -214,7 +214,6 @@ def mean_probabilities(model: Any, hands: Sequence[HandLandmarks]) -> np.ndarray
     ndarray of shape (n_classes,)
         Columns ``model.classes``; calibrated when the model is.
     """
-    from landmark_asl.estimators.features import raw_features_from_hands
 
     if not hands:
         raise ValueError("mean_probabilities needs at least one hand estimate; got none")

@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
+from landmark_asl.estimators.features import N_RAW_FEATURES, raw_features_from_hands
 from landmark_asl.exceptions import DatasetError, ModelLoadError, SourceError
 from landmark_asl.hands.images import IMAGE_SUFFIXES, is_image_file, printable_path, read_image
 from landmark_asl.hands.landmarks import HandLandmarks, geometric_handedness
 from landmark_asl.labels import DEL, NOTHING, SPACE
 from landmark_asl.live.motion import HandMotion, MotionLetterDetector, hand_pixels
 from landmark_asl.live.settings import LiveSettings
+from landmark_asl.live.words import default_suggester, one_hot
 
 if TYPE_CHECKING:  # pragma: no cover
     from landmark_asl.hands.extractor import ExtractorSettings
@@ -620,7 +622,6 @@ class LiveRecognizer:
                                              max_distance=self.settings.motion_distance)
         # Motion letter -> the model's classes showing its handshape (J: the I hand; Z: the index).
         self._shapes = {letter: {c for c in self.classes if c in shapes} for letter, shapes in MOTION_SHAPES.items()}
-        from landmark_asl.estimators.features import raw_features_from_hands
 
         self._features = raw_features_from_hands
         self._rows: list[np.ndarray | None] = []  # per character of text: its A..Z probabilities (words.py)
@@ -646,7 +647,6 @@ class LiveRecognizer:
         Characters kept from the old text keep their letter probabilities; new letters count
         as typed (certain). The letter being held is not committed again.
         """
-        from landmark_asl.live.words import one_hot
 
         old = self._speller.text
         keep = 0
@@ -666,7 +666,6 @@ class LiveRecognizer:
             Up to ``n`` (default 3) upper-case words from :mod:`landmark_asl.live.words`; empty when
             the text ends with a space or its last word holds no letter.
         """
-        from landmark_asl.live.words import default_suggester
 
         text = self._speller.text
         start = len(text) - len(text.split(" ")[-1])
@@ -854,7 +853,6 @@ class LiveRecognizer:
     def _loop(self, frames: FrameSource, max_frames: int | None, extractor) -> Iterator[FrameResult]:
         import cv2
 
-        from landmark_asl.estimators.features import N_RAW_FEATURES
 
         self.reset()
         with contextlib.ExitStack() as stack:

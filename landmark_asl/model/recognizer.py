@@ -15,6 +15,7 @@ through :class:`Recognizer`; the file-format module (``persistence``) only loads
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -22,8 +23,14 @@ from pathlib import Path
 from typing import Any, Union
 
 import numpy as np
+from tqdm.auto import tqdm
 
+from landmark_asl.data.datasets import load_manifest
+from landmark_asl.estimators.features import raw_features_from_hands
+from landmark_asl.evaluation.metrics import classification_metrics
 from landmark_asl.exceptions import DatasetError, LandmarkASLError
+from landmark_asl.hands.images import decode_image, read_image
+from landmark_asl.hands.landmarks import HandLandmarks
 from landmark_asl.hands.views import DEFAULT_VIEWS, check_views, photo_probabilities
 from landmark_asl.labels import NO_PREDICTION, NOTHING, UNKNOWN, normalize_label
 from landmark_asl.model.store import LoadedModel
@@ -99,7 +106,6 @@ def to_rgb(image: ImageInput, *, bgr: bool = False) -> np.ndarray:
     DatasetError
         A file or bytes that cannot be read or decoded.
     """
-    from landmark_asl.hands.images import decode_image, read_image
 
     if isinstance(image, np.ndarray):
         return _array_to_rgb(image, bgr=bgr)
@@ -253,7 +259,6 @@ class Recognizer:
         return proba, detection
 
     def _hand_proba(self, hands: Sequence[Any]) -> np.ndarray:
-        from landmark_asl.estimators.features import raw_features_from_hands
 
         if self.card.input_kind != "landmarks":
             raise LandmarkASLError(f"the {self.name!r} model classifies pixels, not landmarks: use predict(image)")
@@ -313,7 +318,6 @@ class Recognizer:
             ``None`` entries get the card's no-hand answer (``'NOTHING'`` with confidence 1.0,
             or ``''`` with 0.0; ``''`` too when ``labels`` leaves ``'NOTHING'`` out).
         """
-        from landmark_asl.hands.landmarks import HandLandmarks
 
         mask = self._label_mask(labels)
         _check_min_confidence(min_confidence)
@@ -488,12 +492,8 @@ def evaluate_images(
         ({label: {n, accuracy, f1}}), ``dropped`` ({label: n images}), ``n_unreadable``,
         ``model`` and ``files`` (what was written).
     """
-    import json
 
-    from tqdm.auto import tqdm
 
-    from landmark_asl.data.datasets import load_manifest
-    from landmark_asl.evaluation.metrics import classification_metrics
 
     recognizer = model if isinstance(model, Recognizer) else load_model(model)
     manifest, _ = load_manifest(sources)

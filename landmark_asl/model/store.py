@@ -23,9 +23,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
 
 from landmark_asl._util import atomic_write_text, file_sha256, load_json, package_versions, public_mode
+from landmark_asl.estimators.features import FEATURE_VERSION, LandmarkNormalizer
+from landmark_asl.estimators.registry import get_spec
+from landmark_asl.estimators.trees import CompiledForestClassifier, XGBLandmarkClassifier
 from landmark_asl.exceptions import ModelLoadError
+from landmark_asl.hands.extractor import ExtractorSettings
 from landmark_asl.labels import NO_PREDICTION, NOTHING, no_hand_label
 from landmark_asl.training.recipe import Recipe
 
@@ -64,7 +70,6 @@ def default_model_dir() -> Path:
 
 def _storage_classes() -> dict[str, Any]:
     """Storage kind -> the class whose ``load_artifact`` reads it (the only classes a card can name)."""
-    from landmark_asl.estimators.trees import CompiledForestClassifier, XGBLandmarkClassifier
 
     table: dict[str, Any] = {
         CompiledForestClassifier.STORAGE: CompiledForestClassifier,
@@ -166,7 +171,6 @@ class ModelCard:
         ModelLoadError
             One line naming the first field that is missing or of the wrong type.
         """
-        from landmark_asl.hands.extractor import ExtractorSettings
 
         if not isinstance(data, dict):
             raise ModelLoadError(f"{where} must hold a JSON object; found {type(data).__name__}")
@@ -228,9 +232,7 @@ class ModelCard:
 
 def _split_pipeline(estimator: Any) -> tuple[Any, Any]:
     """(normalizer or None, classifier) of a landmark pipeline or a bare estimator."""
-    from sklearn.pipeline import Pipeline
 
-    from landmark_asl.estimators.features import LandmarkNormalizer
 
     if isinstance(estimator, Pipeline):
         steps = estimator.steps
@@ -304,11 +306,7 @@ def save_model(
     ModelLoadError
         If ``directory`` exists and is not a model directory, or is not a folder.
     """
-    from sklearn.utils.validation import check_is_fitted
 
-    from landmark_asl.estimators.features import FEATURE_VERSION
-    from landmark_asl.estimators.registry import get_spec
-    from landmark_asl.hands.extractor import ExtractorSettings
 
     if calibration is None and isinstance(estimator, LoadedModel):
         calibration = estimator.card.calibration
@@ -516,7 +514,6 @@ def _artefact_path(directory: Path, name: str) -> Path:
 
 
 def _check_artefacts(directory: Path, card: ModelCard, required: Sequence[str]) -> None:
-    from landmark_asl.estimators.features import FEATURE_VERSION
 
     fv = card.feature_version
     if card.input_kind == "landmarks" and fv != FEATURE_VERSION:

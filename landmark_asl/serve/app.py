@@ -17,6 +17,7 @@ A bad frame or message is answered by ``{"type": "error", "error": ...}`` and th
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import json
@@ -31,11 +32,25 @@ from typing import Any
 import numpy as np
 
 from landmark_asl import __version__
+from landmark_asl._util import atomic_write_text, exclusive_lock, import_extra
+from landmark_asl.estimators.features import N_RAW_FEATURES
 from landmark_asl.exceptions import DatasetError, LandmarkASLError
+from landmark_asl.hands.extractor import HandLandmarkExtractor
 from landmark_asl.hands.images import decode_image, printable_path
 from landmark_asl.live.settings import LiveSettings
 from landmark_asl.live.speller import FrameResult, LiveRecognizer, check_landmark_model
+from landmark_asl.model.recognizer import Recognizer, prediction_row
 from landmark_asl.model.store import LoadedModel, load_model
+from landmark_asl.training.adapt import adapt_model, resolve_base_rows
+from landmark_asl.training.collect import (
+    DEFAULT_COUNTDOWN,
+    DEFAULT_EVERY,
+    DEFAULT_PER_LETTER,
+    SampleRecorder,
+    parse_letters,
+    read_samples,
+    write_samples,
+)
 
 try:
     import anyio
@@ -259,7 +274,6 @@ class _Personal:
 
     def record_build_times(self, read_s: float | None, fit_s: float) -> None:
         """Remember a build's times (the read only when this build read the base landmarks)."""
-        from landmark_asl._util import atomic_write_text
 
         times = self.build_times()
         times["fit_s"] = round(fit_s, 2)
@@ -315,7 +329,6 @@ class _Session:
 
     def switch(self, model: LoadedModel) -> None:
         """Recognize with ``model`` from the next frame on (a new recognizer: the text starts afresh)."""
-        from landmark_asl.hands.extractor import HandLandmarkExtractor
 
         check_landmark_model(model)
         if self.extractor is None or model.card.extractor_settings != self.model.card.extractor_settings:
@@ -364,8 +377,6 @@ class _Session:
         The samples file is locked until collect mode ends; samples recorded there earlier
         count (a session resumes after them).
         """
-        from landmark_asl._util import exclusive_lock
-        from landmark_asl.training.collect import SampleRecorder, read_samples
 
         self.stop_collect()
         lock = contextlib.ExitStack()
@@ -400,7 +411,6 @@ class _Session:
 
     def stop_collect(self) -> dict[str, Any]:
         """Leave collect mode, writing every sample recorded (the letter in progress included)."""
-        from landmark_asl.training.collect import read_samples
 
         if self.recorder is None:
             return {}
@@ -430,7 +440,6 @@ class _Session:
         return {"signer": self.signer, "letters": list(self.recorder.letters), **dataclasses.asdict(state)}
 
     def _save(self) -> None:
-        from landmark_asl.training.collect import write_samples
 
         if self.recorder.table().empty and not self.recorder.dropped:
             return  # nothing new: no file is created, an existing one stays as it is
@@ -450,8 +459,6 @@ class _App:
     """The state shared by the routes: the model, the settings, the open connections."""
 
     def __init__(self, model: LoadedModel, settings: ServeSettings) -> None:
-        from landmark_asl.estimators.features import N_RAW_FEATURES
-        from landmark_asl.model.recognizer import Recognizer
 
         check_landmark_model(model)
         self.model = model
@@ -540,7 +547,6 @@ class _App:
 
     def _predict_bytes(self, data: bytes, name: str, labels: str | None = None,
                        min_confidence: float | None = None) -> dict[str, Any]:
-        from landmark_asl.model.recognizer import prediction_row
 
         # Decoded in memory (no temporary file); the recognizer's extractor is reused by every upload.
         try:
@@ -550,7 +556,6 @@ class _App:
             return prediction_row(name, None, str(exc))
 
     def collect_settings(self) -> dict[str, Any]:
-        from landmark_asl.training.collect import DEFAULT_COUNTDOWN, DEFAULT_EVERY, DEFAULT_PER_LETTER
 
         return {"enabled": self.personal is not None, "letters": DEFAULT_COLLECT_LETTERS, "per_letter": DEFAULT_PER_LETTER,
                 "max_per_letter": self.settings.max_per_letter, "every": DEFAULT_EVERY, "countdown": DEFAULT_COUNTDOWN,
@@ -650,7 +655,6 @@ class _App:
         return {"type": "error", "command": kind, "error": error, "collecting": session.recorder is not None}
 
     def _start_collect(self, session: _Session, command: dict[str, Any]) -> dict[str, Any]:
-        from landmark_asl.training.collect import DEFAULT_COUNTDOWN, DEFAULT_EVERY, DEFAULT_PER_LETTER, parse_letters
 
         signer = self.personal.signer(command.get("signer", "me"))
         letters_text = command.get("letters", DEFAULT_COLLECT_LETTERS)
@@ -729,8 +733,6 @@ class _App:
 
     def _build(self, signer: str, report=lambda phase: None) -> LoadedModel:
         """Fit and save a signer's personal model (blocking; in a worker thread, one at a time); ``report(phase)`` says what it does."""
-        from landmark_asl.training.adapt import adapt_model, resolve_base_rows
-        from landmark_asl.training.collect import read_samples
 
         if not self._adapt_lock.acquire(blocking=False):  # another page asked at the same moment
             raise LandmarkASLError(_BUILDING)
@@ -786,7 +788,6 @@ async def _in_daemon_thread(func, *args) -> Any:
     it does not hold the process when the server stops (Ctrl-C), while anyio's worker threads
     would be waited for. The fit is then lost, and the build saves nothing (``_App.stopping``).
     """
-    import asyncio
 
     loop = asyncio.get_running_loop()
     future = loop.create_future()
@@ -825,7 +826,6 @@ def _no_samples(signer: str) -> LandmarkASLError:
 
 
 def _n_samples(path: Path) -> int:
-    from landmark_asl.training.collect import read_samples
 
     return len(read_samples(path))
 
@@ -962,7 +962,6 @@ def run_app(app: Starlette, *, host: str = "127.0.0.1", port: int = 8000) -> Non
     Requests are answered only when their ``Host`` names 127.0.0.1, localhost, [::1], ``host``
     (unless a wildcard such as 0.0.0.0) or one of ``ServeSettings.allowed_hosts``.
     """
-    from landmark_asl._util import import_extra
 
     uvicorn = import_extra("uvicorn", extra="serve", purpose="landmark-asl serve")
     app.state.serve.bound_host = host

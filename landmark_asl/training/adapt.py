@@ -10,8 +10,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from landmark_asl._util import file_sha256
+from landmark_asl.data.landmark_cache import load_landmarks, log
+from landmark_asl.estimators.features import augment_landmarks, raw_features
 from landmark_asl.exceptions import DatasetError, LandmarkASLError
+from landmark_asl.hands.landmarks import IMAGE_COLUMNS, WORLD_COLUMNS
+from landmark_asl.model.store import METADATA_FILE, check_destination, default_model_dir, load_model, save_model
 from landmark_asl.training.recipe import Recipe
+from landmark_asl.training.train import as_list, fit_estimator
 
 #: Default weight of one of the user's samples, relative to the mean weight of a base training
 #: row (chosen on massey's signers, ``benchmarks/bench_adapt.py``; README "Teach it your own hands").
@@ -43,7 +49,6 @@ BASE_ROWS_CHOICES = ("auto", "datasets", "packaged")
 
 def packaged_rows_path() -> Path:
     """``rows.npz`` of the packaged base rows (package data ``landmark_asl/models/adapt_base``)."""
-    from landmark_asl.model.store import default_model_dir
 
     return default_model_dir().parent / "adapt_base" / "rows.npz"
 
@@ -85,7 +90,6 @@ def rows_from_features(rows: pd.DataFrame, X: np.ndarray) -> pd.DataFrame:
 
     The aspect ratio is already undone in raw features, so the image size is cleared.
     """
-    from landmark_asl.hands.landmarks import IMAGE_COLUMNS, WORLD_COLUMNS
 
     out = rows.reset_index(drop=True).copy()
     coords = pd.DataFrame(X[:, :126], columns=list(IMAGE_COLUMNS) + list(WORLD_COLUMNS))
@@ -123,7 +127,6 @@ def base_training_rows(base, *, cache_dir: str | Path | None = None, settings: A
     DatasetError
         A source cannot be found or read (the datasets are not on this machine).
     """
-    from landmark_asl.data.landmark_cache import load_landmarks
 
     sources = _training_sources(base)
     try:
@@ -206,10 +209,6 @@ def adapt_model(
         A base that is not a landmark model, samples without a hand, labels the base does not
         know, a bad weight.
     """
-    from landmark_asl._util import file_sha256
-    from landmark_asl.data.landmark_cache import load_landmarks, log
-    from landmark_asl.model.store import METADATA_FILE, check_destination, load_model, save_model
-    from landmark_asl.training.train import as_list, fit_estimator
 
     if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 < weight <= MAX_WEIGHT:
         raise LandmarkASLError(f"weight must be a number > 0 and at most {MAX_WEIGHT:g}; got {weight!r}")
@@ -317,7 +316,6 @@ def resolve_base_rows(model, choice: str = "auto", *, cache_dir: str | Path | No
     DataFrame
         A landmark table; ``.attrs['base_rows']`` says which rows they are ('datasets' or 'packaged').
     """
-    from landmark_asl.data.landmark_cache import log
 
     card = model.card
     if choice in ("auto", "datasets"):
@@ -351,7 +349,6 @@ def _with_copies(own: pd.DataFrame, *, copies: int) -> pd.DataFrame:
     Rows are rebuilt from the raw features (aspect already undone, so the image size is
     cleared) and keep every other column of their sample.
     """
-    from landmark_asl.estimators.features import augment_landmarks, raw_features
 
     X = raw_features(own)
     X_aug, _ = augment_landmarks(X, own["label"].to_numpy(dtype=object), n_copies=copies, random_state=0,

@@ -10,8 +10,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from landmark_asl._util import exclusive_lock, package_versions
+from landmark_asl.data.landmark_cache import log
+from landmark_asl.data.table import TABLE_COLUMNS, TABLE_FORMAT, TABLE_FORMAT_VERSION, read_table, write_table
 from landmark_asl.exceptions import DatasetError, LandmarkASLError
+from landmark_asl.hands.extractor import HandLandmarkExtractor
+from landmark_asl.hands.images import image_files, read_image
 from landmark_asl.labels import CANONICAL_LABELS, normalize_label
+from landmark_asl.live.speller import open_source
 
 #: Samples recorded per letter unless told otherwise.
 DEFAULT_PER_LETTER = 10
@@ -208,14 +214,12 @@ class SampleRecorder:
 
     def table(self) -> pd.DataFrame:
         """This session's samples as a landmark table (the columns of ``landmark-asl extract``)."""
-        from landmark_asl.data.table import TABLE_COLUMNS
 
         rows = [row for letter in self.letters for row in self._rows[letter]]
         return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
 
 
 def _row(hand: Any, label: str, signer: str, index: int, source: str) -> dict[str, Any]:
-    from landmark_asl.data.table import TABLE_COLUMNS
 
     values = np.concatenate([np.asarray(hand.image, dtype=np.float32).ravel(),
                              np.asarray(hand.world, dtype=np.float32).ravel()])
@@ -232,7 +236,6 @@ def _row(hand: Any, label: str, signer: str, index: int, source: str) -> dict[st
 
 def read_samples(path: str | Path) -> pd.DataFrame:
     """Samples recorded earlier into ``path`` (an empty table when it does not exist)."""
-    from landmark_asl.data.table import TABLE_COLUMNS, read_table
 
     path = Path(path)
     if not path.exists():
@@ -242,8 +245,6 @@ def read_samples(path: str | Path) -> pd.DataFrame:
 
 def write_samples(recorder: SampleRecorder, path: str | Path, earlier: pd.DataFrame | None = None) -> Path:
     """Write ``earlier`` (less the letters the recorder dropped) plus its samples to ``path`` atomically."""
-    from landmark_asl._util import package_versions
-    from landmark_asl.data.table import TABLE_FORMAT, TABLE_FORMAT_VERSION, write_table
 
     if earlier is not None and recorder.dropped:
         earlier = earlier[~earlier["label"].isin(recorder.dropped)]
@@ -291,7 +292,6 @@ def collect(
         ``output``, ``signer``, ``counts`` (samples per letter in the table), ``missing``
         (letters with fewer than ``per_letter``), ``frames`` (frames or images read).
     """
-    from landmark_asl._util import exclusive_lock
 
     output = Path(output)
     letters = [normalize_label(letter) for letter in letters]
@@ -336,8 +336,6 @@ def _has_label_folders(folder: Path) -> bool:
 
 def _from_folder(recorder: SampleRecorder, folder: Path, settings: Any, output: Path, earlier) -> int:
     """Image-mode extraction of each label folder, up to ``per_letter`` hands per letter."""
-    from landmark_asl.hands.extractor import HandLandmarkExtractor
-    from landmark_asl.hands.images import image_files, read_image
 
     by_label: dict[str, list[Path]] = {}
     for child in sorted(p for p in folder.iterdir() if p.is_dir()):
@@ -373,9 +371,6 @@ def _from_frames(recorder: SampleRecorder, source, settings: Any, output: Path, 
     """A guided session over the frames of a camera or a video (video-mode tracking)."""
     import cv2
 
-    from landmark_asl.data.landmark_cache import log
-    from landmark_asl.hands.extractor import HandLandmarkExtractor
-    from landmark_asl.live.speller import open_source
 
     frames = open_source(source)
     n, last_ts, letter = 0, -1, recorder.state.letter

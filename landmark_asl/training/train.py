@@ -9,12 +9,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.model_selection import GroupKFold
 
 from landmark_asl._util import load_json
+from landmark_asl.cnn import load_pixels
 from landmark_asl.data.landmark_cache import load_landmarks, log
+from landmark_asl.estimators.calibration import TemperatureScaling
 from landmark_asl.estimators.features import augment_landmarks
 from landmark_asl.estimators.registry import build_estimator, get_spec
 from landmark_asl.exceptions import DatasetError, LandmarkASLError
+from landmark_asl.labels import normalize_label
+from landmark_asl.model.store import check_destination, save_model
 from landmark_asl.training.recipe import DEFAULT_RECIPE, Recipe
 
 
@@ -48,7 +53,6 @@ def trainable_rows(table: pd.DataFrame, name: str) -> pd.DataFrame:
 
 
 def _pixels(estimator, rows: pd.DataFrame) -> np.ndarray:
-    from landmark_asl.cnn import load_pixels
 
     if "strategy" in rows and (rows["strategy"] == "csv").any():
         raise DatasetError(
@@ -195,7 +199,6 @@ def out_of_fold_proba(
     DatasetError
         If there are fewer than two groups: nothing would be held out.
     """
-    from sklearn.model_selection import GroupKFold
 
     groups = np.asarray(groups, dtype=object)
     n_groups = len(set(groups))
@@ -244,7 +247,6 @@ def fit_calibration(recipe: Recipe, fit_rows: pd.DataFrame, classes: Sequence[st
     DatasetError
         If the rows hold fewer than two groups.
     """
-    from landmark_asl.estimators.calibration import TemperatureScaling
 
     proba = out_of_fold_proba(recipe, fit_rows, groups=fit_rows["group"].to_numpy(dtype=object),
                               classes=classes, random_state=random_state, n_jobs=n_jobs)
@@ -315,8 +317,6 @@ def train_model(
     Path
         The model directory.
     """
-    from landmark_asl.labels import normalize_label
-    from landmark_asl.model.store import check_destination, save_model
 
     source_list = as_list(sources)
     if not source_list:

@@ -266,12 +266,12 @@ def test_a_failed_build_is_told_to_the_page_and_the_connection_stays(small_base,
         failed = receive(ws)
         assert failed["type"] == "error" and failed["command"] == "adapt"
         assert "cannot build the personal model of hal" in failed["error"] and "names no training sources" in failed["error"]
-        import landmark_asl.training.adapt
+        import landmark_asl.serve.app
 
         def broken(*args, **kwargs):
             raise RuntimeError("out of luck")
 
-        monkeypatch.setattr(landmark_asl.training.adapt, "resolve_base_rows", broken)
+        monkeypatch.setattr(landmark_asl.serve.app, "resolve_base_rows", broken)  # where the server looks it up
         assert command(ws, type="adapt")["type"] == "adapting"
         failed = receive(ws)
         assert failed["command"] == "adapt" and "out of luck" in failed["error"]
@@ -315,6 +315,7 @@ def test_refusals_leave_the_recording_as_it_was(server, frames):
 def test_the_users_choice_of_model_outlasts_a_build_in_flight(server, frames, monkeypatch):
     import threading
 
+    import landmark_asl.serve.app
     import landmark_asl.training.adapt
 
     client, personal = server
@@ -325,7 +326,7 @@ def test_the_users_choice_of_model_outlasts_a_build_in_flight(server, frames, mo
         release.wait(30)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(landmark_asl.training.adapt, "adapt_model", slow)
+    monkeypatch.setattr(landmark_asl.serve.app, "adapt_model", slow)  # where the server looks it up
     with recording(client, "lu", "A", 2) as ws:
         frame(ws, frames["A0"])
         frame(ws, frames["A1"])
