@@ -17,7 +17,8 @@ import sys
 from pathlib import Path
 
 from landmark_asl.hands.extractor import ExtractorSettings
-from landmark_asl.model.store import LEGACY_PICKLE, load_model, save_model
+from landmark_asl.model.card import LEGACY_PICKLE
+from landmark_asl.model.store import load_model, save_model
 
 REPO = Path(__file__).resolve().parent.parent
 

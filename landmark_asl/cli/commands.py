@@ -15,6 +15,7 @@ from landmark_asl import __version__
 from landmark_asl.exceptions import LandmarkASLError
 from landmark_asl.live.settings import HANDEDNESS_CHOICES, LiveSettings
 from landmark_asl.training.recipe import DEFAULT_RECIPE, Recipe
+from landmark_asl.training.settings import CollectSettings
 
 
 class _Group(click.Group):
@@ -547,17 +548,20 @@ def serve(host: str, allow_hosts: tuple[str, ...], port: int, model_dir: Path | 
 
 # --- collect / adapt --------------------------------------------------------
 
+#: A recording session's defaults, read by collect's options (defined once, in CollectSettings).
+_COLLECT = CollectSettings()
+
 
 @main.command()
 @click.option("--source", required=True, help="Camera index (0), a video file, or a folder whose sub-folders are labels.")
 @click.option("--letters", default="A-Z", show_default=True, help="Letters to record, in order, e.g. A-Z,SPACE,DEL.")
-@click.option("--per-letter", default=10, show_default=True, type=click.IntRange(min=1), help="Samples per letter.")
+@click.option("--per-letter", default=_COLLECT.per_letter, show_default=True, type=click.IntRange(min=1), help="Samples per letter.")
 @click.option("--signer", default="me", show_default=True, help="Your name, recorded as the samples' group.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Landmark table to write (.parquet or .csv); an existing one is resumed.")
-@click.option("--every", default=3, show_default=True, type=click.IntRange(min=1),
+@click.option("--every", default=_COLLECT.every, show_default=True, type=click.IntRange(min=1),
               help="Video/camera: record every N-th frame with a hand (consecutive frames are near-duplicates).")
-@click.option("--countdown", default=30, show_default=True, type=click.IntRange(min=0),
+@click.option("--countdown", default=_COLLECT.countdown, show_default=True, type=click.IntRange(min=0),
               help="Video/camera: frames to wait before recording each letter (time to form it).")
 @click.option("--window/--no-window", default=None,
               help="Show the guided window (default: for a camera when a display is available).")

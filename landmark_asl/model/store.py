@@ -10,7 +10,6 @@ listed in the card with its SHA-256 and lie inside the model directory.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 import tempfile
@@ -26,31 +25,28 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from landmark_asl._util import atomic_write_text, file_sha256, load_json, package_versions, public_mode
+from landmark_asl._util import atomic_write_text, file_sha256, package_versions, public_mode
 from landmark_asl.estimators.features import FEATURE_VERSION, LandmarkNormalizer
 from landmark_asl.estimators.registry import get_spec
 from landmark_asl.estimators.trees import CompiledForestClassifier, XGBLandmarkClassifier
 from landmark_asl.exceptions import ModelLoadError
 from landmark_asl.hands.extractor import ExtractorSettings
-from landmark_asl.labels import NO_PREDICTION, NOTHING, no_hand_label
+from landmark_asl.labels import no_hand_label
+from landmark_asl.model.card import (
+    METADATA_FILE,
+    REBUILD_HELP,
+    ModelCard,
+    jsonable,
+    read_card,
+)
 from landmark_asl.training.recipe import Recipe
 
-#: Version of the model-directory layout written by :func:`save_model`.
-FORMAT_VERSION = 2
-SUPPORTED_FORMAT_VERSIONS = (2,)
-METADATA_FILE = "metadata.json"
-#: Written by landmark_asl 0.1 (format 1): a pickle, never loaded.
-LEGACY_PICKLE = "classifier.joblib"
 _PACKAGES = ("landmark_asl", "numpy", "scikit-learn", "xgboost", "torch", "mediapipe")
 #: Packages whose version can change any loaded model's predictions (features, extraction) ...
 _USED_PACKAGES = ("landmark_asl", "numpy", "mediapipe")
 #: ... and those a storage kind adds: a compiled forest is NumPy arrays, so scikit-learn,
 #: xgboost and torch (recorded when it was saved) do not matter to it; no warning for them.
 _STORAGE_PACKAGES = {"xgboost-ubj": ("xgboost",), "torch-state-dict": ("torch",)}
-_REBUILD_HELP = (
-    "rebuild it with `landmark-asl train` (the shipped default: `python tools/train_default.py`), "
-    "or convert a trusted one with `python tools/resave_legacy_model.py OLD NEW --trust-pickle`"
-)
 
 
 def default_model_dir() -> Path:
@@ -82,152 +78,6 @@ def _storage_classes() -> dict[str, Any]:
     else:
         table[PixelCNNClassifier.STORAGE] = PixelCNNClassifier
     return table
-
-
-def _jsonable(value: Any) -> Any:
-    """Parameters as JSON values (estimator objects become their repr)."""
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    if isinstance(value, (np.integer, np.floating, np.bool_)):
-        return value.item()
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    return repr(value)
-
-
-@dataclass
-class ModelCard:
-    """What a saved model is: every consumer (compare, predict, live, a server) reads this, nothing guesses.
-
-    Attributes
-    ----------
-    name : str
-        Registry name ('rf', 'xgb', 'cnn').
-    input_kind : {'landmarks', 'pixels'}
-        What the model classifies (see ``estimators.EstimatorSpec``).
-    classes : list of str
-        Column order of the probabilities.
-    no_hand_label : str
-        What an image without a hand is predicted: ``'NOTHING'`` when the model was trained
-        on NOTHING, else ``''`` (no prediction). Pixel models never need it.
-    feature_version : str or None
-        ``features.FEATURE_VERSION`` of a landmark model.
-    extractor_settings : ExtractorSettings
-        The hand-extractor settings the model was trained with; predict and live use them.
-    estimator : dict
-        ``storage`` (artefact kind), ``params``, ``normalizer`` (LandmarkNormalizer params or None).
-    artefacts : dict of str to str
-        File name -> SHA-256 of every file the loader reads.
-    split_file_sha256 : str or None
-        The split the model was trained on (None: trained on all of its sources).
-    training : dict
-        Sources, sample counts, parameters, seed, fit time.
-    metrics : dict or None
-        Measured on held-out data (never on training data), with where they come from.
-    calibration : dict or None
-        ``TemperatureScaling.to_dict()`` (plain numbers, plus ``fitted_on``), applied to every
-        probability the loaded model returns; None: the classifier's own probabilities.
-    recipe : Recipe or None
-        How the model was trained (:class:`~landmark_asl.training.recipe.Recipe`); None for a
-        model saved without one (cards written before recipes were stored, or ``save_model``
-        called without ``recipe``).
-    package_versions : dict of str to str
-    created_at : str
-    format_version : int
-    """
-
-    name: str
-    input_kind: str
-    classes: list[str]
-    no_hand_label: str
-    feature_version: str | None
-    extractor_settings: Any
-    estimator: dict[str, Any]
-    artefacts: dict[str, str] = field(default_factory=dict)
-    split_file_sha256: str | None = None
-    training: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, Any] | None = None
-    calibration: dict[str, Any] | None = None
-    recipe: Recipe | None = None
-    package_versions: dict[str, str] = field(default_factory=dict)
-    created_at: str = ""
-    format_version: int = FORMAT_VERSION
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON form written to ``metadata.json``."""
-        out = dataclasses.asdict(self)
-        out["extractor_settings"] = dataclasses.asdict(self.extractor_settings)
-        out["recipe"] = self.recipe.to_dict() if self.recipe is not None else None
-        return _jsonable(out)
-
-    @classmethod
-    def from_dict(cls, data: Any, *, where: str = METADATA_FILE) -> ModelCard:
-        """Validate and build a card from ``metadata.json``'s contents.
-
-        Raises
-        ------
-        ModelLoadError
-            One line naming the first field that is missing or of the wrong type.
-        """
-
-        if not isinstance(data, dict):
-            raise ModelLoadError(f"{where} must hold a JSON object; found {type(data).__name__}")
-        found = data.get("format_version")
-        if found not in SUPPORTED_FORMAT_VERSIONS:
-            hint = _REBUILD_HELP if found == 1 else "upgrade landmark_asl or retrain the model"
-            raise ModelLoadError(
-                f"unsupported model format_version in {where}: found {found!r}, supported "
-                f"{', '.join(map(str, SUPPORTED_FORMAT_VERSIONS))}: {hint}"
-            )
-        expected = {
-            "name": str, "input_kind": str, "classes": list, "no_hand_label": str, "extractor_settings": dict,
-            "estimator": dict, "artefacts": dict, "training": dict, "package_versions": dict, "created_at": str,
-        }
-        for key, kind in expected.items():
-            if key not in data:
-                raise ModelLoadError(f"{where} lacks the key {key!r}: the model directory is corrupt, save it again")
-            if not isinstance(data[key], kind):
-                raise ModelLoadError(
-                    f"{where}: {key!r} must be a JSON {kind.__name__.replace('dict', 'object').replace('str', 'string')}; "
-                    f"found {type(data[key]).__name__}"
-                )
-        if data["input_kind"] not in ("landmarks", "pixels"):
-            raise ModelLoadError(f"{where}: input_kind must be 'landmarks' or 'pixels'; found {data['input_kind']!r}")
-        if not data["classes"] or not all(isinstance(c, str) for c in data["classes"]):
-            raise ModelLoadError(f"{where}: classes must be a non-empty list of strings")
-        if data["no_hand_label"] not in (NOTHING, NO_PREDICTION):
-            raise ModelLoadError(f"{where}: no_hand_label must be 'NOTHING' or ''; found {data['no_hand_label']!r}")
-        for name, digest in data["artefacts"].items():
-            if not (isinstance(digest, str) and len(digest) == 64):
-                raise ModelLoadError(f"{where}: artefact {name!r} needs a SHA-256 hex digest; found {digest!r}")
-        for key in ("metrics", "calibration"):
-            if data.get(key) is not None and not isinstance(data[key], dict):
-                raise ModelLoadError(f"{where}: {key!r} must be a JSON object or null")
-        if data.get("calibration") is not None:
-            from landmark_asl.estimators.calibration import TemperatureScaling
-
-            try:
-                TemperatureScaling.from_dict(data["calibration"])
-            except ValueError as exc:
-                raise ModelLoadError(f"{where}: bad calibration: {exc}") from exc
-        fv = data.get("feature_version")
-        if fv is not None and not isinstance(fv, str):
-            raise ModelLoadError(f"{where}: feature_version must be a string or null; found {fv!r}")
-        try:
-            settings = ExtractorSettings.from_dict(data["extractor_settings"])
-        except (TypeError, ValueError) as exc:
-            raise ModelLoadError(f"{where}: bad extractor_settings: {exc}") from exc
-        try:
-            recipe = Recipe.from_dict(data["recipe"]) if data.get("recipe") is not None else None
-        except ValueError as exc:
-            raise ModelLoadError(f"{where}: bad recipe: {exc}") from exc
-        fields = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in data.items() if k in fields}
-        values["extractor_settings"] = settings
-        values["recipe"] = recipe
-        return cls(**values)
 
 
 def _split_pipeline(estimator: Any) -> tuple[Any, Any]:
@@ -344,14 +194,14 @@ def save_model(
             extractor_settings=extractor_settings or ExtractorSettings(),
             estimator={
                 "storage": storage,
-                "params": _jsonable(clf.get_params(deep=False)),
-                "normalizer": None if normalizer is None else _jsonable(normalizer.get_params()),
+                "params": jsonable(clf.get_params(deep=False)),
+                "normalizer": None if normalizer is None else jsonable(normalizer.get_params()),
             },
             artefacts={f: file_sha256(tmp / f) for f in files},
             split_file_sha256=split_file_sha256,
-            training=_jsonable(dict(training or {})),
-            metrics=_jsonable(metrics) if metrics is not None else None,
-            calibration=_jsonable(dict(calibration)) if calibration is not None else None,
+            training=jsonable(dict(training or {})),
+            metrics=jsonable(metrics) if metrics is not None else None,
+            calibration=jsonable(dict(calibration)) if calibration is not None else None,
             recipe=recipe,
             package_versions={k: v for k, v in package_versions(_PACKAGES).items() if v != "not installed"},
             created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -487,21 +337,6 @@ class LoadedModel:
         return np.asarray(self.estimator.predict(X)).astype(str)
 
 
-def _read_card(directory: Path) -> ModelCard:
-    if not directory.is_dir():
-        raise ModelLoadError(f"model directory {directory} does not exist: train one with `landmark-asl train`")
-    path = directory / METADATA_FILE
-    if not path.is_file():
-        if (directory / LEGACY_PICKLE).is_file():
-            raise ModelLoadError(f"{directory} holds no {METADATA_FILE} but a pickle, which is never loaded: {_REBUILD_HELP}")
-        raise ModelLoadError(f"{directory} is not a model directory: {METADATA_FILE} is missing")
-    try:
-        data = load_json(path.read_text(encoding="utf-8"))
-    except (ValueError, OSError) as exc:
-        raise ModelLoadError(f"{path} is not valid JSON ({exc}): the model directory is corrupt, save it again") from exc
-    return ModelCard.from_dict(data, where=str(path))
-
-
 def _artefact_path(directory: Path, name: str) -> Path:
     """``directory / name``, refusing any name that leaves the directory (absolute, ``..``, links)."""
     candidate = Path(name)
@@ -583,13 +418,13 @@ def load_model(directory: str | Path | None = None) -> LoadedModel:
                 "`python tools/train_default.py` (see models/default/README.md), or pass a model directory"
             )
     directory = Path(directory)
-    card = _read_card(directory)
+    card = read_card(directory)
     storage = card.estimator.get("storage")
     classes = _storage_classes()
     if storage not in classes:
         raise ModelLoadError(
             f"model in {directory} has storage {storage!r}; this landmark_asl loads only "
-            f"{', '.join(sorted(classes))} (never pickle): {_REBUILD_HELP}"
+            f"{', '.join(sorted(classes))} (never pickle): {REBUILD_HELP}"
         )
     cls = classes[storage]
     if cls is None:

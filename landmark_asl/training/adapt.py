@@ -15,7 +15,8 @@ from landmark_asl.data.landmark_cache import load_landmarks, log
 from landmark_asl.estimators.features import augment_landmarks, raw_features
 from landmark_asl.exceptions import DatasetError, LandmarkASLError
 from landmark_asl.hands.landmarks import IMAGE_COLUMNS, WORLD_COLUMNS
-from landmark_asl.model.store import METADATA_FILE, check_destination, default_model_dir, load_model, save_model
+from landmark_asl.model.card import METADATA_FILE
+from landmark_asl.model.store import check_destination, default_model_dir, load_model, save_model
 from landmark_asl.training.recipe import Recipe
 from landmark_asl.training.train import as_list, fit_estimator
 

@@ -18,13 +18,12 @@ from landmark_asl.hands.extractor import HandLandmarkExtractor
 from landmark_asl.hands.images import image_files, read_image
 from landmark_asl.labels import CANONICAL_LABELS, normalize_label
 from landmark_asl.live.speller import open_source
+from landmark_asl.training.settings import CollectSettings
 
-#: Samples recorded per letter unless told otherwise.
-DEFAULT_PER_LETTER = 10
-#: Frames skipped between two recorded ones (consecutive video frames are near-duplicates).
-DEFAULT_EVERY = 3
-#: Frames given to the user to form the next letter before recording starts (1 s at 30 fps).
-DEFAULT_COUNTDOWN = 30
+#: The defaults of a session (:class:`~landmark_asl.training.settings.CollectSettings`).
+DEFAULT_PER_LETTER = CollectSettings.per_letter
+DEFAULT_EVERY = CollectSettings.every
+DEFAULT_COUNTDOWN = CollectSettings.countdown
 
 
 def parse_letters(text: str) -> list[str]:

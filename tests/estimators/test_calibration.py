@@ -13,7 +13,8 @@ from landmark_asl.estimators.features import augment_landmarks
 from landmark_asl.estimators.registry import make_estimator
 from landmark_asl.evaluation.metrics import calibration_metrics
 from landmark_asl.exceptions import DatasetError, LandmarkASLError, ModelLoadError
-from landmark_asl.model.store import METADATA_FILE, load_model, save_model
+from landmark_asl.model.card import METADATA_FILE
+from landmark_asl.model.store import load_model, save_model
 from landmark_asl.training.recipe import Recipe
 from landmark_asl.training.train import dataset_weights, fit_estimator, out_of_fold_proba
 

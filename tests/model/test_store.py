@@ -15,7 +15,8 @@ from landmark_asl.estimators.registry import make_estimator
 from landmark_asl.exceptions import ModelLoadError
 from landmark_asl.hands.extractor import ExtractorSettings
 from landmark_asl.model import store as persistence
-from landmark_asl.model.store import FORMAT_VERSION, METADATA_FILE, load_model, save_model
+from landmark_asl.model.card import FORMAT_VERSION, METADATA_FILE
+from landmark_asl.model.store import load_model, save_model
 
 
 @pytest.fixture(scope="module")
