@@ -11,7 +11,8 @@ import pytest
 
 from landmark_asl.live.settings import LiveSettings
 from landmark_asl.live.speller import FrameResult
-from landmark_asl.serve.app import ServeSettings, create_app, result_message
+from landmark_asl.serve.app import ServeSettings, create_app
+from landmark_asl.serve.protocol import result_message
 
 # A photo of a dataset the shipped model never trained on (massey: new signers and camera).
 PHOTO = "massey/l/hand1_l_dif_seg_1_cropped.jpeg"
