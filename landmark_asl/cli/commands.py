@@ -484,28 +484,31 @@ def live(source: str, model_dir: Path | None, mirror: bool, smoothing_window: in
          stable_frames: int, release_frames: int, margin: float, max_speed: float, slide_distance: float,
          motion_letters: bool, motion_distance: float, reuse_still: int, handedness: str, max_frames: int | None, headless: bool, as_json: bool) -> None:
     """Spell text from a camera, video or image folder; q/ESC quits and c clears in the window."""
-    from landmark_asl.live import speller as lv
+    from landmark_asl.live.display import display_available
+    from landmark_asl.live.output import format_letter, format_summary, letter_event, live_results, session_summary
+    from landmark_asl.live.sources import open_source
+    from landmark_asl.live.speller import LiveRecognizer
     from landmark_asl.model.recognizer import load_model
 
     settings = LiveSettings(smoothing_window=smoothing_window, threshold=threshold, stable_frames=stable_frames,
                             release_frames=release_frames, mirror=mirror, margin=margin, max_speed=max_speed,
                             slide_distance=slide_distance, motion_letters=motion_letters, handedness=handedness,
                             motion_distance=motion_distance, reuse_still=reuse_still)
-    with lv.open_source(source) as frames:  # first, so that a bad source fails before the model loads
+    with open_source(source) as frames:  # first, so that a bad source fails before the model loads
         model = load_model(model_dir)
-        recognizer = lv.LiveRecognizer(model, settings, extractor_settings=model.card.extractor_settings)
-        if not headless and not lv.display_available():
+        recognizer = LiveRecognizer(model, settings, extractor_settings=model.card.extractor_settings)
+        if not headless and not display_available():
             headless = True
             click.echo("no display ($DISPLAY/$WAYLAND_DISPLAY unset): running headless", err=True)
         try:
-            for result in lv.live_results(recognizer, frames, headless=headless, max_frames=max_frames):
+            for result in live_results(recognizer, frames, headless=headless, max_frames=max_frames):
                 if result.committed:
-                    click.echo(json.dumps(lv.letter_event(result, recognizer.suggestions())) if as_json
-                               else lv.format_letter(result))
+                    click.echo(json.dumps(letter_event(result, recognizer.suggestions())) if as_json
+                               else format_letter(result))
         except KeyboardInterrupt:
             recognizer.stats.stop_reason = "interrupted"
-    summary = lv.session_summary(recognizer, source=source, model_name=model.name)
-    click.echo(json.dumps(summary) if as_json else lv.format_summary(summary))
+    summary = session_summary(recognizer, source=source, model_name=model.name)
+    click.echo(json.dumps(summary) if as_json else format_summary(summary))
 
 # --- serve -------------------------------------------------------------------
 
@@ -571,7 +574,7 @@ _COLLECT = CollectSettings()
 def collect(source: str, letters: str, per_letter: int, signer: str, output: Path, every: int, countdown: int,
             window: bool | None, mirror: bool, as_json: bool) -> None:
     """Record your own samples, letter by letter, into a landmark table for `adapt`."""
-    from landmark_asl.live.speller import display_available
+    from landmark_asl.live.display import display_available
     from landmark_asl.training import collect as co
 
     if window is None:

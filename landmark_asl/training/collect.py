@@ -17,7 +17,7 @@ from landmark_asl.exceptions import DatasetError, LandmarkASLError
 from landmark_asl.hands.extractor import HandLandmarkExtractor
 from landmark_asl.hands.images import image_files, read_image
 from landmark_asl.labels import CANONICAL_LABELS, normalize_label
-from landmark_asl.live.speller import open_source
+from landmark_asl.live.sources import open_source
 from landmark_asl.training.settings import CollectSettings
 
 #: The defaults of a session (:class:`~landmark_asl.training.settings.CollectSettings`).
@@ -295,7 +295,7 @@ def collect(
     output = Path(output)
     letters = [normalize_label(letter) for letter in letters]
     if window:
-        from landmark_asl.live.speller import display_available
+        from landmark_asl.live.display import display_available
 
         if not display_available():
             raise LandmarkASLError("no display for the collect window ($DISPLAY is not set): record from a video or a "

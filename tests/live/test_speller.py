@@ -10,7 +10,8 @@ import pytest
 from landmark_asl.exceptions import ModelLoadError, SourceError
 from landmark_asl.hands.landmarks import HandLandmarks
 from landmark_asl.live.settings import LiveSettings
-from landmark_asl.live.speller import LiveRecognizer, ProbabilitySmoother, Speller, open_source
+from landmark_asl.live.sources import open_source
+from landmark_asl.live.speller import LiveRecognizer, ProbabilitySmoother, Speller
 
 from conftest import HELLO
 
@@ -459,7 +460,8 @@ def test_headless_flag_wins_over_a_display(run_cli, hello_video, monkeypatch, no
 def test_window_keys_clear_and_quit(monkeypatch):
     import cv2
 
-    from landmark_asl.live.speller import FrameResult, show_window
+    from landmark_asl.live.display import show_window
+    from landmark_asl.live.speller import FrameResult
 
     shown, keys = [], iter([ord("c"), ord("q")])
     monkeypatch.setattr(cv2, "imshow", lambda title, frame: shown.append(frame.shape))
@@ -475,7 +477,8 @@ def test_window_keys_clear_and_quit(monkeypatch):
 
 
 def test_overlay_draws_on_a_copy():
-    from landmark_asl.live.speller import FrameResult, draw_overlay
+    from landmark_asl.live.display import draw_overlay
+    from landmark_asl.live.speller import FrameResult
 
     frame = np.zeros((120, 160, 3), np.uint8)
     out = draw_overlay(frame, FrameResult(0, 0, make_hand(), "A", 0.9, None, "HELLO"), fps=30.0)

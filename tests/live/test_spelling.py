@@ -8,7 +8,8 @@ import pytest
 from landmark_asl.hands.landmarks import HandLandmarks
 from landmark_asl.live.motion import TEMPLATES, HandMotion, match_trajectory, resample
 from landmark_asl.live.settings import LiveSettings
-from landmark_asl.live.speller import FrameSource, LiveRecognizer, Speller
+from landmark_asl.live.sources import FrameSource
+from landmark_asl.live.speller import LiveRecognizer, Speller
 
 WIDTH, HEIGHT = 640, 480
 CLASSES = ("A", "B", "D", "I", "J", "L", "Z", "NOTHING")
@@ -315,7 +316,8 @@ def test_real_photos_slide_double_letter_and_trace_a_j(data_dir):
 
 
 def test_overlay_bar_shows_the_held_letters_progress():
-    from landmark_asl.live.speller import FrameResult, draw_overlay
+    from landmark_asl.live.display import draw_overlay
+    from landmark_asl.live.speller import FrameResult
 
     frame = np.zeros((120, 200, 3), np.uint8)
     bar = (0, 255, 255)  # BGR yellow, under the header
