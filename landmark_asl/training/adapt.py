@@ -18,7 +18,7 @@ from landmark_asl.hands.landmarks import IMAGE_COLUMNS, WORLD_COLUMNS
 from landmark_asl.model.card import METADATA_FILE
 from landmark_asl.model.store import check_destination, default_model_dir, load_model, save_model
 from landmark_asl.training.recipe import Recipe
-from landmark_asl.training.train import as_list, fit_estimator
+from landmark_asl.training.train import as_list, dataset_weights, fit_estimator
 
 #: Default weight of one of the user's samples, relative to the mean weight of a base training
 #: row (chosen on massey's signers, ``benchmarks/bench_adapt.py``; README "Teach it your own hands").
@@ -210,11 +210,7 @@ def adapt_model(
         A base that is not a landmark model, samples without a hand, labels the base does not
         know, a bad weight.
     """
-
-    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 < weight <= MAX_WEIGHT:
-        raise LandmarkASLError(f"weight must be a number > 0 and at most {MAX_WEIGHT:g}; got {weight!r}")
-    if isinstance(copies, bool) or not isinstance(copies, int) or not 0 <= copies <= 50:
-        raise LandmarkASLError(f"copies must be an integer from 0 to 50; got {copies!r}")
+    _check_options(weight, copies, base_rows)
     output = Path(output)
     check_destination(output)
     model = load_model(base)
@@ -224,29 +220,9 @@ def adapt_model(
     card = model.card
     if card.name not in ("rf", "xgb"):
         raise LandmarkASLError(f"{model.directory} is a {card.name!r} model: adapt takes a landmark model (rf or xgb)")
-    if isinstance(base_rows, str) and base_rows not in BASE_ROWS_CHOICES:
-        raise LandmarkASLError(f"base_rows must be one of {', '.join(BASE_ROWS_CHOICES)} or a DataFrame; got {base_rows!r}")
     if isinstance(base_rows, str) and base_rows != "packaged":
         _training_sources(model)
-    if isinstance(samples, pd.DataFrame):
-        own = samples.copy()
-    else:
-        if not as_list(samples):
-            raise DatasetError("no samples given: pass image folders, landmark tables or landmark CSVs")
-        own, _ = load_landmarks(as_list(samples), cache_dir=cache_dir, settings=card.extractor_settings,
-                                n_jobs=n_jobs, progress=progress)
-    own = own[own["detected"].astype(bool)].reset_index(drop=True)
-    if own.empty:
-        raise DatasetError("no sample has a hand: record samples where the whole hand is in view")
-    unknown = sorted(set(own["label"]) - set(card.classes))
-    if unknown:
-        raise LandmarkASLError(
-            f"the samples hold labels the base model does not know: {', '.join(unknown)}; expected some of "
-            f"{' '.join(card.classes)} (a personal model changes how letters look, not which letters exist)"
-        )
-    name = signer or (str(own["group"].iloc[0]) if own["group"].nunique() == 1 and own["group"].iloc[0] else DEFAULT_SIGNER)
-    own["group"] = name
-    own["dataset"] = f"personal:{name}"
+    own, name = _own_rows(samples, card, signer=signer, cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
     if isinstance(base_rows, str):
         base_rows = resolve_base_rows(model, base_rows, cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
     rows_from = base_rows.attrs.get("base_rows", "given rows")
@@ -256,14 +232,7 @@ def adapt_model(
     rows = pd.concat([base_rows, own], ignore_index=True)
     is_own = np.arange(len(rows)) >= len(base_rows)
     recipe = base_recipe(card)
-    row_weight = np.where(is_own, float(weight) / (copies + 1), 1.0)
-    if recipe.balance == "dataset":
-        # fit_estimator weighs every dataset the same; the samples are not one more dataset
-        # weighing as much as a whole one: each gets ``weight`` times a mean base row's weight.
-        from landmark_asl.training.train import dataset_weights
-
-        balanced = dataset_weights(rows)
-        row_weight[is_own] = weight / (copies + 1) * balanced[~is_own].mean() / balanced[is_own]
+    row_weight = _row_weights(rows, is_own, weight=weight, copies=copies, balance=recipe.balance)
     log(progress, f"{card.name}: fitting on {len(base_rows)} base rows + {len(own)} samples of {name} (weight {weight:g})")
     start = time.perf_counter()
     estimator, training = fit_estimator(recipe, rows, random_state=int(card.training.get("random_state", 0)),
@@ -293,6 +262,53 @@ def adapt_model(
                metrics=None, trained_labels=list(card.classes), calibration=card.calibration,
                recipe=recipe.replace(calibrate=card.calibration is not None))
     return output
+
+
+def _check_options(weight: float, copies: int, base_rows: str | pd.DataFrame) -> None:
+    """Refuse a bad ``weight``, ``copies`` or ``base_rows`` of :func:`adapt_model` before any work."""
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 < weight <= MAX_WEIGHT:
+        raise LandmarkASLError(f"weight must be a number > 0 and at most {MAX_WEIGHT:g}; got {weight!r}")
+    if isinstance(copies, bool) or not isinstance(copies, int) or not 0 <= copies <= 50:
+        raise LandmarkASLError(f"copies must be an integer from 0 to 50; got {copies!r}")
+    if isinstance(base_rows, str) and base_rows not in BASE_ROWS_CHOICES:
+        raise LandmarkASLError(f"base_rows must be one of {', '.join(BASE_ROWS_CHOICES)} or a DataFrame; got {base_rows!r}")
+
+
+def _own_rows(samples: Any, card: Any, *, signer: str | None, cache_dir: str | Path | None, n_jobs: int,
+              progress: bool) -> tuple[pd.DataFrame, str]:
+    """The user's samples with a hand, as one group named after the signer; and that name."""
+    if isinstance(samples, pd.DataFrame):
+        own = samples.copy()
+    else:
+        if not as_list(samples):
+            raise DatasetError("no samples given: pass image folders, landmark tables or landmark CSVs")
+        own, _ = load_landmarks(as_list(samples), cache_dir=cache_dir, settings=card.extractor_settings,
+                                n_jobs=n_jobs, progress=progress)
+    own = own[own["detected"].astype(bool)].reset_index(drop=True)
+    if own.empty:
+        raise DatasetError("no sample has a hand: record samples where the whole hand is in view")
+    unknown = sorted(set(own["label"]) - set(card.classes))
+    if unknown:
+        raise LandmarkASLError(
+            f"the samples hold labels the base model does not know: {', '.join(unknown)}; expected some of "
+            f"{' '.join(card.classes)} (a personal model changes how letters look, not which letters exist)"
+        )
+    name = signer or (str(own["group"].iloc[0]) if own["group"].nunique() == 1 and own["group"].iloc[0] else DEFAULT_SIGNER)
+    own["group"] = name
+    own["dataset"] = f"personal:{name}"
+    return own, name
+
+
+def _row_weights(rows: pd.DataFrame, is_own: np.ndarray, *, weight: float, copies: int,
+                 balance: str | None) -> np.ndarray:
+    """Each row's weight: 1 for a base row, ``weight`` shared by a sample and its ``copies``."""
+    row_weight = np.where(is_own, float(weight) / (copies + 1), 1.0)
+    if balance == "dataset":
+        # fit_estimator weighs every dataset the same; the samples are not one more dataset
+        # weighing as much as a whole one: each gets ``weight`` times a mean base row's weight.
+        balanced = dataset_weights(rows)
+        row_weight[is_own] = weight / (copies + 1) * balanced[~is_own].mean() / balanced[is_own]
+    return row_weight
 
 
 def base_recipe(card: Any) -> Recipe:
