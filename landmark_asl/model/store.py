@@ -26,6 +26,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from landmark_asl._util import atomic_write_text, file_sha256, package_versions, public_mode
+from landmark_asl.estimators.calibration import TemperatureScaling
 from landmark_asl.estimators.features import FEATURE_VERSION, LandmarkNormalizer
 from landmark_asl.estimators.registry import get_spec
 from landmark_asl.estimators.trees import CompiledForestClassifier, XGBLandmarkClassifier
@@ -163,8 +164,6 @@ def save_model(
     if isinstance(estimator, LoadedModel):
         estimator = estimator.estimator
     if calibration is not None:
-        from landmark_asl.estimators.calibration import TemperatureScaling
-
         TemperatureScaling.from_dict(calibration)  # refuse a bad one before writing anything
     check_is_fitted(estimator)
     spec = get_spec(name)
@@ -207,17 +206,7 @@ def save_model(
             created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         )
         atomic_write_text(tmp / METADATA_FILE, json.dumps(card.to_dict(), indent=2, sort_keys=True) + "\n")
-        for path in tmp.iterdir():
-            public_mode(path)
-        public_mode(tmp, directory=True)
-        old = None
-        if directory.exists():
-            old = directory.with_name(f".{directory.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            directory.rename(old)
-        tmp.rename(directory)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        _move_into_place(tmp, directory)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if exc.filename is None and exc.errno is not None:  # e.g. a full disk: name the model being written
@@ -227,6 +216,21 @@ def save_model(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return directory
+
+
+def _move_into_place(tmp: Path, directory: Path) -> None:
+    """Make the finished folder ``tmp`` readable by all and put it at ``directory``, replacing a model there."""
+    for path in tmp.iterdir():
+        public_mode(path)
+    public_mode(tmp, directory=True)
+    old = None
+    if directory.exists():
+        old = directory.with_name(f".{directory.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        directory.rename(old)
+    tmp.rename(directory)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def check_destination(directory: Path) -> None:
@@ -276,8 +280,6 @@ class LoadedModel:
             self._fast = clf.predict_proba_one
         self._scaling = None
         if self.card.calibration is not None:
-            from landmark_asl.estimators.calibration import TemperatureScaling
-
             self._scaling = TemperatureScaling.from_dict(self.card.calibration)
 
     @property
