@@ -40,6 +40,7 @@ from landmark_asl.training.train import (
     fit_calibration,
     fit_estimator,
     model_inputs,
+    resolve_calibrate,
     trainable_rows,
 )
 
@@ -361,11 +362,7 @@ def _compare(train_sources, test_sources, *, output, models, split, test_size, t
             f"split {split_path} leaves {len(train_rows)} training and {len(test_rows)} test samples: "
             "expected both to be non-empty; check the sources, test_size or test_groups"
         )
-    if calibrate and train_rows["group"].nunique() < 2:
-        raise DatasetError(
-            f"calibration needs out-of-group predictions, but the training rows hold one group "
-            f"({train_rows['group'].iloc[0]}): train on at least two signers, sessions or sources"
-        )
+    resolve_calibrate(calibrate, train_rows)  # the same check as train_model's
     classes = sorted(set(train_rows["label"]))
     detected_test = test_rows["detected"].to_numpy(dtype=bool)
     metadata = {

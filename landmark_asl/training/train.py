@@ -331,23 +331,9 @@ def train_model(
     table, meta = load_landmarks(source_list, cache_dir=cache_dir, settings=settings, n_jobs=n_jobs, progress=progress,
                                  scheduler=scheduler)
     if labels is not None:
-        wanted = {normalize_label(label) for label in labels}
-        table = table[table["label"].isin(wanted)]
-        if table.empty:
-            raise DatasetError(
-                f"none of the labels {sorted(wanted)} occurs in {', '.join(source_list)}: check labels"
-            )
+        table = _keep_labels(table, labels, where=", ".join(source_list))
     log(progress, f"{model_name}: fitting on {len(trainable_rows(table, model_name))} samples of {', '.join(source_list)}")
-    if calibrate == "auto":
-        calibrate = table["group"].nunique() >= 2
-        if not calibrate:
-            log(True, f"{model_name}: not calibrated: the training rows hold one group ({table['group'].iloc[0]}); "
-                      "a temperature needs out-of-group predictions")
-    if calibrate and table["group"].nunique() < 2:
-        raise DatasetError(
-            f"calibration needs out-of-group predictions, but {', '.join(source_list)} hold one group "
-            f"({table['group'].iloc[0]}): train on at least two signers, sessions or sources"
-        )
+    calibrate = resolve_calibrate(calibrate, table, where=", ".join(source_list), name=model_name)
     estimator, training = fit_estimator(recipe, table, random_state=random_state, n_jobs=n_jobs, scheduler=scheduler)
     calibration = None
     if calibrate:
@@ -367,6 +353,41 @@ def train_model(
                training=training, metrics=metrics, trained_labels=sorted(set(table["label"])),
                calibration=calibration, recipe=recipe.replace(calibrate=bool(calibrate)))
     return output
+
+
+def _keep_labels(table: pd.DataFrame, labels: Sequence[str], *, where: str) -> pd.DataFrame:
+    """The rows of ``table`` with one of ``labels`` (canonical or not); none is an error."""
+    wanted = {normalize_label(label) for label in labels}
+    table = table[table["label"].isin(wanted)]
+    if table.empty:
+        raise DatasetError(f"none of the labels {sorted(wanted)} occurs in {where}: check labels")
+    return table
+
+
+def resolve_calibrate(calibrate: bool | str, rows: pd.DataFrame, *, where: str = "the training rows",
+                      name: str = "") -> bool:
+    """Whether a model trained on ``rows`` is calibrated (``train_model`` and ``compare`` alike).
+
+    ``'auto'``: when the rows hold two or more groups (a progress message says when they do not).
+
+    Raises
+    ------
+    DatasetError
+        If ``calibrate`` is True and ``rows`` (named ``where`` in the message) hold one group:
+        a temperature needs out-of-group predictions.
+    """
+    n_groups = rows["group"].nunique()
+    if calibrate == "auto":
+        if n_groups < 2:
+            log(True, f"{name}: not calibrated: the training rows hold one group ({rows['group'].iloc[0]}); "
+                      "a temperature needs out-of-group predictions")
+        return n_groups >= 2
+    if calibrate and n_groups < 2:
+        raise DatasetError(
+            f"calibration needs out-of-group predictions, but {where} hold one group "
+            f"({rows['group'].iloc[0]}): train on at least two signers, sessions or sources"
+        )
+    return bool(calibrate)
 
 
 def _metrics_from(path: str | Path, model_name: str) -> dict[str, Any]:
