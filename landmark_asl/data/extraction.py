@@ -298,26 +298,9 @@ def extract_table(
             done_ids = set().union(*(set(_column(t, "sample_id")) for t in done)) if done else set()
             todo = manifest[~manifest["sample_id"].isin(done_ids)].drop_duplicates("sample_id")
             parts = _parts_dir(output)
-            n_new = 0
             if len(todo):
-                parts.mkdir(parents=True, exist_ok=True)
-                part_meta = {"format": TABLE_FORMAT, "format_version": TABLE_FORMAT_VERSION, **identity}
-                numbers = [int(p.stem.split("-")[1]) for p in parts.glob("part-*.parquet") if p.stem.split("-")[1].isdigit()]
-                first = max(numbers, default=-1) + 1
-                # Small batches when there are few images, so that every worker gets several.
-                size = max(1, min(BATCH_SIZE, -(-len(todo) // (4 * n_jobs)))) if scheduler is None else BATCH_SIZE
-                batches = [todo.iloc[i : i + size] for i in range(0, len(todo), size)]
-                try:
-                    for k, result in enumerate(_run_batches(batches, settings, n_jobs, progress, len(todo), clock,
-                                                            scheduler=scheduler)):
-                        write_parquet(result, parts / f"part-{first + k:06d}.parquet", part_meta)
-                        done.append(result)
-                        n_new += len(result)
-                except _WorkerDied as exc:
-                    raise ExtractionError(
-                        f"{exc}; {n_new} of {len(todo)} samples were extracted and saved in {parts}: "
-                        "run the same command again to resume"
-                    ) from exc
+                done += _extract_parts(todo, parts, identity, settings, n_jobs=n_jobs, progress=progress, clock=clock,
+                                       scheduler=scheduler)
             seconds = time.perf_counter() - start
             startup = clock.get("ready", time.perf_counter()) - start
             table = _merge(done, manifest, landmark_tables, _source_roots(sources, source_names))
@@ -350,6 +333,31 @@ def extract_table(
         ),
     )
     return summary
+
+
+def _extract_parts(todo: pd.DataFrame, parts: Path, identity: dict, settings: ExtractorSettings, *, n_jobs: int,
+                   progress: bool, clock: dict, scheduler: Any) -> list:
+    """Extract the manifest rows ``todo`` in batches, each saved as a part file in ``parts`` as it ends (resumable)."""
+    parts.mkdir(parents=True, exist_ok=True)
+    part_meta = {"format": TABLE_FORMAT, "format_version": TABLE_FORMAT_VERSION, **identity}
+    numbers = [int(p.stem.split("-")[1]) for p in parts.glob("part-*.parquet") if p.stem.split("-")[1].isdigit()]
+    first = max(numbers, default=-1) + 1
+    # Small batches when there are few images, so that every worker gets several.
+    size = max(1, min(BATCH_SIZE, -(-len(todo) // (4 * n_jobs)))) if scheduler is None else BATCH_SIZE
+    batches = [todo.iloc[i : i + size] for i in range(0, len(todo), size)]
+    results, n_new = [], 0
+    try:
+        for k, result in enumerate(_run_batches(batches, settings, n_jobs, progress, len(todo), clock,
+                                                scheduler=scheduler)):
+            write_parquet(result, parts / f"part-{first + k:06d}.parquet", part_meta)
+            results.append(result)
+            n_new += len(result)
+    except _WorkerDied as exc:
+        raise ExtractionError(
+            f"{exc}; {n_new} of {len(todo)} samples were extracted and saved in {parts}: "
+            "run the same command again to resume"
+        ) from exc
+    return results
 
 
 #: Resident memory of one extraction worker (MediaPipe graph + decoded images), measured.
