@@ -12,7 +12,6 @@ import pandas as pd
 from sklearn.model_selection import GroupKFold
 
 from landmark_asl._util import load_json
-from landmark_asl.cnn import load_pixels
 from landmark_asl.data.landmark_cache import load_landmarks, log
 from landmark_asl.estimators.calibration import TemperatureScaling
 from landmark_asl.estimators.features import augment_landmarks
@@ -53,6 +52,7 @@ def trainable_rows(table: pd.DataFrame, name: str) -> pd.DataFrame:
 
 
 def _pixels(estimator, rows: pd.DataFrame) -> np.ndarray:
+    from landmark_asl.cnn import load_pixels  # torch, the optional cnn extra: only pixel models need it
 
     if "strategy" in rows and (rows["strategy"] == "csv").any():
         raise DatasetError(
