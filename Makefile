@@ -20,20 +20,21 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 venv: $(STAMP)
 
 $(ADAPT_ROWS): | $(STAMP)
-	$(PY) scripts/build_adapt_base.py
+	$(PY) tools/build_adapt_base.py
 
 demo: $(STAMP) $(ADAPT_ROWS)
-	$(PY) scripts/demo.py
+	$(PY) tools/demo.py
 
 test: $(STAMP) $(ADAPT_ROWS)
-	bash scripts/install_test_deps.sh
+	bash tools/install_test_deps.sh
+	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
-	$(PY) scripts/bench_extract.py
-	$(PY) scripts/bench_predict.py
-	$(PY) scripts/bench_live.py
-	$(PY) scripts/bench_serve.py
+	$(PY) benchmarks/bench_extract.py
+	$(PY) benchmarks/bench_predict.py
+	$(PY) benchmarks/bench_live.py
+	$(PY) benchmarks/bench_serve.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

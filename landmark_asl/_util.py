@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl  # POSIX: the only platforms this library is tested on
 import hashlib
 import importlib
 import json
@@ -12,8 +13,11 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
+
+from landmark_asl.exceptions import LockedError, MissingExtraError
 
 #: Deepest nesting of JSON objects and lists that :func:`load_json` accepts (our files nest 4 deep).
 MAX_JSON_DEPTH = 64
@@ -112,7 +116,6 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 def package_versions(names: Iterable[str] = RESULT_PACKAGES) -> dict[str, str]:
     """Python's version and each installed package's (``'not installed'`` where absent)."""
-    from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version()}
     for name in names:
@@ -171,9 +174,7 @@ def exclusive_lock(target: str | os.PathLike, purpose: str) -> Iterator[Path]:
     LockedError
         Another process holds the lock.
     """
-    import fcntl  # POSIX: the only platforms this library is tested on
 
-    from landmark_asl.exceptions import LockedError
 
     target = Path(target)
     lock = target.with_name(target.name + ".lock")
@@ -219,7 +220,6 @@ def import_extra(module: str, *, extra: str, purpose: str):
     purpose : str
         What needs it, e.g. ``'xgb models'``.
     """
-    from landmark_asl.exceptions import MissingExtraError
 
     try:
         return importlib.import_module(module)
@@ -228,3 +228,20 @@ def import_extra(module: str, *, extra: str, purpose: str):
             f"{purpose} need{'s' if not purpose.endswith('s') else ''} {exc.name or module}, which is not installed: "
             f"pip install 'landmark_asl[{extra}]'"
         ) from exc
+
+
+def lazy_attributes(package: str, names: dict[str, str]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` that imports ``names[name]`` (a module path) on first use of ``name``.
+
+    Packages re-export their public names through it, so that importing the package stays as
+    cheap as ``--help`` needs (PEP 562).
+    """
+
+    def __getattr__(name: str) -> Any:
+        try:
+            module = names[name]
+        except KeyError:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}") from None
+        return getattr(importlib.import_module(module), name)
+
+    return __getattr__

@@ -33,8 +33,11 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
         'pip install "landmark_asl[cnn]" (CPU build; for a CUDA build see the README, "Installing torch")'
     ) from exc
 
+from sklearn.model_selection import train_test_split
+
 from landmark_asl._util import load_json
-from landmark_asl.exceptions import ModelLoadError
+from landmark_asl.data.datasets import read_sample
+from landmark_asl.exceptions import DatasetError, ModelLoadError
 
 #: File names written by :meth:`PixelCNNClassifier.save_artifact`.
 STATE_FILE = "cnn_state.pt"
@@ -166,8 +169,8 @@ def load_pixels(
     Parameters
     ----------
     manifest : pandas.DataFrame with a ``source`` column, or sequence of str
-        Rows from :func:`landmark_asl.datasets.load_manifest`; each source is read with
-        :func:`landmark_asl.datasets.read_sample` (files and Sign-MNIST ``<csv>#<row>`` rows).
+        Rows from :func:`landmark_asl.data.datasets.load_manifest`; each source is read with
+        :func:`landmark_asl.data.datasets.read_sample` (files and Sign-MNIST ``<csv>#<row>`` rows).
     image_size : int, default=28
         Side of the square output images (``cv2.INTER_AREA`` resize).
     grayscale : bool, default=False
@@ -184,8 +187,6 @@ def load_pixels(
         Only with ``return_failed=True``: True where the source could not be read. Count those rows
         as wrong predictions (or drop them) rather than scoring the blank image.
     """
-    from landmark_asl.datasets import read_sample
-    from landmark_asl.exceptions import DatasetError
 
     if image_size < 1:
         raise ValueError(f"image_size must be a positive int; got {image_size!r}")
@@ -468,7 +469,6 @@ class PixelCNNClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _validation_split(self, targets: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        from sklearn.model_selection import train_test_split
 
         indices = np.arange(len(targets))
         if self.validation_fraction == 0:
@@ -633,7 +633,7 @@ class PixelCNNClassifier(ClassifierMixin, BaseEstimator):
     def save_artifact(self, directory: str | Path) -> list[str]:
         """Write the weights (``cnn_state.pt``, a state_dict) and ``cnn_config.json``.
 
-        Called by :func:`landmark_asl.persistence.save_model`; no pickle is written, so loading
+        Called by :func:`landmark_asl.model.store.save_model`; no pickle is written, so loading
         runs no code from the file.
 
         Parameters

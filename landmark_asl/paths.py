@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from platformdirs import user_cache_dir
+
 #: Environment variable overriding the per-user cache folder (model bundle, landmark tables).
 CACHE_ENV = "LANDMARK_ASL_CACHE"
 #: Environment variable naming the folder that holds the datasets.
@@ -22,7 +24,6 @@ def cache_dir() -> Path:
     env = os.environ.get(CACHE_ENV)
     if env:
         return Path(env).expanduser()
-    from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("landmark_asl", appauthor=False))
 

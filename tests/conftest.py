@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from landmark_asl.datasets import data_root, load_manifest
+from landmark_asl.data.datasets import data_root, load_manifest
 
 
 @pytest.fixture(scope="session")
@@ -72,7 +72,7 @@ def synthetic_table(X, y, groups) -> pd.DataFrame:
     """
     import numpy as np
 
-    from landmark_asl.features import RAW_FEATURE_NAMES
+    from landmark_asl.estimators.features import RAW_FEATURE_NAMES
 
     table = pd.DataFrame(X[:, :126], columns=list(RAW_FEATURE_NAMES[:126]))
     table["handedness"] = np.where(X[:, 126] > 0.5, "Left", "Right")
@@ -118,7 +118,8 @@ def small_base(tmp_path_factory, data_dir) -> dict[str, Path]:
     """
     import shutil
 
-    from landmark_asl.training import train_model
+    from landmark_asl.training.recipe import Recipe
+    from landmark_asl.training.train import train_model
 
     root = tmp_path_factory.mktemp("small_base")
     sources = []
@@ -130,6 +131,21 @@ def small_base(tmp_path_factory, data_dir) -> dict[str, Path]:
                 shutil.copy(f, folder / letter / f.name)
         sources.append(folder)
     cache = root / "cache"
-    base = train_model(sources, model_name="rf", output=root / "base", params={"n_estimators": 10}, calibrate=True,
+    base = train_model(sources, output=root / "base", recipe=Recipe.plain("rf", {"n_estimators": 10}).replace(calibrate=True),
                        cache_dir=cache, progress=False)
     return {"base": base, "cache": cache, "root": root}
+
+
+# Real asl2text/test frames the shipped model reads reliably (smoothed confidence 0.85-0.97), for the
+# live and web page tests (tests/live/test_speller.py, tests/serve/test_serve_browser.py).
+#: (label folder, frame stems): two frames of each stem; None = grey hand-free frames.
+HELLO = (
+    (None, 5),
+    ("H", [f"H{i}" for i in range(10)]),
+    ("E", ["E4", "E5", "E6", "E10", "E13", "E14", "E15", "E16", "E21", "E23"]),
+    ("L", [f"L{i}" for i in range(10)]),
+    (None, 8),
+    ("L", [f"L{i}" for i in range(10, 20)]),
+    ("O", ["O5", "O6", "O8", "O19", "O5", "O6", "O8", "O19", "O5", "O6"]),
+    (None, 5),
+)

@@ -125,7 +125,7 @@ def test_save_load_round_trip_gives_identical_predictions(fitted: PixelCNNClassi
 
 
 def test_persistence_save_model_load_model_round_trip(fitted: PixelCNNClassifier, letters, tmp_path) -> None:
-    from landmark_asl.persistence import load_model, save_model
+    from landmark_asl.model.store import load_model, save_model
 
     save_model(fitted, tmp_path / "cnn", name="cnn")
     loaded = load_model(tmp_path / "cnn")

@@ -20,9 +20,10 @@ from click.testing import CliRunner
 
 from landmark_asl._util import exclusive_lock
 from landmark_asl.cli import main
+from landmark_asl.data.extraction import extract_table
+from landmark_asl.data.landmark_cache import load_landmarks
+from landmark_asl.data.table import read_table
 from landmark_asl.exceptions import LockedError
-from landmark_asl.extraction import extract_table, read_table
-from landmark_asl.landmark_cache import load_landmarks
 
 
 def _copy_images(data_dir: Path, root: Path, labels=("B", "L"), n: int = 3) -> Path:
@@ -69,11 +70,11 @@ def test_two_concurrent_extract_processes_lose_no_rows(tmp_path, data_dir):
     second = _copy_images(data_dir, tmp_path / "second", labels=("L",), n=2)
     output = tmp_path / "table.parquet"
     code = (
-        "import time, landmark_asl.extraction as e\n"
+        "import time, landmark_asl.data.extraction as e\n"
         "e.BATCH_SIZE = 1\n"
-        "real = e._extract_batch\n"
+        "real = e.extract_batch\n"
         "def slow(*a):\n    time.sleep(0.2)\n    return real(*a)\n"
-        "e._extract_batch = slow\n"
+        "e.extract_batch = slow\n"
         f"e.extract_table([{str(first)!r}], {str(output)!r}, progress=False)\n"
     )
     process = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
@@ -131,7 +132,7 @@ def test_cache_of_train_and_compare_follows_the_folder(tmp_path, data_dir):
 
 
 def test_cache_is_versioned_by_loader_and_packages(tmp_path, data_dir, monkeypatch):
-    from landmark_asl import extraction, landmark_cache
+    from landmark_asl.data import extraction, landmark_cache
 
     images = _copy_images(data_dir, tmp_path / "images", labels=("B",), n=1)
     path = landmark_cache.landmark_cache_path(images, tmp_path / "cache")
@@ -140,7 +141,7 @@ def test_cache_is_versioned_by_loader_and_packages(tmp_path, data_dir, monkeypat
 
 
 def test_resume_refuses_a_table_of_another_loader_version(tmp_path, data_dir, monkeypatch):
-    from landmark_asl import extraction
+    from landmark_asl.data import extraction
     from landmark_asl.exceptions import ExtractionError
 
     images = _copy_images(data_dir, tmp_path / "images", labels=("B",), n=1)
@@ -299,7 +300,7 @@ def _landmark_csv(path: Path, bad_cell: str | None = None, bad_label: str | None
 
 @pytest.mark.parametrize("cell", ["inf", "-inf", "1e39", "-3.5e38", "nan"])
 def test_landmark_csv_refuses_values_that_are_not_finite_float32(tmp_path, cell):
-    from landmark_asl.datasets import load_landmark_csv
+    from landmark_asl.data.datasets import load_landmark_csv
     from landmark_asl.exceptions import DatasetError
 
     path = _landmark_csv(tmp_path / "borisgraudt_bad.csv", bad_cell=cell)
@@ -318,8 +319,8 @@ def test_landmark_csv_label_goes_through_the_vocabulary(tmp_path):
 
 
 def test_landmark_table_is_checked_on_read(tmp_path, small_images):
+    from landmark_asl.data.table import write_table
     from landmark_asl.exceptions import DatasetError
-    from landmark_asl.extraction import write_table
 
     extract_table([small_images], tmp_path / "t.parquet", progress=False)
     table, meta = read_table(tmp_path / "t.parquet")
@@ -370,7 +371,7 @@ def _png(width: int, height: int, *, header_only: bool = False) -> bytes:
 
 
 def test_a_10000_pixel_png_is_downscaled_and_predict_stays_under_1_gb(tmp_path):
-    from landmark_asl.images import read_image
+    from landmark_asl.hands.images import read_image
 
     path = tmp_path / "huge.png"
     path.write_bytes(_png(10_000, 10_000))
@@ -396,7 +397,7 @@ def test_a_10000_pixel_png_is_downscaled_and_predict_stays_under_1_gb(tmp_path):
 @pytest.mark.parametrize(("width", "height"), [(10_001, 10_000), (50_000, 50_000), (200_000, 200_000)])
 def test_decompression_bombs_are_refused_by_their_header(tmp_path, width, height):
     from landmark_asl.exceptions import DatasetError
-    from landmark_asl.images import read_image
+    from landmark_asl.hands.images import read_image
 
     path = tmp_path / "bomb.png"
     path.write_bytes(_png(width, height, header_only=True))
@@ -436,8 +437,8 @@ def test_bad_options_give_one_error_line(tmp_path, small_images, args, expected)
 
 
 def test_library_test_size_is_checked(manifests):
+    from landmark_asl.data.splits import make_split
     from landmark_asl.exceptions import DatasetError
-    from landmark_asl.splits import make_split
 
     manifest = manifests("asl2text/test")
     for bad in (1.0, 0.0, -0.2, float("nan"), 0, True):
@@ -450,7 +451,7 @@ def test_library_test_size_is_checked(manifests):
 
 
 def test_messages_name_the_real_problem(tmp_path, data_dir):
-    from landmark_asl.datasets import load_manifest, load_sign_mnist_csv
+    from landmark_asl.data.datasets import load_manifest, load_sign_mnist_csv
     from landmark_asl.exceptions import DatasetError
 
     (tmp_path / "empty" / "L").mkdir(parents=True)
@@ -469,7 +470,7 @@ def test_messages_name_the_real_problem(tmp_path, data_dir):
 def test_skipped_files_are_listed_with_a_reason(tmp_path, data_dir):
     from PIL import Image
 
-    from landmark_asl.datasets import load_manifest
+    from landmark_asl.data.datasets import load_manifest
 
     root = _copy_images(data_dir, tmp_path / "images", labels=("L",), n=1)
     frames = [Image.new("RGB", (32, 32), (40 * i, 0, 0)) for i in range(3)]

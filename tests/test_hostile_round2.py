@@ -18,7 +18,7 @@ from test_hostile import _copy_images
 
 from landmark_asl.cli import main
 from landmark_asl.exceptions import LandmarkASLError, ModelLoadError
-from landmark_asl.persistence import load_model
+from landmark_asl.model.store import load_model
 
 
 def _cli(*args: str):
@@ -45,7 +45,7 @@ def default_model():
 def _client(model, **settings):
     from starlette.testclient import TestClient
 
-    from landmark_asl.serve import ServeSettings, create_app
+    from landmark_asl.serve.app import ServeSettings, create_app
 
     return TestClient(create_app(model, ServeSettings(personal_dir=None, **settings)))
 
@@ -95,7 +95,7 @@ def test_01_allow_host_opens_the_server_to_a_lan_name_on_purpose(default_model, 
 
 
 def test_01_host_names_are_parsed_strictly():
-    from landmark_asl.serve import host_name
+    from landmark_asl.serve.app import host_name
 
     assert host_name("LocalHost:8000") == "localhost" and host_name("[::1]:8000") == "[::1]"
     assert host_name("::1") == "[::1]" and host_name("example.com.") == "example.com"
@@ -130,8 +130,8 @@ def test_10_a_card_whose_metrics_hold_nan_is_served_as_null(tmp_path, default_mo
 
 @pytest.fixture(scope="module")
 def forest_dir(tmp_path_factory, synthetic_landmarks):
-    from landmark_asl.estimators import make_estimator
-    from landmark_asl.persistence import save_model
+    from landmark_asl.estimators.registry import make_estimator
+    from landmark_asl.model.store import save_model
 
     X, y = synthetic_landmarks
     directory = tmp_path_factory.mktemp("forest") / "rf"
@@ -140,8 +140,8 @@ def forest_dir(tmp_path_factory, synthetic_landmarks):
 
 @pytest.fixture(scope="module")
 def xgb_dir(tmp_path_factory, synthetic_landmarks):
-    from landmark_asl.estimators import make_estimator
-    from landmark_asl.persistence import save_model
+    from landmark_asl.estimators.registry import make_estimator
+    from landmark_asl.model.store import save_model
 
     X, y = synthetic_landmarks
     directory = tmp_path_factory.mktemp("xgb") / "xgb"
@@ -204,8 +204,8 @@ def test_06_adapt_refuses_a_weight_that_overflows_the_fit(small_base, tmp_path, 
 
 
 def test_06_a_forest_that_would_not_load_back_is_not_saved(tmp_path, synthetic_landmarks):
-    from landmark_asl.estimators import make_estimator
-    from landmark_asl.persistence import save_model
+    from landmark_asl.estimators.registry import make_estimator
+    from landmark_asl.model.store import save_model
 
     X, y = synthetic_landmarks
     forest = make_estimator("rf", n_estimators=2).fit(X, y)
@@ -260,7 +260,7 @@ def _deep_json(depth: int) -> str:
 
 
 def test_09_metadata_nested_100000_deep_is_one_line_in_predict_serve_and_train(forest_dir, tmp_path, data_dir):
-    from landmark_asl.serve import create_app
+    from landmark_asl.serve.app import create_app
 
     model_dir = tmp_path / "deep"
     shutil.copytree(forest_dir, model_dir)
@@ -367,7 +367,7 @@ def test_04_adapt_refuses_to_replace_its_base(small_base, tmp_path, data_dir):
 
 
 def test_05_collect_rerun_on_a_photo_folder_skips_photos_taken_before(tmp_path, data_dir):
-    from landmark_asl.collect import read_samples
+    from landmark_asl.training.collect import read_samples
 
     photos = _copy_images(data_dir, tmp_path / "photos", labels=("B", "L"), n=4)
     output = tmp_path / "me.parquet"
@@ -397,7 +397,7 @@ def test_12_os_errors_are_one_line_naming_the_path(tmp_path, small_images, monke
     line = _one_line_error(_cli("collect", "--source", small_images, "--letters", "B", "-o", "/proc/me.parquet"))
     assert "/proc/me.parquet" in line
 
-    import landmark_asl.training as training
+    import landmark_asl.training.train as training
 
     def unreadable(*args, **kwargs):
         raise PermissionError(13, "Permission denied", str(small_images / "B"))
@@ -411,10 +411,10 @@ def test_12_os_errors_are_one_line_naming_the_path(tmp_path, small_images, monke
 def test_12_a_full_disk_names_the_file_being_written(tmp_path, synthetic_landmarks, monkeypatch):
     import errno
 
-    import landmark_asl.trees as trees
+    import landmark_asl.estimators.trees as trees
     from landmark_asl._util import atomic_write_text
-    from landmark_asl.estimators import make_estimator
-    from landmark_asl.persistence import save_model
+    from landmark_asl.estimators.registry import make_estimator
+    from landmark_asl.model.store import save_model
 
     def no_space(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -434,9 +434,10 @@ def test_12_a_full_disk_names_the_file_being_written(tmp_path, synthetic_landmar
 
 
 def test_13_a_table_with_text_in_a_coordinate_column_names_row_and_column(tmp_path, small_images):
-    from landmark_asl.extraction import extract_table, read_table, write_table
-
     import pandas as pd
+
+    from landmark_asl.data.extraction import extract_table
+    from landmark_asl.data.table import read_table, write_table
 
     extract_table([small_images], tmp_path / "t.parquet", progress=False)
     table, meta = read_table(tmp_path / "t.parquet")
@@ -481,8 +482,8 @@ def test_smaller_a_fifo_is_not_a_regular_file_and_nothing_waits_for_it(tmp_path,
 
 
 def test_smaller_a_folder_given_as_a_samples_table_is_named_as_a_folder(tmp_path):
+    from landmark_asl.data.table import read_table
     from landmark_asl.exceptions import DatasetError
-    from landmark_asl.extraction import read_table
 
     (tmp_path / "samples.parquet").mkdir()
     with pytest.raises(DatasetError, match="samples.parquet is a folder, not a landmark table"):
@@ -524,7 +525,7 @@ def test_smaller_a_failed_compare_leaves_no_empty_folder(tmp_path, small_images)
 def test_smaller_collect_commands_leave_no_empty_folders_and_long_letters_are_not_cut(small_base, tmp_path):
     from starlette.testclient import TestClient
 
-    from landmark_asl.serve import ServeSettings, create_app
+    from landmark_asl.serve.app import ServeSettings, create_app
 
     personal = tmp_path / "personal"
     settings = ServeSettings(personal_dir=personal, cache_dir=small_base["cache"], allowed_hosts=("testserver",))
@@ -581,7 +582,7 @@ def fake_scheduler():
 
 
 def test_16_scheduler_addresses_are_one_line_and_nothing_hangs(fake_scheduler, tmp_path, small_images):
-    import landmark_asl.distributed as dist
+    import landmark_asl.data.distributed as dist
 
     for address in ("tls://127.0.0.1:1", "ucx://127.0.0.1:1"):
         with pytest.raises(LandmarkASLError, match=r"only tcp:// addresses are supported"):
@@ -592,7 +593,7 @@ def test_16_scheduler_addresses_are_one_line_and_nothing_hangs(fake_scheduler, t
     assert "only tcp://" in line
     # A port that accepts and never answers: in a subprocess, since the abandoned connection attempt keeps
     # Dask's shared event loop busy for the rest of the process.
-    code = ("import sys, landmark_asl.distributed as d; d.CONNECT_TIMEOUT = 1\n"
+    code = ("import sys, landmark_asl.data.distributed as d; d.CONNECT_TIMEOUT = 1\n"
             "from landmark_asl.cli import main\n"
             f"main(['extract', {str(small_images)!r}, '-o', {str(tmp_path / 't.parquet')!r}, '--scheduler', "
             f"{fake_scheduler('silent')!r}])\n")
@@ -622,10 +623,10 @@ def test_17_sigint_during_a_personal_build_stops_the_server_and_saves_nothing(sm
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     # The fit is made to take a minute (the build took 64 s); the server must not wait for it.
-    code = ("import sys, time, landmark_asl.training as training\n"
-            "real = training.fit_estimator\n"
+    code = ("import sys, time, landmark_asl.training.adapt as adapt\n"  # adapt's own fit_estimator
+            "real = adapt.fit_estimator\n"
             "def slow(*a, **k):\n    print('fit started', flush=True)\n    time.sleep(60)\n    return real(*a, **k)\n"
-            "training.fit_estimator = slow\n"
+            "adapt.fit_estimator = slow\n"
             "from landmark_asl.cli import main\n"
             f"main(['serve', '--model', {str(small_base['base'])!r}, '--personal-dir', {str(personal)!r}, "
             f"'--cache-dir', {str(small_base['cache'])!r}, '--port', '{port}'])\n")
@@ -660,7 +661,7 @@ def test_17_sigint_during_a_personal_build_stops_the_server_and_saves_nothing(sm
 def test_17_a_build_stopped_by_its_server_saves_nothing(small_base, tmp_path, data_dir):
     import threading
 
-    from landmark_asl.adapt import adapt_model
+    from landmark_asl.training.adapt import adapt_model
 
     stop = threading.Event()
     stop.set()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from landmark_asl import paths
-from landmark_asl.datasets import resolve_source
+from landmark_asl.data.datasets import resolve_source
 from landmark_asl.exceptions import DatasetError
 
 
@@ -21,7 +21,7 @@ def test_the_cache_is_per_user_unless_overridden(monkeypatch, tmp_path):
 
 
 def test_commands_default_to_the_per_user_cache_not_the_working_directory(monkeypatch, tmp_path, data_dir):
-    from landmark_asl.landmark_cache import load_landmarks
+    from landmark_asl.data.landmark_cache import load_landmarks
 
     monkeypatch.setenv(paths.CACHE_ENV, str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
@@ -66,13 +66,13 @@ def test_a_cache_table_being_filled_by_another_process_is_waited_for(monkeypatch
     """Every command shares one cache: a second one waits for the table instead of failing."""
     import threading
 
-    from landmark_asl import landmark_cache
     from landmark_asl._util import exclusive_lock
+    from landmark_asl.data import landmark_cache
     from landmark_asl.exceptions import LockedError
 
     monkeypatch.setenv(paths.CACHE_ENV, str(tmp_path / "cache"))
     folder = _one_photo_folder(tmp_path, data_dir)
-    from landmark_asl.landmarks import ExtractorSettings
+    from landmark_asl.hands.extractor import ExtractorSettings
 
     table_path = landmark_cache.landmark_cache_path(folder, paths.landmark_cache_dir(), ExtractorSettings())
     held = exclusive_lock(table_path, "another landmark-asl")
@@ -87,8 +87,8 @@ def test_a_cache_table_being_filled_by_another_process_is_waited_for(monkeypatch
 
 
 def test_a_cache_folder_that_cannot_be_made_is_one_line_naming_the_variable(monkeypatch, tmp_path, data_dir):
+    from landmark_asl.data.landmark_cache import load_landmarks
     from landmark_asl.exceptions import LandmarkASLError
-    from landmark_asl.landmark_cache import load_landmarks
 
     (tmp_path / "cache").mkdir()
     (tmp_path / "cache" / "landmarks").write_text("a file where the cache's folder should be")

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from landmark_asl.datasets import load_landmark_csv, load_manifest, load_sign_mnist_csv
+from landmark_asl.data.datasets import load_landmark_csv, load_manifest, load_sign_mnist_csv
+from landmark_asl.data.table import extract_batch
 from landmark_asl.exceptions import LandmarkASLError
-from landmark_asl.extraction import _extract_batch
-from landmark_asl.images import decode_image, read_image
+from landmark_asl.hands.images import decode_image, read_image
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -62,7 +62,7 @@ def test_any_image_size_reads_back_downscaled(tmp_path, width, height, gray):
 
 class _NoHand:
     def extract(self, rgb):
-        from landmark_asl.landmarks import Detection
+        from landmark_asl.hands.extractor import Detection
 
         return Detection(None, "", "no hand found")
 
@@ -73,7 +73,7 @@ def test_a_batch_of_random_files_gives_one_row_each_with_a_reason(tmp_path, file
     """The extraction batch: one row per file, an undecodable one with its reason; nothing raised."""
     import pandas as pd
 
-    from landmark_asl.datasets import read_sample
+    from landmark_asl.data.datasets import read_sample
 
     paths = []
     for i, data in enumerate(files):
@@ -82,7 +82,7 @@ def test_a_batch_of_random_files_gives_one_row_each_with_a_reason(tmp_path, file
         paths.append(str(path))
     batch = pd.DataFrame({"sample_id": [f"{i:016x}" for i in range(len(paths))], "source": paths, "dataset": "d",
                           "label": "A", "group": "d", "split": ""})
-    table = _extract_batch(_NoHand(), read_sample, batch).to_pandas()
+    table = extract_batch(_NoHand(), read_sample, batch).to_pandas()
     assert len(table) == len(files)
     assert all(reason.startswith("cannot decode image:") or reason == "no hand found" for reason in table["reason"])
 

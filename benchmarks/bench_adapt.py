@@ -1,0 +1,144 @@
+"""Benchmark: how far a few of a new signer's own samples lift a model for that signer, and what it forgets.
+
+For each held-out user (a signer or session never trained on): a base model of the shipped
+recipe (``DEFAULT_RECIPE``, ``landmark_asl.training``) is trained on every other source except
+that user and a "forget" set; then ``landmark_asl.training.adapt.adapt_model`` adds k samples per
+letter of the user (k = 3, 5, 10, drawn from a fixed pool of 10 per letter) and the model is
+scored on the user's OTHER photos (the same ones for every k) and on the forget set (never
+trained on by either model: what the personal model forgets shows there).
+
+Users: massey ``hand1`` and ``hand2`` (the dev users: the weight is chosen on them, ``--weights``)
+and asl2text/test (another session of asl2text's signer, the test user, reported with the chosen
+weight only). Forget set: asl2text/test for the massey users, massey/hand1 for asl2text/test.
+
+``--base-rows datasets,packaged`` also builds each personal model on the rows shipped with the
+package (``models/adapt_base``, without the user's and the forget set's groups) instead of the
+base model's own training rows: what ``adapt`` does on a machine without the datasets.
+
+Usage::
+
+    python benchmarks/bench_adapt.py [--weights 10,30,100] [--ks 3,5,10] [--draws 1] [--base-rows datasets,packaged]
+        [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from landmark_asl.estimators.features import raw_features
+from landmark_asl.evaluation.protocol import load_table
+from landmark_asl.model.store import load_model, save_model
+from landmark_asl.training.adapt import DEFAULT_WEIGHT, PERSONAL_COPIES, adapt_model, packaged_base_rows
+from landmark_asl.training.recipe import DEFAULT_RECIPE
+from landmark_asl.training.train import fit_estimator
+
+from _common import add_cache_dir, stopwatch
+
+#: user group -> (forget group, role)
+USERS = {"massey/hand1": ("asl2text/test", "dev"), "massey/hand2": ("asl2text/test", "dev"),
+         "asl2text/test": ("massey/hand1", "test")}
+POOL = 10
+
+
+def _accuracy(model, rows: pd.DataFrame) -> float:
+    proba = model.predict_proba(raw_features(rows))
+    return float((model.classes[proba.argmax(axis=1)] == rows["label"].to_numpy(dtype=object)).mean())
+
+
+def _split_user(rows: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A pool of up to 10 samples per letter (in a seeded order) and the user's other rows."""
+    rng = np.random.default_rng(seed)
+    order = rows.iloc[rng.permutation(len(rows))]
+    pool = order.groupby("label", group_keys=False).head(POOL)
+    return pool, rows.drop(pool.index)
+
+
+def run_user(table: pd.DataFrame, user: str, forget: str, *, weights: list[float], ks: list[int], draws: int,
+             tmp: Path, copies: int = PERSONAL_COPIES, base_rows_kinds: tuple[str, ...] = ("datasets",)) -> list[dict]:
+    base_rows = table[~table["group"].isin([user, forget])].reset_index(drop=True)
+    start = time.perf_counter()
+    estimator, training = fit_estimator(DEFAULT_RECIPE, base_rows, random_state=0, n_jobs=2)
+    training["train_sources"] = [f"(benchmark: every source but {user} and {forget})"]
+    base_dir = save_model(estimator, tmp / "base", name="rf", training=training)
+    base = load_model(base_dir)
+    print(f"{user}: base fitted on {len(base_rows)} rows ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
+    forget_rows = table[table["group"] == forget]
+    rows_of = {"datasets": base_rows, "packaged": packaged_base_rows(exclude_groups=[user, forget])}
+    results = []
+    for draw in range(draws):
+        pool, test = _split_user(table[table["group"] == user], seed=draw)
+        before = {"accuracy_user": _accuracy(base, test), "accuracy_forget": _accuracy(base, forget_rows)}
+        results.append({"user": user, "draw": draw, "k": 0, "weight": None, **before, "n_test": len(test)})
+        for weight, kind, k in ((w, b, k) for w in weights for b in base_rows_kinds for k in ks):
+            samples = pool.groupby("label", group_keys=False).head(k)
+            with stopwatch() as clock:
+                out = adapt_model(samples, output=tmp / f"me_{k}_{weight}_{kind}", base=base_dir, weight=weight,
+                                  base_rows=rows_of[kind], n_jobs=2, copies=copies, progress=False)
+            seconds = clock["seconds"]
+            model = load_model(out)
+            size_mb = sum(p.stat().st_size for p in out.iterdir()) / 1e6
+            r = {"user": user, "draw": draw, "k": k, "weight": weight, "base_rows": kind,
+                 "n_base_rows": len(rows_of[kind]), "copies": copies, "n_samples": len(samples),
+                 "accuracy_user": _accuracy(model, test), "accuracy_forget": _accuracy(model, forget_rows),
+                 "n_test": len(test), "seconds": seconds, "size_mb": size_mb}
+            results.append(r)
+            print(f"  {user} draw {draw} k={k} w={weight:g} {kind}: {r['accuracy_user']:.1%} on the user "
+                  f"(base {before['accuracy_user']:.1%}), forget set {r['accuracy_forget']:.1%} "
+                  f"(base {before['accuracy_forget']:.1%}), {seconds:.0f} s", file=sys.stderr)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--weights", default=f"{DEFAULT_WEIGHT:g}", help="Comma-separated weights tried on the dev users.")
+    parser.add_argument("--ks", default="3,5,10")
+    parser.add_argument("--draws", type=int, default=1)
+    parser.add_argument("--copies", type=int, default=PERSONAL_COPIES, help="Perturbed copies of each sample.")
+    parser.add_argument("--users", default=",".join(USERS))
+    parser.add_argument("--base-rows", default="datasets", help="datasets, packaged or both (comma-separated).")
+    add_cache_dir(parser)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    weights = [float(w) for w in args.weights.split(",")]
+    ks = [int(k) for k in args.ks.split(",")]
+    table = load_table(args.cache_dir, 2)
+    table = table[table["detected"].astype(bool)].reset_index(drop=True)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for user in args.users.split(","):
+            forget, role = USERS[user]
+            # The weight is chosen on the dev users; the test user is scored with the default only.
+            user_weights = weights if role == "dev" else [DEFAULT_WEIGHT]
+            for r in run_user(table, user, forget, weights=user_weights, ks=ks, draws=args.draws, tmp=Path(tmp),
+                              copies=args.copies, base_rows_kinds=tuple(args.base_rows.split(","))):
+                results.append({**r, "role": role})
+    frame = pd.DataFrame(results)
+    if "base_rows" not in frame:
+        frame["base_rows"] = None
+    print("| user (role) | base rows | k per letter | weight | accuracy on the user's other photos | forget set | adapt s "
+          "| size MB |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for (user, kind, k, weight), g in frame.groupby(["user", "base_rows", "k", "weight"], dropna=False, sort=False):
+        base = frame[(frame["user"] == user) & (frame["k"] == 0)]
+        drop = (g["accuracy_forget"].mean() - base["accuracy_forget"].mean()) * 100
+        shown_weight = "-" if pd.isna(weight) else f"{weight:g}"
+        seconds = "-" if k == 0 else f"{g['seconds'].mean():.1f}"
+        size = "-" if k == 0 else f"{g['size_mb'].mean():.2f}"
+        rows = "-" if k == 0 else f"{kind} ({int(g['n_base_rows'].iloc[0])})"
+        print(f"| {user} ({g['role'].iloc[0]}) | {rows} | {k} | {shown_weight} | {g['accuracy_user'].mean():.1%} | "
+              f"{g['accuracy_forget'].mean():.1%} ({drop:+.1f} pts) | {seconds} | {size} |")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,363 @@
+"""Candidates for a new signer (issue 21), measured on the leave-one-group-out dev protocol.
+
+One run per training candidate fits each fold once and keeps every held-out photo's
+probabilities from its own landmarks AND from each extra view (``experiments/extract_views.py``),
+and, with ``--xgb``, from an XGBoost model too; ``--report`` then scores any combination
+(views averaged, rf+xgb averaged, a specialist second look) with
+:func:`landmark_asl.evaluation.lodo.score_predictions`, so test-time candidates cost no extra fit.
+
+Training candidates (``--candidate``):
+
+- ``base``: the shipped recipe (``DEFAULT_RECIPE`` of ``landmark_asl.training``);
+- ``no_still_z``: the still Z rows left out of training (Z is signed with motion; the live loop
+  reads it from the motion, and a still "Z" class absorbs pointing hands);
+- ``geo_hand``: ``is_left`` from the landmarks' own 3D chirality instead of MediaPipe's label
+  where the two disagree and MediaPipe's score is below 0.9;
+- (``noz``/``noj`` in a report combination: the still Z/J class taken out of the answer, a free
+  stand-in for ``no_still_z``);
+- ``clean``: rows flagged by cleanlab on the base run's out-of-fold probabilities left out
+  (``--flagged FILE``: the sample ids, written by ``--report --cleanlab``);
+- ``specialist``: the base forest plus, for each confusable group, a forest trained on that
+  group's rows only, on the same features; when the base forest's top class lies in a group, the
+  group's probability mass is shared as the specialist says.
+
+XGBoost beside the forest: ``run --xgb-only`` fits XGBoost alone and writes
+``<candidate>_s<seeds>_xgb.npz`` beside the forest's run, so a stored forest run is reused;
+``report base:rf+xgb`` averages the two, ``base:rf+xgb+w0.3`` weighs XGBoost 0.3, ``base:rf+xgb+wdev``
+chooses the weight for each held-out fold on the other folds only. A run writes its file after
+every fold (``folds_done``); a report of an unfinished run scores every name on the finished folds.
+
+Usage::
+
+    python experiments/exp_newsigner.py run --candidate base [--xgb | --xgb-only] [--seeds 0] [--quick]
+    python experiments/exp_newsigner.py report [NAME ...] [--seeds 0]   # NAME like base, base:rf+mirror, base:rf+xgb
+
+Writes ``out/newsigner/<candidate>_s<seeds>.npz`` (out-of-fold probabilities) and prints
+Markdown. Figures: README "A new signer".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from landmark_asl.data.landmark_cache import log
+from landmark_asl.evaluation.lodo import score_predictions
+from landmark_asl.evaluation.protocol import APART, CSV_SOURCES, IMAGE_SOURCES, load_table
+from landmark_asl.hands.views import VIEWS
+from landmark_asl.training.recipe import DEFAULT_RECIPE, Recipe
+from landmark_asl.training.train import fit_estimator, model_inputs
+
+#: The shipped recipe's parameters, balance and augmentation.
+RECIPE = DEFAULT_RECIPE.training_kwargs()
+
+OUT = Path("out/newsigner")
+#: Temperature of the shipped model's card (0.66 before issue 21), for the ``below<t>`` gate.
+GATE_TEMPERATURE = 0.66
+SPECIALISTS = {"MNSTAE": ("M", "N", "S", "T", "A", "E"), "XZGD": ("X", "Z", "G", "D"), "PQK": ("P", "Q", "K")}
+
+
+def geometric_is_left(table: pd.DataFrame) -> np.ndarray:
+    """Left hand by the 3D chirality of the landmarks: the sign of (index knuckle - wrist) x
+    (little knuckle - wrist) . (thumb base - wrist), in image coordinates with z, y flipped
+    to point up (agrees with MediaPipe's label on 96-100% of the rows of every source). Returns a
+    bool per row (rows need a hand)."""
+    p = table[[f"{a}{i}" for i in range(21) for a in "xyz"]].to_numpy(np.float64).reshape(-1, 21, 3)
+    width = table["image_width"].to_numpy(np.float64) if "image_width" in table else np.ones(len(table))
+    height = table["image_height"].to_numpy(np.float64) if "image_height" in table else np.ones(len(table))
+    aspect = np.where((width > 0) & (height > 0), height / np.where(width > 0, width, 1.0), 1.0)
+    p[:, :, 1] *= -aspect[:, None]
+    w = p[:, 0]
+    triple = np.einsum("nc,nc->n", np.cross(p[:, 5] - w, p[:, 17] - w), p[:, 2] - w)
+    return triple > 0
+
+
+def candidate_table(name: str, table: pd.DataFrame, flagged: Path | None) -> tuple[pd.DataFrame, np.ndarray]:
+    """The protocol's table and the mask of rows a candidate may train on."""
+    trainable = np.ones(len(table), dtype=bool)
+    if name == "no_still_z":
+        trainable &= table["label"].to_numpy() != "Z"
+    elif name == "geo_hand":
+        detected = table["detected"].astype(bool).to_numpy()
+        geo = np.zeros(len(table), dtype=bool)
+        geo[detected] = geometric_is_left(table[detected])
+        score = table["handedness_score"].fillna(1.0).to_numpy()
+        label_left = table["handedness"].astype(str).to_numpy() == "Left"
+        swap = detected & (geo != label_left) & (score < 0.9)
+        log(True, f"geo_hand: {swap.sum()} rows change handedness")
+        table = table.copy()
+        table.loc[swap, "handedness"] = np.where(label_left[swap], "Right", "Left")
+    elif name == "clean":
+        ids = set(json.loads(flagged.read_text()))
+        trainable &= ~table["sample_id"].isin(ids).to_numpy()
+        log(True, f"clean: {len(ids)} flagged rows left out of training")
+    return table, trainable
+
+
+def run(args: argparse.Namespace) -> None:
+    table = load_table(args.cache_dir, 2).reset_index(drop=True)
+    table, trainable = candidate_table(args.candidate, table, args.flagged)
+    position = pd.Series(np.arange(len(table)), index=table["sample_id"].to_numpy())
+    groups = table["group"].astype(str).to_numpy()
+    detected = table["detected"].astype(bool).to_numpy()
+    classes = sorted(set(table["label"][detected]))
+    models = (["rf"] if not args.xgb_only else []) + (["xgb"] if args.xgb or args.xgb_only else [])
+    kinds = ["plain", *VIEWS] + ([f"spec_{g}" for g in SPECIALISTS] if args.candidate == "specialist" else [])
+    oof = {(m, k, s): np.full((len(table), len(classes)), np.nan) for m in models for k in kinds for s in args.seeds}
+    # Folds whose photos' views are extracted first come first (extract_views.py may still run).
+    order = ["ml_slr", "massey", "asl2text/test", "asl2text/train"]
+    folds = sorted(set(groups), key=lambda f: (next((i for i, o in enumerate(order) if f.startswith(o)), -1), f))
+    OUT.mkdir(parents=True, exist_ok=True)
+    suffix = "_xgb" if args.xgb_only else ""  # beside the forest's file of the same seeds; report reads both
+    path = OUT / f"{'q' if args.quick else ''}{args.candidate}_s{''.join(map(str, args.seeds))}{suffix}.npz"
+    done: list[str] = []
+    for fold in folds:
+        held = groups == fold
+        test = held & detected
+        views = _fold_views(Path(args.views), table[test])
+        for seed in args.seeds:
+            for model in models:
+                start = time.perf_counter()
+                params = RECIPE["params"] if model == "rf" else {"handshape": True,
+                                                                  "n_estimators": args.xgb_rounds,
+                                                                  "learning_rate": 20.0 / args.xgb_rounds}
+                if args.quick and model == "rf":
+                    params = {**params, "n_estimators": 25}
+                augment = None if args.quick else RECIPE["augment"]
+                rows = table[~held & detected & trainable]
+                recipe = Recipe(model_name=model, params=params, balance=RECIPE["balance"], augment=augment,
+                                calibrate=False)
+                estimator, _ = fit_estimator(recipe, rows, random_state=seed, n_jobs=2)
+                cols = [classes.index(str(c)) for c in estimator.classes_]
+                if not test.any():
+                    continue
+                proba = estimator.predict_proba(model_inputs(model, estimator, table[test]))
+                oof[(model, "plain", seed)][np.ix_(test, cols)] = proba
+                for view in VIEWS:
+                    mine = views[(views["view"] == view) & views["sample_id"].isin(table["sample_id"][test])]
+                    if len(mine):
+                        where = position.loc[mine["sample_id"].to_numpy()].to_numpy()
+                        target = oof[(model, view, seed)]
+                        target[np.ix_(where, cols)] = estimator.predict_proba(model_inputs(model, estimator, mine))
+                if args.candidate == "specialist" and model == "rf":
+                    for g, letters in SPECIALISTS.items():
+                        sub = rows[rows["label"].isin(letters)]
+                        spec, _ = fit_estimator(recipe, sub, random_state=seed, n_jobs=2)
+                        scols = [classes.index(str(c)) for c in spec.classes_]
+                        oof[("rf", f"spec_{g}", seed)][np.ix_(test, scols)] = spec.predict_proba(
+                            model_inputs("rf", spec, table[test]))
+                log(True, f"{args.candidate} {model} without {fold} seed {seed}: {time.perf_counter() - start:.0f} s")
+        done.append(fold)
+        # Written after every fold: a run cut short still leaves its finished folds (``folds_done``).
+        tmp = path.with_suffix(".part.npz")
+        np.savez_compressed(tmp, classes=np.array(classes), sample_id=table["sample_id"].to_numpy().astype(str),
+                            folds_done=np.array(done), **{"|".join(map(str, k)): v for k, v in oof.items()})
+        tmp.replace(path)
+    log(True, f"-> {path}")
+
+
+def _fold_views(folder: Path, rows: pd.DataFrame) -> pd.DataFrame:
+    """The views with a hand of ``rows``' photos (waits for extract_views.py to write their source)."""
+    source = "" if rows.empty else str(rows["source"].iloc[0])
+    name = next((n for n in ("asl2text/train", "asl2text/test", "massey", "ml_slr") if f"/{n}/" in source), None)
+    if name is None:  # landmark CSVs have no photo; asl_alphabet_64/test is apart
+        return pd.DataFrame(columns=["sample_id", "view"])
+    path = folder / (name.replace("/", "_") + ".parquet")
+    while not path.exists():
+        time.sleep(20)
+    views = pd.read_parquet(path)
+    return views[views["detected"].astype(bool) & views["sample_id"].isin(set(rows["sample_id"]))]
+
+
+def combine(data: dict[str, np.ndarray], recipe: str, seed: int, classes: list[str],
+            table: pd.DataFrame | None = None) -> np.ndarray:
+    """Out-of-fold probabilities of a combination like ``rf+mirror+crop`` or ``rf+xgb`` or ``rf+spec``.
+
+    ``rf+xgb`` averages the two models' probabilities; ``rf+xgb+w0.3`` gives XGBoost the weight 0.3;
+    ``rf+xgb+wdev`` chooses the weight for each held-out fold on the other folds (needs ``table``),
+    from ``XGB_WEIGHTS``, by their mean accuracy on the rows with a hand.
+    """
+    parts = recipe.split("+")
+    models = [p for p in parts if p in ("rf", "xgb")] or ["rf"]
+    if "wdev" in parts:
+        return _dev_weighted(data, parts, seed, classes, table)
+    weights = [float(p[1:]) for p in parts if p.startswith("w") and p[1:].replace(".", "", 1).isdigit()]
+    xgb_weight = weights[0] if weights else 0.5
+    views = ["plain"] + [p for p in parts if p in VIEWS]
+    proba = 0.0
+    for model in models:
+        total, count = 0.0, 0.0
+        for view in views:
+            part = data[f"{model}|{view}|{seed}"]
+            have = ~np.isnan(part).all(axis=1)
+            total = total + np.where(have[:, None], np.nan_to_num(part), 0.0)
+            count = count + have
+        weight = 1.0 if len(models) == 1 else (xgb_weight if model == "xgb" else 1.0 - xgb_weight)
+        proba = proba + weight * total / np.maximum(count, 1)[:, None]
+    below = [float(p[len("below"):]) for p in parts if p.startswith("below")]
+    if below:
+        # Views only where the first estimate's calibrated confidence is under the threshold, as
+        # views.photo_probabilities does (the shipped model's temperature stands in for the fold's).
+        from landmark_asl.estimators.calibration import TemperatureScaling
+
+        first = combine(data, "+".join(p for p in parts if p in ("rf", "xgb") or p.startswith("w")) or "rf",
+                        seed, classes, table)
+        scaling = TemperatureScaling.from_dict({"method": "temperature", "temperature": GATE_TEMPERATURE,
+                                                "smoothing": 0.001})
+        have = first.sum(axis=1) > 0
+        sure = np.zeros(len(first), dtype=bool)
+        sure[have] = scaling.apply(first[have]).max(axis=1) >= below[0]
+        proba = np.where(sure[:, None], first, proba)
+    # noz / noj: the still Z (J) class taken out of the answer (its votes go to the other letters),
+    # a free stand-in for training without the still Z (J) rows.
+    for part, letter in (("noz", "Z"), ("noj", "J")):
+        if part in parts and letter in classes:
+            proba = proba.copy()
+            proba[:, classes.index(letter)] = 0.0
+            proba = proba / np.maximum(proba.sum(axis=1, keepdims=True), 1e-12)
+    if "spec" in parts:
+        proba = proba.copy()
+        top = proba.argmax(axis=1)
+        for g, letters in SPECIALISTS.items():
+            cols = [classes.index(c) for c in letters if c in classes]
+            spec = np.nan_to_num(data[f"rf|spec_{g}|{seed}"][:, cols])
+            use = np.isin(top, cols) & (spec.sum(axis=1) > 0)
+            mass = proba[use][:, cols].sum(axis=1, keepdims=True)
+            proba[np.ix_(use, cols)] = mass * spec[use] / spec[use].sum(axis=1, keepdims=True)
+    return proba
+
+
+#: XGBoost's weights tried by ``wdev`` (0: the forest alone, 1: XGBoost alone).
+XGB_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+
+
+def _dev_weighted(data: dict[str, np.ndarray], parts: list[str], seed: int, classes: list[str],
+                  table: pd.DataFrame) -> np.ndarray:
+    """``combine`` with XGBoost's weight chosen for each held-out fold on the other scored folds only."""
+    rest = [p for p in parts if p != "wdev"]
+    groups = table["group"].astype(str).to_numpy()
+    detected = table["detected"].astype(bool).to_numpy()
+    truth = table["label"].astype(str).to_numpy()
+    folds = sorted(set(groups))
+    tries = {w: combine(data, "+".join(rest + [f"w{w}"]), seed, classes, table) for w in XGB_WEIGHTS}
+    right = {w: np.asarray(classes, dtype=object)[p.argmax(axis=1)] == truth for w, p in tries.items()}
+    accuracy = {(w, f): right[w][detected & (groups == f)].mean() for w in XGB_WEIGHTS for f in folds
+                if (detected & (groups == f)).any()}
+    scored = [f for f in folds if f not in APART and (0.5, f) in accuracy]
+    proba = tries[0.5].copy()
+    for fold in folds:
+        others = [f for f in scored if f != fold]
+        best = max(XGB_WEIGHTS, key=lambda w: (np.mean([accuracy[(w, f)] for f in others]), -abs(w - 0.5)))
+        held = groups == fold
+        proba[held] = tries[best][held]
+        log(True, f"wdev seed {seed}: {fold} -> xgb weight {best}")
+    return proba
+
+
+def report(args: argparse.Namespace) -> None:
+    table = load_table(args.cache_dir, 2).reset_index(drop=True)
+    ids = table["sample_id"].to_numpy().astype(str)
+    files = {name: sorted(p for p in OUT.glob(f"{name.partition(':')[0]}_s*.npz") if ".part." not in p.name)
+             for name in args.names}  # one file per run: their seeds together
+    # A run cut short (``folds_done``): every name is scored on the folds all its runs finished.
+    unfinished = [set(np.load(p)["folds_done"]) for ps in files.values() for p in ps if "folds_done" in np.load(p)]
+    keep = np.ones(len(table), dtype=bool)
+    if unfinished:
+        keep = table["group"].astype(str).isin(set.intersection(*unfinished)).to_numpy()
+        print(f"scored on the {len(set.intersection(*unfinished))} finished folds only: "
+              f"{', '.join(sorted(set.intersection(*unfinished)))}")
+        table = table[keep].reset_index(drop=True)
+    rows = []
+    for name in args.names:
+        candidate, _, recipe = name.partition(":")
+        paths = files[name]
+        data = {k: v for path in paths for k, v in np.load(path, allow_pickle=False).items()}
+        assert (data["sample_id"] == ids).all()
+        data = {k: v[keep] if k.count("|") == 2 else v for k, v in data.items()}
+        path = ", ".join(map(str, paths))
+        classes = [str(c) for c in data["classes"]]
+        models = [p for p in (recipe or "rf").split("+") if p in ("rf", "xgb")] or ["rf"]
+        seeds = sorted(int(k.split("|")[2]) for k in data if k.count("|") == 2 and k.startswith(f"{models[0]}|plain|")
+                       and all(f"{m}|plain|{k.split('|')[2]}" in data for m in models)
+                       and (args.seeds is None or int(k.split("|")[2]) in args.seeds))
+        oof = {s: combine(data, recipe or "rf", s, classes, table) for s in seeds}
+        result = score_predictions(table, oof, classes, apart=APART)
+        s = result["summary"]
+        rows.append((name, s))
+        if args.write_lodo:
+            parts = (recipe or "rf").split("+")
+            below = [float(p[len("below"):]) for p in parts if p.startswith("below")] or [None]
+            if candidate != "base" or {p for p in parts if not p.startswith("below")} - {"rf", *VIEWS}:
+                raise SystemExit("--write-lodo: only the shipped recipe (candidate base) with views can go on the card")
+            Path(args.write_lodo).write_text(json.dumps({
+                **result, "recipe": RECIPE, "views": [p for p in parts if p in VIEWS], "views_below": below[0],
+                "seeds": seeds,
+                "sources": sorted(IMAGE_SOURCES + CSV_SOURCES), "oof_file": str(path)}, indent=2))
+        if args.cleanlab:
+            from cleanlab.filter import find_label_issues
+
+            keep = table["detected"].astype(bool).to_numpy() & ~table["group"].isin(list(APART)).to_numpy()
+            labels = np.array([classes.index(c) for c in table["label"][keep]])
+            issues = find_label_issues(labels, oof[seeds[0]][keep] / oof[seeds[0]][keep].sum(1, keepdims=True),
+                                       return_indices_ranked_by="self_confidence", n_jobs=1)
+            flagged = table[keep].iloc[issues]
+            print(f"cleanlab flags {len(flagged)} rows; by group and label:")
+            print(flagged.groupby(["group", "label"]).size().sort_values(ascending=False).head(40).to_string())
+            Path(args.cleanlab).write_text(json.dumps(flagged["sample_id"].tolist()))
+            flagged[["sample_id", "source", "group", "label"]].to_csv(Path(args.cleanlab).with_suffix(".csv"), index=False)
+    groups = list(rows[0][1]["errors"]["groups"])
+    print("| candidate | mean (seed sd) | worst fold | " + " | ".join(groups) + " |")
+    print("| --- | ---: | --- | " + " | ".join("---:" for _ in groups) + " |")
+    for name, s in rows:
+        g = s["errors"]["groups"]
+        print(f"| {name} | {s['mean_accuracy']:.1%} ({s['mean_accuracy_seed_sd']:.1%}) | {s['worst_fold']} "
+              f"{s['worst_accuracy']:.1%} | " + " | ".join(
+                  f"{g[k]['rate']:.1%} (w {g[k]['worst_rate']:.0%})" if k in g else "-" for k in groups) + " |")
+    print("\nErrors per seed (mean over seeds):")
+    for name, s in rows:
+        g = s["errors"]["groups"]
+        print(f"- {name}: " + ", ".join(f"{k} {g[k]['errors']:.1f}" for k in groups if k in g))
+    if args.folds:
+        for name, s in rows:
+            print(f"\n{name}: " + ", ".join(f"{r['fold']} {r['accuracy_detected']:.1%}" for r in s["per_fold"]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--candidate", default="base",
+                   choices=["base", "no_still_z", "geo_hand", "clean", "specialist"])
+    r.add_argument("--flagged", type=Path, default=None)
+    r.add_argument("--xgb", action="store_true")
+    r.add_argument("--xgb-only", action="store_true",
+                   help="Fit XGBoost alone (written as <candidate>_s<seeds>_xgb.npz, beside a forest run's file).")
+    r.add_argument("--xgb-rounds", type=int, default=200,
+                   help="XGBoost's boosting rounds, learning rate 20 / rounds (200: the class's defaults).")
+    r.add_argument("--quick", action="store_true",
+                   help="Screening: 25 trees, no augmentation (written as q<candidate>, e.g. report qbase).")
+    r.add_argument("--seeds", type=lambda t: [int(x) for x in t.split(",")], default=[0])
+    p = sub.add_parser("report")
+    p.add_argument("names", nargs="+", help="CANDIDATE[:COMBINATION], e.g. base:rf+mirror, base:rf+xgb")
+    p.add_argument("--cleanlab", default=None, help="Write the rows cleanlab flags (JSON of sample ids) here.")
+    p.add_argument("--folds", action="store_true")
+    p.add_argument("--seeds", type=lambda t: [int(x) for x in t.split(",")], default=None,
+                   help="Score these seeds only (default: every seed each combination has).")
+    p.add_argument("--write-lodo", default=None, metavar="FILE",
+                   help="Write the (one) named combination's protocol result for train_default.py --lodo-json.")
+    for q in (r, p):
+        q.add_argument("--cache-dir", default=None, help="Landmark cache (default: the per-user cache).")
+        q.add_argument("--views", default=".cache/views")
+    args = parser.parse_args(argv)
+    run(args) if args.command == "run" else report(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

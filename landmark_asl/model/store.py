@@ -1,0 +1,466 @@
+"""Model directories: the artefact files plus ``metadata.json``, a typed :class:`ModelCard`; loading runs no code.
+
+Every artefact is data that is parsed, never executed: a random forest is its compiled
+node arrays (``trees.npz``, read with ``allow_pickle=False``), XGBoost its own UBJ format,
+the CNN a torch ``state_dict`` (``weights_only=True``), the normaliser plain JSON
+parameters. ``load_model`` never calls pickle or joblib; the classifier class comes from a
+fixed table of storage kinds, not from a name in the file; every file it reads must be
+listed in the card with its SHA-256 and lie inside the model directory.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
+
+from landmark_asl._util import atomic_write_text, file_sha256, package_versions, public_mode
+from landmark_asl.estimators.calibration import TemperatureScaling
+from landmark_asl.estimators.features import FEATURE_VERSION, LandmarkNormalizer
+from landmark_asl.estimators.registry import get_spec
+from landmark_asl.estimators.trees import CompiledForestClassifier, XGBLandmarkClassifier
+from landmark_asl.exceptions import ModelLoadError
+from landmark_asl.hands.extractor import ExtractorSettings
+from landmark_asl.labels import no_hand_label
+from landmark_asl.model.card import (
+    METADATA_FILE,
+    REBUILD_HELP,
+    ModelCard,
+    jsonable,
+    read_card,
+)
+from landmark_asl.training.recipe import Recipe
+
+_PACKAGES = ("landmark_asl", "numpy", "scikit-learn", "xgboost", "torch", "mediapipe")
+#: Packages whose version can change any loaded model's predictions (features, extraction) ...
+_USED_PACKAGES = ("landmark_asl", "numpy", "mediapipe")
+#: ... and those a storage kind adds: a compiled forest is NumPy arrays, so scikit-learn,
+#: xgboost and torch (recorded when it was saved) do not matter to it; no warning for them.
+_STORAGE_PACKAGES = {"xgboost-ubj": ("xgboost",), "torch-state-dict": ("torch",)}
+
+
+def default_model_dir() -> Path:
+    """Folder of the shipped default model.
+
+    The wheel carries ``models/default`` as the package data ``landmark_asl/models/default``;
+    in a source checkout it is the top-level ``models/default``.
+    """
+    try:
+        packaged = Path(str(resources.files("landmark_asl.models") / "default"))
+        if (packaged / METADATA_FILE).is_file():
+            return packaged
+    except (ModuleNotFoundError, TypeError):
+        pass
+    return Path(__file__).resolve().parents[2] / "models" / "default"
+
+
+def _storage_classes() -> dict[str, Any]:
+    """Storage kind -> the class whose ``load_artifact`` reads it (the only classes a card can name)."""
+
+    table: dict[str, Any] = {
+        CompiledForestClassifier.STORAGE: CompiledForestClassifier,
+        XGBLandmarkClassifier.STORAGE: XGBLandmarkClassifier,
+    }
+    try:
+        from landmark_asl.cnn import PixelCNNClassifier
+    except ImportError:  # torch not installed: a CNN card says so when loaded
+        table["torch-state-dict"] = None
+    else:
+        table[PixelCNNClassifier.STORAGE] = PixelCNNClassifier
+    return table
+
+
+def _split_pipeline(estimator: Any) -> tuple[Any, Any]:
+    """(normalizer or None, classifier) of a landmark pipeline or a bare estimator."""
+
+
+    if isinstance(estimator, Pipeline):
+        steps = estimator.steps
+        if len(steps) != 2 or not isinstance(steps[0][1], LandmarkNormalizer):
+            raise ValueError(
+                "save_model supports Pipeline([('normalizer', LandmarkNormalizer), ('clf', ...)]) or a bare "
+                f"estimator; got a pipeline with steps {[name for name, _ in steps]}"
+            )
+        return steps[0][1], steps[1][1]
+    return None, estimator
+
+
+def is_model_dir(path: str | Path) -> bool:
+    """Whether ``path`` is a folder holding a model's ``metadata.json`` (of any format version)."""
+    path = Path(path)
+    return path.is_dir() and (path / METADATA_FILE).is_file()
+
+
+def save_model(
+    estimator: Any,
+    directory: str | Path,
+    *,
+    name: str,
+    extractor_settings: Any = None,
+    training: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+    split_file_sha256: str | None = None,
+    trained_labels: Sequence[str] | None = None,
+    calibration: dict[str, Any] | None = None,
+    recipe: Recipe | None = None,
+) -> Path:
+    """Save a fitted estimator as a model directory with its :class:`ModelCard`.
+
+    The directory is written beside its destination and then moved into place, so an
+    interrupted save never leaves a half-written model. An existing destination is replaced
+    only if it is a model directory; anything else there is an error.
+
+    Parameters
+    ----------
+    estimator : fitted estimator
+        A landmark pipeline from ``make_estimator('rf'|'xgb')``, a ``PixelCNNClassifier``, or
+        a model read back by :func:`load_model` (a re-save).
+    directory : str or Path
+        Destination folder.
+    name : str
+        Registry name ('rf', 'xgb', 'cnn').
+    extractor_settings : ExtractorSettings, optional
+        Settings the training landmarks were extracted with (default ``ExtractorSettings()``).
+    training : dict, optional
+        Sources, counts, parameters... (JSON-able).
+    metrics : dict, optional
+        Figures measured on held-out data.
+    split_file_sha256 : str, optional
+        SHA-256 of the split file the model was trained on.
+    trained_labels : sequence of str, optional
+        Every label of the training data, images without a hand included; decides the
+        NOTHING rule. Default: the classifier's classes.
+    calibration : dict, optional
+        ``TemperatureScaling.to_dict()`` (optionally with ``fitted_on``, a description of the
+        held-out predictions it was fitted on); a model read back keeps its own by default.
+    recipe : Recipe, optional
+        How the model was trained; stored in the card (:attr:`ModelCard.recipe`).
+
+    Returns
+    -------
+    Path
+        ``directory``.
+
+    Raises
+    ------
+    ModelLoadError
+        If ``directory`` exists and is not a model directory, or is not a folder.
+    """
+
+
+    if calibration is None and isinstance(estimator, LoadedModel):
+        calibration = estimator.card.calibration
+    if isinstance(estimator, LoadedModel):
+        estimator = estimator.estimator
+    if calibration is not None:
+        TemperatureScaling.from_dict(calibration)  # refuse a bad one before writing anything
+    check_is_fitted(estimator)
+    spec = get_spec(name)
+    normalizer, clf = _split_pipeline(estimator)
+    storage = getattr(clf, "STORAGE", None)
+    if storage is None or storage not in _storage_classes():
+        raise TypeError(
+            f"cannot save {type(clf).__name__}: only classifiers stored without pickle can be saved "
+            f"({', '.join(sorted(_storage_classes()))})"
+        )
+    directory = Path(directory)
+    check_destination(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    except OSError as exc:  # name the model asked for, not the temporary folder beside it
+        raise OSError(exc.errno, exc.strerror or str(exc), str(directory)) from exc
+    try:
+        files = list(clf.save_artifact(tmp))
+        classes = [str(c) for c in clf.classes_]
+        card = ModelCard(
+            name=name,
+            input_kind=spec.input_kind,
+            classes=classes,
+            no_hand_label=no_hand_label(trained_labels if trained_labels is not None else classes),
+            feature_version=FEATURE_VERSION if normalizer is not None else None,
+            extractor_settings=extractor_settings or ExtractorSettings(),
+            estimator={
+                "storage": storage,
+                "params": jsonable(clf.get_params(deep=False)),
+                "normalizer": None if normalizer is None else jsonable(normalizer.get_params()),
+            },
+            artefacts={f: file_sha256(tmp / f) for f in files},
+            split_file_sha256=split_file_sha256,
+            training=jsonable(dict(training or {})),
+            metrics=jsonable(metrics) if metrics is not None else None,
+            calibration=jsonable(dict(calibration)) if calibration is not None else None,
+            recipe=recipe,
+            package_versions={k: v for k, v in package_versions(_PACKAGES).items() if v != "not installed"},
+            created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        )
+        atomic_write_text(tmp / METADATA_FILE, json.dumps(card.to_dict(), indent=2, sort_keys=True) + "\n")
+        _move_into_place(tmp, directory)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if exc.filename is None and exc.errno is not None:  # e.g. a full disk: name the model being written
+            raise OSError(exc.errno, exc.strerror or str(exc), str(directory)) from exc
+        raise
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return directory
+
+
+def _move_into_place(tmp: Path, directory: Path) -> None:
+    """Make the finished folder ``tmp`` readable by all and put it at ``directory``, replacing a model there."""
+    for path in tmp.iterdir():
+        public_mode(path)
+    public_mode(tmp, directory=True)
+    old = None
+    if directory.exists():
+        old = directory.with_name(f".{directory.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        directory.rename(old)
+    tmp.rename(directory)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def check_destination(directory: Path) -> None:
+    """Refuse a save destination that exists and is not a model directory (or an empty folder).
+
+    Called before a long training run too, so that it fails before the work, not after.
+
+    Raises
+    ------
+    ModelLoadError
+        If ``directory`` is a file, a link, or a non-empty folder without ``metadata.json``.
+    """
+    if not directory.exists() and not directory.is_symlink():
+        return
+    if directory.is_symlink() or not directory.is_dir():
+        raise ModelLoadError(f"cannot save a model to {directory}: it exists and is not a folder; choose a new path")
+    if not is_model_dir(directory) and any(directory.iterdir()):
+        raise ModelLoadError(
+            f"refusing to replace {directory}: it exists and is not a model directory (no {METADATA_FILE}); "
+            "choose a new or empty path, or delete it yourself"
+        )
+
+
+@dataclass
+class LoadedModel:
+    """A model read back by :func:`load_model`.
+
+    Attributes
+    ----------
+    estimator : estimator
+        The rebuilt pipeline (rf/xgb) or CNN.
+    card : ModelCard
+    directory : Path
+    """
+
+    estimator: Any
+    card: ModelCard
+    directory: Path
+    _fast: Any = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        normalizer, clf = _split_pipeline(self.estimator)
+        self._normalizer = normalizer
+        self._clf = clf
+        self._classes = np.asarray(self.card.classes, dtype=object)
+        if hasattr(clf, "predict_proba_one"):
+            self._fast = clf.predict_proba_one
+        self._scaling = None
+        if self.card.calibration is not None:
+            self._scaling = TemperatureScaling.from_dict(self.card.calibration)
+
+    @property
+    def name(self) -> str:
+        """Registry name of the model ('rf', 'xgb', 'cnn')."""
+        return self.card.name
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The card as JSON values (what ``metadata.json`` holds)."""
+        return self.card.to_dict()
+
+    @property
+    def classes(self) -> np.ndarray:
+        """Labels, ndarray of shape (n_classes,) of str, the column order of probabilities."""
+        return self._classes
+
+    def predict_proba_one(self, x: np.ndarray) -> np.ndarray:
+        """Probabilities for one sample, fast (no validation, no thread pool).
+
+        Parameters
+        ----------
+        x : ndarray of shape (127,)
+            One row of raw features (landmark models); for the CNN, one image (H, W, 3).
+
+        Returns
+        -------
+        ndarray of shape (n_classes,)
+            Calibrated when the card has a ``calibration``.
+        """
+        if self._normalizer is None or self._fast is None:
+            return self.predict_proba(np.asarray(x)[None])[0]
+        x = np.asarray(x, dtype=np.float64)
+        if x.shape != (127,):
+            raise ValueError(f"x must have shape (127,) raw features; got {x.shape}: pass raw_features(...)[i]")
+        z = self._normalizer.transform_array(x[None])[0]
+        proba = self._fast(z)
+        return self._finite(proba if self._scaling is None else self._scaling.apply(proba))
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Probabilities, ndarray of shape (n_samples, n_classes); X as for the estimator.
+
+        Calibrated when the card has a ``calibration`` (the predicted label never changes).
+        """
+        proba = self.estimator.predict_proba(X)
+        return self._finite(proba if self._scaling is None else self._scaling.apply(proba))
+
+    def _finite(self, proba: np.ndarray) -> np.ndarray:
+        """``proba``, unless it holds NaN or inf: a model must never answer with those (loading checks the arrays)."""
+        if not np.isfinite(proba).all():
+            raise ModelLoadError(f"the model in {self.directory} gave probabilities that are not finite numbers: "
+                                 "its files are corrupt; save it again")
+        return proba
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Labels, ndarray of shape (n_samples,) of str."""
+        return np.asarray(self.estimator.predict(X)).astype(str)
+
+
+def _artefact_path(directory: Path, name: str) -> Path:
+    """``directory / name``, refusing any name that leaves the directory (absolute, ``..``, links)."""
+    candidate = Path(name)
+    if candidate.is_absolute() or len(candidate.parts) != 1 or name in (".", "..", METADATA_FILE):
+        raise ModelLoadError(f"artefact name {name!r} in {directory / METADATA_FILE} is not a plain file name of the model directory")
+    path = directory / candidate
+    if path.is_symlink() or not path.resolve().is_relative_to(directory.resolve()):
+        raise ModelLoadError(f"artefact {name!r} in {directory} is a link out of the model directory: refusing it")
+    return path
+
+
+def _check_artefacts(directory: Path, card: ModelCard, required: Sequence[str]) -> None:
+
+    fv = card.feature_version
+    if card.input_kind == "landmarks" and fv != FEATURE_VERSION:
+        raise ModelLoadError(
+            f"model in {directory} was trained on feature_version {fv!r} but this landmark_asl computes "
+            f"feature_version {FEATURE_VERSION!r}: retrain the model (`landmark-asl train`) or install the "
+            "landmark_asl version that saved it"
+        )
+    unlisted = [f for f in required if f not in card.artefacts]
+    if unlisted:
+        raise ModelLoadError(
+            f"{directory / METADATA_FILE} lists no SHA-256 for {', '.join(unlisted)}, which the "
+            f"{card.estimator.get('storage')!r} loader reads: the model directory is corrupt or tampered with"
+        )
+    for fname, expected in card.artefacts.items():
+        path = _artefact_path(directory, fname)
+        if not path.is_file():
+            raise ModelLoadError(f"artefact {fname} listed in metadata is missing from {directory}")
+        actual = file_sha256(path)
+        if actual != expected:
+            raise ModelLoadError(
+                f"SHA-256 mismatch for {path}: expected {expected[:12]}..., found {actual[:12]}...: "
+                "the file was modified or corrupted after saving; do not use it, save the model again"
+            )
+    used = _USED_PACKAGES + _STORAGE_PACKAGES.get(card.estimator.get("storage"), ())
+    current = package_versions(used)
+    diffs = [f"{k} {v} (now {current[k]})" for k, v in card.package_versions.items()
+             if k in used and current[k] not in (v, "not installed")]
+    if diffs:
+        warnings.warn(
+            f"model in {directory} was saved with different package versions: {', '.join(diffs)}; "
+            "predictions may differ slightly",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def load_model(directory: str | Path | None = None) -> LoadedModel:
+    """Load and verify a model directory written by :func:`save_model`; no code from the files runs.
+
+    Parameters
+    ----------
+    directory : str, Path or None
+        Model folder; ``None`` loads the shipped default (:func:`default_model_dir`).
+
+    Returns
+    -------
+    LoadedModel
+
+    Raises
+    ------
+    ModelLoadError
+        Missing directory or metadata, corrupt JSON, a field of the wrong type, unknown
+        format version or storage kind, other feature version, an artefact that is missing,
+        unlisted, outside the directory or whose SHA-256 differs, a legacy pickle.
+
+    Warns
+    -----
+    UserWarning
+        If package versions differ from those that saved the model.
+    """
+    if directory is None:
+        directory = default_model_dir()
+        if not (directory / METADATA_FILE).is_file():
+            raise ModelLoadError(
+                f"no default model at {directory}: rebuild it with "
+                "`python tools/train_default.py` (see models/default/README.md), or pass a model directory"
+            )
+    directory = Path(directory)
+    card = read_card(directory)
+    storage = card.estimator.get("storage")
+    classes = _storage_classes()
+    if storage not in classes:
+        raise ModelLoadError(
+            f"model in {directory} has storage {storage!r}; this landmark_asl loads only "
+            f"{', '.join(sorted(classes))} (never pickle): {REBUILD_HELP}"
+        )
+    cls = classes[storage]
+    if cls is None:
+        raise ModelLoadError(f"the model in {directory} is a CNN, which needs torch: pip install 'landmark_asl[cnn]'")
+    _check_artefacts(directory, card, cls.ARTIFACT_FILES)
+    params = card.estimator.get("params") or {}
+    if not isinstance(params, dict):
+        raise ModelLoadError(f"{directory / METADATA_FILE}: estimator.params must be a JSON object")
+    try:
+        clf = cls.load_artifact(directory, dict(params))
+    except ModelLoadError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
+        raise ModelLoadError(f"cannot load the classifier in {directory}: {exc}") from exc
+    estimator = clf
+    normalizer_params = card.estimator.get("normalizer")
+    if card.input_kind == "landmarks":
+        from sklearn.pipeline import Pipeline
+
+        from landmark_asl.estimators.features import N_RAW_FEATURES, LandmarkNormalizer
+
+        if not isinstance(normalizer_params, dict):
+            raise ModelLoadError(f"{directory / METADATA_FILE}: a landmark model needs estimator.normalizer parameters")
+        try:
+            normalizer = LandmarkNormalizer(**normalizer_params).fit(np.zeros((1, N_RAW_FEATURES)))
+        except (TypeError, ValueError) as exc:
+            raise ModelLoadError(f"{directory / METADATA_FILE}: bad normalizer parameters: {exc}") from exc
+        if getattr(clf, "n_features_in_", None) != normalizer.n_features_out_:
+            raise ModelLoadError(
+                f"the classifier in {directory} takes {getattr(clf, 'n_features_in_', None)} features but its "
+                f"normalizer ({directory / METADATA_FILE}) makes {normalizer.n_features_out_}: the model directory "
+                "is corrupt or tampered with; save it again"
+            )
+        estimator = Pipeline([("normalizer", normalizer), ("clf", clf)])
+    if [str(c) for c in clf.classes_] != list(card.classes):
+        raise ModelLoadError(f"classes in {directory / METADATA_FILE} do not match the artefact's classes")
+    return LoadedModel(estimator=estimator, card=card, directory=directory)

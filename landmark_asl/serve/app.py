@@ -1,0 +1,888 @@
+"""The web page for live recognition: an ASGI app serving a static page, a WebSocket that spells camera frames, and a small JSON API.
+
+Every WebSocket connection gets its own video-mode ``HandLandmarkExtractor`` and
+``LiveRecognizer`` (the code path of ``landmark-asl live``); MediaPipe runs in a worker thread
+so the event loop keeps serving other clients. The page sends its next frame only when the
+previous result has arrived, so a slow machine lowers the frame rate instead of building a queue.
+
+Protocol of ``/ws``: the server first sends ``{"type": "hello", ...}`` (model, live settings,
+limits); each binary message is one encoded image (JPEG, about 640x480) answered by
+``{"type": "result", ...}`` (every public scalar field of ``live.FrameResult`` plus the hand's 21
+image landmarks and timings, and ``suggestions``, three words for the word being spelled, on a
+frame that commits); the text message ``{"type": "clear"}`` forgets the spelled text and
+``{"type": "edit", "text": ...}`` replaces it with the page's own (backspace, space, a chosen
+suggestion), answered by ``{"type": "edited", "text", "suggestions"}``.
+A bad frame or message is answered by ``{"type": "error", "error": ...}`` and the connection stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from landmark_asl import __version__
+from landmark_asl._util import atomic_write_text, exclusive_lock, import_extra
+from landmark_asl.estimators.features import N_RAW_FEATURES
+from landmark_asl.exceptions import DatasetError, LandmarkASLError
+from landmark_asl.hands.extractor import HandLandmarkExtractor
+from landmark_asl.hands.images import decode_image, printable_path
+from landmark_asl.live.settings import LiveSettings
+from landmark_asl.live.speller import LiveRecognizer, check_landmark_model
+from landmark_asl.model.recognizer import Recognizer, prediction_row
+from landmark_asl.model.store import LoadedModel, load_model
+from landmark_asl.serve.protocol import (
+    COMMANDS,
+    DEFAULT_COLLECT_LETTERS,
+    MAX_COMMAND_CHARS,
+    MAX_LETTERS_CHARS,
+    MAX_TEXT_CHARS,
+    SIGNER_PATTERN,
+    card_summary,
+    model_label,
+    result_message,
+)
+from landmark_asl.training.adapt import adapt_model, resolve_base_rows
+from landmark_asl.training.collect import (
+    DEFAULT_COUNTDOWN,
+    DEFAULT_EVERY,
+    DEFAULT_PER_LETTER,
+    SampleRecorder,
+    parse_letters,
+    read_samples,
+    write_samples,
+)
+
+try:
+    import anyio
+    from starlette.applications import Starlette
+    from starlette.datastructures import Headers
+    from starlette.formparsers import MultiPartException, MultiPartParser
+    from starlette.middleware import Middleware
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Mount, Route, WebSocketRoute
+    from starlette.staticfiles import StaticFiles
+    from starlette.websockets import WebSocket, WebSocketDisconnect
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    from landmark_asl.exceptions import MissingExtraError
+
+    raise MissingExtraError(
+        f"landmark-asl serve needs the 'serve' extra ({exc.name} is missing): pip install 'landmark_asl[serve]'"
+    ) from exc
+
+_log = logging.getLogger(__name__)
+
+#: The page, its script and style sheet: served as they are (no build step, nothing from a CDN).
+STATIC_DIR = Path(__file__).with_name("static")
+
+#: WebSocket close code "try again later" (RFC 6455 registry), sent when max_connections is reached.
+_TRY_AGAIN_LATER = 1013
+
+#: File under ``personal_dir`` with the last build's times (the next build's estimate, across restarts).
+BUILD_TIMES = "build_times.json"
+#: Host names every server answers to (this machine); others only through ``allowed_hosts``.
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """Limits of the server and the live settings of every connection.
+
+    Attributes
+    ----------
+    max_upload_bytes : int
+        Largest request body of ``POST /api/predict`` (413 above).
+    max_frame_bytes : int
+        Largest WebSocket frame; a 640x480 JPEG at quality 0.8 is 30-80 KB.
+    max_frame_side : int
+        Frames are downscaled so their longer side is at most this before detection.
+    max_connections : int
+        WebSocket connections served at once; one more is told so and closed (code 1013).
+    live : LiveSettings
+        Smoothing, threshold and spelling of every connection (the page mirrors frames itself).
+    personal_dir : Path or None
+        Where collect mode keeps each signer's ``samples.parquet`` and personal ``model/``
+        (``<personal_dir>/<signer>/``); None turns collect mode and personal models off.
+    cache_dir : Path or None
+        Landmark cache holding the base model's training landmarks (``adapt`` retrains on them);
+        None: the per-user cache (:func:`landmark_asl.paths.landmark_cache_dir`), whatever folder
+        the server was started in.
+    max_per_letter : int
+        Most samples per letter a page may ask to record.
+    adapt_jobs : int
+        Threads of a personal model's fit (-1: every core); one is built at a time per server.
+    allowed_hosts : tuple of str
+        Host names (or IP addresses) the server answers to besides 127.0.0.1, localhost and
+        [::1], e.g. ``('192.168.1.20', 'laptop.local')`` to open it to a LAN on purpose. A
+        request whose ``Host`` header names another host is refused (DNS rebinding).
+    """
+
+    max_upload_bytes: int = 10 * 1024 * 1024
+    max_frame_bytes: int = 1024 * 1024
+    max_frame_side: int = 1280
+    max_connections: int = 4
+    live: LiveSettings = field(default_factory=LiveSettings)
+    personal_dir: Path | None = Path("personal")
+    cache_dir: Path | None = None
+    max_per_letter: int = 50
+    adapt_jobs: int = -1
+    allowed_hosts: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if isinstance(self.allowed_hosts, str):
+            raise ValueError(f"allowed_hosts must be a tuple of host names; got the string {self.allowed_hosts!r}")
+        names = []
+        for value in self.allowed_hosts:
+            name = host_name(value) if isinstance(value, str) and "/" not in value else None
+            if not name or name in ("0.0.0.0", "[::]"):
+                raise ValueError(f"allowed_hosts: {str(value)[:80]!r} is not a host name or IP address such as "
+                                 "192.168.1.20 or laptop.local (no scheme, no path, no wildcard)")
+            names.append(name)
+        object.__setattr__(self, "allowed_hosts", tuple(names))
+        for name in ("max_upload_bytes", "max_frame_bytes", "max_frame_side", "max_connections", "max_per_letter"):
+            value = getattr(self, name)
+            if int(value) != value or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
+        if int(self.adapt_jobs) != self.adapt_jobs or self.adapt_jobs == 0 or self.adapt_jobs < -1:
+            raise ValueError(f"adapt_jobs must be -1 or an integer >= 1; got {self.adapt_jobs!r}")
+
+
+def _error(message: str, status: int) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+class _Personal:
+    """The folders of ``personal_dir``: ``<signer>/samples.parquet`` and ``<signer>/model/``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    @staticmethod
+    def signer(value: Any) -> str:
+        if not isinstance(value, str) or not SIGNER_PATTERN.fullmatch(value):
+            raise LandmarkASLError(f"bad name {str(value)[:40]!r}: use 1-32 letters, digits, '_' or '-' (it names "
+                                   "the folder of your samples)")
+        return value
+
+    def samples(self, signer: str) -> Path:
+        return self.root / self.signer(signer) / "samples.parquet"
+
+    def model(self, signer: str) -> Path:
+        return self.root / self.signer(signer) / "model"
+
+    def build_times(self) -> dict[str, float]:
+        """Seconds the last build took here (``read_s``: the base landmarks, ``fit_s``), for the next
+        build's estimate after a server restart; empty when none was recorded or the file is unreadable."""
+        try:
+            times = json.loads((self.root / BUILD_TIMES).read_text())
+        except (OSError, ValueError):
+            return {}
+        return {k: float(v) for k, v in times.items() if k in ("read_s", "fit_s") and isinstance(v, (int, float))}
+
+    def record_build_times(self, read_s: float | None, fit_s: float) -> None:
+        """Remember a build's times (the read only when this build read the base landmarks)."""
+
+        times = self.build_times()
+        times["fit_s"] = round(fit_s, 2)
+        if read_s is not None:
+            times["read_s"] = round(read_s, 2)
+        with contextlib.suppress(OSError):  # an estimate is a nicety: a read-only folder does not fail a build
+            self.root.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(self.root / BUILD_TIMES, json.dumps(times) + "\n")
+
+    def known(self, limit: int = 100) -> dict[str, dict[str, bool]]:
+        """Signer -> whether samples and a built model are on disk (so the page can tell which buttons work)."""
+        if not self.root.is_dir():
+            return {}
+        found = {}
+        for folder in sorted(self.root.iterdir())[:limit]:
+            if folder.is_dir() and SIGNER_PATTERN.fullmatch(folder.name):
+                found[folder.name] = {"samples": (folder / "samples.parquet").is_file(),
+                                      "model": (folder / "model" / "metadata.json").is_file()}
+        return found
+
+
+class _Session:
+    """One WebSocket client: its extractor, recognizer and collect session, used from one worker thread at a time.
+
+    Commands and frames of one connection are handled one after the other, never at once; only
+    a personal model built in the background arrives meanwhile, through :meth:`offer`, and is
+    taken up at the start of the next frame.
+    """
+
+    def __init__(self, model: LoadedModel, settings: ServeSettings) -> None:
+        self.settings = settings
+        self.extractor = None
+        self.switch(model)
+        self._pending: LoadedModel | None = None
+        self._pending_lock = threading.Lock()
+        self.choice = 0  # counts the user's `use` commands: a build started before one does not override it
+        self.index = 0
+        self.last_ts = -1
+        self.start = time.monotonic()
+        self.recorder = None  # a collect.SampleRecorder while in collect mode
+        self.signer: str | None = None  # whose samples were recorded last
+        self._samples: Path | None = None
+        self._earlier = None
+        self._lock = contextlib.ExitStack()
+
+    def offer(self, model: LoadedModel | None, choice: int) -> bool:
+        """Take ``model`` up at the next frame unless the user chose a model since ``choice``; None forgets one."""
+        with self._pending_lock:
+            if choice != self.choice:
+                return False
+            self._pending = model
+            return True
+
+    def switch(self, model: LoadedModel) -> None:
+        """Recognize with ``model`` from the next frame on (a new recognizer: the text starts afresh)."""
+
+        check_landmark_model(model)
+        if self.extractor is None or model.card.extractor_settings != self.model.card.extractor_settings:
+            if self.extractor is not None:
+                self.extractor.close()
+            self.extractor = HandLandmarkExtractor(model.card.extractor_settings, mode="video")
+            self.last_ts = -1
+        self.model = model
+        self.label = model_label(model)
+        self.recognizer = LiveRecognizer(model, self.settings.live, extractor_settings=model.card.extractor_settings)
+        self.recognizer.reset()
+
+    def frame(self, data: bytes) -> dict[str, Any]:
+        """Detect, classify and spell (or record) one encoded frame (blocking: run it in a thread)."""
+        with self._pending_lock:
+            pending, self._pending = self._pending, None
+        if pending is not None:
+            self.switch(pending)
+        t0 = time.perf_counter()
+        rgb = decode_image(data, name=f"frame {self.index}", max_side=self.settings.max_frame_side)
+        # The server's clock: MediaPipe refuses a timestamp that does not increase.
+        timestamp_ms = max(int((time.monotonic() - self.start) * 1000.0), self.last_ts + 1)
+        self.last_ts = timestamp_ms
+        hand = self.extractor.detect_video(rgb, timestamp_ms)
+        detect_ms = (time.perf_counter() - t0) * 1000.0
+        frame_size = (rgb.shape[1], rgb.shape[0])
+        result = self.recognizer.process(hand, self.index, timestamp_ms, frame_size=frame_size)
+        self.recognizer.stats.detect_ms_total += detect_ms
+        message = result_message(dataclasses.replace(result, detect_ms=detect_ms), frame_size)
+        message["model"] = self.label
+        if self.recorder is not None:
+            message["committed"] = None  # collect mode spells nothing
+            message["collect"] = self._record(hand)
+        elif result.committed is not None:
+            message["suggestions"] = self.recognizer.suggestions()
+        self.index += 1
+        message["server_ms"] = round((time.perf_counter() - t0) * 1000.0, 3)
+        return message
+
+    # --- collect mode ---------------------------------------------------------
+
+    def start_collect(self, samples: Path, signer: str, letters: list[str], per_letter: int, every: int,
+                      countdown: int) -> dict[str, Any]:
+        """Enter collect mode: the following frames' hands are recorded for ``letters``, in order.
+
+        The samples file is locked until collect mode ends; samples recorded there earlier
+        count (a session resumes after them).
+        """
+
+        self.stop_collect()
+        lock = contextlib.ExitStack()
+        lock.enter_context(exclusive_lock(samples, "landmark-asl serve collect"))
+        try:
+            earlier = read_samples(samples)
+            others = set(earlier["group"].astype(str)) - {signer}
+            if others:
+                raise LandmarkASLError(f"{printable_path(samples)} holds samples of {sorted(others)}, not of "
+                                       f"{signer!r}: move it away or choose another name")
+            done = {str(k): int(v) for k, v in earlier["label"].value_counts().items()}
+            recorder = SampleRecorder(letters, per_letter, signer, every=every, countdown=countdown, done=done)
+        except BaseException:
+            lock.close()
+            raise
+        self.recorder, self.signer, self._samples, self._earlier, self._lock = recorder, signer, samples, earlier, lock
+        self.recognizer.clear_text()
+        return {"type": "collect", **self._collect_state(), "earlier": {k: done.get(k, 0) for k in recorder.letters}}
+
+    def collect_command(self, kind: str) -> dict[str, Any]:
+        """``collect_redo`` / ``collect_skip`` / ``collect_stop``."""
+        if self.recorder is None:
+            raise LandmarkASLError(f"{kind}: not recording; send a collect command first")
+        if kind == "collect_stop":
+            return {"type": "collect_stopped", **self.stop_collect()}
+        letter = self.recorder.state.letter
+        (self.recorder.redo if kind == "collect_redo" else self.recorder.skip)()
+        if self.recorder.state.letter != letter:
+            self._save()
+        state = self._collect_state()
+        return {"type": "collect_stopped", **state, **self.stop_collect()} if state["done"] else {"type": "collect", **state}
+
+    def stop_collect(self) -> dict[str, Any]:
+        """Leave collect mode, writing every sample recorded (the letter in progress included)."""
+
+        if self.recorder is None:
+            return {}
+        self._save()  # if it fails, the recording goes on (its samples stay in memory): stop again later
+        self._lock.close()
+        with contextlib.suppress(OSError):  # a session that recorded nothing leaves no empty folder behind
+            self._samples.parent.rmdir()
+        self.recorder = None
+        self.recognizer.clear_text()
+        table = read_samples(self._samples)  # empty when the file was never written
+        counts = {str(k): int(v) for k, v in table["label"].value_counts().sort_index().items()}
+        return {"signer": self.signer, "samples": printable_path(self._samples), "counts": counts,
+                "n_samples": int(len(table))}
+
+    def _record(self, hand: Any) -> dict[str, Any]:
+        letter = self.recorder.state.letter
+        state = self.recorder.add(hand, source=f"serve/{self.signer}#{self.index}")
+        if state.letter != letter:
+            self._save()  # a finished letter is on disk before the next one is asked for
+        out = self._collect_state()
+        if state.done:
+            out.update(self.stop_collect())
+        return out
+
+    def _collect_state(self) -> dict[str, Any]:
+        state = self.recorder.state
+        return {"signer": self.signer, "letters": list(self.recorder.letters), **dataclasses.asdict(state)}
+
+    def _save(self) -> None:
+
+        if self.recorder.table().empty and not self.recorder.dropped:
+            return  # nothing new: no file is created, an existing one stays as it is
+        write_samples(self.recorder, self._samples, self._earlier)
+
+    def close(self) -> None:
+        try:
+            self.stop_collect()
+        except (LandmarkASLError, OSError):  # the page is gone: the server's log is the only place to say it
+            _log.exception("could not write the samples of %s when the page closed", self.signer)
+            self._lock.close()
+        finally:
+            self.extractor.close()
+
+
+class _App:
+    """The state shared by the routes: the model, the settings, the open connections."""
+
+    def __init__(self, model: LoadedModel, settings: ServeSettings) -> None:
+
+        check_landmark_model(model)
+        self.model = model
+        self.recognizer = Recognizer(model)  # POST /api/predict (one at a time: predict_limiter)
+        self.settings = settings
+        self.n_connections = 0
+        # One call before the first frame: some classifiers build fast-path state lazily.
+        model.predict_proba_one(np.zeros(N_RAW_FEATURES))
+        self.predict_limiter = anyio.CapacityLimiter(1)
+        self.personal = _Personal(settings.personal_dir) if settings.personal_dir is not None else None
+        self._adapt_lock = threading.Lock()  # one personal model built at a time
+        self._base_rows = None  # the base model's training rows, read on the first adapt
+        self._last_build_s: float | None = None  # the last fit's seconds, the next build's estimate
+        self.bound_host: str | None = None  # the address run_app binds, answered too
+        self.stopping = threading.Event()  # set when the server shuts down: a build then saves nothing
+
+    def allowed_hosts(self) -> tuple[str, ...]:
+        """Host names a request may name: this machine's, the bound address and ``settings.allowed_hosts``."""
+        bound = host_name(self.bound_host) if self.bound_host else None
+        extra = () if bound in (None, "0.0.0.0", "[::]") else (bound,)
+        return tuple(dict.fromkeys(LOOPBACK_HOSTS + extra + self.settings.allowed_hosts))
+
+    def limits(self) -> dict[str, int]:
+        return {name: getattr(self.settings, name) for name in
+                ("max_upload_bytes", "max_frame_bytes", "max_frame_side", "max_connections")}
+
+    async def health(self, request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok", "version": __version__, "model": self.model.name,
+                             "connections": self.n_connections, **self.limits()})
+
+    async def model_card(self, request: Request) -> JSONResponse:
+        return JSONResponse(card_summary(self.model))
+
+    async def predict(self, request: Request) -> JSONResponse:
+        limit = self.settings.max_upload_bytes
+        declared = request.headers.get("content-length", "")
+        too_large = f"upload too large: at most {limit:,} bytes are accepted; send a smaller image"
+        if declared.isdigit() and int(declared) > limit:
+            return _error(too_large + f" (got {int(declared):,})", 413)
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            return _error("expected a multipart/form-data upload with the image in the field 'image' "
+                          "(e.g. curl -F image=@photo.jpg)", 415)
+
+        class _TooLarge(Exception):
+            pass
+
+        async def limited():
+            size = 0
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise _TooLarge
+                yield chunk
+
+        try:
+            form = await MultiPartParser(request.headers, limited(), max_files=1, max_fields=4).parse()
+        except _TooLarge:
+            return _error(too_large, 413)
+        except MultiPartException as exc:
+            return _error(f"malformed multipart upload: {exc.message.rstrip('.')}; send the image in the field "
+                          "'image' (e.g. curl -F image=@photo.jpg)", 400)
+        upload = form.get("image")
+        if upload is None or isinstance(upload, str):
+            return _error("no file in the field 'image': send the image as multipart field 'image' "
+                          "(e.g. curl -F image=@photo.jpg)", 400)
+        # As `predict --labels A,B --min-confidence P`: form fields or query parameters.
+        options = {key: form.get(key, request.query_params.get(key)) for key in ("labels", "min_confidence")}
+        if any(value is not None and not isinstance(value, str) for value in options.values()):
+            return _error("labels and min_confidence are text fields, not files", 400)
+        try:
+            min_confidence = None if options["min_confidence"] in (None, "") else float(options["min_confidence"])
+            labels = options["labels"] or None
+            if labels is not None:
+                self.recognizer.answerable(labels)  # unknown labels: one clear error before the image is read
+            if min_confidence is not None and not 0.0 <= min_confidence <= 1.0:
+                raise ValueError
+        except ValueError:
+            return _error(f"min_confidence must be a number in [0, 1]; got {options['min_confidence'][:40]!r}", 400)
+        except LandmarkASLError as exc:
+            return _error(str(exc), 400)
+        data = await upload.read()
+        name = printable_path(upload.filename or "upload")
+        result = await anyio.to_thread.run_sync(self._predict_bytes, data, name, labels, min_confidence,
+                                                limiter=self.predict_limiter)
+        return JSONResponse(result, status_code=400 if result["error"] else 200)
+
+    def _predict_bytes(self, data: bytes, name: str, labels: str | None = None,
+                       min_confidence: float | None = None) -> dict[str, Any]:
+
+        # Decoded in memory (no temporary file); the recognizer's extractor is reused by every upload.
+        try:
+            return prediction_row(name, self.recognizer.predict(decode_image(data, name=name), labels=labels,
+                                                                min_confidence=min_confidence))
+        except DatasetError as exc:
+            return prediction_row(name, None, str(exc))
+
+    def collect_settings(self) -> dict[str, Any]:
+
+        return {"enabled": self.personal is not None, "letters": DEFAULT_COLLECT_LETTERS, "per_letter": DEFAULT_PER_LETTER,
+                "max_per_letter": self.settings.max_per_letter, "every": DEFAULT_EVERY, "countdown": DEFAULT_COUNTDOWN,
+                "signers": self.personal.known() if self.personal is not None else {}}
+
+    async def websocket(self, websocket: WebSocket) -> None:
+        await websocket.accept()
+        if not _same_origin(websocket.headers):
+            await _refuse(websocket, 1008, "cross-origin WebSocket refused: open the page served by "
+                          "landmark-asl serve itself")
+            return
+        if self.n_connections >= self.settings.max_connections:
+            await _refuse(websocket, _TRY_AGAIN_LATER, f"too many connections: at most "
+                          f"{self.settings.max_connections} at once; close another tab and retry")
+            return
+        self.n_connections += 1
+        session = None
+        send_lock = anyio.Lock()
+
+        async def send(reply: dict[str, Any]) -> None:  # replies and a background build's message never interleave
+            async with send_lock:
+                await websocket.send_text(json.dumps(reply))
+
+        try:
+            session = await anyio.to_thread.run_sync(_Session, self.model, self.settings)
+            await send({"type": "hello", "model": model_label(self.model), "classes": [str(c) for c in self.model.classes],
+                        "live": dataclasses.asdict(self.settings.live), "limits": self.limits(),
+                        "collect": self.collect_settings()})
+            async with anyio.create_task_group() as background:
+                try:
+                    while True:
+                        message = await websocket.receive()
+                        if message["type"] == "websocket.disconnect":
+                            break
+                        await send(await self._answer(session, message, background, send))
+                except WebSocketDisconnect:
+                    pass
+                # A personal model still being built is finished and saved by its thread, unseen.
+                background.cancel_scope.cancel()
+        except WebSocketDisconnect:
+            return
+        finally:
+            try:
+                if session is not None:
+                    # Shielded: a cancelled handler (the client gone, the server stopping) still writes
+                    # what collect mode recorded.
+                    with anyio.CancelScope(shield=True):
+                        await anyio.to_thread.run_sync(session.close)
+            finally:
+                self.n_connections -= 1  # once closed: a client seeing 0 finds every sample on disk
+
+    async def _answer(self, session: _Session, message: dict[str, Any], background, send) -> dict[str, Any]:
+        data, text = message.get("bytes"), message.get("text")
+        if data is not None:
+            if len(data) > self.settings.max_frame_bytes:
+                return {"type": "error", "error": f"frame too large: {len(data):,} bytes, at most "
+                        f"{self.settings.max_frame_bytes:,}; send a JPEG of about 640x480"}
+            try:
+                return await anyio.to_thread.run_sync(session.frame, data)
+            except DatasetError as exc:
+                return {"type": "error", "error": f"bad frame: {exc}"}
+            except (LandmarkASLError, OSError) as exc:  # e.g. writing collected samples to a full disk
+                return {"type": "error", "error": f"frame {session.index}: {exc}"}
+        if len(text or "") > MAX_COMMAND_CHARS:
+            return {"type": "error", "error": f"command too long: {len(text):,} characters, at most "
+                    f"{MAX_COMMAND_CHARS:,}"}
+        try:
+            command = json.loads(text or "")
+        except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
+            command = None
+        kind = command.get("type") if isinstance(command, dict) else None
+        if kind not in COMMANDS:
+            return {"type": "error", "error": f"bad message {(text or '')[:80]!r}: expected a binary JPEG frame or "
+                    f"a JSON command whose type is one of {', '.join(COMMANDS)}"}
+        try:
+            if kind == "clear":
+                session.recognizer.clear_text()
+                return {"type": "cleared", "text": session.recognizer.text}
+            if kind == "edit":
+                return await anyio.to_thread.run_sync(_edit, session.recognizer, command)
+            if kind != "use" and self.personal is None:
+                raise LandmarkASLError("collect mode is off: this server was started without a folder for "
+                                       "personal samples (landmark-asl serve --personal-dir DIR)")
+            if kind == "collect":
+                return await anyio.to_thread.run_sync(self._start_collect, session, command)
+            if kind.startswith("collect_"):
+                return await anyio.to_thread.run_sync(session.collect_command, kind)
+            if kind == "adapt":
+                return await self._adapt(session, command, background, send)
+            return await anyio.to_thread.run_sync(self._use, session, command)
+        except (LandmarkASLError, OSError) as exc:
+            error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - a bug must not end the connection: logged, told in one line
+            _log.exception("command %s failed", kind)
+            error = f"{kind} failed: {type(exc).__name__}: {exc}"
+        # Whether a recording goes on, so that the page's buttons follow the server after any refusal.
+        return {"type": "error", "command": kind, "error": error, "collecting": session.recorder is not None}
+
+    def _start_collect(self, session: _Session, command: dict[str, Any]) -> dict[str, Any]:
+
+        signer = self.personal.signer(command.get("signer", "me"))
+        letters_text = command.get("letters", DEFAULT_COLLECT_LETTERS)
+        if not isinstance(letters_text, str):
+            raise LandmarkASLError("letters must be a string such as 'A-I,K-Y'")
+        if len(letters_text) > MAX_LETTERS_CHARS:
+            raise LandmarkASLError(f"letters: {len(letters_text):,} characters, at most {MAX_LETTERS_CHARS}; "
+                                   "name each letter once, e.g. 'A-I,K-Y,SPACE'")
+        letters = parse_letters(letters_text)
+        unknown = [c for c in letters if c not in {str(k) for k in self.model.classes}]
+        if unknown:
+            raise LandmarkASLError(f"the model does not know {', '.join(unknown)}: record some of "
+                                   f"{' '.join(str(c) for c in self.model.classes)}")
+        per_letter = _int_field(command, "per_letter", DEFAULT_PER_LETTER, 1, self.settings.max_per_letter)
+        every = _int_field(command, "every", DEFAULT_EVERY, 1, 30)
+        countdown = _int_field(command, "countdown", DEFAULT_COUNTDOWN, 0, 300)
+        return session.start_collect(self.personal.samples(signer), signer, letters, per_letter, every, countdown)
+
+    async def _adapt(self, session: _Session, command: dict[str, Any], background, send) -> dict[str, Any]:
+        """Build the personal model of a signer from their samples in the background; the session switches to it."""
+        signer = self.personal.signer(command.get("signer") or session.signer or "me")
+        if self._adapt_lock.locked():
+            raise LandmarkASLError(_BUILDING)
+        if session.recorder is not None and signer != session.signer:
+            raise LandmarkASLError(f"recording {session.signer}'s samples: stop it before building the model of {signer}")
+        # A recording of this signer ends first: its samples are what the model learns.
+        stopped = await anyio.to_thread.run_sync(session.stop_collect)
+        samples = self.personal.samples(signer)
+        if not samples.is_file() or not await anyio.to_thread.run_sync(_n_samples, samples):
+            raise _no_samples(signer)
+        choice = session.choice
+        started = time.monotonic()
+
+        token = anyio.lowlevel.current_token()  # the build's daemon thread reaches this event loop through it
+
+        def report(phase: str) -> None:  # from the build's thread: the page shows the phase and the elapsed time
+            with contextlib.suppress(Exception):
+                anyio.from_thread.run(send, {"type": "adapt_progress", "signer": signer, "phase": phase,
+                                             "elapsed_s": round(time.monotonic() - started, 1)}, token=token)
+
+        async def build() -> None:
+            try:
+                model = await _in_daemon_thread(self._build, signer, report)
+            except Exception as exc:  # noqa: BLE001 - any failure is told to the page; the connection stays
+                if not isinstance(exc, (LandmarkASLError, OSError, ValueError)):
+                    _log.exception("building the personal model of %s failed", signer)
+                with contextlib.suppress(WebSocketDisconnect):
+                    await send({"type": "error", "command": "adapt", "error": f"cannot build the personal model "
+                                f"of {signer}: {exc}"})
+                return
+            used = session.offer(model, choice)
+            adapted = model.card.training["adapted"]
+            with contextlib.suppress(WebSocketDisconnect):  # the page may be gone: the model is saved anyway
+                await send({"type": "adapted", "model": model_label(model), "signer": signer,
+                            "directory": f"{signer}/model", "sample_counts": adapted["sample_counts"],
+                            "n_samples": adapted["n_samples"], "seconds": round(adapted["seconds"], 2),
+                            "elapsed_s": round(time.monotonic() - started, 2), "used": used})
+
+        background.start_soon(build)
+        return {"type": "adapting", "signer": signer, "samples": printable_path(samples),
+                "estimate_s": self._estimate(), **stopped}
+
+    def _estimate(self) -> float | None:
+        """Seconds the next build should take, from the last build's recorded times (``build_times.json``
+        in the personal folder, so a restarted server knows them): its fit, plus the reading of the base
+        model's training landmarks while they are not in memory. None when no build was recorded."""
+        times = self.personal.build_times() if self.personal is not None else {}
+        fit = self._last_build_s if self._last_build_s is not None else times.get("fit_s")
+        if fit is None:
+            return None
+        if self._base_rows is None:
+            if "read_s" not in times:
+                return None
+            fit += times["read_s"]
+        return round(fit, 2)
+
+    def _build(self, signer: str, report=lambda phase: None) -> LoadedModel:
+        """Fit and save a signer's personal model (blocking; in a worker thread, one at a time); ``report(phase)`` says what it does."""
+
+        if not self._adapt_lock.acquire(blocking=False):  # another page asked at the same moment
+            raise LandmarkASLError(_BUILDING)
+        try:
+            samples = read_samples(self.personal.samples(signer))
+            if samples.empty:
+                raise _no_samples(signer)
+            read_s = None
+            if self._base_rows is None:
+                report("reading the base model's training landmarks (from the landmark cache, extracting any "
+                       "image not in it, or the packaged rows on a server without the datasets)")
+                read_start = time.monotonic()
+                self._base_rows = resolve_base_rows(self.model, cache_dir=self.settings.cache_dir,
+                                                    n_jobs=self.settings.adapt_jobs)
+                read_s = time.monotonic() - read_start
+            report(f"fitting your model on {len(samples)} samples and the base model's data")
+            start = time.monotonic()
+            output = adapt_model(samples, output=self.personal.model(signer), base=self.model.directory,
+                                 signer=signer, cache_dir=self.settings.cache_dir, n_jobs=self.settings.adapt_jobs,
+                                 base_rows=self._base_rows, progress=False, stop=self.stopping)
+            model = load_model(output)
+            self._last_build_s = time.monotonic() - start  # the fit alone: the landmarks stay in memory
+            self.personal.record_build_times(read_s, self._last_build_s)
+            return model
+        finally:
+            self._adapt_lock.release()
+
+    def _use(self, session: _Session, command: dict[str, Any]) -> dict[str, Any]:
+        """``{"type": "use", "model": "base"}``, or ``"personal"`` with a ``signer`` whose model was built."""
+        which = command.get("model")
+        if which == "base":
+            model, signer = self.model, None
+        elif which == "personal":
+            if self.personal is None:
+                raise LandmarkASLError("personal models are off: this server was started without --personal-dir")
+            signer = self.personal.signer(command.get("signer") or session.signer or "me")
+            directory = self.personal.model(signer)
+            if not (directory / "metadata.json").is_file():
+                raise LandmarkASLError(f"no personal model of {signer} yet: record samples and build it first")
+            model = load_model(directory)
+        else:
+            raise LandmarkASLError(f"use: model must be 'base' or 'personal'; got {str(which)[:40]!r}")
+        session.choice += 1
+        session.offer(None, session.choice)
+        session.switch(model)
+        return {"type": "using", "model": model_label(model), "personal": signer}
+
+
+async def _in_daemon_thread(func, *args) -> Any:
+    """``func(*args)`` in a daemon thread, awaited.
+
+    A personal model's fit takes up to a minute and cannot be interrupted; in a daemon thread
+    it does not hold the process when the server stops (Ctrl-C), while anyio's worker threads
+    would be waited for. The fit is then lost, and the build saves nothing (``_App.stopping``).
+    """
+
+    loop = asyncio.get_running_loop()
+    future = loop.create_future()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if not future.done():
+            future.set_exception(error) if error is not None else future.set_result(result)
+
+    def run() -> None:
+        try:
+            result, error = func(*args), None
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
+            result, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the event loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=run, name="landmark-asl personal model", daemon=True).start()
+    return await future
+
+
+_BUILDING = "another personal model is being built on this server (one at a time); try again when it is done"
+
+
+def _edit(recognizer: LiveRecognizer, command: dict[str, Any]) -> dict[str, Any]:
+    """``{"type": "edit", "text": ...}``: the page's text replaces the spelled one; its suggestions are answered."""
+    text = command.get("text")
+    if not isinstance(text, str) or len(text) > MAX_TEXT_CHARS:
+        raise LandmarkASLError(f"edit needs 'text', a string of at most {MAX_TEXT_CHARS:,} characters; "
+                               f"got {type(text).__name__}{f' of {len(text):,}' if isinstance(text, str) else ''}")
+    recognizer.set_text(text)
+    return {"type": "edited", "text": recognizer.text, "suggestions": recognizer.suggestions()}
+
+
+def _no_samples(signer: str) -> LandmarkASLError:
+    return LandmarkASLError(f"no samples of {signer} yet: record some first (collect)")
+
+
+def _n_samples(path: Path) -> int:
+
+    return len(read_samples(path))
+
+
+def _int_field(command: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
+    value = command.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise LandmarkASLError(f"{name} must be an integer from {low} to {high}; got {str(value)[:40]!r}")
+    return value
+
+
+async def _refuse(websocket: WebSocket, code: int, message: str) -> None:
+    """Say why in an error message and in the close frame's reason (at most 123 bytes), then close."""
+    await websocket.send_json({"type": "error", "error": message})
+    await websocket.close(code=code, reason=message.split(";")[0][:123])
+
+
+def _same_origin(headers: Headers) -> bool:
+    """A browser sends Origin: refuse pages of other sites (WebSockets are not covered by CORS)."""
+    origin = headers.get("origin")
+    if origin is None:  # not a browser: a script on this machine
+        return True
+    return origin.split("://", 1)[-1].rstrip("/").lower() == headers.get("host", "").lower()
+
+
+def host_name(value: str) -> str | None:
+    """The host of a ``Host`` header or a host name, lower case, without its port; None if malformed.
+
+    ``'LocalHost:8000'`` -> ``'localhost'``, ``'[::1]:8000'`` -> ``'[::1]'``, ``'::1'`` -> ``'[::1]'``.
+    """
+    value = value.strip().lower()
+    if value.count(":") > 1 and not value.startswith("["):  # a bare IPv6 address (a --host or --allow-host value)
+        value = f"[{value}]"
+    if value.startswith("["):
+        end = value.find("]")
+        name, rest = (value[:end + 1], value[end + 1:]) if end > 0 else ("", "")
+    else:
+        name, colon, port = value.partition(":")
+        rest = colon + port
+    if rest and not (rest[0] == ":" and rest[1:].isdigit()):
+        return None
+    name = name.rstrip(".")
+    if not name or not re.fullmatch(r"\[[0-9a-f:.]+\]|[a-z0-9_.-]+", name):
+        return None
+    return name
+
+
+class _RequestGuard:
+    """ASGI middleware: every HTTP and WebSocket request must name an allowed host; HTTP requests from another site's page are refused.
+
+    Checking ``Host`` defeats DNS rebinding: a page whose name is made to resolve to 127.0.0.1
+    is same-origin with itself, but its requests still say ``Host: attacker.example``.
+    """
+
+    def __init__(self, app, state: _App) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        headers = Headers(scope=scope)
+        host = headers.get("host")
+        allowed = self.state.allowed_hosts()
+        problem = None
+        if host is None or host_name(host) not in allowed:
+            shown = "no Host header" if host is None else f"host {host[:80]!r}"
+            problem = (f"{shown} is not served here: this server answers {', '.join(allowed)}; to open it to "
+                       "other machines start it with --host 0.0.0.0 --allow-host NAME (the name they use)")
+        elif scope["type"] == "http" and not _same_origin(headers):
+            problem = "cross-origin request refused: open the page served by landmark-asl serve itself"
+        if problem is None:
+            return await self.app(scope, receive, send)
+        if scope["type"] == "websocket":  # closing before the handshake is answered: HTTP 403
+            await send({"type": "websocket.close", "code": 1008, "reason": problem[:123]})
+            return None
+        await _error(problem, 403 if host is not None and host_name(host) in allowed else 400)(scope, receive, send)
+        return None
+
+
+def create_app(model: str | Path | LoadedModel | None = None, settings: ServeSettings | None = None) -> Starlette:
+    """Build the ASGI app: the page at ``/``, ``/ws``, ``/api/health``, ``/api/model``, ``/api/predict``.
+
+    Parameters
+    ----------
+    model : str, Path, LoadedModel or None
+        A landmark model directory or loaded model; None loads the shipped default.
+    settings : ServeSettings, optional
+        Limits and live settings; defaults to ``ServeSettings()``.
+
+    Returns
+    -------
+    starlette.applications.Starlette
+
+    Raises
+    ------
+    ModelLoadError
+        The model cannot be loaded or is not a landmark model.
+    """
+    loaded = model if isinstance(model, LoadedModel) else load_model(model)
+    state = _App(loaded, settings if settings is not None else ServeSettings())
+    routes = [
+        Route("/api/health", state.health),
+        Route("/api/model", state.model_card),
+        Route("/api/predict", state.predict, methods=["POST"]),
+        WebSocketRoute("/ws", state.websocket),
+        # StaticFiles refuses any path that resolves outside STATIC_DIR, symbolic links included.
+        Mount("/", app=StaticFiles(directory=STATIC_DIR, html=True), name="static"),
+    ]
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        try:
+            yield
+        finally:
+            state.stopping.set()  # a personal model still fitting is not saved
+
+    app = Starlette(routes=routes, middleware=[Middleware(_RequestGuard, state=state)], lifespan=lifespan)
+    app.state.serve = state
+    return app
+
+
+def run_app(app: Starlette, *, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve an app of :func:`create_app` with uvicorn until Ctrl-C.
+
+    Parameters
+    ----------
+    app : Starlette
+        From :func:`create_app`.
+    host : str
+        Interface to bind; the default 127.0.0.1 serves this machine only.
+    port : int
+        TCP port (0: any free one).
+
+    Requests are answered only when their ``Host`` names 127.0.0.1, localhost, [::1], ``host``
+    (unless a wildcard such as 0.0.0.0) or one of ``ServeSettings.allowed_hosts``.
+    """
+
+    uvicorn = import_extra("uvicorn", extra="serve", purpose="landmark-asl serve")
+    app.state.serve.bound_host = host
+    settings = app.state.serve.settings
+    # Frames above the limit get the app's clear error; far larger ones are cut by uvicorn (code 1009).
+    uvicorn.run(app, host=host, port=port, log_level="warning", ws_max_size=4 * settings.max_frame_bytes)

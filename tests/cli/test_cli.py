@@ -1,0 +1,362 @@
+"""Tests of the `train`, `compare` and `predict` commands on small real data (3 letters x a few asl2text images)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from landmark_asl._util import file_sha256
+from landmark_asl.cli import main
+from landmark_asl.data.splits import read_split
+
+LETTERS = ("A", "B", "L")
+
+
+def _copy_letters(src: Path, dst: Path, letters: tuple[str, ...], per_class: int, offset: int = 0) -> Path:
+    for letter in letters:
+        files = sorted((src / letter).glob("*.jpg"), key=lambda p: int(p.stem[len(letter):]))[offset::7][:per_class]
+        (dst / letter).mkdir(parents=True)
+        for f in files:
+            shutil.copy(f, dst / letter / f.name)
+    return dst
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory, data_dir) -> dict[str, Path]:
+    """Tiny real datasets outside the repo: asl2text train (A, B, L x 6) and test (A, B, L x 3; A, B, Y x 3)."""
+    root = tmp_path_factory.mktemp("small")
+    return {
+        "train": _copy_letters(data_dir / "asl2text" / "train", root / "train", LETTERS, 6),
+        "test": _copy_letters(data_dir / "asl2text" / "test", root / "test", LETTERS, 3),
+        "other": _copy_letters(data_dir / "asl2text" / "test", root / "other", ("A", "B", "Y"), 3),
+        "cache": root / "cache",
+    }
+
+
+@pytest.fixture(scope="module")
+def trained_model(small, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("model") / "rf"
+    result = CliRunner(mix_stderr=False).invoke(
+        main, ["train", str(small["train"]), "--model-name", "rf", "-o", str(out), "--cache-dir", str(small["cache"]),
+               "--param", "n_estimators=20"]
+    )
+    assert result.exit_code == 0, result.stderr
+    return out
+
+
+@pytest.mark.slow
+def test_compare_cross_dataset_writes_report_and_scores_cnn_on_same_images(small, tmp_path):
+    out = tmp_path / "report"
+    result = CliRunner(mix_stderr=False).invoke(main, [
+        "compare", "--train", str(small["train"]), "--test", str(small["test"]), "--models", "rf,cnn",
+        "-o", str(out), "--cache-dir", str(small["cache"]),
+    ])
+    assert result.exit_code == 0, result.stderr
+    for name in ("report.md", "report.json", "confusion_rf.png", "confusion_cnn.png", "split.csv"):
+        assert (out / name).is_file(), name
+    report = json.loads((out / "report.json").read_text())
+    meta = report["metadata"]
+    assert meta["split_mode"] == "cross-dataset"
+    assert meta["classes"] == list(LETTERS)
+    assert meta["split_file_sha256"] == file_sha256(out / "split.csv")
+    split = read_split(out / "split.csv")
+    assert (split["split"] == "test").sum() == 9 == meta["n_test"]
+    for name in ("rf", "cnn"):
+        assert report["models"][name]["n_test"] == 9  # the CNN is scored on exactly the same test images
+        assert report["models"][name]["size_mb"] > 0
+    assert report["models"]["cnn"]["coverage"] == 1.0
+    rf = report["models"]["rf"]
+    assert rf["accuracy_all"] <= rf["coverage"] + 1e-9  # no hand = wrong (no NOTHING class here)
+    assert "rf" in result.stdout and "acc. detected" in result.stdout
+
+
+@pytest.mark.slow
+def test_compare_intersects_labels_of_train_and_test(small, tmp_path):
+    out = tmp_path / "report"
+    result = CliRunner(mix_stderr=False).invoke(main, [
+        "compare", "--train", str(small["train"]), "--test", str(small["other"]), "--models", "rf",
+        "-o", str(out), "--cache-dir", str(small["cache"]), "--json",
+    ])
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["metadata"]["classes"] == ["A", "B"]
+    assert report["metadata"]["dropped_labels"] == ["L", "Y"]
+    assert report["models"]["rf"]["n_test"] == 6
+
+
+@pytest.mark.slow
+def test_random_split_is_reproducible_and_read_by_every_model(small, tmp_path):
+    args = ["compare", "--train", str(small["train"]), "--split", "random", "--test-size", "0.5",
+            "--models", "rf,xgb", "--cache-dir", str(small["cache"])]
+    runner = CliRunner(mix_stderr=False)
+    hashes = []
+    for name in ("one", "two"):
+        result = runner.invoke(main, [*args, "-o", str(tmp_path / name)])
+        assert result.exit_code == 0, result.stderr
+        hashes.append(file_sha256(tmp_path / name / "split.csv"))
+    assert hashes[0] == hashes[1]
+    report = json.loads((tmp_path / "one" / "report.json").read_text())
+    assert report["metadata"]["split_mode"] == "random"
+    assert report["models"]["rf"]["n_test"] == report["models"]["xgb"]["n_test"] == 9
+    other = runner.invoke(main, [*args, "--random-state", "1", "-o", str(tmp_path / "three")])
+    assert other.exit_code == 0, other.stderr
+    assert file_sha256(tmp_path / "three" / "split.csv") != hashes[0]
+
+
+@pytest.mark.slow
+def test_compare_prints_the_dropped_labels(small, tmp_path):
+    result = CliRunner(mix_stderr=False).invoke(main, [
+        "compare", "--train", str(small["train"]), "--test", str(small["other"]), "--models", "rf",
+        "-o", str(tmp_path / "r"), "--cache-dir", str(small["cache"]), "--param", "rf.n_estimators=5",
+    ])
+    assert result.exit_code == 0, result.stderr
+    # train holds A, B, L and test A, B, Y: the stdout says what the figures leave out.
+    assert "labels dropped (not in both train and test; 2 kept): L Y" in result.stdout.splitlines()
+
+
+def test_compare_rejects_unknown_model(small, tmp_path):
+    result = CliRunner(mix_stderr=False).invoke(main, ["compare", "--train", str(small["train"]), "--models", "rf,svm",
+                                       "-o", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert "svm" in result.stderr
+
+
+@pytest.mark.slow
+def test_train_writes_model_with_metadata(trained_model, small):
+    metadata = json.loads((trained_model / "metadata.json").read_text())
+    assert metadata["name"] == "rf"
+    assert metadata["classes"] == list(LETTERS)
+    assert metadata["training"]["train_sources"] == [str(small["train"])]
+    assert metadata["extractor_settings"]["min_detection_confidence"] == 0.5
+    assert metadata["metrics"] is None  # no metric computed on training data
+    # The shipped recipe by default, --param on top of it; one group: no temperature.
+    assert metadata["training"]["params"] == {"n_estimators": 20, "min_samples_leaf": 5, "handshape": True}
+    assert metadata["estimator"]["params"]["n_estimators"] == 20
+    assert metadata["training"]["balance"] == "dataset"
+    assert metadata["training"]["augment"] == {"n_copies": 1, "max_angle": 30.0, "stretch": 0.3}
+    assert metadata["calibration"] is None
+
+
+def test_train_defaults_are_the_shipped_recipe():
+    from landmark_asl.model.store import default_model_dir
+    from landmark_asl.training.recipe import DEFAULT_RECIPE
+
+    shipped = json.loads((default_model_dir() / "metadata.json").read_text())
+    assert shipped["name"] == DEFAULT_RECIPE.model_name
+    assert shipped["training"]["params"] == DEFAULT_RECIPE.params
+    assert shipped["training"]["balance"] == DEFAULT_RECIPE.balance
+    assert shipped["training"]["augment"] == DEFAULT_RECIPE.augment
+    assert (shipped["calibration"] is not None) == DEFAULT_RECIPE.calibrate
+
+
+def test_train_unknown_param_is_one_line_error(small, tmp_path):
+    result = CliRunner(mix_stderr=False).invoke(main, [
+        "train", str(small["train"]), "--model-name", "rf", "-o", str(tmp_path / "m"),
+        "--cache-dir", str(small["cache"]), "--param", "n_trees=5",
+    ])
+    assert result.exit_code == 1
+    assert "n_trees" in result.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.slow
+def test_predict_json_lines(trained_model, small):
+    images = sorted((small["test"] / "A").glob("*.jpg"))[:2]
+    result = CliRunner(mix_stderr=False).invoke(
+        main, ["predict", "--model", str(trained_model), *map(str, images), "--json"]
+    )
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 2
+    for line, image in zip(lines, images):
+        record = json.loads(line)
+        assert record["path"] == str(image)
+        assert isinstance(record["detected"], bool)
+        assert record["label"] in LETTERS or (record["label"] == "" and not record["detected"])
+        assert 0.0 <= record["confidence"] <= 1.0
+
+
+@pytest.mark.slow
+def test_predict_folder_plain_output(trained_model, small):
+    result = CliRunner(mix_stderr=False).invoke(main, ["predict", "--model", str(trained_model), str(small["test"] / "L")])
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 4 and all(line.split("\t")[1] in LETTERS for line in lines[:3])
+    right = sum(line.split("\t")[1] == "L" for line in lines[:3])  # the folder is named L: it is scored
+    assert lines[3].startswith(f"accuracy {100 * right / 3:.1f}% ({right} of 3 images in label folders; hand found in")
+
+
+@pytest.mark.slow
+def test_predict_labels_and_min_confidence(trained_model, small):
+    images = [str(p) for p in sorted((small["test"] / "L").glob("*.jpg"))]
+    run = CliRunner(mix_stderr=False).invoke
+    only_ab = run(main, ["predict", "--model", str(trained_model), *images, "--json", "--labels", "a,B"])
+    assert only_ab.exit_code == 0, only_ab.stderr
+    records = [json.loads(line) for line in only_ab.stdout.splitlines()]
+    assert {r["label"] for r in records} <= {"A", "B"} and all(r["detected"] for r in records)
+    assert "accuracy" not in only_ab.stderr  # L cannot be answered with --labels A,B: nothing is scored
+    with_l = run(main, ["predict", "--model", str(trained_model), *images, "--json", "--labels", "a,B,l"])
+    assert with_l.stderr.startswith("accuracy ") and "of 3 images" in with_l.stderr  # --json: the summary on stderr
+    unsure = run(main, ["predict", "--model", str(trained_model), *images, "--json", "--min-confidence", "1"])
+    for record in map(json.loads, unsure.stdout.splitlines()):
+        assert record["label"] == ("unknown" if record["confidence"] < 1 else record["top_k"][0][0])
+    bad = run(main, ["predict", "--model", str(trained_model), *images, "--labels", "A,Q"])
+    assert bad.exit_code == 1 and bad.stderr.startswith("Error: labels Q are not classes of the 'rf' model")
+
+
+@pytest.mark.slow
+def test_evaluate_scores_a_labelled_folder(trained_model, small, tmp_path):
+    out = tmp_path / "eval"
+    result = CliRunner(mix_stderr=False).invoke(main, ["evaluate", "--model", str(trained_model), str(small["other"]),
+                                                       "-o", str(out), "--json"])
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["dropped"] == {"Y": 3}  # the model knows A, B, L: Y images cannot be answered
+    assert report["n_test"] == 6 and set(report["per_class"]) == {"A", "B"}
+    assert report["accuracy_all"] == pytest.approx(
+        sum(r["accuracy"] * r["n"] for r in report["per_class"].values()) / 6)
+    assert (out / "confusion.png").stat().st_size > 1000
+    assert json.loads((out / "evaluation.json").read_text())["accuracy_all"] == report["accuracy_all"]
+    plain = CliRunner(mix_stderr=False).invoke(main, ["evaluate", "--model", str(trained_model), str(small["other"])])
+    assert plain.exit_code == 0, plain.stderr
+    assert "accuracy (all images)" in plain.stdout and "left out (labels the model cannot answer): Y (3)" in plain.stdout
+
+
+def test_predict_bad_model_dir_is_one_line_error(tmp_path, small):
+    bad = tmp_path / "not_a_model"
+    bad.mkdir()
+    image = next((small["test"] / "A").glob("*.jpg"))
+    result = CliRunner(mix_stderr=False).invoke(main, ["predict", "--model", str(bad), str(image)])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: ") and "metadata.json" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stdout == ""
+
+
+def test_train_metrics_from_bad_report_is_one_line_error(tmp_path, small):
+    report = tmp_path / "report.json"
+    report.write_text("{}")
+    result = CliRunner(mix_stderr=False).invoke(main, [
+        "train", str(small["train"]), "--model-name", "rf", "-o", str(tmp_path / "m"),
+        "--cache-dir", str(small["cache"]), "--metrics-from", str(report),
+    ])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: cannot take 'rf' metrics")
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.slow
+def test_predict_uses_shipped_default_model(data_dir):
+    image = data_dir / "asl_alphabet_200_official_test" / "L_test.jpg"
+    result = CliRunner(mix_stderr=False).invoke(main, ["predict", str(image), "--json"])
+    assert result.exit_code == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["detected"] is True
+    assert record["label"] == "L"
+
+
+def test_train_calibrate_balance_augment_store_the_recipe_and_a_temperature(small, tmp_path):
+    out = tmp_path / "calibrated"
+    result = CliRunner(mix_stderr=False).invoke(main, [
+        "train", str(small["train"]), str(small["test"]), "--model-name", "rf", "-o", str(out),
+        "--cache-dir", str(small["cache"]), "--param", "n_estimators=10", "--param", "handshape=true",
+        "--balance", "dataset", "--augment", "n_copies=1", "--augment", "stretch=0.3", "--calibrate",
+    ])
+    assert result.exit_code == 0, result.stderr
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["calibration"]["method"] == "temperature" and meta["calibration"]["temperature"] > 0
+    assert "groups predicted by a model trained without it" in meta["calibration"]["fitted_on"]
+    assert meta["training"]["balance"] == "dataset" and meta["training"]["augment"] == {"n_copies": 1, "stretch": 0.3}
+    assert meta["estimator"]["normalizer"]["handshape"] is True
+
+    one = CliRunner(mix_stderr=False).invoke(main, [
+        "train", str(small["train"]), "--model-name", "rf", "-o", str(tmp_path / "one"),
+        "--cache-dir", str(small["cache"]), "--calibrate",
+    ])
+    assert one.exit_code != 0 and "calibration needs out-of-group predictions" in one.stderr
+    assert not (tmp_path / "one").exists()
+
+
+def test_train_refuses_a_bad_recipe_in_one_line_before_extracting(small, tmp_path):
+    for args, message in ((["--augment", "n_copies=99999"], "n_copies must be an integer from 0 to 10"),
+                          (["--augment", "angle=3"], "unknown augmentation parameter"),
+                          (["--balance", "signer"], "Invalid value for '--balance'")):
+        result = CliRunner(mix_stderr=False).invoke(main, [
+            "train", str(small["train"]), "--model-name", "rf", "-o", str(tmp_path / "m"),
+            "--cache-dir", str(tmp_path / "cache"), *args])
+        assert result.exit_code != 0 and message in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr and not (tmp_path / "cache").exists()
+
+
+@pytest.mark.slow
+def test_compare_reports_calibration_of_the_calibrated_model_and_a_rejection_curve(small, tmp_path, data_dir):
+    out = tmp_path / "report"
+    unseen = _copy_letters(data_dir / "asl2text" / "test", tmp_path / "unseen", LETTERS, 3, offset=3)
+    result = CliRunner(mix_stderr=False).invoke(main, [
+        "compare", "--train", str(small["train"]), "--train", str(small["test"]), "--test", str(unseen),
+        "--models", "rf,cnn", "--param", "rf.n_estimators=10", "--calibrate", "--balance", "dataset",
+        "--augment", "n_copies=1", "-o", str(out), "--cache-dir", str(small["cache"]),
+    ])
+    assert result.exit_code == 0, result.stderr
+    report = json.loads((out / "report.json").read_text())
+    rf, cnn = report["models"]["rf"], report["models"]["cnn"]
+    assert rf["recipe"] == {"balance": "dataset", "augment": {"n_copies": 1}, "calibrate": True}
+    assert cnn["recipe"] is None and cnn["calibration"]["temperature"] is None  # the CNN trains without the recipe
+    assert rf["calibration"]["temperature"] > 0
+    for cal in (rf["calibration"], cnn["calibration"]):
+        assert 0.0 <= cal["ece"] <= 1.0 and 0.0 <= cal["brier"] <= 2.0
+        assert cal["coverage_curve"][0][1] == 1.0  # threshold 0 keeps every answer
+    saved = json.loads((out / "models" / "rf" / "metadata.json").read_text())
+    assert saved["calibration"]["temperature"] == rf["calibration"]["temperature"]
+    assert (out / "rejection.png").stat().st_size > 1000
+    text = (out / "report.md").read_text()
+    assert "## Calibration" in text and "rejection.png" in text
+    assert "ECE" in result.stdout
+    one = CliRunner(mix_stderr=False).invoke(main, [
+        "compare", "--train", str(small["train"]), "--test", str(unseen), "--models", "rf", "--calibrate",
+        "-o", str(tmp_path / "one"), "--cache-dir", str(small["cache"])])
+    assert one.exit_code == 1 and "calibration needs out-of-group predictions" in one.stderr
+
+
+@pytest.mark.slow
+def test_compare_lodo_holds_out_each_group(small, tmp_path):
+    out = tmp_path / "lodo"
+    args = ["compare", "--train", str(small["train"]), "--train", str(small["test"]), "--train", str(small["other"]),
+            "--split", "lodo", "--cache-dir", str(small["cache"])]
+    result = CliRunner(mix_stderr=False).invoke(main, [*args, "--models", "rf", "--param", "rf.n_estimators=10",
+                                                       "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    report = json.loads((out / "report.json").read_text())
+    groups = report["metadata"]["groups"]
+    assert len(groups) == 3 and report["metadata"]["split_mode"] == "lodo"
+    per_fold = report["models"]["rf"]["summary"]["per_fold"]
+    assert [r["fold"] for r in per_fold] == groups
+    # "other" holds Y, which no other group has: its model cannot be right on those rows.
+    other = next(r for r in per_fold if "other" in r["fold"])
+    assert other["accuracy_all"] <= 2 / 3 + 1e-9
+    assert "worst fold" in result.stdout and (out / "report.md").is_file()
+    for extra, message in ((["--models", "rf,cnn"], "for landmark models"),
+                           (["--models", "rf", "--test", str(small["test"])], "give no test sources")):
+        bad = CliRunner(mix_stderr=False).invoke(main, [*args, *extra, "-o", str(tmp_path / "bad")])
+        assert bad.exit_code == 1 and message in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_train_model_records_given_metrics_and_refuses_a_non_dict(small, tmp_path):
+    from landmark_asl.exceptions import LandmarkASLError
+    from landmark_asl.training.recipe import Recipe
+    from landmark_asl.training.train import train_model
+
+    measured = {"lodo": {"mean_accuracy": 0.9, "worst_fold": "b"}}
+    out = train_model([small["train"]], output=tmp_path / "m", recipe=Recipe.plain("rf", {"n_estimators": 5}),
+                      metrics=measured, progress=False, cache_dir=small["cache"])
+    card = json.loads((out / "metadata.json").read_text())
+    assert card["metrics"] == measured
+    assert "never on these training rows" in card["training"]["metrics_note"]
+    with pytest.raises(LandmarkASLError, match="metrics must be a dict"):
+        train_model([small["train"]], output=tmp_path / "m2", recipe=Recipe.plain("rf"), metrics=[0.9], progress=False,
+                    cache_dir=small["cache"])
+    assert not (tmp_path / "m2").exists()

@@ -1,0 +1,284 @@
+"""Tests for landmark_asl.estimators.features: raw inputs, normalisation invariances, the sklearn transformer contract."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from landmark_asl.estimators.features import (
+    N_RAW_FEATURES,
+    RAW_FEATURE_NAMES,
+    LandmarkNormalizer,
+    augment_landmarks,
+    raw_features,
+    raw_features_from_hands,
+)
+from landmark_asl.hands.landmarks import IMAGE_COLUMNS, WORLD_COLUMNS, HandLandmarks
+
+# Every check below feeds the transformer random data of 1..10 columns. The normalizer's
+# input is by definition 127 raw landmark columns (21 image points, 21 world points,
+# is_left) and it must refuse other widths with a message saying what to pass, so these
+# checks cannot apply; test_transformer_contract_on_raw_landmarks re-checks the same
+# behaviours (fit returns self, idempotent, pickling, params untouched, sample-order and
+# subset invariance, dtype, read-only and F-ordered input, 1-d input error) on 127-wide data.
+_WIDTH_REASON = "feeds data with fewer than 127 columns; the input is 127 raw landmark features by contract"
+_NORMALIZER_XFAIL = {
+    name: _WIDTH_REASON
+    for name in (
+        "check_dict_unchanged",
+        "check_dont_overwrite_parameters",
+        "check_dtype_object",
+        "check_estimators_dtypes",
+        "check_estimators_fit_returns_self",
+        "check_estimators_overwrite_params",
+        "check_estimators_pickle",
+        "check_f_contiguous_array_estimator",
+        "check_fit2d_1feature",
+        "check_fit2d_1sample",
+        "check_fit2d_predict1d",
+        "check_fit_check_is_fitted",
+        "check_fit_idempotent",
+        "check_fit_score_takes_y",
+        "check_methods_sample_order_invariance",
+        "check_methods_subset_invariance",
+        "check_n_features_in",
+        "check_n_features_in_after_fitting",
+        "check_pipeline_consistency",
+        "check_positive_only_tag_during_fit",
+        "check_readonly_memmap_input",
+        "check_transformer_data_not_an_array",
+        "check_transformer_general",
+        "check_transformer_preserve_dtypes",
+    )
+}
+
+
+@parametrize_with_checks([LandmarkNormalizer()], expected_failed_checks=lambda est: _NORMALIZER_XFAIL)
+def test_sklearn_compatible_normalizer(estimator, check):
+    check(estimator)
+
+
+def _rotate(X: np.ndarray, angle: float) -> np.ndarray:
+    """Rotate the image points of raw rows about (0.5, 0.5) in the image plane."""
+    out = X.copy()
+    c, s = np.cos(angle), np.sin(angle)
+    x, y = X[:, 0:63:3] - 0.5, X[:, 1:63:3] - 0.5
+    out[:, 0:63:3], out[:, 1:63:3] = 0.5 + c * x - s * y, 0.5 + s * x + c * y
+    return out
+
+
+def test_transformer_contract_on_raw_landmarks(synthetic_landmarks):
+    X, y = synthetic_landmarks
+    norm = LandmarkNormalizer()
+    params = norm.get_params()
+    assert norm.fit(X, y) is norm
+    assert norm.get_params() == params
+    assert norm.n_features_in_ == N_RAW_FEATURES
+    Z = norm.transform(X)
+    assert Z.shape == (len(X), norm.n_features_out_) == (len(X), len(norm.get_feature_names_out()))
+    assert Z.dtype == np.float64 and np.isfinite(Z).all()
+    np.testing.assert_array_equal(clone(norm).fit(X).transform(X), Z)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(norm)).transform(X), Z)
+    order = np.random.default_rng(1).permutation(len(X))
+    np.testing.assert_allclose(norm.transform(X[order]), Z[order])
+    np.testing.assert_allclose(norm.transform(X[:7]), Z[:7])
+    frozen = np.asfortranarray(X.astype(np.float64))
+    frozen.setflags(write=False)
+    np.testing.assert_allclose(norm.transform(frozen), Z, rtol=1e-6)
+    np.testing.assert_allclose(norm.transform(pd.DataFrame(X)), Z)
+    np.testing.assert_allclose(norm.transform_array(X.astype(np.float64)), Z)
+    with pytest.raises(ValueError, match="Expected 2D array"):
+        norm.transform(X[0])
+
+
+def test_unfitted_normalizer_raises(synthetic_landmarks):
+    with pytest.raises(NotFittedError):
+        LandmarkNormalizer().transform(synthetic_landmarks[0])
+
+
+def test_flattened_coordinates_are_refused_with_a_hint(synthetic_landmarks):
+    X, _ = synthetic_landmarks
+    norm = LandmarkNormalizer().fit(X)
+    with pytest.raises(ValueError, match=r"got \(n, 63\): pass raw_features\(table\), not flattened coordinates"):
+        norm.transform(X[:, :63])
+    with pytest.raises(ValueError, match=r"shape \(n, 127\) raw features; got \(n, 10\)"):
+        LandmarkNormalizer().fit(X[:, :10])
+
+
+def test_bad_distances_parameter(synthetic_landmarks):
+    with pytest.raises(ValueError, match="distances must be one of"):
+        LandmarkNormalizer(distances="some").fit(synthetic_landmarks[0])
+
+
+def test_undetected_rows_are_refused(synthetic_landmarks):
+    X = synthetic_landmarks[0].copy()
+    X[3, :63] = np.nan
+    norm = LandmarkNormalizer().fit(X)
+    with pytest.raises(ValueError, match=r"rows \[3\] .* drop rows without a detected hand"):
+        norm.transform(X)
+
+
+@pytest.mark.parametrize("angle", [0.3, -1.2, 2.5])
+def test_translation_scale_rotation_invariance(synthetic_landmarks, angle):
+    X = synthetic_landmarks[0][:20].astype(np.float64)
+    norm = LandmarkNormalizer(orientation=False, finger_directions=False).fit(X)
+    Z = norm.transform(X)
+    moved = X.copy()
+    moved[:, 0:63:3] = 0.8 * X[:, 0:63:3] + 0.1
+    moved[:, 1:63:3] = 0.8 * X[:, 1:63:3] - 0.05
+    moved[:, 2:63:3] *= 0.8
+    moved = _rotate(moved, angle)
+    np.testing.assert_allclose(norm.transform(moved), Z, atol=1e-9)
+    # Orientation features record what the rotation removed: they must change.
+    oriented = LandmarkNormalizer().fit(X)
+    assert not np.allclose(oriented.transform(moved), oriented.transform(X))
+
+
+def test_mirroring_invariance(synthetic_landmarks):
+    X = synthetic_landmarks[0][:20].astype(np.float64)
+    norm = LandmarkNormalizer().fit(X)
+    mirrored = X.copy()
+    mirrored[:, 0:63:3] = 1.0 - X[:, 0:63:3]
+    mirrored[:, 63:126:3] = -X[:, 63:126:3]
+    mirrored[:, 126] = 1.0 - X[:, 126]
+    np.testing.assert_allclose(norm.transform(mirrored), norm.transform(X), atol=1e-9)
+    # Without mirroring a mirrored hand is a different shape.
+    plain = LandmarkNormalizer(mirror=False).fit(X)
+    assert not np.allclose(plain.transform(mirrored), plain.transform(X))
+
+
+def test_rotation_changes_coordinates_without_rotate(synthetic_landmarks):
+    X = synthetic_landmarks[0][:5].astype(np.float64)
+    norm = LandmarkNormalizer(
+        rotate="none", distances="none", angles=False, orientation=False, finger_directions=False
+    ).fit(X)
+    assert norm.n_features_out_ == 60
+    assert not np.allclose(norm.transform(_rotate(X, 0.5)), norm.transform(X))
+
+
+def test_world_features_follow_world_presence(synthetic_landmarks):
+    X = synthetic_landmarks[0][:10].astype(np.float64)
+    with_world = LandmarkNormalizer(world=True).fit(X)
+    names = with_world.get_feature_names_out()
+    world_cols = np.array([n.startswith("w") for n in names])
+    assert world_cols.sum() == 90 + 19
+    assert np.isfinite(with_world.transform(X)).all()
+    X[:, 63:126] = np.nan
+    Z = with_world.transform(X)
+    assert np.isnan(Z[:, world_cols]).all() and np.isfinite(Z[:, ~world_cols]).all()
+
+
+def test_feature_groups_sizes():
+    X = np.random.default_rng(0).random((3, 127))
+    assert LandmarkNormalizer().fit(X).n_features_out_ == 60 + 90 + 19 + 5 + 10
+    assert LandmarkNormalizer(distances="all").fit(X).n_features_out_ == 60 + 210 + 19 + 5 + 10
+    assert LandmarkNormalizer(finger_directions=False).fit(X).n_features_out_ == 60 + 90 + 19 + 5
+
+
+def test_raw_features_from_table():
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame(rng.random((3, 63)), columns=list(IMAGE_COLUMNS))
+    table["handedness"] = ["Left", "Right", "Left"]
+    X = raw_features(table)
+    assert X.shape == (3, 127) and X.dtype == np.float32
+    assert np.isnan(X[:, 63:126]).all()
+    np.testing.assert_array_equal(X[:, 126], [1.0, 0.0, 1.0])
+    np.testing.assert_allclose(X[:, :63], table[list(IMAGE_COLUMNS)].to_numpy(), rtol=1e-6)
+    world = pd.DataFrame(rng.random((3, 63)), columns=list(WORLD_COLUMNS))
+    X = raw_features(pd.concat([table, world], axis=1))
+    np.testing.assert_allclose(X[:, 63:126], world.to_numpy(), rtol=1e-6)
+    assert len(RAW_FEATURE_NAMES) == 127 and RAW_FEATURE_NAMES[-1] == "is_left"
+
+
+def test_raw_features_missing_columns():
+    with pytest.raises(ValueError, match=r"lacks image columns \['x0', 'y0', 'z0'\]"):
+        raw_features(pd.DataFrame({"label": ["A"]}))
+
+
+def test_raw_features_from_hands():
+    rng = np.random.default_rng(0)
+    hand = HandLandmarks(rng.random((21, 3)), rng.random((21, 3)), "Left", 0.9)
+    X = raw_features_from_hands([hand, hand])
+    assert X.shape == (2, 127)
+    np.testing.assert_allclose(X[0, :63], hand.image.ravel())
+    np.testing.assert_allclose(X[0, 63:126], hand.world.ravel())
+    assert X[0, 126] == 1.0
+    with pytest.raises(ValueError, match="must not contain None"):
+        raw_features_from_hands([hand, None])
+
+
+def test_augmentation_keeps_labels_and_handshapes(synthetic_landmarks):
+    X, y = synthetic_landmarks
+    X_aug, y_aug = augment_landmarks(X, y, n_copies=2, max_angle=10, random_state=0)
+    assert X_aug.shape == (3 * len(X), 127)
+    np.testing.assert_array_equal(y_aug, np.tile(y, 3))
+    np.testing.assert_array_equal(X_aug[: len(X)], X)
+    assert not np.allclose(X_aug[len(X) :], np.tile(X, (2, 1)))
+    norm = LandmarkNormalizer().fit(X)
+    Z, Z_aug = norm.transform(X), norm.transform(X_aug[len(X) : 2 * len(X)])
+    # An augmented row stays nearer its own original than to rows of other classes.
+    d = ((Z_aug[:, None, :] - Z[None, :, :]) ** 2).sum(axis=2)
+    assert (y[d.argmin(axis=1)] == y).mean() > 0.95
+    X_again, _ = augment_landmarks(X, y, n_copies=2, max_angle=10, random_state=0)
+    np.testing.assert_array_equal(X_again, X_aug)
+
+
+def test_3d_frame_is_invariant_to_3d_rotation(synthetic_landmarks):
+    from landmark_asl.estimators.features import _rotation_matrices
+
+    X = synthetic_landmarks[0][:10].astype(np.float64)
+    norm = LandmarkNormalizer(rotate="3d", orientation=False, finger_directions=False).fit(X)
+    rot = _rotation_matrices(np.array([[0.4, -0.3, 1.0]]))[0]
+    turned = X.copy()
+    pts = X[:, :63].reshape(-1, 21, 3)
+    turned[:, :63] = ((pts - pts[:, :1]) @ rot.T + pts[:, :1]).reshape(-1, 63)
+    np.testing.assert_allclose(norm.transform(turned), norm.transform(X), atol=1e-9)
+    plane = LandmarkNormalizer(orientation=False, finger_directions=False).fit(X)
+    assert not np.allclose(plane.transform(turned), plane.transform(X))
+    with pytest.raises(ValueError, match="rotate must be one of"):
+        LandmarkNormalizer(rotate=True).fit(X)
+
+
+def test_non_square_frames_give_the_features_of_the_undistorted_hand():
+    from landmark_asl.estimators.features import raw_features, raw_features_from_hands
+    from landmark_asl.hands.landmarks import IMAGE_COLUMNS
+
+    rng = np.random.default_rng(3)
+    square = rng.random((21, 3)).astype(np.float32)  # a hand in a 480x480 frame
+    # The same hand seen in a 640x480 frame: 80 px of border each side, x divided by 640.
+    wide = square.copy()
+    wide[:, 0] = (square[:, 0] * 480 + 80) / 640
+    wide[:, 2] = square[:, 2] * 480 / 640
+    normalizer = LandmarkNormalizer().fit(np.zeros((1, 127), np.float32) + 0.5)
+    reference = normalizer.transform(raw_features_from_hands([HandLandmarks(square, square, "Right", 0.9, (480, 480))]))
+    from_hand = normalizer.transform(raw_features_from_hands([HandLandmarks(wide, wide, "Right", 0.9, (640, 480))]))
+    table = pd.DataFrame([wide.reshape(-1)], columns=list(IMAGE_COLUMNS)).assign(image_width=640, image_height=480)
+    from_table = normalizer.transform(raw_features(table))
+    np.testing.assert_allclose(from_hand, reference, atol=1e-5)
+    np.testing.assert_allclose(from_table, reference, atol=1e-5)
+    unknown_size = normalizer.transform(raw_features_from_hands([HandLandmarks(wide, wide, "Right", 0.9)]))
+    assert not np.allclose(unknown_size, reference, atol=1e-3)
+
+
+def test_handshape_features_ignore_3d_rotation_scale_and_position(synthetic_landmarks):
+    from landmark_asl.estimators.features import _HANDSHAPE_NAMES, _rotation_matrices
+
+    X, _ = synthetic_landmarks
+    X = X[X[:, 126] < 0.5][:20].astype(np.float64)  # right hands: mirroring is tested elsewhere
+    rng = np.random.default_rng(1)
+    moved = X.copy()
+    rot = _rotation_matrices(np.deg2rad(rng.uniform(-60, 60, size=(len(X), 3))))
+    pts = X[:, :63].reshape(-1, 21, 3)
+    moved[:, :63] = (np.einsum("nij,nkj->nki", rot, pts - pts[:, :1]) * 1.7 + 0.2).reshape(-1, 63)
+    normalizer = LandmarkNormalizer(handshape=True, coords=False, distances="none", angles=False,
+                                    orientation=False, finger_directions=False).fit(X)
+    assert list(normalizer.get_feature_names_out()) == _HANDSHAPE_NAMES
+    np.testing.assert_allclose(normalizer.transform(moved), normalizer.transform(X), atol=1e-6)
+    full = LandmarkNormalizer(handshape=True).fit(X)
+    assert full.transform(X).shape[1] == len(full.get_feature_names_out()) == 184 + len(_HANDSHAPE_NAMES)

@@ -1,0 +1,209 @@
+"""Tests of the HandLandmarks value type and HandLandmarkExtractor on real images."""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+
+from landmark_asl.exceptions import ExtractionError
+from landmark_asl.hands.extractor import (
+    RECOVERY_STRATEGIES,
+    Detection,
+    ExtractorSettings,
+    HandLandmarkExtractor,
+    model_bundle_path,
+)
+from landmark_asl.hands.images import read_image
+from landmark_asl.hands.landmarks import HandLandmarks
+
+from conftest import pick_images
+
+# asl2text/test letters with an open, clearly visible hand (the plain pass finds them).
+CLASSES = ("B", "L", "V", "Y")
+
+
+@pytest.fixture(scope="module")
+def extractor():
+    with HandLandmarkExtractor() as extractor:
+        yield extractor
+
+
+@pytest.fixture(scope="module")
+def hand_images(data_dir):
+    picked = pick_images(data_dir / "asl2text" / "test", 1, step=7)
+    return [read_image(p) for p in picked if p.parent.name in CLASSES]
+
+
+def test_value_type_validates_shape_and_handedness():
+    good = np.zeros((21, 3))
+    hand = HandLandmarks(good, good, "Left", 0.9)
+    assert hand.image.dtype == np.float32
+    with pytest.raises(ValueError, match=r"shape \(21, 3\)"):
+        HandLandmarks(np.zeros(63), good, "Left", 0.9)
+    with pytest.raises(ValueError, match="handedness must be"):
+        HandLandmarks(good, good, "left", 0.9)
+
+
+def test_settings_validate_ranges():
+    with pytest.raises(ValueError, match="min_detection_confidence must be in"):
+        ExtractorSettings(min_detection_confidence=1.5)
+    with pytest.raises(ValueError, match="num_hands must be"):
+        ExtractorSettings(num_hands=0)
+
+
+def test_detects_hands_on_real_images(extractor, hand_images):
+    assert len(hand_images) == len(CLASSES)
+    for rgb in hand_images:
+        hand = extractor.detect(rgb)
+        assert hand is not None
+        assert hand.image.shape == (21, 3) and hand.world.shape == (21, 3)
+        assert np.isfinite(hand.image).all() and np.isfinite(hand.world).all()
+        assert hand.handedness in ("Left", "Right")
+        assert 0.0 <= hand.handedness_score <= 1.0
+        # The wrist-to-fingertip span covers a visible part of the 224x224 frame.
+        assert np.ptp(hand.image[:, :2], axis=0).max() > 0.1
+
+
+def test_detection_is_deterministic(extractor, hand_images):
+    first = extractor.detect(hand_images[0])
+    second = extractor.detect(hand_images[0])
+    np.testing.assert_array_equal(first.image, second.image)
+    np.testing.assert_array_equal(first.world, second.world)
+
+
+def test_handedness_flips_with_a_mirrored_image(extractor, hand_images):
+    for rgb in hand_images:
+        hand = extractor.detect(rgb)
+        mirrored = extractor.detect(np.ascontiguousarray(rgb[:, ::-1]))
+        assert mirrored is not None
+        assert {hand.handedness, mirrored.handedness} == {"Left", "Right"}
+        # The same hand, mirrored: x -> 1 - x (up to the model's jitter).
+        np.testing.assert_allclose(mirrored.image[:, 0], 1.0 - hand.image[:, 0], atol=0.05)
+
+
+def test_no_hand_on_a_blank_image(extractor):
+    blank = np.full((200, 200, 3), 127, dtype=np.uint8)
+    assert extractor.detect(blank) is None
+    detection = extractor.extract(blank)
+    assert detection == Detection(None, "", "no hand found")
+    assert not detection.detected
+
+
+def test_recovery_passes_map_back_to_the_original_image(extractor, hand_images):
+    rgb = hand_images[0]
+    detection = extractor.extract(rgb)
+    assert detection.strategy == "plain" and detection.reason == ""
+    # Every recovery pass (padded, mirrored) maps the hand back into the original image.
+    for strategy in RECOVERY_STRATEGIES:
+        recovered = extractor._recover(strategy, rgb)
+        error = np.abs(recovered.image[:, :2] - detection.landmarks.image[:, :2])
+        assert np.median(error) < 0.02 and error.max() < 0.08, strategy
+        assert recovered.handedness == detection.landmarks.handedness, strategy
+        world_error = np.abs(recovered.world - detection.landmarks.world)
+        assert np.median(world_error) < 0.01, strategy  # metres
+
+
+def test_rejects_bad_images(extractor):
+    with pytest.raises(ValueError, match=r"shape \(H, W, 3\) and dtype uint8"):
+        extractor.detect(np.zeros((10, 10), dtype=np.uint8))
+
+
+def test_mode_is_checked(extractor):
+    with pytest.raises(ExtractionError, match="mode='video'"):
+        extractor.detect_video(np.zeros((64, 64, 3), np.uint8), 0)
+
+
+def test_video_mode_tracks_a_sequence(data_dir):
+    frames = [read_image(p) for p in sorted((data_dir / "asl2text" / "test" / "B").glob("*.jpg"))[:6]]
+    with HandLandmarkExtractor(mode="video") as video:
+        hands = [video.detect_video(frame, 40 * i) for i, frame in enumerate(frames)]
+        with pytest.raises(ExtractionError, match="timestamps must increase"):
+            video.detect_video(frames[0], 40)
+        with pytest.raises(ExtractionError, match="mode='image'"):
+            video.detect(frames[0])
+    found = [h for h in hands if h is not None]
+    assert len(found) >= 5
+    assert all(h.image.shape == (21, 3) for h in found)
+
+
+def test_extractor_is_not_picklable(extractor):
+    with pytest.raises(TypeError, match="create one per process"):
+        pickle.dumps(extractor)
+
+
+def test_bundle_is_stored_cached_and_atomic(tmp_path, monkeypatch):
+    monkeypatch.setenv("LANDMARK_ASL_CACHE", str(tmp_path / "cache"))
+    path = model_bundle_path()
+    assert path.parent == tmp_path / "cache"
+    with zipfile.ZipFile(path) as bundle:
+        names = {info.filename: info.compress_type for info in bundle.infolist()}
+    assert names == {"hand_detector.tflite": zipfile.ZIP_STORED, "hand_landmarks_detector.tflite": zipfile.ZIP_STORED}
+    mtime = path.stat().st_mtime_ns
+    assert model_bundle_path() == path and path.stat().st_mtime_ns == mtime  # not rebuilt
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary files left
+    assert path.stat().st_mode & 0o777 == 0o644  # other users of a shared cache can read it
+
+    # A failure while writing leaves neither a partial bundle nor a temporary file.
+    monkeypatch.setenv("LANDMARK_ASL_CACHE", str(tmp_path / "other"))
+
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", fail)
+    with pytest.raises(ExtractionError, match="cannot write the hand model bundle.*disk full"):
+        model_bundle_path()
+    assert list((tmp_path / "other").iterdir()) == []
+
+
+def test_the_bundle_has_the_same_bytes_in_every_install(tmp_path, monkeypatch):
+    """Tables record the bundle's SHA-256: another install (other file dates) must build the same bytes."""
+    import os
+    import shutil
+
+    from landmark_asl.hands import extractor as landmarks
+
+    monkeypatch.setenv("LANDMARK_ASL_CACHE", str(tmp_path / "first"))
+    first = model_bundle_path().read_bytes()
+    copy = tmp_path / "mediapipe"  # the same model files, dated otherwise, as a reinstall leaves them
+    for relative, _ in landmarks._BUNDLE_MEMBERS:
+        (copy / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(landmarks._mediapipe_root() / relative, copy / relative)
+        os.utime(copy / relative, (1_000_000_000, 1_000_000_000))
+    monkeypatch.setattr(landmarks, "_mediapipe_root", lambda: copy)
+    monkeypatch.setenv("LANDMARK_ASL_CACHE", str(tmp_path / "second"))
+    second = model_bundle_path()
+    assert second.parent == tmp_path / "second" and second.read_bytes() == first
+
+
+def test_model_asset_errors(tmp_path):
+    with pytest.raises(ExtractionError, match="model asset not found"):
+        HandLandmarkExtractor(ExtractorSettings(model_asset=str(tmp_path / "missing.task")))
+    bogus = tmp_path / "bogus.task"
+    bogus.write_text("not a model")
+    with pytest.raises(ExtractionError, match="cannot load the hand landmark model"):
+        HandLandmarkExtractor(ExtractorSettings(model_asset=str(bogus)))
+
+
+def test_model_asset_accepts_a_task_file(tmp_path, hand_images):
+    # An official hand_landmarker.task has the same layout as the bundle built here.
+    asset = tmp_path / "hand_landmarker.task"
+    asset.write_bytes(model_bundle_path().read_bytes())
+    with HandLandmarkExtractor(ExtractorSettings(model_asset=str(asset))) as custom:
+        assert custom.detect(hand_images[0]) is not None
+
+
+def test_recovery_finds_hands_the_plain_pass_misses(extractor, data_dir):
+    # asl2text M and O frames: the hand fills the frame and the plain palm detector misses it.
+    misses = [read_image(data_dir / "asl2text" / "test" / c / f"{c}{i}.jpg") for c, i in (("M", 0), ("M", 2), ("O", 0))]
+    for rgb in misses:
+        assert extractor.detect(rgb) is None
+        detection = extractor.extract(rgb)
+        assert detection.detected and detection.strategy == "pad" and detection.reason == ""
+        # Mapped back into the original frame (a hand filling it may stick out a little).
+        assert (detection.landmarks.image[:, :2] > -0.2).all() and (detection.landmarks.image[:, :2] < 1.2).all()
+    without = HandLandmarkExtractor(ExtractorSettings(recovery=False))
+    with without:
+        assert without.extract(misses[0]) == Detection(None, "", "no hand found")

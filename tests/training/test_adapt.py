@@ -1,0 +1,133 @@
+"""Tests for landmark_asl.training.adapt: a personal model from a base model and a user's samples (small real data)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from landmark_asl._util import file_sha256
+from landmark_asl.cli import main
+from landmark_asl.estimators.features import raw_features
+from landmark_asl.exceptions import LandmarkASLError
+from landmark_asl.model.store import load_model
+from landmark_asl.training.adapt import adapt_model, base_training_rows
+from landmark_asl.training.collect import collect, read_samples
+
+
+@pytest.fixture(scope="module")
+def setting(small_base, data_dir) -> dict[str, Path]:
+    """The small base model of conftest (A, B, L, V) and massey samples of one signer."""
+    root = small_base["root"]
+    photos = root / "massey"
+    for letter in ("A", "V"):
+        (photos / letter).mkdir(parents=True)
+        for f in sorted((data_dir / "massey" / letter.lower()).glob("hand2_*"))[:5]:
+            shutil.copy(f, photos / letter / f.name)
+    samples = root / "ann.parquet"
+    collect(photos, samples, letters=["A", "V"], per_letter=4, signer="ann", progress=False)
+    return {**small_base, "samples": samples}
+
+
+@pytest.mark.slow
+def test_personal_model_learns_the_samples_keeps_other_letters_and_says_where_it_comes_from(setting, tmp_path):
+    out = adapt_model([setting["samples"]], output=tmp_path / "me", base=setting["base"], cache_dir=setting["cache"],
+                      weight=30.0, progress=False)
+    base, me = load_model(setting["base"]), load_model(out)
+    card = me.card
+    adapted = card.training["adapted"]
+    assert adapted["signer"] == "ann" and adapted["sample_counts"] == {"A": 4, "V": 4} and adapted["n_samples"] == 8
+    assert adapted["base_metadata_sha256"] == file_sha256(setting["base"] / "metadata.json")
+    assert card.calibration == base.card.calibration and list(card.classes) == list(base.card.classes)
+    # The user's own samples are now predicted as what they are.
+    own = read_samples(setting["samples"])
+    assert (me.classes[me.predict_proba(raw_features(own)).argmax(axis=1)] == own["label"].to_numpy()).all()
+    # Letters given no sample (B, L) keep the base model's answers on the base's own rows.
+    rows = base_training_rows(base, cache_dir=setting["cache"])
+    other = rows[rows["label"].isin(["B", "L"])]
+    before = base.classes[base.predict_proba(raw_features(other)).argmax(axis=1)]
+    after = me.classes[me.predict_proba(raw_features(other)).argmax(axis=1)]
+    assert (before == after).mean() >= 0.9
+
+
+@pytest.mark.slow
+def test_adapt_refuses_bad_input_in_one_line(setting, tmp_path):
+    own = read_samples(setting["samples"])
+    cases = [
+        (dict(samples=own.assign(label="Q")), "labels the base model does not know: Q"),
+        (dict(samples=own.assign(detected=False)), "no sample has a hand"),
+        (dict(samples=own, weight=0.0), "weight must be a number > 0 and at most"),
+        (dict(samples=[]), "no samples given"),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(LandmarkASLError, match=message):
+            adapt_model(output=tmp_path / "x", base=setting["base"], cache_dir=setting["cache"], progress=False, **kwargs)
+    assert not (tmp_path / "x").exists()
+    bare = tmp_path / "bare"
+    shutil.copytree(setting["base"], bare)
+    meta = json.loads((bare / "metadata.json").read_text())
+    meta["training"].pop("train_sources")
+    (bare / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(LandmarkASLError, match="names no training sources"):
+        adapt_model(own, output=tmp_path / "y", base=bare, cache_dir=setting["cache"], progress=False)
+
+
+@pytest.mark.slow
+def test_adapt_cli_writes_a_model_predict_uses(setting, tmp_path, data_dir):
+    out = tmp_path / "me"
+    result = CliRunner(mix_stderr=False).invoke(main, [
+        "adapt", str(setting["samples"]), "--base", str(setting["base"]), "-o", str(out),
+        "--cache-dir", str(setting["cache"]), "--signer", "ann2", "--n-jobs", "1"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads((out / "metadata.json").read_text())["training"]["adapted"]["signer"] == "ann2"
+    photo = sorted((data_dir / "massey" / "v").glob("hand2_*"))[6]
+    predicted = CliRunner(mix_stderr=False).invoke(main, ["predict", "--model", str(out), str(photo), "--json"])
+    assert predicted.exit_code == 0, predicted.stderr
+    assert json.loads(predicted.stdout)["label"] in {"A", "B", "L", "V"}
+    bad = CliRunner(mix_stderr=False).invoke(main, ["adapt", str(tmp_path / "none.parquet"), "-o", str(tmp_path / "z")])
+    assert bad.exit_code == 1 and "Traceback" not in bad.stderr and bad.stderr.count("\n") == 1
+
+
+def test_the_packaged_base_rows_are_small_and_only_from_licence_compatible_sources():
+    from landmark_asl.training.adapt import packaged_base_rows, packaged_rows_path
+    from landmark_asl.training.recipe import DEFAULT_LABELS
+
+    assert packaged_rows_path().stat().st_size < 2_000_000
+    rows = packaged_base_rows()
+    assert set(rows["group"]) == {"asl2text/train", "asl2text/test", "borisgraudt", "nejohnson2"}
+    assert set(rows["label"]) == set(DEFAULT_LABELS) and rows["detected"].all()
+    assert raw_features(rows).shape == (len(rows), 127)
+    assert len(packaged_base_rows(exclude_groups=["borisgraudt"])) == (rows["group"] != "borisgraudt").sum()
+
+
+def test_an_install_without_packaged_rows_says_so(monkeypatch, tmp_path):
+    import landmark_asl.training.adapt as adapt
+
+    monkeypatch.setattr(adapt, "packaged_rows_path", lambda: tmp_path / "rows.npz")
+    with pytest.raises(LandmarkASLError, match=r"carries no packaged base rows .*tools/build_adapt_base.py.*LANDMARK_ASL_DATA"):
+        adapt.packaged_base_rows()
+
+
+@pytest.mark.slow
+def test_adapt_without_the_datasets_retrains_on_the_packaged_rows(setting, tmp_path, monkeypatch):
+    # A base whose card names dataset names, on a machine without the datasets (an installed wheel).
+    base = tmp_path / "base"
+    shutil.copytree(setting["base"], base)
+    meta = json.loads((base / "metadata.json").read_text())
+    meta["training"]["train_sources"] = ["asl2text/train", "asl2text/test"]
+    (base / "metadata.json").write_text(json.dumps(meta))
+    monkeypatch.setenv("LANDMARK_ASL_DATA", str(tmp_path / "no_data"))
+    own = read_samples(setting["samples"])
+    with pytest.raises(LandmarkASLError, match="cannot read the base model's training data"):
+        adapt_model(own, output=tmp_path / "x", base=base, cache_dir=tmp_path / "empty", base_rows="datasets",
+                    progress=False)
+    out = adapt_model(own, output=tmp_path / "me", base=base, cache_dir=tmp_path / "empty", progress=False)
+    me = load_model(out)
+    adapted = me.card.training["adapted"]
+    assert adapted["base_rows"] == "packaged" and adapted["n_base_rows"] > 300
+    assert me.card.training["train_sources"][0].startswith("packaged base rows (asl2text/train")
+    assert list(me.classes) == ["A", "B", "L", "V"]
+    assert (me.classes[me.predict_proba(raw_features(own)).argmax(axis=1)] == own["label"].to_numpy()).all()
