@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import re
 import shlex
@@ -115,3 +116,36 @@ def test_cli_lines_use_commands_and_options_that_exist(page, line):
         command.make_parser(click.Context(command, info_name=name, parent=group_ctx)).parse_args(rest)
     except click.UsageError as exc:
         pytest.fail(f"{page.name}: {line!r}: {exc.format_message()}")
+
+
+def dotted_names(text: str) -> set[str]:
+    """Every ``landmark_asl.a.b`` the text names in code spans or blocks."""
+    return set(re.findall(r"\blandmark_asl(?:\.[A-Za-z_]\w*)+", text))
+
+
+def resolves(name: str) -> bool:
+    """Whether ``name`` is a module of the package or an attribute of one."""
+    parts = name.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        for attr in parts[cut:]:
+            if not hasattr(obj, attr):
+                return False
+            obj = getattr(obj, attr)
+        return True
+    return False
+
+
+DOTTED = sorted({(page, name) for page in PAGES for name in dotted_names(page.read_text())})
+
+
+def test_dotted_names_are_found():
+    assert any(name == "landmark_asl.cli" for _, name in DOTTED)
+
+
+@pytest.mark.parametrize("page,name", DOTTED, ids=[f"{p.name}:{n}" for p, n in DOTTED])
+def test_named_modules_and_objects_exist(page, name):
+    assert resolves(name), f"{page.relative_to(ROOT)} names {name}, which the package does not have"
