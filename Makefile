@@ -9,12 +9,12 @@ STAMP := $(VENV)/.installed
 # models/adapt_base/README.md); rebuilt from the datasets only when missing.
 ADAPT_ROWS := models/adapt_base/rows.npz
 
-.PHONY: demo test venv clean bench
+.PHONY: demo test venv clean bench docs
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e ".[xgb,cnn,dask,serve,dev]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[xgb,cnn,dask,serve,dev,docs]"
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -30,6 +30,10 @@ test: $(STAMP) $(ADAPT_ROWS)
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 
+# The documentation site into site/ (strict: a broken link or a warning fails the build).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
 bench: $(STAMP)
 	$(PY) benchmarks/bench_extract.py
 	$(PY) benchmarks/bench_predict.py
@@ -37,4 +41,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_serve.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache site
