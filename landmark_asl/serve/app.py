@@ -877,6 +877,8 @@ def run_app(app: Starlette, *, host: str = "127.0.0.1", port: int = 8000) -> Non
     port : int
         TCP port (0: any free one).
 
+    Notes
+    -----
     Requests are answered only when their ``Host`` names 127.0.0.1, localhost, [::1], ``host``
     (unless a wildcard such as 0.0.0.0) or one of ``ServeSettings.allowed_hosts``.
     """
