@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 import sys
 import warnings
 from pathlib import Path  # noqa: F401  (used by the commands' click.Path types)
@@ -29,8 +30,32 @@ class _Group(click.Group):
         except (LandmarkASLError, OSError) as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            click.echo(f"Error: {exc if isinstance(exc, LandmarkASLError) else _os_error_line(exc)}", err=True)
+            line = _as_options(str(exc), self.get_command(ctx, ctx.invoked_subcommand or "")) \
+                if isinstance(exc, LandmarkASLError) else _os_error_line(exc)
+            click.echo(f"Error: {line}", err=True)
             sys.exit(1)
+
+
+def _as_options(message: str, command: click.Command | None) -> str:
+    """A library message names Python parameters (``overwrite=True``, ``cache_dir=``); say the command's options.
+
+    An option's name equals the library parameter it feeds, so the command's own options are the table:
+    ``overwrite=True`` -> ``--overwrite``, ``window=False`` -> ``--no-window``, ``source=1`` -> ``--source 1``.
+    """
+    for param in command.params if command is not None else ():
+        if not isinstance(param, click.Option) or not param.name or param.hidden:
+            continue
+        flag = max(param.opts, key=len)
+        negative = max(param.secondary_opts, key=len) if param.secondary_opts else None
+
+        def option(match: re.Match, flag: str = flag, negative: str | None = negative) -> str:
+            value = match.group(1)
+            if value == "True" or not value:
+                return flag
+            return negative if value == "False" and negative else f"{flag} {value}"
+
+        message = re.sub(rf"(?<![\w.])(?<!\w\(){re.escape(param.name)}=(True\b|False\b|[^\s,;)]*)", option, message)
+    return message
 
 
 def _os_error_line(exc: OSError) -> str:

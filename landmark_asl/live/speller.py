@@ -390,7 +390,7 @@ def check_landmark_model(model: object) -> None:
     if card is not None and card.input_kind != "landmarks":
         raise ModelLoadError(
             f"live recognition needs a landmark model (rf or xgb, 127 raw landmark features); "
-            f"got the {card.input_kind} model {card.name!r}: pass --model with a landmark model directory"
+            f"got the {card.input_kind} model {card.name!r}: load a landmark model directory instead"
         )
 
 

@@ -685,7 +685,8 @@ class _App:
             model, signer = self.model, None
         elif which == "personal":
             if self.personal is None:
-                raise LandmarkASLError("personal models are off: this server was started without --personal-dir")
+                raise LandmarkASLError("personal models are off: this server was started without a folder for personal "
+                                       "samples (landmark-asl serve --personal-dir DIR)")
             signer = self.personal.signer(command.get("signer") or session.signer or "me")
             directory = self.personal.model(signer)
             if not (directory / "metadata.json").is_file():
@@ -812,7 +813,7 @@ class _RequestGuard:
         if host is None or host_name(host) not in allowed:
             shown = "no Host header" if host is None else f"host {host[:80]!r}"
             problem = (f"{shown} is not served here: this server answers {', '.join(allowed)}; to open it to "
-                       "other machines start it with --host 0.0.0.0 --allow-host NAME (the name they use)")
+                       "other machines start it with `landmark-asl serve --host 0.0.0.0 --allow-host NAME` (the name they use)")
         elif scope["type"] == "http" and not _same_origin(headers):
             problem = "cross-origin request refused: open the page served by landmark-asl serve itself"
         if problem is None:

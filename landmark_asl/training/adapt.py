@@ -136,7 +136,7 @@ def base_training_rows(base, *, cache_dir: str | Path | None = None, settings: A
     except DatasetError as exc:
         raise DatasetError(
             f"cannot read the base model's training data ({exc}): adapt retrains on it; point "
-            "LANDMARK_ASL_DATA at the datasets it names or use a --cache-dir that holds them"
+            "LANDMARK_ASL_DATA at the datasets it names, or pass a cache_dir= that holds them"
         ) from exc
     kept = base.card.training.get("labels_kept")
     if kept:
