@@ -22,10 +22,8 @@ import contextlib
 import dataclasses
 import json
 import logging
-import re
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +35,6 @@ from landmark_asl.estimators.features import N_RAW_FEATURES
 from landmark_asl.exceptions import DatasetError, LandmarkASLError
 from landmark_asl.hands.extractor import HandLandmarkExtractor
 from landmark_asl.hands.images import decode_image, printable_path
-from landmark_asl.live.settings import LiveSettings
 from landmark_asl.live.speller import LiveRecognizer, check_landmark_model
 from landmark_asl.model.recognizer import Recognizer, prediction_row
 from landmark_asl.model.store import LoadedModel, load_model
@@ -52,11 +49,13 @@ from landmark_asl.serve.protocol import (
     model_label,
     result_message,
 )
+from landmark_asl.serve.settings import DEFAULT_HOST, DEFAULT_PORT, LOOPBACK_HOSTS, ServeSettings, host_name
 from landmark_asl.training.adapt import adapt_model, resolve_base_rows
 from landmark_asl.training.collect import (
     DEFAULT_COUNTDOWN,
     DEFAULT_EVERY,
     DEFAULT_PER_LETTER,
+    DEFAULT_SIGNER,
     SampleRecorder,
     parse_letters,
     read_samples,
@@ -91,73 +90,6 @@ _TRY_AGAIN_LATER = 1013
 
 #: File under ``personal_dir`` with the last build's times (the next build's estimate, across restarts).
 BUILD_TIMES = "build_times.json"
-#: Host names every server answers to (this machine); others only through ``allowed_hosts``.
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
-
-
-@dataclass(frozen=True)
-class ServeSettings:
-    """Limits of the server and the live settings of every connection.
-
-    Attributes
-    ----------
-    max_upload_bytes : int
-        Largest request body of ``POST /api/predict`` (413 above).
-    max_frame_bytes : int
-        Largest WebSocket frame; a 640x480 JPEG at quality 0.8 is 30-80 KB.
-    max_frame_side : int
-        Frames are downscaled so their longer side is at most this before detection.
-    max_connections : int
-        WebSocket connections served at once; one more is told so and closed (code 1013).
-    live : LiveSettings
-        Smoothing, threshold and spelling of every connection (the page mirrors frames itself).
-    personal_dir : Path or None
-        Where collect mode keeps each signer's ``samples.parquet`` and personal ``model/``
-        (``<personal_dir>/<signer>/``); None turns collect mode and personal models off.
-    cache_dir : Path or None
-        Landmark cache holding the base model's training landmarks (``adapt`` retrains on them);
-        None: the per-user cache (:func:`landmark_asl.paths.landmark_cache_dir`), whatever folder
-        the server was started in.
-    max_per_letter : int
-        Most samples per letter a page may ask to record.
-    adapt_jobs : int
-        Threads of a personal model's fit (-1: every core); one is built at a time per server.
-    allowed_hosts : tuple of str
-        Host names (or IP addresses) the server answers to besides 127.0.0.1, localhost and
-        [::1], e.g. ``('192.168.1.20', 'laptop.local')`` to open it to a LAN on purpose. A
-        request whose ``Host`` header names another host is refused (DNS rebinding).
-    """
-
-    max_upload_bytes: int = 10 * 1024 * 1024
-    max_frame_bytes: int = 1024 * 1024
-    max_frame_side: int = 1280
-    max_connections: int = 4
-    live: LiveSettings = field(default_factory=LiveSettings)
-    personal_dir: Path | None = Path("personal")
-    cache_dir: Path | None = None
-    max_per_letter: int = 50
-    adapt_jobs: int = -1
-    allowed_hosts: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        if isinstance(self.allowed_hosts, str):
-            raise ValueError(f"allowed_hosts must be a tuple of host names; got the string {self.allowed_hosts!r}")
-        names = []
-        for value in self.allowed_hosts:
-            name = host_name(value) if isinstance(value, str) and "/" not in value else None
-            if not name or name in ("0.0.0.0", "[::]"):
-                raise ValueError(f"allowed_hosts: {str(value)[:80]!r} is not a host name or IP address such as "
-                                 "192.168.1.20 or laptop.local (no scheme, no path, no wildcard)")
-            names.append(name)
-        object.__setattr__(self, "allowed_hosts", tuple(names))
-        for name in ("max_upload_bytes", "max_frame_bytes", "max_frame_side", "max_connections", "max_per_letter"):
-            value = getattr(self, name)
-            if int(value) != value or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
-        if int(self.adapt_jobs) != self.adapt_jobs or self.adapt_jobs == 0 or self.adapt_jobs < -1:
-            raise ValueError(f"adapt_jobs must be -1 or an integer >= 1; got {self.adapt_jobs!r}")
-
-
 def _error(message: str, status: int) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
@@ -574,7 +506,7 @@ class _App:
 
     def _start_collect(self, session: _Session, command: dict[str, Any]) -> dict[str, Any]:
 
-        signer = self.personal.signer(command.get("signer", "me"))
+        signer = self.personal.signer(command.get("signer", DEFAULT_SIGNER))
         letters_text = command.get("letters", DEFAULT_COLLECT_LETTERS)
         if not isinstance(letters_text, str):
             raise LandmarkASLError("letters must be a string such as 'A-I,K-Y'")
@@ -593,7 +525,7 @@ class _App:
 
     async def _adapt(self, session: _Session, command: dict[str, Any], background, send) -> dict[str, Any]:
         """Build the personal model of a signer from their samples in the background; the session switches to it."""
-        signer = self.personal.signer(command.get("signer") or session.signer or "me")
+        signer = self.personal.signer(command.get("signer") or session.signer or DEFAULT_SIGNER)
         if self._adapt_lock.locked():
             raise LandmarkASLError(_BUILDING)
         if session.recorder is not None and signer != session.signer:
@@ -687,7 +619,7 @@ class _App:
             if self.personal is None:
                 raise LandmarkASLError("personal models are off: this server was started without a folder for personal "
                                        "samples (landmark-asl serve --personal-dir DIR)")
-            signer = self.personal.signer(command.get("signer") or session.signer or "me")
+            signer = self.personal.signer(command.get("signer") or session.signer or DEFAULT_SIGNER)
             directory = self.personal.model(signer)
             if not (directory / "metadata.json").is_file():
                 raise LandmarkASLError(f"no personal model of {signer} yet: record samples and build it first")
@@ -770,28 +702,6 @@ def _same_origin(headers: Headers) -> bool:
     return origin.split("://", 1)[-1].rstrip("/").lower() == headers.get("host", "").lower()
 
 
-def host_name(value: str) -> str | None:
-    """The host of a ``Host`` header or a host name, lower case, without its port; None if malformed.
-
-    ``'LocalHost:8000'`` -> ``'localhost'``, ``'[::1]:8000'`` -> ``'[::1]'``, ``'::1'`` -> ``'[::1]'``.
-    """
-    value = value.strip().lower()
-    if value.count(":") > 1 and not value.startswith("["):  # a bare IPv6 address (a --host or --allow-host value)
-        value = f"[{value}]"
-    if value.startswith("["):
-        end = value.find("]")
-        name, rest = (value[:end + 1], value[end + 1:]) if end > 0 else ("", "")
-    else:
-        name, colon, port = value.partition(":")
-        rest = colon + port
-    if rest and not (rest[0] == ":" and rest[1:].isdigit()):
-        return None
-    name = name.rstrip(".")
-    if not name or not re.fullmatch(r"\[[0-9a-f:.]+\]|[a-z0-9_.-]+", name):
-        return None
-    return name
-
-
 class _RequestGuard:
     """ASGI middleware: every HTTP and WebSocket request must name an allowed host; HTTP requests from another site's page are refused.
 
@@ -866,7 +776,7 @@ def create_app(model: str | Path | LoadedModel | None = None, settings: ServeSet
     return app
 
 
-def run_app(app: Starlette, *, host: str = "127.0.0.1", port: int = 8000) -> None:
+def run_app(app: Starlette, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
     """Serve an app of :func:`create_app` with uvicorn until Ctrl-C.
 
     Parameters

@@ -24,6 +24,7 @@ from landmark_asl.training.settings import CollectSettings
 DEFAULT_PER_LETTER = CollectSettings.per_letter
 DEFAULT_EVERY = CollectSettings.every
 DEFAULT_COUNTDOWN = CollectSettings.countdown
+DEFAULT_SIGNER = CollectSettings.signer
 
 
 def parse_letters(text: str) -> list[str]:
@@ -262,7 +263,7 @@ def collect(
     *,
     letters: Sequence[str],
     per_letter: int = DEFAULT_PER_LETTER,
-    signer: str = "me",
+    signer: str = DEFAULT_SIGNER,
     every: int = DEFAULT_EVERY,
     countdown: int = DEFAULT_COUNTDOWN,
     window: bool = False,

@@ -413,3 +413,22 @@ def test_library_messages_name_no_cli_option():
                 if named:
                     found.append(f"{path.relative_to(root)}:{node.lineno}: {sorted(named)}")
     assert not found
+
+
+def test_serve_and_collect_defaults_are_the_library_defaults():
+    import dataclasses
+    import inspect
+
+    from landmark_asl.serve.app import run_app
+    from landmark_asl.serve.settings import ServeSettings
+    from landmark_asl.training.settings import CollectSettings
+
+    serve = {p.name: p.default for p in main.get_command(None, "serve").params}
+    settings = ServeSettings()
+    assert serve["personal_dir"] == settings.personal_dir and serve["cache_dir"] == settings.cache_dir
+    assert tuple(serve["allow_hosts"] or ()) == settings.allowed_hosts
+    for name in ("host", "port"):
+        assert serve[name] == inspect.signature(run_app).parameters[name].default, name
+    collect = {p.name: p.default for p in main.get_command(None, "collect").params}
+    for name, value in dataclasses.asdict(CollectSettings()).items():
+        assert collect[name] == value, name
