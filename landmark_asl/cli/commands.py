@@ -511,9 +511,9 @@ def live(source: str, model_dir: Path | None, mirror: bool, smoothing_window: in
          motion_letters: bool, motion_distance: float, reuse_still: int, handedness: str, max_frames: int | None, headless: bool, as_json: bool) -> None:
     """Spell text from a camera, video or image folder; q/ESC quits and c clears in the window."""
     from landmark_asl.live.display import display_available
+    from landmark_asl.live.loop import LiveRecognizer
     from landmark_asl.live.output import format_letter, format_summary, letter_event, live_results, session_summary
     from landmark_asl.live.sources import open_source
-    from landmark_asl.live.speller import LiveRecognizer
     from landmark_asl.model.recognizer import load_model
 
     settings = LiveSettings(smoothing_window=smoothing_window, threshold=threshold, stable_frames=stable_frames,

@@ -35,7 +35,7 @@ from landmark_asl.estimators.features import N_RAW_FEATURES
 from landmark_asl.exceptions import DatasetError, LandmarkASLError
 from landmark_asl.hands.extractor import HandLandmarkExtractor
 from landmark_asl.hands.images import decode_image, printable_path
-from landmark_asl.live.speller import LiveRecognizer, check_landmark_model
+from landmark_asl.live.loop import LiveRecognizer, check_landmark_model
 from landmark_asl.model.recognizer import Recognizer, prediction_row
 from landmark_asl.model.store import LoadedModel, load_model
 from landmark_asl.serve.protocol import (
