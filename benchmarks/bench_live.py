@@ -108,8 +108,8 @@ def main() -> int:
     from landmark_asl.data.datasets import data_root
     from landmark_asl.exceptions import LandmarkASLError
     from landmark_asl.hands.extractor import quiet_native_logs
+    from landmark_asl.live.loop import LiveRecognizer
     from landmark_asl.live.settings import LiveSettings
-    from landmark_asl.live.speller import LiveRecognizer
     from landmark_asl.model.store import load_model
 
     quiet_native_logs()

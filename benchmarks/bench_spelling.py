@@ -584,7 +584,7 @@ def edit_ops(truth: str, guess: str) -> tuple[int, int, int]:
 def spell_clip(model, settings, hands: list, *, suggest: bool = False):
     """(frame, label, text) of every commit of the live loop over the clip's detected hands, and the text
     (with ``suggest``: and the three words suggested for it at the end)."""
-    from landmark_asl.live.speller import LiveRecognizer
+    from landmark_asl.live.loop import LiveRecognizer
 
     recognizer = LiveRecognizer(model, settings)
     commits = []

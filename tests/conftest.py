@@ -137,7 +137,7 @@ def small_base(tmp_path_factory, data_dir) -> dict[str, Path]:
 
 
 # Real asl2text/test frames the shipped model reads reliably (smoothed confidence 0.85-0.97), for the
-# live and web page tests (tests/live/test_speller.py, tests/serve/test_serve_browser.py).
+# live and web page tests (tests/live/test_loop.py, tests/serve/test_serve_browser.py).
 #: (label folder, frame stems): two frames of each stem; None = grey hand-free frames.
 HELLO = (
     (None, 5),

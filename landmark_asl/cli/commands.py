@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 import sys
 import warnings
 from pathlib import Path  # noqa: F401  (used by the commands' click.Path types)
@@ -14,6 +15,7 @@ import click
 from landmark_asl import __version__
 from landmark_asl.exceptions import LandmarkASLError
 from landmark_asl.live.settings import HANDEDNESS_CHOICES, LiveSettings
+from landmark_asl.serve.settings import DEFAULT_HOST, DEFAULT_PORT, ServeSettings
 from landmark_asl.training.recipe import DEFAULT_RECIPE, Recipe
 from landmark_asl.training.settings import CollectSettings
 
@@ -29,8 +31,32 @@ class _Group(click.Group):
         except (LandmarkASLError, OSError) as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            click.echo(f"Error: {exc if isinstance(exc, LandmarkASLError) else _os_error_line(exc)}", err=True)
+            line = _as_options(str(exc), self.get_command(ctx, ctx.invoked_subcommand or "")) \
+                if isinstance(exc, LandmarkASLError) else _os_error_line(exc)
+            click.echo(f"Error: {line}", err=True)
             sys.exit(1)
+
+
+def _as_options(message: str, command: click.Command | None) -> str:
+    """A library message names Python parameters (``overwrite=True``, ``cache_dir=``); say the command's options.
+
+    An option's name equals the library parameter it feeds, so the command's own options are the table:
+    ``overwrite=True`` -> ``--overwrite``, ``window=False`` -> ``--no-window``, ``source=1`` -> ``--source 1``.
+    """
+    for param in command.params if command is not None else ():
+        if not isinstance(param, click.Option) or not param.name or param.hidden:
+            continue
+        flag = max(param.opts, key=len)
+        negative = max(param.secondary_opts, key=len) if param.secondary_opts else None
+
+        def option(match: re.Match, flag: str = flag, negative: str | None = negative) -> str:
+            value = match.group(1)
+            if value == "True" or not value:
+                return flag
+            return negative if value == "False" and negative else f"{flag} {value}"
+
+        message = re.sub(rf"(?<![\w.])(?<!\w\(){re.escape(param.name)}=(True\b|False\b|[^\s,;)]*)", option, message)
+    return message
 
 
 def _os_error_line(exc: OSError) -> str:
@@ -485,9 +511,9 @@ def live(source: str, model_dir: Path | None, mirror: bool, smoothing_window: in
          motion_letters: bool, motion_distance: float, reuse_still: int, handedness: str, max_frames: int | None, headless: bool, as_json: bool) -> None:
     """Spell text from a camera, video or image folder; q/ESC quits and c clears in the window."""
     from landmark_asl.live.display import display_available
+    from landmark_asl.live.loop import LiveRecognizer
     from landmark_asl.live.output import format_letter, format_summary, letter_event, live_results, session_summary
     from landmark_asl.live.sources import open_source
-    from landmark_asl.live.speller import LiveRecognizer
     from landmark_asl.model.recognizer import load_model
 
     settings = LiveSettings(smoothing_window=smoothing_window, threshold=threshold, stable_frames=stable_frames,
@@ -512,17 +538,20 @@ def live(source: str, model_dir: Path | None, mirror: bool, smoothing_window: in
 
 # --- serve -------------------------------------------------------------------
 
+#: The web server's defaults, read by serve's options (defined once, in landmark_asl.serve.settings).
+_SERVE = ServeSettings()
+
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True,
+@click.option("--host", default=DEFAULT_HOST, show_default=True,
               help="Interface to bind (127.0.0.1: this machine only; 0.0.0.0 exposes the camera page to the network).")
 @click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
               help="Also answer requests for this host name or address (e.g. the LAN address others open); "
                    "127.0.0.1, localhost, [::1] and --host are always answered, any other Host is refused. Repeatable.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="TCP port.")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535), help="TCP port.")
 @click.option("--model", "model_dir", default=None, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Landmark model directory (default: the shipped models/default).")
-@click.option("--personal-dir", default=Path("personal"), show_default=True,
+@click.option("--personal-dir", default=_SERVE.personal_dir, show_default=True,
               type=click.Path(file_okay=False, path_type=Path),
               help="Where the page's collect mode keeps each signer's samples and personal model.")
 @click.option("--collect/--no-collect", default=True, show_default=True,
@@ -532,7 +561,7 @@ def live(source: str, model_dir: Path | None, mirror: bool, smoothing_window: in
 def serve(host: str, allow_hosts: tuple[str, ...], port: int, model_dir: Path | None, personal_dir: Path,
           collect: bool, cache_dir: Path) -> None:
     """Serve the live recognition web page and its API (needs the 'serve' extra)."""
-    from landmark_asl.serve.app import ServeSettings, create_app, run_app
+    from landmark_asl.serve.app import create_app, run_app
 
     try:
         settings = ServeSettings(personal_dir=personal_dir if collect else None, cache_dir=cache_dir,
@@ -559,7 +588,7 @@ _COLLECT = CollectSettings()
 @click.option("--source", required=True, help="Camera index (0), a video file, or a folder whose sub-folders are labels.")
 @click.option("--letters", default="A-Z", show_default=True, help="Letters to record, in order, e.g. A-Z,SPACE,DEL.")
 @click.option("--per-letter", default=_COLLECT.per_letter, show_default=True, type=click.IntRange(min=1), help="Samples per letter.")
-@click.option("--signer", default="me", show_default=True, help="Your name, recorded as the samples' group.")
+@click.option("--signer", default=_COLLECT.signer, show_default=True, help="Your name, recorded as the samples' group.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Landmark table to write (.parquet or .csv); an existing one is resumed.")
 @click.option("--every", default=_COLLECT.every, show_default=True, type=click.IntRange(min=1),

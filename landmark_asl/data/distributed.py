@@ -36,7 +36,7 @@ def connect(scheduler: Any):
         from landmark_asl.exceptions import MissingExtraError
 
         raise MissingExtraError(
-            "--scheduler needs dask.distributed: pip install 'landmark_asl[dask]'"
+            "a Dask scheduler needs dask.distributed: pip install 'landmark_asl[dask]'"
         ) from exc
     if isinstance(scheduler, Client):
         return scheduler
@@ -45,7 +45,7 @@ def connect(scheduler: Any):
                  "e.g. tcp://host:8786")
     scheme = address.split("://", 1)[0].lower() if "://" in address else "tcp"
     if scheme != "tcp":
-        raise LandmarkASLError(f"--scheduler {address!r}: only tcp:// addresses are supported ({scheme}:// needs "
+        raise LandmarkASLError(f"Dask scheduler {address!r}: only tcp:// addresses are supported ({scheme}:// needs "
                                f"security or transport settings that landmark-asl does not take); {help_text}")
     outcome: dict[str, Any] = {}
 

@@ -116,7 +116,7 @@ def load_landmarks(
             except OSError as exc:
                 raise LandmarkASLError(
                     f"cannot use the landmark cache {cache_dir}: {exc.strerror or exc}; set {CACHE_ENV} (or pass "
-                    "--cache-dir / cache_dir=) to a writable folder"
+                    "cache_dir=) to a writable folder"
                 ) from exc
             log(progress, f"landmarks of {source} -> {path}")
             _extract_when_free(resolved, path, settings=settings, n_jobs=n_jobs, progress=progress,

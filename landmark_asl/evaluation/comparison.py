@@ -85,7 +85,7 @@ def check_report_folder(output: Path, *, overwrite: bool) -> None:
     if "report.json" in entries:
         if not overwrite:
             raise LandmarkASLError(
-                f"{output} already holds a report: choose a new folder, or pass --overwrite (overwrite=True) to replace it"
+                f"{output} already holds a report: choose a new folder, or pass overwrite=True to replace it"
             )
         for name in sorted(written, reverse=True):
             (output / name).unlink(missing_ok=True)
@@ -546,7 +546,7 @@ def compare_lodo(
     lines.append("accuracy, with a hand: on the held-out rows where MediaPipe found a hand; accuracy, all: "
                  "every held-out row, no hand = wrong (unless NOTHING is a class). ECE, Brier, AUROC: calibration "
                  "of the fold model's raw probabilities; temperature-scaled: T fitted on the other folds' "
-                 "out-of-fold predictions, as `--calibrate` would ship it.")
+                 "out-of-fold predictions, as a recipe with calibrate=True would ship it.")
     atomic_write_text(output / "report.md", "\n".join(lines) + "\n")
     atomic_write_text(output / "report.json", json.dumps(report, indent=2, default=json_default) + "\n")
     return report

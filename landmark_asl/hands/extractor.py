@@ -260,7 +260,7 @@ def model_bundle_path() -> Path:
             raise ExtractionError(
                 f"mediapipe model file not found: {path}; expected it inside mediapipe "
                 f"{mediapipe.__version__}'s wheel: reinstall mediapipe==0.10.21 or pass "
-                "model_asset= / --model-asset with an official hand_landmarker.task"
+                "model_asset= with an official hand_landmarker.task"
             )
         digest.update(arcname.encode())
         digest.update(hashlib.sha256(path.read_bytes()).digest())

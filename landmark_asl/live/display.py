@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from landmark_asl.live.speller import FrameResult, LiveRecognizer
+from landmark_asl.live.loop import FrameResult, LiveRecognizer
 
 #: The 21-point hand skeleton (MediaPipe's topology), for drawing.
 HAND_CONNECTIONS: tuple[tuple[int, int], ...] = (

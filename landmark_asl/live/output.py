@@ -7,8 +7,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from landmark_asl.live.display import show_window
+from landmark_asl.live.loop import FrameResult, LiveRecognizer
 from landmark_asl.live.sources import FrameSource
-from landmark_asl.live.speller import FrameResult, LiveRecognizer
 
 # --- output ---------------------------------------------------------------------------------------
 

@@ -69,7 +69,7 @@ class _CaptureSource(FrameSource):
             if kind == "camera":
                 raise SourceError(
                     f"cannot open camera {name}: check that it is connected and not used by another "
-                    "program, try another index (--source 1), or pass a video file or image folder"
+                    "program, try another index (source=1), or pass a video file or image folder"
                 )
             raise SourceError(
                 f"cannot open video {name}: not a video OpenCV can read (expected e.g. mp4/mp4v or "

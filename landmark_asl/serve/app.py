@@ -1,8 +1,8 @@
 """The web page for live recognition: an ASGI app serving a static page, a WebSocket that spells camera frames, and a small JSON API.
 
-Every WebSocket connection gets its own video-mode ``HandLandmarkExtractor`` and
-``LiveRecognizer`` (the code path of ``landmark-asl live``); MediaPipe runs in a worker thread
-so the event loop keeps serving other clients. The page sends its next frame only when the
+Every WebSocket connection gets its own :class:`~landmark_asl.serve.session.Session` (a
+video-mode ``HandLandmarkExtractor`` and ``LiveRecognizer``, the code path of ``landmark-asl
+live``); MediaPipe runs in a worker thread so the event loop keeps serving other clients. The page sends its next frame only when the
 previous result has arrived, so a slow machine lowers the frame rate instead of building a queue.
 
 Protocol of ``/ws``: the server first sends ``{"type": "hello", ...}`` (model, live settings,
@@ -22,23 +22,19 @@ import contextlib
 import dataclasses
 import json
 import logging
-import re
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from landmark_asl import __version__
-from landmark_asl._util import atomic_write_text, exclusive_lock, import_extra
+from landmark_asl._util import atomic_write_text, import_extra
 from landmark_asl.estimators.features import N_RAW_FEATURES
 from landmark_asl.exceptions import DatasetError, LandmarkASLError
-from landmark_asl.hands.extractor import HandLandmarkExtractor
 from landmark_asl.hands.images import decode_image, printable_path
-from landmark_asl.live.settings import LiveSettings
-from landmark_asl.live.speller import LiveRecognizer, check_landmark_model
+from landmark_asl.live.loop import check_landmark_model
 from landmark_asl.model.recognizer import Recognizer, prediction_row
 from landmark_asl.model.store import LoadedModel, load_model
 from landmark_asl.serve.protocol import (
@@ -46,21 +42,20 @@ from landmark_asl.serve.protocol import (
     DEFAULT_COLLECT_LETTERS,
     MAX_COMMAND_CHARS,
     MAX_LETTERS_CHARS,
-    MAX_TEXT_CHARS,
     SIGNER_PATTERN,
     card_summary,
     model_label,
-    result_message,
 )
+from landmark_asl.serve.session import Session
+from landmark_asl.serve.settings import DEFAULT_HOST, DEFAULT_PORT, LOOPBACK_HOSTS, ServeSettings, host_name
 from landmark_asl.training.adapt import adapt_model, resolve_base_rows
 from landmark_asl.training.collect import (
     DEFAULT_COUNTDOWN,
     DEFAULT_EVERY,
     DEFAULT_PER_LETTER,
-    SampleRecorder,
+    DEFAULT_SIGNER,
     parse_letters,
     read_samples,
-    write_samples,
 )
 
 try:
@@ -91,71 +86,6 @@ _TRY_AGAIN_LATER = 1013
 
 #: File under ``personal_dir`` with the last build's times (the next build's estimate, across restarts).
 BUILD_TIMES = "build_times.json"
-#: Host names every server answers to (this machine); others only through ``allowed_hosts``.
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
-
-
-@dataclass(frozen=True)
-class ServeSettings:
-    """Limits of the server and the live settings of every connection.
-
-    Attributes
-    ----------
-    max_upload_bytes : int
-        Largest request body of ``POST /api/predict`` (413 above).
-    max_frame_bytes : int
-        Largest WebSocket frame; a 640x480 JPEG at quality 0.8 is 30-80 KB.
-    max_frame_side : int
-        Frames are downscaled so their longer side is at most this before detection.
-    max_connections : int
-        WebSocket connections served at once; one more is told so and closed (code 1013).
-    live : LiveSettings
-        Smoothing, threshold and spelling of every connection (the page mirrors frames itself).
-    personal_dir : Path or None
-        Where collect mode keeps each signer's ``samples.parquet`` and personal ``model/``
-        (``<personal_dir>/<signer>/``); None turns collect mode and personal models off.
-    cache_dir : Path or None
-        Landmark cache holding the base model's training landmarks (``adapt`` retrains on them);
-        None: the per-user cache (:func:`landmark_asl.paths.landmark_cache_dir`), whatever folder
-        the server was started in.
-    max_per_letter : int
-        Most samples per letter a page may ask to record.
-    adapt_jobs : int
-        Threads of a personal model's fit (-1: every core); one is built at a time per server.
-    allowed_hosts : tuple of str
-        Host names (or IP addresses) the server answers to besides 127.0.0.1, localhost and
-        [::1], e.g. ``('192.168.1.20', 'laptop.local')`` to open it to a LAN on purpose. A
-        request whose ``Host`` header names another host is refused (DNS rebinding).
-    """
-
-    max_upload_bytes: int = 10 * 1024 * 1024
-    max_frame_bytes: int = 1024 * 1024
-    max_frame_side: int = 1280
-    max_connections: int = 4
-    live: LiveSettings = field(default_factory=LiveSettings)
-    personal_dir: Path | None = Path("personal")
-    cache_dir: Path | None = None
-    max_per_letter: int = 50
-    adapt_jobs: int = -1
-    allowed_hosts: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        if isinstance(self.allowed_hosts, str):
-            raise ValueError(f"allowed_hosts must be a tuple of host names; got the string {self.allowed_hosts!r}")
-        names = []
-        for value in self.allowed_hosts:
-            name = host_name(value) if isinstance(value, str) and "/" not in value else None
-            if not name or name in ("0.0.0.0", "[::]"):
-                raise ValueError(f"allowed_hosts: {str(value)[:80]!r} is not a host name or IP address such as "
-                                 "192.168.1.20 or laptop.local (no scheme, no path, no wildcard)")
-            names.append(name)
-        object.__setattr__(self, "allowed_hosts", tuple(names))
-        for name in ("max_upload_bytes", "max_frame_bytes", "max_frame_side", "max_connections", "max_per_letter"):
-            value = getattr(self, name)
-            if int(value) != value or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
-        if int(self.adapt_jobs) != self.adapt_jobs or self.adapt_jobs == 0 or self.adapt_jobs < -1:
-            raise ValueError(f"adapt_jobs must be -1 or an integer >= 1; got {self.adapt_jobs!r}")
 
 
 def _error(message: str, status: int) -> JSONResponse:
@@ -211,166 +141,6 @@ class _Personal:
                 found[folder.name] = {"samples": (folder / "samples.parquet").is_file(),
                                       "model": (folder / "model" / "metadata.json").is_file()}
         return found
-
-
-class _Session:
-    """One WebSocket client: its extractor, recognizer and collect session, used from one worker thread at a time.
-
-    Commands and frames of one connection are handled one after the other, never at once; only
-    a personal model built in the background arrives meanwhile, through :meth:`offer`, and is
-    taken up at the start of the next frame.
-    """
-
-    def __init__(self, model: LoadedModel, settings: ServeSettings) -> None:
-        self.settings = settings
-        self.extractor = None
-        self.switch(model)
-        self._pending: LoadedModel | None = None
-        self._pending_lock = threading.Lock()
-        self.choice = 0  # counts the user's `use` commands: a build started before one does not override it
-        self.index = 0
-        self.last_ts = -1
-        self.start = time.monotonic()
-        self.recorder = None  # a collect.SampleRecorder while in collect mode
-        self.signer: str | None = None  # whose samples were recorded last
-        self._samples: Path | None = None
-        self._earlier = None
-        self._lock = contextlib.ExitStack()
-
-    def offer(self, model: LoadedModel | None, choice: int) -> bool:
-        """Take ``model`` up at the next frame unless the user chose a model since ``choice``; None forgets one."""
-        with self._pending_lock:
-            if choice != self.choice:
-                return False
-            self._pending = model
-            return True
-
-    def switch(self, model: LoadedModel) -> None:
-        """Recognize with ``model`` from the next frame on (a new recognizer: the text starts afresh)."""
-
-        check_landmark_model(model)
-        if self.extractor is None or model.card.extractor_settings != self.model.card.extractor_settings:
-            if self.extractor is not None:
-                self.extractor.close()
-            self.extractor = HandLandmarkExtractor(model.card.extractor_settings, mode="video")
-            self.last_ts = -1
-        self.model = model
-        self.label = model_label(model)
-        self.recognizer = LiveRecognizer(model, self.settings.live, extractor_settings=model.card.extractor_settings)
-        self.recognizer.reset()
-
-    def frame(self, data: bytes) -> dict[str, Any]:
-        """Detect, classify and spell (or record) one encoded frame (blocking: run it in a thread)."""
-        with self._pending_lock:
-            pending, self._pending = self._pending, None
-        if pending is not None:
-            self.switch(pending)
-        t0 = time.perf_counter()
-        rgb = decode_image(data, name=f"frame {self.index}", max_side=self.settings.max_frame_side)
-        # The server's clock: MediaPipe refuses a timestamp that does not increase.
-        timestamp_ms = max(int((time.monotonic() - self.start) * 1000.0), self.last_ts + 1)
-        self.last_ts = timestamp_ms
-        hand = self.extractor.detect_video(rgb, timestamp_ms)
-        detect_ms = (time.perf_counter() - t0) * 1000.0
-        frame_size = (rgb.shape[1], rgb.shape[0])
-        result = self.recognizer.process(hand, self.index, timestamp_ms, frame_size=frame_size)
-        self.recognizer.stats.detect_ms_total += detect_ms
-        message = result_message(dataclasses.replace(result, detect_ms=detect_ms), frame_size)
-        message["model"] = self.label
-        if self.recorder is not None:
-            message["committed"] = None  # collect mode spells nothing
-            message["collect"] = self._record(hand)
-        elif result.committed is not None:
-            message["suggestions"] = self.recognizer.suggestions()
-        self.index += 1
-        message["server_ms"] = round((time.perf_counter() - t0) * 1000.0, 3)
-        return message
-
-    # --- collect mode ---------------------------------------------------------
-
-    def start_collect(self, samples: Path, signer: str, letters: list[str], per_letter: int, every: int,
-                      countdown: int) -> dict[str, Any]:
-        """Enter collect mode: the following frames' hands are recorded for ``letters``, in order.
-
-        The samples file is locked until collect mode ends; samples recorded there earlier
-        count (a session resumes after them).
-        """
-
-        self.stop_collect()
-        lock = contextlib.ExitStack()
-        lock.enter_context(exclusive_lock(samples, "landmark-asl serve collect"))
-        try:
-            earlier = read_samples(samples)
-            others = set(earlier["group"].astype(str)) - {signer}
-            if others:
-                raise LandmarkASLError(f"{printable_path(samples)} holds samples of {sorted(others)}, not of "
-                                       f"{signer!r}: move it away or choose another name")
-            done = {str(k): int(v) for k, v in earlier["label"].value_counts().items()}
-            recorder = SampleRecorder(letters, per_letter, signer, every=every, countdown=countdown, done=done)
-        except BaseException:
-            lock.close()
-            raise
-        self.recorder, self.signer, self._samples, self._earlier, self._lock = recorder, signer, samples, earlier, lock
-        self.recognizer.clear_text()
-        return {"type": "collect", **self._collect_state(), "earlier": {k: done.get(k, 0) for k in recorder.letters}}
-
-    def collect_command(self, kind: str) -> dict[str, Any]:
-        """``collect_redo`` / ``collect_skip`` / ``collect_stop``."""
-        if self.recorder is None:
-            raise LandmarkASLError(f"{kind}: not recording; send a collect command first")
-        if kind == "collect_stop":
-            return {"type": "collect_stopped", **self.stop_collect()}
-        letter = self.recorder.state.letter
-        (self.recorder.redo if kind == "collect_redo" else self.recorder.skip)()
-        if self.recorder.state.letter != letter:
-            self._save()
-        state = self._collect_state()
-        return {"type": "collect_stopped", **state, **self.stop_collect()} if state["done"] else {"type": "collect", **state}
-
-    def stop_collect(self) -> dict[str, Any]:
-        """Leave collect mode, writing every sample recorded (the letter in progress included)."""
-
-        if self.recorder is None:
-            return {}
-        self._save()  # if it fails, the recording goes on (its samples stay in memory): stop again later
-        self._lock.close()
-        with contextlib.suppress(OSError):  # a session that recorded nothing leaves no empty folder behind
-            self._samples.parent.rmdir()
-        self.recorder = None
-        self.recognizer.clear_text()
-        table = read_samples(self._samples)  # empty when the file was never written
-        counts = {str(k): int(v) for k, v in table["label"].value_counts().sort_index().items()}
-        return {"signer": self.signer, "samples": printable_path(self._samples), "counts": counts,
-                "n_samples": int(len(table))}
-
-    def _record(self, hand: Any) -> dict[str, Any]:
-        letter = self.recorder.state.letter
-        state = self.recorder.add(hand, source=f"serve/{self.signer}#{self.index}")
-        if state.letter != letter:
-            self._save()  # a finished letter is on disk before the next one is asked for
-        out = self._collect_state()
-        if state.done:
-            out.update(self.stop_collect())
-        return out
-
-    def _collect_state(self) -> dict[str, Any]:
-        state = self.recorder.state
-        return {"signer": self.signer, "letters": list(self.recorder.letters), **dataclasses.asdict(state)}
-
-    def _save(self) -> None:
-
-        if self.recorder.table().empty and not self.recorder.dropped:
-            return  # nothing new: no file is created, an existing one stays as it is
-        write_samples(self.recorder, self._samples, self._earlier)
-
-    def close(self) -> None:
-        try:
-            self.stop_collect()
-        except (LandmarkASLError, OSError):  # the page is gone: the server's log is the only place to say it
-            _log.exception("could not write the samples of %s when the page closed", self.signer)
-            self._lock.close()
-        finally:
-            self.extractor.close()
 
 
 class _App:
@@ -498,7 +268,7 @@ class _App:
                 await websocket.send_text(json.dumps(reply))
 
         try:
-            session = await anyio.to_thread.run_sync(_Session, self.model, self.settings)
+            session = await anyio.to_thread.run_sync(Session, self.model, self.settings)
             await send({"type": "hello", "model": model_label(self.model), "classes": [str(c) for c in self.model.classes],
                         "live": dataclasses.asdict(self.settings.live), "limits": self.limits(),
                         "collect": self.collect_settings()})
@@ -525,7 +295,7 @@ class _App:
             finally:
                 self.n_connections -= 1  # once closed: a client seeing 0 finds every sample on disk
 
-    async def _answer(self, session: _Session, message: dict[str, Any], background, send) -> dict[str, Any]:
+    async def _answer(self, session: Session, message: dict[str, Any], background, send) -> dict[str, Any]:
         data, text = message.get("bytes"), message.get("text")
         if data is not None:
             if len(data) > self.settings.max_frame_bytes:
@@ -553,7 +323,7 @@ class _App:
                 session.recognizer.clear_text()
                 return {"type": "cleared", "text": session.recognizer.text}
             if kind == "edit":
-                return await anyio.to_thread.run_sync(_edit, session.recognizer, command)
+                return await anyio.to_thread.run_sync(session.edit, command)
             if kind != "use" and self.personal is None:
                 raise LandmarkASLError("collect mode is off: this server was started without a folder for "
                                        "personal samples (landmark-asl serve --personal-dir DIR)")
@@ -572,9 +342,9 @@ class _App:
         # Whether a recording goes on, so that the page's buttons follow the server after any refusal.
         return {"type": "error", "command": kind, "error": error, "collecting": session.recorder is not None}
 
-    def _start_collect(self, session: _Session, command: dict[str, Any]) -> dict[str, Any]:
+    def _start_collect(self, session: Session, command: dict[str, Any]) -> dict[str, Any]:
 
-        signer = self.personal.signer(command.get("signer", "me"))
+        signer = self.personal.signer(command.get("signer", DEFAULT_SIGNER))
         letters_text = command.get("letters", DEFAULT_COLLECT_LETTERS)
         if not isinstance(letters_text, str):
             raise LandmarkASLError("letters must be a string such as 'A-I,K-Y'")
@@ -591,9 +361,9 @@ class _App:
         countdown = _int_field(command, "countdown", DEFAULT_COUNTDOWN, 0, 300)
         return session.start_collect(self.personal.samples(signer), signer, letters, per_letter, every, countdown)
 
-    async def _adapt(self, session: _Session, command: dict[str, Any], background, send) -> dict[str, Any]:
+    async def _adapt(self, session: Session, command: dict[str, Any], background, send) -> dict[str, Any]:
         """Build the personal model of a signer from their samples in the background; the session switches to it."""
-        signer = self.personal.signer(command.get("signer") or session.signer or "me")
+        signer = self.personal.signer(command.get("signer") or session.signer or DEFAULT_SIGNER)
         if self._adapt_lock.locked():
             raise LandmarkASLError(_BUILDING)
         if session.recorder is not None and signer != session.signer:
@@ -678,15 +448,16 @@ class _App:
         finally:
             self._adapt_lock.release()
 
-    def _use(self, session: _Session, command: dict[str, Any]) -> dict[str, Any]:
+    def _use(self, session: Session, command: dict[str, Any]) -> dict[str, Any]:
         """``{"type": "use", "model": "base"}``, or ``"personal"`` with a ``signer`` whose model was built."""
         which = command.get("model")
         if which == "base":
             model, signer = self.model, None
         elif which == "personal":
             if self.personal is None:
-                raise LandmarkASLError("personal models are off: this server was started without --personal-dir")
-            signer = self.personal.signer(command.get("signer") or session.signer or "me")
+                raise LandmarkASLError("personal models are off: this server was started without a folder for personal "
+                                       "samples (landmark-asl serve --personal-dir DIR)")
+            signer = self.personal.signer(command.get("signer") or session.signer or DEFAULT_SIGNER)
             directory = self.personal.model(signer)
             if not (directory / "metadata.json").is_file():
                 raise LandmarkASLError(f"no personal model of {signer} yet: record samples and build it first")
@@ -729,16 +500,6 @@ async def _in_daemon_thread(func, *args) -> Any:
 _BUILDING = "another personal model is being built on this server (one at a time); try again when it is done"
 
 
-def _edit(recognizer: LiveRecognizer, command: dict[str, Any]) -> dict[str, Any]:
-    """``{"type": "edit", "text": ...}``: the page's text replaces the spelled one; its suggestions are answered."""
-    text = command.get("text")
-    if not isinstance(text, str) or len(text) > MAX_TEXT_CHARS:
-        raise LandmarkASLError(f"edit needs 'text', a string of at most {MAX_TEXT_CHARS:,} characters; "
-                               f"got {type(text).__name__}{f' of {len(text):,}' if isinstance(text, str) else ''}")
-    recognizer.set_text(text)
-    return {"type": "edited", "text": recognizer.text, "suggestions": recognizer.suggestions()}
-
-
 def _no_samples(signer: str) -> LandmarkASLError:
     return LandmarkASLError(f"no samples of {signer} yet: record some first (collect)")
 
@@ -769,28 +530,6 @@ def _same_origin(headers: Headers) -> bool:
     return origin.split("://", 1)[-1].rstrip("/").lower() == headers.get("host", "").lower()
 
 
-def host_name(value: str) -> str | None:
-    """The host of a ``Host`` header or a host name, lower case, without its port; None if malformed.
-
-    ``'LocalHost:8000'`` -> ``'localhost'``, ``'[::1]:8000'`` -> ``'[::1]'``, ``'::1'`` -> ``'[::1]'``.
-    """
-    value = value.strip().lower()
-    if value.count(":") > 1 and not value.startswith("["):  # a bare IPv6 address (a --host or --allow-host value)
-        value = f"[{value}]"
-    if value.startswith("["):
-        end = value.find("]")
-        name, rest = (value[:end + 1], value[end + 1:]) if end > 0 else ("", "")
-    else:
-        name, colon, port = value.partition(":")
-        rest = colon + port
-    if rest and not (rest[0] == ":" and rest[1:].isdigit()):
-        return None
-    name = name.rstrip(".")
-    if not name or not re.fullmatch(r"\[[0-9a-f:.]+\]|[a-z0-9_.-]+", name):
-        return None
-    return name
-
-
 class _RequestGuard:
     """ASGI middleware: every HTTP and WebSocket request must name an allowed host; HTTP requests from another site's page are refused.
 
@@ -812,7 +551,7 @@ class _RequestGuard:
         if host is None or host_name(host) not in allowed:
             shown = "no Host header" if host is None else f"host {host[:80]!r}"
             problem = (f"{shown} is not served here: this server answers {', '.join(allowed)}; to open it to "
-                       "other machines start it with --host 0.0.0.0 --allow-host NAME (the name they use)")
+                       "other machines start it with `landmark-asl serve --host 0.0.0.0 --allow-host NAME` (the name they use)")
         elif scope["type"] == "http" and not _same_origin(headers):
             problem = "cross-origin request refused: open the page served by landmark-asl serve itself"
         if problem is None:
@@ -865,7 +604,7 @@ def create_app(model: str | Path | LoadedModel | None = None, settings: ServeSet
     return app
 
 
-def run_app(app: Starlette, *, host: str = "127.0.0.1", port: int = 8000) -> None:
+def run_app(app: Starlette, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
     """Serve an app of :func:`create_app` with uvicorn until Ctrl-C.
 
     Parameters

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from landmark_asl.live.speller import FrameResult
+from landmark_asl.live.loop import FrameResult
 from landmark_asl.model.store import LoadedModel
 
 #: The text commands of ``/ws``.

@@ -18,6 +18,7 @@ from landmark_asl.hands.landmarks import IMAGE_COLUMNS, WORLD_COLUMNS
 from landmark_asl.model.card import METADATA_FILE
 from landmark_asl.model.store import check_destination, default_model_dir, load_model, save_model
 from landmark_asl.training.recipe import Recipe
+from landmark_asl.training.settings import CollectSettings
 from landmark_asl.training.train import as_list, dataset_weights, fit_estimator
 
 #: Default weight of one of the user's samples, relative to the mean weight of a base training
@@ -32,7 +33,7 @@ MAX_WEIGHT = 1e6
 PERSONAL_COPIES = 9
 PERSONAL_AUGMENT = {"max_angle": 10.0, "scale": 0.05, "jitter": 0.005, "mirror": False}
 #: Group (and dataset) given to the user's samples when no signer is named.
-DEFAULT_SIGNER = "me"
+DEFAULT_SIGNER = CollectSettings.signer
 #: Sources of the landmark rows shipped with the package (``models/adapt_base/rows.npz``, built from
 #: the datasets by ``tools/build_adapt_base.py``, committed with attribution): only
 #: those whose licence allows it, asl2text (Apache-2.0) and the two landmark CSVs (MIT / CC0).
@@ -136,7 +137,7 @@ def base_training_rows(base, *, cache_dir: str | Path | None = None, settings: A
     except DatasetError as exc:
         raise DatasetError(
             f"cannot read the base model's training data ({exc}): adapt retrains on it; point "
-            "LANDMARK_ASL_DATA at the datasets it names or use a --cache-dir that holds them"
+            "LANDMARK_ASL_DATA at the datasets it names, or pass a cache_dir= that holds them"
         ) from exc
     kept = base.card.training.get("labels_kept")
     if kept:

@@ -24,6 +24,7 @@ from landmark_asl.training.settings import CollectSettings
 DEFAULT_PER_LETTER = CollectSettings.per_letter
 DEFAULT_EVERY = CollectSettings.every
 DEFAULT_COUNTDOWN = CollectSettings.countdown
+DEFAULT_SIGNER = CollectSettings.signer
 
 
 def parse_letters(text: str) -> list[str]:
@@ -262,7 +263,7 @@ def collect(
     *,
     letters: Sequence[str],
     per_letter: int = DEFAULT_PER_LETTER,
-    signer: str = "me",
+    signer: str = DEFAULT_SIGNER,
     every: int = DEFAULT_EVERY,
     countdown: int = DEFAULT_COUNTDOWN,
     window: bool = False,
@@ -299,13 +300,13 @@ def collect(
 
         if not display_available():
             raise LandmarkASLError("no display for the collect window ($DISPLAY is not set): record from a video or a "
-                                   "folder without --window, or run where a display is available")
+                                   "folder with window=False, or run where a display is available")
     with exclusive_lock(output, "landmark-asl collect"):
         earlier = read_samples(output)
         if len(earlier) and set(earlier["group"].astype(str)) - {signer}:
             raise LandmarkASLError(
                 f"{output} holds samples of {sorted(set(earlier['group'].astype(str)))}, not of {signer!r}: "
-                "choose another file, or the same --signer"
+                "choose another file, or pass the same signer= as before"
             )
         done = {k: int(v) for k, v in earlier["label"].value_counts().items()} if len(earlier) else {}
         recorder = SampleRecorder(letters, per_letter, signer, every=every, countdown=countdown, done=done)

@@ -20,8 +20,11 @@ class CollectSettings:
         Frames skipped between two recorded ones (consecutive video frames are near-duplicates).
     countdown : int
         Frames given to the user to form the next letter before recording starts (1 s at 30 fps).
+    signer : str
+        Name recorded as the samples' group (and dataset) when none is given.
     """
 
     per_letter: int = 10
     every: int = 3
     countdown: int = 30
+    signer: str = "me"

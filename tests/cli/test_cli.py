@@ -360,3 +360,75 @@ def test_train_model_records_given_metrics_and_refuses_a_non_dict(small, tmp_pat
         train_model([small["train"]], output=tmp_path / "m2", recipe=Recipe.plain("rf"), metrics=[0.9], progress=False,
                     cache_dir=small["cache"])
     assert not (tmp_path / "m2").exists()
+
+
+def test_library_messages_name_parameters_and_the_cli_says_its_options(tmp_path, monkeypatch):
+    import landmark_asl.live.display as display
+    from landmark_asl.exceptions import LandmarkASLError
+    from landmark_asl.training.collect import collect
+
+    monkeypatch.setattr(display, "display_available", lambda: False)
+    with pytest.raises(LandmarkASLError, match=r"with window=False, or run") as info:
+        collect(str(tmp_path), tmp_path / "me.parquet", letters=["A"], window=True, progress=False)
+    assert "--" not in str(info.value)
+    result = CliRunner(mix_stderr=False).invoke(main, ["collect", "--source", str(tmp_path), "--letters", "A",
+                                                       "-o", str(tmp_path / "me.parquet"), "--window"])
+    assert result.exit_code == 1 and "with --no-window, or run" in result.stderr, result.stderr
+
+
+def test_a_parameter_in_a_message_becomes_the_commands_option():
+    from landmark_asl.cli.commands import _as_options
+
+    compare, collect, live = (main.get_command(None, name) for name in ("compare", "collect", "live"))
+    assert _as_options("pass overwrite=True to replace it", compare) == "pass --overwrite to replace it"
+    assert _as_options("set X (or pass cache_dir=) to a folder", compare) == "set X (or pass --cache-dir) to a folder"
+    assert _as_options("a folder with window=False, or", collect) == "a folder with --no-window, or"
+    assert _as_options("try another index (source=1), or", live) == "try another index (--source 1), or"
+    assert _as_options("ExtractorSettings(overwrite=True)", compare) == "ExtractorSettings(overwrite=True)"
+    assert _as_options("pass overwrite=True", live) == "pass overwrite=True"  # not an option of live
+
+
+def test_library_messages_name_no_cli_option():
+    import ast
+
+    import landmark_asl
+
+    flags = {opt for command in main.commands.values() for param in command.params
+             for opt in (*param.opts, *param.secondary_opts) if opt.startswith("--")}
+    root = Path(landmark_asl.__file__).parent
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        if "cli" in path.relative_to(root).parts:
+            continue
+        tree = ast.parse(path.read_text())
+        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                      if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                      and node.body and isinstance(node.body[0], ast.Expr)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+                # A whole command line (`landmark-asl serve --personal-dir DIR`, a tools/ script) may name its options.
+                if "landmark-asl " in node.value or ".py " in node.value:
+                    continue
+                named = {word.rstrip(".,;:)`'\"") for word in node.value.split()} & flags
+                if named:
+                    found.append(f"{path.relative_to(root)}:{node.lineno}: {sorted(named)}")
+    assert not found
+
+
+def test_serve_and_collect_defaults_are_the_library_defaults():
+    import dataclasses
+    import inspect
+
+    from landmark_asl.serve.app import run_app
+    from landmark_asl.serve.settings import ServeSettings
+    from landmark_asl.training.settings import CollectSettings
+
+    serve = {p.name: p.default for p in main.get_command(None, "serve").params}
+    settings = ServeSettings()
+    assert serve["personal_dir"] == settings.personal_dir and serve["cache_dir"] == settings.cache_dir
+    assert tuple(serve["allow_hosts"] or ()) == settings.allowed_hosts
+    for name in ("host", "port"):
+        assert serve[name] == inspect.signature(run_app).parameters[name].default, name
+    collect = {p.name: p.default for p in main.get_command(None, "collect").params}
+    for name, value in dataclasses.asdict(CollectSettings()).items():
+        assert collect[name] == value, name

@@ -1,4 +1,4 @@
-"""Tests of the live commit rule, double letters and the motion letters J and Z (landmark_asl.live.speller, landmark_asl.live.motion)."""
+"""Tests of the live commit rule, double letters and the motion letters J and Z (landmark_asl.live.speller, landmark_asl.live.loop, landmark_asl.live.motion)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from landmark_asl.hands.landmarks import HandLandmarks
+from landmark_asl.live.loop import LiveRecognizer
 from landmark_asl.live.motion import TEMPLATES, HandMotion, match_trajectory, resample
 from landmark_asl.live.settings import LiveSettings
 from landmark_asl.live.sources import FrameSource
-from landmark_asl.live.speller import LiveRecognizer, Speller
+from landmark_asl.live.speller import Speller
 
 WIDTH, HEIGHT = 640, 480
 CLASSES = ("A", "B", "D", "I", "J", "L", "Z", "NOTHING")
@@ -317,7 +318,7 @@ def test_real_photos_slide_double_letter_and_trace_a_j(data_dir):
 
 def test_overlay_bar_shows_the_held_letters_progress():
     from landmark_asl.live.display import draw_overlay
-    from landmark_asl.live.speller import FrameResult
+    from landmark_asl.live.loop import FrameResult
 
     frame = np.zeros((120, 200, 3), np.uint8)
     bar = (0, 255, 255)  # BGR yellow, under the header

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from landmark_asl.live.loop import FrameResult
 from landmark_asl.live.settings import LiveSettings
-from landmark_asl.live.speller import FrameResult
 from landmark_asl.serve.app import ServeSettings, create_app
 from landmark_asl.serve.protocol import result_message
 
