@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import io
 import re
 import shlex
@@ -149,3 +150,41 @@ def test_dotted_names_are_found():
 @pytest.mark.parametrize("page,name", DOTTED, ids=[f"{p.name}:{n}" for p, n in DOTTED])
 def test_named_modules_and_objects_exist(page, name):
     assert resolves(name), f"{page.relative_to(ROOT)} names {name}, which the package does not have"
+
+
+def test_docs_home_page_is_the_readme():
+    """docs/index.md is generated from the README (``python tools/make_docs_index.py``)."""
+    spec = importlib.util.spec_from_file_location("make_docs_index", ROOT / "tools" / "make_docs_index.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    expected = tool.index_from_readme(README.read_text())
+    assert (DOCS / "index.md").read_text() == expected, "run python tools/make_docs_index.py after editing README.md"
+
+
+#: Repository paths the docs name: tests, scripts, tools and the shipped models (not a user's own
+#: ``models/me`` or a cache path such as ``~/.cache/landmark_asl/landmarks``).
+REPO_PATH = re.compile(r"(?<![\w./~-])((?:tests|benchmarks|experiments|tools|models/default|models/adapt_base)/[\w./*<>-]*[\w*>])")
+
+
+def repo_paths(text: str) -> set[str]:
+    """The repository paths a text names (``tests/x/test_y.py::test_z`` gives the file)."""
+    return {m.group(1).split("::")[0] for m in REPO_PATH.finditer(text)}
+
+
+PATHS = sorted({(page, path) for page in PAGES for path in repo_paths(page.read_text())})
+
+
+def test_repo_paths_are_found():
+    assert any(path.startswith("benchmarks/bench_") for _, path in PATHS)
+    assert any(path.startswith("tests/") for _, path in PATHS)
+
+
+@pytest.mark.parametrize("page,path", PATHS, ids=[f"{p.name}:{q}" for p, q in PATHS])
+def test_named_repository_paths_exist(page, path):
+    # A name with a placeholder or a glob (bench_*.py, <name>) stands for several files: its folder must exist.
+    target = ROOT / path
+    if any(c in path for c in "*<>"):
+        target = target.parent
+        while any(c in target.name for c in "*<>"):
+            target = target.parent
+    assert target.exists(), f"{page.relative_to(ROOT)} names {path}, which the repository does not have"

@@ -255,7 +255,7 @@ python tools/train_default.py --cache-dir .cache/landmarks
 
 measures the figures above (writing the reports under `out/default/`; `--lodo-json FILE` takes
 the protocol's from a result of the same recipe and views, e.g. `python experiments/exp_newsigner.py
-report base:rf+crop+below0.9 --write-lodo FILE`, as this card's were), then trains exactly as
+report base:rf+mirror+crop+zoom_out+below0.7 --write-lodo FILE`, as this card's were), then trains exactly as
 
 ```
 {shlex.join(command)}

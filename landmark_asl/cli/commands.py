@@ -375,7 +375,7 @@ def _views_option(ctx: click.Context, param: click.Parameter, value: str | None)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per image per line.")
 @click.option("--views", default=None, metavar="NAMES", callback=_views_option,
               help="Extra landmark estimates of each photo whose probabilities are averaged, comma-separated "
-                   "(mirror, crop, zoom_out), or 'none' [default: landmark_asl.hands.views.DEFAULT_VIEWS].")
+                   "(mirror, crop, zoom_out), or 'none' [default: mirror,crop,zoom_out, used when the first answer's confidence is under 0.7].")
 @_quiet_unless_verbose
 def predict(paths: tuple[Path, ...], model: Path | None, labels: str | None, min_confidence: float | None,
             as_json: bool, views: tuple[str, ...] | None) -> None:
