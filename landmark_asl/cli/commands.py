@@ -14,6 +14,7 @@ import click
 
 from landmark_asl import __version__
 from landmark_asl.exceptions import LandmarkASLError
+from landmark_asl.hands.settings import ExtractorSettings
 from landmark_asl.live.settings import HANDEDNESS_CHOICES, LiveSettings
 from landmark_asl.serve.settings import DEFAULT_HOST, DEFAULT_PORT, ServeSettings
 from landmark_asl.training.recipe import DEFAULT_RECIPE, Recipe
@@ -136,16 +137,21 @@ _scheduler_option = click.option(
          "the same image paths. Needs the 'dask' extra.")
 
 
+#: The extractor's defaults, read by extract's options (defined once, in hands.settings).
+_EXTRACTOR = ExtractorSettings()
+
+
 @main.command()
 @click.argument("sources", nargs=-1, required=True)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Landmark table to write (.parquet, or .csv with a .meta.json sidecar); resumed if it exists.")
 @click.option("--n-jobs", default=1, show_default=True, type=int, help="Worker processes (-1: one per core).")
-@click.option("--min-detection-confidence", default=0.5, show_default=True, type=_FiniteRange(0, 1),
+@click.option("--min-detection-confidence", default=_EXTRACTOR.min_detection_confidence, show_default=True,
+              type=_FiniteRange(0, 1),
               help="Palm detector threshold of the plain pass.")
 @click.option("--model-asset", default=None, type=click.Path(dir_okay=False, path_type=Path),
               help="An official MediaPipe hand_landmarker.task (default: the model inside mediapipe).")
-@click.option("--recovery/--no-recovery", default=True, show_default=True,
+@click.option("--recovery/--no-recovery", default=_EXTRACTOR.recovery, show_default=True,
               help="Retry images without a hand (edge padding, lower threshold, mirrored).")
 @_scheduler_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -154,7 +160,6 @@ def extract(sources: tuple[str, ...], output: Path, n_jobs: int, min_detection_c
             model_asset: Path | None, recovery: bool, scheduler: str | None, as_json: bool) -> None:
     """Extract hand landmarks of SOURCE... (folders, CSVs or dataset names like asl2text/test) into a table."""
     from landmark_asl.data.extraction import extract_table, format_summary
-    from landmark_asl.hands.extractor import ExtractorSettings
 
     if n_jobs == 0 or n_jobs < -1:
         raise click.BadParameter("must be >= 1, or -1 for one worker per core", param_hint="--n-jobs")

@@ -20,7 +20,7 @@ from landmark_asl.data.datasets import data_root, resolve_source
 from landmark_asl.data.extraction import extract_table
 from landmark_asl.data.table import read_table
 from landmark_asl.exceptions import LandmarkASLError, LockedError
-from landmark_asl.hands.extractor import ExtractorSettings
+from landmark_asl.hands.settings import ExtractorSettings
 from landmark_asl.paths import CACHE_ENV, landmark_cache_dir
 
 

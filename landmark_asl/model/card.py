@@ -11,7 +11,7 @@ import numpy as np
 
 from landmark_asl._util import load_json
 from landmark_asl.exceptions import ModelLoadError
-from landmark_asl.hands.extractor import ExtractorSettings
+from landmark_asl.hands.settings import ExtractorSettings
 from landmark_asl.labels import NO_PREDICTION, NOTHING
 from landmark_asl.training.recipe import Recipe
 

@@ -31,7 +31,7 @@ from landmark_asl.estimators.features import FEATURE_VERSION, LandmarkNormalizer
 from landmark_asl.estimators.registry import get_spec
 from landmark_asl.estimators.trees import CompiledForestClassifier, XGBLandmarkClassifier
 from landmark_asl.exceptions import ModelLoadError
-from landmark_asl.hands.extractor import ExtractorSettings
+from landmark_asl.hands.settings import ExtractorSettings
 from landmark_asl.labels import no_hand_label
 from landmark_asl.model.card import (
     METADATA_FILE,

@@ -432,3 +432,12 @@ def test_serve_and_collect_defaults_are_the_library_defaults():
     collect = {p.name: p.default for p in main.get_command(None, "collect").params}
     for name, value in dataclasses.asdict(CollectSettings()).items():
         assert collect[name] == value, name
+
+
+def test_extract_defaults_are_the_extractor_settings():
+    from landmark_asl.hands.settings import ExtractorSettings
+
+    extract = {p.name: p.default for p in main.get_command(None, "extract").params}
+    settings = ExtractorSettings()
+    assert extract["min_detection_confidence"] == settings.min_detection_confidence
+    assert extract["recovery"] == settings.recovery
