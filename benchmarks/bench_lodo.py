@@ -6,10 +6,10 @@ asl2text/train and asl2text/test (two recording sessions), massey's five signers
 fold: one classroom, an unusual side/back view), the nejohnson2 and borisgraudt landmark CSVs and
 asl_alphabet_64/test. Classes: A-Z and DEL, NOTHING, SPACE (massey's digits are left out).
 Figures are on the held-out images with a hand (landmark CSV rows always have one). The
-asl_alphabet_64/test fold is reported apart: its 64x64 pixels give poor landmarks (README,
-"Coverage"), so it measures the detector more than the classifier.
+asl_alphabet_64/test fold is reported apart: its 64x64 pixels give poor landmarks (docs/benchmarks.md,
+"Hand coverage"), so it measures the detector more than the classifier.
 
-This is the protocol on which defaults are to be chosen; the target columns of the README
+This is the protocol on which defaults are to be chosen; the target columns of docs/benchmarks.md
 (massey cross-dataset, asl2text train -> test) are reported elsewhere and never used to choose.
 
 Image sources are read from the landmark cache (``--cache-dir``; extracted on first use,

@@ -5,7 +5,7 @@ and is scored on the other 20%, on a fixed random half of the unique Sign MNIST 
 seed 0, used to choose the default) and on the other half (looked at only afterwards).
 
 Run: ``python experiments/exp_cnn_augment.py --settings mild+dataset,strong+dataset``.
-Downloads nothing; the README section "Pixel CNN baseline" holds the measured table.
+Downloads nothing; docs/benchmarks.md ("The pixel CNN") holds the measured table.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ Usage::
     python experiments/exp_newsigner.py report [NAME ...] [--seeds 0]   # NAME like base, base:rf+mirror, base:rf+xgb
 
 Writes ``out/newsigner/<candidate>_s<seeds>.npz`` (out-of-fold probabilities) and prints
-Markdown. Figures: README "A new signer".
+Markdown. Figures: docs/experiments.md (2026-12-05, 2026-12-06).
 """
 
 from __future__ import annotations

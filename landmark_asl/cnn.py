@@ -30,7 +30,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
 
     raise MissingExtraError(
         "landmark_asl.cnn needs PyTorch, which is not installed: "
-        'pip install "landmark_asl[cnn]" (CPU build; for a CUDA build see the README, "Installing torch")'
+        'pip install "landmark_asl[cnn]" (CPU build; for a CUDA build see docs/guide/cnn.md, "Installing torch")'
     ) from exc
 
 from sklearn.model_selection import train_test_split
@@ -249,7 +249,7 @@ def _torch_threads(n_jobs: int | None) -> Iterator[None]:
 #: Chosen for transfer to other cameras and crops: trained on sign_mnist_style_28, these ranges
 #: doubled accuracy on a dev half of the real Sign MNIST rows (15% -> 33%) against milder ones
 #: (+-10 deg, zoom 0.92-1.08, shift 0.12, contrast 0.8-1.2, brightness 0.1), with the same
-#: 100% on the held-out same-set split (see README, "Pixel CNN baseline").
+#: 100% on the held-out same-set split (see docs/benchmarks.md, "The pixel CNN").
 AUGMENT_RANGES: dict[str, tuple[float, float]] = {
     "rotation": (-15.0, 15.0),
     "zoom": (0.9, 1.4),

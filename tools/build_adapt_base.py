@@ -8,7 +8,7 @@ Only sources whose licence allows shipping derived data go in (raw landmark feat
 pixels): asl2text train and test (Apache-2.0, keptsecret/ASLAlphabets), the borisgraudt landmark
 CSV (MIT repository, CC0 on Kaggle) and the nejohnson2 landmark CSV (MIT). massey (licence not
 stated) and asl_alphabet_64 (GPL-2.0) are left out. At most ``--per-label`` rows per label and
-source (seeded), as float16: the file stays small (README "Teach it your own hands").
+source (seeded), as float16: the file stays small (docs/guide/own-hands.md).
 
 Usage: ``python tools/build_adapt_base.py [--per-label 60] [--cache-dir DIR]``
 """

@@ -1,7 +1,7 @@
 """Rebuild the shipped model ``models/default``, measure what it is worth, and write its README.
 
 The shipped model is the configuration chosen on the leave-one-source-out dev protocol
-(``benchmarks/bench_lodo.py``, README "Leave-one-source-out dev protocol"): a 50-tree random
+(``benchmarks/bench_lodo.py``, docs/experiments.md, 2026-12-03): a 50-tree random
 forest on the handshape features, every dataset weighing the same, one augmented copy of each
 row, temperature-scaled probabilities (``RECIPE``), trained on every source with a hand,
 letters and DEL/NOTHING/SPACE only (massey's digits are left out: the live speller types

@@ -295,7 +295,7 @@ class LandmarkNormalizer(TransformerMixin, BaseEstimator):
         Include the 60 normalised coordinates of landmarks 1..20.
     distances : {'tips', 'all', 'none'}, default='tips'
         Pairwise 3D distances: the 90 pairs involving a fingertip, all 210 pairs, or none.
-        'tips' measured better than 'all' on every evaluation (README, "Features").
+        'tips' measured better than 'all' on every evaluation (docs/experiments.md, 2026-11-21).
     angles : bool, default=True
         Include cosines of the 15 finger-joint angles and 4 finger-spread angles.
     orientation : bool, default=True
@@ -305,7 +305,7 @@ class LandmarkNormalizer(TransformerMixin, BaseEstimator):
         rotation (10): where the fingers point, e.g. P (down) against G (sideways).
     world : bool, default=False
         Include world-landmark distances and angles (NaN where world is NaN, e.g. landmark
-        CSVs). Off by default: see the README's feature table for the measurement.
+        CSVs). Off by default: see the feature table in docs/experiments.md for the measurement.
 
     Attributes
     ----------

@@ -469,7 +469,7 @@ class HandLandmarkExtractor:
         ``recovery_min_detection_confidence``); ``mirror_pad_low_confidence`` (the same,
         mirrored left-right: the detector is not symmetric). Every recovery pass requires a
         hand presence score of ``recovery_min_presence_confidence``. Landmarks, world coordinates
-        and handedness are mapped back to the original image. See the README ("Coverage")
+        and handedness are mapped back to the original image. See docs/guide/extraction.md ("Coverage")
         for what each pass adds and the false detections it costs on empty images.
 
         Parameters

@@ -35,7 +35,7 @@ class HandLandmarks:
     world : ndarray of shape (21, 3), float32
         Metric 3D coordinates with origin at the hand's approximate centre.
     handedness : {'Left', 'Right'}
-        Which hand this is (see README, "Handedness").
+        Which hand this is (see docs/guide/extraction.md, "Handedness").
     handedness_score : float
         MediaPipe's confidence in ``handedness``.
     image_size : (int, int) or None
@@ -79,7 +79,7 @@ def geometric_handedness(image: np.ndarray) -> str:
     score it flips exactly when the frame is mirrored, so a model that mirrors left hands to right
     ones gives the same answer on a mirrored and a plain camera. Scaling x or y (a non-square
     frame) does not change the sign. On the cached datasets it agrees with MediaPipe's own label
-    on 91-99.8% of hands (README, "Handedness"); they disagree mostly on flat hands (W, C, 4).
+    on 91-99.8% of hands (docs/guide/extraction.md, "Handedness"); they disagree mostly on flat hands (W, C, 4).
 
     Parameters
     ----------
@@ -90,7 +90,7 @@ def geometric_handedness(image: np.ndarray) -> str:
     -------
     {'Left', 'Right'}
         What the hand looks like in the frame as given, the convention of ``HandLandmarks``
-        (README, "Handedness"): a signer's right hand is 'Right' on a plain camera and 'Left'
+        (docs/guide/extraction.md, "Handedness"): a signer's right hand is 'Right' on a plain camera and 'Left'
         on a mirrored one.
     """
     p = np.asarray(image, dtype=np.float64)

@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
 #: of its longer side (the hand looks smaller to the palm detector).
 VIEWS: tuple[str, ...] = ("mirror", "crop", "zoom_out")
 #: The views used by ``predict`` and ``serve``'s ``/api/predict`` (chosen on the dev protocol,
-#: README "A new signer").
+#: docs/experiments.md, 2026-12-05).
 DEFAULT_VIEWS: tuple[str, ...] = ("mirror", "crop", "zoom_out")
 #: :func:`photo_probabilities` estimates the views only when the first estimate's (calibrated)
 #: confidence is below this: on the dev protocol 0.2 points under always using them, for the

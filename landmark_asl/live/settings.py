@@ -16,8 +16,8 @@ HANDEDNESS_CHOICES: tuple[str, ...] = ("geometry", "detector")
 class LiveSettings:
     """Settings of the live loop; ``dataclasses.asdict`` goes into the output.
 
-    The defaults were chosen on the dev words of ``benchmarks/bench_spelling.py`` (README,
-    "Commit rule, transitions, double letters, J and Z").
+    The defaults were chosen on the dev words of ``benchmarks/bench_spelling.py`` (docs/experiments.md,
+    2026-12-04 and 2026-12-06).
 
     Attributes
     ----------

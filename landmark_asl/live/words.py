@@ -24,7 +24,7 @@ _INDEX = {c: i for i, c in enumerate(LETTERS)}
 
 @dataclass(frozen=True)
 class SuggestSettings:
-    """How words are scored (chosen on the dev words of ``benchmarks/bench_spelling.py``, README).
+    """How words are scored (chosen on the dev words of ``benchmarks/bench_spelling.py``, docs/experiments.md).
 
     Attributes
     ----------

@@ -22,7 +22,7 @@ from landmark_asl.training.settings import CollectSettings
 from landmark_asl.training.train import as_list, dataset_weights, fit_estimator
 
 #: Default weight of one of the user's samples, relative to the mean weight of a base training
-#: row (chosen on massey's signers, ``benchmarks/bench_adapt.py``; README "Teach it your own hands").
+#: row (chosen on massey's signers, ``benchmarks/bench_adapt.py``; docs/guide/own-hands.md).
 DEFAULT_WEIGHT = 10.0
 #: Largest weight: one sample weighing a million base rows is far past any use, and far larger
 #: weights overflow the fit (a forest of NaN leaves).
