@@ -98,3 +98,62 @@ def geometric_handedness(image: np.ndarray) -> str:
     normal = np.cross(p[5], p[17])
     bend = p[list(_DIPS)].mean(axis=0) - p[list(_MCPS)].mean(axis=0)
     return "Left" if float(normal @ bend) <= 0.0 else "Right"
+
+
+#: Segments of the palm whose 3D length does not change as the hand moves or the fingers bend.
+_RIGID_SEGMENTS = ((0, 5), (0, 9), (0, 13), (0, 17), (5, 9), (9, 13), (13, 17), (5, 17), (0, 1))
+#: Frame sizes (width, height) of common cameras: 16:9 and 4:3 landscape, square, 3:4 and 9:16 portrait.
+COMMON_FRAME_SIZES: tuple[tuple[int, int], ...] = ((1280, 720), (640, 480), (480, 480), (480, 640), (720, 1280))
+#: Their aspects, height / width.
+COMMON_ASPECTS: tuple[float, ...] = tuple(h / w for w, h in COMMON_FRAME_SIZES)
+
+
+def estimate_frame_aspect(image: np.ndarray, *, snap: bool = True) -> float:
+    """Estimate the frame aspect (height / width) that many hands' landmarks were found in.
+
+    MediaPipe divides x by the frame's width and y by its height, so landmarks saved without
+    the frame size (landmark CSVs) are stretched by an unknown factor. The palm's rigid segments
+    (wrist to knuckles, knuckle to knuckle) keep their 3D length as a hand turns, so the
+    aspect that rescales y to make those lengths most constant across the rows (relative to
+    each hand's own size; z is in units of the width, as x) is the frame's. On photos of known
+    size it comes within 5% of the truth (asl2text and massey, square: 1.025 and 0.988;
+    ml_slr, 4:3: 0.713; docs/experiments.md, 2026-12-06).
+
+    Parameters
+    ----------
+    image : ndarray of shape (n, 21, 3)
+        Image landmarks of many hands from one camera (a few hundred or more, in varied poses).
+    snap : bool, default=True
+        Return the nearest of :data:`COMMON_ASPECTS` (on a log scale) instead of the estimate.
+
+    Returns
+    -------
+    float
+        Height / width.
+
+    Raises
+    ------
+    ValueError
+        If ``image`` is not of shape (n, 21, 3) with n >= 2, or holds no finite row.
+    """
+    points = np.asarray(image, dtype=np.float64)
+    if points.ndim != 3 or points.shape[1:] != (N_LANDMARKS, 3) or len(points) < 2:
+        raise ValueError(f"image must have shape (n >= 2, 21, 3); got {points.shape}")
+    points = points[np.isfinite(points).all(axis=(1, 2))]
+    if len(points) < 2:
+        raise ValueError("image holds fewer than two rows of finite landmarks")
+    points = points[:: max(1, len(points) // 5000)]  # every k-th row: the estimate needs a few thousand at most
+    first, second = zip(*_RIGID_SEGMENTS, strict=True)
+    delta = points[:, list(first)] - points[:, list(second)]  # (n, segments, 3)
+    across = delta[..., 0] ** 2 + delta[..., 2] ** 2
+    along = delta[..., 1] ** 2
+    grid = np.exp(np.linspace(np.log(0.25), np.log(4.0), 445))  # steps of about 0.6%
+    spread = np.empty(len(grid))
+    for k, aspect in enumerate(grid):
+        log_length = 0.5 * np.log(np.maximum(across + aspect * aspect * along, 1e-18))
+        log_length -= log_length.mean(axis=1, keepdims=True)  # each hand relative to its own size
+        spread[k] = log_length.std(axis=0).mean()
+    estimate = float(grid[int(np.argmin(spread))])
+    if not snap:
+        return estimate
+    return min(COMMON_ASPECTS, key=lambda a: abs(np.log(a / estimate)))
