@@ -310,7 +310,8 @@ def report(args: argparse.Namespace) -> None:
         if args.write_lodo:
             parts = (recipe or "rf").split("+")
             below = [float(p[len("below"):]) for p in parts if p.startswith("below")] or [None]
-            if candidate != "base" or {p for p in parts if not p.startswith("below")} - {"rf", *VIEWS}:
+            # aspect_common is what the loader does since 2026-12-06, i.e. the shipped recipe.
+            if candidate not in ("base", "aspect_common") or {p for p in parts if not p.startswith("below")} - {"rf", *VIEWS}:
                 raise SystemExit("--write-lodo: only the shipped recipe (candidate base) with views can go on the card")
             Path(args.write_lodo).write_text(json.dumps({
                 **result, "recipe": RECIPE, "views": [p for p in parts if p in VIEWS], "views_below": below[0],
