@@ -93,11 +93,15 @@ def geometric_handedness(image: np.ndarray) -> str:
         (docs/guide/extraction.md, "Handedness"): a signer's right hand is 'Right' on a plain camera and 'Left'
         on a mirrored one.
     """
-    p = np.asarray(image, dtype=np.float64)
-    p = p - p[0]
-    normal = np.cross(p[5], p[17])
-    bend = p[list(_DIPS)].mean(axis=0) - p[list(_MCPS)].mean(axis=0)
-    return "Left" if float(normal @ bend) <= 0.0 else "Right"
+    # Plain float arithmetic: it runs on every live frame, where NumPy's per-call cost on
+    # 3-vectors is most of the time.
+    p = np.asarray(image, dtype=np.float64)[[0, 5, 17, *_MCPS, *_DIPS]].tolist()
+    (wx, wy, wz), (ax, ay, az), (bx, by, bz) = p[0], p[1], p[2]
+    ax, ay, az, bx, by, bz = ax - wx, ay - wy, az - wz, bx - wx, by - wy, bz - wz
+    normal = (ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx)
+    # mean(DIPs) - mean(MCPs): the wrist cancels.
+    bend = [sum(q[k] for q in p[7:11]) - sum(q[k] for q in p[3:7]) for k in range(3)]
+    return "Left" if normal[0] * bend[0] + normal[1] * bend[1] + normal[2] * bend[2] <= 0.0 else "Right"
 
 
 #: Segments of the palm whose 3D length does not change as the hand moves or the fingers bend.
