@@ -543,8 +543,11 @@ def detected_hands(clips: list[Clip], work_dir: Path, n_jobs: int) -> dict[str, 
     key = hashlib.sha256(pickle.dumps([(c.name, c.photos, c.size, c.steps, c.mirror) for c in clips])).hexdigest()[:12]
     path = work_dir / f"hands-v{RENDER_VERSION}-{key}.pkl"
     if path.exists():
-        with path.open("rb") as f:
-            return pickle.load(f)
+        try:
+            with path.open("rb") as f:
+                return pickle.load(f)
+        except (ModuleNotFoundError, AttributeError) as exc:  # pickled by a library of another layout
+            print(f"detecting again: {path.name} does not load ({exc})", file=sys.stderr)
     start = time.perf_counter()
     n_frames = sum(len(c.steps) for c in clips)
     print(f"detecting hands in {len(clips)} clips, {n_frames} frames (cached afterwards)", file=sys.stderr)
