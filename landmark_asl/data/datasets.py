@@ -423,8 +423,10 @@ _BORIS_HANDEDNESS = "Left"
 #: Version of :func:`load_landmark_csv`'s rows (part of a CSV source's cache key): 2 added the
 #: estimated frame size.
 CSV_LOADER_VERSION = 2
-#: A landmark CSV with at least this many rows gets its frame size estimated (``load_landmark_csv``).
-MIN_ROWS_TO_ESTIMATE = 100
+#: A landmark CSV with at least this many rows, of at least ``MIN_LABELS_TO_ESTIMATE`` labels, gets
+#: its frame size estimated (``load_landmark_csv``): fewer rows, or one letter's, do not tell.
+MIN_ROWS_TO_ESTIMATE = 500
+MIN_LABELS_TO_ESTIMATE = 5
 
 
 def load_landmark_csv(path: str | os.PathLike, frame_size: tuple[int, int] | None = None) -> pd.DataFrame:
@@ -447,14 +449,17 @@ def load_landmark_csv(path: str | os.PathLike, frame_size: tuple[int, int] | Non
     ``image_width`` and ``image_height``). Unless ``frame_size`` is given, it is estimated from
     the rows' own geometry (:func:`landmark_asl.hands.landmarks.estimate_frame_aspect`, the
     nearest common camera aspect: borisgraudt 16:9, stored as 1280x720; nejohnson2 4:3,
-    640x480); a file of fewer than :data:`MIN_ROWS_TO_ESTIMATE` rows keeps the size unknown (0).
+    640x480); a file of fewer than :data:`MIN_ROWS_TO_ESTIMATE` rows or
+    :data:`MIN_LABELS_TO_ESTIMATE` labels, or whose rows do not tell, keeps the size unknown
+    (NaN; 0 in a table written by ``extract``).
 
     Parameters
     ----------
     path : str or path-like
         CSV path, or a name under :func:`data_root`.
     frame_size : (int, int), optional
-        ``(width, height)`` of the frames the landmarks were found in, when known.
+        ``(width, height)`` of the frames the landmarks were found in, when known (Python
+        only: ``extract`` and ``train`` read a CSV with the estimate).
 
     Returns
     -------
@@ -512,9 +517,10 @@ def load_landmark_csv(path: str | os.PathLike, frame_size: tuple[int, int] | Non
             )
         table["handedness"] = frame["hand_label"].map(_NEJOHNSON_HANDEDNESS).to_numpy()
     xyz = pd.DataFrame(coords.to_numpy(np.float32), columns=list(IMAGE_COLUMNS))
-    if frame_size is None and len(xyz) >= MIN_ROWS_TO_ESTIMATE:
+    if frame_size is None and len(xyz) >= MIN_ROWS_TO_ESTIMATE and table["label"].nunique() >= MIN_LABELS_TO_ESTIMATE:
         aspect = estimate_frame_aspect(xyz.to_numpy(np.float64).reshape(-1, 21, 3))
-        frame_size = COMMON_FRAME_SIZES[COMMON_ASPECTS.index(aspect)]
+        if aspect is not None:
+            frame_size = COMMON_FRAME_SIZES[COMMON_ASPECTS.index(aspect)]
     if frame_size is not None:
         table["image_width"], table["image_height"] = float(frame_size[0]), float(frame_size[1])
     world = pd.DataFrame(np.full((len(frame), len(WORLD_COLUMNS)), np.nan, np.float32), columns=list(WORLD_COLUMNS))
@@ -522,11 +528,11 @@ def load_landmark_csv(path: str | os.PathLike, frame_size: tuple[int, int] | Non
 
 
 def _checked_frame_size(frame_size: object) -> tuple[int, int]:
-    try:
-        width, height = frame_size  # type: ignore[misc]
-        ok = all(int(v) == v and v > 0 for v in (width, height))
-    except (TypeError, ValueError):
-        ok = False
+    ok = isinstance(frame_size, tuple | list) and len(frame_size) == 2
+    if ok:
+        width, height = frame_size
+        ok = all(isinstance(v, int | np.integer) and not isinstance(v, bool | np.bool_) and v > 0
+                 for v in (width, height))
     if not ok:
         raise ValueError(f"frame_size must be (width, height), two positive integers; got {frame_size!r}")
     return int(width), int(height)

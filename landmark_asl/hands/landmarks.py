@@ -112,7 +112,7 @@ COMMON_FRAME_SIZES: tuple[tuple[int, int], ...] = ((1280, 720), (640, 480), (480
 COMMON_ASPECTS: tuple[float, ...] = tuple(h / w for w, h in COMMON_FRAME_SIZES)
 
 
-def estimate_frame_aspect(image: np.ndarray, *, snap: bool = True) -> float:
+def estimate_frame_aspect(image: np.ndarray, *, snap: bool = True) -> float | None:
     """Estimate the frame aspect (height / width) that many hands' landmarks were found in.
 
     MediaPipe divides x by the frame's width and y by its height, so landmarks saved without
@@ -120,44 +120,54 @@ def estimate_frame_aspect(image: np.ndarray, *, snap: bool = True) -> float:
     (wrist to knuckles, knuckle to knuckle) keep their 3D length as a hand turns, so the
     aspect that rescales y to make those lengths most constant across the rows (relative to
     each hand's own size; z is in units of the width, as x) is the frame's. On photos of known
-    size it comes within 5% of the truth (asl2text and massey, square: 1.025 and 0.988;
-    ml_slr, 4:3: 0.713; docs/experiments.md, 2026-12-06).
+    size it comes within 5% of the truth (asl2text and massey, square: 1.025 and 0.981;
+    ml_slr, 4:3: 0.718; docs/experiments.md, 2026-12-06). It needs many hands in varied poses:
+    a few hundred rows of several letters (100 rows of one source spread from 0.47 to 0.68).
 
     Parameters
     ----------
     image : ndarray of shape (n, 21, 3)
-        Image landmarks of many hands from one camera (a few hundred or more, in varied poses).
+        Image landmarks of many hands from one camera. Rows that are not finite, or where a
+        palm segment is shorter than 5% of the row's median one (a knuckle on the wrist, all
+        zeros), are left out.
     snap : bool, default=True
         Return the nearest of :data:`COMMON_ASPECTS` (on a log scale) instead of the estimate.
 
     Returns
     -------
-    float
-        Height / width.
+    float or None
+        Height / width; None when the rows do not tell (fewer than two usable rows, every
+        aspect fitting as well, or the best at the edge of the search, 1:4 to 4:1).
 
     Raises
     ------
     ValueError
-        If ``image`` is not of shape (n, 21, 3) with n >= 2, or holds no finite row.
+        If ``image`` is not of shape (n, 21, 3).
     """
     points = np.asarray(image, dtype=np.float64)
-    if points.ndim != 3 or points.shape[1:] != (N_LANDMARKS, 3) or len(points) < 2:
-        raise ValueError(f"image must have shape (n >= 2, 21, 3); got {points.shape}")
-    points = points[np.isfinite(points).all(axis=(1, 2))]
-    if len(points) < 2:
-        raise ValueError("image holds fewer than two rows of finite landmarks")
-    points = points[:: max(1, len(points) // 5000)]  # every k-th row: the estimate needs a few thousand at most
+    if points.ndim != 3 or points.shape[1:] != (N_LANDMARKS, 3):
+        raise ValueError(f"image must have shape (n, 21, 3); got {points.shape}")
     first, second = zip(*_RIGID_SEGMENTS, strict=True)
+    points = points[np.isfinite(points).all(axis=(1, 2))]
+    lengths = np.linalg.norm(points[:, list(first)] - points[:, list(second)], axis=2)
+    median = np.median(lengths, axis=1, keepdims=True) if len(points) else lengths[:, :1]
+    points = points[((lengths >= 0.05 * median) & (median > 0)).all(axis=1)]
+    if len(points) < 2:
+        return None
+    points = points[:: max(1, len(points) // 5000)]  # every k-th row: the estimate needs a few thousand at most
     delta = points[:, list(first)] - points[:, list(second)]  # (n, segments, 3)
     across = delta[..., 0] ** 2 + delta[..., 2] ** 2
     along = delta[..., 1] ** 2
     grid = np.exp(np.linspace(np.log(0.25), np.log(4.0), 445))  # steps of about 0.6%
     spread = np.empty(len(grid))
     for k, aspect in enumerate(grid):
-        log_length = 0.5 * np.log(np.maximum(across + aspect * aspect * along, 1e-18))
+        log_length = 0.5 * np.log(across + aspect * aspect * along)
         log_length -= log_length.mean(axis=1, keepdims=True)  # each hand relative to its own size
         spread[k] = log_length.std(axis=0).mean()
-    estimate = float(grid[int(np.argmin(spread))])
+    best = int(np.argmin(spread))
+    if best in (0, len(grid) - 1) or spread.max() - spread[best] < 1e-6:  # at the edge, or flat: one pose
+        return None
+    estimate = float(grid[best])
     if not snap:
         return estimate
     return min(COMMON_ASPECTS, key=lambda a: abs(np.log(a / estimate)))

@@ -253,7 +253,7 @@ def test_landmark_csv_frame_size_is_estimated_from_the_rows(tmp_path: Path) -> N
     small = tmp_path / "small.csv"
     small.write_text("\n".join(lines[:MIN_ROWS_TO_ESTIMATE]) + "\n")
     assert load_landmark_csv(small)["image_width"].isna().all()
-    for bad in [(640,), (640, 0), (640.5, 480), "640x480"]:
+    for bad in [(640,), (640, 0), (640.5, 480), "640x480", (True, True), (float("inf"), 480), {"w": 1, "h": 2}]:
         with pytest.raises(ValueError, match="frame_size must be \\(width, height\\), two positive integers"):
             load_landmark_csv(small, frame_size=bad)
 

@@ -241,7 +241,27 @@ def test_estimate_frame_aspect_recovers_the_stretch(aspect: float) -> None:
 
 
 def test_estimate_frame_aspect_refuses_what_it_cannot_use() -> None:
-    with pytest.raises(ValueError, match=r"shape \(n >= 2, 21, 3\); got \(1, 21, 3\)"):
-        estimate_frame_aspect(np.zeros((1, 21, 3)))
-    with pytest.raises(ValueError, match="fewer than two rows of finite"):
-        estimate_frame_aspect(np.full((5, 21, 3), np.nan))
+    with pytest.raises(ValueError, match=r"shape \(n, 21, 3\); got \(5, 21\)"):
+        estimate_frame_aspect(np.zeros((5, 21)))
+    assert estimate_frame_aspect(np.full((5, 21, 3), np.nan)) is None
+    assert estimate_frame_aspect(np.zeros((50, 21, 3))) is None  # no palm at all
+    same = np.repeat(_synthetic_hands(0.75, n=1), 50, axis=0)
+    assert estimate_frame_aspect(same) is None  # one pose: every aspect fits as well
+
+
+def test_estimate_frame_aspect_ignores_broken_rows() -> None:
+    hands = _synthetic_hands(3 / 4)
+    hands[:20] = 0.0  # empty rows
+    hands[20:25, 5] = hands[20:25, 0]  # a knuckle on the wrist: a zero-length segment
+    assert estimate_frame_aspect(hands) == pytest.approx(3 / 4)
+
+
+def test_geometric_handedness_is_the_sign_of_the_palm_normal_against_the_bend() -> None:
+    # The plain-arithmetic version gives the answers of the vector formula it replaced.
+    from landmark_asl.hands.landmarks import _DIPS, _MCPS, geometric_handedness
+
+    rng = np.random.default_rng(0)
+    for image in rng.random((2000, 21, 3)).astype(np.float32):
+        p = image.astype(np.float64) - image[0]
+        triple = np.cross(p[5], p[17]) @ (p[list(_DIPS)].mean(axis=0) - p[list(_MCPS)].mean(axis=0))
+        assert geometric_handedness(image) == ("Left" if triple <= 0.0 else "Right")
