@@ -88,7 +88,10 @@ def held_out_model(name: str, cache_dir: Path, work_dir: Path, n_jobs: int):
     from landmark_asl.training.train import train_model
 
     _, sources = HELD_OUT[name]
-    recipe = {"sources": sources, **CHOSEN, "calibrate": True, "labels": LABELS}
+    from landmark_asl.data.datasets import CSV_LOADER_VERSION
+
+    # The CSV loader's version too: its rows changed (frame size) without the recipe changing.
+    recipe = {"sources": sources, **CHOSEN, "calibrate": True, "labels": LABELS, "csv_loader": CSV_LOADER_VERSION}
     key = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:10]
     folder = work_dir / f"model-without-{name}-{key}"
     if not (folder / "metadata.json").exists():
@@ -540,8 +543,11 @@ def detected_hands(clips: list[Clip], work_dir: Path, n_jobs: int) -> dict[str, 
     key = hashlib.sha256(pickle.dumps([(c.name, c.photos, c.size, c.steps, c.mirror) for c in clips])).hexdigest()[:12]
     path = work_dir / f"hands-v{RENDER_VERSION}-{key}.pkl"
     if path.exists():
-        with path.open("rb") as f:
-            return pickle.load(f)
+        try:
+            with path.open("rb") as f:
+                return pickle.load(f)
+        except (ModuleNotFoundError, AttributeError) as exc:  # pickled by a library of another layout
+            print(f"detecting again: {path.name} does not load ({exc})", file=sys.stderr)
     start = time.perf_counter()
     n_frames = sum(len(c.steps) for c in clips)
     print(f"detecting hands in {len(clips)} clips, {n_frames} frames (cached afterwards)", file=sys.stderr)

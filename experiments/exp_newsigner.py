@@ -60,6 +60,14 @@ RECIPE = DEFAULT_RECIPE.training_kwargs()
 OUT = Path("out/newsigner")
 #: Temperature of the shipped model's card (0.66 before issue 21), for the ``below<t>`` gate.
 GATE_TEMPERATURE = 0.66
+#: Frame aspect (height / width) assumed for the landmark CSVs: the common webcam sizes nearest
+#: the estimate from rigid palm segments (what ``load_landmark_csv`` does since 2026-12-06, so
+#: ``base`` is the same), the estimates themselves, and none (the size unknown: y left as
+#: stored, as before 2026-12-06).
+ASPECTS = {"aspect_common": {"nejohnson2": 0.75, "borisgraudt": 0.5625},
+           "aspect_est": {"nejohnson2": 0.6625, "borisgraudt": 0.475},
+           "aspect_43": {"nejohnson2": 0.75, "borisgraudt": 0.75},
+           "aspect_none": {"nejohnson2": None, "borisgraudt": None}}
 SPECIALISTS = {"MNSTAE": ("M", "N", "S", "T", "A", "E"), "XZGD": ("X", "Z", "G", "D"), "PQK": ("P", "Q", "K")}
 
 
@@ -93,6 +101,15 @@ def candidate_table(name: str, table: pd.DataFrame, flagged: Path | None) -> tup
         log(True, f"geo_hand: {swap.sum()} rows change handedness")
         table = table.copy()
         table.loc[swap, "handedness"] = np.where(label_left[swap], "Right", "Left")
+    elif name.startswith("aspect_"):
+        # Landmark CSVs of unknown frame size: y rescaled by height / width as for photos.
+        aspects = ASPECTS[name]
+        table = table.copy()
+        for dataset, aspect in aspects.items():
+            rows = table["dataset"].to_numpy() == dataset
+            table.loc[rows, "image_width"] = np.nan if aspect is None else 1000.0
+            table.loc[rows, "image_height"] = np.nan if aspect is None else 1000.0 * aspect
+        log(True, f"{name}: {aspects}")
     elif name == "clean":
         ids = set(json.loads(flagged.read_text()))
         trainable &= ~table["sample_id"].isin(ids).to_numpy()
@@ -293,7 +310,8 @@ def report(args: argparse.Namespace) -> None:
         if args.write_lodo:
             parts = (recipe or "rf").split("+")
             below = [float(p[len("below"):]) for p in parts if p.startswith("below")] or [None]
-            if candidate != "base" or {p for p in parts if not p.startswith("below")} - {"rf", *VIEWS}:
+            # aspect_common is what the loader does since 2026-12-06, i.e. the shipped recipe.
+            if candidate not in ("base", "aspect_common") or {p for p in parts if not p.startswith("below")} - {"rf", *VIEWS}:
                 raise SystemExit("--write-lodo: only the shipped recipe (candidate base) with views can go on the card")
             Path(args.write_lodo).write_text(json.dumps({
                 **result, "recipe": RECIPE, "views": [p for p in parts if p in VIEWS], "views_below": below[0],
@@ -333,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run")
     r.add_argument("--candidate", default="base",
-                   choices=["base", "no_still_z", "geo_hand", "clean", "specialist"])
+                   choices=["base", "no_still_z", "geo_hand", "clean", "specialist", *ASPECTS])
     r.add_argument("--flagged", type=Path, default=None)
     r.add_argument("--xgb", action="store_true")
     r.add_argument("--xgb-only", action="store_true",

@@ -140,6 +140,17 @@ def test_cache_is_versioned_by_loader_and_packages(tmp_path, data_dir, monkeypat
     assert landmark_cache.landmark_cache_path(images, tmp_path / "cache") != path
 
 
+def test_a_landmark_csv_cache_is_versioned_by_the_csv_loader(tmp_path, data_dir, monkeypatch):
+    from landmark_asl.data import datasets, landmark_cache
+
+    images = _copy_images(data_dir, tmp_path / "images", labels=("B",), n=1)
+    csv = data_dir / "landmarks" / "nejohnson2_wrist_relative.csv"
+    before = [landmark_cache.landmark_cache_path(s, tmp_path / "cache") for s in (images, csv)]
+    monkeypatch.setattr(datasets, "CSV_LOADER_VERSION", datasets.CSV_LOADER_VERSION + 1)
+    after = [landmark_cache.landmark_cache_path(s, tmp_path / "cache") for s in (images, csv)]
+    assert after[0] == before[0] and after[1] != before[1]
+
+
 def test_resume_refuses_a_table_of_another_loader_version(tmp_path, data_dir, monkeypatch):
     from landmark_asl.data import extraction
     from landmark_asl.exceptions import ExtractionError

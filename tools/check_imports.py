@@ -9,7 +9,9 @@ summary and exits 0. Parsing only (``ast``): nothing is imported.
   import still runs, so it can still close a cycle), except those under ``if TYPE_CHECKING:``
   (never run). ``from pkg import name`` is an edge to ``pkg.name`` when that is one of our modules,
   else to ``pkg``. Importing ``a.b.c`` also runs ``a/__init__`` and ``a/b/__init__``; those
-  implicit edges are not counted (every subpackage would be "in a cycle" with its own modules).
+  implicit edges are not counted (every subpackage would be "in a cycle" with its own modules), so
+  a cycle closed through an ``__init__`` is caught by a test that imports every module first, in
+  a fresh interpreter (``tests/tools/test_check_imports.py``).
 - **Private names**: ``from m import _x`` and ``m._x`` (``m`` an imported module) for any module
   ``m`` other than the importer itself, dunder names (``__version__``) and ``__future__`` excepted;
   and a private module (``pkg._mod``) imported from outside the package ``pkg`` that holds it.

@@ -153,7 +153,9 @@ def main(argv: list[str] | None = None) -> int:
                       args.lodo_json)
     command = ["landmark-asl", "train", *SOURCES, "--model-name", "rf", "-o", _shown(args.output),
                "--labels", ",".join(LABELS), "--random-state", "0", "--n-jobs", "2",
-               "--cache-dir", _shown(args.cache_dir), "--balance", RECIPE["balance"], "--calibrate"]
+               "--balance", RECIPE["balance"], "--calibrate"]
+    if args.cache_dir != landmark_cache_dir().resolve():  # the per-user cache is train's default: not shown
+        command[command.index("--balance"):command.index("--balance")] = ["--cache-dir", _shown(args.cache_dir)]
     command += [arg for k, v in RECIPE["params"].items() for arg in ("--param", f"{k}={json.dumps(v)}")]
     command += [arg for k, v in RECIPE["augment"].items() for arg in ("--augment", f"{k}={json.dumps(v)}")]
     print("training, as:", shlex.join(command), flush=True)

@@ -15,7 +15,13 @@ import pandas as pd
 
 from landmark_asl.exceptions import DatasetError
 from landmark_asl.hands.images import IMAGE_SUFFIXES, has_surrogates, printable_path, read_image
-from landmark_asl.hands.landmarks import IMAGE_COLUMNS, WORLD_COLUMNS
+from landmark_asl.hands.landmarks import (
+    COMMON_ASPECTS,
+    COMMON_FRAME_SIZES,
+    IMAGE_COLUMNS,
+    WORLD_COLUMNS,
+    estimate_frame_aspect,
+)
 from landmark_asl.labels import LETTERS, normalize_label
 from landmark_asl.paths import DATA_ENV, data_root  # noqa: F401  (re-exported: datasets.data_root)
 
@@ -414,7 +420,16 @@ _NEJOHNSON_HANDEDNESS = {0: "Left", 1: "Right"}
 _BORIS_HANDEDNESS = "Left"
 
 
-def load_landmark_csv(path: str | os.PathLike) -> pd.DataFrame:
+#: Version of :func:`load_landmark_csv`'s rows (part of a CSV source's cache key): 2 added the
+#: estimated frame size.
+CSV_LOADER_VERSION = 2
+#: A landmark CSV with at least this many rows, of at least ``MIN_LABELS_TO_ESTIMATE`` labels, gets
+#: its frame size estimated (``load_landmark_csv``): fewer rows, or one letter's, do not tell.
+MIN_ROWS_TO_ESTIMATE = 500
+MIN_LABELS_TO_ESTIMATE = 5
+
+
+def load_landmark_csv(path: str | os.PathLike, frame_size: tuple[int, int] | None = None) -> pd.DataFrame:
     """Read a CSV of MediaPipe landmarks into the landmark table schema.
 
     Two layouts are known: borisgraudt (``label,source_file,x0,y0,z0..x20,y20,z20``,
@@ -429,23 +444,40 @@ def load_landmark_csv(path: str | os.PathLike) -> pd.DataFrame:
     ``hand_label`` 0 (MediaPipe 'Right' on the mirrored frame) is ``"Left"`` and 1 is
     ``"Right"``.
 
+    MediaPipe divides x by the frame's width and y by its height, and neither layout stores the
+    frame size, yet the hand's shape depends on it (the features undo the stretch from
+    ``image_width`` and ``image_height``). Unless ``frame_size`` is given, it is estimated from
+    the rows' own geometry (:func:`landmark_asl.hands.landmarks.estimate_frame_aspect`, the
+    nearest common camera aspect: borisgraudt 16:9, stored as 1280x720; nejohnson2 4:3,
+    640x480); a file of fewer than :data:`MIN_ROWS_TO_ESTIMATE` rows or
+    :data:`MIN_LABELS_TO_ESTIMATE` labels, or whose rows do not tell, keeps the size unknown
+    (NaN; 0 in a table written by ``extract``).
+
     Parameters
     ----------
     path : str or path-like
         CSV path, or a name under :func:`data_root`.
+    frame_size : (int, int), optional
+        ``(width, height)`` of the frames the landmarks were found in, when known (Python
+        only: ``extract`` and ``train`` read a CSV with the estimate).
 
     Returns
     -------
     DataFrame of shape (n_rows, len(LANDMARK_TABLE_COLUMNS))
         ``strategy="csv"``, ``detected=True``, ``source="<path>#<row>"``, ``sample_id``
         from the row's bytes, ``dataset``/``group`` the file's prefix (``"borisgraudt"``),
-        world columns, ``handedness_score`` and image size NaN.
+        ``image_width``/``image_height`` the frame size, world columns and
+        ``handedness_score`` NaN.
 
     Raises
     ------
     DatasetError
         Unknown columns, non-numeric coordinates, unknown labels or hand labels.
+    ValueError
+        If ``frame_size`` is not two positive integers.
     """
+    if frame_size is not None:
+        frame_size = _checked_frame_size(frame_size)
     path = resolve_source(path)
     header, rows = _csv_rows(path)
     found = tuple(c.strip() for c in header.decode("utf-8", "replace").split(","))
@@ -485,8 +517,25 @@ def load_landmark_csv(path: str | os.PathLike) -> pd.DataFrame:
             )
         table["handedness"] = frame["hand_label"].map(_NEJOHNSON_HANDEDNESS).to_numpy()
     xyz = pd.DataFrame(coords.to_numpy(np.float32), columns=list(IMAGE_COLUMNS))
+    if frame_size is None and len(xyz) >= MIN_ROWS_TO_ESTIMATE and table["label"].nunique() >= MIN_LABELS_TO_ESTIMATE:
+        aspect = estimate_frame_aspect(xyz.to_numpy(np.float64).reshape(-1, 21, 3))
+        if aspect is not None:
+            frame_size = COMMON_FRAME_SIZES[COMMON_ASPECTS.index(aspect)]
+    if frame_size is not None:
+        table["image_width"], table["image_height"] = float(frame_size[0]), float(frame_size[1])
     world = pd.DataFrame(np.full((len(frame), len(WORLD_COLUMNS)), np.nan, np.float32), columns=list(WORLD_COLUMNS))
     return pd.concat([table, xyz, world], axis=1)[list(LANDMARK_TABLE_COLUMNS)]
+
+
+def _checked_frame_size(frame_size: object) -> tuple[int, int]:
+    ok = isinstance(frame_size, tuple | list) and len(frame_size) == 2
+    if ok:
+        width, height = frame_size
+        ok = all(isinstance(v, int | np.integer) and not isinstance(v, bool | np.bool_) and v > 0
+                 for v in (width, height))
+    if not ok:
+        raise ValueError(f"frame_size must be (width, height), two positive integers; got {frame_size!r}")
+    return int(width), int(height)
 
 
 def check_finite(values: np.ndarray, columns: Sequence[str], *, where: str, rows: Sequence[int] | None = None) -> None:

@@ -15,7 +15,10 @@ from typing import Any
 
 import pandas as pd
 
-from landmark_asl.data import extraction  # LOADER_VERSION read at call time (a test bumps it)
+from landmark_asl.data import (
+    datasets,  # CSV_LOADER_VERSION read at call time (a test bumps it)
+    extraction,  # LOADER_VERSION read at call time (a test bumps it)
+)
 from landmark_asl.data.datasets import data_root, resolve_source
 from landmark_asl.data.extraction import extract_table
 from landmark_asl.data.table import read_table
@@ -45,7 +48,8 @@ def landmark_cache_path(source: str | Path, cache_dir: str | Path, settings: Any
     """Where the landmark table of one source is cached.
 
     The file name holds the source's path and a hash of the resolved path, the extractor
-    settings, :data:`~landmark_asl.data.extraction.LOADER_VERSION` and the mediapipe version, so
+    settings, :data:`~landmark_asl.data.extraction.LOADER_VERSION` and the mediapipe version (and,
+    for a landmark CSV, :data:`~landmark_asl.data.datasets.CSV_LOADER_VERSION`), so
     that changed settings or loader code never reuse stale landmarks. Inside one cache file,
     rows follow the folder (see :func:`~landmark_asl.data.extraction.extract_table`): deleted files
     disappear, moved ones get their new label, changed ones are extracted again.
@@ -60,6 +64,8 @@ def landmark_cache_path(source: str | Path, cache_dir: str | Path, settings: Any
         name = str(resolved)
     settings_dict = dataclasses.asdict(settings) if dataclasses.is_dataclass(settings) else {}
     key = [str(resolved), settings_dict, extraction.LOADER_VERSION, version("mediapipe")]
+    if resolved.suffix.lower() == ".csv":  # a landmark CSV's rows come from load_landmark_csv, not from MediaPipe
+        key.append(["csv", datasets.CSV_LOADER_VERSION])
     digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
     return Path(cache_dir) / f"{_slug(name)}-{digest}.parquet"
 

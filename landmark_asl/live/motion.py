@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 
@@ -34,7 +35,8 @@ def hand_pixels(image: np.ndarray, frame_size: tuple[int, int] | None) -> np.nda
 
 def palm_length(points: np.ndarray) -> float:
     """Distance from the wrist to the middle finger's knuckle (the hand's scale), at least 1e-6."""
-    return max(float(np.linalg.norm(points[MIDDLE_MCP] - points[WRIST])), 1e-6)
+    (x0, y0), (x1, y1) = points[WRIST].tolist(), points[MIDDLE_MCP].tolist()
+    return max(math.hypot(x1 - x0, y1 - y0), 1e-6)
 
 
 def resample(path: np.ndarray, n: int = N_POINTS) -> np.ndarray:

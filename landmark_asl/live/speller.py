@@ -46,7 +46,7 @@ class ProbabilitySmoother:
         self._buffer[self._next] = proba
         self._next = (self._next + 1) % len(self._buffer)
         self._n = min(self._n + 1, len(self._buffer))
-        return self._buffer[: self._n].mean(axis=0) if self._n < len(self._buffer) else self._buffer.mean(axis=0)
+        return self._buffer[: self._n].sum(axis=0) * (1.0 / self._n)
 
 
 class Speller:

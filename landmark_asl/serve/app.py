@@ -86,6 +86,11 @@ _TRY_AGAIN_LATER = 1013
 
 #: File under ``personal_dir`` with the last build's times (the next build's estimate, across restarts).
 BUILD_TIMES = "build_times.json"
+#: A first build (read the base's training landmarks from the filled cache, then fit) on the
+#: 2-core reference machine took 33.7 s and 39.4 s for the shipped base's 23,725 rows
+#: (``benchmarks/bench_serve.py``, 2026-12-06): seconds per base row, the estimate before any
+#: build was recorded here (scaled by the base's row count, ``n_fit`` on its card).
+REFERENCE_S_PER_ROW = 37.0 / 23725
 
 
 def _error(message: str, status: int) -> JSONResponse:
@@ -408,11 +413,14 @@ class _App:
     def _estimate(self) -> float | None:
         """Seconds the next build should take, from the last build's recorded times (``build_times.json``
         in the personal folder, so a restarted server knows them): its fit, plus the reading of the base
-        model's training landmarks while they are not in memory. None when no build was recorded."""
+        model's training landmarks while they are not in memory. Before any build was recorded, the
+        reference machine's time for a base of this size (:data:`REFERENCE_S_PER_ROW`); None when
+        the base's card does not say how many rows it was fitted on."""
         times = self.personal.build_times() if self.personal is not None else {}
         fit = self._last_build_s if self._last_build_s is not None else times.get("fit_s")
         if fit is None:
-            return None
+            n_fit = getattr(self.model, "card", None) and self.model.card.training.get("n_fit")
+            return round(REFERENCE_S_PER_ROW * n_fit, 2) if isinstance(n_fit, int) and n_fit > 0 else None
         if self._base_rows is None:
             if "read_s" not in times:
                 return None

@@ -12,6 +12,8 @@ import pytest
 from landmark_asl.data.datasets import (
     LANDMARK_TABLE_COLUMNS,
     MANIFEST_COLUMNS,
+    MIN_ROWS_TO_ESTIMATE,
+    data_root,
     drop_duplicates,
     find_duplicates,
     load_landmark_csv,
@@ -236,6 +238,24 @@ def test_landmark_csv_rows_mirror_like_image_hands(name: str) -> None:
     palm = table[table["label"].isin(["B", "F", "V", "W"])]
     sign = np.where(palm["handedness"] == "Left", -1.0, 1.0)
     assert len(palm) > 100 and ((palm["x5"] - palm["x17"]).to_numpy() * sign > 0).mean() > 0.95
+
+
+def test_landmark_csv_frame_size_is_estimated_from_the_rows(tmp_path: Path) -> None:
+    # Neither CSV stores its frame size; the palm's geometry gives 16:9 and 4:3 webcams.
+    boris = load_landmark_csv("landmarks/borisgraudt_raw_gestures.csv")
+    nejohnson = load_landmark_csv("landmarks/nejohnson2_wrist_relative.csv")
+    assert (boris[["image_width", "image_height"]] == [1280, 720]).all().all()
+    assert (nejohnson[["image_width", "image_height"]] == [640, 480]).all().all()
+    given = load_landmark_csv("landmarks/nejohnson2_wrist_relative.csv", frame_size=(1920, 1080))
+    assert (given[["image_width", "image_height"]] == [1920, 1080]).all().all()
+    # Too few rows to estimate from: the size stays unknown.
+    lines = (data_root() / "landmarks" / "borisgraudt_raw_gestures.csv").read_text().splitlines()
+    small = tmp_path / "small.csv"
+    small.write_text("\n".join(lines[:MIN_ROWS_TO_ESTIMATE]) + "\n")
+    assert load_landmark_csv(small)["image_width"].isna().all()
+    for bad in [(640,), (640, 0), (640.5, 480), "640x480", (True, True), (float("inf"), 480), {"w": 1, "h": 2}]:
+        with pytest.raises(ValueError, match="frame_size must be \\(width, height\\), two positive integers"):
+            load_landmark_csv(small, frame_size=bad)
 
 
 def test_landmark_csv_wrong_layout(tmp_path: Path) -> None:

@@ -79,6 +79,13 @@ def test_csv_output_has_a_sidecar_and_reads_back(image_folder, tmp_path, data_di
     assert _by_name(table).loc["broken.jpg", "reason"].startswith("cannot decode image")
 
 
+def test_a_landmark_csv_keeps_its_estimated_frame_size_through_a_table(tmp_path, data_dir):
+    output = tmp_path / "table.parquet"
+    extract_table([data_dir / "landmarks" / "nejohnson2_wrist_relative.csv"], output, progress=False)
+    table, _ = read_table(output)
+    assert len(table) == 1022 and (table[["image_width", "image_height"]] == [640, 480]).all().all()
+
+
 def test_resume_after_an_interruption(image_folder, tmp_path, monkeypatch):
     output = tmp_path / "table.parquet"
     monkeypatch.setattr(extraction, "BATCH_SIZE", 2)

@@ -17,7 +17,7 @@ from landmark_asl.hands.extractor import (
     model_bundle_path,
 )
 from landmark_asl.hands.images import read_image
-from landmark_asl.hands.landmarks import HandLandmarks
+from landmark_asl.hands.landmarks import HandLandmarks, estimate_frame_aspect
 
 from conftest import pick_images
 
@@ -207,3 +207,61 @@ def test_recovery_finds_hands_the_plain_pass_misses(extractor, data_dir):
     without = HandLandmarkExtractor(ExtractorSettings(recovery=False))
     with without:
         assert without.extract(misses[0]) == Detection(None, "", "no hand found")
+
+
+def _synthetic_hands(aspect: float, n: int = 600, seed: int = 0) -> np.ndarray:
+    """A rigid palm with bending fingers, turned at random in 3D, as MediaPipe would normalise
+    it in a frame of height / width = ``aspect`` (x and z in units of the width, y of the height)."""
+    rng = np.random.default_rng(seed)
+    knuckles = np.array([[-0.35, -1.0, 0.0], [-0.12, -1.05, 0.0], [0.1, -1.0, 0.0], [0.3, -0.9, 0.0]])
+    template = np.zeros((21, 3))
+    template[1:5] = [[-0.35, -0.2, 0.0], [-0.6, -0.45, 0.0], [-0.8, -0.65, 0.0], [-0.95, -0.8, 0.0]]
+    hands = np.empty((n, 21, 3))
+    for i in range(n):
+        points = template.copy()
+        for f, knuckle in enumerate(knuckles):
+            bend = rng.uniform(0.0, 1.4)
+            step = np.array([0.0, -np.cos(bend), -np.sin(bend)]) * 0.3
+            points[5 + 4 * f] = knuckle
+            for j in range(1, 4):
+                points[5 + 4 * f + j] = knuckle + j * step
+        q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+        turned = points @ q.T * rng.uniform(0.1, 0.2) + [0.5, 0.5, 0.0]
+        turned[:, :2] += rng.normal(0.0, 0.001, size=(21, 2))  # landmark noise
+        turned[:, 1] /= aspect
+        hands[i] = turned
+    return hands
+
+
+@pytest.mark.parametrize("aspect", [9 / 16, 3 / 4, 1.0, 4 / 3])
+def test_estimate_frame_aspect_recovers_the_stretch(aspect: float) -> None:
+    hands = _synthetic_hands(aspect)
+    assert estimate_frame_aspect(hands, snap=False) == pytest.approx(aspect, rel=0.03)
+    assert estimate_frame_aspect(hands) == pytest.approx(aspect)
+
+
+def test_estimate_frame_aspect_refuses_what_it_cannot_use() -> None:
+    with pytest.raises(ValueError, match=r"shape \(n, 21, 3\); got \(5, 21\)"):
+        estimate_frame_aspect(np.zeros((5, 21)))
+    assert estimate_frame_aspect(np.full((5, 21, 3), np.nan)) is None
+    assert estimate_frame_aspect(np.zeros((50, 21, 3))) is None  # no palm at all
+    same = np.repeat(_synthetic_hands(0.75, n=1), 50, axis=0)
+    assert estimate_frame_aspect(same) is None  # one pose: every aspect fits as well
+
+
+def test_estimate_frame_aspect_ignores_broken_rows() -> None:
+    hands = _synthetic_hands(3 / 4)
+    hands[:20] = 0.0  # empty rows
+    hands[20:25, 5] = hands[20:25, 0]  # a knuckle on the wrist: a zero-length segment
+    assert estimate_frame_aspect(hands) == pytest.approx(3 / 4)
+
+
+def test_geometric_handedness_is_the_sign_of_the_palm_normal_against_the_bend() -> None:
+    # The plain-arithmetic version gives the answers of the vector formula it replaced.
+    from landmark_asl.hands.landmarks import _DIPS, _MCPS, geometric_handedness
+
+    rng = np.random.default_rng(0)
+    for image in rng.random((2000, 21, 3)).astype(np.float32):
+        p = image.astype(np.float64) - image[0]
+        triple = np.cross(p[5], p[17]) @ (p[list(_DIPS)].mean(axis=0) - p[list(_MCPS)].mean(axis=0))
+        assert geometric_handedness(image) == ("Left" if triple <= 0.0 else "Right")
