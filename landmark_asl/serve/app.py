@@ -386,7 +386,7 @@ class _App:
         def report(phase: str) -> None:  # from the build's thread: the page shows the phase and the elapsed time
             with contextlib.suppress(Exception):
                 anyio.from_thread.run(send, {"type": "adapt_progress", "signer": signer, "phase": phase,
-                                             "elapsed_s": round(time.monotonic() - started, 1)}, token=token)
+                                             "elapsed_s": round(time.monotonic() - started, 2)}, token=token)
 
         async def build() -> None:
             try:
