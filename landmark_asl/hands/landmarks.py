@@ -149,13 +149,13 @@ def estimate_frame_aspect(image: np.ndarray, *, snap: bool = True) -> float | No
         raise ValueError(f"image must have shape (n, 21, 3); got {points.shape}")
     first, second = zip(*_RIGID_SEGMENTS, strict=True)
     points = points[np.isfinite(points).all(axis=(1, 2))]
-    lengths = np.linalg.norm(points[:, list(first)] - points[:, list(second)], axis=2)
-    median = np.median(lengths, axis=1, keepdims=True) if len(points) else lengths[:, :1]
-    points = points[((lengths >= 0.05 * median) & (median > 0)).all(axis=1)]
-    if len(points) < 2:
-        return None
-    points = points[:: max(1, len(points) // 5000)]  # every k-th row: the estimate needs a few thousand at most
     delta = points[:, list(first)] - points[:, list(second)]  # (n, segments, 3)
+    lengths = np.linalg.norm(delta, axis=2)
+    median = np.median(lengths, axis=1, keepdims=True) if len(points) else lengths[:, :1]
+    delta = delta[((lengths >= 0.05 * median) & (median > 0)).all(axis=1)]
+    if len(delta) < 2:
+        return None
+    delta = delta[:: max(1, len(delta) // 5000)]  # every k-th row: the estimate needs a few thousand at most
     across = delta[..., 0] ** 2 + delta[..., 2] ** 2
     along = delta[..., 1] ** 2
     grid = np.exp(np.linspace(np.log(0.25), np.log(4.0), 445))  # steps of about 0.6%
