@@ -479,7 +479,7 @@ class LandmarkNormalizer(TransformerMixin, BaseEstimator):
 #: Largest value of each perturbation of :func:`augment_landmarks`: a turn of 180 degrees, a scale
 #: of 1 +- 0.9, jitter of a palm size, a stretch by 5 times. Beyond them a copy is no hand (or
 #: overflows: stretch=1e308 makes inf coordinates).
-AUGMENT_LIMITS = {"max_angle": 180.0, "scale": 0.9, "jitter": 1.0, "stretch": 4.0}
+AUGMENT_LIMITS = {"max_angle": 180.0, "scale": 0.9, "jitter": 1.0, "stretch": 4.0, "max_yaw": 180.0}
 
 
 def augment_landmarks(
@@ -492,6 +492,7 @@ def augment_landmarks(
     jitter: float = 0.01,
     mirror: bool = True,
     stretch: float = 0.0,
+    max_yaw: float = 0.0,
     random_state: int | np.random.RandomState | None = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Training-time augmentation: the input plus ``n_copies`` perturbed copies of each row.
@@ -511,6 +512,13 @@ def augment_landmarks(
     n_copies : int, default=2
     max_angle, scale, jitter : float
     mirror : bool, default=True
+    stretch : float, default=0.0
+        Image y about the wrist times a factor log-uniform in ``[1 / (1 + stretch), 1 + stretch]``.
+    max_yaw : float, default=0.0
+        A further turn about the image's vertical axis through the wrist, uniform in
+        ``+-max_yaw`` degrees: the hand seen from another side (180: from behind), with the
+        direction of gravity kept, so P and Q still point down. Some sources photograph G and H
+        from the other side (docs/experiments.md, 2026-12-06).
     random_state : int, RandomState or None, default=0
 
     Returns
@@ -520,7 +528,8 @@ def augment_landmarks(
     """
     if isinstance(n_copies, bool) or not isinstance(n_copies, (int, np.integer)) or n_copies < 0:
         raise ValueError(f"n_copies must be an integer >= 0; got {n_copies!r}")
-    for name, value in (("max_angle", max_angle), ("scale", scale), ("jitter", jitter), ("stretch", stretch)):
+    for name, value in (("max_angle", max_angle), ("scale", scale), ("jitter", jitter), ("stretch", stretch),
+                        ("max_yaw", max_yaw)):
         high = AUGMENT_LIMITS[name]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= high:
             raise ValueError(f"{name} must be a number from 0 to {high:g}; got {value!r}")
@@ -532,6 +541,10 @@ def augment_landmarks(
     for _ in range(n_copies):
         angles = np.deg2rad(rng.uniform(-max_angle, max_angle, size=(n, 3)))
         rot = _rotation_matrices(angles)
+        if max_yaw:  # drawn only when asked, so the copies of max_yaw=0 stay as they were
+            yaw = np.zeros((n, 3))
+            yaw[:, 1] = np.deg2rad(rng.uniform(-max_yaw, max_yaw, size=n))
+            rot = _rotation_matrices(yaw) @ rot
         s = 1.0 + rng.uniform(-scale, scale, size=(n, 1, 1))
         copy = X.copy()
         for start in (0, 63):

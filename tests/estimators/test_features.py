@@ -229,6 +229,24 @@ def test_augmentation_keeps_labels_and_handshapes(synthetic_landmarks):
     np.testing.assert_array_equal(X_again, X_aug)
 
 
+def test_yaw_turns_the_hand_about_the_vertical_axis(synthetic_landmarks):
+    X, y = synthetic_landmarks
+    plain = dict(n_copies=1, max_angle=0.0, scale=0.0, jitter=0.0, mirror=False, random_state=0)
+    X_aug, _ = augment_landmarks(X, y, max_yaw=180.0, **plain)
+    pts = X.astype(np.float64)[:, :63].reshape(-1, 21, 3)
+    turned = X_aug[len(X):].astype(np.float64)[:, :63].reshape(-1, 21, 3)
+    rel, rel_t = pts - pts[:, :1], turned - turned[:, :1]
+    # Gravity kept: every point's height above the wrist; distances in the horizontal plane kept.
+    np.testing.assert_allclose(rel_t[..., 1], rel[..., 1], atol=1e-5)
+    np.testing.assert_allclose(np.hypot(rel_t[..., 0], rel_t[..., 2]), np.hypot(rel[..., 0], rel[..., 2]), atol=1e-5)
+    # Seen from behind for about half the rows: the index tip's side of the wrist flips.
+    flipped = np.sign(rel_t[:, 8, 0]) != np.sign(rel[:, 8, 0])
+    assert 0.25 < flipped.mean() < 0.75
+    # Without yaw, the copies are exactly those of before (no extra random draws).
+    np.testing.assert_array_equal(augment_landmarks(X, y, max_yaw=0.0, **plain)[0], augment_landmarks(X, y, **plain)[0])
+    assert np.abs(augment_landmarks(X, y, **plain)[0][len(X):] - X).max() < 1e-6
+
+
 def test_3d_frame_is_invariant_to_3d_rotation(synthetic_landmarks):
     from landmark_asl.estimators.features import _rotation_matrices
 
