@@ -17,6 +17,10 @@ Training candidates (``--candidate``):
   stand-in for ``no_still_z``);
 - ``clean``: rows flagged by cleanlab on the base run's out-of-fold probabilities left out
   (``--flagged FILE``: the sample ids, written by ``--report --cleanlab``);
+- ``yaw45``, ``yaw90``, ``yaw180``: the recipe's augmentation with a further turn about the image's
+  vertical axis (``max_yaw``), the hand seen from another side;
+- (``compose NAME --members CAND@SEED,...``: several stored forests pooled into one, i.e. their
+  probabilities averaged, one ``--members`` per seed of the pool; reported as ``NAME``);
 - ``specialist``: the base forest plus, for each confusable group, a forest trained on that
   group's rows only, on the same features; when the base forest's top class lies in a group, the
   group's probability mass is shared as the specialist says.
@@ -31,6 +35,7 @@ Usage::
 
     python experiments/exp_newsigner.py run --candidate base [--xgb | --xgb-only] [--seeds 0] [--quick]
     python experiments/exp_newsigner.py report [NAME ...] [--seeds 0]   # NAME like base, base:rf+mirror, base:rf+xgb
+    python experiments/exp_newsigner.py compose NAME --members base@0,base@1 [--members ...]  # then report NAME:...
 
 Writes ``out/newsigner/<candidate>_s<seeds>.npz`` (out-of-fold probabilities) and prints
 Markdown. Figures: docs/experiments.md (2026-12-05, 2026-12-06).
@@ -68,6 +73,10 @@ ASPECTS = {"aspect_common": {"nejohnson2": 0.75, "borisgraudt": 0.5625},
            "aspect_est": {"nejohnson2": 0.6625, "borisgraudt": 0.475},
            "aspect_43": {"nejohnson2": 0.75, "borisgraudt": 0.75},
            "aspect_none": {"nejohnson2": None, "borisgraudt": None}}
+#: Training candidates that change the recipe's augmentation only (the table as ``base``): a
+#: further turn about the image's vertical axis, uniform in +-N degrees (``augment_landmarks``'s
+#: ``max_yaw``): G and H are photographed from opposite sides in different sources.
+AUGMENTS = {"yaw45": {"max_yaw": 45.0}, "yaw90": {"max_yaw": 90.0}, "yaw180": {"max_yaw": 180.0}}
 SPECIALISTS = {"MNSTAE": ("M", "N", "S", "T", "A", "E"), "XZGD": ("X", "Z", "G", "D"), "PQK": ("P", "Q", "K")}
 
 
@@ -146,7 +155,7 @@ def run(args: argparse.Namespace) -> None:
                                                                   "learning_rate": 20.0 / args.xgb_rounds}
                 if args.quick and model == "rf":
                     params = {**params, "n_estimators": 25}
-                augment = None if args.quick else RECIPE["augment"]
+                augment = None if args.quick else {**RECIPE["augment"], **AUGMENTS.get(args.candidate, {})}
                 rows = table[~held & detected & trainable]
                 recipe = Recipe(model_name=model, params=params, balance=RECIPE["balance"], augment=augment,
                                 calibrate=False)
@@ -177,6 +186,42 @@ def run(args: argparse.Namespace) -> None:
                             folds_done=np.array(done), **{"|".join(map(str, k)): v for k, v in oof.items()})
         tmp.replace(path)
     log(True, f"-> {path}")
+
+
+def compose(args: argparse.Namespace) -> None:
+    """Write ``<name>_s<seeds>.npz``: forests pooled, from the stored runs of single forests.
+
+    A forest made of several forests of equal size predicts the mean of their probabilities, so
+    a pool's protocol comes from its members' stored runs (each fitted exactly as it would be
+    inside the pool) without fitting anything again. ``--members CAND@SEED,...`` is given once
+    per seed of the pool: the k-th is written as seed k.
+    """
+    stored = {}
+    for path in sorted(OUT.glob("*_s*.npz")):
+        if not (path.stem.endswith("_xgb") or path.stem.startswith("q") or ".part" in path.name):
+            stored.setdefault(path.stem.rsplit("_s", 1)[0], []).append(path)
+    result, classes, sample_id, folds = {}, None, None, None
+    for seed, spec in enumerate(args.members):
+        members = []
+        for member in spec.split(","):
+            name, _, member_seed = member.partition("@")
+            found = next((d for d in (np.load(p) for p in stored.get(name, [])) if f"rf|plain|{member_seed}" in d.files),
+                         None)
+            if found is None:
+                raise SystemExit(f"no stored run of {name} with seed {member_seed}: "
+                                 f"run exp_newsigner.py run --candidate {name} --seeds {member_seed}")
+            if classes is not None and (list(found["classes"]) != classes or list(found["sample_id"]) != sample_id):
+                raise SystemExit(f"{member}: another table or classes than the other members")
+            classes, sample_id = list(found["classes"]), list(found["sample_id"])
+            folds = set(found["folds_done"]) if folds is None else folds & set(found["folds_done"])
+            members.append((found, member_seed))
+        for kind in ["plain", *VIEWS]:
+            result[f"rf|{kind}|{seed}"] = np.mean([m[f"rf|{kind}|{s}"] for m, s in members], axis=0)
+        log(True, f"{args.name} seed {seed}: mean of {spec}")
+    path = OUT / f"{args.name}_s{''.join(map(str, range(len(args.members))))}.npz"
+    np.savez_compressed(path, classes=np.array(classes), sample_id=np.array(sample_id),
+                        folds_done=np.array(sorted(folds)), **result)
+    log(True, f"-> {path} (scored on the {len(folds)} folds every member finished)")
 
 
 def _fold_views(folder: Path, rows: pd.DataFrame) -> pd.DataFrame:
@@ -351,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run")
     r.add_argument("--candidate", default="base",
-                   choices=["base", "no_still_z", "geo_hand", "clean", "specialist", *ASPECTS])
+                   choices=["base", "no_still_z", "geo_hand", "clean", "specialist", *ASPECTS, *AUGMENTS])
     r.add_argument("--flagged", type=Path, default=None)
     r.add_argument("--xgb", action="store_true")
     r.add_argument("--xgb-only", action="store_true",
@@ -361,6 +406,10 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--quick", action="store_true",
                    help="Screening: 25 trees, no augmentation (written as q<candidate>, e.g. report qbase).")
     r.add_argument("--seeds", type=lambda t: [int(x) for x in t.split(",")], default=[0])
+    c = sub.add_parser("compose", help="Forests pooled, from stored single-forest runs (writes NAME_s<seeds>.npz).")
+    c.add_argument("name", help="Name of the pool, reported like a candidate (NAME:rf+mirror...).")
+    c.add_argument("--members", action="append", required=True, metavar="CAND@SEED,...",
+                   help="One pool seed's forests, e.g. base@0,base@1,yaw180@3; repeat for each seed.")
     p = sub.add_parser("report")
     p.add_argument("names", nargs="+", help="CANDIDATE[:COMBINATION], e.g. base:rf+mirror, base:rf+xgb")
     p.add_argument("--cleanlab", default=None, help="Write the rows cleanlab flags (JSON of sample ids) here.")
@@ -373,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
         q.add_argument("--cache-dir", default=None, help="Landmark cache (default: the per-user cache).")
         q.add_argument("--views", default=".cache/views")
     args = parser.parse_args(argv)
-    run(args) if args.command == "run" else report(args)
+    {"run": run, "compose": compose, "report": report}[args.command](args)
     return 0
 
 
