@@ -55,8 +55,10 @@ class LiveSettings:
     reuse_still : int
         While the hand is very still (at most a quarter of ``max_speed``), the last classified
         frame's probabilities are reused for up to this many frames in a row (0: classify every
-        frame). The forest's memory traffic slows MediaPipe's next frame, so 1 keeps the loop
-        near the bare detector's frame rate; on the dev suites it changed no letter.
+        frame). The forest's memory traffic slows MediaPipe's next frame, so reusing keeps the
+        loop near the bare detector's frame rate; 3 measured faster than 1 in five of five paired
+        runs of ``benchmarks/bench_live.py``, and on the dev spelling suites 0, 1, 2 and 3 give
+        the same texts.
     handedness : {'geometry', 'detector'}
         Which hand the model is told it sees (it mirrors left hands to right ones): 'geometry'
         decides from the landmarks' 3D shape (:func:`landmarks.geometric_handedness`), which flips
@@ -75,7 +77,7 @@ class LiveSettings:
     motion_letters: bool = True
     handedness: str = "geometry"
     motion_distance: float = 0.2
-    reuse_still: int = 1
+    reuse_still: int = 3
 
     def __post_init__(self) -> None:
         if int(self.reuse_still) != self.reuse_still or self.reuse_still < 0:

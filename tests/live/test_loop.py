@@ -449,17 +449,22 @@ def test_a_slow_source_holds_for_the_same_time_not_the_same_number_of_frames():
     assert results == [None, None, "A"]
 
 
-def test_a_still_hand_is_classified_every_other_frame_a_moving_one_every_frame():
+def test_a_still_hand_reuses_its_probabilities_a_moving_one_is_classified_every_frame():
     hand = make_hand()
     model = FakeClassifier([[0.9, 0.05, 0.05]] * 20)
-    recognizer = LiveRecognizer(model)  # reuse_still=1
-    for i in range(6):
+    recognizer = LiveRecognizer(model)  # reuse_still=3
+    for i in range(8):
         recognizer.process(hand, i, round(i * 1000 / 30))
-    assert len(model.rows) == 3  # frames 0, 2, 4
-    for i in range(6, 12):  # now moving 0.2 palm lengths a frame
-        shift = np.array([0.02 * (i - 5), 0, 0], np.float32)
+    assert len(model.rows) == 2  # frames 0 and 4
+    for i in range(8, 14):  # now moving 0.2 palm lengths a frame
+        shift = np.array([0.02 * (i - 7), 0, 0], np.float32)
         recognizer.process(HandLandmarks(hand.image + shift, hand.world, "Right", 0.9), i, round(i * 1000 / 30))
-    assert len(model.rows) == 3 + 6
+    assert len(model.rows) == 2 + 6
+    one = FakeClassifier([[0.9, 0.05, 0.05]] * 6)
+    every_other = LiveRecognizer(one, LiveSettings(reuse_still=1))
+    for i in range(6):
+        every_other.process(hand, i, round(i * 1000 / 30))
+    assert len(one.rows) == 3  # frames 0, 2, 4
     every = FakeClassifier([[0.9, 0.05, 0.05]] * 6)
     still = LiveRecognizer(every, LiveSettings(reuse_still=0))
     for i in range(6):
