@@ -77,6 +77,8 @@ ASPECTS = {"aspect_common": {"nejohnson2": 0.75, "borisgraudt": 0.5625},
 #: further turn about the image's vertical axis, uniform in +-N degrees (``augment_landmarks``'s
 #: ``max_yaw``): G and H are photographed from opposite sides in different sources.
 AUGMENTS = {"yaw45": {"max_yaw": 45.0}, "yaw90": {"max_yaw": 90.0}, "yaw180": {"max_yaw": 180.0}}
+#: Every training candidate of ``run``.
+CANDIDATES = ("base", "no_still_z", "geo_hand", "clean", "specialist", *ASPECTS, *AUGMENTS)
 SPECIALISTS = {"MNSTAE": ("M", "N", "S", "T", "A", "E"), "XZGD": ("X", "Z", "G", "D"), "PQK": ("P", "Q", "K")}
 
 
@@ -196,6 +198,8 @@ def compose(args: argparse.Namespace) -> None:
     inside the pool) without fitting anything again. ``--members CAND@SEED,...`` is given once
     per seed of the pool: the k-th is written as seed k.
     """
+    if args.name in CANDIDATES or not args.name.isidentifier():
+        raise SystemExit(f"compose: {args.name!r} is a training candidate's name or not a plain name: pick another")
     stored = {}
     for path in sorted(OUT.glob("*_s*.npz")):
         if not (path.stem.endswith("_xgb") or path.stem.startswith("q") or ".part" in path.name):
@@ -203,25 +207,38 @@ def compose(args: argparse.Namespace) -> None:
     result, classes, sample_id, folds = {}, None, None, None
     for seed, spec in enumerate(args.members):
         members = []
+        if len(set(spec.split(","))) != len(spec.split(",")):
+            raise SystemExit(f"compose: {spec} names a forest twice")
         for member in spec.split(","):
             name, _, member_seed = member.partition("@")
-            found = next((d for d in (np.load(p) for p in stored.get(name, [])) if f"rf|plain|{member_seed}" in d.files),
-                         None)
-            if found is None:
+            if not member_seed.isdigit():
+                raise SystemExit(f"compose: {member!r} is not CANDIDATE@SEED (e.g. base@0)")
+            # The run of that seed with the most finished folds (a run cut short may be stored too).
+            runs = [d for d in (np.load(p) for p in stored.get(name, [])) if f"rf|plain|{member_seed}" in d.files]
+            if not runs:
                 raise SystemExit(f"no stored run of {name} with seed {member_seed}: "
                                  f"run exp_newsigner.py run --candidate {name} --seeds {member_seed}")
+            found = max(runs, key=lambda d: len(d["folds_done"]) if "folds_done" in d.files else 0)
             if classes is not None and (list(found["classes"]) != classes or list(found["sample_id"]) != sample_id):
                 raise SystemExit(f"{member}: another table or classes than the other members")
             classes, sample_id = list(found["classes"]), list(found["sample_id"])
-            folds = set(found["folds_done"]) if folds is None else folds & set(found["folds_done"])
+            done = set(found["folds_done"]) if "folds_done" in found.files else None  # older runs: every fold
+            folds = done if folds is None else (folds if done is None else folds & done)
             members.append((found, member_seed))
         for kind in ["plain", *VIEWS]:
-            result[f"rf|{kind}|{seed}"] = np.mean([m[f"rf|{kind}|{s}"] for m, s in members], axis=0)
+            result[f"rf|{kind}|{seed}"] = np.mean([_scored_as_zero(m[f"rf|{kind}|{s}"]) for m, s in members], axis=0)
         log(True, f"{args.name} seed {seed}: mean of {spec}")
     path = OUT / f"{args.name}_s{''.join(map(str, range(len(args.members))))}.npz"
-    np.savez_compressed(path, classes=np.array(classes), sample_id=np.array(sample_id),
-                        folds_done=np.array(sorted(folds)), **result)
-    log(True, f"-> {path} (scored on the {len(folds)} folds every member finished)")
+    extra = {} if folds is None else {"folds_done": np.array(sorted(folds))}
+    np.savez_compressed(path, classes=np.array(classes), sample_id=np.array(sample_id), **extra, **result)
+    log(True, f"-> {path}" + ("" if folds is None else f" (scored on the {len(folds)} folds every member finished)"))
+
+
+def _scored_as_zero(proba: np.ndarray) -> np.ndarray:
+    """A run's probabilities with a class it never saw at 0 on the rows it scored (as a pooled forest
+    gives it), rows it did not score left NaN."""
+    scored = ~np.isnan(proba).all(axis=1)
+    return np.where(scored[:, None], np.nan_to_num(proba), np.nan)
 
 
 def _fold_views(folder: Path, rows: pd.DataFrame) -> pd.DataFrame:
@@ -395,8 +412,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run")
-    r.add_argument("--candidate", default="base",
-                   choices=["base", "no_still_z", "geo_hand", "clean", "specialist", *ASPECTS, *AUGMENTS])
+    r.add_argument("--candidate", default="base", choices=CANDIDATES)
     r.add_argument("--flagged", type=Path, default=None)
     r.add_argument("--xgb", action="store_true")
     r.add_argument("--xgb-only", action="store_true",

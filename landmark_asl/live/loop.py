@@ -356,12 +356,15 @@ class LiveRecognizer:
                 if handedness != hand.handedness:
                     hand = dataclasses.replace(hand, handedness=handedness)
             # A hand held still shows the shape it showed a frame ago: its probabilities are reused
-            # for up to reuse_still frames in a row. The forest's memory traffic slows MediaPipe's
-            # next frame (caches), so fewer calls keep the loop near the bare detector's rate.
+            # for up to reuse_still 30 fps frames in a row. The forest's memory traffic slows
+            # MediaPipe's next frame (caches), so fewer calls keep the loop near the bare detector's
+            # rate. A slow source's frame counts for the frames it stands for, so that no hold is
+            # ever made of one classified frame's answer (at 10 fps: one reuse, then a new answer).
             still = speed <= STILL_SPEED * settings.max_speed
-            if self._proba is not None and self._reused < settings.reuse_still and still:
+            weight = max(round(frames), 1)
+            if self._proba is not None and self._reused + weight <= settings.reuse_still and still:
                 proba = self._proba
-                self._reused += 1
+                self._reused += weight
             else:
                 x = self._features((hand,))[0]  # undoes the frame's aspect ratio (features.py)
                 proba = self._proba = self.model.predict_proba_one(x)

@@ -242,9 +242,23 @@ def test_yaw_turns_the_hand_about_the_vertical_axis(synthetic_landmarks):
     # Seen from behind for about half the rows: the index tip's side of the wrist flips.
     flipped = np.sign(rel_t[:, 8, 0]) != np.sign(rel[:, 8, 0])
     assert 0.25 < flipped.mean() < 0.75
-    # Without yaw, the copies are exactly those of before (no extra random draws).
-    np.testing.assert_array_equal(augment_landmarks(X, y, max_yaw=0.0, **plain)[0], augment_landmarks(X, y, **plain)[0])
-    assert np.abs(augment_landmarks(X, y, **plain)[0][len(X):] - X).max() < 1e-6
+    # World landmarks turn with the image ones: heights kept, horizontal radii kept.
+    world = X.astype(np.float64)[:, 63:126].reshape(-1, 21, 3)
+    world_t = X_aug[len(X):].astype(np.float64)[:, 63:126].reshape(-1, 21, 3)
+    w_rel, w_rel_t = world - world[:, :1], world_t - world_t[:, :1]
+    np.testing.assert_allclose(w_rel_t[..., 1], w_rel[..., 1], atol=1e-5)
+    np.testing.assert_allclose(np.hypot(w_rel_t[..., 0], w_rel_t[..., 2]), np.hypot(w_rel[..., 0], w_rel[..., 2]),
+                               atol=1e-5)
+    assert not np.allclose(w_rel_t[..., 0], w_rel[..., 0], atol=1e-3)
+    # Without yaw, the copies are exactly those written before max_yaw existed (no extra random
+    # draws): figures of augment_landmarks(X, y, n_copies=2, max_angle=30, stretch=0.3,
+    # random_state=0) taken from the code before the change (commit d5ca346).
+    copies = augment_landmarks(X, y, n_copies=2, max_angle=30.0, stretch=0.3, random_state=0)[0][len(X):]
+    copies = copies.astype(np.float64)
+    assert np.nansum(copies) == pytest.approx(5259.750036312549, rel=1e-7)
+    assert np.nansum(np.abs(copies)) == pytest.approx(6052.144846580968, rel=1e-7)
+    np.testing.assert_allclose(copies[0, :3], [0.4353908896446228, 0.3695415258407593, 0.002305922331288457],
+                               rtol=1e-6)
 
 
 def test_3d_frame_is_invariant_to_3d_rotation(synthetic_landmarks):

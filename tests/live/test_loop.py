@@ -465,6 +465,21 @@ def test_a_still_hand_reuses_its_probabilities_a_moving_one_is_classified_every_
     for i in range(6):
         every_other.process(hand, i, round(i * 1000 / 30))
     assert len(one.rows) == 3  # frames 0, 2, 4
+
+
+def test_a_slow_source_reuses_by_time_and_one_answer_is_never_held_into_a_letter():
+    hand = make_hand()
+    # At 15 fps a frame stands for two 30 fps frames: reuse_still=3 reuses one frame, not three.
+    model = FakeClassifier([[0.9, 0.05, 0.05]] + [[0.02, 0.02, 0.96]] * 11)
+    recognizer = LiveRecognizer(model)
+    results = [recognizer.process(hand, i, round(i * 1000 / 15)) for i in range(12)]
+    assert len(model.rows) == 6  # frames 0, 2, 4, ...
+    assert recognizer.text == "" and all(r.committed is None for r in results)  # A from one answer: never
+    at_30 = FakeClassifier([[0.9, 0.05, 0.05]] * 3)
+    fast = LiveRecognizer(at_30)
+    for i in range(12):  # at 30 fps three reuses, as measured by bench_live
+        fast.process(hand, i, round(i * 1000 / 30))
+    assert len(at_30.rows) == 3
     every = FakeClassifier([[0.9, 0.05, 0.05]] * 6)
     still = LiveRecognizer(every, LiveSettings(reuse_still=0))
     for i in range(6):
