@@ -503,7 +503,8 @@ _LIVE = LiveSettings()
 @click.option("--motion-distance", default=_LIVE.motion_distance, show_default=True, type=_FiniteRange(0.001, 10),
               help="Largest DTW distance of a fingertip path to a J or Z template that spells the letter.")
 @click.option("--reuse-still", default=_LIVE.reuse_still, show_default=True, type=click.IntRange(0, 10),
-              help="Frames in a row a very still hand reuses the last class probabilities (0: classify every frame).")
+              help="30 fps frames in a row a very still hand reuses the last class probabilities (a slower source's "
+                   "frame counts for the frames it stands for; 0: classify every frame).")
 @click.option("--handedness", default=_LIVE.handedness, show_default=True, type=click.Choice(sorted(HANDEDNESS_CHOICES)),
               help="Which hand the model is told it sees: from the landmarks' 3D shape (the answer does not "
                    "depend on --mirror) or MediaPipe's label.")
