@@ -56,10 +56,11 @@ class LiveSettings:
         While the hand is very still (at most a quarter of ``max_speed``), the last classified
         frame's probabilities are reused for up to this many 30 fps frames in a row (0: classify
         every frame). A frame of a slower source counts for the frames it stands for: at 15 and
-        10 fps every other frame is classified, below 10 fps every frame. The forest's memory traffic slows MediaPipe's next frame, so
-        reusing keeps the loop near the bare detector's frame rate; 3 measured faster than 1 in
-        five of five paired runs of ``benchmarks/bench_live.py``, and on the dev spelling suites
-        0, 1, 2 and 3 give the same texts.
+        10 fps every other frame is classified, below 10 fps every frame. The forest's memory
+        traffic slows MediaPipe's next frame, so reusing keeps the loop near the bare detector's
+        frame rate; 3 measured faster than 1 in five of five paired runs of
+        ``benchmarks/bench_live.py``, and on the dev spelling suites 0, 1, 2 and 3 give the same
+        texts.
     handedness : {'geometry', 'detector'}
         Which hand the model is told it sees (it mirrors left hands to right ones): 'geometry'
         decides from the landmarks' 3D shape (:func:`landmarks.geometric_handedness`), which flips
