@@ -358,8 +358,8 @@ class LiveRecognizer:
             # A hand held still shows the shape it showed a frame ago: its probabilities are reused
             # for up to reuse_still 30 fps frames in a row. The forest's memory traffic slows
             # MediaPipe's next frame (caches), so fewer calls keep the loop near the bare detector's
-            # rate. A slow source's frame counts for the frames it stands for, so one answer never
-            # stands for more than reuse_still frames' time (at 10 fps: one reuse, then a new answer).
+            # rate. A slow source's frame counts for the frames it stands for, so one answer is never
+            # reused for longer than reuse_still frames' time (at 10 fps: one reuse, then a new answer).
             still = speed <= STILL_SPEED * settings.max_speed
             weight = max(round(frames), 1)
             if self._proba is not None and self._reused + weight <= settings.reuse_still and still:
