@@ -463,6 +463,10 @@ def test_15_augment_values_are_bounded(tmp_path, small_images):
         assert "stretch must be a number from 0 to 4" in line, line
     assert "max_angle must be a number from 0 to 180" in _one_line_error(
         _cli("train", small_images, "--model-name", "rf", "-o", tmp_path / "m", "--augment", "max_angle=1e9"))
+    for value in ("nan", "200", "true", "-1"):
+        line = _one_line_error(_cli("train", small_images, "--model-name", "rf", "-o", tmp_path / "m",
+                                    "--augment", f"max_yaw={value}"))
+        assert "max_yaw must be a number from 0 to 180" in line, line
     assert not (tmp_path / "m").exists()
 
 
