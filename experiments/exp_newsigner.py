@@ -47,6 +47,7 @@ import argparse
 import json
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -200,10 +201,6 @@ def compose(args: argparse.Namespace) -> None:
     """
     if args.name in CANDIDATES or not args.name.isidentifier():
         raise SystemExit(f"compose: {args.name!r} is a training candidate's name or not a plain name: pick another")
-    stored = {}
-    for path in sorted(OUT.glob("*_s*.npz")):
-        if not (path.stem.endswith("_xgb") or path.stem.startswith("q") or ".part" in path.name):
-            stored.setdefault(path.stem.rsplit("_s", 1)[0], []).append(path)
     result, classes, sample_id, folds = {}, None, None, None
     for seed, spec in enumerate(args.members):
         members = []
@@ -214,7 +211,7 @@ def compose(args: argparse.Namespace) -> None:
             if not member_seed.isdigit():
                 raise SystemExit(f"compose: {member!r} is not CANDIDATE@SEED (e.g. base@0)")
             # The run of that seed with the most finished folds (a run cut short may be stored too).
-            runs = [d for d in (np.load(p) for p in stored.get(name, [])) if f"rf|plain|{member_seed}" in d.files]
+            runs = [d for d in map(load_run, run_files(name)) if f"rf|plain|{member_seed}" in d.files]
             if not runs:
                 raise SystemExit(f"no stored run of {name} with seed {member_seed}: "
                                  f"run exp_newsigner.py run --candidate {name} --seeds {member_seed}")
@@ -230,8 +227,23 @@ def compose(args: argparse.Namespace) -> None:
         log(True, f"{args.name} seed {seed}: mean of {spec}")
     path = OUT / f"{args.name}_s{''.join(map(str, range(len(args.members))))}.npz"
     extra = {} if folds is None else {"folds_done": np.array(sorted(folds))}
-    np.savez_compressed(path, classes=np.array(classes), sample_id=np.array(sample_id), **extra, **result)
+    tmp = path.with_suffix(".part.npz")  # a run killed while writing leaves no half file under the name
+    np.savez_compressed(tmp, classes=np.array(classes), sample_id=np.array(sample_id), **extra, **result)
+    tmp.replace(path)
     log(True, f"-> {path}" + ("" if folds is None else f" (scored on the {len(folds)} folds every member finished)"))
+
+
+def run_files(name: str) -> list[Path]:
+    """The stored files of candidate (or pool) ``name``: one per run, the forest's and XGBoost's."""
+    return sorted(p for p in OUT.glob(f"{name}_s*.npz") if ".part." not in p.name)
+
+
+def load_run(path: Path):
+    """A stored run's arrays (lazily), or a one-line exit naming a file that is not one."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise SystemExit(f"{path}: not a stored run ({exc}); delete it or run it again") from None
 
 
 def _scored_as_zero(proba: np.ndarray) -> np.ndarray:
@@ -342,10 +354,9 @@ def _dev_weighted(data: dict[str, np.ndarray], parts: list[str], seed: int, clas
 def report(args: argparse.Namespace) -> None:
     table = load_table(args.cache_dir, 2).reset_index(drop=True)
     ids = table["sample_id"].to_numpy().astype(str)
-    files = {name: sorted(p for p in OUT.glob(f"{name.partition(':')[0]}_s*.npz") if ".part." not in p.name)
-             for name in args.names}  # one file per run: their seeds together
+    files = {name: run_files(name.partition(":")[0]) for name in args.names}  # one file per run: their seeds together
     # A run cut short (``folds_done``): every name is scored on the folds all its runs finished.
-    unfinished = [set(np.load(p)["folds_done"]) for ps in files.values() for p in ps if "folds_done" in np.load(p)]
+    unfinished = [set(d["folds_done"]) for ps in files.values() for d in map(load_run, ps) if "folds_done" in d]
     keep = np.ones(len(table), dtype=bool)
     if unfinished:
         keep = table["group"].astype(str).isin(set.intersection(*unfinished)).to_numpy()
@@ -356,7 +367,7 @@ def report(args: argparse.Namespace) -> None:
     for name in args.names:
         candidate, _, recipe = name.partition(":")
         paths = files[name]
-        data = {k: v for path in paths for k, v in np.load(path, allow_pickle=False).items()}
+        data = {k: v for path in paths for k, v in load_run(path).items()}
         assert (data["sample_id"] == ids).all()
         data = {k: v[keep] if k.count("|") == 2 else v for k, v in data.items()}
         path = ", ".join(map(str, paths))

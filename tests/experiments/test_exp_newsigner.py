@@ -1,0 +1,52 @@
+"""experiments/exp_newsigner.py compose: stored single-forest runs pooled, and its one-line refusals."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "exp_newsigner.py"
+VIEWS = ("mirror", "crop", "zoom_out")
+
+
+def _run(folder: Path, name: str, seeds: dict[int, np.ndarray], folds: list[str]) -> None:
+    out = folder / "out" / "newsigner"
+    out.mkdir(parents=True, exist_ok=True)
+    arrays = {f"rf|{kind}|{s}": p for s, p in seeds.items() for kind in ("plain", *VIEWS)}
+    np.savez_compressed(out / f"{name}_s{''.join(map(str, seeds))}.npz", classes=np.array(["A", "B", "Z"]),
+                        sample_id=np.array(["a", "b", "c"]), folds_done=np.array(folds), **arrays)
+
+
+def _compose(folder: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPT), "compose", *args], cwd=folder, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_compose_averages_the_members_and_refuses_bad_input_in_one_line(tmp_path):
+    nan = np.nan
+    first = np.array([[0.6, 0.4, 0.0], [0.2, 0.8, 0.0], [nan, nan, nan]])
+    second = np.array([[0.2, 0.8, nan], [0.6, 0.4, nan], [nan, nan, nan]])  # never saw Z: counted as 0
+    _run(tmp_path, "base", {0: first}, ["f1", "f2"])
+    _run(tmp_path, "yaw180", {3: second}, ["f1"])
+    done = _compose(tmp_path, "pool", "--members", "base@0,yaw180@3")
+    assert done.returncode == 0, done.stderr
+    pool = np.load(tmp_path / "out" / "newsigner" / "pool_s0.npz")
+    np.testing.assert_allclose(pool["rf|plain|0"][:2], [[0.4, 0.6, 0.0], [0.4, 0.6, 0.0]])
+    assert np.isnan(pool["rf|crop|0"][2]).all()  # a row no member scored stays unscored
+    assert list(pool["folds_done"]) == ["f1"]  # the folds every member finished
+    assert not list((tmp_path / "out" / "newsigner").glob("*.part.npz"))
+
+    for args, message in (
+        (["base", "--members", "base@0"], "is a training candidate's name"),
+        (["pool", "--members", "base0"], "is not CANDIDATE@SEED"),
+        (["pool", "--members", "base@0,base@0"], "names a forest twice"),
+        (["pool", "--members", "base@7"], "no stored run of base with seed 7"),
+    ):
+        failed = _compose(tmp_path, *args)
+        assert failed.returncode != 0 and "Traceback" not in failed.stderr
+        assert message in failed.stderr.strip().splitlines()[-1], failed.stderr
+    (tmp_path / "out" / "newsigner" / "base_s0.npz").write_bytes(b"PK\x03\x04 not a zip")
+    broken = _compose(tmp_path, "pool", "--members", "base@0")
+    assert broken.returncode != 0 and "Traceback" not in broken.stderr
+    assert "not a stored run" in broken.stderr.strip().splitlines()[-1], broken.stderr
