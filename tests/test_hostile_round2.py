@@ -467,6 +467,12 @@ def test_15_augment_values_are_bounded(tmp_path, small_images):
         line = _one_line_error(_cli("train", small_images, "--model-name", "rf", "-o", tmp_path / "m",
                                     "--augment", f"max_yaw={value}"))
         assert "max_yaw must be a number from 0 to 180" in line, line
+    for value in ('"G"', "[1]", "[]", "null,"):
+        line = _one_line_error(_cli("train", small_images, "--model-name", "rf", "-o", tmp_path / "m",
+                                    "--augment", "max_yaw=180", "--augment", f"yaw_labels={value}"))
+        assert "yaw_labels must be" in line, line
+    assert "yaw_labels needs max_yaw" in _one_line_error(
+        _cli("train", small_images, "--model-name", "rf", "-o", tmp_path / "m", "--augment", 'yaw_labels=["G"]'))
     assert not (tmp_path / "m").exists()
 
 

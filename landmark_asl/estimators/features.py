@@ -493,6 +493,7 @@ def augment_landmarks(
     mirror: bool = True,
     stretch: float = 0.0,
     max_yaw: float = 0.0,
+    yaw_labels: Sequence[str] | None = None,
     random_state: int | np.random.RandomState | None = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Training-time augmentation: the input plus ``n_copies`` perturbed copies of each row.
@@ -519,6 +520,9 @@ def augment_landmarks(
         ``+-max_yaw`` degrees: the hand seen from another side (180: from behind), with the
         direction of gravity kept, so P and Q still point down. Some sources photograph G and H
         from the other side (docs/experiments.md, 2026-12-06).
+    yaw_labels : sequence of str, optional
+        Only the rows of these labels get the ``max_yaw`` turn (None: every row). The turn is
+        drawn for every row either way, so the other rows' copies do not depend on the list.
     random_state : int, RandomState or None, default=0
 
     Returns
@@ -533,10 +537,17 @@ def augment_landmarks(
         high = AUGMENT_LIMITS[name]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= high:
             raise ValueError(f"{name} must be a number from 0 to {high:g}; got {value!r}")
+    if yaw_labels is not None:
+        if (isinstance(yaw_labels, str) or not isinstance(yaw_labels, (list, tuple))
+                or not yaw_labels or not all(isinstance(label, str) for label in yaw_labels)):
+            raise ValueError(f"yaw_labels must be a non-empty list of labels (strings) or None; got {yaw_labels!r}")
+        if not max_yaw:
+            raise ValueError("yaw_labels needs max_yaw above 0: without a turn it changes nothing")
     rng = check_random_state(random_state)
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y)
     n = X.shape[0]
+    turned = None if yaw_labels is None else np.isin(y.astype(str), list(yaw_labels))
     out, labels = [X.astype(np.float32)], [y]
     for _ in range(n_copies):
         angles = np.deg2rad(rng.uniform(-max_angle, max_angle, size=(n, 3)))
@@ -544,6 +555,8 @@ def augment_landmarks(
         if max_yaw:  # drawn only when asked, so the copies of max_yaw=0 stay as they were
             yaw = np.zeros((n, 3))
             yaw[:, 1] = np.deg2rad(rng.uniform(-max_yaw, max_yaw, size=n))
+            if turned is not None:
+                yaw[~turned, 1] = 0.0
             rot = _rotation_matrices(yaw) @ rot
         s = 1.0 + rng.uniform(-scale, scale, size=(n, 1, 1))
         copy = X.copy()

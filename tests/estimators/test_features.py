@@ -261,6 +261,26 @@ def test_yaw_turns_the_hand_about_the_vertical_axis(synthetic_landmarks):
                                rtol=1e-6)
 
 
+def test_yaw_labels_turn_only_their_rows(synthetic_landmarks):
+    X, y = synthetic_landmarks
+    y = np.asarray(y).astype(str)
+    chosen = y == y[0]
+    plain = dict(n_copies=1, max_angle=0.0, scale=0.0, jitter=0.0, mirror=False, random_state=0)
+    X_aug, _ = augment_landmarks(X, y, max_yaw=180.0, yaw_labels=[str(y[0])], **plain)
+    copies = X_aug[len(X):].astype(np.float64)
+    # The other rows' copies are the rows themselves (nothing else perturbs them here) ...
+    np.testing.assert_allclose(copies[~chosen], X[~chosen], atol=1e-6)
+    # ... and the chosen rows turn exactly as they do when every row turns (the same draws).
+    every, _ = augment_landmarks(X, y, max_yaw=180.0, **plain)
+    np.testing.assert_allclose(copies[chosen], every[len(X):][chosen], atol=1e-6)
+    assert not np.allclose(copies[chosen], X[chosen], atol=1e-3)
+    for bad in ("G", [], [1], ["G", None], {"G": 1}):
+        with pytest.raises(ValueError, match="yaw_labels must be"):
+            augment_landmarks(X, y, max_yaw=180.0, yaw_labels=bad)
+    with pytest.raises(ValueError, match="needs max_yaw"):
+        augment_landmarks(X, y, yaw_labels=["G"])
+
+
 def test_3d_frame_is_invariant_to_3d_rotation(synthetic_landmarks):
     from landmark_asl.estimators.features import _rotation_matrices
 
