@@ -77,7 +77,8 @@ ASPECTS = {"aspect_common": {"nejohnson2": 0.75, "borisgraudt": 0.5625},
 #: Training candidates that change the recipe's augmentation only (the table as ``base``): a
 #: further turn about the image's vertical axis, uniform in +-N degrees (``augment_landmarks``'s
 #: ``max_yaw``): G and H are photographed from opposite sides in different sources.
-AUGMENTS = {"yaw45": {"max_yaw": 45.0}, "yaw90": {"max_yaw": 90.0}, "yaw180": {"max_yaw": 180.0}}
+AUGMENTS = {"yaw45": {"max_yaw": 45.0}, "yaw90": {"max_yaw": 90.0}, "yaw180": {"max_yaw": 180.0},
+            "yaw180_gh": {"max_yaw": 180.0, "yaw_labels": ["G", "H"]}}
 #: Every training candidate of ``run``.
 CANDIDATES = ("base", "no_still_z", "geo_hand", "clean", "specialist", *ASPECTS, *AUGMENTS)
 SPECIALISTS = {"MNSTAE": ("M", "N", "S", "T", "A", "E"), "XZGD": ("X", "Z", "G", "D"), "PQK": ("P", "Q", "K")}
@@ -383,9 +384,13 @@ def report(args: argparse.Namespace) -> None:
         if args.write_lodo:
             parts = (recipe or "rf").split("+")
             below = [float(p[len("below"):]) for p in parts if p.startswith("below")] or [None]
-            # aspect_common is what the loader does since 2026-12-06, i.e. the shipped recipe.
-            if candidate not in ("base", "aspect_common") or {p for p in parts if not p.startswith("below")} - {"rf", *VIEWS}:
-                raise SystemExit("--write-lodo: only the shipped recipe (candidate base) with views can go on the card")
+            # aspect_common is what the loader does since 2026-12-06, i.e. the shipped recipe; an
+            # augmentation candidate is the shipped recipe when its augmentation is the recipe's.
+            shipped = candidate in ("base", "aspect_common") or (
+                candidate in AUGMENTS and {**RECIPE["augment"], **AUGMENTS[candidate]} == RECIPE["augment"])
+            if not shipped or {p for p in parts if not p.startswith("below")} - {"rf", *VIEWS}:
+                raise SystemExit("--write-lodo: only the shipped recipe (candidate base, or the augmentation "
+                                 "candidate equal to it) with views can go on the card")
             Path(args.write_lodo).write_text(json.dumps({
                 **result, "recipe": RECIPE, "views": [p for p in parts if p in VIEWS], "views_below": below[0],
                 "seeds": seeds,
