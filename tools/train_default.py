@@ -208,7 +208,8 @@ def write_readme(output: Path, command: list[str], metadata: dict) -> None:
 
 - estimator: `rf` (LandmarkNormalizer with the handshape features + a 50-tree random forest),
   feature version {metadata['feature_version']}; recipe: every dataset weighs the same, one augmented
-  copy of each row (3D rotations up to 30 degrees, y stretched up to 1.3x), temperature scaling
+  copy of each row (3D rotations up to 30 degrees, y stretched up to 1.3x; G and H also turned up to
+  180 degrees about the vertical axis), temperature scaling
   (T = {metadata['calibration']['temperature']:.3f}, fitted on out-of-group predictions of the training rows)
 - classes ({len(metadata['classes'])}): {' '.join(metadata['classes'])}
 - trained on every sample with a hand of: {', '.join(f'`{s}`' for s in SOURCES)}

@@ -25,8 +25,10 @@ class Recipe:
     ``landmark-asl train``), chosen on the leave-one-source-out protocol
     (``experiments/exp_lodo.py``): a 50-tree random forest with ``min_samples_leaf=5`` on the
     handshape features, every dataset weighing the same, one augmented copy of each row (3D
-    rotations up to 30 degrees, y stretched by up to 1.3x either way), temperature scaling
-    fitted on out-of-group predictions. :meth:`plain` is a model with none of that.
+    rotations up to 30 degrees, y stretched by up to 1.3x either way; the G and H copies also
+    turned about the vertical axis by up to 180 degrees, because sources show those two letters
+    from opposite sides), temperature scaling fitted on out-of-group predictions. :meth:`plain`
+    is a model with none of that.
 
     Attributes
     ----------
@@ -51,7 +53,8 @@ class Recipe:
                                                                "handshape": True})
     balance: str | None = "dataset"
     augment: Mapping[str, Any] | None = field(default_factory=lambda: {"n_copies": 1, "max_angle": 30.0,
-                                                                       "stretch": 0.3})
+                                                                       "stretch": 0.3, "max_yaw": 180.0,
+                                                                       "yaw_labels": ["G", "H"]})
     calibrate: bool | Literal["auto"] = True
 
     @classmethod

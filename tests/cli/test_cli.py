@@ -137,7 +137,8 @@ def test_train_writes_model_with_metadata(trained_model, small):
     assert metadata["training"]["params"] == {"n_estimators": 20, "min_samples_leaf": 5, "handshape": True}
     assert metadata["estimator"]["params"]["n_estimators"] == 20
     assert metadata["training"]["balance"] == "dataset"
-    assert metadata["training"]["augment"] == {"n_copies": 1, "max_angle": 30.0, "stretch": 0.3}
+    assert metadata["training"]["augment"] == {"n_copies": 1, "max_angle": 30.0, "stretch": 0.3, "max_yaw": 180.0,
+                                               "yaw_labels": ["G", "H"]}
     assert metadata["calibration"] is None
 
 
