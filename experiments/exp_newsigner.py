@@ -17,8 +17,11 @@ Training candidates (``--candidate``):
   stand-in for ``no_still_z``);
 - ``clean``: rows flagged by cleanlab on the base run's out-of-fold probabilities left out
   (``--flagged FILE``: the sample ids, written by ``--report --cleanlab``);
-- ``yaw45``, ``yaw90``, ``yaw180``: the recipe's augmentation with a further turn about the image's
-  vertical axis (``max_yaw``), the hand seen from another side;
+- ``yaw45``, ``yaw90``, ``yaw180``: the recipe's augmentation with a further turn of every row about
+  the image's vertical axis (``max_yaw``), the hand seen from another side; ``yaw180_gh``: of the G
+  and H rows only (the shipped recipe since 2026-12-06, latest, so ``base`` is the same now);
+  ``no_yaw``: the recipe without any turn (the shipped recipe before; the stored ``aspect_common``
+  runs were made with it);
 - (``compose NAME --members CAND@SEED,...``: several stored forests pooled into one, i.e. their
   probabilities averaged, one ``--members`` per seed of the pool; reported as ``NAME``);
 - ``specialist``: the base forest plus, for each confusable group, a forest trained on that
@@ -77,8 +80,10 @@ ASPECTS = {"aspect_common": {"nejohnson2": 0.75, "borisgraudt": 0.5625},
 #: Training candidates that change the recipe's augmentation only (the table as ``base``): a
 #: further turn about the image's vertical axis, uniform in +-N degrees (``augment_landmarks``'s
 #: ``max_yaw``): G and H are photographed from opposite sides in different sources.
-AUGMENTS = {"yaw45": {"max_yaw": 45.0}, "yaw90": {"max_yaw": 90.0}, "yaw180": {"max_yaw": 180.0},
-            "yaw180_gh": {"max_yaw": 180.0, "yaw_labels": ["G", "H"]}}
+AUGMENTS = {"yaw45": {"max_yaw": 45.0, "yaw_labels": None}, "yaw90": {"max_yaw": 90.0, "yaw_labels": None},
+            "yaw180": {"max_yaw": 180.0, "yaw_labels": None},
+            "yaw180_gh": {"max_yaw": 180.0, "yaw_labels": ["G", "H"]},
+            "no_yaw": {"max_yaw": 0.0, "yaw_labels": None}}
 #: Every training candidate of ``run``.
 CANDIDATES = ("base", "no_still_z", "geo_hand", "clean", "specialist", *ASPECTS, *AUGMENTS)
 SPECIALISTS = {"MNSTAE": ("M", "N", "S", "T", "A", "E"), "XZGD": ("X", "Z", "G", "D"), "PQK": ("P", "Q", "K")}
@@ -128,6 +133,15 @@ def candidate_table(name: str, table: pd.DataFrame, flagged: Path | None) -> tup
         trainable &= ~table["sample_id"].isin(ids).to_numpy()
         log(True, f"clean: {len(ids)} flagged rows left out of training")
     return table, trainable
+
+
+def _training(args: argparse.Namespace) -> dict:
+    """What a run's forests were trained with, stored in its file (``training``) and checked by
+    ``report --write-lodo`` before a result goes on the shipped model's card."""
+    augment = None if args.quick else {**RECIPE["augment"], **AUGMENTS.get(args.candidate, {})}
+    models = (["rf"] if not args.xgb_only else []) + (["xgb"] if args.xgb or args.xgb_only else [])
+    return {"candidate": args.candidate, "models": models, "params": RECIPE["params"], "balance": RECIPE["balance"],
+            "augment": augment, "quick": bool(args.quick)}
 
 
 def run(args: argparse.Namespace) -> None:
@@ -187,7 +201,7 @@ def run(args: argparse.Namespace) -> None:
         # Written after every fold: a run cut short still leaves its finished folds (``folds_done``).
         tmp = path.with_suffix(".part.npz")
         np.savez_compressed(tmp, classes=np.array(classes), sample_id=table["sample_id"].to_numpy().astype(str),
-                            folds_done=np.array(done), **{"|".join(map(str, k)): v for k, v in oof.items()})
+                            folds_done=np.array(done), training=np.array(json.dumps(_training(args))), **{"|".join(map(str, k)): v for k, v in oof.items()})
         tmp.replace(path)
     log(True, f"-> {path}")
 
@@ -245,6 +259,23 @@ def load_run(path: Path):
         return np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise SystemExit(f"{path}: not a stored run ({exc}); delete it or run it again") from None
+
+
+def trained_as_shipped(candidate: str, paths: list[Path]) -> bool:
+    """Whether the forest runs in ``paths`` recorded training with the shipped recipe (their file's
+    ``training``) on the shipped table (``base``'s: the augmentation candidates use it too): only
+    those may go on the shipped model's card (``report --write-lodo``)."""
+    forests = [p for p in paths if not p.name.endswith("_xgb.npz")]
+    if candidate not in ("base", *AUGMENTS) or not forests:
+        return False
+    for path in forests:
+        run = load_run(path)
+        if "training" not in run.files:  # runs made before the recipe was recorded
+            return False
+        recorded = json.loads(str(run["training"]))
+        if recorded.get("quick") or {k: recorded.get(k) for k in ("params", "balance", "augment")} != RECIPE:
+            return False
+    return True
 
 
 def _scored_as_zero(proba: np.ndarray) -> np.ndarray:
@@ -384,13 +415,9 @@ def report(args: argparse.Namespace) -> None:
         if args.write_lodo:
             parts = (recipe or "rf").split("+")
             below = [float(p[len("below"):]) for p in parts if p.startswith("below")] or [None]
-            # aspect_common is what the loader does since 2026-12-06, i.e. the shipped recipe; an
-            # augmentation candidate is the shipped recipe when its augmentation is the recipe's.
-            shipped = candidate in ("base", "aspect_common") or (
-                candidate in AUGMENTS and {**RECIPE["augment"], **AUGMENTS[candidate]} == RECIPE["augment"])
-            if not shipped or {p for p in parts if not p.startswith("below")} - {"rf", *VIEWS}:
-                raise SystemExit("--write-lodo: only the shipped recipe (candidate base, or the augmentation "
-                                 "candidate equal to it) with views can go on the card")
+            if not trained_as_shipped(candidate, paths) or {p for p in parts if not p.startswith("below")} - {"rf", *VIEWS}:
+                raise SystemExit("--write-lodo: only runs that recorded the shipped recipe (candidate base or an "
+                                 "augmentation candidate equal to it), with views, can go on the card")
             Path(args.write_lodo).write_text(json.dumps({
                 **result, "recipe": RECIPE, "views": [p for p in parts if p in VIEWS], "views_below": below[0],
                 "seeds": seeds,

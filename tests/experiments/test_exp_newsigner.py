@@ -50,3 +50,32 @@ def test_compose_averages_the_members_and_refuses_bad_input_in_one_line(tmp_path
     broken = _compose(tmp_path, "pool", "--members", "base@0")
     assert broken.returncode != 0 and "Traceback" not in broken.stderr
     assert "not a stored run" in broken.stderr.strip().splitlines()[-1], broken.stderr
+
+
+def test_only_runs_that_recorded_the_shipped_recipe_go_on_the_card(tmp_path, monkeypatch):
+    import json
+
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import exp_newsigner as exp
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out" / "newsigner"
+    out.mkdir(parents=True)
+
+    def stored(name: str, training: dict | None) -> Path:
+        path = out / f"{name}_s0.npz"
+        extra = {} if training is None else {"training": np.array(json.dumps(training))}
+        np.savez_compressed(path, classes=np.array(["A"]), sample_id=np.array(["a"]), **extra)
+        return path
+
+    shipped = {"candidate": "yaw180_gh", "models": ["rf"], **exp.RECIPE, "quick": False}
+    assert exp.trained_as_shipped("yaw180_gh", [stored("yaw180_gh", shipped)])
+    # A run made before the recipe was recorded, another augmentation, a quick screen, another table.
+    assert not exp.trained_as_shipped("aspect_common", [stored("aspect_common", shipped)])
+    assert not exp.trained_as_shipped("yaw180", [stored("yaw180", None)])
+    other = {**shipped, "augment": {**exp.RECIPE["augment"], "yaw_labels": None}}
+    assert not exp.trained_as_shipped("yaw180", [stored("yaw180", other)])
+    assert not exp.trained_as_shipped("base", [stored("base", {**shipped, "quick": True})])
+    assert not exp.trained_as_shipped("base", [])
