@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -521,8 +522,10 @@ def augment_landmarks(
         direction of gravity kept, so P and Q still point down. Some sources photograph G and H
         from the other side (docs/experiments.md, 2026-12-06).
     yaw_labels : sequence of str, optional
-        Only the rows of these labels get the ``max_yaw`` turn (None: every row). The turn is
-        drawn for every row either way, so the other rows' copies do not depend on the list.
+        Only the rows of these labels get the ``max_yaw`` turn (None: every row); labels are
+        compared as text, exactly (``"G"``, not ``"g"``), and a label not in ``y`` turns nothing,
+        so one recipe fits any set of letters. The turn is drawn for every row either way, so
+        the other rows' copies do not depend on the list.
     random_state : int, RandomState or None, default=0
 
     Returns
@@ -540,7 +543,8 @@ def augment_landmarks(
     if yaw_labels is not None:
         if (isinstance(yaw_labels, str) or not isinstance(yaw_labels, (list, tuple))
                 or not yaw_labels or not all(isinstance(label, str) for label in yaw_labels)):
-            raise ValueError(f"yaw_labels must be a non-empty list of labels (strings) or None; got {yaw_labels!r}")
+            raise ValueError("yaw_labels must be a non-empty list of labels (strings) or None; "
+                             f"got {reprlib.repr(yaw_labels)}")
         if not max_yaw:
             raise ValueError("yaw_labels needs max_yaw above 0: without a turn it changes nothing")
     rng = check_random_state(random_state)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -118,6 +119,11 @@ class Recipe:
         return cls(**values)
 
 
+#: Short reprs for error lines: a card or CLI value may be huge.
+_SHORT = reprlib.Repr()
+_SHORT.maxdict, _SHORT.maxlist, _SHORT.maxstring, _SHORT.maxother = 10, 6, 60, 60
+
+
 def _check_augment(augment: dict[str, Any]) -> None:
     import numpy as np
 
@@ -129,7 +135,7 @@ def _check_augment(augment: dict[str, Any]) -> None:
     try:
         augment_landmarks(np.zeros((1, 127)), np.zeros(1), **{**augment, "n_copies": 0})  # checks the values
     except (TypeError, ValueError) as exc:
-        raise LandmarkASLError(f"bad augmentation parameters {augment}: {exc}") from None
+        raise LandmarkASLError(f"bad augmentation parameters {_SHORT.repr(augment)}: {exc}") from None
     n_copies = augment.get("n_copies", 2)
     if isinstance(n_copies, bool) or not isinstance(n_copies, int) or not 0 <= n_copies <= MAX_COPIES:
         raise LandmarkASLError(

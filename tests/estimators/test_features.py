@@ -274,11 +274,24 @@ def test_yaw_labels_turn_only_their_rows(synthetic_landmarks):
     every, _ = augment_landmarks(X, y, max_yaw=180.0, **plain)
     np.testing.assert_allclose(copies[chosen], every[len(X):][chosen], atol=1e-6)
     assert not np.allclose(copies[chosen], X[chosen], atol=1e-3)
+    # Every perturbation on and two copies: the rows of a third label get the same copies whichever
+    # other label is turned (the turn is drawn for every row), and labels of any dtype compare as text.
+    rows = np.arange(len(X))
+    labels = np.where(rows < len(X) // 2, 0, 1 + rows % 2)  # unequal counts: a draw per chosen row would shift
+    full = dict(n_copies=2, max_angle=30.0, stretch=0.3, max_yaw=180.0, random_state=4)
+    turn_0, _ = augment_landmarks(X, labels, yaw_labels=["0"], **full)
+    turn_1, _ = augment_landmarks(X, labels.astype(object), yaw_labels=["1"], **full)
+    third = np.tile(labels == 2, 3)
+    np.testing.assert_array_equal(turn_0[third], turn_1[third])
+    assert not np.allclose(turn_0[np.tile(labels == 0, 3)], turn_1[np.tile(labels == 0, 3)])
     for bad in ("G", [], [1], ["G", None], {"G": 1}):
         with pytest.raises(ValueError, match="yaw_labels must be"):
             augment_landmarks(X, y, max_yaw=180.0, yaw_labels=bad)
     with pytest.raises(ValueError, match="needs max_yaw"):
         augment_landmarks(X, y, yaw_labels=["G"])
+    with pytest.raises(ValueError) as huge:  # a huge value from a card or the CLI: a short line
+        augment_landmarks(X, y, max_yaw=180.0, yaw_labels=["G"] * 100_000 + [1])
+    assert len(str(huge.value)) < 200
 
 
 def test_3d_frame_is_invariant_to_3d_rotation(synthetic_landmarks):
