@@ -258,7 +258,7 @@ python tools/train_default.py --cache-dir .cache/landmarks
 
 measures the figures above (writing the reports under `out/default/`; `--lodo-json FILE` takes
 the protocol's from a result of the same recipe and views, e.g. `python experiments/exp_newsigner.py
-report base:rf+mirror+crop+zoom_out+below0.7 --write-lodo FILE`, as this card's were), then trains exactly as
+report yaw180_gh:rf+mirror+crop+zoom_out+below0.7 --seeds 0,1,2 --write-lodo FILE`, as this card's were; only runs that recorded the shipped recipe are taken), then trains exactly as
 
 ```
 {shlex.join(command)}
