@@ -160,6 +160,7 @@ def run(args: argparse.Namespace) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     suffix = "_xgb" if args.xgb_only else ""  # beside the forest's file of the same seeds; report reads both
     path = OUT / f"{'q' if args.quick else ''}{args.candidate}_s{''.join(map(str, args.seeds))}{suffix}.npz"
+    training = _training(args)  # what the forests are fitted with, recorded in the run's file
     done: list[str] = []
     for fold in folds:
         held = groups == fold
@@ -173,9 +174,8 @@ def run(args: argparse.Namespace) -> None:
                                                                   "learning_rate": 20.0 / args.xgb_rounds}
                 if args.quick and model == "rf":
                     params = {**params, "n_estimators": 25}
-                augment = None if args.quick else {**RECIPE["augment"], **AUGMENTS.get(args.candidate, {})}
                 rows = table[~held & detected & trainable]
-                recipe = Recipe(model_name=model, params=params, balance=RECIPE["balance"], augment=augment,
+                recipe = Recipe(model_name=model, params=params, balance=RECIPE["balance"], augment=training["augment"],
                                 calibrate=False)
                 estimator, _ = fit_estimator(recipe, rows, random_state=seed, n_jobs=2)
                 cols = [classes.index(str(c)) for c in estimator.classes_]
@@ -201,7 +201,8 @@ def run(args: argparse.Namespace) -> None:
         # Written after every fold: a run cut short still leaves its finished folds (``folds_done``).
         tmp = path.with_suffix(".part.npz")
         np.savez_compressed(tmp, classes=np.array(classes), sample_id=table["sample_id"].to_numpy().astype(str),
-                            folds_done=np.array(done), training=np.array(json.dumps(_training(args))), **{"|".join(map(str, k)): v for k, v in oof.items()})
+                            folds_done=np.array(done), training=np.array(json.dumps(training)),
+                            **{"|".join(map(str, k)): v for k, v in oof.items()})
         tmp.replace(path)
     log(True, f"-> {path}")
 
@@ -272,8 +273,11 @@ def trained_as_shipped(candidate: str, paths: list[Path]) -> bool:
         run = load_run(path)
         if "training" not in run.files:  # runs made before the recipe was recorded
             return False
-        recorded = json.loads(str(run["training"]))
-        if recorded.get("quick") or {k: recorded.get(k) for k in ("params", "balance", "augment")} != RECIPE:
+        try:
+            recorded = json.loads(str(run["training"]))
+        except ValueError:  # a damaged record: not known to be the shipped recipe
+            return False
+        if not isinstance(recorded, dict) or recorded.get("quick") or {k: recorded.get(k) for k in ("params", "balance", "augment")} != RECIPE:
             return False
     return True
 

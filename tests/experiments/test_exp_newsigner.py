@@ -79,3 +79,7 @@ def test_only_runs_that_recorded_the_shipped_recipe_go_on_the_card(tmp_path, mon
     assert not exp.trained_as_shipped("yaw180", [stored("yaw180", other)])
     assert not exp.trained_as_shipped("base", [stored("base", {**shipped, "quick": True})])
     assert not exp.trained_as_shipped("base", [])
+    damaged = out / "base_s1.npz"  # a record that is not JSON, or not an object: refused, no traceback
+    for text in ("{not json", "[1, 2]"):
+        np.savez_compressed(damaged, classes=np.array(["A"]), sample_id=np.array(["a"]), training=np.array(text))
+        assert not exp.trained_as_shipped("base", [damaged])
