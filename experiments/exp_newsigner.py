@@ -79,11 +79,15 @@ ASPECTS = {"aspect_common": {"nejohnson2": 0.75, "borisgraudt": 0.5625},
            "aspect_none": {"nejohnson2": None, "borisgraudt": None}}
 #: Training candidates that change the recipe's augmentation only (the table as ``base``): a
 #: further turn about the image's vertical axis, uniform in +-N degrees (``augment_landmarks``'s
-#: ``max_yaw``): G and H are photographed from opposite sides in different sources.
+#: ``max_yaw``): G and H are photographed from opposite sides in different sources; ``max_roll``
+#: limits the rotation in the image plane (where the fingers point relative to gravity: P, Q).
 AUGMENTS = {"yaw45": {"max_yaw": 45.0, "yaw_labels": None}, "yaw90": {"max_yaw": 90.0, "yaw_labels": None},
             "yaw180": {"max_yaw": 180.0, "yaw_labels": None},
             "yaw180_gh": {"max_yaw": 180.0, "yaw_labels": ["G", "H"]},
-            "no_yaw": {"max_yaw": 0.0, "yaw_labels": None}}
+            "no_yaw": {"max_yaw": 0.0, "yaw_labels": None},
+            "ghpq": {"yaw_labels": ["G", "H", "P", "Q"]},
+            "roll5": {"max_roll": 5.0},
+            "roll5_ghpq": {"max_roll": 5.0, "yaw_labels": ["G", "H", "P", "Q"]}}
 #: Every training candidate of ``run``.
 CANDIDATES = ("base", "no_still_z", "geo_hand", "clean", "specialist", *ASPECTS, *AUGMENTS)
 SPECIALISTS = {"MNSTAE": ("M", "N", "S", "T", "A", "E"), "XZGD": ("X", "Z", "G", "D"), "PQK": ("P", "Q", "K")}

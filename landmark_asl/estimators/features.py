@@ -480,7 +480,7 @@ class LandmarkNormalizer(TransformerMixin, BaseEstimator):
 #: Largest value of each perturbation of :func:`augment_landmarks`: a turn of 180 degrees, a scale
 #: of 1 +- 0.9, jitter of a palm size, a stretch by 5 times. Beyond them a copy is no hand (or
 #: overflows: stretch=1e308 makes inf coordinates).
-AUGMENT_LIMITS = {"max_angle": 180.0, "scale": 0.9, "jitter": 1.0, "stretch": 4.0, "max_yaw": 180.0}
+AUGMENT_LIMITS = {"max_angle": 180.0, "scale": 0.9, "jitter": 1.0, "stretch": 4.0, "max_yaw": 180.0, "max_roll": 180.0}
 
 
 def augment_landmarks(
@@ -495,6 +495,7 @@ def augment_landmarks(
     stretch: float = 0.0,
     max_yaw: float = 0.0,
     yaw_labels: Sequence[str] | None = None,
+    max_roll: float | None = None,
     random_state: int | np.random.RandomState | None = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Training-time augmentation: the input plus ``n_copies`` perturbed copies of each row.
@@ -536,7 +537,7 @@ def augment_landmarks(
     if isinstance(n_copies, bool) or not isinstance(n_copies, (int, np.integer)) or n_copies < 0:
         raise ValueError(f"n_copies must be an integer >= 0; got {n_copies!r}")
     for name, value in (("max_angle", max_angle), ("scale", scale), ("jitter", jitter), ("stretch", stretch),
-                        ("max_yaw", max_yaw)):
+                        ("max_yaw", max_yaw), ("max_roll", max_angle if max_roll is None else max_roll)):
         high = AUGMENT_LIMITS[name]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= high:
             raise ValueError(f"{name} must be a number from 0 to {high:g}; got {value!r}")
@@ -547,6 +548,8 @@ def augment_landmarks(
                              f"got {reprlib.repr(yaw_labels)}")
         if not max_yaw:
             raise ValueError("yaw_labels needs max_yaw above 0: without a turn it changes nothing")
+    if max_roll and not max_angle:
+        raise ValueError("max_roll needs max_angle above 0: the roll is the rotations' third axis")
     rng = check_random_state(random_state)
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y)
@@ -555,6 +558,8 @@ def augment_landmarks(
     out, labels = [X.astype(np.float32)], [y]
     for _ in range(n_copies):
         angles = np.deg2rad(rng.uniform(-max_angle, max_angle, size=(n, 3)))
+        if max_roll is not None and max_angle:  # the same draws, the roll's rescaled
+            angles[:, 2] *= max_roll / max_angle
         rot = _rotation_matrices(angles)
         if max_yaw:  # drawn only when asked, so the copies of max_yaw=0 stay as they were
             yaw = np.zeros((n, 3))

@@ -294,6 +294,40 @@ def test_yaw_labels_turn_only_their_rows(synthetic_landmarks):
     assert len(str(huge.value)) < 200
 
 
+def test_max_roll_limits_only_the_turn_in_the_image_plane(synthetic_landmarks):
+    X, y = synthetic_landmarks
+    plain = dict(n_copies=1, scale=0.0, jitter=0.0, mirror=False, random_state=0)
+
+    def index_angles(X_aug):  # the wrist -> index-tip direction in the image, degrees
+        pts = X_aug.astype(np.float64)[:, :63].reshape(-1, 21, 3)
+        d = pts[:, 8, :2] - pts[:, 0, :2]
+        return np.degrees(np.arctan2(d[:, 1], d[:, 0]))
+
+    def turned_by(X_aug):
+        diff = index_angles(X_aug[len(X):]) - index_angles(X)
+        return np.abs((diff + 180) % 360 - 180)
+
+    # Roll alone (the other two axes at 0 by setting max_roll above a tiny max_angle): the
+    # in-plane direction turns by the roll, up to max_roll and no further.
+    rolled, _ = augment_landmarks(X, y, max_angle=1e-6, max_roll=40.0, **plain)
+    turn = turned_by(rolled)
+    assert turn.max() <= 40.0 + 1e-3 and turn.max() > 30.0
+    # max_roll=0 keeps the in-plane direction of a flat hand nearer than the full rotation does.
+    flat = X.copy()
+    flat[:, 2:63:3] = 0.0  # depth 0: tilting about the other axes only foreshortens
+    no_roll, _ = augment_landmarks(flat, y, max_angle=30.0, max_roll=0.0, **plain)
+    full, _ = augment_landmarks(flat, y, max_angle=30.0, **plain)
+    assert np.median(turned_by(no_roll)) < np.median(turned_by(full)) / 2
+    # None is max_angle: the very same copies; every other perturbation keeps its draws.
+    same, _ = augment_landmarks(X, y, n_copies=2, max_angle=30.0, stretch=0.3, max_roll=None, random_state=3)
+    before, _ = augment_landmarks(X, y, n_copies=2, max_angle=30.0, stretch=0.3, random_state=3)
+    np.testing.assert_array_equal(same, before)
+    with pytest.raises(ValueError, match="max_roll must be a number from 0 to 180"):
+        augment_landmarks(X, y, max_roll=181.0)
+    with pytest.raises(ValueError, match="max_roll needs max_angle above 0"):
+        augment_landmarks(X, y, max_angle=0.0, max_roll=5.0)
+
+
 def test_3d_frame_is_invariant_to_3d_rotation(synthetic_landmarks):
     from landmark_asl.estimators.features import _rotation_matrices
 
