@@ -22,6 +22,9 @@ Training candidates (``--candidate``):
   and H rows only (the shipped recipe since 2026-12-06, latest, so ``base`` is the same now);
   ``no_yaw``: the recipe without any turn (the shipped recipe before; the stored ``aspect_common``
   runs were made with it);
+- ``roll5``, ``roll15_ghpq``, ``ghpq``, ``roll5_ghpq``: the rotation about the camera's axis limited
+  to 5 or 15 degrees (``max_roll``; the other axes keep 30) and/or the P and Q copies turned like
+  G and H (P and Q point down; where the fingers point relative to gravity tells them from G, H, K);
 - (``compose NAME --members CAND@SEED,...``: several stored forests pooled into one, i.e. their
   probabilities averaged, one ``--members`` per seed of the pool; reported as ``NAME``);
 - ``specialist``: the base forest plus, for each confusable group, a forest trained on that
@@ -87,7 +90,8 @@ AUGMENTS = {"yaw45": {"max_yaw": 45.0, "yaw_labels": None}, "yaw90": {"max_yaw":
             "no_yaw": {"max_yaw": 0.0, "yaw_labels": None},
             "ghpq": {"yaw_labels": ["G", "H", "P", "Q"]},
             "roll5": {"max_roll": 5.0},
-            "roll5_ghpq": {"max_roll": 5.0, "yaw_labels": ["G", "H", "P", "Q"]}}
+            "roll5_ghpq": {"max_roll": 5.0, "yaw_labels": ["G", "H", "P", "Q"]},
+            "roll15_ghpq": {"max_roll": 15.0, "yaw_labels": ["G", "H", "P", "Q"]}}
 #: Every training candidate of ``run``.
 CANDIDATES = ("base", "no_still_z", "geo_hand", "clean", "specialist", *ASPECTS, *AUGMENTS)
 SPECIALISTS = {"MNSTAE": ("M", "N", "S", "T", "A", "E"), "XZGD": ("X", "Z", "G", "D"), "PQK": ("P", "Q", "K")}

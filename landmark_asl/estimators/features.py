@@ -501,7 +501,7 @@ def augment_landmarks(
     """Training-time augmentation: the input plus ``n_copies`` perturbed copies of each row.
 
     Each copy is rotated in 3D about the wrist (angles up to ``max_angle`` degrees about
-    each axis), scaled by ``1 +- scale``, jittered per point by ``jitter`` times the palm
+    each axis; about the camera's axis up to ``max_roll`` when given), scaled by ``1 +- scale``, jittered per point by ``jitter`` times the palm
     size, and (with ``mirror``) mirrored with its ``is_left`` flag flipped, which leaves
     the normalised features of a perfect mirror unchanged and so teaches nothing new
     except robustness to handedness mistakes. World columns get the same rotation.
@@ -527,6 +527,11 @@ def augment_landmarks(
         compared as text, exactly (``"G"``, not ``"g"``), and a label not in ``y`` turns nothing,
         so one recipe fits any set of letters. The turn is drawn for every row either way, so
         the other rows' copies do not depend on the list.
+    max_roll : float, optional
+        The limit of the rotation about the camera's axis (the roll in the image plane, which
+        changes where the fingers point relative to gravity: G against Q, K against P), in
+        degrees; None: ``max_angle``, like the other two axes. The random draws are the same
+        whatever its value, so only the roll changes.
     random_state : int, RandomState or None, default=0
 
     Returns
@@ -548,8 +553,6 @@ def augment_landmarks(
                              f"got {reprlib.repr(yaw_labels)}")
         if not max_yaw:
             raise ValueError("yaw_labels needs max_yaw above 0: without a turn it changes nothing")
-    if max_roll and not max_angle:
-        raise ValueError("max_roll needs max_angle above 0: the roll is the rotations' third axis")
     rng = check_random_state(random_state)
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y)
@@ -557,9 +560,9 @@ def augment_landmarks(
     turned = None if yaw_labels is None else np.isin(y.astype(str), list(yaw_labels))
     out, labels = [X.astype(np.float32)], [y]
     for _ in range(n_copies):
-        angles = np.deg2rad(rng.uniform(-max_angle, max_angle, size=(n, 3)))
-        if max_roll is not None and max_angle:  # the same draws, the roll's rescaled
-            angles[:, 2] *= max_roll / max_angle
+        # rng.uniform(-a, a) is -a + 2a * u, bit for bit: the same draws whatever the roll's limit.
+        limits = np.array([max_angle, max_angle, max_angle if max_roll is None else max_roll], dtype=np.float64)
+        angles = np.deg2rad(-limits + 2 * limits * rng.random_sample((n, 3)))
         rot = _rotation_matrices(angles)
         if max_yaw:  # drawn only when asked, so the copies of max_yaw=0 stay as they were
             yaw = np.zeros((n, 3))

@@ -307,9 +307,9 @@ def test_max_roll_limits_only_the_turn_in_the_image_plane(synthetic_landmarks):
         diff = index_angles(X_aug[len(X):]) - index_angles(X)
         return np.abs((diff + 180) % 360 - 180)
 
-    # Roll alone (the other two axes at 0 by setting max_roll above a tiny max_angle): the
-    # in-plane direction turns by the roll, up to max_roll and no further.
-    rolled, _ = augment_landmarks(X, y, max_angle=1e-6, max_roll=40.0, **plain)
+    # Roll alone (the other two axes at 0): the in-plane direction turns by the roll, up to
+    # max_roll and no further.
+    rolled, _ = augment_landmarks(X, y, max_angle=0.0, max_roll=40.0, **plain)
     turn = turned_by(rolled)
     assert turn.max() <= 40.0 + 1e-3 and turn.max() > 30.0
     # max_roll=0 keeps the in-plane direction of a flat hand nearer than the full rotation does.
@@ -318,14 +318,21 @@ def test_max_roll_limits_only_the_turn_in_the_image_plane(synthetic_landmarks):
     no_roll, _ = augment_landmarks(flat, y, max_angle=30.0, max_roll=0.0, **plain)
     full, _ = augment_landmarks(flat, y, max_angle=30.0, **plain)
     assert np.median(turned_by(no_roll)) < np.median(turned_by(full)) / 2
-    # None is max_angle: the very same copies; every other perturbation keeps its draws.
-    same, _ = augment_landmarks(X, y, n_copies=2, max_angle=30.0, stretch=0.3, max_roll=None, random_state=3)
-    before, _ = augment_landmarks(X, y, n_copies=2, max_angle=30.0, stretch=0.3, random_state=3)
-    np.testing.assert_array_equal(same, before)
-    with pytest.raises(ValueError, match="max_roll must be a number from 0 to 180"):
-        augment_landmarks(X, y, max_roll=181.0)
-    with pytest.raises(ValueError, match="max_roll needs max_angle above 0"):
-        augment_landmarks(X, y, max_angle=0.0, max_roll=5.0)
+    # max_roll equal to max_angle: the copies written before max_roll existed (the figures pinned
+    # in test_yaw_turns_the_hand_about_the_vertical_axis, from commit d5ca346).
+    copies = augment_landmarks(X, y, n_copies=2, max_angle=30.0, stretch=0.3, max_roll=30.0, random_state=0)[0]
+    copies = copies[len(X):].astype(np.float64)
+    assert np.nansum(copies) == pytest.approx(5259.750036312549, rel=1e-7)
+    assert np.nansum(np.abs(copies)) == pytest.approx(6052.144846580968, rel=1e-7)
+    # Another roll changes the copies' points, and nothing else draws differently: the mirroring
+    # (the is_left column) is the same.
+    other = augment_landmarks(X, y, n_copies=2, max_angle=30.0, stretch=0.3, max_roll=5.0, random_state=0)[0]
+    other = other[len(X):].astype(np.float64)
+    assert not np.allclose(other[:, :63], copies[:, :63])
+    np.testing.assert_array_equal(other[:, 126], copies[:, 126])
+    for bad in (181.0, -1.0, float("nan"), "5", True):
+        with pytest.raises(ValueError, match="max_roll must be a number from 0 to 180"):
+            augment_landmarks(X, y, max_roll=bad)
 
 
 def test_3d_frame_is_invariant_to_3d_rotation(synthetic_landmarks):
