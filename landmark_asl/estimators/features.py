@@ -501,8 +501,9 @@ def augment_landmarks(
     """Training-time augmentation: the input plus ``n_copies`` perturbed copies of each row.
 
     Each copy is rotated in 3D about the wrist (angles up to ``max_angle`` degrees about
-    each axis; about the camera's axis up to ``max_roll`` when given), scaled by ``1 +- scale``, jittered per point by ``jitter`` times the palm
-    size, and (with ``mirror``) mirrored with its ``is_left`` flag flipped, which leaves
+    each axis; about the camera's axis up to ``max_roll`` when given), scaled by
+    ``1 +- scale``, jittered per point by ``jitter`` times the palm size, and (with
+    ``mirror``) mirrored with its ``is_left`` flag flipped, which leaves
     the normalised features of a perfect mirror unchanged and so teaches nothing new
     except robustness to handedness mistakes. World columns get the same rotation.
 
