@@ -395,6 +395,16 @@ def _dev_weighted(data: dict[str, np.ndarray], parts: list[str], seed: int, clas
     return proba
 
 
+def errors_line(groups: dict, names: list[str]) -> str:
+    """Each group's errors a seed (pooled over the folds) with their sd over seeds, e.g. ``M/N 5.2 +- 2.2``.
+
+    ``groups``: ``confusion_errors(...)["groups"]``, whose ``rate_seed_sd`` is a share of the
+    group's ``n`` rows a seed; a group missing from ``groups`` is left out.
+    """
+    return ", ".join(f"{k} {groups[k]['errors']:.1f} +- {groups[k]['rate_seed_sd'] * groups[k]['n']:.1f}"
+                     for k in names if k in groups)
+
+
 def report(args: argparse.Namespace) -> None:
     table = load_table(args.cache_dir, 2).reset_index(drop=True)
     ids = table["sample_id"].to_numpy().astype(str)
@@ -454,10 +464,9 @@ def report(args: argparse.Namespace) -> None:
         print(f"| {name} | {s['mean_accuracy']:.1%} ({s['mean_accuracy_seed_sd']:.1%}) | {s['worst_fold']} "
               f"{s['worst_accuracy']:.1%} | " + " | ".join(
                   f"{g[k]['rate']:.1%} (w {g[k]['worst_rate']:.0%})" if k in g else "-" for k in groups) + " |")
-    print("\nErrors per seed (mean over seeds):")
+    print("\nErrors per seed (mean over seeds +- their sd over seeds):")
     for name, s in rows:
-        g = s["errors"]["groups"]
-        print(f"- {name}: " + ", ".join(f"{k} {g[k]['errors']:.1f}" for k in groups if k in g))
+        print(f"- {name}: {errors_line(s['errors']['groups'], groups)}")
     if args.folds:
         for name, s in rows:
             print(f"\n{name}: " + ", ".join(f"{r['fold']} {r['accuracy_detected']:.1%}" for r in s["per_fold"]))

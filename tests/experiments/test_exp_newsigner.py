@@ -83,3 +83,20 @@ def test_only_runs_that_recorded_the_shipped_recipe_go_on_the_card(tmp_path, mon
     for text in ("{not json", "[1, 2]"):
         np.savez_compressed(damaged, classes=np.array(["A"]), sample_id=np.array(["a"]), training=np.array(text))
         assert not exp.trained_as_shipped("base", [damaged])
+
+
+def test_errors_line_gives_each_groups_errors_with_their_seed_sd():
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import exp_newsigner as exp
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    from landmark_asl.evaluation.lodo import confusion_errors
+
+    counts = {"M": 10, "N": 10, "X": 5, "Z": 5}
+    runs = [{"fold": "f", "seed": 0, "letter_counts": counts, "confusions": {"M>N": 2, "X>Z": 1}},
+            {"fold": "f", "seed": 1, "letter_counts": counts, "confusions": {"M>N": 4, "N>M": 2, "X>Z": 1}}]
+    groups = confusion_errors(runs, groups={"M/N": ["M", "N"], "X/Z": ["X", "Z"]})["groups"]
+    # M/N: 2 and 6 errors of 20 rows, so 4.0 a seed with an sd of 2.8 (of the rates 0.1 and 0.3,
+    # times 20); X/Z the same each seed; a name without rows is left out.
+    assert exp.errors_line(groups, ["M/N", "X/Z", "U/R"]) == "M/N 4.0 +- 2.8, X/Z 1.0 +- 0.0"
