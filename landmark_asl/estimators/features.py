@@ -559,10 +559,10 @@ def augment_landmarks(
     y = np.asarray(y)
     n = X.shape[0]
     turned = None if yaw_labels is None else np.isin(y.astype(str), list(yaw_labels))
+    # rng.uniform(-a, a) is -a + 2a * u, bit for bit: the same draws whatever the roll's limit.
+    limits = np.array([max_angle, max_angle, max_angle if max_roll is None else max_roll], dtype=np.float64)
     out, labels = [X.astype(np.float32)], [y]
     for _ in range(n_copies):
-        # rng.uniform(-a, a) is -a + 2a * u, bit for bit: the same draws whatever the roll's limit.
-        limits = np.array([max_angle, max_angle, max_angle if max_roll is None else max_roll], dtype=np.float64)
         angles = np.deg2rad(-limits + 2 * limits * rng.random_sample((n, 3)))
         rot = _rotation_matrices(angles)
         if max_yaw:  # drawn only when asked, so the copies of max_yaw=0 stay as they were
