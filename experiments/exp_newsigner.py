@@ -25,6 +25,13 @@ Training candidates (``--candidate``):
 - ``roll5``, ``roll15_ghpq``, ``ghpq``, ``roll5_ghpq``: the rotation about the camera's axis limited
   to 5 or 15 degrees (``max_roll``; the other axes keep 30) and/or the P and Q copies turned like
   G and H (P and Q point down; where the fingers point relative to gravity tells them from G, H, K);
+- ``pqroll5``, ``pointroll5``: the 5-degree roll for the rows of P and Q only, or of G, H, K, P and
+  Q (``roll_labels``), the letters told apart by where they point; every other row keeps 30;
+- ``down_pq``, ``down_pq_ghpq``: the P and Q copies turned a random part of the way towards pointing
+  straight down (``down_labels``; sources show them anywhere from level to straight down), and with
+  the P and Q copies also turned about the vertical axis;
+- ``ghco``: the C and O copies turned about the vertical axis too (one signer shows C and O with
+  the palm to the camera, the others from the side);
 - (``compose NAME --members CAND@SEED,...``: several stored forests pooled into one, i.e. their
   probabilities averaged, one ``--members`` per seed of the pool; reported as ``NAME``);
 - ``specialist``: the base forest plus, for each confusable group, a forest trained on that
@@ -91,7 +98,12 @@ AUGMENTS = {"yaw45": {"max_yaw": 45.0, "yaw_labels": None}, "yaw90": {"max_yaw":
             "ghpq": {"yaw_labels": ["G", "H", "P", "Q"]},
             "roll5": {"max_roll": 5.0},
             "roll5_ghpq": {"max_roll": 5.0, "yaw_labels": ["G", "H", "P", "Q"]},
-            "roll15_ghpq": {"max_roll": 15.0, "yaw_labels": ["G", "H", "P", "Q"]}}
+            "roll15_ghpq": {"max_roll": 15.0, "yaw_labels": ["G", "H", "P", "Q"]},
+            "pqroll5": {"max_roll": 5.0, "roll_labels": ["P", "Q"]},
+            "pointroll5": {"max_roll": 5.0, "roll_labels": ["G", "H", "K", "P", "Q"]},
+            "down_pq": {"down_labels": ["P", "Q"]},
+            "down_pq_ghpq": {"down_labels": ["P", "Q"], "yaw_labels": ["G", "H", "P", "Q"]},
+            "ghco": {"yaw_labels": ["G", "H", "C", "O"]}}
 #: Every training candidate of ``run``.
 CANDIDATES = ("base", "no_still_z", "geo_hand", "clean", "specialist", *ASPECTS, *AUGMENTS)
 SPECIALISTS = {"MNSTAE": ("M", "N", "S", "T", "A", "E"), "XZGD": ("X", "Z", "G", "D"), "PQK": ("P", "Q", "K")}
@@ -405,12 +417,20 @@ def errors_line(groups: dict, names: list[str]) -> str:
                      for k in names if k in groups)
 
 
+def holds_seed(keys: list[str], seeds: list[int] | None) -> bool:
+    """Whether a stored run's arrays (``keys``, e.g. ``rf|plain|3``) hold one of ``seeds`` (None: any)."""
+    held = {int(k.split("|")[2]) for k in keys if k.count("|") == 2 and k.split("|")[2].isdigit()}
+    return bool(held) and (seeds is None or bool(held & set(seeds)))
+
+
 def report(args: argparse.Namespace) -> None:
     table = load_table(args.cache_dir, 2).reset_index(drop=True)
     ids = table["sample_id"].to_numpy().astype(str)
     files = {name: run_files(name.partition(":")[0]) for name in args.names}  # one file per run: their seeds together
     # A run cut short (``folds_done``): every name is scored on the folds all its runs finished.
-    unfinished = [set(d["folds_done"]) for ps in files.values() for d in map(load_run, ps) if "folds_done" in d]
+    # Only the runs of the seeds asked for: another seed's run still going does not narrow the report.
+    unfinished = [set(d["folds_done"]) for ps in files.values() for d in map(load_run, ps)
+                  if "folds_done" in d and holds_seed(d.files, args.seeds)]
     keep = np.ones(len(table), dtype=bool)
     if unfinished:
         keep = table["group"].astype(str).isin(set.intersection(*unfinished)).to_numpy()

@@ -477,6 +477,16 @@ def test_15_augment_values_are_bounded(tmp_path, small_images):
         line = _one_line_error(_cli("train", small_images, "--model-name", "rf", "-o", tmp_path / "m",
                                     "--augment", f"max_roll={value}"))
         assert "max_roll must be a number from 0 to 180" in line, line
+    for value in ('"P"', "[1]", "[]", "{}"):
+        line = _one_line_error(_cli("train", small_images, "--model-name", "rf", "-o", tmp_path / "m",
+                                    "--augment", "max_roll=5", "--augment", f"roll_labels={value}"))
+        assert "roll_labels must be" in line, line
+    for value in ('"P"', "[1]", "[]", "{}"):
+        line = _one_line_error(_cli("train", small_images, "--model-name", "rf", "-o", tmp_path / "m",
+                                    "--augment", f"down_labels={value}"))
+        assert "down_labels must be" in line, line
+    assert "roll_labels needs max_roll" in _one_line_error(
+        _cli("train", small_images, "--model-name", "rf", "-o", tmp_path / "m", "--augment", 'roll_labels=["P"]'))
     assert not (tmp_path / "m").exists()
 
 

@@ -496,6 +496,8 @@ def augment_landmarks(
     max_yaw: float = 0.0,
     yaw_labels: Sequence[str] | None = None,
     max_roll: float | None = None,
+    roll_labels: Sequence[str] | None = None,
+    down_labels: Sequence[str] | None = None,
     random_state: int | np.random.RandomState | None = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Training-time augmentation: the input plus ``n_copies`` perturbed copies of each row.
@@ -533,6 +535,18 @@ def augment_landmarks(
         changes where the fingers point relative to gravity: G against Q, K against P), in
         degrees; None: ``max_angle``, like the other two axes. The random draws are the same
         whatever its value, so only the roll changes.
+    roll_labels : sequence of str, optional
+        Only the rows of these labels get the ``max_roll`` limit; the others roll up to
+        ``max_angle`` (None: every row gets ``max_roll``). For the letters told apart by where
+        they point (P and Q point down): their copies keep the direction, the others still
+        learn a tilted hand. Compared as text, exactly, like ``yaw_labels``; needs ``max_roll``.
+    down_labels : sequence of str, optional
+        The copies of these labels' rows are first turned in the image plane about the wrist a
+        random part of the way (uniform) towards pointing straight down (the knuckle -> tip of
+        the index, image y down): P and Q, which sources photograph anywhere from level to
+        straight down. Compared as text, exactly, like ``yaw_labels``. The turn is drawn for
+        every row, so the other rows' copies do not depend on the list (but differ from those
+        of ``down_labels=None``).
     random_state : int, RandomState or None, default=0
 
     Returns
@@ -554,6 +568,17 @@ def augment_landmarks(
                              f"got {reprlib.repr(yaw_labels)}")
         if not max_yaw:
             raise ValueError("yaw_labels needs max_yaw above 0: without a turn it changes nothing")
+    if roll_labels is not None:
+        if (isinstance(roll_labels, str) or not isinstance(roll_labels, (list, tuple))
+                or not roll_labels or not all(isinstance(label, str) for label in roll_labels)):
+            raise ValueError("roll_labels must be a non-empty list of labels (strings) or None; "
+                             f"got {reprlib.repr(roll_labels)}")
+        if max_roll is None:
+            raise ValueError("roll_labels needs max_roll: without it every row rolls up to max_angle")
+    if down_labels is not None and (isinstance(down_labels, str) or not isinstance(down_labels, (list, tuple))
+                                    or not down_labels or not all(isinstance(label, str) for label in down_labels)):
+        raise ValueError("down_labels must be a non-empty list of labels (strings) or None; "
+                         f"got {reprlib.repr(down_labels)}")
     rng = check_random_state(random_state)
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y)
@@ -561,10 +586,24 @@ def augment_landmarks(
     turned = None if yaw_labels is None else np.isin(y.astype(str), list(yaw_labels))
     # rng.uniform(-a, a) is -a + 2a * u, bit for bit: the same draws whatever the roll's limit.
     limits = np.array([max_angle, max_angle, max_angle if max_roll is None else max_roll], dtype=np.float64)
+    if roll_labels is not None:  # per row: max_roll for the listed labels, max_angle for the rest
+        limits = np.tile(np.array([max_angle, max_angle, max_angle], dtype=np.float64), (n, 1))
+        limits[np.isin(y.astype(str), list(roll_labels)), 2] = max_roll
+    down = None
+    if down_labels is not None:
+        # The signed in-plane turn (radians) that makes the index (knuckle 5 -> tip 8) point straight
+        # down, 0 for the rows of other labels or without a direction.
+        d = X[:, 8 * 3 : 8 * 3 + 2] - X[:, 5 * 3 : 5 * 3 + 2]
+        to_down = np.angle(np.exp(1j * (np.pi / 2 - np.arctan2(d[:, 1], d[:, 0]))))
+        to_down[~np.isin(y.astype(str), list(down_labels)) | ~np.isfinite(to_down)] = 0.0
+        down = np.zeros((n, 3))
     out, labels = [X.astype(np.float32)], [y]
     for _ in range(n_copies):
         angles = np.deg2rad(-limits + 2 * limits * rng.random_sample((n, 3)))
         rot = _rotation_matrices(angles)
+        if down is not None:  # drawn only when asked, so the copies without it stay as they were
+            down[:, 2] = to_down * rng.random_sample(n)
+            rot = rot @ _rotation_matrices(down)
         if max_yaw:  # drawn only when asked, so the copies of max_yaw=0 stay as they were
             yaw = np.zeros((n, 3))
             yaw[:, 1] = np.deg2rad(rng.uniform(-max_yaw, max_yaw, size=n))

@@ -261,6 +261,19 @@ def test_yaw_turns_the_hand_about_the_vertical_axis(synthetic_landmarks):
                                rtol=1e-6)
 
 
+def _assert_a_third_label_is_untouched(X, option: str, **extra) -> None:
+    """Every perturbation on, two copies: the rows of a third label get the same copies whichever other
+    label ``option`` names (its draw is made for every row), and labels of any dtype compare as text."""
+    rows = np.arange(len(X))
+    labels = np.where(rows < len(X) // 2, 0, 1 + rows % 2)  # unequal counts: a draw per chosen row would shift
+    full = dict(n_copies=2, max_angle=30.0, stretch=0.3, random_state=4, **extra)
+    turn_0, _ = augment_landmarks(X, labels, **{option: ["0"]}, **full)
+    turn_1, _ = augment_landmarks(X, labels.astype(object), **{option: ["1"]}, **full)
+    third = np.tile(labels == 2, 3)
+    np.testing.assert_array_equal(turn_0[third], turn_1[third])
+    assert not np.allclose(turn_0[np.tile(labels == 0, 3)], turn_1[np.tile(labels == 0, 3)])
+
+
 def test_yaw_labels_turn_only_their_rows(synthetic_landmarks):
     X, y = synthetic_landmarks
     y = np.asarray(y).astype(str)
@@ -276,14 +289,7 @@ def test_yaw_labels_turn_only_their_rows(synthetic_landmarks):
     assert not np.allclose(copies[chosen], X[chosen], atol=1e-3)
     # Every perturbation on and two copies: the rows of a third label get the same copies whichever
     # other label is turned (the turn is drawn for every row), and labels of any dtype compare as text.
-    rows = np.arange(len(X))
-    labels = np.where(rows < len(X) // 2, 0, 1 + rows % 2)  # unequal counts: a draw per chosen row would shift
-    full = dict(n_copies=2, max_angle=30.0, stretch=0.3, max_yaw=180.0, random_state=4)
-    turn_0, _ = augment_landmarks(X, labels, yaw_labels=["0"], **full)
-    turn_1, _ = augment_landmarks(X, labels.astype(object), yaw_labels=["1"], **full)
-    third = np.tile(labels == 2, 3)
-    np.testing.assert_array_equal(turn_0[third], turn_1[third])
-    assert not np.allclose(turn_0[np.tile(labels == 0, 3)], turn_1[np.tile(labels == 0, 3)])
+    _assert_a_third_label_is_untouched(X, "yaw_labels", max_yaw=180.0)
     for bad in ("G", [], [1], ["G", None], {"G": 1}):
         with pytest.raises(ValueError, match="yaw_labels must be"):
             augment_landmarks(X, y, max_yaw=180.0, yaw_labels=bad)
@@ -333,6 +339,70 @@ def test_max_roll_limits_only_the_turn_in_the_image_plane(synthetic_landmarks):
     for bad in (181.0, -1.0, float("nan"), "5", True):
         with pytest.raises(ValueError, match="max_roll must be a number from 0 to 180"):
             augment_landmarks(X, y, max_roll=bad)
+
+
+def test_roll_labels_limit_the_roll_of_their_rows_only(synthetic_landmarks):
+    X, y = synthetic_landmarks
+    y = np.asarray(y).astype(str)
+    chosen = np.tile(y == y[0], 3)
+    full = dict(n_copies=2, max_angle=30.0, stretch=0.3, random_state=3)
+    limited, y_aug = augment_landmarks(X, y, max_roll=5.0, roll_labels=[str(y[0])], **full)
+    everyone, _ = augment_landmarks(X, y, max_roll=5.0, **full)
+    nobody, _ = augment_landmarks(X, y, **full)
+    # The listed rows get the copies of max_roll for every row, the others those of no max_roll:
+    # the draws are the same whatever the list.
+    np.testing.assert_array_equal(limited[chosen], everyone[chosen])
+    np.testing.assert_array_equal(limited[~chosen], nobody[~chosen])
+    copies = chosen & (np.arange(len(chosen)) >= len(X))
+    assert copies.any() and not np.allclose(limited[copies, :63], nobody[copies, :63])
+    np.testing.assert_array_equal(y_aug, np.tile(y, 3))
+    # Labels of another dtype compare as text; a label not in y limits nothing.
+    as_objects, _ = augment_landmarks(X, y.astype(object), max_roll=5.0, roll_labels=[str(y[0])], **full)
+    np.testing.assert_array_equal(as_objects, limited)
+    absent, _ = augment_landmarks(X, y, max_roll=5.0, roll_labels=["no such letter"], **full)
+    np.testing.assert_array_equal(absent, nobody)
+    for bad in ("G", [], [1], ["G", None], {"G": 1}):
+        with pytest.raises(ValueError, match="roll_labels must be"):
+            augment_landmarks(X, y, max_roll=5.0, roll_labels=bad)
+    with pytest.raises(ValueError, match="roll_labels needs max_roll"):
+        augment_landmarks(X, y, roll_labels=["G"])
+    with pytest.raises(ValueError) as huge:
+        augment_landmarks(X, y, max_roll=5.0, roll_labels=["G"] * 100_000 + [1])
+    assert len(str(huge.value)) < 200
+
+
+def test_down_labels_turn_their_copies_towards_pointing_down(synthetic_landmarks):
+    X, y = synthetic_landmarks
+    y = np.asarray(y).astype(str)
+    chosen = y == y[0]
+
+    def from_down(X_rows):  # how far the index (knuckle 5 -> tip 8) is from pointing down, degrees
+        pts = np.asarray(X_rows, dtype=np.float64)[:, :63].reshape(-1, 21, 3)
+        d = pts[:, 8, :2] - pts[:, 5, :2]
+        return np.abs((np.degrees(np.arctan2(d[:, 1], d[:, 0])) - 90 + 180) % 360 - 180)
+
+    plain = dict(n_copies=1, max_angle=0.0, scale=0.0, jitter=0.0, mirror=False, random_state=0)
+    X_aug, _ = augment_landmarks(X, y, down_labels=[str(y[0])], **plain)
+    copies = X_aug[len(X):]
+    before, after = from_down(X[chosen]), from_down(copies[chosen])
+    # Each chosen copy points nearer to straight down, by a random part of the way (not all, not none).
+    assert (after <= before + 1e-3).all()
+    part = 1 - after / np.maximum(before, 1e-9)
+    assert part.min() < 0.3 and part.max() > 0.7
+    # The turn is about the wrist and in the image plane: the wrist stays, depths and lengths too.
+    np.testing.assert_allclose(copies[chosen, :3], X[chosen, :3], atol=1e-6)
+    np.testing.assert_allclose(copies[chosen, 2:63:3], X[chosen, 2:63:3], atol=1e-6)
+    # The other rows' copies are the rows themselves here ...
+    np.testing.assert_allclose(copies[~chosen], X[~chosen], atol=1e-6)
+    # ... and with every perturbation on, the rows of a third label get the same copies whichever
+    # other label is turned (the turn is drawn for every row).
+    _assert_a_third_label_is_untouched(X, "down_labels")
+    for bad in ("P", [], [1], ["P", None], {"P": 1}):
+        with pytest.raises(ValueError, match="down_labels must be"):
+            augment_landmarks(X, y, down_labels=bad)
+    with pytest.raises(ValueError) as huge:
+        augment_landmarks(X, y, down_labels=["P"] * 100_000 + [1])
+    assert len(str(huge.value)) < 200
 
 
 def test_3d_frame_is_invariant_to_3d_rotation(synthetic_landmarks):

@@ -100,3 +100,17 @@ def test_errors_line_gives_each_groups_errors_with_their_seed_sd():
     # M/N: 2 and 6 errors of 20 rows, so 4.0 a seed with an sd of 2.8 (of the rates 0.1 and 0.3,
     # times 20); X/Z the same each seed; a name without rows is left out.
     assert exp.errors_line(groups, ["M/N", "X/Z", "U/R"]) == "M/N 4.0 +- 2.8, X/Z 1.0 +- 0.0"
+
+
+def test_a_report_counts_only_the_runs_of_the_seeds_asked_for():
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import exp_newsigner as exp
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    # Another seed's run, still going (three folds done), must not narrow a report of seed 0.
+    seed_0 = ["classes", "sample_id", "folds_done", "rf|plain|0", "rf|crop|0"]
+    seed_1 = ["classes", "sample_id", "folds_done", "rf|plain|1", "xgb|plain|1"]
+    assert exp.holds_seed(seed_0, [0]) and exp.holds_seed(seed_0, None) and exp.holds_seed(seed_1, [0, 1])
+    assert not exp.holds_seed(seed_1, [0])
+    assert not exp.holds_seed(["classes", "sample_id"], None)  # no run arrays at all
