@@ -356,6 +356,7 @@ def test_roll_labels_limit_the_roll_of_their_rows_only(synthetic_landmarks):
     copies = chosen & (np.arange(len(chosen)) >= len(X))
     assert copies.any() and not np.allclose(limited[copies, :63], nobody[copies, :63])
     np.testing.assert_array_equal(y_aug, np.tile(y, 3))
+    _assert_a_third_label_is_untouched(X, "roll_labels", max_roll=5.0)
     # Labels of another dtype compare as text; a label not in y limits nothing.
     as_objects, _ = augment_landmarks(X, y.astype(object), max_roll=5.0, roll_labels=[str(y[0])], **full)
     np.testing.assert_array_equal(as_objects, limited)
