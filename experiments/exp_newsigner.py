@@ -417,10 +417,22 @@ def errors_line(groups: dict, names: list[str]) -> str:
                      for k in names if k in groups)
 
 
-def holds_seed(keys: list[str], seeds: list[int] | None) -> bool:
-    """Whether a stored run's arrays (``keys``, e.g. ``rf|plain|3``) hold one of ``seeds`` (None: any)."""
-    held = {int(k.split("|")[2]) for k in keys if k.count("|") == 2 and k.split("|")[2].isdigit()}
-    return bool(held) and (seeds is None or bool(held & set(seeds)))
+def holds_seed(keys: list[str], seeds: list[int] | None, models: list[str]) -> bool:
+    """Whether a stored run's arrays (``keys``, e.g. ``rf|plain|3``) hold one of ``seeds`` (None: any)
+    for one of ``models`` (``rf``, ``xgb``): the runs a report of those seeds and models reads."""
+    held = {(k.split("|")[0], int(k.split("|")[2])) for k in keys
+            if k.count("|") == 2 and k.split("|")[2].isdigit()}
+    return any(m in models and (seeds is None or s in seeds) for m, s in held)
+
+
+def recipe_models(recipe: str) -> list[str]:
+    """The models a report combination (``rf+xgb+wdev+mirror``...) reads: ``rf`` and/or ``xgb``."""
+    return [p for p in (recipe or "rf").split("+") if p in ("rf", "xgb")] or ["rf"]
+
+
+def group_letters(groups: list[str]) -> list[str]:
+    """The letters of the named groups (``M/N``, ``T/L/G/Y``...), each once, in alphabetical order."""
+    return sorted({letter for g in groups for letter in g.split("/")})
 
 
 def report(args: argparse.Namespace) -> None:
@@ -429,8 +441,8 @@ def report(args: argparse.Namespace) -> None:
     files = {name: run_files(name.partition(":")[0]) for name in args.names}  # one file per run: their seeds together
     # A run cut short (``folds_done``): every name is scored on the folds all its runs finished.
     # Only the runs of the seeds asked for: another seed's run still going does not narrow the report.
-    unfinished = [set(d["folds_done"]) for ps in files.values() for d in map(load_run, ps)
-                  if "folds_done" in d and holds_seed(d.files, args.seeds)]
+    unfinished = [set(d["folds_done"]) for name, ps in files.items() for d in map(load_run, ps)
+                  if "folds_done" in d and holds_seed(d.files, args.seeds, recipe_models(name.partition(":")[2]))]
     keep = np.ones(len(table), dtype=bool)
     if unfinished:
         keep = table["group"].astype(str).isin(set.intersection(*unfinished)).to_numpy()
@@ -446,7 +458,7 @@ def report(args: argparse.Namespace) -> None:
         data = {k: v[keep] if k.count("|") == 2 else v for k, v in data.items()}
         path = ", ".join(map(str, paths))
         classes = [str(c) for c in data["classes"]]
-        models = [p for p in (recipe or "rf").split("+") if p in ("rf", "xgb")] or ["rf"]
+        models = recipe_models(recipe)
         seeds = sorted(int(k.split("|")[2]) for k in data if k.count("|") == 2 and k.startswith(f"{models[0]}|plain|")
                        and all(f"{m}|plain|{k.split('|')[2]}" in data for m in models)
                        and (args.seeds is None or int(k.split("|")[2]) in args.seeds))
@@ -487,6 +499,9 @@ def report(args: argparse.Namespace) -> None:
     print("\nErrors per seed (mean over seeds +- their sd over seeds):")
     for name, s in rows:
         print(f"- {name}: {errors_line(s['errors']['groups'], groups)}")
+    print("\nErrors per seed of each letter of those groups, read as any other letter:")
+    for name, s in rows:
+        print(f"- {name}: {errors_line(s['errors']['letters'], group_letters(groups))}")
     if args.folds:
         for name, s in rows:
             print(f"\n{name}: " + ", ".join(f"{r['fold']} {r['accuracy_detected']:.1%}" for r in s["per_fold"]))

@@ -561,41 +561,35 @@ def augment_landmarks(
         high = AUGMENT_LIMITS[name]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= high:
             raise ValueError(f"{name} must be a number from 0 to {high:g}; got {value!r}")
-    if yaw_labels is not None:
-        if (isinstance(yaw_labels, str) or not isinstance(yaw_labels, (list, tuple))
-                or not yaw_labels or not all(isinstance(label, str) for label in yaw_labels)):
-            raise ValueError("yaw_labels must be a non-empty list of labels (strings) or None; "
-                             f"got {reprlib.repr(yaw_labels)}")
-        if not max_yaw:
-            raise ValueError("yaw_labels needs max_yaw above 0: without a turn it changes nothing")
-    if roll_labels is not None:
-        if (isinstance(roll_labels, str) or not isinstance(roll_labels, (list, tuple))
-                or not roll_labels or not all(isinstance(label, str) for label in roll_labels)):
-            raise ValueError("roll_labels must be a non-empty list of labels (strings) or None; "
-                             f"got {reprlib.repr(roll_labels)}")
-        if max_roll is None:
-            raise ValueError("roll_labels needs max_roll: without it every row rolls up to max_angle")
-    if down_labels is not None and (isinstance(down_labels, str) or not isinstance(down_labels, (list, tuple))
-                                    or not down_labels or not all(isinstance(label, str) for label in down_labels)):
-        raise ValueError("down_labels must be a non-empty list of labels (strings) or None; "
-                         f"got {reprlib.repr(down_labels)}")
+    for name, value in (("yaw_labels", yaw_labels), ("roll_labels", roll_labels), ("down_labels", down_labels)):
+        _check_labels(name, value)
+    if yaw_labels is not None and not max_yaw:
+        raise ValueError("yaw_labels needs max_yaw above 0: without a turn it changes nothing")
+    if roll_labels is not None and max_roll is None:
+        raise ValueError("roll_labels needs max_roll: without it every row rolls up to max_angle")
     rng = check_random_state(random_state)
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y)
     n = X.shape[0]
-    turned = None if yaw_labels is None else np.isin(y.astype(str), list(yaw_labels))
+    if y.shape != (n,):
+        raise ValueError(f"y must hold one label per row of X ({n}); got shape {y.shape}")
+    turned = None if yaw_labels is None else _rows_of(y, yaw_labels)
     # rng.uniform(-a, a) is -a + 2a * u, bit for bit: the same draws whatever the roll's limit.
     limits = np.array([max_angle, max_angle, max_angle if max_roll is None else max_roll], dtype=np.float64)
     if roll_labels is not None:  # per row: max_roll for the listed labels, max_angle for the rest
         limits = np.tile(np.array([max_angle, max_angle, max_angle], dtype=np.float64), (n, 1))
-        limits[np.isin(y.astype(str), list(roll_labels)), 2] = max_roll
+        limits[_rows_of(y, roll_labels), 2] = max_roll
     down = None
     if down_labels is not None:
         # The signed in-plane turn (radians) that makes the index (knuckle 5 -> tip 8) point straight
-        # down, 0 for the rows of other labels or without a direction.
+        # down, 0 for the rows of other labels or without a direction (NaN, or an index shorter than
+        # a thousandth of the wrist -> middle knuckle).
         d = X[:, 8 * 3 : 8 * 3 + 2] - X[:, 5 * 3 : 5 * 3 + 2]
+        palm = X[:, 9 * 3 : 9 * 3 + 2] - X[:, :2]
         to_down = np.angle(np.exp(1j * (np.pi / 2 - np.arctan2(d[:, 1], d[:, 0]))))
-        to_down[~np.isin(y.astype(str), list(down_labels)) | ~np.isfinite(to_down)] = 0.0
+        with np.errstate(invalid="ignore"):
+            pointless = ~(np.hypot(d[:, 0], d[:, 1]) > 1e-3 * np.hypot(palm[:, 0], palm[:, 1]))
+        to_down[~_rows_of(y, down_labels) | pointless | ~np.isfinite(to_down)] = 0.0
         down = np.zeros((n, 3))
     out, labels = [X.astype(np.float32)], [y]
     for _ in range(n_copies):
@@ -635,6 +629,29 @@ def augment_landmarks(
         out.append(copy.astype(np.float32))
         labels.append(y)
     return np.concatenate(out), np.concatenate(labels)
+
+
+#: The most labels ``augment_landmarks``'s label lists take, and the longest label: a card or the CLI
+#: cannot make it compare against megabytes of text.
+MAX_AUGMENT_LABELS, MAX_LABEL_LENGTH = 1000, 64
+
+
+def _check_labels(name: str, labels: object) -> None:
+    """One-line refusal of a label list that is not a short non-empty list of short strings."""
+    if labels is None:
+        return
+    if (isinstance(labels, str) or not isinstance(labels, (list, tuple)) or not labels
+            or len(labels) > MAX_AUGMENT_LABELS
+            or not all(isinstance(label, str) and len(label) <= MAX_LABEL_LENGTH for label in labels)):
+        raise ValueError(f"{name} must be a non-empty list of at most {MAX_AUGMENT_LABELS} labels (strings of at "
+                         f"most {MAX_LABEL_LENGTH} characters), e.g. [\"P\", \"Q\"], or None; "
+                         f"got {reprlib.repr(labels)}")
+
+
+def _rows_of(y: np.ndarray, labels: Sequence[str]) -> np.ndarray:
+    """Boolean mask of the rows of ``y`` whose label, as text, is one of ``labels``."""
+    wanted = set(labels)
+    return np.fromiter((str(v) in wanted for v in y.tolist()), dtype=bool, count=len(y))
 
 
 def _rotation_matrices(angles: np.ndarray) -> np.ndarray:

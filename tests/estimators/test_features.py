@@ -398,9 +398,33 @@ def test_down_labels_turn_their_copies_towards_pointing_down(synthetic_landmarks
     # ... and with every perturbation on, the rows of a third label get the same copies whichever
     # other label is turned (the turn is drawn for every row).
     _assert_a_third_label_is_untouched(X, "down_labels")
-    for bad in ("P", [], [1], ["P", None], {"P": 1}):
+    # With the other rotations on, the down turn comes first: a copy is the recipe's random rotation
+    # (the first draw of the copy) of the copy turned alone.
+    from landmark_asl.estimators.features import _rotation_matrices
+
+    alone, _ = augment_landmarks(X, y, down_labels=[str(y[0])], **plain)
+    tilted, _ = augment_landmarks(X, y, down_labels=[str(y[0])], **{**plain, "max_angle": 30.0})
+    limits = np.array([30.0, 30.0, 30.0])
+    rot = _rotation_matrices(np.deg2rad(-limits + 2 * limits * np.random.RandomState(0).random_sample((len(X), 3))))
+    pts = alone[len(X):, :63].astype(np.float64).reshape(-1, 21, 3)
+    expected = np.einsum("nij,nkj->nki", rot, pts - pts[:, :1]) + pts[:, :1]
+    np.testing.assert_allclose(tilted[len(X):, :63].reshape(-1, 21, 3), expected, atol=1e-5)
+    # A row with NaN world columns (a landmark CSV) turns its image points and keeps NaN world; a row
+    # without a direction (the index of zero length, or NaN image points) is not turned.
+    odd = X[chosen][:3].copy()
+    odd[0, 63:126] = np.nan
+    odd[1, 8 * 3 : 8 * 3 + 3] = odd[1, 5 * 3 : 5 * 3 + 3]
+    odd[2, :63] = np.nan
+    odd_aug, _ = augment_landmarks(odd, np.array([str(y[0])] * 3), down_labels=[str(y[0])], **plain)
+    assert np.isfinite(odd_aug[3, :63]).all() and np.isnan(odd_aug[3, 63:126]).all()
+    assert from_down(odd_aug[3:4]) < from_down(odd[:1]) or from_down(odd[:1]) < 1e-6
+    np.testing.assert_allclose(odd_aug[4], odd[1], atol=1e-6)
+    assert np.isnan(odd_aug[5, :63]).all() and np.isfinite(odd_aug[5, 63:126]).all()
+    for bad in ("P", [], [1], ["P", None], {"P": 1}, ["P" * 65], ["P"] * 1001):
         with pytest.raises(ValueError, match="down_labels must be"):
             augment_landmarks(X, y, down_labels=bad)
+    with pytest.raises(ValueError, match="one label per row"):
+        augment_landmarks(X, y[:-1], down_labels=["P"])
     with pytest.raises(ValueError) as huge:
         augment_landmarks(X, y, down_labels=["P"] * 100_000 + [1])
     assert len(str(huge.value)) < 200

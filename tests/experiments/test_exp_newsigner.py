@@ -100,6 +100,7 @@ def test_errors_line_gives_each_groups_errors_with_their_seed_sd():
     # M/N: 2 and 6 errors of 20 rows, so 4.0 a seed with an sd of 2.8 (of the rates 0.1 and 0.3,
     # times 20); X/Z the same each seed; a name without rows is left out.
     assert exp.errors_line(groups, ["M/N", "X/Z", "U/R"]) == "M/N 4.0 +- 2.8, X/Z 1.0 +- 0.0"
+    assert exp.group_letters(["M/N", "T/L/G/Y", "G/Z"]) == ["G", "L", "M", "N", "T", "Y", "Z"]
 
 
 def test_a_report_counts_only_the_runs_of_the_seeds_asked_for():
@@ -109,8 +110,14 @@ def test_a_report_counts_only_the_runs_of_the_seeds_asked_for():
     finally:
         sys.path.remove(str(SCRIPT.parent))
     # Another seed's run, still going (three folds done), must not narrow a report of seed 0.
+    # Nor must an XGBoost run still going narrow a report of the forest alone.
     seed_0 = ["classes", "sample_id", "folds_done", "rf|plain|0", "rf|crop|0"]
-    seed_1 = ["classes", "sample_id", "folds_done", "rf|plain|1", "xgb|plain|1"]
-    assert exp.holds_seed(seed_0, [0]) and exp.holds_seed(seed_0, None) and exp.holds_seed(seed_1, [0, 1])
-    assert not exp.holds_seed(seed_1, [0])
-    assert not exp.holds_seed(["classes", "sample_id"], None)  # no run arrays at all
+    seed_1 = ["classes", "sample_id", "folds_done", "rf|plain|1", "rf|crop|1"]
+    xgb_0 = ["classes", "sample_id", "folds_done", "xgb|plain|0", "xgb|crop|0"]
+    rf = exp.recipe_models("rf+mirror+crop+zoom_out+below0.7")
+    both = exp.recipe_models("rf+xgb+wdev+mirror")
+    assert rf == ["rf"] and both == ["rf", "xgb"] and exp.recipe_models("") == ["rf"]
+    assert exp.holds_seed(seed_0, [0], rf) and exp.holds_seed(seed_0, None, rf) and exp.holds_seed(seed_1, [0, 1], rf)
+    assert not exp.holds_seed(seed_1, [0], rf)
+    assert not exp.holds_seed(xgb_0, [0], rf) and exp.holds_seed(xgb_0, [0], both)
+    assert not exp.holds_seed(["classes", "sample_id"], None, both)  # no run arrays at all
