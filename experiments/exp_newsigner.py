@@ -42,7 +42,9 @@ XGBoost beside the forest: ``run --xgb-only`` fits XGBoost alone and writes
 ``<candidate>_s<seeds>_xgb.npz`` beside the forest's run, so a stored forest run is reused;
 ``report base:rf+xgb`` averages the two, ``base:rf+xgb+w0.3`` weighs XGBoost 0.3, ``base:rf+xgb+wdev``
 chooses the weight for each held-out fold on the other folds only. A run writes its file after
-every fold (``folds_done``); a report of an unfinished run scores every name on the finished folds.
+every fold (``folds_done``); a report of an unfinished run (of the seeds and models it reads) scores
+every name on the finished folds. A report prints, for each name, the mean and worst fold, each
+named group's error rate, its errors a seed +- their sd over seeds, and every label's errors a seed.
 
 Usage::
 
@@ -499,9 +501,11 @@ def report(args: argparse.Namespace) -> None:
     print("\nErrors per seed (mean over seeds +- their sd over seeds):")
     for name, s in rows:
         print(f"- {name}: {errors_line(s['errors']['groups'], groups)}")
-    print("\nErrors per seed of each letter of those groups, read as any other letter:")
+    print("\nErrors per seed of each label, read as any other (the named groups' letters first):")
     for name, s in rows:
-        print(f"- {name}: {errors_line(s['errors']['letters'], group_letters(groups))}")
+        first = group_letters(groups)
+        rest = sorted(set(s["errors"]["letters"]) - set(first))
+        print(f"- {name}: {errors_line(s['errors']['letters'], first + rest)}")
     if args.folds:
         for name, s in rows:
             print(f"\n{name}: " + ", ".join(f"{r['fold']} {r['accuracy_detected']:.1%}" for r in s["per_fold"]))
