@@ -27,6 +27,7 @@ Training candidates (``--candidate``):
   G and H (P and Q point down; where the fingers point relative to gravity tells them from G, H, K);
 - ``pqroll5``, ``pointroll5``: the 5-degree roll for the rows of P and Q only, or of G, H, K, P and
   Q (``roll_labels``), the letters told apart by where they point; every other row keeps 30;
+  ``pointroll5_ghpq``: the latter with the P and Q copies turned about the vertical axis too;
 - ``down_pq``, ``down_pq_ghpq``: the P and Q copies turned a random part of the way towards pointing
   straight down (``down_labels``; sources show them anywhere from level to straight down), and with
   the P and Q copies also turned about the vertical axis;
@@ -105,7 +106,9 @@ AUGMENTS = {"yaw45": {"max_yaw": 45.0, "yaw_labels": None}, "yaw90": {"max_yaw":
             "pointroll5": {"max_roll": 5.0, "roll_labels": ["G", "H", "K", "P", "Q"]},
             "down_pq": {"down_labels": ["P", "Q"]},
             "down_pq_ghpq": {"down_labels": ["P", "Q"], "yaw_labels": ["G", "H", "P", "Q"]},
-            "ghco": {"yaw_labels": ["G", "H", "C", "O"]}}
+            "ghco": {"yaw_labels": ["G", "H", "C", "O"]},
+            "pointroll5_ghpq": {"max_roll": 5.0, "roll_labels": ["G", "H", "K", "P", "Q"],
+                                "yaw_labels": ["G", "H", "P", "Q"]}}
 #: Every training candidate of ``run``.
 CANDIDATES = ("base", "no_still_z", "geo_hand", "clean", "specialist", *ASPECTS, *AUGMENTS)
 SPECIALISTS = {"MNSTAE": ("M", "N", "S", "T", "A", "E"), "XZGD": ("X", "Z", "G", "D"), "PQK": ("P", "Q", "K")}
