@@ -457,37 +457,27 @@ def test_14_a_binary_split_file_is_one_line(tmp_path, small_images):
 
 
 def test_15_augment_values_are_bounded(tmp_path, small_images):
+    def error(*augments: str, extra: tuple = ()) -> str:  # `train` with these --augment values: its one-line error
+        options = [part for value in augments for part in ("--augment", value)]
+        return _one_line_error(_cli("train", small_images, "--model-name", "rf", "-o", tmp_path / "m", *options, *extra))
+
     for value in ("1e308", "1e30", "5"):
-        line = _one_line_error(_cli("train", small_images, "--model-name", "rf", "-o", tmp_path / "m",
-                                    "--augment", f"stretch={value}", "--cache-dir", tmp_path / "cache"))
+        line = error(f"stretch={value}", extra=("--cache-dir", tmp_path / "cache"))
         assert "stretch must be a number from 0 to 4" in line, line
-    assert "max_angle must be a number from 0 to 180" in _one_line_error(
-        _cli("train", small_images, "--model-name", "rf", "-o", tmp_path / "m", "--augment", "max_angle=1e9"))
-    for value in ("nan", "200", "true", "-1"):
-        line = _one_line_error(_cli("train", small_images, "--model-name", "rf", "-o", tmp_path / "m",
-                                    "--augment", f"max_yaw={value}"))
-        assert "max_yaw must be a number from 0 to 180" in line, line
-    for value in ('"G"', "[1]", "[]", "null,"):
-        line = _one_line_error(_cli("train", small_images, "--model-name", "rf", "-o", tmp_path / "m",
-                                    "--augment", "max_yaw=180", "--augment", f"yaw_labels={value}"))
-        assert "yaw_labels must be" in line, line
-    assert "yaw_labels needs max_yaw" in _one_line_error(
-        _cli("train", small_images, "--model-name", "rf", "-o", tmp_path / "m", "--augment", 'yaw_labels=["G"]'))
-    for value in ("NaN", "181", "-5", '"5"', "true"):
-        line = _one_line_error(_cli("train", small_images, "--model-name", "rf", "-o", tmp_path / "m",
-                                    "--augment", f"max_roll={value}"))
-        assert "max_roll must be a number from 0 to 180" in line, line
-    for value in ('"P"', "[1]", "[]", "{}"):
-        line = _one_line_error(_cli("train", small_images, "--model-name", "rf", "-o", tmp_path / "m",
-                                    "--augment", "max_roll=5", "--augment", f"roll_labels={value}"))
-        assert "roll_labels must be" in line, line
+    assert "max_angle must be a number from 0 to 180" in error("max_angle=1e9")
     huge = "[" + ", ".join(['"' + "x" * 60_000 + '"'] + ['"a"'] * 14_000) + "]"  # ~3 GB as a numpy text array
-    for value in ('"P"', "[1]", "[]", "{}", huge):
-        line = _one_line_error(_cli("train", small_images, "--model-name", "rf", "-o", tmp_path / "m",
-                                    "--augment", f"down_labels={value}"))
-        assert "down_labels must be" in line and len(line) < 600, line[:600]
-    assert "roll_labels needs max_roll" in _one_line_error(
-        _cli("train", small_images, "--model-name", "rf", "-o", tmp_path / "m", "--augment", 'roll_labels=["P"]'))
+    for before, name, values, message in (
+        ((), "max_yaw", ("nan", "200", "true", "-1"), "max_yaw must be a number from 0 to 180"),
+        (("max_yaw=180",), "yaw_labels", ('"G"', "[1]", "[]", "null,"), "yaw_labels must be"),
+        ((), "max_roll", ("NaN", "181", "-5", '"5"', "true"), "max_roll must be a number from 0 to 180"),
+        (("max_roll=5",), "roll_labels", ('"P"', "[1]", "[]", "{}"), "roll_labels must be"),
+        ((), "down_labels", ('"P"', "[1]", "[]", "{}", huge), "down_labels must be"),
+    ):
+        for value in values:
+            line = error(*before, f"{name}={value}")
+            assert message in line and len(line) < 600, line[:600]
+    assert "yaw_labels needs max_yaw" in error('yaw_labels=["G"]')
+    assert "roll_labels needs max_roll" in error('roll_labels=["P"]')
     assert not (tmp_path / "m").exists()
 
 

@@ -577,7 +577,7 @@ def augment_landmarks(
     # rng.uniform(-a, a) is -a + 2a * u, bit for bit: the same draws whatever the roll's limit.
     limits = np.array([max_angle, max_angle, max_angle if max_roll is None else max_roll], dtype=np.float64)
     if roll_labels is not None:  # per row: max_roll for the listed labels, max_angle for the rest
-        limits = np.tile(np.array([max_angle, max_angle, max_angle], dtype=np.float64), (n, 1))
+        limits = np.full((n, 3), float(max_angle))
         limits[_rows_of(y, roll_labels), 2] = max_roll
     down = None
     if down_labels is not None:
