@@ -33,6 +33,9 @@ Training candidates (``--candidate``):
   the P and Q copies also turned about the vertical axis;
 - ``ghco``: the C and O copies turned about the vertical axis too (one signer shows C and O with
   the palm to the camera, the others from the side);
+- ``no_bg_z``: the shipped recipe with borisgraudt's still Z rows left out of training
+  (``LEFT_OUT``; that signer froze Z at a moment that reads as X); they are still scored when
+  borisgraudt is held out;
 - (``compose NAME --members CAND@SEED,...``: several stored forests pooled into one, i.e. their
   probabilities averaged, one ``--members`` per seed of the pool; reported as ``NAME``);
 - ``specialist``: the base forest plus, for each confusable group, a forest trained on that
@@ -45,7 +48,9 @@ XGBoost beside the forest: ``run --xgb-only`` fits XGBoost alone and writes
 chooses the weight for each held-out fold on the other folds only. A run writes its file after
 every fold (``folds_done``); a report of an unfinished run (of the seeds and models it reads) scores
 every name on the finished folds. A report prints, for each name, the mean and worst fold, each
-named group's error rate, its errors a seed +- their sd over seeds, and every label's errors a seed.
+named group's error rate, its errors a seed +- their sd over seeds, and every label's errors a seed;
+then the apart fold's (``APART``: scored, left out of the mean and the tables) group errors and
+most frequent confusions a seed.
 
 Usage::
 
@@ -70,7 +75,7 @@ import numpy as np
 import pandas as pd
 
 from landmark_asl.data.landmark_cache import log
-from landmark_asl.evaluation.lodo import score_predictions
+from landmark_asl.evaluation.lodo import confusion_errors, score_predictions
 from landmark_asl.evaluation.protocol import APART, CSV_SOURCES, IMAGE_SOURCES, load_table
 from landmark_asl.hands.views import VIEWS
 from landmark_asl.training.recipe import DEFAULT_RECIPE, Recipe
@@ -108,7 +113,12 @@ AUGMENTS = {"yaw45": {"max_yaw": 45.0, "yaw_labels": None}, "yaw90": {"max_yaw":
             "down_pq_ghpq": {"down_labels": ["P", "Q"], "yaw_labels": ["G", "H", "P", "Q"]},
             "ghco": {"yaw_labels": ["G", "H", "C", "O"]},
             "pointroll5_ghpq": {"max_roll": 5.0, "roll_labels": ["G", "H", "K", "P", "Q"],
-                                "yaw_labels": ["G", "H", "P", "Q"]}}
+                                "yaw_labels": ["G", "H", "P", "Q"]},
+            # The shipped augmentation with some source's rows of a letter left out of training
+            # (``LEFT_OUT``): borisgraudt froze its Z at a moment that reads as X.
+            "no_bg_z": {"max_yaw": 180.0, "yaw_labels": ["G", "H"]}}
+#: Candidates that leave (dataset, label) rows out of training (they are still scored when held out).
+LEFT_OUT = {"no_bg_z": [("borisgraudt", "Z")]}
 #: Every training candidate of ``run``.
 CANDIDATES = ("base", "no_still_z", "geo_hand", "clean", "specialist", *ASPECTS, *AUGMENTS)
 SPECIALISTS = {"MNSTAE": ("M", "N", "S", "T", "A", "E"), "XZGD": ("X", "Z", "G", "D"), "PQK": ("P", "Q", "K")}
@@ -153,6 +163,11 @@ def candidate_table(name: str, table: pd.DataFrame, flagged: Path | None) -> tup
             table.loc[rows, "image_width"] = np.nan if aspect is None else 1000.0
             table.loc[rows, "image_height"] = np.nan if aspect is None else 1000.0 * aspect
         log(True, f"{name}: {aspects}")
+    elif name in LEFT_OUT:
+        for dataset, label in LEFT_OUT[name]:
+            out = (table["dataset"].astype(str).to_numpy() == dataset) & (table["label"].astype(str).to_numpy() == label)
+            trainable &= ~out
+            log(True, f"{name}: {out.sum()} {dataset} {label} rows left out of training")
     elif name == "clean":
         ids = set(json.loads(flagged.read_text()))
         trainable &= ~table["sample_id"].isin(ids).to_numpy()
@@ -422,6 +437,18 @@ def errors_line(groups: dict, names: list[str]) -> str:
                      for k in names if k in groups)
 
 
+def fold_errors_line(runs: list[dict], groups: list[str], top: int = 8) -> str:
+    """One fold's named-group errors a seed (``errors_line``) and its ``top`` most frequent
+    confusions a seed, e.g. ``X->Z 40.0``; ``runs``: that fold's runs of ``score_predictions``, one a seed."""
+    pairs: dict[str, float] = {}
+    for run in runs:
+        for pair, count in run["confusions"].items():
+            pairs[pair] = pairs.get(pair, 0.0) + count / len(runs)
+    common = sorted(pairs.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+    return (f"{errors_line(confusion_errors(runs)['groups'], groups)}; most often: "
+            + ", ".join(f"{pair.replace('>', '->')} {n:.1f}" for pair, n in common))
+
+
 def holds_seed(keys: list[str], seeds: list[int] | None, models: list[str]) -> bool:
     """Whether a stored run's arrays (``keys``, e.g. ``rf|plain|3``) hold one of ``seeds`` (None: any)
     for one of ``models`` (``rf``, ``xgb``): the runs a report of those seeds and models reads."""
@@ -454,7 +481,7 @@ def report(args: argparse.Namespace) -> None:
         print(f"scored on the {len(set.intersection(*unfinished))} finished folds only: "
               f"{', '.join(sorted(set.intersection(*unfinished)))}")
         table = table[keep].reset_index(drop=True)
-    rows = []
+    rows, apart_runs = [], {}
     for name in args.names:
         candidate, _, recipe = name.partition(":")
         paths = files[name]
@@ -471,6 +498,7 @@ def report(args: argparse.Namespace) -> None:
         result = score_predictions(table, oof, classes, apart=APART)
         s = result["summary"]
         rows.append((name, s))
+        apart_runs[name] = [r for r in result["runs"] if r["fold"] in APART]
         if args.write_lodo:
             parts = (recipe or "rf").split("+")
             below = [float(p[len("below"):]) for p in parts if p.startswith("below")] or [None]
@@ -509,6 +537,15 @@ def report(args: argparse.Namespace) -> None:
         first = group_letters(groups)
         rest = sorted(set(s["errors"]["letters"]) - set(first))
         print(f"- {name}: {errors_line(s['errors']['letters'], first + rest)}")
+    # The apart folds are scored but left out of the mean and the tables above; their photos
+    # (Kaggle-style, one room) are the closest here to photos a user takes.
+    for fold in APART:
+        if any(r["fold"] == fold for runs in apart_runs.values() for r in runs):
+            print(f"\nErrors per seed on {fold} (apart: not in the mean or the tables above):")
+            for name, _ in rows:
+                mine = [r for r in apart_runs[name] if r["fold"] == fold]
+                if mine:
+                    print(f"- {name}: {fold_errors_line(mine, groups)}")
     if args.folds:
         for name, s in rows:
             print(f"\n{name}: " + ", ".join(f"{r['fold']} {r['accuracy_detected']:.1%}" for r in s["per_fold"]))

@@ -121,3 +121,35 @@ def test_a_report_counts_only_the_runs_of_the_seeds_asked_for():
     assert not exp.holds_seed(seed_1, [0], rf)
     assert not exp.holds_seed(xgb_0, [0], rf) and exp.holds_seed(xgb_0, [0], both)
     assert not exp.holds_seed(["classes", "sample_id"], None, both)  # no run arrays at all
+
+
+def test_an_apart_folds_line_gives_its_group_errors_and_most_frequent_confusions_a_seed():
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import exp_newsigner as exp
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    counts = {"X": 10, "Z": 10, "D": 10}
+    runs = [{"fold": "apart", "seed": 0, "letter_counts": counts, "confusions": {"X>Z": 4, "D>X": 1}},
+            {"fold": "apart", "seed": 1, "letter_counts": counts, "confusions": {"X>Z": 2, "Z>X": 2, "D>Z": 3}}]
+    # X/Z: 4 and 4 errors a seed; D's errors are not within X/Z. Pairs a seed: X->Z (4 + 2) / 2 = 3.0,
+    # D->Z 1.5, Z->X 1.0, D->X 0.5 (left out by top=3).
+    line = exp.fold_errors_line(runs, ["X/Z"], top=3)
+    assert line == "X/Z 4.0 +- 0.0; most often: X->Z 3.0, D->Z 1.5, Z->X 1.0", line
+
+
+def test_a_left_out_candidate_trains_without_that_sources_rows_of_that_letter_only():
+    import pandas as pd
+
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import exp_newsigner as exp
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    table = pd.DataFrame({"dataset": ["borisgraudt", "borisgraudt", "asl2text", "nejohnson2"],
+                          "label": ["Z", "X", "Z", "Z"]})
+    same, trainable = exp.candidate_table("no_bg_z", table, None)
+    assert list(trainable) == [False, True, True, True]
+    assert same is table  # the rows are still there, to be scored when their fold is held out
+    assert exp.AUGMENTS["no_bg_z"] == exp.AUGMENTS["yaw180_gh"]  # otherwise the shipped recipe
+    assert list(exp.candidate_table("yaw180_gh", table, None)[1]) == [True] * 4
