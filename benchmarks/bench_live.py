@@ -5,7 +5,7 @@ to 480x480 and padded to 640x480), spelling a short word with each letter held f
 
 Usage::
 
-    python benchmarks/bench_live.py [--model DIR] [--frames-per-letter 60] [--repeats 3] [--core 0] [--json OUT]
+    python benchmarks/bench_live.py [--model DIR] [--frames-per-letter 60] [--repeats 3] [--core 0] [--reuse-still N] [--recover-every N] [--json OUT]
 
 Targets: >= 60 fps end to end; < 1 ms per frame after detection (features + classifier +
 smoothing + text); the live loop at >= 0.9 of the frame rate of the bare MediaPipe VIDEO-mode
@@ -95,6 +95,8 @@ def main() -> int:
     parser.add_argument("--core", type=int, default=None, help="CPU core to pin to (default: the first allowed)")
     parser.add_argument("--reuse-still", type=int, default=None,
                         help="LiveSettings.reuse_still (default: the library's; 0 classifies every frame)")
+    parser.add_argument("--recover-every", type=int, default=None,
+                        help="LiveSettings.recover_every (default: the library's; 0 never tries the recovery pass)")
     parser.add_argument("--json", dest="json_out", default=None, help="also write the results here")
     args = parser.parse_args()
 
@@ -118,7 +120,9 @@ def main() -> int:
     except LandmarkASLError as exc:
         print(f"bench_live: cannot load the model: {exc}", file=sys.stderr)
         return 0
-    settings = LiveSettings() if args.reuse_still is None else LiveSettings(reuse_still=args.reuse_still)
+    chosen = {name: value for name, value in (("reuse_still", args.reuse_still), ("recover_every", args.recover_every))
+              if value is not None}
+    settings = LiveSettings(**chosen)
     recognizer = LiveRecognizer(model, settings)
 
     with tempfile.TemporaryDirectory(prefix="bench_live_") as tmp:
@@ -174,7 +178,7 @@ def main() -> int:
     ]
     print(f"bench_live: {n_frames} frames {WIDTH}x{HEIGHT} MJPG spelling {WORD!r}, model "
           f"{getattr(model, 'name', '?')}, core {core} of {allowed}, best of {len(passes)} passes, "
-          f"reuse_still={settings.reuse_still}")  # fmt: skip
+          f"reuse_still={settings.reuse_still}, recover_every={settings.recover_every}")  # fmt: skip
     load = os.getloadavg()[0]
     print(f"recognised {text!r}; detection rate {detection_rate:.1%}; "
           f"{platform.processor() or platform.machine()}, python {platform.python_version()}; "

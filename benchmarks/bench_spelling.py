@@ -20,7 +20,8 @@ index-pointing photo (massey ``1``/``d``, asl2text ``D``) moved along a Z. Motio
 and negatives (a still I, a still pointing hand, B and L moved along J and Z paths) measure the
 motion letters; a no-hand video and a transitions-only video measure false commits.
 
-Frames go through the real video-mode ``HandLandmarkExtractor`` and ``LiveRecognizer.process``
+Frames go through the real video-mode ``HandLandmarkExtractor`` (with the live loop's recovery
+pass, ``VideoHandDetector`` and ``LiveSettings.recover_every``) and ``LiveRecognizer.process``
 (the code path of ``landmark-asl live``). The detected hands of every rendered clip are cached
 (``--work-dir``, with the two models), so a second run only classifies and spells (seconds).
 
@@ -38,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import hashlib
 import json
 import pickle
@@ -128,9 +130,9 @@ class Clip:
 def photo_pool(dataset: str, cache_dir: Path) -> dict[str, list[str]]:
     """Label -> photo paths of ``dataset`` where the landmark cache found a hand at full confidence (sorted).
 
-    The plain pass or edge padding (which pasting the photo on a canvas does anyway); photos found
-    only at a lower threshold or mirrored are left out: the live loop's video-mode detector has
-    no such passes, and a photo it cannot see would measure the detector, not the spelling.
+    The plain pass or edge padding (the live loop's recovery pass pads too); photos found only at
+    a lower threshold or mirrored are left out: the live loop's detector has no such passes, and
+    a photo it cannot see would measure the detector, not the spelling.
     """
     from landmark_asl.data.landmark_cache import load_landmarks
 
@@ -526,22 +528,29 @@ def motion_kernel(dx: float, dy: float) -> np.ndarray:
     return kernel / kernel.sum()
 
 
-def detect_clip(clip: Clip) -> list:
-    """Hands found by a fresh video-mode extractor in each frame of the clip (None: no hand)."""
+def detect_clip(clip: Clip, recover_every: int = 0, passes: tuple[str, ...] | None = None) -> list:
+    """Hands found by a fresh video-mode extractor in each frame of the clip (None: no hand), through the
+    live loop's detector (``VideoHandDetector``: a recovery pass when the video pass misses)."""
     import cv2
 
     from landmark_asl.hands.extractor import HandLandmarkExtractor, quiet_native_logs
+    from landmark_asl.live.loop import VideoHandDetector
 
     cv2.setNumThreads(1)
     quiet_native_logs()
     with HandLandmarkExtractor(mode="video") as extractor:
-        return [extractor.detect_video(frame, int(round(i * 1000.0 / FPS))) for i, frame in enumerate(render(clip))]
+        detector = VideoHandDetector(extractor, recover_every, *([passes] if passes else []))
+        return [detector.detect(frame, int(round(i * 1000.0 / FPS))) for i, frame in enumerate(render(clip))]
 
 
-def detected_hands(clips: list[Clip], work_dir: Path, n_jobs: int) -> dict[str, list]:
-    """Hands per clip name, from the cache when the same clips were detected before."""
+def detected_hands(clips: list[Clip], work_dir: Path, n_jobs: int, recover_every: int = 0,
+                   passes: tuple[str, ...] | None = None) -> dict[str, list]:
+    """Hands per clip name, from the cache when the same clips were detected before (with the same
+    ``LiveSettings.recover_every``)."""
     key = hashlib.sha256(pickle.dumps([(c.name, c.photos, c.size, c.steps, c.mirror) for c in clips])).hexdigest()[:12]
-    path = work_dir / f"hands-v{RENDER_VERSION}-{key}.pkl"
+    # The cache files of detections made without recovery keep their old names.
+    tag = f"-r{recover_every}" + ("-" + "-".join(passes) if passes else "") if recover_every else ""
+    path = work_dir / f"hands-v{RENDER_VERSION}-{key}{tag}.pkl"
     if path.exists():
         try:
             with path.open("rb") as f:
@@ -552,7 +561,8 @@ def detected_hands(clips: list[Clip], work_dir: Path, n_jobs: int) -> dict[str, 
     n_frames = sum(len(c.steps) for c in clips)
     print(f"detecting hands in {len(clips)} clips, {n_frames} frames (cached afterwards)", file=sys.stderr)
     with ProcessPoolExecutor(max_workers=n_jobs) as pool:
-        hands = dict(zip([c.name for c in clips], pool.map(detect_clip, clips)))
+        hands = dict(zip([c.name for c in clips], pool.map(functools.partial(detect_clip, recover_every=recover_every, passes=passes),
+                                                           clips)))
     print(f"  {time.perf_counter() - start:.0f} s", file=sys.stderr)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -763,8 +773,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="Comma-separated: 'words' (words, motion clips, negatives) and/or 'alphabet' (A..Z "
                              "signed with ~1 s holds and smooth transitions, plain and mirrored).")
     parser.add_argument("--alphabet-seeds", default="0,1,2,3,4,5", help="Comma-separated alphabet renderings.")
+    parser.add_argument("--recover-passes", default=None,
+                        help="Comma-separated recovery passes of the live detector (default: the library's, "
+                             "landmark_asl.live.loop.RECOVERY_PASSES); used with --setting recover_every=N.")
     parser.add_argument("--json", type=Path, default=None, help="Write the results as JSON here.")
     args = parser.parse_args(argv)
+    passes = tuple(args.recover_passes.split(",")) if args.recover_passes else None
     from landmark_asl.hands.extractor import quiet_native_logs
 
     quiet_native_logs()
@@ -780,7 +794,7 @@ def main(argv: list[str] | None = None) -> int:
         if "alphabet" in suites:
             alphabet = [c for seed in args.alphabet_seeds.split(",")
                         for c in build_alphabet_clips(name, args.cache_dir, int(seed))]
-            alphabet_hands = detected_hands(alphabet, args.work_dir, args.n_jobs)
+            alphabet_hands = detected_hands(alphabet, args.work_dir, args.n_jobs, settings.recover_every, passes)
             if args.grid:
                 results.setdefault("alphabet_grid", {})[name] = run_grid(
                     args.grid, parse_settings(args.setting), alphabet, alphabet_hands, model, alphabet=True)
@@ -793,7 +807,7 @@ def main(argv: list[str] | None = None) -> int:
         clips, hands = [], {}
         for seed in args.seeds.split(","):
             clips.append(build_clips(name, args.cache_dir, int(seed)))
-            hands.update(detected_hands(clips[-1], args.work_dir, args.n_jobs))  # cached per seed
+            hands.update(detected_hands(clips[-1], args.work_dir, args.n_jobs, settings.recover_every, passes))  # per seed
         clips = [clip for part in clips for clip in part]
         if args.grid:
             if name != DEV:

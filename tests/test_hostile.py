@@ -426,6 +426,7 @@ def test_decompression_bombs_are_refused_by_their_header(tmp_path, width, height
         (["extract", "/dev/zero", "-o", "{tmp}/t.parquet"], "/dev/zero is not a folder or a regular file"),
         (["live", "--source", "{images}/L", "--smoothing-window", "1000000000000"], "not in the range 1<=x<=1000"),
         (["live", "--source", "{images}/L", "--threshold", "nan"], "not a finite number"),
+        (["live", "--source", "{images}/L", "--recover-every", "-1"], "not in the range 0<=x<=1000"),
         (["compare", "--train", "{images}", "-o", "{tmp}/r", "--test-size", "1.0"], "not in the range 0<x<1"),
         (["compare", "--train", "{images}", "-o", "{tmp}/r", "--param", "rf.n_estimators=abc"],
          "bad parameter for model 'rf': The 'n_estimators' parameter must be an int"),

@@ -505,6 +505,9 @@ _LIVE = LiveSettings()
 @click.option("--reuse-still", default=_LIVE.reuse_still, show_default=True, type=click.IntRange(0, 10),
               help="30 fps frames in a row a very still hand reuses the last class probabilities (a slower source's "
                    "frame counts for the frames it stands for; 0: classify every frame).")
+@click.option("--recover-every", default=_LIVE.recover_every, show_default=True, type=click.IntRange(0, 1000),
+              help="When the video detector finds no hand, try the frame again with a border (a fist close to the "
+                   "camera): after a frame with a hand, else once every this many frames (0: never).")
 @click.option("--handedness", default=_LIVE.handedness, show_default=True, type=click.Choice(sorted(HANDEDNESS_CHOICES)),
               help="Which hand the model is told it sees: from the landmarks' 3D shape (the answer does not "
                    "depend on --mirror) or MediaPipe's label.")
@@ -514,7 +517,8 @@ _LIVE = LiveSettings()
 @_quiet_unless_verbose
 def live(source: str, model_dir: Path | None, mirror: bool, smoothing_window: int, threshold: float,
          stable_frames: int, release_frames: int, margin: float, max_speed: float, slide_distance: float,
-         motion_letters: bool, motion_distance: float, reuse_still: int, handedness: str, max_frames: int | None, headless: bool, as_json: bool) -> None:
+         motion_letters: bool, motion_distance: float, reuse_still: int, recover_every: int, handedness: str,
+         max_frames: int | None, headless: bool, as_json: bool) -> None:
     """Spell text from a camera, video or image folder; q/ESC quits and c clears in the window."""
     from landmark_asl.live.display import display_available
     from landmark_asl.live.loop import LiveRecognizer
@@ -525,7 +529,7 @@ def live(source: str, model_dir: Path | None, mirror: bool, smoothing_window: in
     settings = LiveSettings(smoothing_window=smoothing_window, threshold=threshold, stable_frames=stable_frames,
                             release_frames=release_frames, mirror=mirror, margin=margin, max_speed=max_speed,
                             slide_distance=slide_distance, motion_letters=motion_letters, handedness=handedness,
-                            motion_distance=motion_distance, reuse_still=reuse_still)
+                            motion_distance=motion_distance, reuse_still=reuse_still, recover_every=recover_every)
     with open_source(source) as frames:  # first, so that a bad source fails before the model loads
         model = load_model(model_dir)
         recognizer = LiveRecognizer(model, settings, extractor_settings=model.card.extractor_settings)

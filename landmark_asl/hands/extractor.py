@@ -496,6 +496,53 @@ class HandLandmarkExtractor:
                     return Detection(dataclasses.replace(hand, image_size=size), strategy, "")
         return Detection(None, "", "no hand found")
 
+    def prepare_recovery(self, strategies: tuple[str, ...] = ("pad",)) -> None:
+        """Create the landmarkers of these recovery passes now and run each once on a small blank
+        image, so that the first :meth:`recover_frame` of a live stream does not stall it (creating
+        one takes about 0.1 s)."""
+        self._check_strategies(strategies)
+        blank = np.zeros((64, 64, 3), np.uint8)
+        for strategy in strategies:
+            self._recover(strategy, blank)
+
+    @staticmethod
+    def _check_strategies(strategies: tuple[str, ...]) -> None:
+        unknown = [s for s in strategies if s not in RECOVERY_STRATEGIES]
+        if unknown:
+            raise ValueError(f"unknown recovery strategies {unknown}; expected names from {RECOVERY_STRATEGIES}")
+
+    def recover_frame(self, rgb: np.ndarray, strategies: tuple[str, ...] = ("pad",)) -> HandLandmarks | None:
+        """Try recovery passes on one video frame where :meth:`detect_video` found no hand.
+
+        The passes of :meth:`extract` (IMAGE mode, on the frame with a border; see
+        :data:`RECOVERY_STRATEGIES`), in the order given, each only if the previous found
+        nothing. The palm detector misses hands that fill the frame, such as a fist held close
+        to the camera; the border makes them smaller. The tracker of :meth:`detect_video` is not
+        told: the next frame is detected as before.
+
+        Parameters
+        ----------
+        rgb : ndarray of shape (H, W, 3), uint8
+            The frame, RGB channel order.
+        strategies : tuple of str
+            Names from :data:`RECOVERY_STRATEGIES`.
+
+        Returns
+        -------
+        HandLandmarks or None
+            The hand, in the frame's coordinates, or None when no pass found one.
+        """
+        self._check_strategies(strategies)
+        rgb = np.asarray(rgb)
+        size = (rgb.shape[1], rgb.shape[0])
+        small = limit_size(rgb)
+        padded = _pad(small, self.settings.pad_fraction)
+        for strategy in strategies:
+            hand = self._recover(strategy, small, padded)
+            if hand is not None:
+                return dataclasses.replace(hand, image_size=size)
+        return None
+
     def _recover(self, strategy: str, rgb: np.ndarray, padded: tuple[np.ndarray, int] | None = None) -> HandLandmarks | None:
         """Run one recovery pass; ``padded`` is ``_pad(rgb, pad_fraction)`` when already computed."""
         image, border = padded if padded is not None else _pad(np.asarray(rgb), self.settings.pad_fraction)

@@ -42,6 +42,62 @@ STILL_SPEED = 0.25
 #: ended (the handshape held before drawing it: about 0.2 s of hold plus a stroke of up to 1 s).
 MOTION_REPLACE_MS = 1500
 
+#: The recovery passes of the live loop's detector (:class:`VideoHandDetector`): the frame with a
+#: border, at the plain pass's thresholds.
+RECOVERY_PASSES: tuple[str, ...] = ("pad",)
+
+
+class VideoHandDetector:
+    """The live loop's hand detector: the video-mode pass, and a recovery pass when it misses.
+
+    MediaPipe's palm detector misses a hand that fills much of the frame, such as a fist (M, N,
+    S, T, E, O) held close to the camera. When the video pass finds nothing, the frame is tried
+    again with a border (:meth:`HandLandmarkExtractor.recover_frame`), if the previous frame had
+    a hand, or else once every ``recover_every`` frames (the stream's first frame without a hand
+    is tried too), so a scene without a hand costs one extra pass in ``recover_every`` frames.
+    The recovery landmarkers are created here (``prepare_recovery``), not at the first lost hand.
+
+    Parameters
+    ----------
+    extractor : object
+        Anything with ``detect_video(rgb, timestamp_ms)``; recovery needs ``recover_frame(rgb)``
+        too (a ``HandLandmarkExtractor``) and is skipped without it.
+    recover_every : int
+        0: never recover. Otherwise the frames between two tries while no hand is seen.
+    passes : tuple of str
+        The recovery passes tried, in order (names of ``RECOVERY_STRATEGIES``).
+
+    Attributes
+    ----------
+    n_recovered : int
+        Frames whose hand came from the recovery pass.
+    """
+
+    def __init__(self, extractor, recover_every: int = 0, passes: tuple[str, ...] = RECOVERY_PASSES) -> None:
+        if int(recover_every) != recover_every or recover_every < 0:
+            raise ValueError(f"recover_every must be an integer >= 0; got {recover_every!r}")
+        self.extractor = extractor
+        self.passes = tuple(passes)
+        self.recover_every = int(recover_every) if hasattr(extractor, "recover_frame") else 0
+        if self.recover_every and hasattr(extractor, "prepare_recovery"):
+            extractor.prepare_recovery(self.passes)  # now, not at the first lost hand of the stream
+        self.n_recovered = 0
+        self._had_hand = False
+        self._since_try = max(0, self.recover_every - 1)  # the stream's first frame without a hand is tried
+
+    def detect(self, rgb: np.ndarray, timestamp_ms: int) -> HandLandmarks | None:
+        """The hand in one frame (None: none found); timestamps must increase strictly."""
+        hand = self.extractor.detect_video(rgb, timestamp_ms)
+        if hand is None and self.recover_every:
+            self._since_try += 1
+            if self._had_hand or self._since_try >= self.recover_every:
+                self._since_try = 0
+                hand = self.extractor.recover_frame(rgb, self.passes)
+                self.n_recovered += hand is not None
+        self._had_hand = hand is not None
+        return hand
+
+
 @runtime_checkable
 class Classifier(Protocol):
     """Anything the live loop can classify hands with (a ``persistence.LoadedModel``, a test fake).
@@ -135,10 +191,13 @@ class LiveStats:
         ``'interrupted'`` (set by the CLI on Ctrl-C), or ``''`` while running.
     detect_ms_total, post_ms_total : float
         Summed per-frame times of detection and of everything after it (milliseconds).
+    n_frames_recovered : int
+        Frames whose hand only the recovery pass found (``LiveSettings.recover_every``; counted by :meth:`LiveRecognizer.run`).
     """
 
     n_frames: int = 0
     n_frames_with_hand: int = 0
+    n_frames_recovered: int = 0
     n_committed: int = 0
     elapsed_s: float = 0.0
     stop_reason: str = ""
@@ -156,10 +215,11 @@ class LiveStats:
         return self.n_frames / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
     def as_dict(self) -> dict:
-        """JSON-ready summary: frames, frames_with_hand, detection_rate, fps, committed, stop_reason."""
+        """JSON-ready summary: frames, frames_with_hand, frames_recovered, detection_rate, fps, committed, stop_reason."""
         return {
             "frames": self.n_frames,
             "frames_with_hand": self.n_frames_with_hand,
+            "frames_recovered": self.n_frames_recovered,
             "detection_rate": round(self.detection_rate, 4),
             "fps": round(self.fps, 2),
             "committed": self.n_committed,
@@ -447,7 +507,8 @@ class LiveRecognizer:
         max_frames : int, optional
             Stop after this many frames (``stats.stop_reason == 'max frames'``).
         extractor : object, optional
-            Anything with ``detect_video(rgb, timestamp_ms)``; by default a
+            Anything with ``detect_video(rgb, timestamp_ms)`` (and ``recover_frame(rgb)`` for
+            ``settings.recover_every``, see :class:`VideoHandDetector`); by default a
             ``HandLandmarkExtractor(extractor_settings, mode='video')`` created and closed here.
 
         Yields
@@ -476,6 +537,7 @@ class LiveRecognizer:
                 from landmark_asl.hands.extractor import HandLandmarkExtractor
 
                 extractor = stack.enter_context(HandLandmarkExtractor(self.extractor_settings, mode="video"))
+            detector = VideoHandDetector(extractor, self.settings.recover_every)
             # One call before the first frame: some classifiers build fast-path state lazily.
             self.model.predict_proba_one(np.zeros(N_RAW_FEATURES))
             start = time.perf_counter()
@@ -491,7 +553,8 @@ class LiveRecognizer:
                 # MediaPipe refuses a timestamp that does not increase (camera clocks can stall).
                 timestamp_ms = max(int(timestamp_ms), last_ts + 1)
                 last_ts = timestamp_ms
-                hand = extractor.detect_video(rgb, timestamp_ms)
+                hand = detector.detect(rgb, timestamp_ms)
+                self.stats.n_frames_recovered = detector.n_recovered
                 detect_ms = (time.perf_counter() - t0) * 1000.0
                 self.stats.detect_ms_total += detect_ms
                 result = self.process(hand, index, timestamp_ms, frame_size=(rgb.shape[1], rgb.shape[0]))

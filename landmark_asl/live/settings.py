@@ -61,6 +61,11 @@ class LiveSettings:
         frame rate; 3 measured faster than 1 in five of five paired runs of
         ``benchmarks/bench_live.py``, and on the dev spelling suites 0, 1, 2 and 3 give the same
         texts.
+    recover_every : int
+        When the video-mode detector finds no hand, try the frame again with a border (the palm
+        detector misses a fist held close to the camera): on every such frame after a frame with
+        a hand, otherwise once every this many frames (0: never). See
+        :class:`landmark_asl.live.loop.VideoHandDetector`.
     handedness : {'geometry', 'detector'}
         Which hand the model is told it sees (it mirrors left hands to right ones): 'geometry'
         decides from the landmarks' 3D shape (:func:`landmarks.geometric_handedness`), which flips
@@ -80,10 +85,13 @@ class LiveSettings:
     handedness: str = "geometry"
     motion_distance: float = 0.2
     reuse_still: int = 3
+    recover_every: int = 10
 
     def __post_init__(self) -> None:
-        if int(self.reuse_still) != self.reuse_still or self.reuse_still < 0:
-            raise ValueError(f"reuse_still must be an integer >= 0; got {self.reuse_still!r}")
+        for name in ("reuse_still", "recover_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or int(value) != value or value < 0:
+                raise ValueError(f"{name} must be an integer >= 0; got {value!r}")
         if self.handedness not in HANDEDNESS_CHOICES:
             raise ValueError(f"handedness must be one of {HANDEDNESS_CHOICES}; got {self.handedness!r}")
         for name in ("smoothing_window", "stable_frames", "release_frames"):

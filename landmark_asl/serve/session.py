@@ -14,7 +14,7 @@ from landmark_asl._util import exclusive_lock
 from landmark_asl.exceptions import LandmarkASLError
 from landmark_asl.hands.extractor import HandLandmarkExtractor
 from landmark_asl.hands.images import decode_image, printable_path
-from landmark_asl.live.loop import LiveRecognizer, check_landmark_model
+from landmark_asl.live.loop import LiveRecognizer, VideoHandDetector, check_landmark_model
 from landmark_asl.model.store import LoadedModel
 from landmark_asl.serve.protocol import MAX_TEXT_CHARS, model_label, result_message
 from landmark_asl.serve.settings import ServeSettings
@@ -64,6 +64,7 @@ class Session:
                 self.extractor.close()
             self.extractor = HandLandmarkExtractor(model.card.extractor_settings, mode="video")
             self.last_ts = -1
+        self.detector = VideoHandDetector(self.extractor, self.settings.live.recover_every)
         self.model = model
         self.label = model_label(model)
         self.recognizer = LiveRecognizer(model, self.settings.live, extractor_settings=model.card.extractor_settings)
@@ -80,7 +81,7 @@ class Session:
         # The server's clock: MediaPipe refuses a timestamp that does not increase.
         timestamp_ms = max(int((time.monotonic() - self.start) * 1000.0), self.last_ts + 1)
         self.last_ts = timestamp_ms
-        hand = self.extractor.detect_video(rgb, timestamp_ms)
+        hand = self.detector.detect(rgb, timestamp_ms)
         detect_ms = (time.perf_counter() - t0) * 1000.0
         frame_size = (rgb.shape[1], rgb.shape[0])
         result = self.recognizer.process(hand, self.index, timestamp_ms, frame_size=frame_size)

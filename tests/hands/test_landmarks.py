@@ -265,3 +265,32 @@ def test_geometric_handedness_is_the_sign_of_the_palm_normal_against_the_bend() 
         p = image.astype(np.float64) - image[0]
         triple = np.cross(p[5], p[17]) @ (p[list(_DIPS)].mean(axis=0) - p[list(_MCPS)].mean(axis=0))
         assert geometric_handedness(image) == ("Left" if triple <= 0.0 else "Right")
+
+
+def _close_up(data_dir, name: str, size: int) -> np.ndarray:
+    """A photo of a fist filling most of a 640x480 frame (as the live spelling benchmark renders it)."""
+    import cv2
+
+    photo = cv2.resize(read_image(data_dir / "asl2text" / "test" / name), (size, size), interpolation=cv2.INTER_AREA)
+    frame = np.empty((480, 640, 3), np.uint8)
+    frame[:] = np.median(np.concatenate([photo[0], photo[-1]]), axis=0).astype(np.uint8)
+    y0, x0 = (480 - size) // 2, (640 - size) // 2
+    frame[y0:y0 + size, x0:x0 + size] = photo
+    return frame
+
+
+def test_a_video_frame_the_palm_detector_misses_is_recovered_with_a_border(data_dir):
+    # asl2text's O21 at 343 px (a frame of the live spelling benchmark's JOKE): a closed hand close to
+    # the camera. The video pass finds no hand on any of five frames; the padded pass finds it, in
+    # the frame's coordinates, inside the photo (x 148-491, y 68-411).
+    frame = _close_up(data_dir, "O/O21.jpg", 343)
+    with HandLandmarkExtractor(mode="video") as video:
+        assert all(video.detect_video(frame, 33 * i) is None for i in range(5))
+        hand = video.recover_frame(frame)
+        assert hand is not None and hand.image_size == (640, 480)
+        x, y = hand.image[:, 0] * 640, hand.image[:, 1] * 480
+        assert 148 - 10 < x.min() and x.max() < 491 + 10 and 68 - 10 < y.min() and y.max() < 411 + 10
+        assert video.detect_video(frame, 200) is None  # the tracker was not told
+        with pytest.raises(ValueError, match="unknown recovery strategies"):
+            video.recover_frame(frame, ("zoom",))
+        assert video.recover_frame(np.zeros((480, 640, 3), np.uint8), RECOVERY_STRATEGIES) is None

@@ -485,3 +485,84 @@ def test_a_slow_source_reuses_by_time_and_one_answer_is_never_held_into_a_letter
     for i in range(6):
         still.process(hand, i, round(i * 1000 / 30))
     assert len(every.rows) == 6
+
+
+class _ScriptedExtractor:
+    """``detect_video`` and ``recover_frame`` answering from scripts (a hand or None per call), logging calls."""
+
+    def __init__(self, video, recovered):
+        self.video, self.recovered, self.calls = list(video), list(recovered), []
+
+    def detect_video(self, rgb, timestamp_ms):
+        self.calls.append(("video", timestamp_ms))
+        return self.video.pop(0)
+
+    def recover_frame(self, rgb, passes):
+        assert passes == ("pad",)
+        self.calls.append(("recover", self.calls[-1][1]))
+        return self.recovered.pop(0)
+
+
+def test_the_detector_recovers_after_a_hand_and_otherwise_once_every_n_frames():
+    from landmark_asl.live.loop import VideoHandDetector
+
+    hand, frame = make_hand(), np.zeros((4, 4, 3), np.uint8)
+    # Frames 0-9. The video pass finds the hand on frame 0 only. Frame 1 follows a hand: recovery,
+    # which finds it on frames 1-2 (each after a hand), not on 3; then every third frame: 6, 9.
+    extractor = _ScriptedExtractor([hand] + [None] * 9, [hand, hand, None, None, None])
+    first = _ScriptedExtractor([None], [None])  # the stream's first frame without a hand is tried at once
+    assert VideoHandDetector(first, recover_every=3).detect(frame, 0) is None
+    assert first.calls == [("video", 0), ("recover", 0)]
+    detector = VideoHandDetector(extractor, recover_every=3)
+    found = [detector.detect(frame, t) for t in range(10)]
+    assert [f is not None for f in found] == [True, True, True] + [False] * 7
+    assert [t for kind, t in extractor.calls if kind == "recover"] == [1, 2, 3, 6, 9]
+    assert detector.n_recovered == 2
+
+    never = _ScriptedExtractor([hand, None, None], [])
+    off = VideoHandDetector(never, recover_every=0)
+    assert [off.detect(frame, t) for t in range(3)] == [hand, None, None]
+    assert all(kind == "video" for kind, _ in never.calls)
+
+    class VideoOnly:  # a test fake or another extractor without recovery: never asked
+        def detect_video(self, rgb, timestamp_ms):
+            return None
+
+    assert VideoHandDetector(VideoOnly(), recover_every=1).detect(frame, 0) is None
+    for bad in (-1, 1.5):
+        with pytest.raises(ValueError, match="recover_every must be an integer >= 0"):
+            VideoHandDetector(VideoOnly(), recover_every=bad)
+    for bad in (-1, True):
+        with pytest.raises(ValueError, match="recover_every must be an integer >= 0"):
+            LiveSettings(recover_every=bad)
+
+
+def test_the_live_loop_finds_a_close_up_fist_through_the_recovery_pass(data_dir, tmp_path):
+    import cv2
+
+    # Six frames of asl2text's O21 filling a 640x480 frame (the fist the video pass misses; see
+    # tests/hands/test_landmarks.py), as an image folder.
+    photo = cv2.resize(cv2.imread(str(data_dir / "asl2text" / "test" / "O" / "O21.jpg")), (343, 343),
+                       interpolation=cv2.INTER_AREA)
+    frame = np.empty((480, 640, 3), np.uint8)
+    frame[:] = np.median(np.concatenate([photo[0], photo[-1]]), axis=0).astype(np.uint8)
+    frame[68:411, 148:491] = photo
+    for i in range(6):
+        cv2.imwrite(str(tmp_path / f"{i:03d}.png"), frame)
+
+    class Any:
+        classes = ("A", "B", "NOTHING")
+
+        def predict_proba_one(self, x):
+            return np.array([0.2, 0.2, 0.6])
+
+    counts = {}
+    for every in (0, 10):
+        recognizer = LiveRecognizer(Any(), LiveSettings(recover_every=every))
+        results = list(recognizer.run(tmp_path))
+        counts[every] = (recognizer.stats.n_frames_with_hand, recognizer.stats.as_dict()["frames_recovered"])
+        assert len(results) == 6
+    # Without recovery no frame has a hand. With it, the stream's first frame is tried at once and
+    # every later one follows a frame with a hand: all six found, all by the recovery pass.
+    assert counts[0] == (0, 0)
+    assert counts[10] == (6, 6)

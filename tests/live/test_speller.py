@@ -99,7 +99,7 @@ def test_settings_validate_and_serialise():
     assert dataclasses.asdict(LiveSettings()) == {
         "smoothing_window": 3, "threshold": 0.3, "stable_frames": 7, "release_frames": 2, "mirror": False,
         "margin": 0.05, "max_speed": 0.06, "slide_distance": 0.3, "motion_letters": True,
-        "handedness": "geometry", "motion_distance": 0.2, "reuse_still": 3,
+        "handedness": "geometry", "motion_distance": 0.2, "reuse_still": 3, "recover_every": 10,
     }  # fmt: skip
     with pytest.raises(ValueError, match="reuse_still must be an integer >= 0"):
         LiveSettings(reuse_still=-1)
