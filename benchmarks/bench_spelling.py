@@ -131,8 +131,8 @@ def photo_pool(dataset: str, cache_dir: Path) -> dict[str, list[str]]:
     """Label -> photo paths of ``dataset`` where the landmark cache found a hand at full confidence (sorted).
 
     The plain pass or edge padding (the live loop's recovery pass pads too); photos found only at
-    a lower threshold or mirrored are left out: the live loop's detector has no such passes, and
-    a photo it cannot see would measure the detector, not the spelling.
+    a lower threshold or mirrored are left out: the live loop's detector has no such passes by
+    default, and a photo it cannot see would measure the detector, not the spelling.
     """
     from landmark_asl.data.landmark_cache import load_landmarks
 
@@ -779,13 +779,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="Write the results as JSON here.")
     args = parser.parse_args(argv)
     passes = tuple(args.recover_passes.split(",")) if args.recover_passes else None
+    from landmark_asl.hands.settings import RECOVERY_STRATEGIES
+
+    if passes and not set(passes) <= set(RECOVERY_STRATEGIES):
+        raise SystemExit(f"bench_spelling: --recover-passes takes names from {', '.join(RECOVERY_STRATEGIES)}; "
+                         f"got {args.recover_passes!r}")
+    if any(g.partition("=")[0] == "recover_every" for g in args.grid):
+        raise SystemExit("bench_spelling: recover_every changes the detections, which a grid reuses: "
+                         "run once per value with --setting recover_every=N")
     from landmark_asl.hands.extractor import quiet_native_logs
 
     quiet_native_logs()
     from landmark_asl.live.settings import LiveSettings
 
     settings = LiveSettings(**parse_settings(args.setting))
-    results = {"settings": dataclasses.asdict(settings), "sources": {}}
+    results = {"settings": dataclasses.asdict(settings), "recover_passes": list(passes) if passes else None,
+               "sources": {}}
     for name in args.sources.split(","):
         if name not in HELD_OUT:
             raise SystemExit(f"bench_spelling: unknown source {name!r}; expected one of {', '.join(HELD_OUT)}")

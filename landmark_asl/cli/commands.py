@@ -15,7 +15,7 @@ import click
 from landmark_asl import __version__
 from landmark_asl.exceptions import LandmarkASLError
 from landmark_asl.hands.settings import ExtractorSettings
-from landmark_asl.live.settings import HANDEDNESS_CHOICES, LiveSettings
+from landmark_asl.live.settings import HANDEDNESS_CHOICES, MAX_RECOVER_EVERY, LiveSettings
 from landmark_asl.serve.settings import DEFAULT_HOST, DEFAULT_PORT, ServeSettings
 from landmark_asl.training.recipe import DEFAULT_RECIPE, Recipe
 from landmark_asl.training.settings import CollectSettings
@@ -505,7 +505,7 @@ _LIVE = LiveSettings()
 @click.option("--reuse-still", default=_LIVE.reuse_still, show_default=True, type=click.IntRange(0, 10),
               help="30 fps frames in a row a very still hand reuses the last class probabilities (a slower source's "
                    "frame counts for the frames it stands for; 0: classify every frame).")
-@click.option("--recover-every", default=_LIVE.recover_every, show_default=True, type=click.IntRange(0, 1000),
+@click.option("--recover-every", default=_LIVE.recover_every, show_default=True, type=click.IntRange(0, MAX_RECOVER_EVERY),
               help="When the video detector finds no hand, try the frame again with a border (a fist close to the "
                    "camera): after a frame with a hand, else once every this many frames (0: never).")
 @click.option("--handedness", default=_LIVE.handedness, show_default=True, type=click.Choice(sorted(HANDEDNESS_CHOICES)),

@@ -505,8 +505,9 @@ class HandLandmarkExtractor:
         for strategy in strategies:
             self._recover(strategy, blank)
 
-    @staticmethod
-    def _check_strategies(strategies: tuple[str, ...]) -> None:
+    def _check_strategies(self, strategies: tuple[str, ...]) -> None:
+        if self._main is None:
+            raise ExtractionError("the extractor is closed: create a new HandLandmarkExtractor")
         unknown = [s for s in strategies if s not in RECOVERY_STRATEGIES]
         if unknown:
             raise ValueError(f"unknown recovery strategies {unknown}; expected names from {RECOVERY_STRATEGIES}")
@@ -518,7 +519,8 @@ class HandLandmarkExtractor:
         :data:`RECOVERY_STRATEGIES`), in the order given, each only if the previous found
         nothing. The palm detector misses hands that fill the frame, such as a fist held close
         to the camera; the border makes them smaller. The tracker of :meth:`detect_video` is not
-        told: the next frame is detected as before.
+        told: the next frame is detected as before. Works in either mode; thresholds as in
+        :meth:`extract`'s passes (presence at least ``recovery_min_presence_confidence``).
 
         Parameters
         ----------
@@ -531,6 +533,13 @@ class HandLandmarkExtractor:
         -------
         HandLandmarks or None
             The hand, in the frame's coordinates, or None when no pass found one.
+
+        Raises
+        ------
+        ValueError
+            An unknown pass name.
+        ExtractionError
+            The extractor is closed.
         """
         self._check_strategies(strategies)
         rgb = np.asarray(rgb)

@@ -43,7 +43,7 @@ STILL_SPEED = 0.25
 MOTION_REPLACE_MS = 1500
 
 #: The recovery passes of the live loop's detector (:class:`VideoHandDetector`): the frame with a
-#: border, at the plain pass's thresholds.
+#: border, at the plain pass's detection threshold and ``recovery_min_presence_confidence``.
 RECOVERY_PASSES: tuple[str, ...] = ("pad",)
 
 
@@ -60,8 +60,9 @@ class VideoHandDetector:
     Parameters
     ----------
     extractor : object
-        Anything with ``detect_video(rgb, timestamp_ms)``; recovery needs ``recover_frame(rgb)``
-        too (a ``HandLandmarkExtractor``) and is skipped without it.
+        Anything with ``detect_video(rgb, timestamp_ms)``; recovery needs
+        ``recover_frame(rgb, passes)`` too (a ``HandLandmarkExtractor``) and is skipped without
+        it, or when the extractor's settings turn recovery off (``ExtractorSettings.recovery``).
     recover_every : int
         0: never recover. Otherwise the frames between two tries while no hand is seen.
     passes : tuple of str
@@ -74,11 +75,12 @@ class VideoHandDetector:
     """
 
     def __init__(self, extractor, recover_every: int = 0, passes: tuple[str, ...] = RECOVERY_PASSES) -> None:
-        if int(recover_every) != recover_every or recover_every < 0:
+        if isinstance(recover_every, bool) or int(recover_every) != recover_every or recover_every < 0:
             raise ValueError(f"recover_every must be an integer >= 0; got {recover_every!r}")
         self.extractor = extractor
         self.passes = tuple(passes)
-        self.recover_every = int(recover_every) if hasattr(extractor, "recover_frame") else 0
+        allowed = hasattr(extractor, "recover_frame") and getattr(getattr(extractor, "settings", None), "recovery", True)
+        self.recover_every = int(recover_every) if allowed else 0
         if self.recover_every and hasattr(extractor, "prepare_recovery"):
             extractor.prepare_recovery(self.passes)  # now, not at the first lost hand of the stream
         self.n_recovered = 0
@@ -507,7 +509,7 @@ class LiveRecognizer:
         max_frames : int, optional
             Stop after this many frames (``stats.stop_reason == 'max frames'``).
         extractor : object, optional
-            Anything with ``detect_video(rgb, timestamp_ms)`` (and ``recover_frame(rgb)`` for
+            Anything with ``detect_video(rgb, timestamp_ms)`` (and ``recover_frame(rgb, passes)`` for
             ``settings.recover_every``, see :class:`VideoHandDetector`); by default a
             ``HandLandmarkExtractor(extractor_settings, mode='video')`` created and closed here.
 

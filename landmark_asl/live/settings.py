@@ -6,10 +6,13 @@ Standard library only, so that ``landmark-asl --help`` can show the defaults wit
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 #: Where the live loop takes a hand's handedness from (``LiveSettings.handedness``).
 HANDEDNESS_CHOICES: tuple[str, ...] = ("geometry", "detector")
+#: Largest ``LiveSettings.recover_every`` (the CLI's limit too).
+MAX_RECOVER_EVERY = 1000
 
 
 @dataclass(frozen=True)
@@ -88,10 +91,14 @@ class LiveSettings:
     recover_every: int = 10
 
     def __post_init__(self) -> None:
-        for name in ("reuse_still", "recover_every"):
+        for name, upper in (("reuse_still", None), ("recover_every", MAX_RECOVER_EVERY)):
+            # A count: whole numbers only (5.0 and numpy integers become ints; the summary is JSON).
             value = getattr(self, name)
-            if isinstance(value, bool) or int(value) != value or value < 0:
-                raise ValueError(f"{name} must be an integer >= 0; got {value!r}")
+            whole = isinstance(value, numbers.Integral) or (isinstance(value, float) and value.is_integer())
+            if isinstance(value, bool) or not whole or value < 0 or (upper is not None and value > upper):
+                bound = f" and <= {upper}" if upper is not None else ""
+                raise ValueError(f"{name} must be an integer >= 0{bound}; got {value!r}")
+            object.__setattr__(self, name, int(value))
         if self.handedness not in HANDEDNESS_CHOICES:
             raise ValueError(f"handedness must be one of {HANDEDNESS_CHOICES}; got {self.handedness!r}")
         for name in ("smoothing_window", "stable_frames", "release_frames"):

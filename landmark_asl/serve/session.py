@@ -82,6 +82,7 @@ class Session:
         timestamp_ms = max(int((time.monotonic() - self.start) * 1000.0), self.last_ts + 1)
         self.last_ts = timestamp_ms
         hand = self.detector.detect(rgb, timestamp_ms)
+        self.recognizer.stats.n_frames_recovered = self.detector.n_recovered
         detect_ms = (time.perf_counter() - t0) * 1000.0
         frame_size = (rgb.shape[1], rgb.shape[0])
         result = self.recognizer.process(hand, self.index, timestamp_ms, frame_size=frame_size)

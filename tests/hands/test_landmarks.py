@@ -267,30 +267,52 @@ def test_geometric_handedness_is_the_sign_of_the_palm_normal_against_the_bend() 
         assert geometric_handedness(image) == ("Left" if triple <= 0.0 else "Right")
 
 
-def _close_up(data_dir, name: str, size: int) -> np.ndarray:
-    """A photo of a fist filling most of a 640x480 frame (as the live spelling benchmark renders it)."""
+def _close_up(data_dir, name: str, size: int, frame_size=(640, 480), at=None) -> np.ndarray:
+    """A photo of a fist filling most of a frame (as the live spelling benchmark renders it), centred or at ``at``."""
     import cv2
 
     photo = cv2.resize(read_image(data_dir / "asl2text" / "test" / name), (size, size), interpolation=cv2.INTER_AREA)
-    frame = np.empty((480, 640, 3), np.uint8)
+    width, height = frame_size
+    frame = np.empty((height, width, 3), np.uint8)
     frame[:] = np.median(np.concatenate([photo[0], photo[-1]]), axis=0).astype(np.uint8)
-    y0, x0 = (480 - size) // 2, (640 - size) // 2
+    x0, y0 = at if at is not None else ((width - size) // 2, (height - size) // 2)
     frame[y0:y0 + size, x0:x0 + size] = photo
     return frame
 
 
-def test_a_video_frame_the_palm_detector_misses_is_recovered_with_a_border(data_dir):
-    # asl2text's O21 at 343 px (a frame of the live spelling benchmark's JOKE): a closed hand close to
-    # the camera. The video pass finds no hand on any of five frames; the padded pass finds it, in
-    # the frame's coordinates, inside the photo (x 148-491, y 68-411).
-    frame = _close_up(data_dir, "O/O21.jpg", 343)
+@pytest.mark.parametrize(("frame_size", "size", "at"), [((640, 480), 343, None), ((1920, 1440), 1029, (700, 50))])
+def test_a_video_frame_the_palm_detector_misses_is_recovered_with_a_border(data_dir, frame_size, size, at):
+    # asl2text's O21 filling most of the frame (at 343 px: a frame of the live spelling benchmark's
+    # JOKE), centred in 640x480, or off-centre in a frame the detector first shrinks to 1280 px.
+    # The video pass finds no hand on any of five frames; the padded pass finds it, mapped back to
+    # the frame: the same landmarks as extract()'s pad pass, inside the photo, and as wide as a hand
+    # in it (a hand left in the padded image's coordinates would be half as wide).
+    frame = _close_up(data_dir, "O/O21.jpg", size, frame_size, at)
+    width, height = frame_size
+    x0, y0 = at if at is not None else ((width - size) // 2, (height - size) // 2)
     with HandLandmarkExtractor(mode="video") as video:
         assert all(video.detect_video(frame, 33 * i) is None for i in range(5))
         hand = video.recover_frame(frame)
-        assert hand is not None and hand.image_size == (640, 480)
-        x, y = hand.image[:, 0] * 640, hand.image[:, 1] * 480
-        assert 148 - 10 < x.min() and x.max() < 491 + 10 and 68 - 10 < y.min() and y.max() < 411 + 10
         assert video.detect_video(frame, 200) is None  # the tracker was not told
-        with pytest.raises(ValueError, match="unknown recovery strategies"):
-            video.recover_frame(frame, ("zoom",))
-        assert video.recover_frame(np.zeros((480, 640, 3), np.uint8), RECOVERY_STRATEGIES) is None
+    with HandLandmarkExtractor() as still:
+        detection = still.extract(frame)
+    assert hand is not None and hand.image_size == frame_size
+    assert detection.strategy == "pad"
+    np.testing.assert_allclose(hand.image, detection.landmarks.image, atol=1e-6)
+    np.testing.assert_allclose(hand.world, detection.landmarks.world, atol=1e-6)
+    assert hand.handedness == detection.landmarks.handedness
+    x, y = hand.image[:, 0] * width, hand.image[:, 1] * height
+    assert x0 <= x.min() and x.max() <= x0 + size and y0 <= y.min() and y.max() <= y0 + size
+    assert x.max() - x.min() > 0.4 * size
+
+
+def test_recovery_refuses_bad_passes_and_a_closed_extractor():
+    video = HandLandmarkExtractor(mode="video")
+    with pytest.raises(ValueError, match="unknown recovery strategies"):
+        video.recover_frame(np.zeros((480, 640, 3), np.uint8), ("zoom",))
+    assert video.recover_frame(np.zeros((480, 640, 3), np.uint8), RECOVERY_STRATEGIES) is None
+    video.close()
+    for call in (lambda: video.recover_frame(np.zeros((48, 64, 3), np.uint8)), video.prepare_recovery):
+        with pytest.raises(ExtractionError, match="the extractor is closed"):
+            call()
+    assert video._recovery == {}  # no graph built after close

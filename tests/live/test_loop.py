@@ -529,6 +529,11 @@ def test_the_detector_recovers_after_a_hand_and_otherwise_once_every_n_frames():
             return None
 
     assert VideoHandDetector(VideoOnly(), recover_every=1).detect(frame, 0) is None
+    off_in_card = _ScriptedExtractor([None, None], [])  # the model card's ExtractorSettings(recovery=False)
+    off_in_card.settings = dataclasses.make_dataclass("S", [("recovery", bool)])(False)
+    assert VideoHandDetector(off_in_card, recover_every=1).recover_every == 0
+    assert [VideoHandDetector(off_in_card, 1).detect(frame, t) for t in range(2)] == [None, None]
+    assert all(kind == "video" for kind, _ in off_in_card.calls)
     for bad in (-1, 1.5):
         with pytest.raises(ValueError, match="recover_every must be an integer >= 0"):
             VideoHandDetector(VideoOnly(), recover_every=bad)

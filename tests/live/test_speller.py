@@ -103,6 +103,14 @@ def test_settings_validate_and_serialise():
     }  # fmt: skip
     with pytest.raises(ValueError, match="reuse_still must be an integer >= 0"):
         LiveSettings(reuse_still=-1)
+    # Counts are whole numbers, kept as ints (the summary is JSON); anything else is one ValueError.
+    import numpy as np
+
+    assert type(LiveSettings(recover_every=5.0).recover_every) is int
+    assert type(LiveSettings(recover_every=np.int64(5)).recover_every) is int
+    for bad in (float("inf"), float("nan"), "abc", None, True, 2.5, -1, 1001):
+        with pytest.raises(ValueError, match=r"recover_every must be an integer >= 0 and <= 1000"):
+            LiveSettings(recover_every=bad)
     with pytest.raises(ValueError, match="handedness must be one of"):
         LiveSettings(handedness="selfie")
     with pytest.raises(ValueError, match="stable_frames must be an integer >= 1"):
