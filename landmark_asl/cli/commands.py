@@ -566,16 +566,19 @@ _SERVE = ServeSettings()
               help="Where the page's collect mode keeps each signer's samples and personal model.")
 @click.option("--collect/--no-collect", default=True, show_default=True,
               help="Offer collect mode (record your samples, build and use a personal model) on the page.")
+@click.option("--recover-every", default=_LIVE.recover_every, show_default=True, type=click.IntRange(0, MAX_RECOVER_EVERY),
+              help="As live's: when the video detector finds no hand, try the frame again with a border (0: never; "
+                   "each connection then holds one landmarker fewer, about 80 MB).")
 @_cache_dir_option
 @_quiet_unless_verbose
 def serve(host: str, allow_hosts: tuple[str, ...], port: int, model_dir: Path | None, personal_dir: Path,
-          collect: bool, cache_dir: Path) -> None:
+          collect: bool, recover_every: int, cache_dir: Path) -> None:
     """Serve the live recognition web page and its API (needs the 'serve' extra)."""
     from landmark_asl.serve.app import create_app, run_app
 
     try:
         settings = ServeSettings(personal_dir=personal_dir if collect else None, cache_dir=cache_dir,
-                                 allowed_hosts=allow_hosts)
+                                 allowed_hosts=allow_hosts, live=LiveSettings(recover_every=recover_every))
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--allow-host") from exc
     app = create_app(model_dir, settings)

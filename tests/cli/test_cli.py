@@ -428,6 +428,7 @@ def test_serve_and_collect_defaults_are_the_library_defaults():
     settings = ServeSettings()
     assert serve["personal_dir"] == settings.personal_dir and serve["cache_dir"] == settings.cache_dir
     assert tuple(serve["allow_hosts"] or ()) == settings.allowed_hosts
+    assert serve["recover_every"] == settings.live.recover_every
     for name in ("host", "port"):
         assert serve[name] == inspect.signature(run_app).parameters[name].default, name
     collect = {p.name: p.default for p in main.get_command(None, "collect").params}

@@ -330,6 +330,11 @@ def test_cli_serve_personal_folder_and_no_collect(monkeypatch, tmp_path):
     result = runner.invoke(main, ["serve", "--no-collect"])
     assert result.exit_code == 0 and apps[-1].state.serve.personal is None and "collect mode" not in result.stderr
     assert not (tmp_path / "p").exists()  # nothing is written before a page records
+    assert apps[-1].state.serve.settings.live.recover_every == 10
+    assert runner.invoke(main, ["serve", "--recover-every", "0"]).exit_code == 0
+    assert apps[-1].state.serve.settings.live.recover_every == 0
+    refused = runner.invoke(main, ["serve", "--recover-every", "-1"])
+    assert refused.exit_code == 2 and "not in the range 0<=x<=1000" in refused.stderr
 
 
 def test_cli_serve_refuses_a_folder_without_a_model(tmp_path):
