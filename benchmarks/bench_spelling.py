@@ -534,12 +534,12 @@ def detect_clip(clip: Clip, recover_every: int = 0, passes: tuple[str, ...] | No
     import cv2
 
     from landmark_asl.hands.extractor import HandLandmarkExtractor, quiet_native_logs
-    from landmark_asl.live.loop import VideoHandDetector
+    from landmark_asl.live.loop import RECOVERY_PASSES, VideoHandDetector
 
     cv2.setNumThreads(1)
     quiet_native_logs()
     with HandLandmarkExtractor(mode="video") as extractor:
-        detector = VideoHandDetector(extractor, recover_every, *([passes] if passes else []))
+        detector = VideoHandDetector(extractor, recover_every, passes or RECOVERY_PASSES)
         return [detector.detect(frame, int(round(i * 1000.0 / FPS))) for i, frame in enumerate(render(clip))]
 
 

@@ -489,12 +489,19 @@ class HandLandmarkExtractor:
         if hand is not None:
             return Detection(dataclasses.replace(hand, image_size=size), "plain", "")
         if self.settings.recovery:
-            padded = _pad(rgb, self.settings.pad_fraction)
-            for strategy in RECOVERY_STRATEGIES:
-                hand = self._recover(strategy, rgb, padded)
-                if hand is not None:
-                    return Detection(dataclasses.replace(hand, image_size=size), strategy, "")
+            hand, strategy = self._recover_first(rgb, RECOVERY_STRATEGIES)
+            if hand is not None:
+                return Detection(dataclasses.replace(hand, image_size=size), strategy, "")
         return Detection(None, "", "no hand found")
+
+    def _recover_first(self, rgb: np.ndarray, strategies: tuple[str, ...]) -> tuple[HandLandmarks | None, str]:
+        """The first of ``strategies`` that finds a hand in ``rgb`` (already size-limited), and its name."""
+        padded = _pad(rgb, self.settings.pad_fraction)
+        for strategy in strategies:
+            hand = self._recover(strategy, rgb, padded)
+            if hand is not None:
+                return hand, strategy
+        return None, ""
 
     def prepare_recovery(self, strategies: tuple[str, ...] = ("pad",)) -> None:
         """Create the landmarkers of these recovery passes now and run each once on a small blank
@@ -543,14 +550,8 @@ class HandLandmarkExtractor:
         """
         self._check_strategies(strategies)
         rgb = np.asarray(rgb)
-        size = (rgb.shape[1], rgb.shape[0])
-        small = limit_size(rgb)
-        padded = _pad(small, self.settings.pad_fraction)
-        for strategy in strategies:
-            hand = self._recover(strategy, small, padded)
-            if hand is not None:
-                return dataclasses.replace(hand, image_size=size)
-        return None
+        hand, _ = self._recover_first(limit_size(rgb), strategies)
+        return None if hand is None else dataclasses.replace(hand, image_size=(rgb.shape[1], rgb.shape[0]))
 
     def _recover(self, strategy: str, rgb: np.ndarray, padded: tuple[np.ndarray, int] | None = None) -> HandLandmarks | None:
         """Run one recovery pass; ``padded`` is ``_pad(rgb, pad_fraction)`` when already computed."""
