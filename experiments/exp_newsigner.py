@@ -36,6 +36,9 @@ Training candidates (``--candidate``):
 - ``no_bg_z``: the shipped recipe with borisgraudt's still Z rows left out of training
   (``LEFT_OUT``; that signer froze Z at a moment that reads as X); they are still scored when
   borisgraudt is held out;
+- ``group_bal``, ``sqrt_bal``: the shipped augmentation with the rows weighed otherwise than by
+  dataset (``BALANCES``): every group (signer or session) alike, or each dataset by the square root
+  of its number of groups;
 - (``compose NAME --members CAND@SEED,...``: several stored forests pooled into one, i.e. their
   probabilities averaged, one ``--members`` per seed of the pool; reported as ``NAME``);
 - ``specialist``: the base forest plus, for each confusable group, a forest trained on that
@@ -119,8 +122,13 @@ AUGMENTS = {"yaw45": {"max_yaw": 45.0, "yaw_labels": None}, "yaw90": {"max_yaw":
             "no_bg_z": {"max_yaw": 180.0, "yaw_labels": ["G", "H"]}}
 #: Candidates that leave (dataset, label) rows out of training (they are still scored when held out).
 LEFT_OUT = {"no_bg_z": [("borisgraudt", "Z")]}
+#: Training candidates that weigh the rows otherwise than the recipe's ``balance='dataset'`` (every
+#: dataset alike, so borisgraudt's one signer weighs as much as ml_slr's seven): ``group_bal``
+#: every group (a signer, or a session) alike; ``sqrt_bal`` each dataset in proportion to the square
+#: root of its number of groups, its groups alike (:func:`balance_weights`). Shipped augmentation.
+BALANCES = {"group_bal": "group", "sqrt_bal": "sqrt"}
 #: Every training candidate of ``run``.
-CANDIDATES = ("base", "no_still_z", "geo_hand", "clean", "specialist", *ASPECTS, *AUGMENTS)
+CANDIDATES = ("base", "no_still_z", "geo_hand", "clean", "specialist", *ASPECTS, *AUGMENTS, *BALANCES)
 SPECIALISTS = {"MNSTAE": ("M", "N", "S", "T", "A", "E"), "XZGD": ("X", "Z", "G", "D"), "PQK": ("P", "Q", "K")}
 
 
@@ -137,6 +145,25 @@ def geometric_is_left(table: pd.DataFrame) -> np.ndarray:
     w = p[:, 0]
     triple = np.einsum("nc,nc->n", np.cross(p[:, 5] - w, p[:, 17] - w), p[:, 2] - w)
     return triple > 0
+
+
+def balance_weights(rows: pd.DataFrame, how: str) -> np.ndarray:
+    """Row weights (mean 1) under which every group weighs the same (``how='group'``), or each
+    dataset weighs in proportion to the square root of its number of groups and its groups
+    alike (``'sqrt'``)."""
+    groups = rows["group"].astype(str).to_numpy()
+    datasets = rows["dataset"].astype(str).to_numpy()
+    names, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
+    if how == "group":
+        share = np.full(len(names), 1.0 / len(names))
+    elif how == "sqrt":
+        of = {g: d for g, d in zip(groups, datasets)}
+        k = pd.Series([of[g] for g in names]).value_counts()
+        share = np.array([1.0 / np.sqrt(k[of[g]]) for g in names])
+        share /= share.sum()
+    else:
+        raise ValueError(f"unknown balance {how!r}")
+    return (len(rows) * share / counts)[inverse]
 
 
 def candidate_table(name: str, table: pd.DataFrame, flagged: Path | None) -> tuple[pd.DataFrame, np.ndarray]:
@@ -180,7 +207,8 @@ def _training(args: argparse.Namespace) -> dict:
     ``report --write-lodo`` before a result goes on the shipped model's card."""
     augment = None if args.quick else {**RECIPE["augment"], **AUGMENTS.get(args.candidate, {})}
     models = (["rf"] if not args.xgb_only else []) + (["xgb"] if args.xgb or args.xgb_only else [])
-    return {"candidate": args.candidate, "models": models, "params": RECIPE["params"], "balance": RECIPE["balance"],
+    balance = BALANCES.get(args.candidate, RECIPE["balance"])
+    return {"candidate": args.candidate, "models": models, "params": RECIPE["params"], "balance": balance,
             "augment": augment, "quick": bool(args.quick)}
 
 
@@ -215,9 +243,11 @@ def run(args: argparse.Namespace) -> None:
                 if args.quick and model == "rf":
                     params = {**params, "n_estimators": 25}
                 rows = table[~held & detected & trainable]
-                recipe = Recipe(model_name=model, params=params, balance=RECIPE["balance"], augment=training["augment"],
-                                calibrate=False)
-                estimator, _ = fit_estimator(recipe, rows, random_state=seed, n_jobs=2)
+                reweigh = args.candidate in BALANCES
+                recipe = Recipe(model_name=model, params=params, balance=None if reweigh else RECIPE["balance"],
+                                augment=training["augment"], calibrate=False)
+                weight = balance_weights(rows, BALANCES[args.candidate]) if reweigh else None
+                estimator, _ = fit_estimator(recipe, rows, random_state=seed, n_jobs=2, row_weight=weight)
                 cols = [classes.index(str(c)) for c in estimator.classes_]
                 if not test.any():
                     continue

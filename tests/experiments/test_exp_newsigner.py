@@ -153,3 +153,29 @@ def test_a_left_out_candidate_trains_without_that_sources_rows_of_that_letter_on
     assert same is table  # the rows are still there, to be scored when their fold is held out
     assert exp.AUGMENTS["no_bg_z"] == exp.AUGMENTS["yaw180_gh"]  # otherwise the shipped recipe
     assert list(exp.candidate_table("yaw180_gh", table, None)[1]) == [True] * 4
+
+
+def test_balance_weights_give_every_group_or_the_square_root_of_a_datasets_groups_their_share():
+    import pandas as pd
+
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import exp_newsigner as exp
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    # Dataset "a": one group of 6 rows; dataset "b": four groups of 1, 1, 2 and 2 rows.
+    table = pd.DataFrame({"dataset": ["a"] * 6 + ["b"] * 6,
+                          "group": ["a"] * 6 + ["b/1", "b/2", "b/3", "b/3", "b/4", "b/4"]})
+    for how, share in (("group", {"a": 1 / 5, "b/1": 1 / 5, "b/3": 1 / 5}),
+                       ("sqrt", {"a": 1 / 3, "b/1": 1 / 6, "b/3": 1 / 6})):  # sqrt(1) : sqrt(4) = 1 : 2
+        weight = exp.balance_weights(table, how)
+        assert np.isclose(weight.mean(), 1.0)
+        total = pd.Series(weight).groupby(table["group"]).sum() / weight.sum()
+        for group, expected in share.items():
+            assert np.isclose(total[group], expected), (how, group)
+    try:
+        exp.balance_weights(table, "dataset")
+    except ValueError as exc:
+        assert "unknown balance" in str(exc)
+    else:
+        raise AssertionError("an unknown balance was accepted")
