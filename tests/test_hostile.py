@@ -5,6 +5,7 @@ Each test is named after the probe it repeats; the closing note of the issue map
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -363,6 +364,27 @@ def test_extract_records_a_non_utf8_name_and_finishes(tmp_path, data_dir):
         assert summary["n_samples"] == 2
         assert [r["reason"] for r in summary["rejected"]] == ["file name is not valid UTF-8: rename the file to read it"]
         assert summary["rejected"][0]["source"].endswith("\\xff\\xfe.jpg")
+
+
+def test_live_names_a_non_utf8_folder_escaped_in_its_errors_and_summary(tmp_path):
+    from landmark_asl.exceptions import SourceError
+    from landmark_asl.live.loop import LiveRecognizer
+    from landmark_asl.live.output import session_summary
+    from landmark_asl.live.sources import open_source
+    from landmark_asl.model.store import load_model
+
+    folder = os.fsencode(tmp_path) + b"/bad\xff"
+    os.mkdir(folder)
+    with open(folder + b"/a.jpg", "wb") as broken:
+        broken.write(b"not a jpeg")
+    name = os.fsdecode(folder)
+    with pytest.warns(RuntimeWarning), pytest.raises(SourceError) as caught:
+        list(open_source(name).frames())
+    assert "bad\\xff could be read" in str(caught.value) and "\udcff" not in str(caught.value)
+
+    summary = session_summary(LiveRecognizer(load_model(None)), source=name)
+    assert summary["source"].endswith("bad\\xff") and "\udcff" not in summary["source"]
+    json.dumps(summary, ensure_ascii=False).encode("utf-8")  # no lone surrogate to encode
 
 
 # --- 9. huge images and decompression bombs ---------------------------------------------------------

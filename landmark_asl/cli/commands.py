@@ -535,7 +535,7 @@ def live(source: str, model_dir: Path | None, mirror: bool, smoothing_window: in
         recognizer = LiveRecognizer(model, settings, extractor_settings=model.card.extractor_settings)
         if not headless and not display_available():
             headless = True
-            click.echo("no display ($DISPLAY/$WAYLAND_DISPLAY unset): running headless", err=True)
+            click.echo("no display (no X server at $DISPLAY, no $WAYLAND_DISPLAY socket): running headless", err=True)
         try:
             for result in live_results(recognizer, frames, headless=headless, max_frames=max_frames):
                 if result.committed:
@@ -582,6 +582,8 @@ def serve(host: str, allow_hosts: tuple[str, ...], port: int, model_dir: Path | 
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--allow-host") from exc
     app = create_app(model_dir, settings)
+    if port == 0:  # any free port: chosen here, so that the address printed is the one served
+        port = _free_port(host)
     click.echo(f"serving http://{host}:{port}/ (Ctrl-C stops)", err=True)
     if host in ("0.0.0.0", "::") and not allow_hosts:
         click.echo("other machines are refused until you name the address they open with --allow-host "
@@ -589,6 +591,19 @@ def serve(host: str, allow_hosts: tuple[str, ...], port: int, model_dir: Path | 
     if collect:
         click.echo(f"collect mode: samples and personal models go to {personal_dir}/<name>/", err=True)
     run_app(app, host=host, port=port)
+
+
+def _free_port(host: str) -> int:
+    """A TCP port free on ``host`` now (0 where none can be bound there: uvicorn then says why)."""
+    import socket
+
+    try:
+        family = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.bind((host, 0))
+            return int(sock.getsockname()[1])
+    except OSError:
+        return 0
 
 
 # --- collect / adapt --------------------------------------------------------

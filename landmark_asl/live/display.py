@@ -23,14 +23,57 @@ HAND_CONNECTIONS: tuple[tuple[int, int], ...] = (
 
 
 def display_available() -> bool:
-    """Whether a window can be opened: on Linux, ``$DISPLAY`` or ``$WAYLAND_DISPLAY`` is set.
+    """Whether a window can be opened: on Linux, an X server answers at ``$DISPLAY`` or a Wayland
+    socket exists for ``$WAYLAND_DISPLAY``.
 
     OpenCV's ``imshow`` without a display aborts the whole process (SIGABRT), so the choice
-    must be made before any window call.
+    must be made before any window call. A ``$DISPLAY`` left set where no server listens (a stale
+    SSH forwarding, a container) counts as no display.
     """
     if sys.platform.startswith("linux"):
-        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+        return _x_server_answers(os.environ.get("DISPLAY", "")) or _wayland_socket(os.environ.get("WAYLAND_DISPLAY", ""))
     return True
+
+
+def _x_server_answers(display: str, timeout: float = 0.5) -> bool:
+    """Whether something accepts connections at an X display name (``:0``, ``unix:1``, ``host:10.0``)."""
+    import re
+    import socket
+
+    match = re.fullmatch(r"(?:(?P<host>[^:]*)/)?(?P<name>[^:]*):(?P<number>\d+)(?:\.\d+)?", display.strip())
+    if not match:
+        return False
+    name, number = match["name"] or "", int(match["number"])
+    if name in ("", "unix"):  # a local server: its socket file, or the same name in Linux's abstract namespace
+        addresses = [f"/tmp/.X11-unix/X{number}", f"\0/tmp/.X11-unix/X{number}"]
+        for address in addresses:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(timeout)
+                try:
+                    sock.connect(address)
+                    return True
+                except OSError:
+                    continue
+        return False
+    try:
+        with socket.create_connection((name, 6000 + number), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _wayland_socket(name: str) -> bool:
+    """Whether the socket of a Wayland display name exists (absolute, or in ``$XDG_RUNTIME_DIR``)."""
+    import stat
+    from pathlib import Path
+
+    if not name:
+        return False
+    path = Path(name) if os.path.isabs(name) else Path(os.environ.get("XDG_RUNTIME_DIR", "")) / name
+    try:
+        return stat.S_ISSOCK(path.stat().st_mode)
+    except OSError:
+        return False
 
 
 def draw_overlay(frame_bgr: np.ndarray, result: FrameResult, fps: float | None = None) -> np.ndarray:

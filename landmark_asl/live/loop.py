@@ -326,10 +326,17 @@ class LiveRecognizer:
         keep = 0
         while keep < min(len(old), len(text)) and old[keep] == text[keep]:
             keep += 1
-        self._rows = self._rows[:keep] + [one_hot(c, 0.99) if c.isascii() and c.isalpha() else None
-                                          for c in text[keep:].upper()]
+        # One row per character: upper-casing the whole string can change its length ('ß' -> 'SS').
+        self._rows = self._rows[:keep] + [one_hot(c.upper(), 0.99) if c.isascii() and c.isalpha() else None
+                                          for c in text[keep:]]
         self._speller.text = text
         self._last_commit = None  # the user's edit: a stroke does not replace what they kept
+
+    def take_text(self, other: LiveRecognizer) -> None:
+        """Continue ``other``'s text, with its letters' probabilities (the page switched models)."""
+        self._speller.text = other.text
+        self._rows = list(other._rows)
+        self._last_commit = None
 
     def suggestions(self, n: int | None = None) -> list[str]:
         """The most likely words for the word being spelled (the text after the last space), best first.

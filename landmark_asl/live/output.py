@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from landmark_asl.hands.images import printable_path
 from landmark_asl.live.display import show_window
 from landmark_asl.live.loop import FrameResult, LiveRecognizer
 from landmark_asl.live.sources import FrameSource
@@ -71,7 +72,7 @@ def session_summary(recognizer: LiveRecognizer, *, source: object, model_name: s
         "text": recognizer.text,
         "suggestions": recognizer.suggestions(),
         **recognizer.stats.as_dict(),
-        "source": str(source),
+        "source": printable_path(str(source)),  # a name that is not valid UTF-8: escaped, never a lone surrogate
         "model": model_name,
         "settings": dataclasses.asdict(recognizer.settings),
     }

@@ -140,7 +140,7 @@ class _FolderSource(FrameSource):
             yield frame, int(round(index * 1000.0 / self.fps))
             index += 1
         if index == 0:
-            raise SourceError(f"no image in folder {self.name} could be read: check the files are images")
+            raise SourceError(f"no image in folder {printable_path(self.name)} could be read: check the files are images")
         self.stop_reason = "end of stream"
 
 

@@ -10,7 +10,7 @@ limits); each binary message is one encoded image (JPEG, about 640x480) answered
 ``{"type": "result", ...}`` (every public scalar field of ``live.FrameResult`` plus the hand's 21
 image landmarks and timings, and ``suggestions``, three words for the word being spelled, on a
 frame that commits); the text message ``{"type": "clear"}`` forgets the spelled text and
-``{"type": "edit", "text": ...}`` replaces it with the page's own (backspace, space, a chosen
+``{"type": "edit", "text": ..., "base": ...}`` replaces it with the page's own (backspace, space, a chosen
 suggestion), answered by ``{"type": "edited", "text", "suggestions"}``.
 A bad frame or message is answered by ``{"type": "error", "error": ...}`` and the connection stays.
 """
@@ -228,10 +228,10 @@ class _App:
                 self.recognizer.answerable(labels)  # unknown labels: one clear error before the image is read
             if min_confidence is not None and not 0.0 <= min_confidence <= 1.0:
                 raise ValueError
+        except LandmarkASLError as exc:  # before ValueError: DatasetError (unknown labels) is one too
+            return _error(str(exc), 400)
         except ValueError:
             return _error(f"min_confidence must be a number in [0, 1]; got {options['min_confidence'][:40]!r}", 400)
-        except LandmarkASLError as exc:
-            return _error(str(exc), 400)
         data = await upload.read()
         name = printable_path(upload.filename or "upload")
         result = await anyio.to_thread.run_sync(self._predict_bytes, data, name, labels, min_confidence,

@@ -56,7 +56,7 @@ class Session:
             return True
 
     def switch(self, model: LoadedModel) -> None:
-        """Recognize with ``model`` from the next frame on (a new recognizer: the text starts afresh)."""
+        """Recognize with ``model`` from the next frame on (a new recognizer that continues the text)."""
 
         check_landmark_model(model)
         if self.extractor is None or model.card.extractor_settings != self.model.card.extractor_settings:
@@ -67,8 +67,11 @@ class Session:
         self.detector = VideoHandDetector(self.extractor, self.settings.live.recover_every)
         self.model = model
         self.label = model_label(model)
+        before = getattr(self, "recognizer", None)
         self.recognizer = LiveRecognizer(model, self.settings.live, extractor_settings=model.card.extractor_settings)
         self.recognizer.reset()
+        if before is not None:  # the user's text survives a model switch (the page shows the server's text)
+            self.recognizer.take_text(before)
 
     def frame(self, data: bytes) -> dict[str, Any]:
         """Detect, classify and spell (or record) one encoded frame (blocking: run it in a thread)."""
@@ -99,11 +102,21 @@ class Session:
         return message
 
     def edit(self, command: dict[str, Any]) -> dict[str, Any]:
-        """``{"type": "edit", "text": ...}``: the page's text replaces the spelled one; its suggestions are answered."""
-        text = command.get("text")
+        """``{"type": "edit", "text": ..., "base": ...}``: the page's text replaces the spelled one; its suggestions are answered.
+
+        ``base`` (optional) is the text the page edited. Letters the server committed after it (a
+        frame already on its way when the user pressed space) are kept after the edited text, so
+        an edit never deletes a letter the page had not yet seen.
+        """
+        text, base = command.get("text"), command.get("base")
         if not isinstance(text, str) or len(text) > MAX_TEXT_CHARS:
             raise LandmarkASLError(f"edit needs 'text', a string of at most {MAX_TEXT_CHARS:,} characters; "
                                    f"got {type(text).__name__}{f' of {len(text):,}' if isinstance(text, str) else ''}")
+        if base is not None and not isinstance(base, str):
+            raise LandmarkASLError(f"edit's 'base' must be the text the page edited, a string; got {type(base).__name__}")
+        spelled = self.recognizer.text
+        if base is not None and spelled != base and spelled.startswith(base):
+            text = (text + spelled[len(base):])[:MAX_TEXT_CHARS]
         self.recognizer.set_text(text)
         return {"type": "edited", "text": self.recognizer.text, "suggestions": self.recognizer.suggestions()}
 

@@ -299,7 +299,7 @@ def collect(
         from landmark_asl.live.display import display_available
 
         if not display_available():
-            raise LandmarkASLError("no display for the collect window ($DISPLAY is not set): record from a video or a "
+            raise LandmarkASLError("no display for the collect window (no X server at $DISPLAY): record from a video or a "
                                    "folder with window=False, or run where a display is available")
     with exclusive_lock(output, "landmark-asl collect"):
         earlier = read_samples(output)

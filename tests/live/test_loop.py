@@ -357,6 +357,49 @@ def test_no_display_means_no_window_call(run_cli, hello_video, monkeypatch, no_w
 
 
 @pytest.mark.slow
+def test_a_display_no_server_answers_at_means_no_window_call(run_cli, hello_video, monkeypatch, no_windows):
+    # A $DISPLAY left set with no X server behind it (a stale SSH forwarding): OpenCV would abort.
+    monkeypatch.setenv("DISPLAY", ":987")
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    result = run_cli("--source", hello_video, "--json", "--max-frames", 5)
+    assert result.exit_code == 0, result.stderr
+    assert "running headless" in result.stderr
+
+
+def test_display_available_asks_the_x_server_or_the_wayland_socket(monkeypatch, tmp_path):
+    import socket
+
+    from landmark_asl.live.display import display_available
+
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    for name in ("", ":987", "unix:987.0", "127.0.0.1:987", "no display", ":x"):
+        monkeypatch.setenv("DISPLAY", name)
+        assert not display_available(), name
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as local:  # a local server, abstract socket
+        local.bind("\0/tmp/.X11-unix/X987")
+        local.listen(8)
+        for name in (":987", ":987.0", "unix:987"):
+            monkeypatch.setenv("DISPLAY", name)
+            assert display_available(), name
+    with socket.socket() as remote:  # a server over TCP (SSH forwarding: localhost:10.0 is port 6010)
+        remote.bind(("127.0.0.1", 0))
+        remote.listen(8)
+        number = remote.getsockname()[1] - 6000
+        monkeypatch.setenv("DISPLAY", f"127.0.0.1:{number}.0")
+        assert display_available()
+    monkeypatch.setenv("DISPLAY", "")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-9")
+    assert not display_available()  # no such socket
+    (tmp_path / "wayland-9").write_text("")
+    assert not display_available()  # a file, not a socket
+    (tmp_path / "wayland-9").unlink()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as wayland:
+        wayland.bind(str(tmp_path / "wayland-9"))
+        assert display_available()
+
+
+@pytest.mark.slow
 def test_headless_flag_wins_over_a_display(run_cli, hello_video, monkeypatch, no_windows):
     monkeypatch.setenv("DISPLAY", ":0")
     result = run_cli("--source", hello_video, "--headless", "--max-frames", 5)
@@ -427,6 +470,9 @@ def test_recognizer_keeps_letter_probabilities_for_suggestions_through_edits():
     assert recognizer.suggestions()[0] == "CA" and recognizer._rows[0][2] > 0.5  # C's row is the model's
     recognizer.set_text("CAT")  # a typed letter counts as certain
     assert recognizer.suggestions()[0] == "CAT"
+    # One row per character even where upper-casing changes a string's length ('ß' -> 'SS').
+    recognizer.set_text("straße she")
+    assert len(recognizer._rows) == len("straße she") and recognizer.suggestions()[0] == "SHE"
     recognizer.clear_text()
     assert recognizer.suggestions() == []
 

@@ -99,6 +99,12 @@ def test_predict_takes_labels_and_min_confidence_like_the_predict_command(client
     assert {label for label, _ in as_form.json()["top_k"]} <= {"A", "B"}
     unknown = client.post("/api/predict", files=image, data={"labels": "A,7"})
     assert unknown.status_code == 400 and unknown.json()["error"].startswith("labels 7 are not classes")
+    # A label no data set spells (normalize_label's DatasetError, a ValueError too): the label's own
+    # error, not a server error, and not the min_confidence message when that is given as well.
+    for fields in ({"labels": "foo"}, {"labels": "foo", "min_confidence": "0.5"}, {"labels": "\u00e9"}):
+        odd = client.post("/api/predict", files=image, data=fields)
+        assert odd.status_code == 400, fields
+        assert "min_confidence" not in odd.json()["error"] and odd.json()["error"].count("\n") == 0, fields
     for bad in ("1.5", "nan", "lots"):
         refused = client.post("/api/predict", files=image, data={"min_confidence": bad})
         assert refused.status_code == 400 and "min_confidence must be a number in [0, 1]" in refused.json()["error"]
@@ -218,6 +224,45 @@ def test_websocket_edit_sets_the_text_and_answers_suggestions(client, frame_640)
         assert "at most 2,000 characters" in ws.receive_json()["error"]
 
 
+def send_edit(ws, text, **fields) -> None:
+    ws.send_text(json.dumps({"type": "edit", "text": text, **fields}))
+
+
+@pytest.mark.slow
+def test_an_edit_keeps_a_letter_committed_by_a_frame_already_on_its_way(client, frame_640):
+    with client.websocket_connect("/ws") as ws:
+        assert ws.receive_json()["type"] == "hello"
+        send_edit(ws, "HE")
+        assert ws.receive_json()["text"] == "HE"
+        # The page sends frames; before their results arrive, the user presses space on "HE".
+        for _ in range(8):
+            ws.send_bytes(frame_640)
+        send_edit(ws, "HE ", base="HE")
+        results = [receive_result(ws) for _ in range(8)]
+        assert results[-1]["text"] == "HEL"  # the server committed L meanwhile
+        edited = ws.receive_json()
+        assert edited["type"] == "edited" and edited["text"] == "HE L"  # the space, and the L kept
+        # Without a base, or with a base the server's text does not continue, the page's text wins.
+        send_edit(ws, "NO", base="XY")
+        assert ws.receive_json()["text"] == "NO"
+        send_edit(ws, "HI", base=7)
+        assert "edit's 'base' must be the text the page edited" in ws.receive_json()["error"]
+
+
+@pytest.mark.slow
+def test_a_model_switch_keeps_the_text_and_its_suggestions(client, frame_640):
+    with client.websocket_connect("/ws") as ws:
+        assert ws.receive_json()["type"] == "hello"
+        send_edit(ws, "HELL")
+        assert "HELLO" in ws.receive_json()["suggestions"]
+        ws.send_text(json.dumps({"type": "use", "model": "base"}))
+        assert ws.receive_json()["type"] == "using"
+        ws.send_bytes(frame_640)
+        assert receive_result(ws)["text"] == "HELL"  # the new recognizer spells on from the text
+        send_edit(ws, "HELL")
+        assert "HELLO" in ws.receive_json()["suggestions"]
+
+
 @pytest.mark.slow
 def test_websocket_answers_bad_messages_and_stays_open(client, frame_640):
     with client.websocket_connect("/ws") as ws:
@@ -313,6 +358,10 @@ def test_cli_serve_binds_localhost_by_default(monkeypatch):
     assert kwargs["host"] == "127.0.0.1" and kwargs["port"] == 8123
     assert "http://127.0.0.1:8123/" in result.stderr and "collect mode: samples and personal models go to personal/" in result.stderr
     assert app.state.serve.settings.personal_dir == Path("personal")
+    # Port 0 (any free one): the port is chosen before the address is printed, so the one printed is served.
+    result = CliRunner(mix_stderr=False).invoke(main, ["serve", "--port", "0"])
+    port = calls[1][1]["port"]
+    assert result.exit_code == 0 and port > 0 and f"http://127.0.0.1:{port}/" in result.stderr
 
 
 def test_cli_serve_personal_folder_and_no_collect(monkeypatch, tmp_path):

@@ -186,6 +186,11 @@ def test_page_spells_the_word_shown_to_the_camera(server_url, browser):
     browser.execute_script("window.landmarkAsl.text = 'HELP';")
     button.click()
     assert page_state(browser)["shown"].startswith("HELLO ")
+    # Long words wrap inside the panel, which stays beside the camera (1200 px wide window).
+    panel = "const r = document.querySelector('.panel').getBoundingClientRect(); return [r.top, r.left];"
+    beside = browser.execute_script(panel)
+    browser.execute_script("showSuggestions(['INSTITUTIONALIZATION', 'INTERNATIONALIZATION', 'COUNTERREVOLUTIONARIES']);")
+    assert browser.execute_script(panel) == beside and beside[1] > 600, beside
 
     # The text buttons edit the page's text: the camera is stopped first (the looping video would go on
     # spelling between the clicks) and the frame in flight is waited for.

@@ -63,10 +63,12 @@ function notice(message) {
 }
 
 function setText(text) {
-  // The user edited the text (space, backspace, a suggestion): the server spells on from it.
+  // The user edited the text (space, backspace, a suggestion): the server spells on from it. `base`
+  // is the text edited: a letter committed by a frame still on its way is kept after the edit.
+  const base = state.text;
   state.text = text;
   showText();
-  if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify({ type: "edit", text }));
+  if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify({ type: "edit", text, base }));
   else showSuggestions([]);
 }
 
