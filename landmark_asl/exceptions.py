@@ -14,6 +14,10 @@ class DatasetError(LandmarkASLError, ValueError):
     """A dataset, CSV or landmark table is missing, empty or malformed."""
 
 
+class ParameterError(LandmarkASLError, ValueError):
+    """An argument of a library call is of the wrong type or out of range."""
+
+
 class ExtractionError(LandmarkASLError):
     """The hand landmark model could not be built, loaded or run."""
 

@@ -131,6 +131,13 @@ def _quiet_unless_verbose(func):
 # --- extract -----------------------------------------------------------------
 
 
+def _check_n_jobs(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    """``--n-jobs``: a positive count, or -1 for one per core."""
+    if value == 0 or value < -1:
+        raise click.BadParameter(f"must be >= 1, or -1 for one per core; got {value}")
+    return value
+
+
 _scheduler_option = click.option(
     "--scheduler", default=None, metavar="ADDRESS",
     help="Run extraction (and xgb training) on this Dask cluster, e.g. tcp://host:8786; its workers must see "
@@ -145,7 +152,8 @@ _EXTRACTOR = ExtractorSettings()
 @click.argument("sources", nargs=-1, required=True)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Landmark table to write (.parquet, or .csv with a .meta.json sidecar); resumed if it exists.")
-@click.option("--n-jobs", default=1, show_default=True, type=int, help="Worker processes (-1: one per core).")
+@click.option("--n-jobs", default=1, show_default=True, type=int, callback=_check_n_jobs,
+              help="Worker processes (-1: one per core).")
 @click.option("--min-detection-confidence", default=_EXTRACTOR.min_detection_confidence, show_default=True,
               type=_FiniteRange(0, 1),
               help="Palm detector threshold of the plain pass.")
@@ -161,8 +169,6 @@ def extract(sources: tuple[str, ...], output: Path, n_jobs: int, min_detection_c
     """Extract hand landmarks of SOURCE... (folders, CSVs or dataset names like asl2text/test) into a table."""
     from landmark_asl.data.extraction import extract_table, format_summary
 
-    if n_jobs == 0 or n_jobs < -1:
-        raise click.BadParameter("must be >= 1, or -1 for one worker per core", param_hint="--n-jobs")
     settings = ExtractorSettings(min_detection_confidence=min_detection_confidence, recovery=recovery,
                                  model_asset=str(model_asset) if model_asset else None)
     summary = extract_table(list(sources), output, settings=settings, n_jobs=n_jobs, progress=not as_json,
@@ -201,8 +207,9 @@ def _comma_list(value: tuple[str, ...]) -> list[str] | None:
     return [g.strip() for item in value for g in item.split(",") if g.strip()] or None
 
 
-_n_jobs_option = click.option("--n-jobs", default=1, show_default=True, type=int, help="Worker processes/threads.")
-_random_state_option = click.option("--random-state", default=0, show_default=True, type=int,
+_n_jobs_option = click.option("--n-jobs", default=1, show_default=True, type=int, callback=_check_n_jobs,
+                              help="Worker processes/threads (-1: one per core).")
+_random_state_option = click.option("--random-state", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1),
                                     help="Seed of the split and the models.")
 _cache_dir_option = click.option(
     "--cache-dir", default=None, type=click.Path(file_okay=False, path_type=Path),
@@ -441,16 +448,17 @@ def _one_line(text: str) -> str:
 @_min_confidence_option
 @click.option("-o", "--output", default=None, type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write confusion.png and evaluation.json into.")
+@click.option("--overwrite", is_flag=True, help="Replace an earlier evaluation's files in --output.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @_quiet_unless_verbose
 def evaluate(sources: tuple[str, ...], model: Path | None, labels: str | None, min_confidence: float | None,
-             output: Path | None, as_json: bool) -> None:
+             output: Path | None, overwrite: bool, as_json: bool) -> None:
     """Score a model on labelled FOLDER... (<label>/*.jpg, or dataset names): coverage, accuracy, per class."""
     from landmark_asl.labels import display_label
     from landmark_asl.model.recognizer import evaluate_images
 
     report = evaluate_images(list(sources), model=model, labels=labels, min_confidence=min_confidence,
-                             output=output, progress=not as_json)
+                             output=output, overwrite=overwrite, progress=not as_json)
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return
@@ -657,7 +665,8 @@ def collect(source: str, letters: str, per_letter: int, signer: str, output: Pat
 @click.option("--signer", default=None, help="Name recorded in the model card (default: the samples' group).")
 @click.option("--weight", default=None, type=float,
               help="Weight of one of your samples relative to a base training row (default: the measured one).")
-@click.option("--n-jobs", default=-1, show_default=True, type=int, help="Threads of the fit (-1: every core).")
+@click.option("--n-jobs", default=-1, show_default=True, type=int, callback=_check_n_jobs,
+              help="Threads of the fit (-1: every core).")
 @click.option("--base-rows", default="auto", show_default=True, type=click.Choice(["auto", "datasets", "packaged"]),
               help="What the model is retrained on besides your samples: the base model's training data (datasets, "
                    "from the cache or $LANDMARK_ASL_DATA), the rows shipped with landmark_asl (packaged), or the "

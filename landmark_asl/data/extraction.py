@@ -46,7 +46,7 @@ from landmark_asl.data.table import (
     write_parquet,
     write_table,
 )
-from landmark_asl.exceptions import DatasetError, ExtractionError
+from landmark_asl.exceptions import DatasetError, ExtractionError, ParameterError
 from landmark_asl.hands.extractor import (
     ExtractorSettings,
     HandLandmarkExtractor,
@@ -370,7 +370,7 @@ def _n_jobs(n_jobs: int) -> int:
     if n_jobs == -1:
         return available
     if int(n_jobs) < 1:
-        raise ValueError(f"n_jobs must be >= 1 or -1 (all cores); got {n_jobs}")
+        raise ParameterError(f"n_jobs must be >= 1 or -1 (all cores); got {n_jobs}")
     if int(n_jobs) > available:
         warnings.warn(
             f"n_jobs={n_jobs} capped at the {available} available cores (each worker holds about "

@@ -346,6 +346,9 @@ class LandmarkNormalizer(TransformerMixin, BaseEstimator):
         self.handshape = handshape
 
     def _check_params(self) -> None:
+        for name in ("mirror", "coords", "angles", "orientation", "finger_directions", "world", "handshape"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"{name} must be true or false; got {getattr(self, name)!r}")
         if self.rotate not in _ROTATE_CHOICES:
             raise ValueError(f"rotate must be one of {_ROTATE_CHOICES}; got {self.rotate!r}")
         if self.distances not in _DISTANCE_CHOICES:

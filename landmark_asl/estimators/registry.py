@@ -147,6 +147,11 @@ def build_estimator(name: str, *, random_state: int = 0, n_jobs: int = 1, params
     return estimator
 
 
+#: Upper limits of size parameters, checked for every model (a forest of 5,000 trees is 100 times
+#: the shipped one's 50).
+SIZE_LIMITS = {"n_estimators": 5000, "max_depth": 200}
+
+
 def check_params(name: str, estimator: BaseEstimator) -> None:
     """Validate every parameter of ``estimator`` (and of its pipeline steps) without fitting.
 
@@ -168,6 +173,11 @@ def check_params(name: str, estimator: BaseEstimator) -> None:
         except (ValueError, TypeError) as exc:
             message = str(exc).replace(f"of {type(step).__name__} ", "")
             raise LandmarkASLError(f"bad parameter for model {name!r}: {message}") from None
+        # Sizes no one means: a card or --param asking for them would fit for days (or never end).
+        for key, high in SIZE_LIMITS.items():
+            value = step.get_params(deep=False).get(key)
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value > high:
+                raise LandmarkASLError(f"bad parameter for model {name!r}: {key} must be at most {high:,}; got {value:,}")
 
 
 def parse_params(items: Sequence[str], *, per_model: bool) -> dict[str, Any]:

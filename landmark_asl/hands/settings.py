@@ -12,6 +12,24 @@ import dataclasses
 RECOVERY_STRATEGIES: tuple[str, ...] = ("pad", "pad_low_confidence", "mirror_pad_low_confidence")
 
 
+#: Most hands an extractor may look for (the first, most confident one is used).
+MAX_HANDS = 4
+
+
+def _is_number(value: object) -> bool:
+    """A real, finite number (``bool`` and text are not)."""
+    import math
+    import numbers
+
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(float(value))
+
+
+def _short(value: object) -> str:
+    """``repr(value)``, cut to 40 characters: an error line stays one short line."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 @dataclasses.dataclass(frozen=True)
 class ExtractorSettings:
     """Settings of :class:`HandLandmarkExtractor`; ``dataclasses.asdict`` goes into metadata.
@@ -53,20 +71,27 @@ class ExtractorSettings:
     recovery_min_presence_confidence: float = 0.7
 
     def __post_init__(self) -> None:
-        for name in (
-            "min_detection_confidence",
-            "min_presence_confidence",
-            "min_tracking_confidence",
-            "recovery_min_detection_confidence",
-            "recovery_min_presence_confidence",
+        # Checked by type as well as range: a model card is JSON from anywhere, and "1" (text), 2.7
+        # hands or "no" for a flag must be refused here, not fail deep inside a recovery pass.
+        for name, high in (
+            ("min_detection_confidence", 1.0),
+            ("min_presence_confidence", 1.0),
+            ("min_tracking_confidence", 1.0),
+            ("recovery_min_detection_confidence", 1.0),
+            ("recovery_min_presence_confidence", 1.0),
+            ("pad_fraction", 2.0),
         ):
             value = getattr(self, name)
-            if not 0.0 <= float(value) <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1]; got {value!r}")
-        if int(self.num_hands) < 1:
-            raise ValueError(f"num_hands must be >= 1; got {self.num_hands!r}")
-        if not 0.0 <= float(self.pad_fraction) <= 2.0:
-            raise ValueError(f"pad_fraction must be in [0, 2]; got {self.pad_fraction!r}")
+            if not _is_number(value) or not 0.0 <= float(value) <= high:
+                raise ValueError(f"{name} must be a number in [0, {high:g}]; got {_short(value)}")
+        hands = self.num_hands
+        if not _is_number(hands) or float(hands) != int(hands) or not 1 <= int(hands) <= MAX_HANDS:
+            raise ValueError(f"num_hands must be a whole number from 1 to {MAX_HANDS}; got {_short(hands)}")
+        object.__setattr__(self, "num_hands", int(hands))  # 2.0 from a JSON card is MediaPipe's 2
+        if not isinstance(self.recovery, bool):
+            raise ValueError(f"recovery must be true or false; got {_short(self.recovery)}")
+        if self.model_asset is not None and (not isinstance(self.model_asset, str) or not self.model_asset.strip()):
+            raise ValueError(f"model_asset must be a path (text) or null; got {_short(self.model_asset)}")
 
     @classmethod
     def from_dict(cls, values: dict) -> ExtractorSettings:

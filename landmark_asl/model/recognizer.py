@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from landmark_asl.data.datasets import load_manifest
 from landmark_asl.estimators.features import raw_features_from_hands
 from landmark_asl.evaluation.metrics import classification_metrics
-from landmark_asl.exceptions import DatasetError, LandmarkASLError
+from landmark_asl.exceptions import DatasetError, LandmarkASLError, ParameterError
 from landmark_asl.hands.images import decode_image, read_image
 from landmark_asl.hands.landmarks import HandLandmarks
 from landmark_asl.hands.views import DEFAULT_VIEWS, check_views, photo_probabilities
@@ -179,7 +179,7 @@ class Recognizer:
         if not isinstance(model, LoadedModel):
             raise TypeError(f"model must be a LoadedModel (persistence.load_model); got {type(model).__name__}")
         if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-            raise ValueError(f"top_k must be an integer >= 1; got {top_k!r}")
+            raise ParameterError(f"top_k must be an integer >= 1; got {top_k!r}")
         self.model = model
         self.top_k = top_k
         self.views = check_views(views)
@@ -299,6 +299,9 @@ class Recognizer:
     def predict_many(self, images: Iterable[ImageInput], *, bgr: bool = False,
                      labels: str | Iterable[str] | None = None, min_confidence: float | None = None) -> list[Prediction]:
         """:meth:`predict` for each image, with the same extractor (list of :class:`Prediction`, in order)."""
+        if isinstance(images, (str, bytes, bytearray, memoryview, os.PathLike)):
+            raise ParameterError(f"predict_many takes a list of images; got one {type(images).__name__}: "
+                                 "for one image use predict(image)")
         mask = self._label_mask(labels)
         _check_min_confidence(min_confidence)
         return [self._decide(*self.estimate(to_rgb(image, bgr=bgr)), mask, min_confidence) for image in images]
@@ -348,6 +351,8 @@ class Recognizer:
     def _label_mask(self, labels: str | Iterable[str] | None) -> np.ndarray | None:
         if labels is None:
             return None
+        if not isinstance(labels, str) and not isinstance(labels, Iterable):
+            raise ParameterError(f"labels must be text like 'A,B' or a list of labels; got {type(labels).__name__}")
         items = labels.split(",") if isinstance(labels, str) else list(labels)
         wanted = tuple(sorted({normalize_label(item) for item in items if str(item).strip()}))
         if not wanted:
@@ -455,6 +460,10 @@ def folder_label(path: str | Path) -> str | None:
         return None
 
 
+#: The files ``evaluate_images(output=...)`` writes.
+EVALUATION_FILES = ("confusion.png", "evaluation.json")
+
+
 def evaluate_images(
     sources: str | Path | Sequence[str | Path],
     *,
@@ -462,6 +471,7 @@ def evaluate_images(
     labels: str | Iterable[str] | None = None,
     min_confidence: float | None = None,
     output: str | Path | None = None,
+    overwrite: bool = False,
     progress: bool = False,
 ) -> dict[str, Any]:
     """Score a model on labelled images: coverage, accuracy on all and on detected images, per class.
@@ -482,6 +492,9 @@ def evaluate_images(
         As for :meth:`Recognizer.predict`.
     output : str or Path, optional
         Folder to write ``confusion.png`` and ``evaluation.json`` into (created).
+    overwrite : bool
+        Replace an earlier evaluation's files in ``output``; without it they are refused before
+        any image is read.
     progress : bool
         A progress bar on stderr.
 
@@ -495,6 +508,13 @@ def evaluate_images(
 
 
 
+    if output is not None and not overwrite:
+        earlier = [name for name in EVALUATION_FILES if (Path(output) / name).exists()]
+        if earlier:
+            raise LandmarkASLError(
+                f"{output} already holds {' and '.join(earlier)} of an earlier evaluation: pass overwrite=True "
+                "to replace them, or choose another folder"
+            )
     recognizer = model if isinstance(model, Recognizer) else load_model(model)
     manifest, _ = load_manifest(sources)
     allowed = set(recognizer.classes)

@@ -11,6 +11,7 @@ listed in the card with its SHA-256 and lie inside the model directory.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import warnings
@@ -94,12 +95,6 @@ def _split_pipeline(estimator: Any) -> tuple[Any, Any]:
             )
         return steps[0][1], steps[1][1]
     return None, estimator
-
-
-def is_model_dir(path: str | Path) -> bool:
-    """Whether ``path`` is a folder holding a model's ``metadata.json`` (of any format version)."""
-    path = Path(path)
-    return path.is_dir() and (path / METADATA_FILE).is_file()
 
 
 def save_model(
@@ -218,39 +213,84 @@ def save_model(
     return directory
 
 
+#: Files a model directory may hold besides its card and the artefacts the card lists: the model's
+#: README (``tools/train_default.py`` writes one), carried over when the model is replaced.
+KEPT_FILES = ("README.md",)
+
+
 def _move_into_place(tmp: Path, directory: Path) -> None:
-    """Make the finished folder ``tmp`` readable by all and put it at ``directory``, replacing a model there."""
+    """Make the finished folder ``tmp`` readable by all and put it at ``directory``, replacing a model there.
+
+    The model replaced is first renamed to a name made for this save (never one that may exist),
+    and put back if the new folder cannot take its place; its README is carried over.
+    """
+    old = None
+    if directory.exists():
+        check_destination(directory)  # again: the folder may have changed during a long fit
+        for kept in KEPT_FILES:
+            if (directory / kept).is_file() and not (tmp / kept).exists():
+                shutil.copy2(directory / kept, tmp / kept)
+        old = Path(tempfile.mkdtemp(prefix=f".{directory.name}.old-", dir=directory.parent))
+        old.rmdir()  # the name is this save's own; the folder replaced goes there
+        directory.rename(old)
     for path in tmp.iterdir():
         public_mode(path)
     public_mode(tmp, directory=True)
-    old = None
-    if directory.exists():
-        old = directory.with_name(f".{directory.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        directory.rename(old)
-    tmp.rename(directory)
+    try:
+        tmp.rename(directory)
+    except OSError:
+        if old is not None and not directory.exists():
+            old.rename(directory)
+        raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def check_destination(directory: Path) -> None:
-    """Refuse a save destination that exists and is not a model directory (or an empty folder).
+def _model_files(directory: Path) -> set[str] | None:
+    """The names a model directory's card accounts for (itself, its artefacts, ``KEPT_FILES``); None
+    when ``metadata.json`` is not a model card's JSON object with ``classes`` and ``artefacts``."""
+    try:
+        card = json.loads((directory / METADATA_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(card, dict) or not isinstance(card.get("classes"), list) or not isinstance(card.get("artefacts"), dict):
+        return None
+    return {METADATA_FILE, *KEPT_FILES, *(str(name) for name in card["artefacts"])}
 
-    Called before a long training run too, so that it fails before the work, not after.
+
+def check_destination(directory: Path) -> None:
+    """Refuse a save destination that exists and is not an empty folder or a model directory holding
+    nothing but the model.
+
+    Called before a long training run too, so that it fails before the work, not after. A model
+    directory is replaced whole, so it may hold only its card, the artefacts the card lists and
+    its README (which is kept): any other file or folder in it would be deleted, and is refused.
 
     Raises
     ------
     ModelLoadError
-        If ``directory`` is a file, a link, or a non-empty folder without ``metadata.json``.
+        If ``directory`` is a file, a link, a non-empty folder without a model card, or a model
+        directory that also holds other things.
     """
     if not directory.exists() and not directory.is_symlink():
         return
     if directory.is_symlink() or not directory.is_dir():
         raise ModelLoadError(f"cannot save a model to {directory}: it exists and is not a folder; choose a new path")
-    if not is_model_dir(directory) and any(directory.iterdir()):
+    entries = {path.name for path in directory.iterdir()}
+    if not entries:
+        return
+    known = _model_files(directory) if METADATA_FILE in entries else None
+    if known is None:
         raise ModelLoadError(
-            f"refusing to replace {directory}: it exists and is not a model directory (no {METADATA_FILE}); "
-            "choose a new or empty path, or delete it yourself"
+            f"refusing to replace {directory}: it exists and is not a model directory (no model card in "
+            f"{METADATA_FILE}); choose a new or empty path, or delete it yourself"
+        )
+    others = sorted(entries - known)
+    if others:
+        shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+        raise ModelLoadError(
+            f"refusing to replace the model in {directory}: it also holds {shown}, which replacing the model "
+            "would delete; move them out or choose another path"
         )
 
 
@@ -419,6 +459,8 @@ def load_model(directory: str | Path | None = None) -> LoadedModel:
                 f"no default model at {directory}: rebuild it with "
                 "`python tools/train_default.py` (see models/default/README.md), or pass a model directory"
             )
+    if not isinstance(directory, (str, os.PathLike)):
+        raise ModelLoadError(f"a model directory is a path (str or Path); got {type(directory).__name__}")
     directory = Path(directory)
     card = read_card(directory)
     storage = card.estimator.get("storage")
@@ -427,6 +469,12 @@ def load_model(directory: str | Path | None = None) -> LoadedModel:
         raise ModelLoadError(
             f"model in {directory} has storage {storage!r}; this landmark_asl loads only "
             f"{', '.join(sorted(classes))} (never pickle): {REBUILD_HELP}"
+        )
+    kind = "pixels" if storage == "torch-state-dict" else "landmarks"
+    if card.input_kind != kind:
+        raise ModelLoadError(
+            f"{directory / METADATA_FILE}: input_kind {card.input_kind!r} does not fit storage {storage!r}, which "
+            f"holds a {kind} model: the card is corrupt; save the model again"
         )
     cls = classes[storage]
     if cls is None:

@@ -221,6 +221,8 @@ def adapt_model(
     card = model.card
     if card.name not in ("rf", "xgb"):
         raise LandmarkASLError(f"{model.directory} is a {card.name!r} model: adapt takes a landmark model (rf or xgb)")
+    recipe = base_recipe(card)
+    recipe.check()  # a crafted card's recipe is refused before any row is read, not at the fit
     if isinstance(base_rows, str) and base_rows != "packaged":
         _training_sources(model)
     own, name = _own_rows(samples, card, signer=signer, cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
@@ -232,7 +234,6 @@ def adapt_model(
     own = _with_copies(own, copies=copies)
     rows = pd.concat([base_rows, own], ignore_index=True)
     is_own = np.arange(len(rows)) >= len(base_rows)
-    recipe = base_recipe(card)
     row_weight = _row_weights(rows, is_own, weight=weight, copies=copies, balance=recipe.balance)
     log(progress, f"{card.name}: fitting on {len(base_rows)} base rows + {len(own)} samples of {name} (weight {weight:g})")
     start = time.perf_counter()

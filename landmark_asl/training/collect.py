@@ -15,7 +15,7 @@ from landmark_asl.data.landmark_cache import log
 from landmark_asl.data.table import TABLE_COLUMNS, TABLE_FORMAT, TABLE_FORMAT_VERSION, read_table, write_table
 from landmark_asl.exceptions import DatasetError, LandmarkASLError
 from landmark_asl.hands.extractor import HandLandmarkExtractor
-from landmark_asl.hands.images import image_files, read_image
+from landmark_asl.hands.images import image_files, is_image_file, printable_path, read_image
 from landmark_asl.labels import CANONICAL_LABELS, normalize_label
 from landmark_asl.live.sources import open_source
 from landmark_asl.training.settings import CollectSettings
@@ -295,6 +295,12 @@ def collect(
 
     output = Path(output)
     letters = [normalize_label(letter) for letter in letters]
+    if not isinstance(source, int) and Path(str(source)).is_file() and is_image_file(Path(str(source))):
+        # OpenCV would play it as a one-frame video: nothing recorded, and running again never helps.
+        raise LandmarkASLError(
+            f"{printable_path(str(source))} is one image: collect records from a camera, a video, or a folder "
+            "with a sub-folder of images per letter (A/, B/, ...)"
+        )
     if window:
         from landmark_asl.live.display import display_available
 

@@ -225,6 +225,30 @@ def test_evaluate_scores_a_labelled_folder(trained_model, small, tmp_path):
     plain = CliRunner(mix_stderr=False).invoke(main, ["evaluate", "--model", str(trained_model), str(small["other"])])
     assert plain.exit_code == 0, plain.stderr
     assert "accuracy (all images)" in plain.stdout and "left out (labels the model cannot answer): Y (3)" in plain.stdout
+    # An earlier evaluation in --output is kept unless --overwrite says otherwise.
+    (out / "evaluation.json").write_text("mine")
+    again = CliRunner(mix_stderr=False).invoke(main, ["evaluate", "--model", str(trained_model), str(small["other"]),
+                                                      "-o", str(out)])
+    assert again.exit_code == 1 and len(again.stderr.splitlines()) == 1, again.stderr
+    assert "already holds confusion.png and evaluation.json" in again.stderr and "--overwrite" in again.stderr
+    assert (out / "evaluation.json").read_text() == "mine"
+    replaced = CliRunner(mix_stderr=False).invoke(main, ["evaluate", "--model", str(trained_model), str(small["other"]),
+                                                         "-o", str(out), "--overwrite"])
+    assert replaced.exit_code == 0 and json.loads((out / "evaluation.json").read_text())["n_test"] == 6
+
+
+@pytest.mark.parametrize("command", [["extract", "x", "-o", "t.parquet"], ["train", "x", "-o", "m"],
+                                     ["compare", "x", "-o", "r"], ["adapt", "x", "-o", "p"]])
+def test_n_jobs_is_a_usage_error_below_minus_one_or_zero(command, tmp_path):
+    for bad in ("0", "-3"):
+        result = CliRunner(mix_stderr=False).invoke(main, [*command, "--n-jobs", bad])
+        assert result.exit_code == 2 and "Traceback" not in result.stderr, result.stderr
+        assert f"Invalid value for '--n-jobs': must be >= 1, or -1 for one per core; got {bad}" in result.stderr
+
+
+def test_a_negative_random_state_is_a_usage_error_before_any_work(tmp_path):
+    result = CliRunner(mix_stderr=False).invoke(main, ["train", "x", "-o", str(tmp_path / "m"), "--random-state", "-1"])
+    assert result.exit_code == 2 and "Invalid value for '--random-state'" in result.stderr
 
 
 def test_predict_bad_model_dir_is_one_line_error(tmp_path, small):

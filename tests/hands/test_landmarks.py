@@ -48,10 +48,32 @@ def test_value_type_validates_shape_and_handedness():
 
 
 def test_settings_validate_ranges():
-    with pytest.raises(ValueError, match="min_detection_confidence must be in"):
+    with pytest.raises(ValueError, match=r"min_detection_confidence must be a number in \[0, 1\]"):
         ExtractorSettings(min_detection_confidence=1.5)
     with pytest.raises(ValueError, match="num_hands must be"):
         ExtractorSettings(num_hands=0)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [  # what a crafted model card may hold: refused by type, not only by range
+        ("pad_fraction", "1", "pad_fraction must be a number in [0, 2]; got '1'"),
+        ("min_presence_confidence", float("nan"), "min_presence_confidence must be a number in [0, 1]"),
+        ("min_tracking_confidence", True, "min_tracking_confidence must be a number"),
+        ("num_hands", 2.7, "num_hands must be a whole number from 1 to 4; got 2.7"),
+        ("num_hands", 1e9, "num_hands must be a whole number from 1 to 4"),
+        ("recovery", "no", "recovery must be true or false; got 'no'"),
+        ("model_asset", 5, "model_asset must be a path (text) or null; got 5"),
+        ("model_asset", " ", "model_asset must be a path (text) or null; got ' '"),
+    ],
+)
+def test_settings_refuse_values_of_the_wrong_type(field, value, message):
+    with pytest.raises(ValueError) as caught:
+        ExtractorSettings(**{field: value})
+    assert str(caught.value).startswith(message) and len(str(caught.value)) < 120
+    # Numbers of any numeric type are read, and a whole float count is MediaPipe's int.
+    settings = ExtractorSettings(min_detection_confidence=np.float32(0.25), num_hands=2.0, pad_fraction=1)
+    assert settings.num_hands == 2 and isinstance(settings.num_hands, int)
 
 
 def test_detects_hands_on_real_images(extractor, hand_images):

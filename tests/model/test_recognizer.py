@@ -208,3 +208,16 @@ def test_a_pixel_model_needs_no_hand(data_dir, tmp_path):
     assert result.confidence == pytest.approx(recognizer.model.predict_proba(empty[None])[0].max())
     with pytest.raises(LandmarkASLError, match="classifies pixels, not landmarks"):
         recognizer.predict_hands([None, _hands(np.zeros((1, 127), np.float32))[0]])
+
+
+def test_bad_arguments_are_the_librarys_own_one_line_errors(recognizer, tmp_path):
+    from landmark_asl.exceptions import ParameterError
+
+    with pytest.raises(ParameterError, match="top_k must be an integer >= 1; got 0"):
+        la.load_model(top_k=0)
+    with pytest.raises(ParameterError, match="labels must be text like 'A,B' or a list of labels; got int"):
+        recognizer.predict(np.zeros((64, 64, 3), np.uint8), labels=5)
+    # A string is one image, not a list of them (it used to be read one character at a time).
+    with pytest.raises(ParameterError, match="predict_many takes a list of images; got one str"):
+        recognizer.predict_many(str(tmp_path / "x.jpg"))
+    assert issubclass(ParameterError, LandmarkASLError) and issubclass(ParameterError, ValueError)

@@ -161,6 +161,10 @@ def test_artefact_link_out_of_the_directory_is_refused(models, tmp_path):
         ({"input_kind": "audio"}, "input_kind must be 'landmarks' or 'pixels'"),
         ({"no_hand_label": "A"}, "no_hand_label must be 'NOTHING' or ''"),
         ({"extractor_settings": {"min_detection_confidence": 7}}, "bad extractor_settings"),
+        ({"extractor_settings": {"pad_fraction": "1"}}, "bad extractor_settings: pad_fraction must be a number"),
+        ({"extractor_settings": {"model_asset": 5}}, "bad extractor_settings: model_asset must be a path"),
+        ({"extractor_settings": {"num_hands": 1e9}}, "bad extractor_settings: num_hands must be a whole number"),
+        ({"input_kind": "pixels"}, "input_kind 'pixels' does not fit storage 'xgboost-ubj'"),
     ],
 )
 def test_bad_card_fields_are_one_line_errors(saved_xgb, changes, message):
@@ -169,11 +173,48 @@ def test_bad_card_fields_are_one_line_errors(saved_xgb, changes, message):
         load_model(saved_xgb)
 
 
+def test_load_model_refuses_what_is_not_a_path_in_one_line():
+    with pytest.raises(ModelLoadError, match="a model directory is a path .*; got int"):
+        load_model(123)
+
+
 def test_save_refuses_to_replace_a_folder_that_is_not_a_model(models, tmp_path):
     (tmp_path / "keep.txt").write_text("precious")
     with pytest.raises(ModelLoadError, match="refusing to replace .* not a model directory"):
         save_model(models["rf"], tmp_path, name="rf")
     assert (tmp_path / "keep.txt").read_text() == "precious"
+
+
+def test_save_replaces_a_model_only_when_the_folder_holds_nothing_else(models, tmp_path):
+    # A metadata.json that is not a model card (a project's own), beside the user's files.
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    (project / "metadata.json").write_text('{"name": "app"}')
+    (project / "src" / "main.py").write_text("code")
+    with pytest.raises(ModelLoadError, match="not a model directory"):
+        save_model(models["rf"], project, name="rf")
+    assert (project / "src" / "main.py").read_text() == "code"
+    # A real model with the user's notes in it: replacing it would delete them, so it is refused.
+    target = save_model(models["rf"], tmp_path / "model", name="rf")
+    (target / "notes.txt").write_text("mine")
+    with pytest.raises(ModelLoadError, match="it also holds notes.txt, which replacing the model would delete"):
+        save_model(models["xgb"], target, name="xgb")
+    assert (target / "notes.txt").read_text() == "mine" and load_model(target).name == "rf"
+    # Its README (the shipped model has one) is carried over to the new model.
+    (target / "notes.txt").unlink()
+    (target / "README.md").write_text("about this model")
+    save_model(models["xgb"], target, name="xgb")
+    assert load_model(target).name == "xgb" and (target / "README.md").read_text() == "about this model"
+
+
+def test_save_never_deletes_a_folder_it_did_not_make(models, tmp_path):
+    # A ".NAME.old" folder beside the destination is the user's, whatever its name suggests.
+    (tmp_path / ".model.old").mkdir()
+    (tmp_path / ".model.old" / "thesis.tex").write_text("years of work")
+    save_model(models["rf"], tmp_path / "model", name="rf")
+    save_model(models["xgb"], tmp_path / "model", name="xgb")  # a replacement too
+    assert (tmp_path / ".model.old" / "thesis.tex").read_text() == "years of work"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".model.old", "model"]  # nothing left behind
 
 
 def test_saved_files_follow_the_umask(models, tmp_path):

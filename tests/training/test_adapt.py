@@ -73,6 +73,16 @@ def test_adapt_refuses_bad_input_in_one_line(setting, tmp_path):
     (bare / "metadata.json").write_text(json.dumps(meta))
     with pytest.raises(LandmarkASLError, match="names no training sources"):
         adapt_model(own, output=tmp_path / "y", base=bare, cache_dir=setting["cache"], progress=False)
+    # A crafted base whose recipe asks for a billion trees: refused before any row is read, not fitted for ever.
+    huge = tmp_path / "huge"
+    shutil.copytree(setting["base"], huge)
+    meta = json.loads((huge / "metadata.json").read_text())
+    assert meta["recipe"] is not None
+    meta["recipe"]["params"]["n_estimators"] = 10**9
+    (huge / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(LandmarkASLError, match="n_estimators must be at most 5,000; got 1,000,000,000"):
+        adapt_model(own, output=tmp_path / "z", base=huge, cache_dir=tmp_path / "empty_cache", progress=False)
+    assert not (tmp_path / "z").exists() and not (tmp_path / "empty_cache").exists()
 
 
 @pytest.mark.slow

@@ -106,6 +106,11 @@ def test_collect_from_a_folder_and_resume(letter_folder, tmp_path):
         collect(letter_folder, out, letters=["A"], per_letter=1, signer="bob", progress=False)
     with pytest.raises(LandmarkASLError, match="no display"):
         collect(letter_folder, tmp_path / "w.parquet", letters=["A"], window=True, progress=False)
+    # One photo is not a session (OpenCV would play it as a one-frame video and record nothing).
+    photo = next((letter_folder / "A").iterdir())
+    with pytest.raises(LandmarkASLError, match="is one image: collect records from a camera, a video, or a folder"):
+        collect(photo, tmp_path / "one.parquet", letters=["A"], progress=False)
+    assert not (tmp_path / "one.parquet").exists()
 
 
 @pytest.mark.slow
