@@ -14,6 +14,10 @@ class DatasetError(LandmarkASLError, ValueError):
     """A dataset, CSV or landmark table is missing, empty or malformed."""
 
 
+class ImageInputError(DatasetError):
+    """An image given to ``Recognizer.predict`` is of a type, shape or dtype that is not an image."""
+
+
 class ParameterError(LandmarkASLError, ValueError):
     """An argument of a library call is of the wrong type or out of range."""
 

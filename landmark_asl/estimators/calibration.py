@@ -25,6 +25,8 @@ DEFAULT_SMOOTHING = 1e-3
 _LOG_T_BOUNDS = (-4.0, 4.0)
 #: Temperatures a card may hold: beyond these the map overflows to NaN or is meaningless.
 _T_RANGE = (1e-3, 1e3)
+#: The most smoothing a card may hold: 1.0 would flatten every answer to about 1 / n_classes.
+_MAX_SMOOTHING = 0.1
 
 
 @dataclass(frozen=True)
@@ -56,8 +58,8 @@ class TemperatureScaling:
             raise ValueError(f"calibration temperature must be > 0; got {self.temperature!r}")
         if not _T_RANGE[0] <= self.temperature <= _T_RANGE[1]:
             raise ValueError(f"calibration temperature must be in [{_T_RANGE[0]:g}, {_T_RANGE[1]:g}]; got {self.temperature!r}")
-        if not 0 <= self.smoothing <= 1:
-            raise ValueError(f"calibration smoothing must be in [0, 1]; got {self.smoothing!r}")
+        if not 0 <= self.smoothing <= _MAX_SMOOTHING:
+            raise ValueError(f"calibration smoothing must be in [0, {_MAX_SMOOTHING:g}]; got {self.smoothing!r}")
 
     def apply(self, proba: np.ndarray) -> np.ndarray:
         """Calibrated probabilities, same shape as ``proba`` (n_samples, n_classes) or (n_classes,)."""

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from landmark_asl.data.datasets import load_manifest
 from landmark_asl.estimators.features import raw_features_from_hands
 from landmark_asl.evaluation.metrics import classification_metrics
-from landmark_asl.exceptions import DatasetError, LandmarkASLError, ParameterError
+from landmark_asl.exceptions import DatasetError, ImageInputError, LandmarkASLError, ParameterError
 from landmark_asl.hands.images import decode_image, read_image
 from landmark_asl.hands.landmarks import HandLandmarks
 from landmark_asl.hands.views import DEFAULT_VIEWS, check_views, photo_probabilities
@@ -42,10 +42,6 @@ ImageInput = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, np.nda
 
 #: Alternatives listed in :attr:`Prediction.top_k` unless ``top_k=`` says otherwise.
 DEFAULT_TOP_K = 3
-
-
-class ImageInputError(DatasetError):
-    """An image given to :meth:`Recognizer.predict` is of a type, shape or dtype that is not an image."""
 
 
 @dataclass(frozen=True)
