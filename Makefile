@@ -1,7 +1,8 @@
 # `make demo` runs the main job, `make test` the test suite. Each creates .venv
 # and installs what it needs on first use (make test also Chromium for the browser
 # test, through apt-get), so on a fresh machine each is the only command you need.
-PYTHON ?= python3
+# The pinned mediapipe wheel is for Python 3.10-3.11: python3.11 where it exists, else python3.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed

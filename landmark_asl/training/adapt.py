@@ -235,7 +235,8 @@ def adapt_model(
     rows = pd.concat([base_rows, own], ignore_index=True)
     is_own = np.arange(len(rows)) >= len(base_rows)
     row_weight = _row_weights(rows, is_own, weight=weight, copies=copies, balance=recipe.balance)
-    log(progress, f"{card.name}: fitting on {len(base_rows)} base rows + {len(own)} samples of {name} (weight {weight:g})")
+    log(progress, f"{card.name}: fitting on {len(base_rows)} base rows + {n_samples} samples of {name} "
+                  f"({len(own)} rows with their copies; weight {weight:g})")
     start = time.perf_counter()
     estimator, training = fit_estimator(recipe, rows, random_state=int(card.training.get("random_state", 0)),
                                         n_jobs=n_jobs, row_weight=row_weight)
