@@ -610,7 +610,7 @@ def _free_port(host: str) -> int:
         with socket.socket(family, socket.SOCK_STREAM) as sock:
             sock.bind((host, 0))
             return int(sock.getsockname()[1])
-    except OSError:
+    except (OSError, UnicodeError, ValueError, OverflowError):
         return 0
 
 

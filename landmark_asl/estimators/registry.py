@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -176,7 +177,7 @@ def check_params(name: str, estimator: BaseEstimator) -> None:
         # Sizes no one means: a card or --param asking for them would fit for days (or never end).
         for key, high in SIZE_LIMITS.items():
             value = step.get_params(deep=False).get(key)
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and value > high:
+            if isinstance(value, numbers.Real) and not isinstance(value, bool) and value > high:
                 raise LandmarkASLError(f"bad parameter for model {name!r}: {key} must be at most {high:,}; got {value:,}")
 
 

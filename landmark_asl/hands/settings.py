@@ -7,6 +7,7 @@ OpenCV or MediaPipe.
 from __future__ import annotations
 
 import dataclasses
+import os
 
 #: Recovery passes tried, in this order, when the plain pass finds no hand (see ``extract``).
 RECOVERY_STRATEGIES: tuple[str, ...] = ("pad", "pad_low_confidence", "mirror_pad_low_confidence")
@@ -88,10 +89,13 @@ class ExtractorSettings:
         if not _is_number(hands) or float(hands) != int(hands) or not 1 <= int(hands) <= MAX_HANDS:
             raise ValueError(f"num_hands must be a whole number from 1 to {MAX_HANDS}; got {_short(hands)}")
         object.__setattr__(self, "num_hands", int(hands))  # 2.0 from a JSON card is MediaPipe's 2
-        if not isinstance(self.recovery, bool):
+        if not isinstance(self.recovery, bool) and type(self.recovery).__name__ != "bool_":  # NumPy's too
             raise ValueError(f"recovery must be true or false; got {_short(self.recovery)}")
+        object.__setattr__(self, "recovery", bool(self.recovery))
+        if isinstance(self.model_asset, os.PathLike):
+            object.__setattr__(self, "model_asset", os.fspath(self.model_asset))
         if self.model_asset is not None and (not isinstance(self.model_asset, str) or not self.model_asset.strip()):
-            raise ValueError(f"model_asset must be a path (text) or null; got {_short(self.model_asset)}")
+            raise ValueError(f"model_asset must be a path or null; got {_short(self.model_asset)}")
 
     @classmethod
     def from_dict(cls, values: dict) -> ExtractorSettings:

@@ -44,6 +44,8 @@ def _x_server_answers(display: str, timeout: float = 0.5) -> bool:
     if not match:
         return False
     name, number = match["name"] or "", int(match["number"])
+    if number > 59535:  # beyond TCP port 65535
+        return False
     if name in ("", "unix"):  # a local server: its socket file, or the same name in Linux's abstract namespace
         addresses = [f"/tmp/.X11-unix/X{number}", f"\0/tmp/.X11-unix/X{number}"]
         for address in addresses:
@@ -54,11 +56,13 @@ def _x_server_answers(display: str, timeout: float = 0.5) -> bool:
                     return True
                 except OSError:
                     continue
-        return False
+        if name == "unix":
+            return False
+        name = "localhost"  # ":N" without a socket: Xlib tries TCP on this machine too
     try:
         with socket.create_connection((name, 6000 + number), timeout=timeout):
             return True
-    except OSError:
+    except (OSError, UnicodeError, ValueError, OverflowError):  # a name no lookup takes is no display
         return False
 
 
@@ -72,7 +76,7 @@ def _wayland_socket(name: str) -> bool:
     path = Path(name) if os.path.isabs(name) else Path(os.environ.get("XDG_RUNTIME_DIR", "")) / name
     try:
         return stat.S_ISSOCK(path.stat().st_mode)
-    except OSError:
+    except (OSError, ValueError):
         return False
 
 

@@ -247,15 +247,35 @@ def _move_into_place(tmp: Path, directory: Path) -> None:
 
 
 def _model_files(directory: Path) -> set[str] | None:
-    """The names a model directory's card accounts for (itself, its artefacts, ``KEPT_FILES``); None
-    when ``metadata.json`` is not a model card's JSON object with ``classes`` and ``artefacts``."""
+    """The entries of a model directory that are the model's own: its card, the artefacts the card
+    lists (regular files whose SHA-256 matches the card) and ``KEPT_FILES`` (regular files). None
+    when ``metadata.json`` is not a card :func:`read_card` accepts.
+
+    A folder, a link, or a file a crafted card names but did not write (its digest differs) is not
+    the model's, so a save never replaces a folder holding one.
+    """
+    import stat
+
     try:
-        card = json.loads((directory / METADATA_FILE).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+        card = read_card(directory)
+    except ModelLoadError:
         return None
-    if not isinstance(card, dict) or not isinstance(card.get("classes"), list) or not isinstance(card.get("artefacts"), dict):
-        return None
-    return {METADATA_FILE, *KEPT_FILES, *(str(name) for name in card["artefacts"])}
+
+    def regular(name: str) -> bool:
+        try:
+            return stat.S_ISREG((directory / name).lstat().st_mode)
+        except OSError:
+            return False
+
+    own = {name for name in (METADATA_FILE, *KEPT_FILES) if regular(name)}
+    for name, digest in card.artefacts.items():
+        if name and Path(name).name == name and name not in (".", "..") and regular(name):
+            try:
+                if file_sha256(directory / name) == digest:
+                    own.add(name)
+            except OSError:
+                pass
+    return own if METADATA_FILE in own else None
 
 
 def check_destination(directory: Path) -> None:
@@ -272,6 +292,8 @@ def check_destination(directory: Path) -> None:
         If ``directory`` is a file, a link, a non-empty folder without a model card, or a model
         directory that also holds other things.
     """
+    if directory.name in ("", ".", ".."):  # the folder the save would be written beside is itself
+        raise ModelLoadError(f"cannot save a model to {str(directory)!r}: name a folder for it, e.g. my_model")
     if not directory.exists() and not directory.is_symlink():
         return
     if directory.is_symlink() or not directory.is_dir():
@@ -290,7 +312,8 @@ def check_destination(directory: Path) -> None:
         shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
         raise ModelLoadError(
             f"refusing to replace the model in {directory}: it also holds {shown}, which replacing the model "
-            "would delete; move them out or choose another path"
+            "would delete (only its card, its artefacts as saved and a README.md file are replaced); move them "
+            "out or choose another path"
         )
 
 

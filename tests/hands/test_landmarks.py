@@ -63,8 +63,8 @@ def test_settings_validate_ranges():
         ("num_hands", 2.7, "num_hands must be a whole number from 1 to 4; got 2.7"),
         ("num_hands", 1e9, "num_hands must be a whole number from 1 to 4"),
         ("recovery", "no", "recovery must be true or false; got 'no'"),
-        ("model_asset", 5, "model_asset must be a path (text) or null; got 5"),
-        ("model_asset", " ", "model_asset must be a path (text) or null; got ' '"),
+        ("model_asset", 5, "model_asset must be a path or null; got 5"),
+        ("model_asset", " ", "model_asset must be a path or null; got ' '"),
     ],
 )
 def test_settings_refuse_values_of_the_wrong_type(field, value, message):

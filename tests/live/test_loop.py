@@ -372,7 +372,8 @@ def test_display_available_asks_the_x_server_or_the_wayland_socket(monkeypatch, 
     from landmark_asl.live.display import display_available
 
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    for name in ("", ":987", "unix:987.0", "127.0.0.1:987", "no display", ":x"):
+    for name in ("", ":987", "unix:987.0", "127.0.0.1:987", "no display", ":x", ".:0", "a" * 300 + ":0",
+                 "localhost:99999999999999999999", "\udcff:0"):  # names no lookup takes are no display either
         monkeypatch.setenv("DISPLAY", name)
         assert not display_available(), name
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as local:  # a local server, abstract socket
@@ -387,6 +388,10 @@ def test_display_available_asks_the_x_server_or_the_wayland_socket(monkeypatch, 
         number = remote.getsockname()[1] - 6000
         monkeypatch.setenv("DISPLAY", f"127.0.0.1:{number}.0")
         assert display_available()
+        monkeypatch.setenv("DISPLAY", f":{number}")  # no local socket: Xlib tries TCP on this machine
+        assert display_available()
+        monkeypatch.setenv("DISPLAY", f"unix:{number}")  # but not for an explicit unix socket
+        assert not display_available()
     monkeypatch.setenv("DISPLAY", "")
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
     monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-9")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import shutil
 import warnings
 
 import numpy as np
@@ -200,11 +201,40 @@ def test_save_replaces_a_model_only_when_the_folder_holds_nothing_else(models, t
     with pytest.raises(ModelLoadError, match="it also holds notes.txt, which replacing the model would delete"):
         save_model(models["xgb"], target, name="xgb")
     assert (target / "notes.txt").read_text() == "mine" and load_model(target).name == "rf"
-    # Its README (the shipped model has one) is carried over to the new model.
+    # A folder named like the README, or a file a crafted card lists as an artefact, is not the model's.
     (target / "notes.txt").unlink()
+    (target / "README.md").mkdir()
+    (target / "README.md" / "precious.txt").write_text("mine")
+    with pytest.raises(ModelLoadError, match="it also holds README.md"):
+        save_model(models["xgb"], target, name="xgb")
+    shutil.rmtree(target / "README.md")
+    (target / "photos").mkdir()
+    (target / "notes.txt").write_text("mine")
+    _edit_metadata(target, artefacts={**json.loads((target / METADATA_FILE).read_text())["artefacts"],
+                                      "photos": "0" * 64, "notes.txt": "0" * 64})
+    with pytest.raises(ModelLoadError, match="it also holds notes.txt, photos"):
+        save_model(models["xgb"], target, name="xgb")
+    assert (target / "notes.txt").read_text() == "mine" and (target / "photos").is_dir()
+    # A user's folder with a hand-written card that names its files: not a card read_card accepts.
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "metadata.json").write_text('{"classes": [], "artefacts": {"notes.txt": ""}}')
+    (mine / "notes.txt").write_text("mine")
+    with pytest.raises(ModelLoadError, match="not a model directory"):
+        save_model(models["xgb"], mine, name="xgb")
+    # Its README (the shipped model has one) is carried over to the new model.
+    target = save_model(models["rf"], tmp_path / "model2", name="rf")
     (target / "README.md").write_text("about this model")
     save_model(models["xgb"], target, name="xgb")
     assert load_model(target).name == "xgb" and (target / "README.md").read_text() == "about this model"
+
+
+def test_save_refuses_the_current_or_parent_folder(models, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in (".", "..", "sub/.."):
+        with pytest.raises(ModelLoadError, match="name a folder for it"):
+            save_model(models["rf"], name, name="rf")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_save_never_deletes_a_folder_it_did_not_make(models, tmp_path):
