@@ -266,7 +266,7 @@ def test_train_refuses_a_folder_that_is_not_a_model(tmp_path, small_images, monk
     assert "not a model directory" in line and (victim / "notes.txt").read_text() == "keep me"
     monkeypatch.chdir(victim)
     line = _one_line_error(_cli("train", str(small_images), "--model-name", "rf", "-o", ".", *cache))
-    assert "refusing to replace ." in line and (victim / "notes.txt").is_file()
+    assert "cannot save a model to '.': name a folder for it" in line and (victim / "notes.txt").is_file()
     empty = tmp_path / "empty"
     empty.mkdir()
     result = _cli("train", str(small_images), "--model-name", "rf", "-o", str(empty), "--param", "n_estimators=3", *cache)
