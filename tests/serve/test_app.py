@@ -60,6 +60,8 @@ def test_page_and_its_files_are_served(client):
     assert 'src="app.js"' in page.text and "http" not in page.text.replace("http-equiv", "")  # no CDN
     assert client.get("/app.js").status_code == 200
     assert client.get("/style.css").status_code == 200
+    # The page names its (empty) icon, so the browser does not ask for /favicon.ico, a 404.
+    assert '<link rel="icon" href="data:,">' in page.text
 
 
 @pytest.mark.parametrize("path", ["/../setup.cfg", "/%2e%2e/setup.cfg", "/..%2fserve.py", "/%2e%2e/serve.py",
