@@ -177,7 +177,7 @@ def _nan_leaf(leaf):
 
 @pytest.mark.parametrize("changes, reason", [
     ({"leaf": _nan_leaf}, "NaN or inf"),
-    ({"leaf": lambda leaf: leaf * 1e308 * 10}, "NaN or inf"),
+    ({"leaf": lambda leaf: np.where(leaf > 0, np.inf, leaf)}, "NaN or inf"),  # values that overflowed
     ({"leaf": lambda leaf: leaf * 5}, "class distributions"),
     ({"threshold": lambda t: np.where(np.isinf(t), t, np.nan)}, "NaN"),
     ({"depth": np.int64(10**9)}, "implausible tree depth"),
@@ -724,12 +724,14 @@ def _model_pieces(draw, arrays: dict[str, np.ndarray]):
         if kind == "replace":
             pieces[key] = draw(_array(arrays[key]))
         elif kind == "scale" and arrays[key].dtype.kind == "f":
-            pieces[key] = arrays[key] * draw(st.sampled_from([-1.0, 2.0, 1e308, np.nan, 0.0]))
+            with np.errstate(over="ignore", invalid="ignore"):  # overflow to inf and NaN are the point
+                pieces[key] = arrays[key] * draw(st.sampled_from([-1.0, 2.0, 1e308, np.nan, 0.0]))
         elif arrays[key].size and arrays[key].dtype.kind in "iuf":
             poked = arrays[key].copy()
             index = draw(st.integers(0, poked.size - 1))
-            poked.flat[index] = draw(st.sampled_from([-1, 0, 10**6, 2**40] if poked.dtype.kind in "iu"
-                                                     else [np.nan, np.inf, -np.inf, -1.0, 7.0]))
+            value = draw(st.sampled_from([-1, 0, 10**6, 2**40] if poked.dtype.kind in "iu"
+                                         else [np.nan, np.inf, -np.inf, -1.0, 7.0]))
+            poked.flat[index] = np.array(value).astype(poked.dtype)  # 2**40 wraps in a narrow dtype, on purpose
             pieces[key] = poked
     depth = draw(st.sampled_from([0, 3, 60, 70, 900, 5000]))
     return pieces, depth
