@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import reprlib
 
 #: Recovery passes tried, in this order, when the plain pass finds no hand (see ``extract``).
 RECOVERY_STRATEGIES: tuple[str, ...] = ("pad", "pad_low_confidence", "mirror_pad_low_confidence")
@@ -23,12 +24,6 @@ def _is_number(value: object) -> bool:
     import numbers
 
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(float(value))
-
-
-def _short(value: object) -> str:
-    """``repr(value)``, cut to 40 characters: an error line stays one short line."""
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,18 +79,18 @@ class ExtractorSettings:
         ):
             value = getattr(self, name)
             if not _is_number(value) or not 0.0 <= float(value) <= high:
-                raise ValueError(f"{name} must be a number in [0, {high:g}]; got {_short(value)}")
+                raise ValueError(f"{name} must be a number in [0, {high:g}]; got {reprlib.repr(value)}")
         hands = self.num_hands
         if not _is_number(hands) or float(hands) != int(hands) or not 1 <= int(hands) <= MAX_HANDS:
-            raise ValueError(f"num_hands must be a whole number from 1 to {MAX_HANDS}; got {_short(hands)}")
+            raise ValueError(f"num_hands must be a whole number from 1 to {MAX_HANDS}; got {reprlib.repr(hands)}")
         object.__setattr__(self, "num_hands", int(hands))  # 2.0 from a JSON card is MediaPipe's 2
         if not isinstance(self.recovery, bool) and type(self.recovery).__name__ != "bool_":  # NumPy's too
-            raise ValueError(f"recovery must be true or false; got {_short(self.recovery)}")
+            raise ValueError(f"recovery must be true or false; got {reprlib.repr(self.recovery)}")
         object.__setattr__(self, "recovery", bool(self.recovery))
         if isinstance(self.model_asset, os.PathLike):
             object.__setattr__(self, "model_asset", os.fspath(self.model_asset))
         if self.model_asset is not None and (not isinstance(self.model_asset, str) or not self.model_asset.strip()):
-            raise ValueError(f"model_asset must be a path or null; got {_short(self.model_asset)}")
+            raise ValueError(f"model_asset must be a path or null; got {reprlib.repr(self.model_asset)}")
 
     @classmethod
     def from_dict(cls, values: dict) -> ExtractorSettings:
