@@ -121,11 +121,21 @@ def chromium(video):
                 "--window-size=1200,800", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
                 f"--use-file-for-fake-video-capture={video}"):
         options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console, for wait_until's failures
     return webdriver.Chrome(options=options, service=Service(executable_path=driver))
 
 
 @pytest.fixture(scope="module")
 def browser(camera_video):
+    chrome = chromium(camera_video)
+    yield chrome
+    chrome.quit()
+
+
+@pytest.fixture
+def own_browser(camera_video):
+    """A browser for one test: no state left by another test's page (a stopped camera track, a replaced
+    ``getUserMedia``) can reach it."""
     chrome = chromium(camera_video)
     yield chrome
     chrome.quit()
@@ -144,9 +154,30 @@ def screenshot(browser, name: str, element: str | None = None) -> None:
         browser.execute_script("document.getElementById('frame').style.filter = '';")
 
 
+class PageWait:
+    """``WebDriverWait`` whose ``message`` may be a callable, called on a timeout; the failure also
+    holds the page's console, so that a failure in CI says where the page stood."""
+
+    def __init__(self, browser, timeout: float, poll_frequency: float = 0.5):
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        self.browser, self.timeout = browser, timeout
+        self.wait = WebDriverWait(browser, timeout, poll_frequency=poll_frequency)
+
+    def until(self, condition, message=""):
+        from selenium.common.exceptions import TimeoutException
+
+        try:
+            return self.wait.until(condition)
+        except TimeoutException:
+            said = message() if callable(message) else message
+            console = [f"{e.get('level')}: {e.get('message')}" for e in self.browser.get_log("browser")][-20:]
+            raise AssertionError(f"not within {self.timeout} s: {said}; page console: {console}") from None
+
+
 def page_state(browser) -> dict:
     return browser.execute_script(
-        "const s = window.landmarkAsl; return {text: s.text, frames: s.frames, handFrames: s.handFrames, fps: s.fps,"
+        "const s = window.landmarkAsl; return {text: s.text, sent: s.sent, frames: s.frames, handFrames: s.handFrames, fps: s.fps,"
         " latency: s.latency, status: document.getElementById('status').textContent,"
         " shown: document.getElementById('text').textContent, model: document.getElementById('model').textContent,"
         " suggestions: [...document.querySelectorAll('#suggestions button')].map((b) => b.textContent),"
@@ -160,13 +191,11 @@ def page_state(browser) -> dict:
 @pytest.mark.slow
 def test_page_spells_the_word_shown_to_the_camera(server_url, browser):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-
     browser.get(server_url + "/")  # the default view: mirrored, as a selfie camera is shown
     # The video lasts about 7 s and loops; a minute is far more than one pass needs. The state is read
     # in the same call as the text, before the next pass spells on.
     states = []
-    WebDriverWait(browser, 60, poll_frequency=0.2).until(
+    PageWait(browser, 60, poll_frequency=0.2).until(
         lambda b: len(states.append(page_state(b)) or states[-1]["text"]) >= len(WORD),
         message=lambda: f"page never spelled {WORD}: {page_state(browser)}",
     )
@@ -192,10 +221,19 @@ def test_page_spells_the_word_shown_to_the_camera(server_url, browser):
     browser.execute_script("showSuggestions(['INSTITUTIONALIZATION', 'INTERNATIONALIZATION', 'COUNTERREVOLUTIONARIES']);")
     assert browser.execute_script(panel) == beside and beside[1] > 600, beside
 
+    # A frame the canvas cannot encode (toBlob gives null, once) is skipped: the stream goes on.
+    browser.execute_script("const real = HTMLCanvasElement.prototype.toBlob; let once = true;"
+                           "HTMLCanvasElement.prototype.toBlob = function (callback, ...rest) {"
+                           "  if (once) { once = false; callback(null); return; }"
+                           "  return real.call(this, callback, ...rest); };")
+    frames = page_state(browser)["frames"]
+    PageWait(browser, 10, poll_frequency=0.1).until(lambda b: page_state(b)["frames"] > frames + 5,
+                                                    message=lambda: f"the stream stopped: {page_state(browser)}")
+
     # The text buttons edit the page's text: the camera is stopped first (the looping video would go on
     # spelling between the clicks) and the frame in flight is waited for.
     browser.execute_script("const s = window.landmarkAsl; s.stream.getTracks().forEach((t) => t.stop()); s.stream = null;")
-    WebDriverWait(browser, 10, poll_frequency=0.1).until(
+    PageWait(browser, 10, poll_frequency=0.1).until(
         lambda b: not b.execute_script("return window.landmarkAsl.inFlight"), message="a frame stayed in flight")
     browser.find_element(By.ID, "clear").click()
     assert page_state(browser)["text"] == ""
@@ -209,15 +247,13 @@ def test_page_spells_the_word_shown_to_the_camera(server_url, browser):
     browser.execute_script(
         "navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('gone', 'NotFoundError'));")
     browser.find_element(By.ID, "start").click()
-    WebDriverWait(browser, 10).until(lambda b: page_state(b)["camera"], message="no camera message")
+    PageWait(browser, 10).until(lambda b: page_state(b)["camera"], message="no camera message")
     assert page_state(browser)["camera"].startswith("No camera was found. Connect a camera")
     screenshot(browser, "camera_error")
 
 
 @pytest.mark.slow
 def test_page_reconnects_after_a_server_restart_with_frozen_greyed_readouts(camera_video):
-    from selenium.webdriver.support.ui import WebDriverWait
-
     from landmark_asl.model.store import load_model
     from landmark_asl.serve.app import create_app
 
@@ -230,10 +266,10 @@ def test_page_reconnects_after_a_server_restart_with_frozen_greyed_readouts(came
     try:
         with serving(create_app(model), port) as url:
             chrome.get(url + "/")
-            WebDriverWait(chrome, 30).until(lambda b: page_state(b)["frames"] > 5, message="no frame came back")
+            PageWait(chrome, 30).until(lambda b: page_state(b)["frames"] > 5, message="no frame came back")
             assert page_state(chrome)["banner"] == "" and not page_state(chrome)["offline"]
         # The server stopped: a banner says so, the readouts are greyed and stay as they were.
-        WebDriverWait(chrome, 15).until(lambda b: page_state(b)["banner"], message="no banner after the server stopped")
+        PageWait(chrome, 15).until(lambda b: page_state(b)["banner"], message="no banner after the server stopped")
         down = page_state(chrome)
         assert down["banner"].startswith("Connection to the recognizer lost") and down["offline"], down
         assert down["status"] == "disconnected"
@@ -242,8 +278,8 @@ def test_page_reconnects_after_a_server_restart_with_frozen_greyed_readouts(came
         assert page_state(chrome)["frames"] == down["frames"]  # frozen
         # Started again on the same port: the page reconnects by itself and spells on.
         with serving(create_app(model), port):
-            WebDriverWait(chrome, 30).until(lambda b: not page_state(b)["banner"] and page_state(b)["frames"] > down["frames"] + 5,
-                                            message=lambda: f"never reconnected: {page_state(chrome)}")
+            PageWait(chrome, 30).until(lambda b: not page_state(b)["banner"] and page_state(b)["frames"] > down["frames"] + 5,
+                                       message=lambda: f"never reconnected: {page_state(chrome)}")
             up = page_state(chrome)
             assert not up["offline"] and up["status"] == "connected"
     finally:
@@ -253,36 +289,34 @@ def test_page_reconnects_after_a_server_restart_with_frozen_greyed_readouts(came
 @pytest.mark.slow
 def test_page_draws_the_trail_of_a_j_and_spells_it(server_url, data_dir, tmp_path):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-
     chrome = chromium(write_mjpeg(tmp_path / "j.mjpeg", j_frames(data_dir)))
     try:
         chrome.get(server_url + "/")
-        WebDriverWait(chrome, 60, poll_frequency=0.1).until(lambda b: page_state(b)["longestTrail"] >= 5,
-                                                             message=lambda: f"no trail: {page_state(chrome)}")
+        PageWait(chrome, 60, poll_frequency=0.1).until(lambda b: page_state(b)["longestTrail"] >= 5,
+                                                       message=lambda: f"no trail: {page_state(chrome)}")
         screenshot(chrome, "trail")
-        WebDriverWait(chrome, 60, poll_frequency=0.2).until(lambda b: "J" in page_state(b)["text"],
-                                                             message=lambda: f"no J: {page_state(chrome)}")
+        PageWait(chrome, 60, poll_frequency=0.2).until(lambda b: "J" in page_state(b)["text"],
+                                                       message=lambda: f"no J: {page_state(chrome)}")
         # The page may have joined the looping video mid-stroke: from a clear text, one whole pass
         # (I held, then drawn as a J) spells J alone, the I it held first replaced by the J.
         chrome.find_element(By.ID, "clear").click()
-        WebDriverWait(chrome, 60, poll_frequency=0.1).until(lambda b: "J" in page_state(b)["text"],
-                                                             message=lambda: f"no second J: {page_state(chrome)}")
+        PageWait(chrome, 60, poll_frequency=0.1).until(lambda b: "J" in page_state(b)["text"],
+                                                       message=lambda: f"no second J: {page_state(chrome)}")
         assert page_state(chrome)["text"] == "J"
     finally:
         chrome.quit()
 
 
 @pytest.mark.slow
-def test_page_records_samples_builds_and_uses_a_personal_model(small_base, tmp_path, browser):
+def test_page_records_samples_builds_and_uses_a_personal_model(small_base, tmp_path, own_browser):
     """Collect mode from the page: samples recorded from the camera, a personal model built and used."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     from landmark_asl.model.store import load_model
     from landmark_asl.serve.app import ServeSettings, create_app
     from landmark_asl.training.collect import read_samples
 
+    browser = own_browser
     personal = tmp_path / "personal"
     settings = ServeSettings(personal_dir=personal, cache_dir=small_base["cache"], adapt_jobs=1)
 
@@ -296,7 +330,7 @@ def test_page_records_samples_builds_and_uses_a_personal_model(small_base, tmp_p
 
     with serving(create_app(small_base["base"], settings)) as url:
         browser.get(url + "/")
-        WebDriverWait(browser, 30).until(lambda b: page_state(b)["frames"] > 0, message="no frame came back")
+        PageWait(browser, 30).until(lambda b: page_state(b)["frames"] > 0, message="no frame came back")
         for field, value in (("signer", "tester"), ("letters", "A,V"), ("perLetter", "3"), ("countdown", "1"),
                              ("every", "1")):
             element = browser.find_element(By.ID, field)
@@ -307,13 +341,13 @@ def test_page_records_samples_builds_and_uses_a_personal_model(small_base, tmp_p
                 element.send_keys(value)
         browser.find_element(By.ID, "collectStart").click()
         # Shown from the collect reply on, through the countdown (1 s).
-        WebDriverWait(browser, 10, poll_frequency=0.02).until(lambda b: collect_state(b)["prompt"] == "A",
-                                         message=lambda: f"no prompt: {collect_state(browser)}")
+        PageWait(browser, 10, poll_frequency=0.02).until(lambda b: collect_state(b)["prompt"] == "A",
+                                                         message=lambda: f"no prompt: {collect_state(browser)}")
         browser.set_window_size(1200, 1000)  # the whole panel
         screenshot(browser, "collect")
         # The fake camera shows its hands; the page records every frame with one until both letters have 3.
-        WebDriverWait(browser, 60, poll_frequency=0.2).until(
-            lambda b: collect_state(b)["summary"] is not None, message=lambda: f"never done: {collect_state(browser)}")
+        PageWait(browser, 60, poll_frequency=0.2).until(
+            lambda b: collect_state(b)["summary"] is not None, message=lambda: f"never done: {collect_state(browser)} {page_state(browser)}")
         summary = collect_state(browser)["summary"]
         assert summary["counts"] == {"A": 3, "V": 3} and summary["n_samples"] == 6 and summary["signer"] == "tester"
         assert "6 samples of tester saved" in collect_state(browser)["status"]
@@ -321,13 +355,15 @@ def test_page_records_samples_builds_and_uses_a_personal_model(small_base, tmp_p
         assert list(table["label"]) == ["A"] * 3 + ["V"] * 3 and table["detected"].all()
 
         browser.find_element(By.ID, "adapt").click()
-        WebDriverWait(browser, 120, poll_frequency=0.5).until(
-            lambda b: "personal: tester" in collect_state(b)["model"], message=lambda: f"no model: {collect_state(browser)}")
+        PageWait(browser, 120, poll_frequency=0.5).until(
+            lambda b: "personal: tester" in collect_state(b)["model"], message=lambda: f"no model: {collect_state(browser)} {page_state(browser)}")
         state = collect_state(browser)
         assert state["adapted"]["sample_counts"] == {"A": 3, "V": 3} and "using the personal model" in state["status"]
         assert load_model(personal / "tester" / "model").card.training["adapted"]["signer"] == "tester"
 
         browser.find_element(By.ID, "useBase").click()
-        WebDriverWait(browser, 10).until(lambda b: "personal" not in collect_state(b)["model"])
+        PageWait(browser, 10).until(lambda b: "personal" not in collect_state(b)["model"],
+                                    message=lambda: f"base not taken up: {collect_state(browser)}")
         browser.find_element(By.ID, "usePersonal").click()
-        WebDriverWait(browser, 10).until(lambda b: "personal: tester" in collect_state(b)["model"])
+        PageWait(browser, 10).until(lambda b: "personal: tester" in collect_state(b)["model"],
+                                    message=lambda: f"personal model not taken up: {collect_state(browser)}")

@@ -35,7 +35,7 @@ video.muted = true;
 video.playsInline = true;
 
 const state = {
-  ws: null, stream: null, live: { stable_frames: 8 }, inFlight: false, sentAt: 0,
+  ws: null, stream: null, live: { stable_frames: 8 }, inFlight: false, sentAt: 0, sent: 0,
   text: "", frames: 0, handFrames: 0, fps: 0, lastResultAt: 0, latency: 0, serverMs: 0, runLabel: null, runLength: 0,
   // Collect mode: the recorder's state while recording, the last summary, the model in use.
   collecting: false, collect: null, collectSummary: null, adapting: false, adapted: null,
@@ -214,8 +214,13 @@ function sendFrame() {
   // The frame as the camera gives it, like `landmark-asl live`; "mirror view" only flips what is shown.
   captureCtx.drawImage(video, 0, 0, capture.width, capture.height);
   capture.toBlob((blob) => {
-    if (!blob || ws.readyState !== WebSocket.OPEN) { state.inFlight = false; return; }
+    if (!blob || ws.readyState !== WebSocket.OPEN) { // no image this time: try again, or wait for the reconnect
+      state.inFlight = false;
+      if (ws.readyState === WebSocket.OPEN) setTimeout(sendFrame, 30);
+      return;
+    }
     state.sentAt = performance.now();
+    state.sent += 1;
     ws.send(blob);
   }, "image/jpeg", JPEG_QUALITY);
 }
@@ -279,8 +284,8 @@ function onResult(msg) {
   }
   state.lastResultAt = now;
   frameCtx.drawImage(capture, 0, 0); // still this result's frame: the next is captured below
+  sendFrame(); // the next frame goes out while this result is shown (first: nothing below can stop the stream)
   drawHand(msg.hand, msg.trail);
-  sendFrame(); // the next frame goes out while this result is shown
 
   const label = msg.label;
   $("letter").textContent = label ? (SHOWN[label] || label) : "-";
