@@ -42,6 +42,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+import multiprocessing
 import pickle
 import sys
 import time
@@ -560,7 +561,9 @@ def detected_hands(clips: list[Clip], work_dir: Path, n_jobs: int, recover_every
     start = time.perf_counter()
     n_frames = sum(len(c.steps) for c in clips)
     print(f"detecting hands in {len(clips)} clips, {n_frames} frames (cached afterwards)", file=sys.stderr)
-    with ProcessPoolExecutor(max_workers=n_jobs) as pool:
+    # Spawned, not forked: MediaPipe's threads (the model trained just before, in this process) do not
+    # survive a fork; a forked worker segfaults in its first graph.
+    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         hands = dict(zip([c.name for c in clips], pool.map(functools.partial(detect_clip, recover_every=recover_every, passes=passes),
                                                            clips)))
     print(f"  {time.perf_counter() - start:.0f} s", file=sys.stderr)

@@ -15,6 +15,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -84,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         table = table[table["detected"].astype(bool)].reset_index(drop=True)
         start = time.perf_counter()
         chunks = np.array_split(np.arange(len(table)), max(1, len(table) // 50))
-        with ProcessPoolExecutor(args.n_jobs) as pool:
+        # Spawned, not forked: load_landmarks above may have run MediaPipe here, whose threads a fork breaks.
+        with ProcessPoolExecutor(args.n_jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             records = [r for part in pool.map(_views_of, [table.iloc[c] for c in chunks]) for r in part]
         frame = pd.DataFrame(records)
         frame = frame.reindex(columns=[*TABLE_COLUMNS, "view"])
