@@ -334,8 +334,16 @@ class LiveRecognizer:
 
     def take_text(self, other: LiveRecognizer) -> None:
         """Continue ``other``'s text, with its letters' probabilities (the page switched models)."""
-        self._speller.text = other.text
-        self._rows = list(other._rows)
+        self.restore_text(other.saved_text())
+
+    def saved_text(self) -> tuple[str, list]:
+        """The text and its letters' probabilities, for :meth:`restore_text` (collect mode keeps them aside)."""
+        return self._speller.text, list(self._rows)
+
+    def restore_text(self, saved: tuple[str, list]) -> None:
+        """Put back a text saved by :meth:`saved_text`, with its letters' probabilities."""
+        self._speller.text, rows = saved
+        self._rows = list(rows)
         self._last_commit = None
 
     def suggestions(self, n: int | None = None) -> list[str]:

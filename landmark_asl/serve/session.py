@@ -46,6 +46,7 @@ class Session:
         self._samples: Path | None = None
         self._earlier = None
         self._lock = contextlib.ExitStack()
+        self._text_before: tuple[str, list] = ("", [])  # the text put back when collect mode ends
 
     def offer(self, model: LoadedModel | None, choice: int) -> bool:
         """Take ``model`` up at the next frame unless the user chose a model since ``choice``; None forgets one."""
@@ -106,7 +107,10 @@ class Session:
 
         ``base`` (optional) is the text the page edited. Letters the server committed after it (a
         frame already on its way when the user pressed space) are kept after the edited text, so
-        an edit never deletes a letter the page had not yet seen.
+        an edit never deletes a letter the page had not yet seen. If such a frame changed the last
+        letter instead (a J replacing its I, a DEL) and the page only added spaces, the server's
+        text is kept with the spaces after it; otherwise (a backspace, a chosen word, a text the
+        server's does not follow) the page's text wins.
         """
         text, base = command.get("text"), command.get("base")
         if not isinstance(text, str) or len(text) > MAX_TEXT_CHARS:
@@ -115,8 +119,13 @@ class Session:
         if base is not None and not isinstance(base, str):
             raise LandmarkASLError(f"edit's 'base' must be the text the page edited, a string; got {type(base).__name__}")
         spelled = self.recognizer.text
-        if base is not None and spelled != base and spelled.startswith(base):
-            text = (text + spelled[len(base):])[:MAX_TEXT_CHARS]
+        if base is not None and spelled != base:
+            if spelled.startswith(base):  # letters committed after the page's text: kept after the edit
+                text = (text + spelled[len(base):])[:MAX_TEXT_CHARS]
+            elif text.startswith(base) and not text[len(base):].strip(" ") and spelled[:len(base) - 1] == base[:-1]:
+                # The page only added a space while the frame on its way changed the last letter: a
+                # J that replaced its I, a DEL. The server's text, then the page's space.
+                text = (spelled + text[len(base):])[:MAX_TEXT_CHARS]
         self.recognizer.set_text(text)
         return {"type": "edited", "text": self.recognizer.text, "suggestions": self.recognizer.suggestions()}
 
@@ -145,6 +154,8 @@ class Session:
             lock.close()
             raise
         self.recorder, self.signer, self._samples, self._earlier, self._lock = recorder, signer, samples, earlier, lock
+        # Recorded frames spell nothing; the user's text is put back when collect mode ends (the page keeps showing it).
+        self._text_before = self.recognizer.saved_text()
         self.recognizer.clear_text()
         return {"type": "collect", **self._collect_state(), "earlier": {k: done.get(k, 0) for k in recorder.letters}}
 
@@ -171,7 +182,7 @@ class Session:
         with contextlib.suppress(OSError):  # a session that recorded nothing leaves no empty folder behind
             self._samples.parent.rmdir()
         self.recorder = None
-        self.recognizer.clear_text()
+        self.recognizer.restore_text(self._text_before)
         table = read_samples(self._samples)  # empty when the file was never written
         counts = {str(k): int(v) for k, v in table["label"].value_counts().sort_index().items()}
         return {"signer": self.signer, "samples": printable_path(self._samples), "counts": counts,

@@ -244,6 +244,23 @@ def test_an_edit_keeps_a_letter_committed_by_a_frame_already_on_its_way(client, 
         assert results[-1]["text"] == "HEL"  # the server committed L meanwhile
         edited = ws.receive_json()
         assert edited["type"] == "edited" and edited["text"] == "HE L"  # the space, and the L kept
+        # A frame on its way changed the end (its J replaced the I the page shows) and the page only
+        # added a space: the J stays, the space follows. The same after a DEL.
+        send_edit(ws, "HJ")
+        assert ws.receive_json()["text"] == "HJ"
+        send_edit(ws, "HI ", base="HI")
+        assert ws.receive_json()["text"] == "HJ "
+        send_edit(ws, "HI")
+        ws.receive_json()
+        send_edit(ws, "HIX ", base="HIX")
+        assert ws.receive_json()["text"] == "HI "
+        # The page changed the end too (a backspace, a chosen word): the page's text wins.
+        for server_text, base, text in (("HJ", "HI", "H"), ("THJ", "THI", "THIS "), ("HE", "HEL", "HELLO "),
+                                        ("", "HELLO", "HELLO ")):  # the last: a server text cleared meanwhile
+            send_edit(ws, server_text)
+            ws.receive_json()
+            send_edit(ws, text, base=base)
+            assert ws.receive_json()["text"] == text, (server_text, base, text)
         # Without a base, or with a base the server's text does not continue, the page's text wins.
         send_edit(ws, "NO", base="XY")
         assert ws.receive_json()["text"] == "NO"

@@ -121,7 +121,7 @@ def chromium(video):
                 "--window-size=1200,800", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
                 f"--use-file-for-fake-video-capture={video}"):
         options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console, for wait_until's failures
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console, for PageWait's failures
     return webdriver.Chrome(options=options, service=Service(executable_path=driver))
 
 

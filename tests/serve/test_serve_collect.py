@@ -156,6 +156,18 @@ def test_redo_skip_and_stop(server, frames):
         assert "not recording" in command(ws, type="collect_skip")["error"]
 
 
+def test_the_text_spelled_before_collect_mode_is_there_after_it(server, frames):
+    client, _ = server
+    with client.websocket_connect("/ws") as ws:
+        ws.receive_json()
+        assert command(ws, type="edit", text="HELLO")["text"] == "HELLO"
+        assert command(ws, type="collect", signer="dee", letters="A", per_letter=5, every=1, countdown=0)["type"] == "collect"
+        assert frame(ws, frames["A0"])["collect"]["recorded"]  # recorded, spelled nothing
+        assert command(ws, type="collect_stop")["type"] == "collect_stopped"
+        # The page kept showing HELLO all along: the server spells on after it, not after nothing.
+        assert frame(ws, frames["A1"])["text"] == "HELLO"
+
+
 @pytest.mark.parametrize(("message", "error"), [
     ({"signer": "../etc"}, "bad name '../etc'"),
     ({"signer": ""}, "bad name"),
