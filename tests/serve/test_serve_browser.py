@@ -237,6 +237,10 @@ def test_page_spells_the_word_shown_to_the_camera(server_url, browser):
         lambda b: not b.execute_script("return window.landmarkAsl.inFlight"), message="a frame stayed in flight")
     browser.find_element(By.ID, "clear").click()
     assert page_state(browser)["text"] == ""
+    # A result already on its way when clear was pressed shows its letter; the server's "cleared"
+    # reply, which comes after it, empties the text again.
+    browser.execute_script("applyCommitted({committed: 'X', text: 'HELLO X'}); onMessage({type: 'cleared', text: ''});")
+    assert page_state(browser)["shown"] == ""
     browser.execute_script("window.landmarkAsl.text = 'AB';")
     browser.find_element(By.ID, "backspace").click()
     assert page_state(browser)["shown"] == "A"

@@ -164,6 +164,11 @@ function onMessage(msg) {
     state.text = msg.text;
     showText();
     showSuggestions(msg.suggestions);
+  } else if (msg.type === "cleared") {
+    // The server's text after the clear: a result sent before it may have shown a letter meanwhile.
+    state.text = msg.text;
+    showText();
+    showSuggestions([]);
   } else if (COLLECT_MESSAGES.has(msg.type)) {
     onCollectMessage(msg);
   } else if (msg.type === "error" && msg.command && msg.command !== "clear") {
