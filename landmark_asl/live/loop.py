@@ -337,7 +337,7 @@ class LiveRecognizer:
         self.restore_text(other.saved_text())
 
     def saved_text(self) -> tuple[str, list]:
-        """The text and its letters' probabilities, for :meth:`restore_text` (collect mode keeps them aside)."""
+        """The text and its letters' probabilities, for :meth:`restore_text` (collect mode takes back what its frames commit)."""
         return self._speller.text, list(self._rows)
 
     def restore_text(self, saved: tuple[str, list]) -> None:

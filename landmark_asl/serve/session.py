@@ -46,7 +46,6 @@ class Session:
         self._samples: Path | None = None
         self._earlier = None
         self._lock = contextlib.ExitStack()
-        self._text_before: tuple[str, list] = ("", [])  # the text put back when collect mode ends
 
     def offer(self, model: LoadedModel | None, choice: int) -> bool:
         """Take ``model`` up at the next frame unless the user chose a model since ``choice``; None forgets one."""
@@ -89,12 +88,17 @@ class Session:
         self.recognizer.stats.n_frames_recovered = self.detector.n_recovered
         detect_ms = (time.perf_counter() - t0) * 1000.0
         frame_size = (rgb.shape[1], rgb.shape[0])
+        # Collect mode spells nothing: a letter its frames commit is taken back, so the text stays the
+        # user's (the page shows it, and may edit or clear it meanwhile).
+        kept = self.recognizer.saved_text() if self.recorder is not None else None
         result = self.recognizer.process(hand, self.index, timestamp_ms, frame_size=frame_size)
+        if kept is not None:
+            self.recognizer.restore_text(kept)
         self.recognizer.stats.detect_ms_total += detect_ms
         message = result_message(dataclasses.replace(result, detect_ms=detect_ms), frame_size)
         message["model"] = self.label
         if self.recorder is not None:
-            message["committed"] = None  # collect mode spells nothing
+            message["committed"], message["text"] = None, self.recognizer.text  # collect mode spells nothing
             message["collect"] = self._record(hand)
         elif result.committed is not None:
             message["suggestions"] = self.recognizer.suggestions()
@@ -154,9 +158,6 @@ class Session:
             lock.close()
             raise
         self.recorder, self.signer, self._samples, self._earlier, self._lock = recorder, signer, samples, earlier, lock
-        # Recorded frames spell nothing; the user's text is put back when collect mode ends (the page keeps showing it).
-        self._text_before = self.recognizer.saved_text()
-        self.recognizer.clear_text()
         return {"type": "collect", **self._collect_state(), "earlier": {k: done.get(k, 0) for k in recorder.letters}}
 
     def collect_command(self, kind: str) -> dict[str, Any]:
@@ -182,7 +183,6 @@ class Session:
         with contextlib.suppress(OSError):  # a session that recorded nothing leaves no empty folder behind
             self._samples.parent.rmdir()
         self.recorder = None
-        self.recognizer.restore_text(self._text_before)
         table = read_samples(self._samples)  # empty when the file was never written
         counts = {str(k): int(v) for k, v in table["label"].value_counts().sort_index().items()}
         return {"signer": self.signer, "samples": printable_path(self._samples), "counts": counts,

@@ -161,11 +161,19 @@ def test_the_text_spelled_before_collect_mode_is_there_after_it(server, frames):
     with client.websocket_connect("/ws") as ws:
         ws.receive_json()
         assert command(ws, type="edit", text="HELLO")["text"] == "HELLO"
-        assert command(ws, type="collect", signer="dee", letters="A", per_letter=5, every=1, countdown=0)["type"] == "collect"
-        assert frame(ws, frames["A0"])["collect"]["recorded"]  # recorded, spelled nothing
+        assert command(ws, type="collect", signer="dee", letters="A", per_letter=50, every=1, countdown=0)["type"] == "collect"
+        for _ in range(12):  # an A held for longer than a commit takes: recorded, spelled nothing
+            assert frame(ws, frames["A0"])["text"] == "HELLO"
         assert command(ws, type="collect_stop")["type"] == "collect_stopped"
         # The page kept showing HELLO all along: the server spells on after it, not after nothing.
         assert frame(ws, frames["A1"])["text"] == "HELLO"
+        # A clear (or an edit) during collect mode is the user's, and stays after it.
+        command(ws, type="collect", signer="dee", letters="A", per_letter=50, every=1, countdown=0)
+        assert command(ws, type="clear")["text"] == ""
+        assert command(ws, type="edit", text="HI ", base="")["text"] == "HI "
+        frame(ws, frames["A0"])
+        assert command(ws, type="collect_stop")["type"] == "collect_stopped"
+        assert frame(ws, frames["A1"])["text"] == "HI "
 
 
 @pytest.mark.parametrize(("message", "error"), [
