@@ -310,10 +310,9 @@ class LiveRecognizer:
         return self._speller.text
 
     def clear_text(self) -> None:
-        """Empty the text (the ``c`` key of the window)."""
-        self._speller.clear()
-        self._rows = []
-        self._last_commit = None
+        """Empty the text (the ``c`` key of the window, the page's clear); as after an edit, the letter
+        being held is not committed again."""
+        self.set_text("")
 
     def set_text(self, text: str) -> None:
         """Replace the text (the user edited it: backspace, space, a chosen suggestion).
@@ -333,8 +332,11 @@ class LiveRecognizer:
         self._last_commit = None  # the user's edit: a stroke does not replace what they kept
 
     def take_text(self, other: LiveRecognizer) -> None:
-        """Continue ``other``'s text, with its letters' probabilities (the page switched models)."""
-        self.restore_text(other.saved_text())
+        """Continue ``other``'s text, with its letters' probabilities, the letter it holds and its last
+        commit (the page switched models: a held letter is not committed twice, a J still replaces its I)."""
+        self._speller.continue_from(other._speller)
+        self._rows = list(other._rows)
+        self._last_commit, self._last_ms = other._last_commit, other._last_ms
 
     def saved_text(self) -> tuple[str, list]:
         """The text and its letters' probabilities, for :meth:`restore_text` (collect mode takes back what its frames commit)."""

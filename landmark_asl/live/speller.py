@@ -98,6 +98,13 @@ class Speller:
         self._released = 0
         self._last: str | None = None  # last committed label while the hand showed nothing else since
 
+    def continue_from(self, other: Speller) -> None:
+        """Take ``other``'s text and the label it holds (a recognizer that replaces another mid-stream:
+        the letter being held is not committed twice)."""
+        self.text = other.text
+        self._candidate, self._count, self._held, self._released, self._last = (
+            other._candidate, other._count, other._held, other._released, other._last)
+
     @property
     def candidate(self) -> str | None:
         return self._candidate if self._candidate is not None else self._held

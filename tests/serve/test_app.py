@@ -280,6 +280,22 @@ def test_a_model_switch_keeps_the_text_and_its_suggestions(client, frame_640):
         assert receive_result(ws)["text"] == "HELL"  # the new recognizer spells on from the text
         send_edit(ws, "HELL")
         assert "HELLO" in ws.receive_json()["suggestions"]
+        # A letter held across a switch is committed once; a clear does not bring it back either.
+        texts = []
+        for _ in range(10):
+            ws.send_bytes(frame_640)
+            texts.append(receive_result(ws)["text"])
+        assert texts[-1] == "HELLL", texts
+        ws.send_text(json.dumps({"type": "use", "model": "base"}))
+        assert ws.receive_json()["type"] == "using"
+        for _ in range(10):
+            ws.send_bytes(frame_640)
+            assert receive_result(ws)["text"] == "HELLL"
+        ws.send_text(json.dumps({"type": "clear"}))
+        assert ws.receive_json()["text"] == ""
+        for _ in range(10):
+            ws.send_bytes(frame_640)
+            assert receive_result(ws)["text"] == ""
 
 
 @pytest.mark.slow
