@@ -16,9 +16,11 @@ from landmark_asl.model.store import LoadedModel
 
 #: The text commands of ``/ws``.
 COMMANDS = ("clear", "edit", "collect", "collect_redo", "collect_skip", "collect_stop", "adapt", "use")
-#: Longest text message (a command) read; commands are a few hundred characters.
-MAX_COMMAND_CHARS = 4096
-#: Longest text an ``edit`` command may set.
+#: Longest text message (a command) read; commands are a few hundred characters, an ``edit`` two
+#: texts of at most ``MAX_TEXT_CHARS``.
+MAX_COMMAND_CHARS = 8192
+#: Longest text of a page: an ``edit`` sets at most this much (a longer text is cut), and a letter
+#: that would make the spelled text longer is not committed (the result says ``full``).
 MAX_TEXT_CHARS = 2000
 #: A signer's name names its folder under ``personal_dir``: letters, digits, ``_`` and ``-`` only.
 SIGNER_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")

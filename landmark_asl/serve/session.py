@@ -89,16 +89,21 @@ class Session:
         detect_ms = (time.perf_counter() - t0) * 1000.0
         frame_size = (rgb.shape[1], rgb.shape[0])
         # Collect mode spells nothing: a letter its frames commit is taken back, so the text stays the
-        # user's (the page shows it, and may edit or clear it meanwhile).
-        kept = self.recognizer.saved_text() if self.recorder is not None else None
+        # user's (the page shows it, and may edit or clear it meanwhile). So is a letter past the
+        # longest text a page holds.
+        full = len(self.recognizer.text) >= MAX_TEXT_CHARS
+        kept = self.recognizer.saved_text() if self.recorder is not None or full else None
         result = self.recognizer.process(hand, self.index, timestamp_ms, frame_size=frame_size)
-        if kept is not None:
+        taken_back = kept is not None and (self.recorder is not None or len(self.recognizer.text) > MAX_TEXT_CHARS)
+        if taken_back:
             self.recognizer.restore_text(kept)
         self.recognizer.stats.detect_ms_total += detect_ms
         message = result_message(dataclasses.replace(result, detect_ms=detect_ms), frame_size)
         message["model"] = self.label
+        if taken_back:
+            message["committed"], message["text"] = None, self.recognizer.text
+            message["full"] = self.recorder is None and result.committed is not None
         if self.recorder is not None:
-            message["committed"], message["text"] = None, self.recognizer.text  # collect mode spells nothing
             message["collect"] = self._record(hand)
         elif result.committed is not None:
             message["suggestions"] = self.recognizer.suggestions()
@@ -117,9 +122,9 @@ class Session:
         server's does not follow) the page's text wins.
         """
         text, base = command.get("text"), command.get("base")
-        if not isinstance(text, str) or len(text) > MAX_TEXT_CHARS:
-            raise LandmarkASLError(f"edit needs 'text', a string of at most {MAX_TEXT_CHARS:,} characters; "
-                                   f"got {type(text).__name__}{f' of {len(text):,}' if isinstance(text, str) else ''}")
+        if not isinstance(text, str):
+            raise LandmarkASLError(f"edit needs 'text', a string; got {type(text).__name__}")
+        text = text[:MAX_TEXT_CHARS]  # the longest text a page holds (a space typed on a full text is dropped)
         if base is not None and not isinstance(base, str):
             raise LandmarkASLError(f"edit's 'base' must be the text the page edited, a string; got {type(base).__name__}")
         spelled = self.recognizer.text

@@ -312,6 +312,7 @@ function onResult(msg) {
   $("latency").textContent = state.latency.toFixed(0);
   $("server").textContent = state.serverMs.toFixed(0);
   if (msg.model && msg.model !== state.modelLabel) showModel(msg.model);
+  if (msg.full) notice(`the text is full (${state.text.length.toLocaleString()} characters): copy or clear it`);
   if (msg.collect) showCollect(msg.collect);
   else if (msg.committed) {
     applyCommitted(msg);
