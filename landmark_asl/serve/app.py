@@ -324,11 +324,16 @@ class _App:
             return {"type": "error", "error": f"bad message {(text or '')[:80]!r}: expected a binary JPEG frame or "
                     f"a JSON command whose type is one of {', '.join(COMMANDS)}"}
         try:
-            if kind == "clear":
-                session.recognizer.clear_text()
-                return {"type": "cleared", "text": session.recognizer.text}
-            if kind == "edit":
-                return await anyio.to_thread.run_sync(session.edit, command)
+            if kind in ("clear", "edit"):
+                seq = command.get("seq")  # the page's number for it, answered with it
+                if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq < 2**53):
+                    raise LandmarkASLError(f"{kind}'s 'seq' must be an integer from 0 to 2**53 - 1; got {seq!r:.40}")
+                if kind == "clear":
+                    session.recognizer.clear_text()
+                    reply = {"type": "cleared", "text": session.recognizer.text}
+                else:
+                    reply = await anyio.to_thread.run_sync(session.edit, command)
+                return reply if seq is None else {**reply, "seq": seq}
             if kind != "use" and self.personal is None:
                 raise LandmarkASLError("collect mode is off: this server was started without a folder for "
                                        "personal samples (landmark-asl serve --personal-dir DIR)")

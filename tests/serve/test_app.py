@@ -234,6 +234,16 @@ def test_websocket_edit_sets_the_text_and_answers_suggestions(client, frame_640)
         assert [r.get("full", False) for r in results].count(True) == 1  # the L held: said once
         send_edit(ws, "X" * 1999, base="X" * 2000)  # room again: a backspace works
         assert ws.receive_json()["text"] == "X" * 1999
+        # The page numbers its edits and clears; the answer carries the number.
+        send_edit(ws, "AB", seq=41)
+        edited = ws.receive_json()
+        assert edited["type"] == "edited" and edited["text"] == "AB" and edited["seq"] == 41
+        ws.send_text(json.dumps({"type": "clear", "seq": 42}))
+        assert ws.receive_json() == {"type": "cleared", "text": "", "seq": 42}
+        for bad in (True, -1, 2**53, 1.5, "7"):
+            send_edit(ws, "AB", seq=bad)
+            refused = ws.receive_json()
+            assert refused["command"] == "edit" and "edit's 'seq' must be an integer" in refused["error"], refused
 
 
 def grey_640() -> bytes:

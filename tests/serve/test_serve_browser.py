@@ -237,10 +237,23 @@ def test_page_spells_the_word_shown_to_the_camera(server_url, browser):
         lambda b: not b.execute_script("return window.landmarkAsl.inFlight"), message="a frame stayed in flight")
     browser.find_element(By.ID, "clear").click()
     assert page_state(browser)["text"] == ""
-    # A result already on its way when clear was pressed shows its letter; the server's "cleared"
-    # reply, which comes after it, empties the text again.
-    browser.execute_script("applyCommitted({committed: 'X', text: 'HELLO X'}); onMessage({type: 'cleared', text: ''});")
-    assert page_state(browser)["shown"] == ""
+    # Edits and clears are numbered: until the newest is answered, a result sent before it (a letter,
+    # the old text) and the answer to an older edit are not shown; they would undo the user's edit.
+    PageWait(browser, 10, poll_frequency=0.1).until(
+        lambda b: b.execute_script("return !textPending()"), message="the clear was never answered")
+    shown = browser.execute_script(
+        "const s = window.landmarkAsl; setText('HEL');"
+        " applyCommitted({committed: 'X', text: 'HELLO X'});"
+        " onMessage({type: 'edited', text: 'HELL', seq: s.textSeq - 1, suggestions: []});"
+        " return document.getElementById('text').textContent;")
+    assert shown == "HEL"
+    PageWait(browser, 10, poll_frequency=0.1).until(
+        lambda b: b.execute_script("return !textPending()"), message="the edit was never answered")
+    assert page_state(browser)["shown"] == "HEL"  # the server's answer: HEL
+    # Once answered, a result's text is the text again (the server's, after a frame on its way).
+    browser.execute_script("applyCommitted({committed: 'X', text: 'HELX'});")
+    assert page_state(browser)["shown"] == "HELX"
+    browser.find_element(By.ID, "clear").click()
     browser.execute_script("window.landmarkAsl.text = 'AB';")
     browser.find_element(By.ID, "backspace").click()
     assert page_state(browser)["shown"] == "A"

@@ -36,6 +36,8 @@ video.playsInline = true;
 
 const state = {
   ws: null, stream: null, live: { stable_frames: 8 }, inFlight: false, sentAt: 0, sent: 0,
+  // Edits and clears are numbered: textSeq the last sent, textAcked the last answered.
+  textSeq: 0, textAcked: 0,
   text: "", frames: 0, handFrames: 0, fps: 0, lastResultAt: 0, latency: 0, serverMs: 0, runLabel: null, runLength: 0,
   // Collect mode: the recorder's state while recording, the last summary, the model in use.
   collecting: false, collect: null, collectSummary: null, adapting: false, adapted: null,
@@ -68,8 +70,27 @@ function setText(text) {
   const base = state.text;
   state.text = text;
   showText();
-  if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify({ type: "edit", text, base }));
+  if (state.ws && state.ws.readyState === WebSocket.OPEN) sendTextCommand({ type: "edit", text, base });
   else showSuggestions([]);
+}
+
+function sendTextCommand(command) {
+  // An edit or a clear, numbered. Until the newest is answered, the answers to older ones and the
+  // texts of results sent before it are not shown: they would undo what the user just did (the
+  // newest answer holds the letters they committed, see "base").
+  state.textSeq += 1;
+  state.ws.send(JSON.stringify({ ...command, seq: state.textSeq }));
+}
+
+function textPending() {
+  return state.textAcked < state.textSeq;
+}
+
+function takeTextAnswer(msg) {
+  // Whether an "edited" / "cleared" answer is the newest (one without a number, from an older server, is).
+  if (typeof msg.seq !== "number") { state.textAcked = state.textSeq; return true; }
+  state.textAcked = Math.max(state.textAcked, msg.seq);
+  return msg.seq === state.textSeq;
 }
 
 function showSuggestions(words) {
@@ -88,6 +109,7 @@ function showSuggestions(words) {
 function applyCommitted(msg) {
   // The server's text is the text: it applies SPACE/DEL and replaces the I held before a J with the
   // J. The page's own edits (space, backspace, a chosen word) reach it first as "edit" commands.
+  if (textPending()) return; // the answer to the user's edit brings this letter (see sendTextCommand)
   state.text = typeof msg.text === "string" ? msg.text : state.text + msg.committed;
   showText();
 }
@@ -156,22 +178,22 @@ function onMessage(msg) {
     $("banner").hidden = true;
     document.body.classList.remove("offline");
     if (reconnected) notice("reconnected");
-    if (state.text) state.ws.send(JSON.stringify({ type: "edit", text: state.text })); // spell on from the page's text
+    state.textAcked = state.textSeq; // nothing of the old connection will be answered
+    if (state.text) sendTextCommand({ type: "edit", text: state.text }); // spell on from the page's text
     startCamera();
   } else if (msg.type === "result") {
     onResult(msg);
-  } else if (msg.type === "edited") {
-    state.text = msg.text;
+  } else if (msg.type === "edited" || msg.type === "cleared") {
+    if (!takeTextAnswer(msg)) return; // a newer edit is on its way: its answer follows
+    state.text = msg.text; // the server's text: a result sent before may have shown a letter meanwhile
     showText();
-    showSuggestions(msg.suggestions);
-  } else if (msg.type === "cleared") {
-    // The server's text after the clear: a result sent before it may have shown a letter meanwhile.
-    state.text = msg.text;
-    showText();
-    showSuggestions([]);
+    showSuggestions(msg.suggestions || []);
   } else if (COLLECT_MESSAGES.has(msg.type)) {
     onCollectMessage(msg);
-  } else if (msg.type === "error" && msg.command && msg.command !== "clear") {
+  } else if (msg.type === "error" && (msg.command === "edit" || msg.command === "clear")) {
+    state.textAcked = state.textSeq; // refused: no answer to wait for
+    setStatus(msg.error);
+  } else if (msg.type === "error" && msg.command) {
     onCollectError(msg);
   } else if (msg.type === "error") {
     setStatus(msg.error);
@@ -314,7 +336,7 @@ function onResult(msg) {
   if (msg.model && msg.model !== state.modelLabel) showModel(msg.model);
   if (msg.full) notice(`the text is full (${state.text.length.toLocaleString()} characters): copy or clear it`);
   if (msg.collect) showCollect(msg.collect);
-  else if (msg.committed) {
+  else if (msg.committed && !textPending()) {
     applyCommitted(msg);
     showSuggestions(msg.suggestions);
   }
@@ -553,7 +575,7 @@ $("clear").onclick = () => {
   state.text = "";
   showText();
   showSuggestions([]);
-  if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify({ type: "clear" }));
+  if (state.ws && state.ws.readyState === WebSocket.OPEN) sendTextCommand({ type: "clear" });
 };
 $("backspace").onclick = () => setText(state.text.slice(0, -1));
 $("space").onclick = () => setText(state.text + " ");
