@@ -337,6 +337,8 @@ class LiveRecognizer:
         self._speller.continue_from(other._speller)
         self._rows = list(other._rows)
         self._last_commit, self._last_ms = other._last_commit, other._last_ms
+        # A J or Z stroke in progress goes on (both follow the settings only, not the model's classes).
+        self._motion, self._letters = other._motion, other._letters
 
     def saved_text(self) -> tuple[str, list]:
         """The text and its letters' probabilities, for :meth:`restore_text` (collect mode takes back what its frames commit)."""

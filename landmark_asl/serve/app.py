@@ -42,6 +42,7 @@ from landmark_asl.serve.protocol import (
     DEFAULT_COLLECT_LETTERS,
     MAX_COMMAND_CHARS,
     MAX_LETTERS_CHARS,
+    MAX_TEXT_CHARS,
     SIGNER_PATTERN,
     card_summary,
     model_label,
@@ -175,8 +176,9 @@ class _App:
         return tuple(dict.fromkeys(LOOPBACK_HOSTS + extra + self.settings.allowed_hosts))
 
     def limits(self) -> dict[str, int]:
-        return {name: getattr(self.settings, name) for name in
-                ("max_upload_bytes", "max_frame_bytes", "max_frame_side", "max_connections")}
+        return {**{name: getattr(self.settings, name) for name in
+                   ("max_upload_bytes", "max_frame_bytes", "max_frame_side", "max_connections")},
+                "max_text_chars": MAX_TEXT_CHARS}
 
     async def health(self, request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__, "model": self.model.name,

@@ -130,7 +130,8 @@ class Session:
         spelled = self.recognizer.text
         if base is not None and spelled != base:
             if spelled.startswith(base):  # letters committed after the page's text: kept after the edit
-                text = (text + spelled[len(base):])[:MAX_TEXT_CHARS]
+                later = spelled[len(base):]  # (at the limit, the page's addition gives way, not them)
+                text = text[:MAX_TEXT_CHARS - len(later)] + later
             elif text.startswith(base) and not text[len(base):].strip(" ") and spelled[:len(base) - 1] == base[:-1]:
                 # The page only added a space while the frame on its way changed the last letter: a
                 # J that replaced its I, a DEL. The server's text, then the page's space.

@@ -243,6 +243,23 @@ def test_handshape_held_before_the_stroke_is_replaced():
     assert text == "J"
 
 
+def test_a_recognizer_taking_over_mid_stroke_spells_on():
+    """A model switch in the middle of a J (the page took up a personal model): the new recognizer
+    continues the held I, the stroke and the last commit, so the J replaces the I once."""
+    j = trace("J")
+    positions = still(20, 300, 150) + j + still(20, *j[-1])
+    switch_at = 20 + len(j) // 2
+    recognizer = LiveRecognizer(ShapeClassifier("I"), LiveSettings())
+    committed = []
+    for i, (x, y) in enumerate(positions):
+        if i == switch_at:
+            after = LiveRecognizer(ShapeClassifier("I"), LiveSettings())
+            after.take_text(recognizer)
+            recognizer = after
+        committed.append(recognizer.process(hand_at(x, y, _BASE), i, i * 33).committed)
+    assert [c for c in committed if c] == ["I", "J"] and recognizer.text == "J"
+
+
 def test_no_motion_letter_from_still_hands_or_other_shapes():
     assert spell("I", still(60))[0] == "I"
     assert spell("D", still(60))[0] == "D"

@@ -184,7 +184,7 @@ def test_websocket_spells_real_frames(client, frame_640, model):
         hello = ws.receive_json()
         assert hello["type"] == "hello" and hello["model"] == model.name
         assert hello["live"]["stable_frames"] == LiveSettings().stable_frames
-        assert hello["limits"]["max_frame_bytes"] == 200_000
+        assert hello["limits"]["max_frame_bytes"] == 200_000 and hello["limits"]["max_text_chars"] == 2000
         results = []
         for _ in range(10):
             ws.send_bytes(frame_640)
@@ -234,6 +234,11 @@ def test_websocket_edit_sets_the_text_and_answers_suggestions(client, frame_640)
         assert [r.get("full", False) for r in results].count(True) == 1  # the L held: said once
         send_edit(ws, "X" * 1999, base="X" * 2000)  # room again: a backspace works
         assert ws.receive_json()["text"] == "X" * 1999
+        # At the limit, a letter committed by a frame on its way stays and the page's space gives way.
+        send_edit(ws, "A" * 1999 + "X")  # the server's text once that frame committed X
+        ws.receive_json()
+        send_edit(ws, "A" * 1999 + " ", base="A" * 1999)
+        assert ws.receive_json()["text"] == "A" * 1999 + "X"
         # The page numbers its edits and clears; the answer carries the number.
         send_edit(ws, "AB", seq=41)
         edited = ws.receive_json()

@@ -37,7 +37,7 @@ video.playsInline = true;
 const state = {
   ws: null, stream: null, live: { stable_frames: 8 }, inFlight: false, sentAt: 0, sent: 0,
   // Edits and clears are numbered: textSeq the last sent, textAcked the last answered.
-  textSeq: 0, textAcked: 0,
+  textSeq: 0, textAcked: 0, maxText: 2000,
   text: "", frames: 0, handFrames: 0, fps: 0, lastResultAt: 0, latency: 0, serverMs: 0, runLabel: null, runLength: 0,
   // Collect mode: the recorder's state while recording, the last summary, the model in use.
   collecting: false, collect: null, collectSummary: null, adapting: false, adapted: null,
@@ -68,7 +68,7 @@ function setText(text) {
   // The user edited the text (space, backspace, a suggestion): the server spells on from it. `base`
   // is the text edited: a letter committed by a frame still on its way is kept after the edit.
   const base = state.text;
-  state.text = text;
+  state.text = text.slice(0, state.maxText); // the server holds no more (hello's limits)
   showText();
   if (state.ws && state.ws.readyState === WebSocket.OPEN) sendTextCommand({ type: "edit", text, base });
   else showSuggestions([]);
@@ -165,6 +165,7 @@ function connect() {
 function onMessage(msg) {
   if (msg.type === "hello") {
     state.live = msg.live;
+    if (msg.limits && msg.limits.max_text_chars) state.maxText = msg.limits.max_text_chars;
     state.baseModel = msg.model;
     state.collecting = false; // a new connection: no recording, no build of this page in progress
     state.adapting = false;
