@@ -351,8 +351,12 @@ class _App:
         except Exception as exc:  # noqa: BLE001 - a bug must not end the connection: logged, told in one line
             _log.exception("command %s failed", kind)
             error = f"{kind} failed: {type(exc).__name__}: {exc}"
-        # Whether a recording goes on, so that the page's buttons follow the server after any refusal.
-        return {"type": "error", "command": kind, "error": error, "collecting": session.recorder is not None}
+        # Whether a recording goes on, so that the page's buttons follow the server after any refusal;
+        # for a refused edit or clear, the server's text, which the page takes back.
+        reply = {"type": "error", "command": kind, "error": error, "collecting": session.recorder is not None}
+        if kind in ("edit", "clear"):
+            reply["text"] = session.recognizer.text
+        return reply
 
     def _start_collect(self, session: Session, command: dict[str, Any]) -> dict[str, Any]:
 

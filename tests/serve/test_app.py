@@ -249,6 +249,7 @@ def test_websocket_edit_sets_the_text_and_answers_suggestions(client, frame_640)
             send_edit(ws, "AB", seq=bad)
             refused = ws.receive_json()
             assert refused["command"] == "edit" and "edit's 'seq' must be an integer" in refused["error"], refused
+            assert refused["text"] == ""  # the server's text, which the page takes back
 
 
 def grey_640() -> bytes:

@@ -193,6 +193,7 @@ function onMessage(msg) {
     onCollectMessage(msg);
   } else if (msg.type === "error" && (msg.command === "edit" || msg.command === "clear")) {
     state.textAcked = state.textSeq; // refused: no answer to wait for
+    if (typeof msg.text === "string") { state.text = msg.text; showText(); } // the server's text stands
     setStatus(msg.error);
   } else if (msg.type === "error" && msg.command) {
     onCollectError(msg);
