@@ -70,7 +70,7 @@ function setText(text) {
   const base = state.text;
   state.text = text.slice(0, state.maxText); // the server holds no more (hello's limits)
   showText();
-  if (state.ws && state.ws.readyState === WebSocket.OPEN) sendTextCommand({ type: "edit", text, base });
+  if (state.ws && state.ws.readyState === WebSocket.OPEN) sendTextCommand({ type: "edit", text: state.text, base });
   else showSuggestions([]);
 }
 
