@@ -91,8 +91,8 @@ class Session:
         # Collect mode spells nothing: a letter its frames commit is taken back, so the text stays the
         # user's (the page shows it, and may edit or clear it meanwhile). So is a letter past the
         # longest text a page holds.
-        full = len(self.recognizer.text) >= MAX_TEXT_CHARS
-        kept = self.recognizer.saved_text() if self.recorder is not None or full else None
+        at_limit = len(self.recognizer.text) >= MAX_TEXT_CHARS
+        kept = self.recognizer.saved_text() if self.recorder is not None or at_limit else None
         result = self.recognizer.process(hand, self.index, timestamp_ms, frame_size=frame_size)
         taken_back = kept is not None and (self.recorder is not None or len(self.recognizer.text) > MAX_TEXT_CHARS)
         if taken_back:
