@@ -254,6 +254,8 @@ def test_page_spells_the_word_shown_to_the_camera(server_url, browser):
     browser.execute_script("applyCommitted({committed: 'X', text: 'HELX'});")
     assert page_state(browser)["shown"] == "HELX"
     browser.find_element(By.ID, "clear").click()
+    PageWait(browser, 10, poll_frequency=0.1).until(  # else its answer could empty the text set below
+        lambda b: b.execute_script("return !textPending()"), message="the clear was never answered")
     browser.execute_script("window.landmarkAsl.text = 'AB';")
     browser.find_element(By.ID, "backspace").click()
     assert page_state(browser)["shown"] == "A"
