@@ -550,7 +550,6 @@ class LiveRecognizer:
     def _loop(self, frames: FrameSource, max_frames: int | None, extractor) -> Iterator[FrameResult]:
         import cv2
 
-
         self.reset()
         with contextlib.ExitStack() as stack:
             stack.callback(frames.close)

@@ -501,9 +501,6 @@ def evaluate_images(
         ({label: {n, accuracy, f1}}), ``dropped`` ({label: n images}), ``n_unreadable``,
         ``model`` and ``files`` (what was written).
     """
-
-
-
     if output is not None and not overwrite:
         earlier = [name for name in EVALUATION_FILES if (Path(output) / name).exists()]
         if earlier:

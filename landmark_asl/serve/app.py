@@ -11,7 +11,8 @@ limits); each binary message is one encoded image (JPEG, about 640x480) answered
 image landmarks and timings, and ``suggestions``, three words for the word being spelled, on a
 frame that commits); the text message ``{"type": "clear"}`` forgets the spelled text and
 ``{"type": "edit", "text": ..., "base": ...}`` replaces it with the page's own (backspace, space, a chosen
-suggestion), answered by ``{"type": "edited", "text", "suggestions"}``.
+suggestion), answered by ``{"type": "edited", "text", "suggestions"}`` (both commands may carry the
+page's number ``seq``, echoed in the answer).
 A bad frame or message is answered by ``{"type": "error", "error": ...}`` and the connection stays.
 """
 
