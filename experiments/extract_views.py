@@ -90,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
             records = [r for part in pool.map(_views_of, [table.iloc[c] for c in chunks]) for r in part]
         frame = pd.DataFrame(records)
         frame = frame.reindex(columns=[*TABLE_COLUMNS, "view"])
-        frame.to_parquet(path)
+        tmp = path.with_name(path.name + ".tmp")  # a killed run leaves no half-written table that would be skipped
+        frame.to_parquet(tmp)
+        tmp.replace(path)
         found = frame.groupby("view")["detected"].mean()
         print(f"{source}: {len(table)} photos, views found {found.round(3).to_dict()}, "
               f"{time.perf_counter() - start:.0f} s -> {path}", file=sys.stderr)
