@@ -175,7 +175,6 @@ def exclusive_lock(target: str | os.PathLike, purpose: str) -> Iterator[Path]:
         Another process holds the lock.
     """
 
-
     target = Path(target)
     lock = target.with_name(target.name + ".lock")
     lock.parent.mkdir(parents=True, exist_ok=True)

@@ -55,7 +55,6 @@ def landmark_cache_path(source: str | Path, cache_dir: str | Path, settings: Any
     disappear, moved ones get their new label, changed ones are extracted again.
     """
 
-
     resolved = resolve_source(source).resolve()
     root = data_root(required=False)
     try:
@@ -143,7 +142,6 @@ CACHE_WAIT_S = 1800.0
 
 def _extract_when_free(resolved: Path, path: Path, **kwargs: Any) -> None:
     """Fill (or resume) the cache table ``path``; while another process fills it, wait for it, then read."""
-
 
     deadline = time.monotonic() + CACHE_WAIT_S
     told = False

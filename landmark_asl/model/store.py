@@ -85,7 +85,6 @@ def _storage_classes() -> dict[str, Any]:
 def _split_pipeline(estimator: Any) -> tuple[Any, Any]:
     """(normalizer or None, classifier) of a landmark pipeline or a bare estimator."""
 
-
     if isinstance(estimator, Pipeline):
         steps = estimator.steps
         if len(steps) != 2 or not isinstance(steps[0][1], LandmarkNormalizer):
@@ -152,7 +151,6 @@ def save_model(
     ModelLoadError
         If ``directory`` exists and is not a model directory, or is not a folder.
     """
-
 
     if calibration is None and isinstance(estimator, LoadedModel):
         calibration = estimator.card.calibration
