@@ -40,9 +40,28 @@ def _make_rf(
 
 
 def _make_xgb(**params: Any) -> Pipeline:
-    normalizer_names = set(LandmarkNormalizer().get_params())
-    normalizer = {k: params.pop(k) for k in list(params) if k in normalizer_names}
+    normalizer = _split_normalizer(params)
     return Pipeline([("normalizer", LandmarkNormalizer(**normalizer)), ("clf", XGBLandmarkClassifier(**params))])
+
+
+def _split_normalizer(params: dict[str, Any]) -> dict[str, Any]:
+    """Take the ``LandmarkNormalizer`` parameters (e.g. ``handshape``) out of ``params``."""
+    names = set(LandmarkNormalizer().get_params())
+    return {k: params.pop(k) for k in list(params) if k in names}
+
+
+def _make_mlp(**params: Any) -> Pipeline:
+    from landmark_asl.estimators.mlp import MLPLandmarkClassifier
+
+    normalizer = _split_normalizer(params)
+    return Pipeline([("normalizer", LandmarkNormalizer(**normalizer)), ("clf", MLPLandmarkClassifier(**params))])
+
+
+def _make_rf_mlp(**params: Any) -> Pipeline:
+    from landmark_asl.estimators.mlp import ForestMLPClassifier
+
+    normalizer = _split_normalizer(params)
+    return Pipeline([("normalizer", LandmarkNormalizer(**normalizer)), ("clf", ForestMLPClassifier(**params))])
 
 
 def _make_cnn(**params: Any) -> BaseEstimator:
@@ -81,6 +100,8 @@ class EstimatorSpec:
 REGISTRY: dict[str, EstimatorSpec] = {
     "rf": EstimatorSpec("rf", _make_rf, "landmarks"),
     "xgb": EstimatorSpec("xgb", _make_xgb, "landmarks"),
+    "mlp": EstimatorSpec("mlp", _make_mlp, "landmarks"),
+    "rf_mlp": EstimatorSpec("rf_mlp", _make_rf_mlp, "landmarks"),
     "cnn": EstimatorSpec("cnn", _make_cnn, "pixels"),
 }
 
@@ -104,14 +125,14 @@ def make_estimator(name: str, **params: Any) -> BaseEstimator:
 
     Parameters
     ----------
-    name : {'rf', 'xgb', 'cnn'}
+    name : {'rf', 'xgb', 'mlp', 'rf_mlp', 'cnn'}
     **params
-        Passed to the factory (classifier and, for rf/xgb, normalizer parameters).
+        Passed to the factory (classifier and, for landmark models, normalizer parameters).
 
     Returns
     -------
     estimator
-        ``Pipeline([("normalizer", LandmarkNormalizer), ("clf", ...)])`` for rf/xgb
+        ``Pipeline([("normalizer", LandmarkNormalizer), ("clf", ...)])`` for the landmark models
         (input: raw landmarks of shape (n, 127)); ``PixelCNNClassifier`` for cnn.
 
     Raises

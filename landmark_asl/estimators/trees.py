@@ -773,37 +773,51 @@ class CompiledForestClassifier(ClassifierMixin, BaseEstimator):
 
 
 def _read_trees_npz(path: Path) -> dict[str, np.ndarray]:
-    """The arrays of a ``trees.npz``, each checked by its header (name, dtype, size) before it is read.
+    """The arrays of a ``trees.npz`` (:func:`read_checked_npz` with the forest's arrays)."""
+    return read_checked_npz(path, _TREES_ARRAYS, MAX_TREES_BYTES, "a forest")
+
+
+def read_checked_npz(path: Path, kinds: dict[str, str], max_bytes: int, what: str) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz``, each checked by its header (name, dtype, size) before it is read.
 
     A crafted header could declare a shape of terabytes, which ``np.load`` would try to
     allocate; here each array's declared size must fit the member's size in the archive and
-    all together :data:`MAX_TREES_BYTES`.
+    all together ``max_bytes``.
+
+    Parameters
+    ----------
+    path : Path
+    kinds : dict
+        Every array the file must hold (and no other): name -> the dtype kinds accepted
+        ('i' signed int, 'u' unsigned, 'f' float, 'b' bool, 'U' text).
+    max_bytes : int
+    what : str
+        What the file holds, for the message (e.g. ``'a forest'``).
 
     Raises
     ------
     ValueError
         An unexpected or missing member, a wrong dtype, or a declared size that is too large.
     """
-
     total = 0
     with zipfile.ZipFile(path) as archive:
         infos = archive.infolist()
         names = sorted(info.filename.removesuffix(".npy") for info in infos)
-        if names != sorted(_TREES_ARRAYS):
-            raise ValueError(f"expected the arrays {', '.join(sorted(_TREES_ARRAYS))}; found {', '.join(names[:20])}")
+        if names != sorted(kinds):
+            raise ValueError(f"expected the arrays {', '.join(sorted(kinds))}; found {', '.join(names[:20])}")
         for info in infos:
             name = info.filename.removesuffix(".npy")
             with archive.open(info) as member:
                 version = npy.read_magic(member)
                 read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
                 shape, _, dtype = read_header(member)
-            if dtype.kind not in _TREES_ARRAYS[name]:
-                raise ValueError(f"array {name!r} has dtype {dtype}; expected kind {_TREES_ARRAYS[name]!r}")
+            if dtype.kind not in kinds[name]:
+                raise ValueError(f"array {name!r} has dtype {dtype}; expected kind {kinds[name]!r}")
             size = int(np.prod(shape, dtype=object)) * dtype.itemsize
             total += size
-            if size > info.file_size or total > MAX_TREES_BYTES:
+            if size > info.file_size or total > max_bytes:
                 raise ValueError(f"array {name!r} declares shape {shape} ({size:,} bytes), more than the file "
-                                 f"holds ({info.file_size:,} bytes) or than a forest needs ({MAX_TREES_BYTES:,})")
+                                 f"holds ({info.file_size:,} bytes) or than {what} needs ({max_bytes:,})")
     with np.load(path, allow_pickle=False) as data:
         return {key: data[key] for key in data.files}
 

@@ -59,7 +59,7 @@ def leave_one_group_out(
         A landmark table (``label``, ``group``, ``detected`` and landmark columns), e.g. from
         :func:`landmark_asl.data.landmark_cache.load_landmarks`.
     recipe : Recipe
-        How each fold's model is trained (a landmark model, ``'rf'`` or ``'xgb'``;
+        How each fold's model is trained (a landmark model: ``'rf'``, ``'rf_mlp'``, ``'mlp'`` or ``'xgb'``;
         :func:`landmark_asl.training.train.fit_estimator`). ``recipe.calibrate`` is not used:
         calibration is reported both raw and temperature-scaled.
     seeds : sequence of int
@@ -93,7 +93,7 @@ def leave_one_group_out(
 
     model_name = recipe.model_name
     if get_spec(model_name).input_kind != "landmarks":
-        raise DatasetError(f"{model_name}: leave-one-group-out evaluation is for landmark models (rf, xgb)")
+        raise DatasetError(f"{model_name}: leave-one-group-out evaluation is for landmark models (rf, rf_mlp, mlp, xgb)")
     recipe.check()
     table = table.reset_index(drop=True)
     groups = table["group"].astype(str).to_numpy(dtype=object)

@@ -48,7 +48,7 @@ class ModelCard:
     Attributes
     ----------
     name : str
-        Registry name ('rf', 'xgb', 'cnn').
+        Registry name ('rf', 'xgb', 'mlp', 'rf_mlp', 'cnn').
     input_kind : {'landmarks', 'pixels'}
         What the model classifies (see ``estimators.EstimatorSpec``).
     classes : list of str

@@ -191,7 +191,7 @@ class Recognizer:
 
     @property
     def name(self) -> str:
-        """Registry name of the model ('rf', 'xgb', 'cnn')."""
+        """Registry name of the model ('rf', 'xgb', 'mlp', 'rf_mlp', 'cnn')."""
         return self.model.name
 
     @property

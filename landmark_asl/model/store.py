@@ -29,6 +29,7 @@ from sklearn.utils.validation import check_is_fitted
 from landmark_asl._util import atomic_write_text, file_sha256, package_versions, public_mode
 from landmark_asl.estimators.calibration import TemperatureScaling
 from landmark_asl.estimators.features import FEATURE_VERSION, LandmarkNormalizer
+from landmark_asl.estimators.mlp import ForestMLPClassifier, MLPLandmarkClassifier
 from landmark_asl.estimators.registry import get_spec
 from landmark_asl.estimators.trees import CompiledForestClassifier, XGBLandmarkClassifier
 from landmark_asl.exceptions import ModelLoadError
@@ -72,6 +73,8 @@ def _storage_classes() -> dict[str, Any]:
     table: dict[str, Any] = {
         CompiledForestClassifier.STORAGE: CompiledForestClassifier,
         XGBLandmarkClassifier.STORAGE: XGBLandmarkClassifier,
+        MLPLandmarkClassifier.STORAGE: MLPLandmarkClassifier,
+        ForestMLPClassifier.STORAGE: ForestMLPClassifier,
     }
     try:
         from landmark_asl.cnn import PixelCNNClassifier
@@ -123,7 +126,7 @@ def save_model(
     directory : str or Path
         Destination folder.
     name : str
-        Registry name ('rf', 'xgb', 'cnn').
+        Registry name ('rf', 'xgb', 'mlp', 'rf_mlp', 'cnn').
     extractor_settings : ExtractorSettings, optional
         Settings the training landmarks were extracted with (default ``ExtractorSettings()``).
     training : dict, optional
@@ -322,7 +325,7 @@ class LoadedModel:
     Attributes
     ----------
     estimator : estimator
-        The rebuilt pipeline (rf/xgb) or CNN.
+        The rebuilt pipeline (a landmark model) or CNN.
     card : ModelCard
     directory : Path
     """
@@ -345,7 +348,7 @@ class LoadedModel:
 
     @property
     def name(self) -> str:
-        """Registry name of the model ('rf', 'xgb', 'cnn')."""
+        """Registry name of the model ('rf', 'xgb', 'mlp', 'rf_mlp', 'cnn')."""
         return self.card.name
 
     @property

@@ -15,6 +15,8 @@ LANDMARK_MODELS = tuple(name for name, spec in REGISTRY.items() if spec.input_ki
 _FAST_PARAMS = {
     "rf": {"n_estimators": 10},
     "xgb": {"n_estimators": 10, "device": "cpu"},
+    "mlp": {"epochs": 30},
+    "rf_mlp": {"n_estimators": 10, "epochs": 30},
     "cnn": {"epochs": 2, "image_size": 16, "validation_fraction": 0.0, "batch_size": 32},
 }
 
@@ -34,7 +36,7 @@ def _synthetic_images(n_per_class: int = 12, seed: int = 0) -> tuple[np.ndarray,
 
 def test_registry_names():
     assert set(LANDMARK_MODELS) <= set(REGISTRY)
-    assert sorted(REGISTRY) == ["cnn", "rf", "xgb"]
+    assert sorted(REGISTRY) == ["cnn", "mlp", "rf", "rf_mlp", "xgb"]
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))
@@ -64,7 +66,7 @@ def test_registry_contract(name, synthetic_landmarks, tmp_path):
 
 
 def test_unknown_model_lists_choices():
-    with pytest.raises(LandmarkASLError, match=r"unknown model 'svm': choose one of cnn, rf, xgb"):
+    with pytest.raises(LandmarkASLError, match=r"unknown model 'svm': choose one of cnn, mlp, rf, rf_mlp, xgb"):
         make_estimator("svm")
 
 
