@@ -15,6 +15,8 @@ Training candidates (``--candidate``):
   where the two disagree and MediaPipe's score is below 0.9;
 - (``noz``/``noj`` in a report combination: the still Z/J class taken out of the answer, a free
   stand-in for ``no_still_z``);
+- ``no_apart``: the apart fold's photos (``APART``: asl_alphabet_64/test, 64x64 pixels, poor
+  landmarks) left out of training; still scored;
 - ``clean``: rows flagged by cleanlab on the base run's out-of-fold probabilities left out
   (``--flagged FILE``: the sample ids, written by ``--report --cleanlab``);
 - ``yaw45``, ``yaw90``, ``yaw180``: the recipe's augmentation with a further turn of every row about
@@ -44,6 +46,10 @@ Training candidates (``--candidate``):
 - ``specialist``: the base forest plus, for each confusable group, a forest trained on that
   group's rows only, on the same features; when the base forest's top class lies in a group, the
   group's probability mass is shared as the specialist says.
+
+The network (``mlp``, :mod:`landmark_asl.estimators.mlp`) beside the forest: ``run --mlp-only``
+(``--mlp-params '{"epochs": 30}'``) writes ``<candidate>_s<seeds>_mlp.npz``; ``report base:rf+mlp+w0.3``
+blends them as the ``rf_mlp`` model does (the network's share 0.3).
 
 XGBoost beside the forest: ``run --xgb-only`` fits XGBoost alone and writes
 ``<candidate>_s<seeds>_xgb.npz`` beside the forest's run, so a stored forest run is reused;
@@ -128,7 +134,7 @@ LEFT_OUT = {"no_bg_z": [("borisgraudt", "Z")]}
 #: root of its number of groups, its groups alike (:func:`balance_weights`). Shipped augmentation.
 BALANCES = {"group_bal": "group", "sqrt_bal": "sqrt"}
 #: Every training candidate of ``run``.
-CANDIDATES = ("base", "no_still_z", "geo_hand", "clean", "specialist", *ASPECTS, *AUGMENTS, *BALANCES)
+CANDIDATES = ("base", "no_still_z", "geo_hand", "clean", "no_apart", "specialist", *ASPECTS, *AUGMENTS, *BALANCES)
 SPECIALISTS = {"MNSTAE": ("M", "N", "S", "T", "A", "E"), "XZGD": ("X", "Z", "G", "D"), "PQK": ("P", "Q", "K")}
 
 
@@ -195,6 +201,10 @@ def candidate_table(name: str, table: pd.DataFrame, flagged: Path | None) -> tup
             out = (table["dataset"].astype(str).to_numpy() == dataset) & (table["label"].astype(str).to_numpy() == label)
             trainable &= ~out
             log(True, f"{name}: {out.sum()} {dataset} {label} rows left out of training")
+    elif name == "no_apart":
+        apart = table["group"].astype(str).isin(list(APART)).to_numpy()
+        trainable &= ~apart
+        log(True, f"no_apart: {apart.sum()} rows of {', '.join(APART)} left out of training")
     elif name == "clean":
         ids = set(json.loads(flagged.read_text()))
         trainable &= ~table["sample_id"].isin(ids).to_numpy()
@@ -206,10 +216,10 @@ def _training(args: argparse.Namespace) -> dict:
     """What a run's forests were trained with, stored in its file (``training``) and checked by
     ``report --write-lodo`` before a result goes on the shipped model's card."""
     augment = None if args.quick else {**RECIPE["augment"], **AUGMENTS.get(args.candidate, {})}
-    models = (["rf"] if not args.xgb_only else []) + (["xgb"] if args.xgb or args.xgb_only else [])
+    models = run_models(args)
     balance = BALANCES.get(args.candidate, RECIPE["balance"])
     return {"candidate": args.candidate, "models": models, "params": RECIPE["params"], "balance": balance,
-            "augment": augment, "quick": bool(args.quick)}
+            "augment": augment, "quick": bool(args.quick), "mlp_params": args.mlp_params if "mlp" in models else None}
 
 
 def run(args: argparse.Namespace) -> None:
@@ -219,14 +229,14 @@ def run(args: argparse.Namespace) -> None:
     groups = table["group"].astype(str).to_numpy()
     detected = table["detected"].astype(bool).to_numpy()
     classes = sorted(set(table["label"][detected]))
-    models = (["rf"] if not args.xgb_only else []) + (["xgb"] if args.xgb or args.xgb_only else [])
+    models = run_models(args)
     kinds = ["plain", *VIEWS] + ([f"spec_{g}" for g in SPECIALISTS] if args.candidate == "specialist" else [])
     oof = {(m, k, s): np.full((len(table), len(classes)), np.nan) for m in models for k in kinds for s in args.seeds}
     # Folds whose photos' views are extracted first come first (extract_views.py may still run).
     order = ["ml_slr", "massey", "asl2text/test", "asl2text/train"]
     folds = sorted(set(groups), key=lambda f: (next((i for i, o in enumerate(order) if f.startswith(o)), -1), f))
     OUT.mkdir(parents=True, exist_ok=True)
-    suffix = "_xgb" if args.xgb_only else ""  # beside the forest's file of the same seeds; report reads both
+    suffix = "_xgb" if args.xgb_only else "_mlp" if args.mlp_only else ""  # beside the forest's file of the same seeds; report reads both
     path = OUT / f"{'q' if args.quick else ''}{args.candidate}_s{''.join(map(str, args.seeds))}{suffix}.npz"
     training = _training(args)  # what the forests are fitted with, recorded in the run's file
     done: list[str] = []
@@ -237,9 +247,9 @@ def run(args: argparse.Namespace) -> None:
         for seed in args.seeds:
             for model in models:
                 start = time.perf_counter()
-                params = RECIPE["params"] if model == "rf" else {"handshape": True,
-                                                                  "n_estimators": args.xgb_rounds,
-                                                                  "learning_rate": 20.0 / args.xgb_rounds}
+                params = {"rf": RECIPE["params"], "mlp": {"handshape": True, **args.mlp_params},
+                          "xgb": {"handshape": True, "n_estimators": args.xgb_rounds,
+                                  "learning_rate": 20.0 / args.xgb_rounds}}[model]
                 if args.quick and model == "rf":
                     params = {**params, "n_estimators": 25}
                 rows = table[~held & detected & trainable]
@@ -275,6 +285,13 @@ def run(args: argparse.Namespace) -> None:
                             **{"|".join(map(str, k)): v for k, v in oof.items()})
         tmp.replace(path)
     log(True, f"-> {path}")
+
+
+def run_models(args: argparse.Namespace) -> list[str]:
+    """The models a ``run`` fits: the forest, and/or XGBoost, or the MLP alone."""
+    if args.mlp_only:
+        return ["mlp"]
+    return (["rf"] if not args.xgb_only else []) + (["xgb"] if args.xgb or args.xgb_only else [])
 
 
 def compose(args: argparse.Namespace) -> None:
@@ -336,7 +353,7 @@ def trained_as_shipped(candidate: str, paths: list[Path]) -> bool:
     """Whether the forest runs in ``paths`` recorded training with the shipped recipe (their file's
     ``training``) on the shipped table (``base``'s: the augmentation candidates use it too): only
     those may go on the shipped model's card (``report --write-lodo``)."""
-    forests = [p for p in paths if not p.name.endswith("_xgb.npz")]
+    forests = [p for p in paths if not p.name.endswith(("_xgb.npz", "_mlp.npz"))]
     if candidate not in ("base", *AUGMENTS) or not forests:
         return False
     for path in forests:
@@ -381,7 +398,7 @@ def combine(data: dict[str, np.ndarray], recipe: str, seed: int, classes: list[s
     from ``XGB_WEIGHTS``, by their mean accuracy on the rows with a hand.
     """
     parts = recipe.split("+")
-    models = [p for p in parts if p in ("rf", "xgb")] or ["rf"]
+    models = [p for p in parts if p in ("rf", "xgb", "mlp")] or ["rf"]
     if "wdev" in parts:
         return _dev_weighted(data, parts, seed, classes, table)
     weights = [float(p[1:]) for p in parts if p.startswith("w") and p[1:].replace(".", "", 1).isdigit()]
@@ -395,7 +412,7 @@ def combine(data: dict[str, np.ndarray], recipe: str, seed: int, classes: list[s
             have = ~np.isnan(part).all(axis=1)
             total = total + np.where(have[:, None], np.nan_to_num(part), 0.0)
             count = count + have
-        weight = 1.0 if len(models) == 1 else (xgb_weight if model == "xgb" else 1.0 - xgb_weight)
+        weight = 1.0 if len(models) == 1 else (xgb_weight if model != "rf" else 1.0 - xgb_weight)
         proba = proba + weight * total / np.maximum(count, 1)[:, None]
     below = [float(p[len("below"):]) for p in parts if p.startswith("below")]
     if below:
@@ -403,7 +420,7 @@ def combine(data: dict[str, np.ndarray], recipe: str, seed: int, classes: list[s
         # views.photo_probabilities does (the shipped model's temperature stands in for the fold's).
         from landmark_asl.estimators.calibration import TemperatureScaling
 
-        first = combine(data, "+".join(p for p in parts if p in ("rf", "xgb") or p.startswith("w")) or "rf",
+        first = combine(data, "+".join(p for p in parts if p in ("rf", "xgb", "mlp") or p.startswith("w")) or "rf",
                         seed, classes, table)
         scaling = TemperatureScaling.from_dict({"method": "temperature", "temperature": GATE_TEMPERATURE,
                                                 "smoothing": 0.001})
@@ -489,7 +506,7 @@ def holds_seed(keys: list[str], seeds: list[int] | None, models: list[str]) -> b
 
 def recipe_models(recipe: str) -> list[str]:
     """The models a report combination (``rf+xgb+wdev+mirror``...) reads: ``rf`` and/or ``xgb``."""
-    return [p for p in (recipe or "rf").split("+") if p in ("rf", "xgb")] or ["rf"]
+    return [p for p in (recipe or "rf").split("+") if p in ("rf", "xgb", "mlp")] or ["rf"]
 
 
 def group_letters(groups: list[str]) -> list[str]:
@@ -590,6 +607,10 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--xgb", action="store_true")
     r.add_argument("--xgb-only", action="store_true",
                    help="Fit XGBoost alone (written as <candidate>_s<seeds>_xgb.npz, beside a forest run's file).")
+    r.add_argument("--mlp-only", action="store_true",
+                   help="Fit the network (the 'mlp' model) alone (written as <candidate>_s<seeds>_mlp.npz).")
+    r.add_argument("--mlp-params", type=json.loads, default={},
+                   help='The MLP\'s parameters as JSON, e.g. \'{"epochs": 60}\'.')
     r.add_argument("--xgb-rounds", type=int, default=200,
                    help="XGBoost's boosting rounds, learning rate 20 / rounds (200: the class's defaults).")
     r.add_argument("--quick", action="store_true",
