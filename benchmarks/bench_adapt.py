@@ -67,7 +67,7 @@ def run_user(table: pd.DataFrame, user: str, forget: str, *, weights: list[float
     start = time.perf_counter()
     estimator, training = fit_estimator(DEFAULT_RECIPE, base_rows, random_state=0, n_jobs=2)
     training["train_sources"] = [f"(benchmark: every source but {user} and {forget})"]
-    base_dir = save_model(estimator, tmp / "base", name="rf", training=training)
+    base_dir = save_model(estimator, tmp / "base", name=DEFAULT_RECIPE.model_name, training=training)
     base = load_model(base_dir)
     print(f"{user}: base fitted on {len(base_rows)} rows ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
     forget_rows = table[table["group"] == forget]

@@ -3,8 +3,9 @@
 The network is trained with torch (the ``mlp`` extra) and predicts with NumPy alone. It is saved
 as plain arrays in ``mlp.npz``, read back with ``allow_pickle=False`` and every array checked, so
 loading a model runs no code from the file and needs no torch. On the dev protocol the blend
-(the forest's probabilities weighted 0.7, the network's 0.3) reads a new signer better than either
-alone (docs/experiments.md, 2026-12-06, issue 21).
+(the forest's probabilities weighted 0.7, the network's 0.3) raised the mean by 1.3 points but
+lowered the worst signer's fold, so the shipped model stays the forest (docs/experiments.md,
+2026-12-06, issue 21).
 """
 
 from __future__ import annotations
@@ -22,12 +23,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from landmark_asl._util import import_extra
-from landmark_asl.estimators.trees import (
-    _TREES_FILE,
-    CompiledForestClassifier,
-    FastRandomForestClassifier,
-    read_checked_npz,
-)
+from landmark_asl.estimators.trees import CompiledForestClassifier, FastRandomForestClassifier, read_checked_npz
 from landmark_asl.exceptions import LandmarkASLError, ModelLoadError
 
 _MLP_FILE = "mlp.npz"
@@ -315,7 +311,7 @@ class ForestMLPClassifier(ClassifierMixin, BaseEstimator):
     """
 
     STORAGE = "forest-mlp-npz"
-    ARTIFACT_FILES = (_TREES_FILE, _MLP_FILE)
+    ARTIFACT_FILES = (*FastRandomForestClassifier.ARTIFACT_FILES, _MLP_FILE)
 
     _parameter_constraints: dict = {
         **{k: FastRandomForestClassifier._parameter_constraints[k] for k in _FOREST_PARAMS},

@@ -141,3 +141,23 @@ def test_adapt_without_the_datasets_retrains_on_the_packaged_rows(setting, tmp_p
     assert me.card.training["train_sources"][0].startswith("packaged base rows (asl2text/train")
     assert list(me.classes) == ["A", "B", "L", "V"]
     assert (me.classes[me.predict_proba(raw_features(own)).argmax(axis=1)] == own["label"].to_numpy()).all()
+
+
+@pytest.mark.slow
+def test_a_forest_and_network_base_keeps_its_network_and_retrains_the_forest(setting, tmp_path):
+    from landmark_asl.training.recipe import Recipe
+    from landmark_asl.training.train import train_model
+
+    sources = [setting["root"] / "train", setting["root"] / "test"]
+    recipe = Recipe.plain("rf_mlp", {"n_estimators": 10, "epochs": 20, "handshape": True})
+    base = train_model(sources, output=tmp_path / "base", recipe=recipe, cache_dir=setting["cache"], progress=False)
+    out = adapt_model([setting["samples"]], output=tmp_path / "me", base=base, cache_dir=setting["cache"],
+                      weight=30.0, progress=False)
+    me = load_model(out)
+    assert me.name == "rf_mlp" and me.card.recipe.model_name == "rf_mlp"
+    assert me.card.training["network"].startswith("the base model's, unchanged")
+    assert (out / "mlp.npz").read_bytes() == (base / "mlp.npz").read_bytes()
+    assert (out / "trees.npz").read_bytes() != (base / "trees.npz").read_bytes()
+    own = read_samples(setting["samples"])
+    right = me.classes[me.predict_proba(raw_features(own)).argmax(axis=1)] == own["label"].to_numpy()
+    assert right.mean() >= 0.75, right

@@ -10,7 +10,7 @@ const SHOWN = { SPACE: "\u2423", DEL: "\u232b", NOTHING: "\u2205" };
 const FRAME_WIDTH = 640;
 const JPEG_QUALITY = 0.8;
 const RECONNECT_MS = [500, 1000, 2000, 4000]; // then every 4 s
-const ESTIMATOR_NAMES = { rf: "random forest", xgb: "gradient-boosted trees", cnn: "pixel CNN", knn: "nearest neighbours" };
+const ESTIMATOR_NAMES = { rf: "random forest", rf_mlp: "random forest and neural network", mlp: "neural network", xgb: "gradient-boosted trees", cnn: "pixel CNN", knn: "nearest neighbours" };
 // A camera refusal in plain words: what happened and what to do (shown inside the video box).
 const CAMERA_ERRORS = {
   NotAllowedError: "The browser blocked the camera. Allow it for this page (the camera icon in the address bar), then press start camera.",
