@@ -10,6 +10,8 @@ lowered the worst signer's fold, so the shipped model stays the forest (docs/exp
 
 from __future__ import annotations
 
+import math
+import reprlib
 import warnings
 import zipfile
 from numbers import Integral, Real
@@ -35,6 +37,21 @@ MAX_WIDTH = 4096
 MAX_MLP_BYTES = 1 << 28
 #: Most training epochs a card or ``--param`` may ask for.
 MAX_EPOCHS = 1000
+#: Largest |weight|, |bias| and |mean| and the range of a scale that a saved network may hold: a
+#: trained one stays far inside; beyond them a crafted one could overflow to NaN probabilities.
+MAX_VALUE = 1e6
+MIN_SCALE = 1e-6
+
+
+def _check_weight(weight: Any) -> float:
+    """``mlp_weight`` as a float from 0 to 1, or ValueError."""
+    try:
+        value = float(weight) if isinstance(weight, Real) and not isinstance(weight, bool) else math.nan
+    except OverflowError:
+        value = math.nan
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"mlp_weight must be a number from 0 to 1; got {reprlib.repr(weight)}")
+    return value
 
 _NETWORK_PARAMS = ("hidden", "dropout", "epochs", "batch_size", "learning_rate", "weight_decay", "label_smoothing")
 _FOREST_PARAMS = ("n_estimators", "max_depth", "min_samples_leaf", "max_features")
@@ -43,11 +60,12 @@ _FOREST_PARAMS = ("n_estimators", "max_depth", "min_samples_leaf", "max_features
 def _check_hidden(hidden: Any) -> tuple[int, ...]:
     """``hidden`` as a tuple of layer widths, or ValueError."""
     if isinstance(hidden, (str, bytes)) or not hasattr(hidden, "__len__"):
-        raise ValueError(f"hidden must be a list of layer widths, e.g. [256, 128]; got {hidden!r}")
+        raise ValueError(f"hidden must be a list of layer widths, e.g. [256, 128]; got {reprlib.repr(hidden)}")
     widths = tuple(hidden)
     if not 1 <= len(widths) <= MAX_HIDDEN_LAYERS or not all(
             isinstance(w, Integral) and not isinstance(w, bool) and 1 <= w <= MAX_WIDTH for w in widths):
-        raise ValueError(f"hidden must list 1 to {MAX_HIDDEN_LAYERS} widths from 1 to {MAX_WIDTH}; got {hidden!r}")
+        raise ValueError(f"hidden must list 1 to {MAX_HIDDEN_LAYERS} widths from 1 to {MAX_WIDTH}; "
+                         f"got {reprlib.repr(hidden)}")
     return tuple(int(w) for w in widths)
 
 
@@ -159,29 +177,30 @@ class MLPLandmarkClassifier(ClassifierMixin, BaseEstimator):
         Tens of microseconds: ``einsum`` keeps the small products off BLAS's thread pool, which
         costs milliseconds a call on a busy machine.
         """
-        h = self._standardise(np.asarray(x, np.float32))
+        h = self._standardise(np.asarray(x, np.float32)).astype(np.float64)
         for i, (weights, biases) in enumerate(self.layers_):
             h = np.einsum("i,ij->j", h, weights) + biases
             if i < len(self.layers_) - 1:
                 np.maximum(h, 0.0, out=h)
-        return _softmax(h[None].astype(np.float64))[0]
+        return _softmax(h[None])[0]
 
     def predict(self, X) -> np.ndarray:
         """Predicted labels, shape (n_samples,)."""
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
     def _forward(self, X: np.ndarray) -> np.ndarray:
-        h = self._standardise(X)
+        h = self._standardise(X).astype(np.float64)
         for i, (weights, biases) in enumerate(self.layers_):
             h = h @ weights + biases
             if i < len(self.layers_) - 1:
                 np.maximum(h, 0.0, out=h)
-        return _softmax(h.astype(np.float64))
+        return _softmax(h)
 
     def save_artifact(self, directory: str | Path) -> list[str]:
         """Write ``mlp.npz``: NumPy arrays only, no pickle."""
         check_is_fitted(self, "layers_")
-        arrays = {f"{kind}{i}": array for i, (w, b) in enumerate(self.layers_) for kind, array in (("w", w), ("b", b))}
+        arrays = {f"{kind}{i}": array.astype(np.float32) for i, (w, b) in enumerate(self.layers_)
+                  for kind, array in (("w", w), ("b", b))}
         np.savez_compressed(Path(directory) / _MLP_FILE, artifact_version=np.int64(MLP_ARTIFACT_VERSION),
                             classes=np.asarray([str(c) for c in self.classes_]), mean=self.mean_, scale=self.scale_,
                             **arrays)
@@ -207,10 +226,11 @@ class MLPLandmarkClassifier(ClassifierMixin, BaseEstimator):
                 raise ModelLoadError(f"{path} has network layout version {version}; this landmark_asl reads version "
                                      f"{MLP_ARTIFACT_VERSION}: upgrade landmark_asl or retrain the model")
             model = cls(**{k: v for k, v in params.items() if k in cls._parameter_constraints})
+            model._validate_params()  # a card's parameters that could not be trained are refused here, not in adapt
             model.hidden = hidden
             model.classes_ = _check_classes(arrays["classes"])
             model.mean_, model.scale_ = arrays["mean"].astype(np.float32), arrays["scale"].astype(np.float32)
-            model.layers_ = [(arrays[f"w{i}"].astype(np.float32), arrays[f"b{i}"].astype(np.float32))
+            model.layers_ = [(arrays[f"w{i}"].astype(np.float64), arrays[f"b{i}"].astype(np.float64))
                              for i in range(len(hidden) + 1)]
             model._check_arrays(hidden)
         except ModelLoadError:
@@ -230,9 +250,11 @@ class MLPLandmarkClassifier(ClassifierMixin, BaseEstimator):
             if weights.shape != (widths[i], widths[i + 1]) or biases.shape != (widths[i + 1],):
                 raise ValueError(f"layer {i} has weights {weights.shape} and biases {biases.shape}; expected "
                                  f"{(widths[i], widths[i + 1])} and {(widths[i + 1],)}")
-        values = [self.mean_, self.scale_, *(a for layer in self.layers_ for a in layer)]
-        if not all(np.isfinite(a).all() for a in values) or self.scale_.min() <= 0:
-            raise ValueError("weights, mean or scale hold NaN or inf, or a scale is not positive")
+        values = [self.mean_, *(a for layer in self.layers_ for a in layer)]
+        if not all(np.isfinite(a).all() and np.abs(a).max(initial=0.0) <= MAX_VALUE for a in values):
+            raise ValueError(f"weights or mean hold NaN, inf or values beyond {MAX_VALUE:g}")
+        if not np.isfinite(self.scale_).all() or self.scale_.min() < MIN_SCALE or self.scale_.max() > MAX_VALUE:
+            raise ValueError(f"a scale is not a number from {MIN_SCALE:g} to {MAX_VALUE:g}")
         self.n_features_in_ = n
 
     def __sklearn_tags__(self):
@@ -281,7 +303,8 @@ def _train(torch, Z: np.ndarray, target: np.ndarray, weight: np.ndarray, hidden:
             optimiser.step()
             schedule.step()
     linear = [m for m in net if isinstance(m, torch.nn.Linear)]
-    return [(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy()) for m in linear]
+    return [(m.weight.detach().numpy().T.astype(np.float64), m.bias.detach().numpy().astype(np.float64))
+            for m in linear]
 
 
 class ForestMLPClassifier(ClassifierMixin, BaseEstimator):
@@ -353,8 +376,11 @@ class ForestMLPClassifier(ClassifierMixin, BaseEstimator):
         """Fit the forest and the network on the same rows and weights."""
         self._validate_params()
         forest, network = self._parts()
+        y = np.asarray(y).astype(str)  # one label order for both parts (the network's classes are text)
         self.mlp_ = MLPLandmarkClassifier(**network).fit(X, y, sample_weight=sample_weight)
         self.forest_ = FastRandomForestClassifier(**forest).fit(X, y, sample_weight=sample_weight)
+        if list(self.forest_.classes_) != list(self.mlp_.classes_):
+            raise LandmarkASLError("the forest and the network learnt different classes")
         self.classes_ = self.forest_.classes_
         self.n_features_in_ = self.forest_.n_features_in_
         return self
@@ -363,12 +389,14 @@ class ForestMLPClassifier(ClassifierMixin, BaseEstimator):
         """The blend's probabilities, shape (n_samples, n_classes)."""
         check_is_fitted(self, "mlp_")
         w = float(self.mlp_weight)
-        return (1.0 - w) * self.forest_.predict_proba(X) + w * self.mlp_.predict_proba(X)
+        forest = self.forest_.predict_proba(X)
+        return forest if w == 0.0 else (1.0 - w) * forest + w * self.mlp_.predict_proba(X)
 
     def predict_proba_one(self, x: np.ndarray) -> np.ndarray:
         """Probabilities for one row x of shape (n_features,), shape (n_classes,)."""
         w = float(self.mlp_weight)
-        return (1.0 - w) * self.forest_.predict_proba_one(x) + w * self.mlp_.predict_proba_one(x)
+        forest = self.forest_.predict_proba_one(x)
+        return forest if w == 0.0 else (1.0 - w) * forest + w * self.mlp_.predict_proba_one(x)
 
     def predict(self, X) -> np.ndarray:
         """Predicted labels, shape (n_samples,)."""
@@ -401,10 +429,13 @@ class ForestMLPClassifier(ClassifierMixin, BaseEstimator):
             A part that cannot be read, parts that disagree, or an ``mlp_weight`` outside [0, 1].
         """
         known = {k: v for k, v in params.items() if k in cls._parameter_constraints}
-        weight = known.get("mlp_weight", 0.3)
-        if isinstance(weight, bool) or not isinstance(weight, Real) or not 0.0 <= float(weight) <= 1.0:
-            raise ModelLoadError(f"{Path(directory)}: mlp_weight must be a number from 0 to 1; got {weight!r}")
-        model = cls(**known)
+        try:
+            _check_weight(known.get("mlp_weight", 0.3))
+            model = cls(**known)
+            model._validate_params()
+            model._check_params()
+        except (ValueError, TypeError) as exc:
+            raise ModelLoadError(f"{Path(directory)}: bad parameters of the blend: {exc}") from None
         forest, network = model._parts()
         model.forest_ = CompiledForestClassifier.load_artifact(directory, forest)
         model.mlp_ = MLPLandmarkClassifier.load_artifact(directory, network)

@@ -99,22 +99,38 @@ def _edited(blend_dir, tmp_path, card_params=None, **changes) -> Path:
 
 
 @pytest.mark.parametrize("changes, card_params, reason", [
-    ({"w0": lambda w: np.where(w > 0, np.nan, w)}, None, "NaN or inf"),
-    ({"scale": lambda s: -s}, None, "scale is not positive"),
+    ({"w0": lambda w: np.where(w > 0, np.nan, w)}, None, "NaN, inf or values beyond"),
+    ({"w1": lambda w: np.full_like(w, 3e38)}, None, "NaN, inf or values beyond"),  # finite, but would overflow
+    ({"scale": lambda s: -s}, None, "scale is not a number from"),
+    ({"scale": lambda s: np.full_like(s, 1e-45)}, None, "scale is not a number from"),
     ({"w1": lambda w: w[:, :3]}, None, "layer 1 has weights"),
     ({"classes": np.asarray(["A", "B", "C", "D"])}, None, "disagree on classes"),
     ({"classes": np.asarray(["A", "A", "B", "C"])}, None, "distinct labels"),
     ({"artifact_version": np.int64(7)}, None, "layout version 7"),
     ({"w9": np.zeros(3)}, None, "expected the arrays"),
     ({}, {"hidden": [256, 128, 64]}, "expected the arrays"),
-    ({}, {"hidden": "x"}, "hidden must be a list"),
+    ({}, {"hidden": "x"}, "'hidden' parameter of ForestMLPClassifier must be an array-like"),
+    ({}, {"hidden": [16] * 100_000}, r"hidden must list 1 to 8 widths from 1 to 4096; got \[16, 16, 16, 16, 16, 16, \.\.\.\]"),
     ({}, {"mlp_weight": 5}, "mlp_weight must be a number from 0 to 1"),
     ({}, {"mlp_weight": "0.3"}, "mlp_weight must be a number from 0 to 1"),
+    ({}, {"mlp_weight": 10**400}, "mlp_weight must be a number from 0 to 1"),
+    ({}, {"epochs": 0}, "bad parameters of the blend: The 'epochs' parameter"),
+    ({}, {"dropout": "x"}, "bad parameters of the blend: The 'dropout' parameter"),
 ])
 def test_a_crafted_network_file_or_card_is_refused_at_load(blend_dir, tmp_path, changes, card_params, reason):
     directory = _edited(blend_dir, tmp_path, card_params, **changes)
     with pytest.raises(ModelLoadError, match=reason):
         load_model(directory)
+
+
+def test_labels_that_are_not_text_keep_one_column_order_and_load_back(tmp_path):
+    X, y = make_synthetic_landmarks()
+    numbers = np.array([10, 9, 2, 1])[np.unique(y, return_inverse=True)[1]]  # sorted as numbers != as text
+    model = build_estimator("rf_mlp", params={"n_estimators": 5, "epochs": 20}).fit(X, numbers)
+    clf = model.steps[1][1]
+    assert list(clf.classes_) == list(clf.mlp_.classes_) == ["1", "10", "2", "9"]
+    loaded = load_model(save_model(model, tmp_path / "m", name="rf_mlp"))
+    np.testing.assert_allclose(loaded.estimator.predict_proba(X), model.predict_proba(X), atol=1e-6)
 
 
 def test_a_network_array_declaring_terabytes_is_refused_before_it_is_read(blend_dir, tmp_path):

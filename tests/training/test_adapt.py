@@ -149,7 +149,7 @@ def test_a_forest_and_network_base_keeps_its_network_and_retrains_the_forest(set
     from landmark_asl.training.train import train_model
 
     sources = [setting["root"] / "train", setting["root"] / "test"]
-    recipe = Recipe.plain("rf_mlp", {"n_estimators": 10, "epochs": 20, "handshape": True})
+    recipe = Recipe.plain("rf_mlp", {"epochs": 20, "handshape": True})  # the blend's forest defaults: 50 trees
     base = train_model(sources, output=tmp_path / "base", recipe=recipe, cache_dir=setting["cache"], progress=False)
     out = adapt_model([setting["samples"]], output=tmp_path / "me", base=base, cache_dir=setting["cache"],
                       weight=30.0, progress=False)
@@ -158,6 +158,9 @@ def test_a_forest_and_network_base_keeps_its_network_and_retrains_the_forest(set
     assert me.card.training["network"].startswith("the base model's, unchanged")
     assert (out / "mlp.npz").read_bytes() == (base / "mlp.npz").read_bytes()
     assert (out / "trees.npz").read_bytes() != (base / "trees.npz").read_bytes()
+    # The personal forest has the base's size and the kept network its features.
+    assert me.estimator.steps[1][1].forest_.compiled_.roots.shape == (50,)
+    assert me.card.estimator["normalizer"] == load_model(base).card.estimator["normalizer"]
     own = read_samples(setting["samples"])
     right = me.classes[me.predict_proba(raw_features(own)).argmax(axis=1)] == own["label"].to_numpy()
     assert right.mean() >= 0.75, right
