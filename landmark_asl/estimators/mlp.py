@@ -31,10 +31,11 @@ from landmark_asl.exceptions import LandmarkASLError, ModelLoadError
 _MLP_FILE = "mlp.npz"
 #: Version of the layout of :data:`_MLP_FILE`.
 MLP_ARTIFACT_VERSION = 1
-#: Most hidden layers, widest layer and most bytes of one ``mlp.npz`` (the shipped one: 2, 256, 0.3 MB).
-MAX_HIDDEN_LAYERS = 8
-MAX_WIDTH = 4096
-MAX_MLP_BYTES = 1 << 28
+#: Most hidden layers, widest layer and most bytes of one ``mlp.npz`` (the recipe's: 2, 256, 0.3 MB): at
+#: most about 4 million weights, 34 MB once read as float64, whatever dtype a crafted file declares.
+MAX_HIDDEN_LAYERS = 4
+MAX_WIDTH = 1024
+MAX_MLP_BYTES = 1 << 26
 #: Most training epochs a card or ``--param`` may ask for.
 MAX_EPOCHS = 1000
 #: Largest |weight|, |bias| and |mean| and the range of a scale that a saved network may hold: a

@@ -69,7 +69,8 @@ def test_training_the_network_without_torch_is_one_line_naming_the_extra(tmp_pat
 
 
 @pytest.mark.parametrize("params, message", [
-    ({"hidden": [0]}, "hidden must list 1 to 8 widths"),
+    ({"hidden": [0]}, "hidden must list 1 to 4 widths"),
+    ({"hidden": [4096]}, "hidden must list 1 to 4 widths from 1 to 1024"),
     ({"hidden": "256"}, "'hidden' parameter must be an array-like"),
     ({"epochs": 10**6}, "epochs"),
     ({"mlp_weight": 1.5}, "mlp_weight"),
@@ -110,7 +111,7 @@ def _edited(blend_dir, tmp_path, card_params=None, **changes) -> Path:
     ({"w9": np.zeros(3)}, None, "expected the arrays"),
     ({}, {"hidden": [256, 128, 64]}, "expected the arrays"),
     ({}, {"hidden": "x"}, "'hidden' parameter of ForestMLPClassifier must be an array-like"),
-    ({}, {"hidden": [16] * 100_000}, r"hidden must list 1 to 8 widths from 1 to 4096; got \[16, 16, 16, 16, 16, 16, \.\.\.\]"),
+    ({}, {"hidden": [16] * 100_000}, r"hidden must list 1 to 4 widths from 1 to 1024; got \[16, 16, 16, 16, 16, 16, \.\.\.\]"),
     ({}, {"mlp_weight": 5}, "mlp_weight must be a number from 0 to 1"),
     ({}, {"mlp_weight": "0.3"}, "mlp_weight must be a number from 0 to 1"),
     ({}, {"mlp_weight": 10**400}, "mlp_weight must be a number from 0 to 1"),
