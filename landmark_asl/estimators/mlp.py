@@ -368,7 +368,8 @@ class ForestMLPClassifier(ClassifierMixin, BaseEstimator):
     def _check_params(self) -> None:
         _check_hidden(self.hidden)
 
-    def _parts(self) -> tuple[dict[str, Any], dict[str, Any]]:
+    def part_params(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The forest's and the network's parameters (``n_jobs`` and ``random_state`` in both)."""
         shared = {"n_jobs": self.n_jobs, "random_state": self.random_state}
         return ({**{k: getattr(self, k) for k in _FOREST_PARAMS}, **shared},
                 {**{k: getattr(self, k) for k in _NETWORK_PARAMS}, **shared})
@@ -376,7 +377,7 @@ class ForestMLPClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, y, sample_weight=None):
         """Fit the forest and the network on the same rows and weights."""
         self._validate_params()
-        forest, network = self._parts()
+        forest, network = self.part_params()
         y = np.asarray(y).astype(str)  # one label order for both parts (the network's classes are text)
         self.mlp_ = MLPLandmarkClassifier(**network).fit(X, y, sample_weight=sample_weight)
         self.forest_ = FastRandomForestClassifier(**forest).fit(X, y, sample_weight=sample_weight)
@@ -437,7 +438,7 @@ class ForestMLPClassifier(ClassifierMixin, BaseEstimator):
             model._check_params()
         except (ValueError, TypeError) as exc:
             raise ModelLoadError(f"{Path(directory)}: bad parameters of the blend: {exc}") from None
-        forest, network = model._parts()
+        forest, network = model.part_params()
         model.forest_ = CompiledForestClassifier.load_artifact(directory, forest)
         model.mlp_ = MLPLandmarkClassifier.load_artifact(directory, network)
         if list(model.forest_.classes_) != list(model.mlp_.classes_) \

@@ -245,7 +245,7 @@ def adapt_model(
     if network is not None:  # the personal forest beside the base model's network, blended as the base is
         from landmark_asl.estimators.mlp import ForestMLPClassifier
 
-        blend_params = {k: v for k, v in model.estimator.steps[1][1].get_params().items()}
+        blend_params = model.estimator.steps[1][1].get_params()
         estimator.steps[1] = ("clf", ForestMLPClassifier.from_parts(estimator.steps[1][1], network, **blend_params))
         training["network"] = "the base model's, unchanged (only the forest learns the samples)"
     training.update({
@@ -329,12 +329,12 @@ def _forest_of(recipe: Recipe, model: Any) -> tuple[Recipe, Any]:
     The forest is refitted with the base's own forest parameters and feature settings (read from
     the loaded model, not the recipe, so that the kept network gets the features it was trained
     on). Refitting the network would double a personal model's build (about 30 s more on 2 cores);
-    the forest weighs 0.7 of the blend and learns the user's samples.
+    the forest carries ``1 - mlp_weight`` of the blend (0.7 by default) and learns the user's samples.
     """
     if recipe.model_name != "rf_mlp":
         return recipe, None
     normalizer, blend = model.estimator.steps[0][1], model.estimator.steps[1][1]
-    forest = blend._parts()[0]
+    forest = blend.part_params()[0]
     params = {**normalizer.get_params(), **{k: v for k, v in forest.items() if k not in ("n_jobs", "random_state")}}
     return recipe.replace(model_name="rf", params=params), blend.mlp_
 
