@@ -294,6 +294,21 @@ def run_models(args: argparse.Namespace) -> list[str]:
     return (["rf"] if not args.xgb_only else []) + (["xgb"] if args.xgb or args.xgb_only else [])
 
 
+def mlp_params(text: str) -> dict:
+    """``--mlp-params``: a JSON object of the network's parameters, checked before any data is read."""
+    from landmark_asl.estimators.registry import build_estimator
+    from landmark_asl.exceptions import LandmarkASLError
+
+    try:
+        params = json.loads(text)
+        if not isinstance(params, dict):
+            raise ValueError("not a JSON object")
+        build_estimator("mlp", params={"handshape": True, **params})
+    except (ValueError, LandmarkASLError) as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+    return params
+
+
 def compose(args: argparse.Namespace) -> None:
     """Write ``<name>_s<seeds>.npz``: forests pooled, from the stored runs of single forests.
 
@@ -609,7 +624,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="Fit XGBoost alone (written as <candidate>_s<seeds>_xgb.npz, beside a forest run's file).")
     r.add_argument("--mlp-only", action="store_true",
                    help="Fit the network (the 'mlp' model) alone (written as <candidate>_s<seeds>_mlp.npz).")
-    r.add_argument("--mlp-params", type=json.loads, default={},
+    r.add_argument("--mlp-params", type=mlp_params, default={},
                    help='The MLP\'s parameters as JSON, e.g. \'{"epochs": 60}\'.')
     r.add_argument("--xgb-rounds", type=int, default=200,
                    help="XGBoost's boosting rounds, learning rate 20 / rounds (200: the class's defaults).")

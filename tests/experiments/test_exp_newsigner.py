@@ -179,3 +179,15 @@ def test_balance_weights_give_every_group_or_the_square_root_of_a_datasets_group
         assert "unknown balance" in str(exc)
     else:
         raise AssertionError("an unknown balance was accepted")
+
+
+def test_bad_network_parameters_are_one_usage_line_before_any_data_is_read(tmp_path):
+    for text, message in (("{bad", "Expecting property name"), ("[1]", "not a JSON object"),
+                          ('{"epochs": 0}', "'epochs' parameter must be an int"),
+                          ('{"nope": 1}', "unexpected keyword argument 'nope'")):
+        done = subprocess.run([sys.executable, str(SCRIPT), "run", "--mlp-only", "--mlp-params", text,
+                               "--cache-dir", str(tmp_path / "none")], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert f"error: argument --mlp-params: {text!r}: " in done.stderr and message in done.stderr, done.stderr
+    assert not (tmp_path / "out").exists()
