@@ -17,6 +17,9 @@ Training candidates (``--candidate``):
   stand-in for ``no_still_z``);
 - ``no_apart``: the apart fold's photos (``APART``: asl_alphabet_64/test, 64x64 pixels, poor
   landmarks) left out of training; still scored;
+- ``a64train``: the shipped recipe with asl_alphabet_64/train (17,400 photos of the apart fold's
+  signer and room, 64x64 pixels, ``EXTRA``) added to the training rows of every fold but the apart
+  one (the same signer); never scored (the protocol's table, and so every report, is unchanged);
 - ``clean``: rows flagged by cleanlab on the base run's out-of-fold probabilities left out
   (``--flagged FILE``: the sample ids, written by ``--report --cleanlab``);
 - ``yaw45``, ``yaw90``, ``yaw180``: the recipe's augmentation with a further turn of every row about
@@ -49,7 +52,12 @@ Training candidates (``--candidate``):
 
 The network (``mlp``, :mod:`landmark_asl.estimators.mlp`) beside the forest: ``run --mlp-only``
 (``--mlp-params '{"epochs": 30}'``) writes ``<candidate>_s<seeds>_mlp.npz``; ``report base:rf+mlp+w0.3``
-blends them as the ``rf_mlp`` model does (the network's share 0.3).
+blends them as the ``rf_mlp`` model does (the network's share 0.3); ``base:rf+mlp@no_apart+w0.3`` takes
+the network of another candidate's runs (here trained without the 64x64 photos) beside ``base``'s forest.
+
+``report --conflicts`` lists each fold's letters formed otherwise (70% or more of its rows of a letter
+read as one and the same other letter, :func:`letter_conflicts`) and the fold's accuracy on its
+other letters.
 
 XGBoost beside the forest: ``run --xgb-only`` fits XGBoost alone and writes
 ``<candidate>_s<seeds>_xgb.npz`` beside the forest's run, so a stored forest run is reused;
@@ -68,7 +76,7 @@ Usage::
     python experiments/exp_newsigner.py compose NAME --members base@0,base@1 [--members ...]  # then report NAME:...
 
 Writes ``out/newsigner/<candidate>_s<seeds>.npz`` (out-of-fold probabilities) and prints
-Markdown. Figures: docs/experiments.md (2026-12-05, 2026-12-06).
+Markdown. Figures: docs/experiments.md (2026-12-05, 2026-12-06, 2026-12-07).
 """
 
 from __future__ import annotations
@@ -133,8 +141,12 @@ LEFT_OUT = {"no_bg_z": [("borisgraudt", "Z")]}
 #: every group (a signer, or a session) alike; ``sqrt_bal`` each dataset in proportion to the square
 #: root of its number of groups, its groups alike (:func:`balance_weights`). Shipped augmentation.
 BALANCES = {"group_bal": "group", "sqrt_bal": "sqrt"}
+#: Training candidates that add the rows of sources outside the protocol to every fold's training
+#: rows (the shipped augmentation), except when an ``APART`` fold of the same signer is held out.
+EXTRA = {"a64train": ("asl_alphabet_64/train",)}
 #: Every training candidate of ``run``.
-CANDIDATES = ("base", "no_still_z", "geo_hand", "clean", "no_apart", "specialist", *ASPECTS, *AUGMENTS, *BALANCES)
+CANDIDATES = ("base", "no_still_z", "geo_hand", "clean", "no_apart", "specialist", *ASPECTS, *AUGMENTS, *BALANCES,
+              *EXTRA)
 SPECIALISTS = {"MNSTAE": ("M", "N", "S", "T", "A", "E"), "XZGD": ("X", "Z", "G", "D"), "PQK": ("P", "Q", "K")}
 
 
@@ -219,6 +231,7 @@ def _training(args: argparse.Namespace) -> dict:
     models = run_models(args)
     balance = BALANCES.get(args.candidate, RECIPE["balance"])
     return {"candidate": args.candidate, "models": models, "params": RECIPE["params"], "balance": balance,
+            "extra_sources": list(EXTRA.get(args.candidate, ())),
             "augment": augment, "quick": bool(args.quick), "mlp_params": args.mlp_params if "mlp" in models else None}
 
 
@@ -239,6 +252,7 @@ def run(args: argparse.Namespace) -> None:
     suffix = "_xgb" if args.xgb_only else "_mlp" if args.mlp_only else ""  # beside the forest's file of the same seeds; report reads both
     path = OUT / f"{'q' if args.quick else ''}{args.candidate}_s{''.join(map(str, args.seeds))}{suffix}.npz"
     training = _training(args)  # what the forests are fitted with, recorded in the run's file
+    extra = extra_rows(args.candidate, args.cache_dir)
     done: list[str] = []
     for fold in folds:
         held = groups == fold
@@ -253,6 +267,8 @@ def run(args: argparse.Namespace) -> None:
                 if args.quick and model == "rf":
                     params = {**params, "n_estimators": 25}
                 rows = table[~held & detected & trainable]
+                if len(extra) and fold not in APART:
+                    rows = pd.concat([rows, extra], ignore_index=True)
                 reweigh = args.candidate in BALANCES
                 recipe = Recipe(model_name=model, params=params, balance=None if reweigh else RECIPE["balance"],
                                 augment=training["augment"], calibrate=False)
@@ -285,6 +301,21 @@ def run(args: argparse.Namespace) -> None:
                             **{"|".join(map(str, k)): v for k, v in oof.items()})
         tmp.replace(path)
     log(True, f"-> {path}")
+
+
+def extra_rows(candidate: str, cache_dir: str | None) -> pd.DataFrame:
+    """The training-only rows of a candidate of ``EXTRA`` (with a hand, protocol labels); empty otherwise."""
+    if candidate not in EXTRA:
+        return pd.DataFrame()
+    from landmark_asl.data.landmark_cache import load_landmarks
+    from landmark_asl.evaluation.protocol import LABELS
+
+    rows = pd.concat([load_landmarks([s], cache_dir=cache_dir, n_jobs=2, progress=False)[0] for s in EXTRA[candidate]],
+                     ignore_index=True)
+    rows = rows[rows["detected"].astype(bool) & rows["label"].isin(LABELS)].reset_index(drop=True)
+    log(True, f"{candidate}: {len(rows)} rows of {', '.join(EXTRA[candidate])} added to training "
+              f"(datasets {sorted(set(rows['dataset'].astype(str)))})")
+    return rows
 
 
 def run_models(args: argparse.Namespace) -> list[str]:
@@ -354,6 +385,24 @@ def compose(args: argparse.Namespace) -> None:
 def run_files(name: str) -> list[Path]:
     """The stored files of candidate (or pool) ``name``: one per run, the forest's and XGBoost's."""
     return sorted(p for p in OUT.glob(f"{name}_s*.npz") if ".part." not in p.name)
+
+
+def name_files(name: str) -> tuple[list[Path], str]:
+    """The stored files a report name reads, and its combination with any ``@CANDIDATE`` taken off.
+
+    ``base:rf+mlp@no_apart+w0.3`` reads the forest of ``base`` and the network of ``no_apart`` (the
+    network's runs, ``*_mlp.npz``, of that other candidate in place of ``base``'s own).
+    """
+    candidate, _, recipe = name.partition(":")
+    parts = (recipe or "").split("+")
+    borrowed = {p.partition("@")[0]: p.partition("@")[2] for p in parts if "@" in p}
+    if any(model != "mlp" or not other for model, other in borrowed.items()):
+        raise SystemExit(f"{name}: only the network can come from another candidate (mlp@CANDIDATE)")
+    paths = run_files(candidate)
+    if borrowed:
+        other = run_files(borrowed["mlp"])
+        paths = [p for p in paths if not p.name.endswith("_mlp.npz")] + [p for p in other if p.name.endswith("_mlp.npz")]
+    return paths, "+".join(p.partition("@")[0] for p in parts) if recipe else recipe
 
 
 def load_run(path: Path):
@@ -511,6 +560,42 @@ def fold_errors_line(runs: list[dict], groups: list[str], top: int = 8) -> str:
             + ", ".join(f"{pair.replace('>', '->')} {n:.1f}" for pair, n in common))
 
 
+def letter_conflicts(runs: list[dict], share: float = 0.7) -> dict[str, dict]:
+    """Each fold's letters formed otherwise: a letter most of whose rows (``share`` or more, pooled
+    over the seeds) are read as one and the same other letter, and the fold's accuracy on its other
+    letters.
+
+    ``runs``: ``score_predictions(...)["runs"]`` (``confusions`` ``'TRUE>PREDICTED'`` -> count and
+    ``letter_counts``, a run per fold and seed). Returns ``{fold: {"letters": [(letter, read_as,
+    share), ...], "rest_accuracy": float | None, "rest_rows": int, "accuracy": float}}`` for the folds
+    with at least one such letter (a fold whose letters are all formed otherwise has no rest).
+    """
+    out: dict[str, dict] = {}
+    for fold in sorted({r["fold"] for r in runs}):
+        mine = [r for r in runs if r["fold"] == fold and r.get("letter_counts")]
+        if not mine:
+            continue
+        counts: dict[str, int] = {}
+        wrong: dict[tuple[str, str], int] = {}
+        for r in mine:
+            for letter, n in r["letter_counts"].items():
+                counts[letter] = counts.get(letter, 0) + n
+            for pair, n in r["confusions"].items():
+                true, _, predicted = pair.partition(">")
+                wrong[(true, predicted)] = wrong.get((true, predicted), 0) + n
+        letters = sorted(((t, p, n / counts[t]) for (t, p), n in wrong.items() if n / counts[t] >= share),
+                         key=lambda x: (-x[2], x[0]))
+        if not letters:
+            continue
+        gone = {t for t, _, _ in letters}
+        errors = {t: sum(n for (a, _), n in wrong.items() if a == t) for t in counts}
+        rest = sum(n for t, n in counts.items() if t not in gone)
+        right = sum(counts[t] - errors[t] for t in counts if t not in gone)
+        out[fold] = {"letters": letters, "rest_accuracy": right / rest if rest else None, "rest_rows": rest // len(mine),
+                     "accuracy": sum(counts[t] - errors[t] for t in counts) / sum(counts.values())}
+    return out
+
+
 def holds_seed(keys: list[str], seeds: list[int] | None, models: list[str]) -> bool:
     """Whether a stored run's arrays (``keys``, e.g. ``rf|plain|3``) hold one of ``seeds`` (None: any)
     for one of ``models`` (``rf``, ``xgb``): the runs a report of those seeds and models reads."""
@@ -532,20 +617,21 @@ def group_letters(groups: list[str]) -> list[str]:
 def report(args: argparse.Namespace) -> None:
     table = load_table(args.cache_dir, 2).reset_index(drop=True)
     ids = table["sample_id"].to_numpy().astype(str)
-    files = {name: run_files(name.partition(":")[0]) for name in args.names}  # one file per run: their seeds together
+    files = {name: name_files(name)[0] for name in args.names}  # one file per run: their seeds together
     # A run cut short (``folds_done``): every name is scored on the folds all its runs finished.
     # Only the runs of the seeds asked for: another seed's run still going does not narrow the report.
     unfinished = [set(d["folds_done"]) for name, ps in files.items() for d in map(load_run, ps)
-                  if "folds_done" in d and holds_seed(d.files, args.seeds, recipe_models(name.partition(":")[2]))]
+                  if "folds_done" in d and holds_seed(d.files, args.seeds, recipe_models(name_files(name)[1]))]
     keep = np.ones(len(table), dtype=bool)
     if unfinished:
         keep = table["group"].astype(str).isin(set.intersection(*unfinished)).to_numpy()
         print(f"scored on the {len(set.intersection(*unfinished))} finished folds only: "
               f"{', '.join(sorted(set.intersection(*unfinished)))}")
         table = table[keep].reset_index(drop=True)
-    rows, apart_runs = [], {}
+    rows, apart_runs, all_runs = [], {}, {}
     for name in args.names:
-        candidate, _, recipe = name.partition(":")
+        candidate = name.partition(":")[0]
+        recipe = name_files(name)[1]
         paths = files[name]
         data = {k: v for path in paths for k, v in load_run(path).items()}
         assert (data["sample_id"] == ids).all()
@@ -561,6 +647,7 @@ def report(args: argparse.Namespace) -> None:
         s = result["summary"]
         rows.append((name, s))
         apart_runs[name] = [r for r in result["runs"] if r["fold"] in APART]
+        all_runs[name] = result["runs"]
         if args.write_lodo:
             parts = (recipe or "rf").split("+")
             below = [float(p[len("below"):]) for p in parts if p.startswith("below")] or [None]
@@ -608,6 +695,14 @@ def report(args: argparse.Namespace) -> None:
                 mine = [r for r in apart_runs[name] if r["fold"] == fold]
                 if mine:
                     print(f"- {name}: {fold_errors_line(mine, groups)}")
+    if args.conflicts:
+        print("\nLetters formed otherwise (70% or more of a fold's rows of a letter read as one other letter), "
+              "and the fold's accuracy on its other letters:")
+        for name, runs in all_runs.items():
+            for fold, c in letter_conflicts([r for r in runs if r["fold"] not in APART]).items():
+                rest = "-" if c["rest_accuracy"] is None else f"{c['rest_accuracy']:.1%}"
+                print(f"- {name}, {fold} ({c['accuracy']:.1%}): " + ", ".join(f"{t}->{p} {x:.0%}" for t, p, x in c["letters"])
+                      + f"; the other letters {rest} ({c['rest_rows']} rows)")
     if args.folds:
         for name, s in rows:
             print(f"\n{name}: " + ", ".join(f"{r['fold']} {r['accuracy_detected']:.1%}" for r in s["per_fold"]))
@@ -639,6 +734,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("names", nargs="+", help="CANDIDATE[:COMBINATION], e.g. base:rf+mirror, base:rf+xgb")
     p.add_argument("--cleanlab", default=None, help="Write the rows cleanlab flags (JSON of sample ids) here.")
     p.add_argument("--folds", action="store_true")
+    p.add_argument("--conflicts", action="store_true",
+                   help="Each fold's letters formed otherwise (letter_conflicts) and its accuracy on the others.")
     p.add_argument("--seeds", type=lambda t: [int(x) for x in t.split(",")], default=None,
                    help="Score these seeds only (default: every seed each combination has).")
     p.add_argument("--write-lodo", default=None, metavar="FILE",

@@ -191,3 +191,74 @@ def test_bad_network_parameters_are_one_usage_line_before_any_data_is_read(tmp_p
         assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
         assert f"error: argument --mlp-params: {text!r}: " in done.stderr and message in done.stderr, done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_an_extra_source_candidate_adds_that_sources_rows_with_a_hand_and_a_protocol_label(monkeypatch):
+    import pandas as pd
+
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import exp_newsigner as exp
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    import landmark_asl.data.landmark_cache as cache
+
+    asked = []
+
+    def fake_load(sources, **kwargs):
+        asked.extend(sources)
+        return pd.DataFrame({"detected": [True, False, True, True], "label": ["A", "B", "DIGIT_3", "SPACE"],
+                             "dataset": ["asl_alphabet_64"] * 4}), {}
+
+    monkeypatch.setattr(cache, "load_landmarks", fake_load)
+    rows = exp.extra_rows("a64train", None)
+    assert asked == ["asl_alphabet_64/train"]
+    assert list(rows["label"]) == ["A", "SPACE"]  # no hand, or not a protocol label: left out
+    assert exp.extra_rows("base", None).empty and asked == ["asl_alphabet_64/train"]
+    assert "a64train" in exp.CANDIDATES and "a64train" not in exp.AUGMENTS  # not the shipped table: off the card
+
+
+def test_letter_conflicts_name_letters_read_as_one_other_letter_and_score_the_rest():
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import exp_newsigner as exp
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    # Two seeds of one fold: C is read as SPACE 9 times of 10 a seed; M's errors are split (no
+    # single other letter reaches 70%); A has one error a seed. Another fold has no such letter.
+    seed = {"fold": "f", "letter_counts": {"A": 10, "C": 10, "M": 10},
+            "confusions": {"A>S": 1, "C>SPACE": 9, "M>E": 4, "M>S": 4}}
+    other = {"fold": "g", "letter_counts": {"A": 5}, "confusions": {"A>S": 1}}
+    found = exp.letter_conflicts([seed, dict(seed), other])
+    assert list(found) == ["f"]
+    assert found["f"]["letters"] == [("C", "SPACE", 0.9)]
+    assert found["f"]["rest_rows"] == 20  # A and M, a seed
+    assert abs(found["f"]["rest_accuracy"] - (9 + 2) / 20) < 1e-12
+    assert abs(found["f"]["accuracy"] - (9 + 1 + 2) / 30) < 1e-12
+    assert exp.letter_conflicts([seed], share=0.95) == {}
+
+
+def test_a_report_name_may_take_the_network_of_another_candidate(tmp_path, monkeypatch):
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import exp_newsigner as exp
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    out = tmp_path / "out" / "newsigner"
+    out.mkdir(parents=True)
+    for name in ("base_s0.npz", "base_s0_mlp.npz", "no_apart_s0.npz", "no_apart_s0_mlp.npz"):
+        (out / name).write_bytes(b"")
+    monkeypatch.chdir(tmp_path)
+    paths, recipe = exp.name_files("base:rf+mlp@no_apart+w0.3+mirror")
+    assert [p.name for p in paths] == ["base_s0.npz", "no_apart_s0_mlp.npz"]
+    assert recipe == "rf+mlp+w0.3+mirror"
+    paths, recipe = exp.name_files("base:rf+mlp+w0.3")
+    assert [p.name for p in paths] == ["base_s0.npz", "base_s0_mlp.npz"] and recipe == "rf+mlp+w0.3"
+    assert exp.name_files("base")[1] == ""
+    for bad in ("base:rf@no_apart+mlp", "base:rf+mlp@"):
+        try:
+            exp.name_files(bad)
+        except SystemExit as exc:
+            assert "mlp@CANDIDATE" in str(exc)
+        else:
+            raise AssertionError(f"{bad} was accepted")
