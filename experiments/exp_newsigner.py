@@ -266,9 +266,7 @@ def run(args: argparse.Namespace) -> None:
                                   "learning_rate": 20.0 / args.xgb_rounds}}[model]
                 if args.quick and model == "rf":
                     params = {**params, "n_estimators": 25}
-                rows = table[~held & detected & trainable]
-                if len(extra) and fold not in APART:
-                    rows = pd.concat([rows, extra], ignore_index=True)
+                rows = training_rows(table[~held & detected & trainable], extra, fold)
                 reweigh = args.candidate in BALANCES
                 recipe = Recipe(model_name=model, params=params, balance=None if reweigh else RECIPE["balance"],
                                 augment=training["augment"], calibrate=False)
@@ -301,6 +299,14 @@ def run(args: argparse.Namespace) -> None:
                             **{"|".join(map(str, k)): v for k, v in oof.items()})
         tmp.replace(path)
     log(True, f"-> {path}")
+
+
+def training_rows(rows: pd.DataFrame, extra: pd.DataFrame, fold: str) -> pd.DataFrame:
+    """A fold's training rows with a candidate's extra rows (``EXTRA``) added, except when the
+    held-out fold is an apart one (the extra rows are that fold's signer)."""
+    if extra.empty or fold in APART:
+        return rows
+    return pd.concat([rows, extra], ignore_index=True)
 
 
 def extra_rows(candidate: str, cache_dir: str | None) -> pd.DataFrame:
@@ -395,13 +401,16 @@ def name_files(name: str) -> tuple[list[Path], str]:
     """
     candidate, _, recipe = name.partition(":")
     parts = (recipe or "").split("+")
-    borrowed = {p.partition("@")[0]: p.partition("@")[2] for p in parts if "@" in p}
-    if any(model != "mlp" or not other for model, other in borrowed.items()):
-        raise SystemExit(f"{name}: only the network can come from another candidate (mlp@CANDIDATE)")
+    borrowed = [p.partition("@") for p in parts if "@" in p]
+    if len(borrowed) > 1 or any(model != "mlp" or not other for model, _, other in borrowed):
+        raise SystemExit(f"{name}: only the network can come from another candidate, once (mlp@CANDIDATE)")
     paths = run_files(candidate)
     if borrowed:
-        other = run_files(borrowed["mlp"])
-        paths = [p for p in paths if not p.name.endswith("_mlp.npz")] + [p for p in other if p.name.endswith("_mlp.npz")]
+        other = [p for p in run_files(borrowed[0][2]) if p.name.endswith("_mlp.npz")]
+        if not other:
+            raise SystemExit(f"{name}: candidate {borrowed[0][2]!r} has no stored network run "
+                             f"({OUT}/{borrowed[0][2]}_s*_mlp.npz): run it with --mlp-only first")
+        paths = [p for p in paths if not p.name.endswith("_mlp.npz")] + other
     return paths, "+".join(p.partition("@")[0] for p in parts) if recipe else recipe
 
 

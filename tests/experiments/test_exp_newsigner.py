@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "exp_newsigner.py"
 VIEWS = ("mirror", "crop", "zoom_out")
@@ -255,10 +256,24 @@ def test_a_report_name_may_take_the_network_of_another_candidate(tmp_path, monke
     paths, recipe = exp.name_files("base:rf+mlp+w0.3")
     assert [p.name for p in paths] == ["base_s0.npz", "base_s0_mlp.npz"] and recipe == "rf+mlp+w0.3"
     assert exp.name_files("base")[1] == ""
-    for bad in ("base:rf@no_apart+mlp", "base:rf+mlp@"):
-        try:
+    for bad in ("base:rf@no_apart+mlp", "base:rf+mlp@", "base:rf+mlp@no_apart+mlp@base"):
+        with pytest.raises(SystemExit, match="mlp@CANDIDATE"):
             exp.name_files(bad)
-        except SystemExit as exc:
-            assert "mlp@CANDIDATE" in str(exc)
-        else:
-            raise AssertionError(f"{bad} was accepted")
+    with pytest.raises(SystemExit, match="no stored network run"):
+        exp.name_files("base:rf+mlp@no_aprt")  # a typo: one line, not the forest alone
+
+
+def test_the_extra_rows_train_every_fold_but_the_apart_one_of_their_signer():
+    import pandas as pd
+
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import exp_newsigner as exp
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    rows = pd.DataFrame({"label": ["A", "B"], "dataset": ["massey", "ml_slr"]})
+    extra = pd.DataFrame({"label": ["A"], "dataset": ["asl_alphabet_64"]})
+    assert list(exp.training_rows(rows, extra, "massey/hand1")["dataset"]) == ["massey", "ml_slr", "asl_alphabet_64"]
+    for apart in exp.APART:
+        assert exp.training_rows(rows, extra, apart) is rows
+    assert exp.training_rows(rows, pd.DataFrame(), "massey/hand1") is rows
