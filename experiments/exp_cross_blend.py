@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"--held: no protocol rows of {unknown[0]!r}; expected one of {', '.join(sorted(set(datasets)))}")
     apart = table["group"].astype(str).isin(list(APART)).to_numpy()
-    print("| held out | network's share | accuracy | G read as G | G read as Q | G read as Z |")
+    print("| held out | network's share | accuracy (photos with a hand) | G read as G | G read as Q | G read as Z |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for held in args.held.split(","):
         test = datasets == held
