@@ -196,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
                               copies=args.copies, base_rows_kinds=tuple(args.base_rows.split(",")),
                               pool_order=args.pool_order):
                 results.append({**r, "role": role})
+    if not results:
+        print("no user scored: every user named was skipped (see above)", file=sys.stderr)
+        return 1
     frame = pd.DataFrame(results)
     if "base_rows" not in frame:
         frame["base_rows"] = None
@@ -219,8 +222,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def summary_line(frame: pd.DataFrame) -> str:
     """For each k, over the users scored with it (at the default weight, the first base-rows kind):
-    the mean and the worst user before (the base model) and with the personal model; users whose
-    pool is under a k are named as left out of that k."""
+    the mean and the worst user before (the base model) and with the personal model; users not
+    scored with a k at that weight (a pool under k, or another weight) are named."""
     if frame.empty:
         return "no user scored"
     kind = frame["base_rows"].dropna().iloc[0] if frame["base_rows"].notna().any() else None

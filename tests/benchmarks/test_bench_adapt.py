@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_adapt.py"
 
@@ -86,3 +87,16 @@ def test_the_summary_compares_each_k_on_the_users_scored_with_it():
     line = bench.summary_line(frame)
     assert "k=3, 2 users: mean 75.0% -> 92.5%" in line
     assert "worst 70.0% (b) -> 90.0% (b)" in line and "not scored with this k at this weight: c" in line
+
+
+def test_a_run_whose_every_user_is_skipped_says_so_and_fails(monkeypatch, capsys):
+    bench = _module()
+    table = pd.DataFrame({"group": ["massey/hand3"] * 4 + ["asl2text/test"] * 2, "label": ["A", "A", "B", "B", "A", "B"],
+                          "detected": True})
+    monkeypatch.setattr(bench, "load_table", lambda *args, **kwargs: table)
+    monkeypatch.setattr(bench, "fit_estimator", lambda *a, **k: (_ for _ in ()).throw(AssertionError("fitted")))
+    assert bench.main(["--users", "massey/hand3", "--ks", "3"]) == 1
+    assert "no user scored" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # a fold the table does not hold: one usage line
+        bench.main(["--users", "massey/hand9", "--ks", "3"])
+    assert "no rows with a hand of user 'massey/hand9'" in capsys.readouterr().err
