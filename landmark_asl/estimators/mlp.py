@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import reprlib
 import warnings
-import zipfile
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,12 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from landmark_asl._util import import_extra
-from landmark_asl.estimators.trees import CompiledForestClassifier, FastRandomForestClassifier, read_checked_npz
+from landmark_asl.estimators.trees import (
+    NPZ_READ_ERRORS,
+    CompiledForestClassifier,
+    FastRandomForestClassifier,
+    read_checked_npz,
+)
 from landmark_asl.exceptions import LandmarkASLError, ModelLoadError
 
 _MLP_FILE = "mlp.npz"
@@ -236,8 +240,7 @@ class MLPLandmarkClassifier(ClassifierMixin, BaseEstimator):
             model._check_arrays(hidden)
         except ModelLoadError:
             raise
-        except (OSError, ValueError, KeyError, TypeError, EOFError, ArithmeticError, IndexError,
-                zipfile.BadZipFile) as exc:
+        except NPZ_READ_ERRORS as exc:
             raise ModelLoadError(f"cannot read the network {path}: {exc}; the file is missing or corrupt") from exc
         return model
 

@@ -757,8 +757,7 @@ class CompiledForestClassifier(ClassifierMixin, BaseEstimator):
             compiled.check(n_features)
         except ModelLoadError:
             raise
-        except (OSError, ValueError, KeyError, TypeError, EOFError, ArithmeticError, IndexError,
-                zipfile.BadZipFile) as exc:
+        except NPZ_READ_ERRORS as exc:
             raise ModelLoadError(f"cannot read the forest {path}: {exc}; the file is missing or corrupt") from exc
         model = cls(params=params)
         model.classes_ = classes
@@ -775,6 +774,12 @@ class CompiledForestClassifier(ClassifierMixin, BaseEstimator):
 def _read_trees_npz(path: Path) -> dict[str, np.ndarray]:
     """The arrays of a ``trees.npz`` (:func:`read_checked_npz` with the forest's arrays)."""
     return read_checked_npz(path, _TREES_ARRAYS, MAX_TREES_BYTES, "a forest")
+
+
+#: What reading and checking a crafted or damaged ``.npz`` of model arrays may raise; a loader turns
+#: each into one :class:`ModelLoadError` line naming the file.
+NPZ_READ_ERRORS = (OSError, ValueError, KeyError, TypeError, EOFError, ArithmeticError, IndexError,
+                   zipfile.BadZipFile)
 
 
 def read_checked_npz(path: Path, kinds: dict[str, str], max_bytes: int, what: str) -> dict[str, np.ndarray]:
