@@ -92,11 +92,12 @@ import numpy as np
 import pandas as pd
 
 from landmark_asl.data.landmark_cache import log
+from landmark_asl.estimators.features import raw_features
 from landmark_asl.evaluation.lodo import confusion_errors, score_predictions
 from landmark_asl.evaluation.protocol import APART, CSV_SOURCES, IMAGE_SOURCES, load_table
 from landmark_asl.hands.views import VIEWS
 from landmark_asl.training.recipe import DEFAULT_RECIPE, Recipe
-from landmark_asl.training.train import fit_estimator, model_inputs
+from landmark_asl.training.train import fit_estimator, fit_pointing, model_inputs
 
 #: The shipped recipe's parameters, balance and augmentation.
 RECIPE = DEFAULT_RECIPE.training_kwargs()
@@ -547,6 +548,35 @@ def _dev_weighted(data: dict[str, np.ndarray], parts: list[str], seed: int, clas
     return proba
 
 
+def pointing_gated(data: dict[str, np.ndarray], table: pd.DataFrame, classes: list[str]) -> dict[str, np.ndarray]:
+    """Every stored probability array (each model, view and seed) through a pointing gate per fold.
+
+    The ``gq`` part of a report name: what a model trained with ``Recipe.pointing`` answers
+    (:class:`landmark_asl.estimators.pointing.PointingGate`, G or Q by where the index points),
+    each held-out fold's gate fitted on the other folds' rows with a hand (every dataset alike, as
+    :func:`landmark_asl.training.train.fit_pointing` does). Every view is gated with the angle of
+    the photo's first estimate (the views' own landmarks are not stored; the mirror view's angle
+    is the same, and the re-estimated ones differ by landmark noise).
+    """
+    detected = table["detected"].astype(bool).to_numpy()
+    groups = table["group"].astype(str).to_numpy()
+    X = np.zeros((len(table), 127))
+    X[detected] = raw_features(table[detected])
+    recipe = DEFAULT_RECIPE.replace(pointing=True)
+    gates = {fold: fit_pointing(recipe, table[detected & (groups != fold)]) for fold in np.unique(groups[detected])}
+    out = dict(data)
+    for key, proba in data.items():
+        if key.count("|") != 2:
+            continue
+        gated = proba.copy()
+        for fold, gate in gates.items():
+            rows = detected & (groups == fold) & ~np.isnan(proba).all(axis=1)
+            if gate is not None and rows.any():
+                gated[rows] = gate.apply(proba[rows], X[rows], classes)
+        out[key] = gated
+    return out
+
+
 def errors_line(groups: dict, names: list[str]) -> str:
     """Each group's errors a seed (pooled over the folds) with their sd over seeds, e.g. ``M/N 5.2 +- 2.2``.
 
@@ -651,6 +681,8 @@ def report(args: argparse.Namespace) -> None:
         seeds = sorted(int(k.split("|")[2]) for k in data if k.count("|") == 2 and k.startswith(f"{models[0]}|plain|")
                        and all(f"{m}|plain|{k.split('|')[2]}" in data for m in models)
                        and (args.seeds is None or int(k.split("|")[2]) in args.seeds))
+        if "gq" in (recipe or "").split("+"):
+            data = pointing_gated(data, table, classes)
         oof = {s: combine(data, recipe or "rf", s, classes, table) for s in seeds}
         result = score_predictions(table, oof, classes, apart=APART)
         s = result["summary"]
@@ -660,11 +692,12 @@ def report(args: argparse.Namespace) -> None:
         if args.write_lodo:
             parts = (recipe or "rf").split("+")
             below = [float(p[len("below"):]) for p in parts if p.startswith("below")] or [None]
-            if not trained_as_shipped(candidate, paths) or {p for p in parts if not p.startswith("below")} - {"rf", *VIEWS}:
+            if not trained_as_shipped(candidate, paths) or {p for p in parts if not p.startswith("below")} - {"rf", "gq", *VIEWS}:
                 raise SystemExit("--write-lodo: only runs that recorded the shipped recipe (candidate base or an "
                                  "augmentation candidate equal to it), with views, can go on the card")
             Path(args.write_lodo).write_text(json.dumps({
-                **result, "recipe": RECIPE, "views": [p for p in parts if p in VIEWS], "views_below": below[0],
+                **result, "recipe": RECIPE, "pointing": "gq" in parts, "views": [p for p in parts if p in VIEWS],
+                "views_below": below[0],
                 "seeds": seeds,
                 "sources": sorted(IMAGE_SOURCES + CSV_SOURCES), "oof_file": str(path)}, indent=2))
         if args.cleanlab:

@@ -54,6 +54,7 @@ def _cross(train: list[str], test: str, output: Path, cache_dir: Path, *, calibr
     report = compare(train, [test], output=output, models=[DEFAULT_RECIPE.model_name],
                      params={DEFAULT_RECIPE.model_name: RECIPE["params"]},
                      balance=RECIPE["balance"], augment=RECIPE["augment"], calibrate=calibrate,
+                     pointing=DEFAULT_RECIPE.pointing,
                      cache_dir=cache_dir, n_jobs=2, save_models=False, overwrite=True, progress=True)
     rf = report["models"]["rf"]
     keys = ("n_test", "n_detected", "coverage", "accuracy_all", "accuracy_detected", "macro_f1")
@@ -81,10 +82,12 @@ def protocol(out: Path, cache_dir: Path, views_dir: Path | None = None, seeds: t
 
     if lodo_json is not None:
         result = json.loads(lodo_json.read_text())
-        found = (result.get("recipe"), result.get("views"), result.get("views_below"), result.get("sources"))
-        expected = (RECIPE, list(DEFAULT_VIEWS), VIEWS_BELOW, sorted(SOURCES))
+        found = (result.get("recipe"), result.get("pointing", False), result.get("views"), result.get("views_below"),
+                 result.get("sources"))
+        expected = (RECIPE, DEFAULT_RECIPE.pointing, list(DEFAULT_VIEWS), VIEWS_BELOW, sorted(SOURCES))
         if found != expected:
-            raise SystemExit(f"{lodo_json}: recipe, views and sources {found} are not the shipped {expected}")
+            raise SystemExit(f"{lodo_json}: recipe, pointing gate, views and sources {found} are not the shipped "
+                             f"{expected}")
         seeds = tuple(result["seeds"])
         views = DEFAULT_VIEWS or None
     else:
@@ -103,6 +106,7 @@ def protocol(out: Path, cache_dir: Path, views_dir: Path | None = None, seeds: t
     lodo["seeds"] = list(seeds)
     lodo["views"] = list(DEFAULT_VIEWS) if views is not None else []
     lodo["views_below"] = VIEWS_BELOW if views is not None else None
+    lodo["pointing"] = DEFAULT_RECIPE.pointing
     lodo["per_fold_accuracy_detected"] = {r["fold"]: r["accuracy_detected"] for r in s["per_fold"]}
     lodo["per_fold_ece_scaled"] = {r["fold"]: r["ece_scaled"] for r in s["per_fold"]}
     lodo["confusable_groups"] = s["errors"]["groups"]

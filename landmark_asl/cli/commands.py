@@ -227,6 +227,10 @@ def _recipe_options(command=None, *, shipped: bool = False):
         return functools.partial(_recipe_options, shipped=shipped)
     recipe = " (default for landmark models: the shipped recipe)" if shipped else ""
     command = click.option(
+        "--pointing/--no-pointing", default=None if shipped else False, show_default=not shipped,
+        help="Landmark models: tell G from Q by where the index points (a gate fitted on the training rows "
+             "and stored with the model)" + (" (default: on, as the shipped recipe)." if shipped else "."))(command)
+    command = click.option(
         "--calibrate/--no-calibrate", default=None if shipped else False, show_default=not shipped,
         help="Landmark models: fit a temperature on out-of-group predictions (needs two or more groups) and "
              "store it with the model, so its confidence can be trusted"
@@ -272,7 +276,8 @@ def _recipe(balance: str | None, augment: tuple[str, ...]) -> dict:
 @_quiet_unless_verbose
 def train(sources: tuple[str, ...], model_name: str, output: Path, n_jobs: int, random_state: int,
           cache_dir: Path, metrics_from: Path | None, labels: str | None, params: tuple[str, ...],
-          balance: str, augment: tuple[str, ...], calibrate: bool, scheduler: str | None) -> None:
+          balance: str, augment: tuple[str, ...], calibrate: bool, pointing: bool | None,
+          scheduler: str | None) -> None:
     """Train a model on every sample of SOURCE... (dataset names, folders or landmark tables) and save it.
 
     By default a landmark model is trained with the shipped model's recipe (models/default/README.md).
@@ -288,7 +293,8 @@ def train(sources: tuple[str, ...], model_name: str, output: Path, n_jobs: int, 
         options["augment"] = dict(shipped.augment) if shipped and shipped.augment else None
     base_params = dict(DEFAULT_RECIPE.params) if model_name == DEFAULT_RECIPE.model_name else {}
     recipe = Recipe(model_name=model_name, params={**base_params, **parse_params(params, per_model=False)},
-                    calibrate=("auto" if shipped else False) if calibrate is None else calibrate, **options)
+                    calibrate=("auto" if shipped else False) if calibrate is None else calibrate,
+                    pointing=(shipped.pointing if shipped else False) if pointing is None else pointing, **options)
     path = train_model(list(sources), output=output, recipe=recipe, n_jobs=n_jobs,
                        random_state=random_state, cache_dir=cache_dir, metrics_from=metrics_from,
                        labels=_comma_list((labels,)) if labels else None, scheduler=scheduler)
@@ -326,7 +332,7 @@ def train(sources: tuple[str, ...], model_name: str, output: Path, n_jobs: int, 
 def compare(train_sources: tuple[str, ...], test_sources: tuple[str, ...], split: str, test_size: float,
             test_groups: tuple[str, ...], split_file: Path | None, models: tuple[str, ...], output: Path,
             random_state: int, n_jobs: int, cache_dir: Path, params: tuple[str, ...], balance: str,
-            augment: tuple[str, ...], calibrate: bool, scheduler: str | None, overwrite: bool,
+            augment: tuple[str, ...], calibrate: bool, pointing: bool, scheduler: str | None, overwrite: bool,
             as_json: bool) -> None:
     """Compare models on one split: coverage, accuracy (all / detected images), F1, size, speed."""
     from landmark_asl.estimators.registry import parse_params
@@ -336,7 +342,7 @@ def compare(train_sources: tuple[str, ...], test_sources: tuple[str, ...], split
                                 split=split, test_size=test_size, test_groups=_comma_list(test_groups),
                                 split_file=split_file, random_state=random_state, n_jobs=n_jobs,
                                 cache_dir=cache_dir, params=parse_params(params, per_model=True),
-                                overwrite=overwrite, calibrate=calibrate, scheduler=scheduler,
+                                overwrite=overwrite, calibrate=calibrate, pointing=pointing, scheduler=scheduler,
                                 **_recipe(balance, augment))
     if as_json:
         click.echo(json.dumps(report, indent=2, default=reporting.json_default))

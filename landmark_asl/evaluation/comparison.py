@@ -39,6 +39,8 @@ from landmark_asl.training.train import (
     as_list,
     fit_calibration,
     fit_estimator,
+    fit_pointing,
+    gated_proba,
     model_inputs,
     resolve_calibrate,
     trainable_rows,
@@ -180,7 +182,7 @@ def prepare_split(
 
 def model_recipes(models: Sequence[str], *, params: Mapping[str, Mapping[str, Any]] | None = None,
                   balance: str | None = None, augment: Mapping[str, Any] | None = None,
-                  calibrate: bool = False) -> dict[str, Recipe]:
+                  calibrate: bool = False, pointing: bool = False) -> dict[str, Recipe]:
     """The :class:`Recipe` of each model of a comparison: ``params[name]``, and the shared options.
 
     Balance, augmentation and calibration apply to the landmark models; the pixel model gets
@@ -192,7 +194,8 @@ def model_recipes(models: Sequence[str], *, params: Mapping[str, Mapping[str, An
         recipes[name] = Recipe(model_name=name, params=dict((params or {}).get(name) or {}),
                                balance=balance if landmark else None,
                                augment=dict(augment) if landmark and augment else None,
-                               calibrate=bool(calibrate) if landmark else False)
+                               calibrate=bool(calibrate) if landmark else False,
+                               pointing=bool(pointing) if landmark else False)
     return recipes
 
 
@@ -218,6 +221,7 @@ def compare(
     augment: dict[str, Any] | None = None,
     calibrate: bool = False,
     scheduler: Any = None,
+    pointing: bool = False,
 ) -> dict[str, Any]:
     """Train and score several models on one split and write the report.
 
@@ -277,6 +281,10 @@ def compare(
         store it with the model, so the calibration figures are those of the calibrated model.
     scheduler : str or dask.distributed.Client, optional
         Extract on this Dask cluster, and train ``xgb`` there with ``xgboost.dask``.
+    pointing : bool
+        Landmark models: tell G from Q by where the index points
+        (:class:`~landmark_asl.estimators.pointing.PointingGate`, fitted on the training rows),
+        as the shipped recipe does.
 
     Returns
     -------
@@ -295,7 +303,8 @@ def compare(
         raise LandmarkASLError(
             f"unknown model name(s) {unknown or list(models)}: expected some of {sorted(REGISTRY)}"
         )
-    recipes = model_recipes(models, params=params, balance=balance, augment=augment, calibrate=calibrate)
+    recipes = model_recipes(models, params=params, balance=balance, augment=augment, calibrate=calibrate,
+                            pointing=pointing)
     for recipe in recipes.values():  # bad parameters and recipes fail here, before extraction (as in train_model)
         recipe.check()
     if split == "lodo":
@@ -428,6 +437,7 @@ def _fit_and_score(
     landmark = get_spec(name).input_kind == "landmarks"
     estimator, training = fit_estimator(recipe, train_rows, random_state=random_state, n_jobs=n_jobs,
                                         scheduler=scheduler)
+    gate = fit_pointing(recipe, train_rows)
     calibration = None
     if recipe.calibrate:
         calibration = fit_calibration(recipe, trainable_rows(train_rows, name), [str(c) for c in estimator.classes_],
@@ -437,7 +447,8 @@ def _fit_and_score(
     if landmark:
         X_test = model_inputs(name, estimator, test_rows[detected]) if detected.any() else np.empty((0, 127))
         if detected.any():
-            predicted[detected] = estimator.predict(X_test)
+            proba = gated_proba(gate, estimator, X_test)
+            predicted[detected] = np.asarray(estimator.classes_, dtype=object)[proba.argmax(axis=1)]
         predicted = apply_no_hand_rule(predicted, detected, classes)
         coverage = float(detected.mean())
     else:
@@ -460,7 +471,8 @@ def _fit_and_score(
         save_model(estimator, model_dir, name=name, extractor_settings=extractor_settings,
                    training=training, metrics=metrics, split_file_sha256=metadata["split_file_sha256"],
                    trained_labels=classes, calibration=calibration,
-                   recipe=recipe.replace(calibrate=calibration is not None))
+                   recipe=recipe.replace(calibrate=calibration is not None),
+                   pointing=gate.to_dict() if gate is not None else None)
         result["size_mb"] = directory_size(model_dir) / 1e6
         loaded = load_model(model_dir)
         result["calibration"] = _calibration(loaded, X_test if landmark else X_test[detected],

@@ -15,7 +15,7 @@ from landmark_asl.estimators.registry import get_spec
 from landmark_asl.evaluation.metrics import apply_no_hand_rule, calibration_metrics
 from landmark_asl.exceptions import DatasetError
 from landmark_asl.training.recipe import Recipe
-from landmark_asl.training.train import fit_estimator, model_inputs
+from landmark_asl.training.train import fit_estimator, fit_pointing, gated_proba, model_inputs
 
 #: The letter groups a new signer confuses (issue 21), scored by :func:`confusion_errors`: the
 #: share of a group's held-out rows predicted as ANOTHER letter of the same group.
@@ -60,8 +60,9 @@ def leave_one_group_out(
         :func:`landmark_asl.data.landmark_cache.load_landmarks`.
     recipe : Recipe
         How each fold's model is trained (a landmark model: ``'rf'``, ``'rf_mlp'``, ``'mlp'`` or ``'xgb'``;
-        :func:`landmark_asl.training.train.fit_estimator`). ``recipe.calibrate`` is not used:
-        calibration is reported both raw and temperature-scaled.
+        :func:`landmark_asl.training.train.fit_estimator`; with ``recipe.pointing`` each fold's
+        probabilities go through a pointing gate fitted on its training rows). ``recipe.calibrate``
+        is not used: calibration is reported both raw and temperature-scaled.
     seeds : sequence of int
         One fit per fold and seed; the spread over seeds is reported.
     n_jobs : int
@@ -114,11 +115,12 @@ def leave_one_group_out(
         for seed in seeds:
             start = time.perf_counter()
             estimator, _ = fit_estimator(recipe, table[~held & detected], random_state=seed, n_jobs=n_jobs)
+            gate = fit_pointing(recipe, table[~held & detected])
             columns = [classes_all.index(str(c)) for c in estimator.classes_]
             if test.any():
-                proba = estimator.predict_proba(model_inputs(model_name, estimator, table[test]))
+                proba = gated_proba(gate, estimator, model_inputs(model_name, estimator, table[test]))
                 if extra is not None:
-                    proba = _average_views(proba, np.flatnonzero(test), extra, estimator, model_name)
+                    proba = _average_views(proba, np.flatnonzero(test), extra, estimator, model_name, gate)
                 oof[seed][np.ix_(test, columns)] = proba
             seconds[(fold, seed)] = time.perf_counter() - start
             log(progress, f"  {model_name} without {fold} (seed {seed}): {int(test.sum())} held-out rows with a "
@@ -140,15 +142,16 @@ def _view_rows(table: pd.DataFrame, views: pd.DataFrame | None) -> pd.DataFrame 
 
 
 def _average_views(proba: np.ndarray, rows: np.ndarray, extra: pd.DataFrame, estimator: Any,
-                   model_name: str) -> np.ndarray:
-    """Mean of each test row's probabilities (``proba``, rows ``rows`` of the table) and its views'."""
+                   model_name: str, gate: Any = None) -> np.ndarray:
+    """Mean of each test row's probabilities (``proba``, rows ``rows`` of the table) and its views'
+    (each view's through ``gate`` with its own landmarks, as a loaded model answers)."""
 
     mine = extra[extra["row"].isin(rows)]
     if mine.empty:
         return proba
     where = pd.Series(np.arange(len(rows)), index=rows).loc[mine["row"].to_numpy()].to_numpy()
     total = proba.copy()
-    np.add.at(total, where, estimator.predict_proba(model_inputs(model_name, estimator, mine)))
+    np.add.at(total, where, gated_proba(gate, estimator, model_inputs(model_name, estimator, mine)))
     count = np.ones(len(rows))
     np.add.at(count, where, 1.0)
     return total / count[:, None]

@@ -73,6 +73,10 @@ class ModelCard:
     calibration : dict or None
         ``TemperatureScaling.to_dict()`` (plain numbers, plus ``fitted_on``), applied to every
         probability the loaded model returns; None: the classifier's own probabilities.
+    pointing : dict or None
+        ``PointingGate.to_dict()`` (:mod:`landmark_asl.estimators.pointing`): G or Q told apart by
+        where the index points, applied before the calibration; None: no gate (a model trained
+        without it, or before it existed).
     recipe : Recipe or None
         How the model was trained (:class:`~landmark_asl.training.recipe.Recipe`); None for a
         model saved without one (cards written before recipes were stored, or ``save_model``
@@ -94,6 +98,7 @@ class ModelCard:
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] | None = None
     calibration: dict[str, Any] | None = None
+    pointing: dict[str, Any] | None = None
     recipe: Recipe | None = None
     package_versions: dict[str, str] = field(default_factory=dict)
     created_at: str = ""
@@ -146,7 +151,7 @@ class ModelCard:
         for name, digest in data["artefacts"].items():
             if not (isinstance(digest, str) and len(digest) == 64):
                 raise ModelLoadError(f"{where}: artefact {name!r} needs a SHA-256 hex digest; found {digest!r}")
-        for key in ("metrics", "calibration"):
+        for key in ("metrics", "calibration", "pointing"):
             if data.get(key) is not None and not isinstance(data[key], dict):
                 raise ModelLoadError(f"{where}: {key!r} must be a JSON object or null")
         if data.get("calibration") is not None:
@@ -156,6 +161,15 @@ class ModelCard:
                 TemperatureScaling.from_dict(data["calibration"])
             except ValueError as exc:
                 raise ModelLoadError(f"{where}: bad calibration: {exc}") from exc
+        if data.get("pointing") is not None:
+            from landmark_asl.estimators.pointing import PointingGate
+
+            if data["input_kind"] != "landmarks":
+                raise ModelLoadError(f"{where}: a pointing gate applies to landmark models only")
+            try:
+                PointingGate.from_dict(data["pointing"], data["classes"])
+            except ValueError as exc:
+                raise ModelLoadError(f"{where}: bad pointing gate: {exc}") from exc
         fv = data.get("feature_version")
         if fv is not None and not isinstance(fv, str):
             raise ModelLoadError(f"{where}: feature_version must be a string or null; found {fv!r}")

@@ -30,6 +30,7 @@ from landmark_asl._util import atomic_write_text, file_sha256, package_versions,
 from landmark_asl.estimators.calibration import TemperatureScaling
 from landmark_asl.estimators.features import FEATURE_VERSION, LandmarkNormalizer
 from landmark_asl.estimators.mlp import ForestMLPClassifier, MLPLandmarkClassifier
+from landmark_asl.estimators.pointing import PointingGate
 from landmark_asl.estimators.registry import get_spec
 from landmark_asl.estimators.trees import CompiledForestClassifier, XGBLandmarkClassifier
 from landmark_asl.exceptions import ModelLoadError
@@ -111,6 +112,7 @@ def save_model(
     trained_labels: Sequence[str] | None = None,
     calibration: dict[str, Any] | None = None,
     recipe: Recipe | None = None,
+    pointing: dict[str, Any] | None = None,
 ) -> Path:
     """Save a fitted estimator as a model directory with its :class:`ModelCard`.
 
@@ -143,6 +145,9 @@ def save_model(
         held-out predictions it was fitted on); a model read back keeps its own by default.
     recipe : Recipe, optional
         How the model was trained; stored in the card (:attr:`ModelCard.recipe`).
+    pointing : dict, optional
+        ``PointingGate.to_dict()`` (:attr:`ModelCard.pointing`); a model read back keeps its own
+        by default.
 
     Returns
     -------
@@ -157,6 +162,8 @@ def save_model(
 
     if calibration is None and isinstance(estimator, LoadedModel):
         calibration = estimator.card.calibration
+    if pointing is None and isinstance(estimator, LoadedModel):
+        pointing = estimator.card.pointing
     if isinstance(estimator, LoadedModel):
         estimator = estimator.estimator
     if calibration is not None:
@@ -164,6 +171,10 @@ def save_model(
     check_is_fitted(estimator)
     spec = get_spec(name)
     normalizer, clf = _split_pipeline(estimator)
+    if pointing is not None:  # refuse a bad one before writing anything
+        if spec.input_kind != "landmarks":
+            raise ValueError(f"a pointing gate applies to landmark models only, not {name!r}")
+        PointingGate.from_dict(dict(pointing), [str(c) for c in clf.classes_])
     storage = getattr(clf, "STORAGE", None)
     if storage is None or storage not in _storage_classes():
         raise TypeError(
@@ -197,6 +208,7 @@ def save_model(
             training=jsonable(dict(training or {})),
             metrics=jsonable(metrics) if metrics is not None else None,
             calibration=jsonable(dict(calibration)) if calibration is not None else None,
+            pointing=jsonable(dict(pointing)) if pointing is not None else None,
             recipe=recipe,
             package_versions={k: v for k, v in package_versions(_PACKAGES).items() if v != "not installed"},
             created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -345,6 +357,9 @@ class LoadedModel:
         self._scaling = None
         if self.card.calibration is not None:
             self._scaling = TemperatureScaling.from_dict(self.card.calibration)
+        self._gate = None
+        if self.card.pointing is not None:
+            self._gate = PointingGate.from_dict(self.card.pointing, self.card.classes)
 
     @property
     def name(self) -> str:
@@ -372,7 +387,7 @@ class LoadedModel:
         Returns
         -------
         ndarray of shape (n_classes,)
-            Calibrated when the card has a ``calibration``.
+            Through the card's ``pointing`` gate and ``calibration`` where it has them.
         """
         if self._normalizer is None or self._fast is None:
             return self.predict_proba(np.asarray(x)[None])[0]
@@ -381,14 +396,19 @@ class LoadedModel:
             raise ValueError(f"x must have shape (127,) raw features; got {x.shape}: pass raw_features(...)[i]")
         z = self._normalizer.transform_array(x[None])[0]
         proba = self._fast(z)
+        if self._gate is not None:
+            proba = self._gate.apply(proba[None], x[None], self._classes)[0]
         return self._finite(proba if self._scaling is None else self._scaling.apply(proba))
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Probabilities, ndarray of shape (n_samples, n_classes); X as for the estimator.
 
-        Calibrated when the card has a ``calibration`` (the predicted label never changes).
+        Through the card's ``pointing`` gate (it may turn a G into a Q or back) and then its
+        ``calibration`` (which never changes the predicted label) where it has them.
         """
         proba = self.estimator.predict_proba(X)
+        if self._gate is not None:
+            proba = self._gate.apply(proba, X, self._classes)
         return self._finite(proba if self._scaling is None else self._scaling.apply(proba))
 
     def _finite(self, proba: np.ndarray) -> np.ndarray:
@@ -399,7 +419,9 @@ class LoadedModel:
         return proba
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Labels, ndarray of shape (n_samples,) of str."""
+        """Labels, ndarray of shape (n_samples,) of str (the most likely of :meth:`predict_proba`'s)."""
+        if self._gate is not None:
+            return self._classes[self.predict_proba(X).argmax(axis=1)].astype(str)
         return np.asarray(self.estimator.predict(X)).astype(str)
 
 

@@ -271,7 +271,7 @@ def adapt_model(
         raise LandmarkASLError(f"stopped before saving the personal model to {output}: nothing was written")
     save_model(estimator, output, name=card.name, extractor_settings=card.extractor_settings, training=training,
                metrics=None, trained_labels=list(card.classes), calibration=card.calibration,
-               recipe=recipe.replace(calibrate=card.calibration is not None))
+               recipe=recipe.replace(calibrate=card.calibration is not None), pointing=card.pointing)
     return output
 
 
@@ -344,12 +344,13 @@ def base_recipe(card: Any) -> Recipe:
 
     Read from the card's ``recipe``; a card written before recipes were stored gives its
     ``training`` parameters, balance and augmentation. Calibration is off: the personal model
-    keeps the base model's temperature (fitting one needs several signers).
+    keeps the base model's temperature (fitting one needs several signers) and pointing gate.
     """
     if card.recipe is not None:
         return card.recipe.replace(calibrate=False)
     return Recipe(model_name=card.name, params=dict(card.training.get("params") or {}),
-                  balance=card.training.get("balance"), augment=card.training.get("augment"), calibrate=False)
+                  balance=card.training.get("balance"), augment=card.training.get("augment"), calibrate=False,
+                  pointing=card.pointing is not None)
 
 
 def resolve_base_rows(model, choice: str = "auto", *, cache_dir: str | Path | None = None, n_jobs: int = 1,

@@ -28,7 +28,8 @@ class Recipe:
     handshape features, every dataset weighing the same, one augmented copy of each row (3D
     rotations up to 30 degrees, y stretched by up to 1.3x either way; the G and H copies also
     turned about the vertical axis by up to 180 degrees, because sources show those two letters
-    from opposite sides), temperature scaling fitted on out-of-group predictions. :meth:`plain`
+    from opposite sides), temperature scaling fitted on out-of-group predictions, and G or Q told
+    apart by where the index points (``pointing``). :meth:`plain`
     is a model with none of that.
 
     Attributes
@@ -47,6 +48,10 @@ class Recipe:
     calibrate : bool or 'auto'
         Fit a temperature on out-of-group predictions (needs two or more groups); ``'auto'``:
         when the training rows hold two or more groups.
+    pointing : bool
+        Landmark models: fit a :class:`~landmark_asl.estimators.pointing.PointingGate` on the
+        training rows of G and Q (the same handshape, told apart by where the index points) and
+        store it in the card; the model's probabilities of those two letters then follow it.
     """
 
     model_name: str = "rf"
@@ -57,11 +62,13 @@ class Recipe:
                                                                        "stretch": 0.3, "max_yaw": 180.0,
                                                                        "yaw_labels": ["G", "H"]})
     calibrate: bool | Literal["auto"] = True
+    pointing: bool = True
 
     @classmethod
     def plain(cls, model_name: str, params: Mapping[str, Any] | None = None) -> Recipe:
-        """``model_name`` with ``params`` and nothing else: no balance, no augmentation, no calibration."""
-        return cls(model_name=model_name, params=dict(params or {}), balance=None, augment=None, calibrate=False)
+        """``model_name`` with ``params`` and nothing else: no balance, no augmentation, no calibration, no gate."""
+        return cls(model_name=model_name, params=dict(params or {}), balance=None, augment=None, calibrate=False,
+                   pointing=False)
 
     def check(self) -> None:
         """Refuse what ``model_name`` cannot use, before any data is read.
@@ -81,8 +88,11 @@ class Recipe:
             raise LandmarkASLError(f"balance must be one of {BALANCE_CHOICES}; got {self.balance!r}")
         if self.calibrate not in (True, False, "auto"):
             raise LandmarkASLError(f"calibrate must be True, False or 'auto'; got {self.calibrate!r}")
-        if (self.balance or self.augment) and get_spec(self.model_name).input_kind != "landmarks":
-            raise LandmarkASLError(f"{self.model_name}: balance and landmark augmentation apply to landmark models only")
+        if not isinstance(self.pointing, bool):
+            raise LandmarkASLError(f"pointing must be True or False; got {self.pointing!r}")
+        if (self.balance or self.augment or self.pointing) and get_spec(self.model_name).input_kind != "landmarks":
+            raise LandmarkASLError(f"{self.model_name}: balance, landmark augmentation and the pointing gate apply to "
+                                   "landmark models only")
         if self.augment:
             _check_augment(dict(self.augment))
 
@@ -97,7 +107,8 @@ class Recipe:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form stored in a model card (``metadata.json`` ``recipe``)."""
-        return {"model_name": self.model_name, **self.training_kwargs(), "calibrate": self.calibrate}
+        return {"model_name": self.model_name, **self.training_kwargs(), "calibrate": self.calibrate,
+                "pointing": self.pointing}
 
     @classmethod
     def from_dict(cls, data: Any) -> Recipe:

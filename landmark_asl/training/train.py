@@ -14,7 +14,8 @@ from sklearn.model_selection import GroupKFold
 from landmark_asl._util import load_json
 from landmark_asl.data.landmark_cache import load_landmarks, log
 from landmark_asl.estimators.calibration import TemperatureScaling
-from landmark_asl.estimators.features import augment_landmarks
+from landmark_asl.estimators.features import augment_landmarks, raw_features
+from landmark_asl.estimators.pointing import PointingGate
 from landmark_asl.estimators.registry import build_estimator, get_spec
 from landmark_asl.exceptions import DatasetError, LandmarkASLError
 from landmark_asl.labels import normalize_label
@@ -75,8 +76,6 @@ def model_inputs(name: str, estimator, rows: pd.DataFrame) -> np.ndarray:
         have a hand), or the images (n_rows, H, W[, 3]) uint8 for the pixel model.
     """
     if get_spec(name).input_kind == "landmarks":
-        from landmark_asl.estimators.features import raw_features
-
         return raw_features(rows)
     return _pixels(estimator, rows)
 
@@ -161,6 +160,26 @@ def fit_estimator(recipe: Recipe, rows: pd.DataFrame, *, random_state: int = 0, 
     return estimator, training
 
 
+def fit_pointing(recipe: Recipe, rows: pd.DataFrame) -> PointingGate | None:
+    """The recipe's :class:`~landmark_asl.estimators.pointing.PointingGate`, fitted on ``rows``.
+
+    None when ``recipe.pointing`` is off, for a pixel model, or when the rows lack G or Q. The
+    gate is fitted on the rows as they are (never on augmented copies), every dataset weighing
+    the same when the recipe balances datasets.
+    """
+    if not recipe.pointing or get_spec(recipe.model_name).input_kind != "landmarks":
+        return None
+    fit_rows = trainable_rows(rows, recipe.model_name)
+    groups = fit_rows["dataset"].to_numpy(dtype=object) if recipe.balance == "dataset" else None
+    return PointingGate.fit(raw_features(fit_rows), fit_rows["label"].to_numpy(dtype=object), groups)
+
+
+def gated_proba(gate: PointingGate | None, estimator: Any, X: np.ndarray) -> np.ndarray:
+    """``estimator``'s probabilities for ``X`` (raw features), through ``gate`` when there is one."""
+    proba = estimator.predict_proba(X)
+    return proba if gate is None else gate.apply(proba, X, [str(c) for c in estimator.classes_])
+
+
 def out_of_fold_proba(
     recipe: Recipe,
     rows: Any,
@@ -192,7 +211,8 @@ def out_of_fold_proba(
     Returns
     -------
     ndarray of shape (len(rows), len(classes))
-        A class a fold's model never saw gets probability 0.
+        A class a fold's model never saw gets probability 0. Through each fold's pointing gate
+        when the recipe has one (:func:`fit_pointing`), as the saved model answers.
 
     Raises
     ------
@@ -212,7 +232,8 @@ def out_of_fold_proba(
     splitter = GroupKFold(n_splits=min(n_folds, n_groups))
     for train_idx, test_idx in splitter.split(np.zeros(len(rows)), groups=groups):
         estimator, _ = fit_estimator(recipe, rows.iloc[train_idx], random_state=random_state, n_jobs=n_jobs)
-        proba = estimator.predict_proba(model_inputs(recipe.model_name, estimator, rows.iloc[test_idx]))
+        gate = fit_pointing(recipe, rows.iloc[train_idx])
+        proba = gated_proba(gate, estimator, model_inputs(recipe.model_name, estimator, rows.iloc[test_idx]))
         columns = [index[c] for c in estimator.classes_]
         out[np.ix_(test_idx, columns)] = proba
     return out
@@ -335,6 +356,10 @@ def train_model(
     log(progress, f"{model_name}: fitting on {len(trainable_rows(table, model_name))} samples of {', '.join(source_list)}")
     calibrate = resolve_calibrate(calibrate, table, where=", ".join(source_list), name=model_name)
     estimator, training = fit_estimator(recipe, table, random_state=random_state, n_jobs=n_jobs, scheduler=scheduler)
+    gate = fit_pointing(recipe, table)
+    if gate is not None and gate.boundary is not None:
+        log(progress, f"{model_name}: {gate.letters[1]} rather than {gate.letters[0]} where the index points more than "
+                      f"{gate.boundary:.0f} degrees below level")
     calibration = None
     if calibrate:
         fit_rows = trainable_rows(table, model_name)
@@ -351,7 +376,8 @@ def train_model(
     })
     save_model(estimator, output, name=model_name, extractor_settings=meta["extractor_settings"],
                training=training, metrics=metrics, trained_labels=sorted(set(table["label"])),
-               calibration=calibration, recipe=recipe.replace(calibrate=bool(calibrate)))
+               calibration=calibration, recipe=recipe.replace(calibrate=bool(calibrate)),
+               pointing=gate.to_dict() if gate is not None else None)
     return output
 
 

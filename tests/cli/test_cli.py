@@ -152,6 +152,25 @@ def test_train_defaults_are_the_shipped_recipe():
     assert shipped["training"]["balance"] == DEFAULT_RECIPE.balance
     assert shipped["training"]["augment"] == DEFAULT_RECIPE.augment
     assert (shipped["calibration"] is not None) == DEFAULT_RECIPE.calibrate
+    assert (shipped.get("pointing") is not None) == DEFAULT_RECIPE.pointing
+    assert shipped["recipe"] == DEFAULT_RECIPE.to_dict()
+
+
+@pytest.mark.slow
+def test_train_fits_the_pointing_gate_on_g_and_q_unless_told_not_to(small, tmp_path, data_dir):
+    photos = _copy_letters(data_dir / "asl2text" / "train", tmp_path / "gq", ("A", "G", "Q"), 6)
+    for flag, gated in (([], True), (["--no-pointing"], False)):
+        out = tmp_path / f"m{len(flag)}"
+        result = CliRunner(mix_stderr=False).invoke(main, [
+            "train", str(photos), "--model-name", "rf", "-o", str(out), "--cache-dir", str(small["cache"]),
+            "--param", "n_estimators=5", *flag])
+        assert result.exit_code == 0, result.stderr
+        meta = json.loads((out / "metadata.json").read_text())
+        assert meta["recipe"]["pointing"] is gated
+        if gated:  # asl2text's G points level, its Q about 60 degrees down
+            assert meta["pointing"]["letters"] == ["G", "Q"] and 10 < meta["pointing"]["boundary_degrees"] < 50
+        else:
+            assert meta["pointing"] is None
 
 
 def test_train_unknown_param_is_one_line_error(small, tmp_path):

@@ -277,3 +277,41 @@ def test_the_extra_rows_train_every_fold_but_the_apart_one_of_their_signer():
     for apart in exp.APART:
         assert exp.training_rows(rows, extra, apart) is rows
     assert exp.training_rows(rows, pd.DataFrame(), "massey/hand1") is rows
+
+
+def test_gq_gates_every_stored_array_with_a_gate_fitted_without_the_held_out_fold():
+    import pandas as pd
+
+    from landmark_asl.estimators.features import RAW_FEATURE_NAMES
+
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import exp_newsigner
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+
+    def hand(degrees: float) -> np.ndarray:
+        points = np.zeros((21, 3))
+        points[5] = (0.5, 0.5, 0.0)
+        points[8] = (0.5 + 0.1 * np.cos(np.radians(degrees)), 0.5 + 0.1 * np.sin(np.radians(degrees)), 0.0)
+        return points.ravel()
+
+    # Two folds of G (level) and Q (down) rows; fold "b" holds one Q read as G and a row with no hand.
+    angles = [0, 5, 60, 70, 2, 65, 80, 0]
+    labels = ["G", "G", "Q", "Q", "G", "Q", "Q", "G"]
+    groups = ["a"] * 4 + ["b"] * 4
+    table = pd.DataFrame([hand(d) for d in angles], columns=list(RAW_FEATURE_NAMES[:63]))
+    table = table.assign(label=labels, group=groups, dataset=groups, detected=[True] * 7 + [False],
+                         handedness="Right")
+    classes = ["A", "G", "Q"]
+    proba = np.tile([0.1, 0.6, 0.3], (8, 1))
+    proba[7] = np.nan
+    proba[0] = [0.8, 0.1, 0.1]  # A leads: left alone
+    data = {"rf|plain|0": proba, "rf|mirror|0": proba.copy(), "classes": np.array(classes)}
+    gated = exp_newsigner.pointing_gated(data, table, classes)
+    for key in ("rf|plain|0", "rf|mirror|0"):
+        top = np.array(classes)[np.nan_to_num(gated[key], nan=-1).argmax(axis=1)]
+        assert top[:7].tolist() == ["A", "G", "Q", "Q", "G", "Q", "Q"]
+        assert np.isnan(gated[key][7]).all()
+        np.testing.assert_allclose(gated[key][:7].sum(axis=1), 1.0)
+    assert gated["classes"] is data["classes"] and data["rf|plain|0"][2, 1] == 0.6  # the input is not changed

@@ -1,0 +1,190 @@
+"""G or Q by where the index points: a second look at the one pair whose handshape is the same.
+
+G and Q share a handshape (index and thumb out, parallel); G points level, Q points down. The
+forest sees that too, but also everything else about the hand, and a signer whose G differs in
+anything else (the side the camera sees, the thumb's height) gets a Q: on the dev protocol
+borisgraudt's Q (pointing straight down) was read as G 326 times in a seed, and a model trained
+without asl2text read 32 of asl2text's 228 G photos (pointing level) as Q.
+
+:class:`PointingGate` is a logistic regression on one number, how far below level the index
+points (:func:`index_pointing`), fitted on the training rows of the two letters, every dataset
+weighing the same. Where a model's most likely letter is G or Q, the two letters' probability
+mass is shared out again as the gate says; every other row and letter is left as it was.
+Measured in docs/experiments.md (2026-12-07, "G or Q by where the index points").
+
+Example
+-------
+>>> import numpy as np
+>>> gate = PointingGate(letters=("G", "Q"), intercept=-2.0, slope=0.15)
+>>> round(float(gate.share_of_second(np.array([0.0, 60.0]))[1]), 3)  # pointing 60 degrees down: Q
+0.999
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+#: The pair a gate separates by default: (the letter pointing level, the letter pointing down).
+DEFAULT_LETTERS = ("G", "Q")
+#: Landmarks of the index finger's knuckle (MCP) and tip.
+_INDEX_MCP, _INDEX_TIP = 5, 8
+#: Largest |slope| (per degree) and |intercept| a saved gate may hold: a fitted one is near 0.15
+#: and -2; beyond these a card is corrupt or crafted (exp() of them must stay finite).
+MAX_SLOPE, MAX_INTERCEPT = 10.0, 100.0
+
+
+def index_pointing(X: np.ndarray) -> np.ndarray:
+    """How far below level the index points, in degrees, for each row of raw features.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, 127)
+        Raw features (:func:`~landmark_asl.estimators.features.raw_features`; y already in the
+        unit of x, so the angle is the one in the photo).
+
+    Returns
+    -------
+    ndarray of shape (n,)
+        From -90 (straight up) through 0 (level, towards either side) to 90 (straight down):
+        the direction knuckle -> tip of the index in the image plane.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    dx = X[:, 3 * _INDEX_TIP] - X[:, 3 * _INDEX_MCP]
+    dy = X[:, 3 * _INDEX_TIP + 1] - X[:, 3 * _INDEX_MCP + 1]
+    return np.degrees(np.arctan2(dy, np.abs(dx)))
+
+
+@dataclass(frozen=True)
+class PointingGate:
+    """Share two letters' probability by how far below level the index points.
+
+    Attributes
+    ----------
+    letters : tuple of two str
+        The letter pointing level and the letter pointing down, e.g. ``("G", "Q")``.
+    intercept, slope : float
+        The logistic regression: P(second letter | the pair) = 1 / (1 + exp(-(intercept + slope * degrees))).
+    """
+
+    letters: tuple[str, str] = DEFAULT_LETTERS
+    intercept: float = 0.0
+    slope: float = 0.0
+
+    @classmethod
+    def fit(cls, X: np.ndarray, labels: Sequence[str], groups: Sequence[str] | None = None,
+            letters: tuple[str, str] = DEFAULT_LETTERS) -> PointingGate | None:
+        """Fit a gate on the rows of the two letters.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, 127)
+            Raw features of the training rows (no augmented copies: a copy turned in the image
+            plane points elsewhere).
+        labels : sequence of str of length n
+        groups : sequence of str of length n, optional
+            Weigh each group alike (the recipe's balance: every dataset alike); None: every row.
+        letters : tuple of two str
+
+        Returns
+        -------
+        PointingGate or None
+            None when the rows lack one of the two letters (a model that cannot answer both
+            needs no gate).
+        """
+        from sklearn.linear_model import LogisticRegression
+
+        labels = np.asarray(labels, dtype=object).astype(str)
+        mine = np.isin(labels, list(letters))
+        if not all((labels[mine] == letter).any() for letter in letters):
+            return None
+        weight = None
+        if groups is not None:
+            g = np.asarray(groups, dtype=object).astype(str)[mine]
+            _, inverse, counts = np.unique(g, return_inverse=True, return_counts=True)
+            weight = len(g) / (len(counts) * counts[inverse])
+        # Degrees / 30 keeps the regularised problem well scaled; the slope is stored per degree.
+        degrees = index_pointing(np.asarray(X)[mine])
+        keep = np.isfinite(degrees)
+        model = LogisticRegression().fit(degrees[keep, None] / 30.0, labels[mine][keep] == letters[1],
+                                         sample_weight=None if weight is None else weight[keep])
+        return cls(letters=(str(letters[0]), str(letters[1])), intercept=float(model.intercept_[0]),
+                   slope=float(model.coef_[0, 0]) / 30.0)
+
+    def share_of_second(self, degrees: np.ndarray) -> np.ndarray:
+        """P(the second letter | one of the pair) at each angle."""
+        z = np.clip(self.intercept + self.slope * np.asarray(degrees, dtype=np.float64), -50.0, 50.0)
+        return 1.0 / (1.0 + np.exp(-z))
+
+    @property
+    def boundary(self) -> float | None:
+        """The angle (degrees below level) where the two letters are equally likely; None if flat."""
+        return None if self.slope == 0 else -self.intercept / self.slope
+
+    def apply(self, proba: np.ndarray, X: np.ndarray, classes: Sequence[str]) -> np.ndarray:
+        """``proba`` with the pair's mass shared out again where the most likely letter is one of the pair.
+
+        Parameters
+        ----------
+        proba : ndarray of shape (n, n_classes)
+        X : ndarray of shape (n, 127)
+            The raw features the probabilities were predicted from.
+        classes : sequence of str
+            The columns of ``proba``; a model without both letters is returned unchanged.
+
+        Returns
+        -------
+        ndarray of shape (n, n_classes)
+            A new array (``proba`` is not changed); each row still sums to what it summed to.
+        """
+        names = [str(c) for c in classes]
+        if not all(letter in names for letter in self.letters) or len(proba) == 0:
+            return proba
+        first, second = names.index(self.letters[0]), names.index(self.letters[1])
+        top = proba.argmax(axis=1)
+        rows = np.flatnonzero((top == first) | (top == second))
+        if not len(rows):
+            return proba
+        out = np.array(proba, dtype=np.float64, copy=True)
+        mass = out[rows, first] + out[rows, second]
+        share = self.share_of_second(index_pointing(np.asarray(X)[rows]))
+        share = np.where(np.isfinite(share), share, 0.5)
+        out[rows, second] = mass * share
+        out[rows, first] = mass * (1.0 - share)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form stored in a model card (``metadata.json`` ``pointing``)."""
+        return {"letters": list(self.letters), "intercept": self.intercept, "slope": self.slope,
+                "boundary_degrees": self.boundary}
+
+    @classmethod
+    def from_dict(cls, data: Any, classes: Sequence[str] | None = None) -> PointingGate:
+        """Build a gate from :meth:`to_dict`'s form, refusing anything else.
+
+        Raises
+        ------
+        ValueError
+            Not an object of two distinct letters (among ``classes`` when given) and two finite
+            numbers within :data:`MAX_INTERCEPT` and :data:`MAX_SLOPE`.
+        """
+        if not isinstance(data, dict) or set(data) - {"letters", "intercept", "slope", "boundary_degrees"}:
+            raise ValueError("a pointing gate is an object with letters, intercept and slope")
+        letters = data.get("letters")
+        if (not isinstance(letters, list) or len(letters) != 2 or not all(isinstance(c, str) for c in letters)
+                or letters[0] == letters[1]):
+            raise ValueError(f"a pointing gate's letters are two different strings; got {letters!r}")
+        if classes is not None and not set(letters) <= {str(c) for c in classes}:
+            raise ValueError(f"a pointing gate's letters {letters} must be classes of the model")
+        values = {}
+        for key, high in (("intercept", MAX_INTERCEPT), ("slope", MAX_SLOPE)):
+            value = data.get(key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                    or abs(value) > high:
+                raise ValueError(f"a pointing gate's {key} must be a number from -{high:g} to {high:g}; got {value!r}")
+            values[key] = float(value)
+        return cls(letters=(letters[0], letters[1]), **values)

@@ -1,0 +1,190 @@
+"""G or Q by where the index points: the angle, the gate's fit, what it changes, its card form."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from landmark_asl.estimators.features import raw_features
+from landmark_asl.estimators.pointing import PointingGate, index_pointing
+from landmark_asl.estimators.registry import make_estimator
+from landmark_asl.exceptions import LandmarkASLError, ModelLoadError
+from landmark_asl.model.store import load_model, save_model
+from landmark_asl.training.adapt import packaged_base_rows
+from landmark_asl.training.recipe import Recipe
+
+
+def _hand(degrees: float, *, left: bool = False) -> np.ndarray:
+    """A raw row whose index (knuckle 5 -> tip 8) points ``degrees`` below level, towards the right."""
+    row = np.zeros(127)
+    points = np.zeros((21, 3))
+    points[5] = (0.5, 0.5, 0.0)
+    a = np.radians(degrees)
+    points[8] = (0.5 + 0.1 * np.cos(a) * (-1 if left else 1), 0.5 + 0.1 * np.sin(a), 0.0)
+    row[:63] = points.ravel()
+    row[126] = float(left)
+    return row
+
+
+def test_index_pointing_reads_degrees_below_level_either_way_round():
+    X = np.array([_hand(0), _hand(60), _hand(-80), _hand(30, left=True), _hand(90)])
+    np.testing.assert_allclose(index_pointing(X), [0, 60, -80, 30, 90], atol=1e-9)
+
+
+def _letters(n: int = 60, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    g = [_hand(d) for d in rng.normal(0, 6, n)]
+    q = [_hand(d) for d in rng.normal(60, 12, n)]
+    return np.array(g + q), np.array(["G"] * n + ["Q"] * n)
+
+
+def test_the_fitted_gate_puts_its_boundary_between_the_two_letters():
+    X, y = _letters()
+    gate = PointingGate.fit(X, y)
+    assert gate.letters == ("G", "Q") and gate.slope > 0
+    assert 5 < gate.boundary < 50
+    share = gate.share_of_second(np.array([-10.0, 0.0, 60.0, 85.0]))
+    assert share[0] < share[1] < 0.2 and share[2] > 0.9 and np.all(np.diff(share) > 0)
+    # Rows of other letters are ignored; a table without one of the two letters gives no gate.
+    assert PointingGate.fit(np.vstack([X, _hand(80)[None]]), np.append(y, "P")) == gate
+    assert PointingGate.fit(X[y == "G"], y[y == "G"]) is None
+
+
+def test_groups_weigh_alike():
+    X, y = _letters()
+    # One group's many Q rows point only 25 degrees down: weighed as one group, they move the boundary less.
+    extra = np.array([_hand(25)] * 600)
+    X2, y2 = np.vstack([X, extra]), np.append(y, ["Q"] * 600)
+    groups = np.array(["a"] * len(X) + ["b"] * 600)
+    by_row = PointingGate.fit(X2, y2)
+    by_group = PointingGate.fit(X2, y2, groups)
+    assert by_row.boundary < by_group.boundary
+
+
+def test_apply_moves_only_the_pair_and_only_where_one_of_them_leads():
+    classes = ["A", "G", "P", "Q"]
+    gate = PointingGate(intercept=-3.0, slope=0.15)  # boundary 20 degrees
+    proba = np.array([
+        [0.1, 0.6, 0.1, 0.2],   # G leads, the index points 70 degrees down: Q
+        [0.1, 0.2, 0.1, 0.6],   # Q leads, level: G
+        [0.7, 0.1, 0.1, 0.1],   # A leads: unchanged
+        [0.1, 0.7, 0.1, 0.1],   # G leads and points level: stays G
+    ])
+    X = np.array([_hand(70), _hand(0), _hand(70), _hand(-5)])
+    out = gate.apply(proba, X, classes)
+    assert out.argmax(axis=1).tolist() == [3, 1, 0, 1]
+    np.testing.assert_allclose(out.sum(axis=1), proba.sum(axis=1))
+    np.testing.assert_array_equal(out[2], proba[2])
+    np.testing.assert_array_equal(out[:, [0, 2]], proba[:, [0, 2]])
+    assert proba[0, 1] == 0.6  # the input is not changed
+    # A model without both letters is left alone.
+    assert gate.apply(proba[:, :3], X, classes[:3]) is not None
+    np.testing.assert_array_equal(gate.apply(proba[:, :3], X, classes[:3]), proba[:, :3])
+
+
+def test_on_real_rows_a_gate_fitted_on_one_source_reads_another_signers_down_pointing_q():
+    """Fitted on asl2text's rows only, the gate tells borisgraudt's G (level) from its Q (straight down),
+    which the forest confused 326 times a seed on the protocol."""
+    rows = packaged_base_rows()
+    X, labels = raw_features(rows), rows["label"].to_numpy(dtype=str)
+    asl2text = rows["dataset"].to_numpy(dtype=str) == "asl2text"
+    gate = PointingGate.fit(X[asl2text], labels[asl2text])
+    other = rows["group"].to_numpy(dtype=str) == "borisgraudt"
+    share = gate.share_of_second(index_pointing(X[other]))
+    q, g = labels[other] == "Q", labels[other] == "G"
+    assert q.sum() >= 50 and g.sum() >= 50
+    assert np.mean(share[q] > 0.9) > 0.95
+    assert np.mean(share[g] < 0.5) > 0.95
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ([1, 2], "an object with letters"),
+        ({"letters": ["G"], "intercept": 0, "slope": 0}, "two different strings"),
+        ({"letters": ["G", "G"], "intercept": 0, "slope": 0}, "two different strings"),
+        ({"letters": ["G", "Q"], "intercept": float("nan"), "slope": 0}, "intercept must be a number"),
+        ({"letters": ["G", "Q"], "intercept": 0, "slope": 1e6}, "slope must be a number"),
+        ({"letters": ["G", "Q"], "intercept": True, "slope": 0}, "intercept must be a number"),
+        ({"letters": ["G", "Q"], "intercept": 0, "slope": "1"}, "slope must be a number"),
+        ({"letters": ["G", "Q"], "intercept": 0, "slope": 0, "code": "x"}, "an object with letters"),
+        ({"letters": ["G", "W"], "intercept": 0, "slope": 0}, "must be classes of the model"),
+    ],
+)
+def test_a_bad_gate_is_refused(data, message):
+    with pytest.raises(ValueError, match=message):
+        PointingGate.from_dict(data, ["G", "Q"])
+
+
+def test_round_trip():
+    gate = PointingGate(intercept=-2.5, slope=0.14)
+    assert PointingGate.from_dict(json.loads(json.dumps(gate.to_dict()))) == gate
+
+
+@pytest.fixture(scope="module")
+def gq_model():
+    X, y = _letters(40)
+    rng = np.random.default_rng(1)
+    other = np.array([_hand(d) for d in rng.normal(-85, 5, 40)])
+    X = np.vstack([X, other]) + rng.normal(0, 0.002, (len(X) + 40, 127))
+    X[:, 126] = 0
+    y = np.append(y, ["L"] * 40)
+    # A forest that never saw where the index points: it reads every pair row alike.
+    return make_estimator("rf", n_estimators=5, finger_directions=False, orientation=False).fit(X, y), X, y
+
+
+def test_a_saved_gate_is_what_the_loaded_model_answers_with(gq_model, tmp_path):
+    estimator, X, y = gq_model
+    gate = PointingGate.fit(X, y)
+    directory = save_model(estimator, tmp_path / "m", name="rf", pointing=gate.to_dict(),
+                           recipe=Recipe.plain("rf").replace(pointing=True))
+    model = load_model(directory)
+    assert model.card.pointing == gate.to_dict()
+    raw = estimator.predict_proba(X)
+    gated = model.predict_proba(X)
+    np.testing.assert_allclose(gated, gate.apply(raw, X, [str(c) for c in estimator.classes_]))
+    np.testing.assert_allclose(model.predict_proba_one(X[3]), gated[3])
+    np.testing.assert_array_equal(model.predict(X), model.classes[gated.argmax(axis=1)])
+    # the gate follows the letter the index points to: better than the forest alone on these rows
+    assert np.mean(model.predict(X) == y) >= np.mean(estimator.predict(X) == y)
+    # a re-save of the loaded model keeps its gate
+    again = load_model(save_model(model, tmp_path / "again", name="rf"))
+    assert again.card.pointing == gate.to_dict()
+
+
+@pytest.mark.parametrize(
+    ("pointing", "message"),
+    [
+        ({"letters": ["G", "Q"], "intercept": 0, "slope": "steep"}, "bad pointing gate: a pointing gate's slope"),
+        ({"letters": ["G", "Z"], "intercept": 0, "slope": 0.1}, "must be classes of the model"),
+        (["G", "Q"], "'pointing' must be a JSON object or null"),
+    ],
+)
+def test_a_crafted_card_gate_is_a_one_line_error(gq_model, tmp_path, pointing, message):
+    estimator, X, y = gq_model
+    directory = save_model(estimator, tmp_path / "m", name="rf", pointing=PointingGate.fit(X, y).to_dict())
+    meta = json.loads((directory / "metadata.json").read_text())
+    meta["pointing"] = pointing
+    (directory / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelLoadError, match=message) as info:
+        load_model(directory)
+    assert "\n" not in str(info.value)
+
+
+def test_save_refuses_a_bad_gate_before_writing(gq_model, tmp_path):
+    estimator, _, _ = gq_model
+    with pytest.raises(ValueError, match="must be classes of the model"):
+        save_model(estimator, tmp_path / "m", name="rf", pointing={"letters": ["G", "Z"], "intercept": 0, "slope": 0})
+    assert not (tmp_path / "m").exists()
+
+
+def test_the_recipe_field():
+    assert Recipe().pointing is True and Recipe.plain("rf").pointing is False
+    assert Recipe.from_dict({"model_name": "rf"}).pointing is False  # a card written before the gate
+    assert Recipe.from_dict(Recipe().to_dict()) == Recipe()
+    with pytest.raises(LandmarkASLError, match="pointing must be True or False"):
+        Recipe().replace(pointing=1).check()
+    with pytest.raises(LandmarkASLError, match="apply to landmark models only"):
+        Recipe.plain("cnn").replace(pointing=True).check()
