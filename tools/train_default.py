@@ -206,6 +206,10 @@ def write_readme(output: Path, command: list[str], metadata: dict) -> None:
     views = (f"; as `predict` does, a photo whose first answer has a confidence under {lodo['views_below']} is "
              f"answered from the mean over its landmarks and its {' and '.join(lodo['views'])} view(s)"
              if lodo["views"] else "")
+    gate = metadata.get("pointing")
+    pointing = (f"; G or Q by where the index points (where G or Q leads, the two shared by a logistic regression "
+                f"on the index's angle: Q where it points more than {gate['boundary_degrees']:.0f} degrees below level; the card's "
+                f"`pointing`)" if gate else "")
     text = f"""# Shipped default model (`models/default`)
 
 `landmark-asl predict` and `landmark-asl live` use this model when no `--model` is given.
@@ -213,7 +217,7 @@ def write_readme(output: Path, command: list[str], metadata: dict) -> None:
 - estimator: `rf` (LandmarkNormalizer with the handshape features + a 50-tree random forest),
   feature version {metadata['feature_version']}; recipe: every dataset weighs the same, one augmented
   copy of each row (3D rotations up to 30 degrees, y stretched up to 1.3x; G and H also turned up to
-  180 degrees about the vertical axis), temperature scaling
+  180 degrees about the vertical axis){pointing}, temperature scaling
   (T = {metadata['calibration']['temperature']:.3f}, fitted on out-of-group predictions of the training rows)
 - classes ({len(metadata['classes'])}): {' '.join(metadata['classes'])}
 - trained on every sample with a hand of: {', '.join(f'`{s}`' for s in SOURCES)}
@@ -262,7 +266,7 @@ python tools/train_default.py --cache-dir .cache/landmarks
 
 measures the figures above (writing the reports under `out/default/`; `--lodo-json FILE` takes
 the protocol's from a result of the same recipe and views, e.g. `python experiments/exp_newsigner.py
-report yaw180_gh:rf+mirror+crop+zoom_out+below0.7 --seeds 0,1,2 --write-lodo FILE`, as this card's were; only runs that recorded the shipped recipe are taken), then trains exactly as
+report base:rf+gq+mirror+crop+zoom_out+below0.7 --seeds 0,1,2 --write-lodo FILE`, as this card's were; only runs that recorded the shipped recipe are taken), then trains exactly as
 
 ```
 {shlex.join(command)}

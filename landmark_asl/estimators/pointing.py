@@ -93,8 +93,8 @@ class PointingGate:
         Returns
         -------
         PointingGate or None
-            None when the rows lack one of the two letters (a model that cannot answer both
-            needs no gate).
+            None when the rows lack one of the two letters with finite landmarks (a model that
+            cannot answer both needs no gate).
         """
         from sklearn.linear_model import LogisticRegression
 
@@ -110,6 +110,8 @@ class PointingGate:
         # Degrees / 30 keeps the regularised problem well scaled; the slope is stored per degree.
         degrees = index_pointing(np.asarray(X)[mine])
         keep = np.isfinite(degrees)
+        if not all((labels[mine][keep] == letter).any() for letter in letters):
+            return None
         model = LogisticRegression().fit(degrees[keep, None] / 30.0, labels[mine][keep] == letters[1],
                                          sample_weight=None if weight is None else weight[keep])
         return cls(letters=(str(letters[0]), str(letters[1])), intercept=float(model.intercept_[0]),

@@ -357,9 +357,10 @@ class LoadedModel:
         self._scaling = None
         if self.card.calibration is not None:
             self._scaling = TemperatureScaling.from_dict(self.card.calibration)
-        self._gate = None
+        self._gate, self._gate_columns = None, ()
         if self.card.pointing is not None:
             self._gate = PointingGate.from_dict(self.card.pointing, self.card.classes)
+            self._gate_columns = tuple(list(self.card.classes).index(c) for c in self._gate.letters)
 
     @property
     def name(self) -> str:
@@ -396,7 +397,7 @@ class LoadedModel:
             raise ValueError(f"x must have shape (127,) raw features; got {x.shape}: pass raw_features(...)[i]")
         z = self._normalizer.transform_array(x[None])[0]
         proba = self._fast(z)
-        if self._gate is not None:
+        if self._gate is not None and int(proba.argmax()) in self._gate_columns:  # (the live loop's path: no work else)
             proba = self._gate.apply(proba[None], x[None], self._classes)[0]
         return self._finite(proba if self._scaling is None else self._scaling.apply(proba))
 

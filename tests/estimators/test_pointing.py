@@ -188,3 +188,12 @@ def test_the_recipe_field():
         Recipe().replace(pointing=1).check()
     with pytest.raises(LandmarkASLError, match="apply to landmark models only"):
         Recipe.plain("cnn").replace(pointing=True).check()
+
+
+def test_rows_without_finite_landmarks_are_left_out_of_the_fit():
+    X, y = _letters(20)
+    X[y == "Q", 24] = np.nan  # every Q's index tip unknown: nothing to learn Q from
+    assert PointingGate.fit(X, y) is None
+    X[y == "Q", 24] = 0.6
+    X[0, 24] = np.nan  # one G row unknown: left out, the rest fitted
+    assert PointingGate.fit(X, y) is not None
