@@ -122,6 +122,15 @@ class PointingGate:
         z = np.clip(self.intercept + self.slope * np.asarray(degrees, dtype=np.float64), -50.0, 50.0)
         return 1.0 / (1.0 + np.exp(-z))
 
+    def share_of_second_one(self, x: np.ndarray) -> float:
+        """:meth:`share_of_second` of one raw row, in plain Python arithmetic (the live loop's path)."""
+        dx = abs(float(x[3 * _INDEX_TIP]) - float(x[3 * _INDEX_MCP]))
+        dy = float(x[3 * _INDEX_TIP + 1]) - float(x[3 * _INDEX_MCP + 1])
+        z = self.intercept + self.slope * math.degrees(math.atan2(dy, dx))
+        if not math.isfinite(z):
+            return 0.5
+        return 1.0 / (1.0 + math.exp(-min(50.0, max(-50.0, z))))
+
     @property
     def boundary(self) -> float | None:
         """The angle (degrees below level) where the two letters are equally likely; None if flat."""

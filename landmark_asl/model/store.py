@@ -397,8 +397,13 @@ class LoadedModel:
             raise ValueError(f"x must have shape (127,) raw features; got {x.shape}: pass raw_features(...)[i]")
         z = self._normalizer.transform_array(x[None])[0]
         proba = self._fast(z)
-        if self._gate is not None and int(proba.argmax()) in self._gate_columns:  # (the live loop's path: no work else)
-            proba = self._gate.apply(proba[None], x[None], self._classes)[0]
+        if self._gate is not None and int(proba.argmax()) in self._gate_columns:
+            # PointingGate.apply for one row, in a few microseconds (the live loop's path).
+            first, second = self._gate_columns
+            share = self._gate.share_of_second_one(x)
+            proba = np.array(proba, dtype=np.float64)
+            mass = proba[first] + proba[second]
+            proba[first], proba[second] = mass * (1.0 - share), mass * share
         return self._finite(proba if self._scaling is None else self._scaling.apply(proba))
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:

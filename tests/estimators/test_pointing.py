@@ -197,3 +197,15 @@ def test_rows_without_finite_landmarks_are_left_out_of_the_fit():
     X[y == "Q", 24] = 0.6
     X[0, 24] = np.nan  # one G row unknown: left out, the rest fitted
     assert PointingGate.fit(X, y) is not None
+
+
+def test_the_one_row_path_answers_as_the_batch_even_on_degenerate_landmarks(gq_model, tmp_path):
+    estimator, X, y = gq_model
+    model = load_model(save_model(estimator, tmp_path / "m", name="rf", pointing=PointingGate.fit(X, y).to_dict()))
+    rows = X[y != "L"][:6].astype(np.float64)
+    rows[1, 24:26] = rows[1, 15:17]  # index tip on its knuckle
+    rows[2, 24:26] = rows[2, 15:17] + (1e-300, 0.0)
+    batch = model.predict_proba(rows)
+    one = np.array([model.predict_proba_one(r) for r in rows])
+    np.testing.assert_allclose(one, batch, atol=1e-12)
+    assert np.isfinite(one).all()
