@@ -12,6 +12,7 @@ the confidence does. It is stored in the model card as plain numbers.
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,19 @@ _LOG_T_BOUNDS = (-4.0, 4.0)
 _T_RANGE = (1e-3, 1e3)
 #: The most smoothing a card may hold: 1.0 would flatten every answer to about 1 / n_classes.
 _MAX_SMOOTHING = 0.1
+
+
+def _finite(value: float) -> bool:
+    """``math.isfinite`` that also says no to an integer too large for a float (a JSON card may hold one)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+#: Short reprs for error lines: a card's value may be huge.
+_SHORT = reprlib.Repr()
+_SHORT.maxstring, _SHORT.maxother, _SHORT.maxlong = 60, 60, 40
 
 
 @dataclass(frozen=True)
@@ -52,8 +66,8 @@ class TemperatureScaling:
     def __post_init__(self) -> None:
         for name in ("temperature", "smoothing"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ValueError(f"calibration {name} must be a finite number; got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
+                raise ValueError(f"calibration {name} must be a finite number; got {_SHORT.repr(value)}")
         if self.temperature <= 0:
             raise ValueError(f"calibration temperature must be > 0; got {self.temperature!r}")
         if not _T_RANGE[0] <= self.temperature <= _T_RANGE[1]:

@@ -9,7 +9,8 @@ without asl2text read 32 of asl2text's 228 G photos (pointing level) as Q.
 :class:`PointingGate` is a logistic regression on one number, how far below level the index
 points (:func:`index_pointing`), fitted on the training rows of the two letters, every dataset
 weighing the same. Where a model's most likely letter is G or Q, the two letters' probability
-mass is shared out again as the gate says; every other row and letter is left as it was.
+mass is shared out again as the gate says; no other letter's probability moves (so where the gate
+shares the pair evenly, a third letter can come out on top), and every other row is left as it was.
 Measured in docs/experiments.md (2026-12-07, "G or Q by where the index points").
 
 Example
@@ -23,6 +24,8 @@ Example
 from __future__ import annotations
 
 import math
+import numbers
+import reprlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +39,9 @@ _INDEX_MCP, _INDEX_TIP = 5, 8
 #: Largest |slope| (per degree) and |intercept| a saved gate may hold: a fitted one is near 0.15
 #: and -2; beyond these a card is corrupt or crafted (exp() of them must stay finite).
 MAX_SLOPE, MAX_INTERCEPT = 10.0, 100.0
+#: Short reprs for error lines: a card's value may be huge.
+_SHORT = reprlib.Repr()
+_SHORT.maxlist, _SHORT.maxstring, _SHORT.maxother, _SHORT.maxlong = 4, 60, 60, 40
 
 
 def index_pointing(X: np.ndarray) -> np.ndarray:
@@ -114,8 +120,11 @@ class PointingGate:
             return None
         model = LogisticRegression().fit(degrees[keep, None] / 30.0, labels[mine][keep] == letters[1],
                                          sample_weight=None if weight is None else weight[keep])
-        return cls(letters=(str(letters[0]), str(letters[1])), intercept=float(model.intercept_[0]),
-                   slope=float(model.coef_[0, 0]) / 30.0)
+        intercept, slope = float(model.intercept_[0]), float(model.coef_[0, 0]) / 30.0
+        # Letters that never overlap give a very steep fit: soften it to within what a card may hold,
+        # keeping its boundary.
+        scale = min(1.0, MAX_INTERCEPT / max(abs(intercept), 1e-300), MAX_SLOPE / max(abs(slope), 1e-300))
+        return cls(letters=(str(letters[0]), str(letters[1])), intercept=intercept * scale, slope=slope * scale)
 
     def share_of_second(self, degrees: np.ndarray) -> np.ndarray:
         """P(the second letter | one of the pair) at each angle."""
@@ -169,9 +178,11 @@ class PointingGate:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form stored in a model card (``metadata.json`` ``pointing``)."""
+        """The JSON form stored in a model card (``metadata.json`` ``pointing``); ``boundary_degrees``
+        is for the reader (recomputed from the two numbers, never read back; None when beyond +-180)."""
+        boundary = self.boundary
         return {"letters": list(self.letters), "intercept": self.intercept, "slope": self.slope,
-                "boundary_degrees": self.boundary}
+                "boundary_degrees": boundary if boundary is not None and abs(boundary) <= 180 else None}
 
     @classmethod
     def from_dict(cls, data: Any, classes: Sequence[str] | None = None) -> PointingGate:
@@ -183,19 +194,25 @@ class PointingGate:
             Not an object of two distinct letters (among ``classes`` when given) and two finite
             numbers within :data:`MAX_INTERCEPT` and :data:`MAX_SLOPE`.
         """
+        if isinstance(data, PointingGate):
+            data = data.to_dict()
         if not isinstance(data, dict) or set(data) - {"letters", "intercept", "slope", "boundary_degrees"}:
             raise ValueError("a pointing gate is an object with letters, intercept and slope")
         letters = data.get("letters")
-        if (not isinstance(letters, list) or len(letters) != 2 or not all(isinstance(c, str) for c in letters)
-                or letters[0] == letters[1]):
-            raise ValueError(f"a pointing gate's letters are two different strings; got {letters!r}")
+        if (not isinstance(letters, (list, tuple)) or len(letters) != 2
+                or not all(isinstance(c, str) and 0 < len(c) <= 64 for c in letters) or letters[0] == letters[1]):
+            raise ValueError(f"a pointing gate's letters are two different labels; got {_SHORT.repr(letters)}")
         if classes is not None and not set(letters) <= {str(c) for c in classes}:
-            raise ValueError(f"a pointing gate's letters {letters} must be classes of the model")
+            raise ValueError(f"a pointing gate's letters {list(letters)} must be classes of the model")
         values = {}
         for key, high in (("intercept", MAX_INTERCEPT), ("slope", MAX_SLOPE)):
             value = data.get(key)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                    or abs(value) > high:
-                raise ValueError(f"a pointing gate's {key} must be a number from -{high:g} to {high:g}; got {value!r}")
-            values[key] = float(value)
+            try:
+                number = float(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else None
+            except OverflowError:  # an integer too large for a float
+                number = None
+            if number is None or not math.isfinite(number) or abs(number) > high:
+                raise ValueError(f"a pointing gate's {key} must be a number from -{high:g} to {high:g}; "
+                                 f"got {_SHORT.repr(value)}")
+            values[key] = number
         return cls(letters=(letters[0], letters[1]), **values)

@@ -458,7 +458,8 @@ def _fit_and_score(
     result = classification_metrics(test_rows["label"].to_numpy(dtype=object), predicted, detected, coverage=coverage)
     fit_recipe = {"balance": recipe.balance, "augment": dict(recipe.augment) if recipe.augment else None}
     result.update({"kind": get_spec(name).input_kind, "params": dict(recipe.params),
-                   "recipe": {**fit_recipe, "calibrate": calibration is not None} if landmark else None,
+                   "recipe": {**fit_recipe, "calibrate": calibration is not None, "pointing": gate is not None}
+                   if landmark else None,
                    "n_fit": training["n_fit"], "fit_seconds": training["fit_seconds"]})
 
     model_dir = output / "models" / name if save else Path(tempfile.mkdtemp(prefix=f"landmark_asl_{name}_"))
@@ -471,7 +472,7 @@ def _fit_and_score(
         save_model(estimator, model_dir, name=name, extractor_settings=extractor_settings,
                    training=training, metrics=metrics, split_file_sha256=metadata["split_file_sha256"],
                    trained_labels=classes, calibration=calibration,
-                   recipe=recipe.replace(calibrate=calibration is not None),
+                   recipe=recipe.replace(calibrate=calibration is not None, pointing=gate is not None),
                    pointing=gate.to_dict() if gate is not None else None)
         result["size_mb"] = directory_size(model_dir) / 1e6
         loaded = load_model(model_dir)

@@ -167,7 +167,8 @@ class ModelCard:
             if data["input_kind"] != "landmarks":
                 raise ModelLoadError(f"{where}: a pointing gate applies to landmark models only")
             try:
-                PointingGate.from_dict(data["pointing"], data["classes"])
+                # Kept in its own form: boundary_degrees recomputed, whatever the file said.
+                data = {**data, "pointing": PointingGate.from_dict(data["pointing"], data["classes"]).to_dict()}
             except ValueError as exc:
                 raise ModelLoadError(f"{where}: bad pointing gate: {exc}") from exc
         fv = data.get("feature_version")

@@ -145,9 +145,9 @@ def save_model(
         held-out predictions it was fitted on); a model read back keeps its own by default.
     recipe : Recipe, optional
         How the model was trained; stored in the card (:attr:`ModelCard.recipe`).
-    pointing : dict, optional
-        ``PointingGate.to_dict()`` (:attr:`ModelCard.pointing`); a model read back keeps its own
-        by default.
+    pointing : dict or PointingGate, optional
+        The gate (:attr:`ModelCard.pointing`, stored as ``PointingGate.to_dict()``); a model read
+        back keeps its own by default.
 
     Returns
     -------
@@ -174,7 +174,7 @@ def save_model(
     if pointing is not None:  # refuse a bad one before writing anything
         if spec.input_kind != "landmarks":
             raise ValueError(f"a pointing gate applies to landmark models only, not {name!r}")
-        PointingGate.from_dict(dict(pointing), [str(c) for c in clf.classes_])
+        pointing = PointingGate.from_dict(pointing, [str(c) for c in clf.classes_]).to_dict()
     storage = getattr(clf, "STORAGE", None)
     if storage is None or storage not in _storage_classes():
         raise TypeError(
@@ -208,7 +208,7 @@ def save_model(
             training=jsonable(dict(training or {})),
             metrics=jsonable(metrics) if metrics is not None else None,
             calibration=jsonable(dict(calibration)) if calibration is not None else None,
-            pointing=jsonable(dict(pointing)) if pointing is not None else None,
+            pointing=jsonable(pointing) if pointing is not None else None,
             recipe=recipe,
             package_versions={k: v for k, v in package_versions(_PACKAGES).items() if v != "not installed"},
             created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),

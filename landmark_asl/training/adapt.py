@@ -271,7 +271,8 @@ def adapt_model(
         raise LandmarkASLError(f"stopped before saving the personal model to {output}: nothing was written")
     save_model(estimator, output, name=card.name, extractor_settings=card.extractor_settings, training=training,
                metrics=None, trained_labels=list(card.classes), calibration=card.calibration,
-               recipe=recipe.replace(calibrate=card.calibration is not None), pointing=card.pointing)
+               recipe=recipe.replace(calibrate=card.calibration is not None, pointing=card.pointing is not None),
+               pointing=card.pointing)
     return output
 
 

@@ -174,6 +174,21 @@ def fit_pointing(recipe: Recipe, rows: pd.DataFrame) -> PointingGate | None:
     return PointingGate.fit(raw_features(fit_rows), fit_rows["label"].to_numpy(dtype=object), groups)
 
 
+def log_pointing(progress: bool, model_name: str, recipe: Recipe, gate: PointingGate | None) -> None:
+    """Say what the recipe's pointing gate came to (the card's recipe records whether there is one)."""
+    if gate is None:
+        if recipe.pointing and get_spec(recipe.model_name).input_kind == "landmarks":
+            log(progress, f"{model_name}: no pointing gate: the training rows lack G or Q")
+        return
+    boundary = gate.boundary
+    if gate.slope > 0 and boundary is not None and -90 <= boundary <= 90:
+        log(progress, f"{model_name}: {gate.letters[1]} rather than {gate.letters[0]} where the index points more than "
+                      f"{boundary:.0f} degrees below level")
+    else:
+        log(progress, f"{model_name}: pointing gate fitted (intercept {gate.intercept:.3g}, slope {gate.slope:.3g} a "
+                      "degree)")
+
+
 def gated_proba(gate: PointingGate | None, estimator: Any, X: np.ndarray) -> np.ndarray:
     """``estimator``'s probabilities for ``X`` (raw features), through ``gate`` when there is one."""
     proba = estimator.predict_proba(X)
@@ -357,9 +372,7 @@ def train_model(
     calibrate = resolve_calibrate(calibrate, table, where=", ".join(source_list), name=model_name)
     estimator, training = fit_estimator(recipe, table, random_state=random_state, n_jobs=n_jobs, scheduler=scheduler)
     gate = fit_pointing(recipe, table)
-    if gate is not None and gate.boundary is not None:
-        log(progress, f"{model_name}: {gate.letters[1]} rather than {gate.letters[0]} where the index points more than "
-                      f"{gate.boundary:.0f} degrees below level")
+    log_pointing(progress, model_name, recipe, gate)
     calibration = None
     if calibrate:
         fit_rows = trainable_rows(table, model_name)
@@ -376,7 +389,7 @@ def train_model(
     })
     save_model(estimator, output, name=model_name, extractor_settings=meta["extractor_settings"],
                training=training, metrics=metrics, trained_labels=sorted(set(table["label"])),
-               calibration=calibration, recipe=recipe.replace(calibrate=bool(calibrate)),
+               calibration=calibration, recipe=recipe.replace(calibrate=bool(calibrate), pointing=gate is not None),
                pointing=gate.to_dict() if gate is not None else None)
     return output
 

@@ -140,3 +140,9 @@ def test_stretch_scales_image_y_about_the_wrist_only(synthetic_landmarks):
     np.testing.assert_allclose(copy[:, 63:126], X[:, 63:126], atol=1e-6)  # world unchanged
     ratio = (copy[:, 28] - copy[:, 1]) / (X[:, 28] - X[:, 1])  # landmark 9's y about the wrist
     assert np.all((ratio >= 1 / 1.5 - 1e-4) & (ratio <= 1.5 + 1e-4)) and ratio.std() > 0.05
+
+
+def test_a_huge_integer_temperature_is_a_short_value_error():
+    with pytest.raises(ValueError, match="finite number") as info:
+        TemperatureScaling.from_dict({"method": "temperature", "temperature": 10**400, "smoothing": 0.001})
+    assert len(str(info.value)) < 200

@@ -103,8 +103,8 @@ def test_on_real_rows_a_gate_fitted_on_one_source_reads_another_signers_down_poi
     ("data", "message"),
     [
         ([1, 2], "an object with letters"),
-        ({"letters": ["G"], "intercept": 0, "slope": 0}, "two different strings"),
-        ({"letters": ["G", "G"], "intercept": 0, "slope": 0}, "two different strings"),
+        ({"letters": ["G"], "intercept": 0, "slope": 0}, "two different labels"),
+        ({"letters": ["G", "G"], "intercept": 0, "slope": 0}, "two different labels"),
         ({"letters": ["G", "Q"], "intercept": float("nan"), "slope": 0}, "intercept must be a number"),
         ({"letters": ["G", "Q"], "intercept": 0, "slope": 1e6}, "slope must be a number"),
         ({"letters": ["G", "Q"], "intercept": True, "slope": 0}, "intercept must be a number"),
@@ -209,3 +209,37 @@ def test_the_one_row_path_answers_as_the_batch_even_on_degenerate_landmarks(gq_m
     one = np.array([model.predict_proba_one(r) for r in rows])
     np.testing.assert_allclose(one, batch, atol=1e-12)
     assert np.isfinite(one).all()
+
+
+def test_hostile_numbers_and_long_values_are_short_one_line_errors():
+    for data in ({"letters": ["G", "Q"], "intercept": 10**400, "slope": 0.1},
+                 {"letters": ["X" * 200_000, "Q"], "intercept": 0, "slope": 0},
+                 {"letters": ["A"] * 100_000, "intercept": 0, "slope": 0}):
+        with pytest.raises(ValueError) as info:
+            PointingGate.from_dict(data)
+        assert len(str(info.value)) < 300
+    # NumPy numbers and a tuple of letters are what a caller may pass; a gate object too.
+    gate = PointingGate.from_dict({"letters": ("G", "Q"), "intercept": np.float32(-2.0), "slope": np.int64(0)})
+    assert gate == PointingGate(intercept=-2.0, slope=0.0) and PointingGate.from_dict(gate) == gate
+
+
+def test_a_fit_on_letters_that_never_overlap_stays_within_what_a_card_may_hold():
+    rng = np.random.default_rng(0)
+    X = np.array([_hand(d) for d in rng.normal(85, 0.3, 2000)] + [_hand(d) for d in rng.normal(89, 0.3, 2000)])
+    y = np.array(["G"] * 2000 + ["Q"] * 2000)
+    gate = PointingGate.fit(X, y)
+    assert PointingGate.from_dict(gate.to_dict()) == gate
+    assert 86 < gate.boundary < 88
+
+
+def test_a_card_keeps_the_gate_in_its_own_form(gq_model, tmp_path):
+    estimator, X, y = gq_model
+    gate = PointingGate.fit(X, y)
+    directory = save_model(estimator, tmp_path / "m", name="rf", pointing=gate)  # an object is taken too
+    meta = json.loads((directory / "metadata.json").read_text())
+    meta["pointing"]["boundary_degrees"] = "a lie"
+    (directory / "metadata.json").write_text(json.dumps(meta))
+    model = load_model(directory)
+    assert model.card.pointing == gate.to_dict()  # recomputed, not the file's
+    again = json.loads((save_model(model, tmp_path / "again", name="rf") / "metadata.json").read_text())
+    assert again["pointing"]["boundary_degrees"] == pytest.approx(gate.boundary)
