@@ -52,6 +52,7 @@ from pathlib import Path
 
 import numpy as np
 
+from landmark_asl.estimators.pointing import DEFAULT_GATES
 from landmark_asl.evaluation.protocol import LABELS
 from landmark_asl.training.recipe import DEFAULT_RECIPE, DEFAULT_SOURCES
 
@@ -95,8 +96,8 @@ def held_out_model(name: str, cache_dir: Path, work_dir: Path, n_jobs: int):
 
     # The CSV loader's version too: its rows changed (frame size) without the recipe changing.
     recipe = {"sources": sources, **CHOSEN, "calibrate": True, "labels": LABELS, "csv_loader": CSV_LOADER_VERSION}
-    if DEFAULT_RECIPE.pointing:  # (the key of a model without the gate stays what it was)
-        recipe["pointing"] = True
+    if DEFAULT_RECIPE.pointing:  # (the key of a model without the gates stays what it was)
+        recipe["pointing"] = [[list(letters), mode] for letters, mode in DEFAULT_GATES]
     key = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:10]
     folder = work_dir / f"model-without-{name}-{key}"
     if not (folder / "metadata.json").exists():

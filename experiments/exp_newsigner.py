@@ -93,6 +93,7 @@ import pandas as pd
 
 from landmark_asl.data.landmark_cache import log
 from landmark_asl.estimators.features import raw_features
+from landmark_asl.estimators.pointing import DEFAULT_GATES, apply_gates
 from landmark_asl.evaluation.lodo import confusion_errors, score_predictions
 from landmark_asl.evaluation.protocol import APART, CSV_SOURCES, IMAGE_SOURCES, load_table
 from landmark_asl.hands.views import VIEWS
@@ -552,7 +553,7 @@ def pointing_gated(data: dict[str, np.ndarray], table: pd.DataFrame, classes: li
     """Every stored probability array (each model, view and seed) through a pointing gate per fold.
 
     The ``gq`` part of a report name: what a model trained with ``Recipe.pointing`` answers
-    (:class:`landmark_asl.estimators.pointing.PointingGate`, G or Q by where the index points),
+    (:class:`landmark_asl.estimators.pointing.PointingGate`: G or Q, K or P by where the index points),
     each held-out fold's gate fitted on the other folds' rows with a hand (every dataset alike, as
     :func:`landmark_asl.training.train.fit_pointing` does). Every view is gated with the angle of
     the photo's first estimate (the views' own landmarks are not stored; the mirror view's angle
@@ -571,8 +572,8 @@ def pointing_gated(data: dict[str, np.ndarray], table: pd.DataFrame, classes: li
         gated = proba.copy()
         for fold, gate in gates.items():
             rows = detected & (groups == fold) & ~np.isnan(proba).all(axis=1)
-            if gate is not None and rows.any():
-                gated[rows] = gate.apply(proba[rows], X[rows], classes)
+            if gate and rows.any():
+                gated[rows] = apply_gates(gate, proba[rows], X[rows], classes)
         out[key] = gated
     return out
 
@@ -696,7 +697,8 @@ def report(args: argparse.Namespace) -> None:
                 raise SystemExit("--write-lodo: only runs that recorded the shipped recipe (candidate base or an "
                                  "augmentation candidate equal to it), with views, can go on the card")
             Path(args.write_lodo).write_text(json.dumps({
-                **result, "recipe": RECIPE, "pointing": "gq" in parts, "views": [p for p in parts if p in VIEWS],
+                **result, "recipe": RECIPE, "views": [p for p in parts if p in VIEWS],
+                "pointing": [[list(letters), mode] for letters, mode in DEFAULT_GATES] if "gq" in parts else [],
                 "views_below": below[0],
                 "seeds": seeds,
                 "sources": sorted(IMAGE_SOURCES + CSV_SOURCES), "oof_file": str(path)}, indent=2))

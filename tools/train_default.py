@@ -30,6 +30,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from landmark_asl.estimators.pointing import DEFAULT_GATES, gates_from_list
 from landmark_asl.paths import landmark_cache_dir
 from landmark_asl.training.recipe import DEFAULT_LABELS, DEFAULT_RECIPE, DEFAULT_SOURCES
 
@@ -39,6 +40,8 @@ LABELS = list(DEFAULT_LABELS)
 #: The recipe, defined once in the library (``landmark-asl train`` defaults to it).
 RECIPE = DEFAULT_RECIPE.training_kwargs()
 SOURCES = list(DEFAULT_SOURCES)
+#: The pointing gates of the recipe, as a protocol result records them (``exp_newsigner.py report --write-lodo``).
+POINTING = [[list(letters), mode] for letters, mode in DEFAULT_GATES] if DEFAULT_RECIPE.pointing else []
 
 
 def _shown(path: Path) -> str:
@@ -82,9 +85,9 @@ def protocol(out: Path, cache_dir: Path, views_dir: Path | None = None, seeds: t
 
     if lodo_json is not None:
         result = json.loads(lodo_json.read_text())
-        found = (result.get("recipe"), result.get("pointing", False), result.get("views"), result.get("views_below"),
+        found = (result.get("recipe"), result.get("pointing", []), result.get("views"), result.get("views_below"),
                  result.get("sources"))
-        expected = (RECIPE, DEFAULT_RECIPE.pointing, list(DEFAULT_VIEWS), VIEWS_BELOW, sorted(SOURCES))
+        expected = (RECIPE, POINTING, list(DEFAULT_VIEWS), VIEWS_BELOW, sorted(SOURCES))
         if found != expected:
             raise SystemExit(f"{lodo_json}: recipe, pointing gate, views and sources {found} are not the shipped "
                              f"{expected}")
@@ -106,7 +109,7 @@ def protocol(out: Path, cache_dir: Path, views_dir: Path | None = None, seeds: t
     lodo["seeds"] = list(seeds)
     lodo["views"] = list(DEFAULT_VIEWS) if views is not None else []
     lodo["views_below"] = VIEWS_BELOW if views is not None else None
-    lodo["pointing"] = DEFAULT_RECIPE.pointing
+    lodo["pointing"] = POINTING
     lodo["per_fold_accuracy_detected"] = {r["fold"]: r["accuracy_detected"] for r in s["per_fold"]}
     lodo["per_fold_ece_scaled"] = {r["fold"]: r["ece_scaled"] for r in s["per_fold"]}
     lodo["confusable_groups"] = s["errors"]["groups"]
@@ -206,10 +209,11 @@ def write_readme(output: Path, command: list[str], metadata: dict) -> None:
     views = (f"; as `predict` does, a photo whose first answer has a confidence under {lodo['views_below']} is "
              f"answered from the mean over its landmarks and its {' and '.join(lodo['views'])} view(s)"
              if lodo["views"] else "")
-    gate = metadata.get("pointing")
-    pointing = (f"; G or Q by where the index points (where G or Q leads, the two shared by a logistic regression "
-                f"on the index's angle: Q where it points more than {gate['boundary_degrees']:.0f} degrees below level; the card's "
-                f"`pointing`)" if gate else "")
+    gates = gates_from_list(metadata["pointing"]) if metadata.get("pointing") else ()
+    pointing = ("; " + " and ".join(f"{'/'.join(g.letters)} by where the index points ({g.describe()}; {g.mode})"
+                                   for g in gates)
+                + " (where one of a pair leads, the two shared by a logistic regression on the index's angle; the "
+                  "card's `pointing`)" if gates else "")
     text = f"""# Shipped default model (`models/default`)
 
 `landmark-asl predict` and `landmark-asl live` use this model when no `--model` is given.

@@ -228,8 +228,8 @@ def _recipe_options(command=None, *, shipped: bool = False):
     recipe = " (default for landmark models: the shipped recipe)" if shipped else ""
     command = click.option(
         "--pointing/--no-pointing", default=None if shipped else False, show_default=not shipped,
-        help="Landmark models: tell G from Q by where the index points (a gate fitted on the training rows "
-             "and stored with the model)" + (" (default: on, as the shipped recipe)." if shipped else "."))(command)
+        help="Landmark models: tell G from Q and K from P by where the index points (gates fitted on the "
+             "training rows and stored with the model)" + (" (default: on, as the shipped recipe)." if shipped else "."))(command)
     command = click.option(
         "--calibrate/--no-calibrate", default=None if shipped else False, show_default=not shipped,
         help="Landmark models: fit a temperature on out-of-group predictions (needs two or more groups) and "

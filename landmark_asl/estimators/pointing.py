@@ -1,17 +1,21 @@
-"""G or Q by where the index points: a second look at the one pair whose handshape is the same.
+"""Letters told apart by where the index points: a second look at pairs with one handshape.
 
-G and Q share a handshape (index and thumb out, parallel); G points level, Q points down. The
-forest sees that too, but also everything else about the hand, and a signer whose G differs in
-anything else (the side the camera sees, the thumb's height) gets a Q: on the dev protocol
-borisgraudt's Q (pointing straight down) was read as G 326 times in a seed, and a model trained
-without asl2text read 32 of asl2text's 228 G photos (pointing level) as Q.
+G and Q share a handshape (index and thumb out, parallel); G points level, Q points down. K and P
+share one too (index up, middle finger forward, thumb between); K points up, P forward or down.
+The forest sees where the index points, but also everything else about the hand, and a signer
+whose letter differs in anything else gets its neighbour: on the dev protocol borisgraudt's Q
+(pointing straight down) was read as G 326 times in a seed, a model trained without asl2text read
+32 of asl2text's 228 G photos (pointing level) as Q and 170 of its 226 P as K.
 
 :class:`PointingGate` is a logistic regression on one number, how far below level the index
-points (:func:`index_pointing`), fitted on the training rows of the two letters, every dataset
-weighing the same. Where a model's most likely letter is G or Q, the two letters' probability
-mass is shared out again as the gate says; no other letter's probability moves (so where the gate
-shares the pair evenly, a third letter can come out on top), and every other row is left as it was.
-Measured in docs/experiments.md (2026-12-07, "G or Q by where the index points").
+points (:func:`index_pointing`), fitted on the training rows of its two letters, every dataset
+weighing the same. Where a model's most likely letter is one of the pair, the pair's probability
+mass is shared out again: as the gate says (``mode='share'``, G/Q), or as the model's odds times
+the gate's (``mode='odds'``, K/P). No other letter's probability moves (so where a gate shares a
+pair evenly, a third letter can come out on top), and every other row is left as it was.
+:data:`DEFAULT_GATES` are the shipped recipe's; :func:`fit_gates` fits them, :func:`apply_gates`
+applies them in turn. Measured in docs/experiments.md (2026-12-07, "G or Q by where the index
+points", and "K or P too").
 
 Example
 -------
@@ -32,8 +36,16 @@ from typing import Any
 
 import numpy as np
 
-#: The pair a gate separates by default: (the letter pointing level, the letter pointing down).
+#: The pair a gate separates by default: (the letter pointing higher, the letter pointing lower).
 DEFAULT_LETTERS = ("G", "Q")
+#: How a gate shares its pair's probability: 'share' as the gate says, 'odds' as the model's odds
+#: times the gate's.
+MODES = ("share", "odds")
+#: The shipped recipe's gates, in the order they apply: (letters, mode), each mode chosen on the
+#: dev protocol and the sources never trained on (docs/experiments.md, 2026-12-07).
+DEFAULT_GATES: tuple[tuple[tuple[str, str], str], ...] = ((("G", "Q"), "share"), (("K", "P"), "odds"))
+#: Most gates a card may hold.
+MAX_GATES = 8
 #: Landmarks of the index finger's knuckle (MCP) and tip.
 _INDEX_MCP, _INDEX_TIP = 5, 8
 #: Largest |slope| (per degree) and |intercept| a saved gate may hold: a fitted one is near 0.15
@@ -72,18 +84,26 @@ class PointingGate:
     Attributes
     ----------
     letters : tuple of two str
-        The letter pointing level and the letter pointing down, e.g. ``("G", "Q")``.
+        The letter pointing higher and the one pointing lower, e.g. ``("G", "Q")``, ``("K", "P")``.
     intercept, slope : float
         The logistic regression: P(second letter | the pair) = 1 / (1 + exp(-(intercept + slope * degrees))).
+    mode : {'share', 'odds'}
+        Where one of the pair leads, its mass is shared as the gate says ('share'), or as the
+        model's odds times the gate's ('odds').
     """
 
     letters: tuple[str, str] = DEFAULT_LETTERS
     intercept: float = 0.0
     slope: float = 0.0
+    mode: str = "share"
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"a pointing gate's mode is one of {MODES}; got {_SHORT.repr(self.mode)}")
 
     @classmethod
     def fit(cls, X: np.ndarray, labels: Sequence[str], groups: Sequence[str] | None = None,
-            letters: tuple[str, str] = DEFAULT_LETTERS) -> PointingGate | None:
+            letters: tuple[str, str] = DEFAULT_LETTERS, mode: str = "share") -> PointingGate | None:
         """Fit a gate on the rows of the two letters.
 
         Parameters
@@ -95,6 +115,7 @@ class PointingGate:
         groups : sequence of str of length n, optional
             Weigh each group alike (the recipe's balance: every dataset alike); None: every row.
         letters : tuple of two str
+        mode : {'share', 'odds'}
 
         Returns
         -------
@@ -124,7 +145,8 @@ class PointingGate:
         # Letters that never overlap give a very steep fit: soften it to within what a card may hold,
         # keeping its boundary.
         scale = min(1.0, MAX_INTERCEPT / max(abs(intercept), 1e-300), MAX_SLOPE / max(abs(slope), 1e-300))
-        return cls(letters=(str(letters[0]), str(letters[1])), intercept=intercept * scale, slope=slope * scale)
+        return cls(letters=(str(letters[0]), str(letters[1])), intercept=intercept * scale, slope=slope * scale,
+                   mode=mode)
 
     def share_of_second(self, degrees: np.ndarray) -> np.ndarray:
         """P(the second letter | one of the pair) at each angle."""
@@ -139,6 +161,14 @@ class PointingGate:
         if not math.isfinite(z):
             return 0.5
         return 1.0 / (1.0 + math.exp(-min(50.0, max(-50.0, z))))
+
+    def describe(self) -> str:
+        """The gate in words, e.g. 'Q rather than G where the index points lower than 17 degrees below level'."""
+        boundary = self.boundary
+        if self.slope <= 0 or boundary is None or not -90 <= boundary <= 90:
+            return f"{'/'.join(self.letters)} by the index's angle (intercept {self.intercept:.3g}, slope {self.slope:.3g})"
+        where = f"{boundary:.0f} degrees below level" if boundary >= 0 else f"{-boundary:.0f} degrees above level"
+        return f"{self.letters[1]} rather than {self.letters[0]} where the index points lower than {where}"
 
     @property
     def boundary(self) -> float | None:
@@ -173,15 +203,34 @@ class PointingGate:
         mass = out[rows, first] + out[rows, second]
         share = self.share_of_second(index_pointing(np.asarray(X)[rows]))
         share = np.where(np.isfinite(share), share, 0.5)
+        if self.mode == "odds":
+            a, b = out[rows, second] * share, out[rows, first] * (1.0 - share)
+            total = a + b
+            share = np.divide(a, total, out=np.full(len(rows), 0.5), where=total > 0)
         out[rows, second] = mass * share
         out[rows, first] = mass * (1.0 - share)
         return out
+
+    def apply_one(self, proba: np.ndarray, x: np.ndarray, first: int, second: int) -> np.ndarray:
+        """:meth:`apply` for one row, its pair at columns ``first`` and ``second`` (the live loop's path:
+        a few microseconds, where the batch path takes tens)."""
+        top = int(proba.argmax())
+        if top != first and top != second:
+            return proba
+        share = self.share_of_second_one(x)
+        proba = np.array(proba, dtype=np.float64)
+        mass = proba[first] + proba[second]
+        if self.mode == "odds":
+            a, b = proba[second] * share, proba[first] * (1.0 - share)
+            share = a / (a + b) if a + b > 0 else 0.5
+        proba[first], proba[second] = mass * (1.0 - share), mass * share
+        return proba
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form stored in a model card (``metadata.json`` ``pointing``); ``boundary_degrees``
         is for the reader (recomputed from the two numbers, never read back; None when beyond +-180)."""
         boundary = self.boundary
-        return {"letters": list(self.letters), "intercept": self.intercept, "slope": self.slope,
+        return {"letters": list(self.letters), "intercept": self.intercept, "slope": self.slope, "mode": self.mode,
                 "boundary_degrees": boundary if boundary is not None and abs(boundary) <= 180 else None}
 
     @classmethod
@@ -196,8 +245,11 @@ class PointingGate:
         """
         if isinstance(data, PointingGate):
             data = data.to_dict()
-        if not isinstance(data, dict) or set(data) - {"letters", "intercept", "slope", "boundary_degrees"}:
-            raise ValueError("a pointing gate is an object with letters, intercept and slope")
+        if not isinstance(data, dict) or set(data) - {"letters", "intercept", "slope", "mode", "boundary_degrees"}:
+            raise ValueError("a pointing gate is an object with letters, intercept, slope and mode")
+        mode = data.get("mode", "share")
+        if mode not in MODES:
+            raise ValueError(f"a pointing gate's mode is one of {MODES}; got {_SHORT.repr(mode)}")
         letters = data.get("letters")
         if (not isinstance(letters, (list, tuple)) or len(letters) != 2
                 or not all(isinstance(c, str) and 0 < len(c) <= 64 for c in letters) or letters[0] == letters[1]):
@@ -215,4 +267,38 @@ class PointingGate:
                 raise ValueError(f"a pointing gate's {key} must be a number from -{high:g} to {high:g}; "
                                  f"got {_SHORT.repr(value)}")
             values[key] = number
-        return cls(letters=(letters[0], letters[1]), **values)
+        return cls(letters=(letters[0], letters[1]), mode=mode, **values)
+
+
+def fit_gates(X: np.ndarray, labels: Sequence[str], groups: Sequence[str] | None = None,
+              gates: Sequence[tuple[tuple[str, str], str]] = DEFAULT_GATES) -> tuple[PointingGate, ...]:
+    """Fit each of ``gates`` ((letters, mode) pairs) on the rows; a pair the rows lack is left out."""
+    fitted = (PointingGate.fit(X, labels, groups, letters=letters, mode=mode) for letters, mode in gates)
+    return tuple(gate for gate in fitted if gate is not None)
+
+
+def apply_gates(gates: Sequence[PointingGate], proba: np.ndarray, X: np.ndarray, classes: Sequence[str]) -> np.ndarray:
+    """``proba`` through each gate in turn (:meth:`PointingGate.apply`)."""
+    for gate in gates:
+        proba = gate.apply(proba, X, classes)
+    return proba
+
+
+def gates_to_list(gates: Sequence[PointingGate]) -> list[dict[str, Any]]:
+    """The card's ``pointing``: a list of :meth:`PointingGate.to_dict`."""
+    return [gate.to_dict() for gate in gates]
+
+
+def gates_from_list(data: Any, classes: Sequence[str] | None = None) -> tuple[PointingGate, ...]:
+    """Read a card's ``pointing`` back (a list of at most :data:`MAX_GATES` gates, or one gate alone).
+
+    Raises
+    ------
+    ValueError
+        Not a list of gates, or a gate :meth:`PointingGate.from_dict` refuses.
+    """
+    if isinstance(data, (dict, PointingGate)):
+        data = [data]
+    if not isinstance(data, (list, tuple)) or not 1 <= len(data) <= MAX_GATES:
+        raise ValueError(f"pointing is a list of 1 to {MAX_GATES} gates; got {_SHORT.repr(data)}")
+    return tuple(PointingGate.from_dict(item, classes) for item in data)

@@ -283,7 +283,7 @@ def compare(
         Extract on this Dask cluster, and train ``xgb`` there with ``xgboost.dask``.
     pointing : bool
         Landmark models: tell G from Q by where the index points
-        (:class:`~landmark_asl.estimators.pointing.PointingGate`, fitted on the training rows),
+        and K from P (:class:`~landmark_asl.estimators.pointing.PointingGate`, fitted on the training rows),
         as the shipped recipe does.
 
     Returns
@@ -458,7 +458,7 @@ def _fit_and_score(
     result = classification_metrics(test_rows["label"].to_numpy(dtype=object), predicted, detected, coverage=coverage)
     fit_recipe = {"balance": recipe.balance, "augment": dict(recipe.augment) if recipe.augment else None}
     result.update({"kind": get_spec(name).input_kind, "params": dict(recipe.params),
-                   "recipe": {**fit_recipe, "calibrate": calibration is not None, "pointing": gate is not None}
+                   "recipe": {**fit_recipe, "calibrate": calibration is not None, "pointing": bool(gate)}
                    if landmark else None,
                    "n_fit": training["n_fit"], "fit_seconds": training["fit_seconds"]})
 
@@ -472,8 +472,8 @@ def _fit_and_score(
         save_model(estimator, model_dir, name=name, extractor_settings=extractor_settings,
                    training=training, metrics=metrics, split_file_sha256=metadata["split_file_sha256"],
                    trained_labels=classes, calibration=calibration,
-                   recipe=recipe.replace(calibrate=calibration is not None, pointing=gate is not None),
-                   pointing=gate.to_dict() if gate is not None else None)
+                   recipe=recipe.replace(calibrate=calibration is not None, pointing=bool(gate)),
+                   pointing=[g.to_dict() for g in gate] or None)
         result["size_mb"] = directory_size(model_dir) / 1e6
         loaded = load_model(model_dir)
         result["calibration"] = _calibration(loaded, X_test if landmark else X_test[detected],

@@ -61,7 +61,7 @@ def leave_one_group_out(
     recipe : Recipe
         How each fold's model is trained (a landmark model: ``'rf'``, ``'rf_mlp'``, ``'mlp'`` or ``'xgb'``;
         :func:`landmark_asl.training.train.fit_estimator`; with ``recipe.pointing`` each fold's
-        probabilities go through a pointing gate fitted on its training rows). ``recipe.calibrate``
+        probabilities go through the pointing gates fitted on its training rows). ``recipe.calibrate``
         is not used: calibration is reported both raw and temperature-scaled.
     seeds : sequence of int
         One fit per fold and seed; the spread over seeds is reported.
@@ -142,9 +142,9 @@ def _view_rows(table: pd.DataFrame, views: pd.DataFrame | None) -> pd.DataFrame 
 
 
 def _average_views(proba: np.ndarray, rows: np.ndarray, extra: pd.DataFrame, estimator: Any,
-                   model_name: str, gate: Any = None) -> np.ndarray:
+                   model_name: str, gate: Any = ()) -> np.ndarray:
     """Mean of each test row's probabilities (``proba``, rows ``rows`` of the table) and its views'
-    (each view's through ``gate`` with its own landmarks, as a loaded model answers)."""
+    (each view's through the pointing gates ``gate`` with its own landmarks, as a loaded model answers)."""
 
     mine = extra[extra["row"].isin(rows)]
     if mine.empty:

@@ -73,8 +73,8 @@ class ModelCard:
     calibration : dict or None
         ``TemperatureScaling.to_dict()`` (plain numbers, plus ``fitted_on``), applied to every
         probability the loaded model returns; None: the classifier's own probabilities.
-    pointing : dict or None
-        ``PointingGate.to_dict()`` (:mod:`landmark_asl.estimators.pointing`): G or Q told apart by
+    pointing : list of dict or None
+        Each ``PointingGate.to_dict()`` (:mod:`landmark_asl.estimators.pointing`): G from Q, K from P told apart by
         where the index points, applied before the calibration; None: no gate (a model trained
         without it, or before it existed).
     recipe : Recipe or None
@@ -98,7 +98,7 @@ class ModelCard:
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] | None = None
     calibration: dict[str, Any] | None = None
-    pointing: dict[str, Any] | None = None
+    pointing: list[dict[str, Any]] | None = None
     recipe: Recipe | None = None
     package_versions: dict[str, str] = field(default_factory=dict)
     created_at: str = ""
@@ -151,9 +151,11 @@ class ModelCard:
         for name, digest in data["artefacts"].items():
             if not (isinstance(digest, str) and len(digest) == 64):
                 raise ModelLoadError(f"{where}: artefact {name!r} needs a SHA-256 hex digest; found {digest!r}")
-        for key in ("metrics", "calibration", "pointing"):
+        for key in ("metrics", "calibration"):
             if data.get(key) is not None and not isinstance(data[key], dict):
                 raise ModelLoadError(f"{where}: {key!r} must be a JSON object or null")
+        if data.get("pointing") is not None and not isinstance(data["pointing"], list):
+            raise ModelLoadError(f"{where}: 'pointing' must be a JSON list or null")
         if data.get("calibration") is not None:
             from landmark_asl.estimators.calibration import TemperatureScaling
 
@@ -162,13 +164,13 @@ class ModelCard:
             except ValueError as exc:
                 raise ModelLoadError(f"{where}: bad calibration: {exc}") from exc
         if data.get("pointing") is not None:
-            from landmark_asl.estimators.pointing import PointingGate
+            from landmark_asl.estimators.pointing import gates_from_list, gates_to_list
 
             if data["input_kind"] != "landmarks":
                 raise ModelLoadError(f"{where}: a pointing gate applies to landmark models only")
             try:
                 # Kept in its own form: boundary_degrees recomputed, whatever the file said.
-                data = {**data, "pointing": PointingGate.from_dict(data["pointing"], data["classes"]).to_dict()}
+                data = {**data, "pointing": gates_to_list(gates_from_list(data["pointing"], data["classes"]))}
             except ValueError as exc:
                 raise ModelLoadError(f"{where}: bad pointing gate: {exc}") from exc
         fv = data.get("feature_version")

@@ -30,7 +30,7 @@ from landmark_asl._util import atomic_write_text, file_sha256, package_versions,
 from landmark_asl.estimators.calibration import TemperatureScaling
 from landmark_asl.estimators.features import FEATURE_VERSION, LandmarkNormalizer
 from landmark_asl.estimators.mlp import ForestMLPClassifier, MLPLandmarkClassifier
-from landmark_asl.estimators.pointing import PointingGate
+from landmark_asl.estimators.pointing import apply_gates, gates_from_list, gates_to_list
 from landmark_asl.estimators.registry import get_spec
 from landmark_asl.estimators.trees import CompiledForestClassifier, XGBLandmarkClassifier
 from landmark_asl.exceptions import ModelLoadError
@@ -112,7 +112,7 @@ def save_model(
     trained_labels: Sequence[str] | None = None,
     calibration: dict[str, Any] | None = None,
     recipe: Recipe | None = None,
-    pointing: dict[str, Any] | None = None,
+    pointing: Sequence[Any] | None = None,
 ) -> Path:
     """Save a fitted estimator as a model directory with its :class:`ModelCard`.
 
@@ -145,9 +145,9 @@ def save_model(
         held-out predictions it was fitted on); a model read back keeps its own by default.
     recipe : Recipe, optional
         How the model was trained; stored in the card (:attr:`ModelCard.recipe`).
-    pointing : dict or PointingGate, optional
-        The gate (:attr:`ModelCard.pointing`, stored as ``PointingGate.to_dict()``); a model read
-        back keeps its own by default.
+    pointing : sequence of PointingGate or of their dicts, optional
+        The gates (:attr:`ModelCard.pointing`, stored as a list of ``PointingGate.to_dict()``); a
+        model read back keeps its own by default; an empty sequence: none.
 
     Returns
     -------
@@ -171,10 +171,12 @@ def save_model(
     check_is_fitted(estimator)
     spec = get_spec(name)
     normalizer, clf = _split_pipeline(estimator)
+    if pointing is not None and len(pointing) == 0:
+        pointing = None
     if pointing is not None:  # refuse a bad one before writing anything
         if spec.input_kind != "landmarks":
             raise ValueError(f"a pointing gate applies to landmark models only, not {name!r}")
-        pointing = PointingGate.from_dict(pointing, [str(c) for c in clf.classes_]).to_dict()
+        pointing = gates_to_list(gates_from_list(pointing, [str(c) for c in clf.classes_]))
     storage = getattr(clf, "STORAGE", None)
     if storage is None or storage not in _storage_classes():
         raise TypeError(
@@ -357,10 +359,8 @@ class LoadedModel:
         self._scaling = None
         if self.card.calibration is not None:
             self._scaling = TemperatureScaling.from_dict(self.card.calibration)
-        self._gate, self._gate_columns = None, ()
-        if self.card.pointing is not None:
-            self._gate = PointingGate.from_dict(self.card.pointing, self.card.classes)
-            self._gate_columns = tuple(list(self.card.classes).index(c) for c in self._gate.letters)
+        self._gates = gates_from_list(self.card.pointing, self.card.classes) if self.card.pointing else ()
+        self._gate_columns = [tuple(list(self.card.classes).index(c) for c in gate.letters) for gate in self._gates]
 
     @property
     def name(self) -> str:
@@ -388,7 +388,7 @@ class LoadedModel:
         Returns
         -------
         ndarray of shape (n_classes,)
-            Through the card's ``pointing`` gate and ``calibration`` where it has them.
+            Through the card's ``pointing`` gates and ``calibration`` where it has them.
         """
         if self._normalizer is None or self._fast is None:
             return self.predict_proba(np.asarray(x)[None])[0]
@@ -397,24 +397,19 @@ class LoadedModel:
             raise ValueError(f"x must have shape (127,) raw features; got {x.shape}: pass raw_features(...)[i]")
         z = self._normalizer.transform_array(x[None])[0]
         proba = self._fast(z)
-        if self._gate is not None and int(proba.argmax()) in self._gate_columns:
-            # PointingGate.apply for one row, in a few microseconds (the live loop's path).
-            first, second = self._gate_columns
-            share = self._gate.share_of_second_one(x)
-            proba = np.array(proba, dtype=np.float64)
-            mass = proba[first] + proba[second]
-            proba[first], proba[second] = mass * (1.0 - share), mass * share
+        for gate, (first, second) in zip(self._gates, self._gate_columns):
+            proba = gate.apply_one(proba, x, first, second)
         return self._finite(proba if self._scaling is None else self._scaling.apply(proba))
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Probabilities, ndarray of shape (n_samples, n_classes); X as for the estimator.
 
-        Through the card's ``pointing`` gate (it may turn a G into a Q or back) and then its
+        Through the card's ``pointing`` gates (they may turn a G into a Q, a K into a P, or back) and then its
         ``calibration`` (which never changes the predicted label) where it has them.
         """
         proba = self.estimator.predict_proba(X)
-        if self._gate is not None:
-            proba = self._gate.apply(proba, X, self._classes)
+        if self._gates:
+            proba = apply_gates(self._gates, proba, X, self._classes)
         return self._finite(proba if self._scaling is None else self._scaling.apply(proba))
 
     def _finite(self, proba: np.ndarray) -> np.ndarray:
@@ -426,7 +421,7 @@ class LoadedModel:
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Labels, ndarray of shape (n_samples,) of str (the most likely of :meth:`predict_proba`'s)."""
-        if self._gate is not None:
+        if self._gates:
             return self._classes[self.predict_proba(X).argmax(axis=1)].astype(str)
         return np.asarray(self.estimator.predict(X)).astype(str)
 

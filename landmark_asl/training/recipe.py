@@ -28,8 +28,8 @@ class Recipe:
     handshape features, every dataset weighing the same, one augmented copy of each row (3D
     rotations up to 30 degrees, y stretched by up to 1.3x either way; the G and H copies also
     turned about the vertical axis by up to 180 degrees, because sources show those two letters
-    from opposite sides), temperature scaling fitted on out-of-group predictions, and G or Q told
-    apart by where the index points (``pointing``). :meth:`plain`
+    from opposite sides), temperature scaling fitted on out-of-group predictions, and G from Q,
+    K from P told apart by where the index points (``pointing``). :meth:`plain`
     is a model with none of that.
 
     Attributes
@@ -49,9 +49,9 @@ class Recipe:
         Fit a temperature on out-of-group predictions (needs two or more groups); ``'auto'``:
         when the training rows hold two or more groups.
     pointing : bool
-        Landmark models: fit a :class:`~landmark_asl.estimators.pointing.PointingGate` on the
-        training rows of G and Q (the same handshape, told apart by where the index points) and
-        store it in the card; the model's probabilities of those two letters then follow it.
+        Landmark models: fit the :data:`~landmark_asl.estimators.pointing.DEFAULT_GATES` on the
+        training rows of G and Q, K and P (each pair one handshape, told apart by where the index
+        points) and store them in the card; the model's probabilities of those letters then follow them.
     """
 
     model_name: str = "rf"

@@ -15,7 +15,7 @@ from landmark_asl._util import load_json
 from landmark_asl.data.landmark_cache import load_landmarks, log
 from landmark_asl.estimators.calibration import TemperatureScaling
 from landmark_asl.estimators.features import augment_landmarks, raw_features
-from landmark_asl.estimators.pointing import PointingGate
+from landmark_asl.estimators.pointing import PointingGate, apply_gates, fit_gates, gates_to_list
 from landmark_asl.estimators.registry import build_estimator, get_spec
 from landmark_asl.exceptions import DatasetError, LandmarkASLError
 from landmark_asl.labels import normalize_label
@@ -160,39 +160,35 @@ def fit_estimator(recipe: Recipe, rows: pd.DataFrame, *, random_state: int = 0, 
     return estimator, training
 
 
-def fit_pointing(recipe: Recipe, rows: pd.DataFrame) -> PointingGate | None:
-    """The recipe's :class:`~landmark_asl.estimators.pointing.PointingGate`, fitted on ``rows``.
+def fit_pointing(recipe: Recipe, rows: pd.DataFrame) -> tuple[PointingGate, ...]:
+    """The recipe's pointing gates (:data:`~landmark_asl.estimators.pointing.DEFAULT_GATES`: G or
+    Q, K or P), fitted on ``rows``.
 
-    None when ``recipe.pointing`` is off, for a pixel model, or when the rows lack G or Q. The
-    gate is fitted on the rows as they are (never on augmented copies), every dataset weighing
-    the same when the recipe balances datasets.
+    Empty when ``recipe.pointing`` is off or for a pixel model; a pair the rows lack is left
+    out. The gates are fitted on the rows as they are (never on augmented copies), every dataset
+    weighing the same when the recipe balances datasets.
     """
     if not recipe.pointing or get_spec(recipe.model_name).input_kind != "landmarks":
-        return None
+        return ()
     fit_rows = trainable_rows(rows, recipe.model_name)
     groups = fit_rows["dataset"].to_numpy(dtype=object) if recipe.balance == "dataset" else None
-    return PointingGate.fit(raw_features(fit_rows), fit_rows["label"].to_numpy(dtype=object), groups)
+    return fit_gates(raw_features(fit_rows), fit_rows["label"].to_numpy(dtype=object), groups)
 
 
-def log_pointing(progress: bool, model_name: str, recipe: Recipe, gate: PointingGate | None) -> None:
-    """Say what the recipe's pointing gate came to (the card's recipe records whether there is one)."""
-    if gate is None:
+def log_pointing(progress: bool, model_name: str, recipe: Recipe, gates: Sequence[PointingGate]) -> None:
+    """Say what the recipe's pointing gates came to (the card's recipe records whether there are any)."""
+    if not gates:
         if recipe.pointing and get_spec(recipe.model_name).input_kind == "landmarks":
-            log(progress, f"{model_name}: no pointing gate: the training rows lack G or Q")
+            log(progress, f"{model_name}: no pointing gate: the training rows hold neither G and Q nor K and P")
         return
-    boundary = gate.boundary
-    if gate.slope > 0 and boundary is not None and -90 <= boundary <= 90:
-        log(progress, f"{model_name}: {gate.letters[1]} rather than {gate.letters[0]} where the index points more than "
-                      f"{boundary:.0f} degrees below level")
-    else:
-        log(progress, f"{model_name}: pointing gate fitted (intercept {gate.intercept:.3g}, slope {gate.slope:.3g} a "
-                      "degree)")
+    for gate in gates:
+        log(progress, f"{model_name}: {gate.describe()} ({gate.mode})")
 
 
-def gated_proba(gate: PointingGate | None, estimator: Any, X: np.ndarray) -> np.ndarray:
-    """``estimator``'s probabilities for ``X`` (raw features), through ``gate`` when there is one."""
+def gated_proba(gates: Sequence[PointingGate], estimator: Any, X: np.ndarray) -> np.ndarray:
+    """``estimator``'s probabilities for ``X`` (raw features), through ``gates`` in turn."""
     proba = estimator.predict_proba(X)
-    return proba if gate is None else gate.apply(proba, X, [str(c) for c in estimator.classes_])
+    return apply_gates(gates, proba, X, [str(c) for c in estimator.classes_]) if gates else proba
 
 
 def out_of_fold_proba(
@@ -389,8 +385,8 @@ def train_model(
     })
     save_model(estimator, output, name=model_name, extractor_settings=meta["extractor_settings"],
                training=training, metrics=metrics, trained_labels=sorted(set(table["label"])),
-               calibration=calibration, recipe=recipe.replace(calibrate=bool(calibrate), pointing=gate is not None),
-               pointing=gate.to_dict() if gate is not None else None)
+               calibration=calibration, recipe=recipe.replace(calibrate=bool(calibrate), pointing=bool(gate)),
+               pointing=gates_to_list(gate) or None)
     return output
 
 

@@ -138,10 +138,10 @@ def gq_model():
 def test_a_saved_gate_is_what_the_loaded_model_answers_with(gq_model, tmp_path):
     estimator, X, y = gq_model
     gate = PointingGate.fit(X, y)
-    directory = save_model(estimator, tmp_path / "m", name="rf", pointing=gate.to_dict(),
+    directory = save_model(estimator, tmp_path / "m", name="rf", pointing=[gate.to_dict()],
                            recipe=Recipe.plain("rf").replace(pointing=True))
     model = load_model(directory)
-    assert model.card.pointing == gate.to_dict()
+    assert model.card.pointing == [gate.to_dict()]
     raw = estimator.predict_proba(X)
     gated = model.predict_proba(X)
     np.testing.assert_allclose(gated, gate.apply(raw, X, [str(c) for c in estimator.classes_]))
@@ -151,20 +151,24 @@ def test_a_saved_gate_is_what_the_loaded_model_answers_with(gq_model, tmp_path):
     assert np.mean(model.predict(X) == y) >= np.mean(estimator.predict(X) == y)
     # a re-save of the loaded model keeps its gate
     again = load_model(save_model(model, tmp_path / "again", name="rf"))
-    assert again.card.pointing == gate.to_dict()
+    assert again.card.pointing == [gate.to_dict()]
 
 
 @pytest.mark.parametrize(
     ("pointing", "message"),
     [
-        ({"letters": ["G", "Q"], "intercept": 0, "slope": "steep"}, "bad pointing gate: a pointing gate's slope"),
-        ({"letters": ["G", "Z"], "intercept": 0, "slope": 0.1}, "must be classes of the model"),
-        (["G", "Q"], "'pointing' must be a JSON object or null"),
+        ([{"letters": ["G", "Q"], "intercept": 0, "slope": "steep"}], "bad pointing gate: a pointing gate's slope"),
+        ([{"letters": ["G", "Q"], "intercept": 0, "slope": 0.1, "mode": "vote"}], "mode is one of"),
+        ([{"letters": ["G", "Q"], "intercept": 0, "slope": 0.1}] * 9, "a list of 1 to 8 gates"),
+        ([], "a list of 1 to 8 gates"),
+        ({"letters": ["G", "Q"], "intercept": 0, "slope": 0.1}, "'pointing' must be a JSON list or null"),
+        ([{"letters": ["G", "Z"], "intercept": 0, "slope": 0.1}], "must be classes of the model"),
+        (["G", "Q"], "a pointing gate is an object"),
     ],
 )
 def test_a_crafted_card_gate_is_a_one_line_error(gq_model, tmp_path, pointing, message):
     estimator, X, y = gq_model
-    directory = save_model(estimator, tmp_path / "m", name="rf", pointing=PointingGate.fit(X, y).to_dict())
+    directory = save_model(estimator, tmp_path / "m", name="rf", pointing=[PointingGate.fit(X, y)])
     meta = json.loads((directory / "metadata.json").read_text())
     meta["pointing"] = pointing
     (directory / "metadata.json").write_text(json.dumps(meta))
@@ -176,7 +180,7 @@ def test_a_crafted_card_gate_is_a_one_line_error(gq_model, tmp_path, pointing, m
 def test_save_refuses_a_bad_gate_before_writing(gq_model, tmp_path):
     estimator, _, _ = gq_model
     with pytest.raises(ValueError, match="must be classes of the model"):
-        save_model(estimator, tmp_path / "m", name="rf", pointing={"letters": ["G", "Z"], "intercept": 0, "slope": 0})
+        save_model(estimator, tmp_path / "m", name="rf", pointing=[{"letters": ["G", "Z"], "intercept": 0, "slope": 0}])
     assert not (tmp_path / "m").exists()
 
 
@@ -201,7 +205,7 @@ def test_rows_without_finite_landmarks_are_left_out_of_the_fit():
 
 def test_the_one_row_path_answers_as_the_batch_even_on_degenerate_landmarks(gq_model, tmp_path):
     estimator, X, y = gq_model
-    model = load_model(save_model(estimator, tmp_path / "m", name="rf", pointing=PointingGate.fit(X, y).to_dict()))
+    model = load_model(save_model(estimator, tmp_path / "m", name="rf", pointing=[PointingGate.fit(X, y)]))
     rows = X[y != "L"][:6].astype(np.float64)
     rows[1, 24:26] = rows[1, 15:17]  # index tip on its knuckle
     rows[2, 24:26] = rows[2, 15:17] + (1e-300, 0.0)
@@ -235,11 +239,56 @@ def test_a_fit_on_letters_that_never_overlap_stays_within_what_a_card_may_hold()
 def test_a_card_keeps_the_gate_in_its_own_form(gq_model, tmp_path):
     estimator, X, y = gq_model
     gate = PointingGate.fit(X, y)
-    directory = save_model(estimator, tmp_path / "m", name="rf", pointing=gate)  # an object is taken too
+    directory = save_model(estimator, tmp_path / "m", name="rf", pointing=[gate])  # gate objects are taken too
     meta = json.loads((directory / "metadata.json").read_text())
-    meta["pointing"]["boundary_degrees"] = "a lie"
+    meta["pointing"][0]["boundary_degrees"] = "a lie"
     (directory / "metadata.json").write_text(json.dumps(meta))
     model = load_model(directory)
-    assert model.card.pointing == gate.to_dict()  # recomputed, not the file's
+    assert model.card.pointing == [gate.to_dict()]  # recomputed, not the file's
     again = json.loads((save_model(model, tmp_path / "again", name="rf") / "metadata.json").read_text())
-    assert again["pointing"]["boundary_degrees"] == pytest.approx(gate.boundary)
+    assert again["pointing"][0]["boundary_degrees"] == pytest.approx(gate.boundary)
+
+
+def test_odds_mode_weighs_the_models_odds_by_the_gates():
+    classes = ["K", "P", "Z"]
+    gate = PointingGate(letters=("K", "P"), intercept=0.0, slope=0.1, mode="odds")  # P above 0 degrees
+    proba = np.array([[0.5, 0.1, 0.4],    # K leads; the index points 60 degrees down: P
+                      [0.5, 0.4, 0.1],    # K leads, pointing straight up: K stays
+                      [0.2, 0.0, 0.8]])   # Z leads: unchanged
+    X = np.array([_hand(60), _hand(-80), _hand(60)])
+    out = gate.apply(proba, X, classes)
+    assert out.argmax(axis=1).tolist() == [1, 0, 2]
+    share = gate.share_of_second(np.array([60.0]))[0]
+    np.testing.assert_allclose(out[0, 1], 0.6 * 0.1 * share / (0.1 * share + 0.5 * (1 - share)))
+    np.testing.assert_allclose(out.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(out[2], proba[2])
+    # a letter the model gives nothing keeps nothing (in 'share' mode the gate alone decides)
+    zero = np.array([[0.6, 0.0, 0.4]])
+    np.testing.assert_allclose(gate.apply(zero, X[:1], classes), zero)
+    shared = PointingGate(letters=("K", "P"), intercept=0.0, slope=0.1).apply(zero, X[:1], classes)
+    assert shared[0, 1] > 0.5
+    # the one-row path agrees
+    for row, x in zip(proba, X):
+        np.testing.assert_allclose(gate.apply_one(row, x, 0, 1), gate.apply(row[None], x[None], classes)[0])
+
+
+def test_the_default_gates_fitted_on_real_rows_read_p_pointing_down_and_k_up():
+    from landmark_asl.estimators.pointing import DEFAULT_GATES, apply_gates, fit_gates
+
+    rows = packaged_base_rows()
+    X, labels = raw_features(rows), rows["label"].to_numpy(dtype=str)
+    gates = fit_gates(X, labels, rows["dataset"].to_numpy(dtype=str))
+    assert [(g.letters, g.mode) for g in gates] == list(DEFAULT_GATES)
+    kp = gates[1]
+    assert kp.boundary < -40  # K points straight up; P anywhere from forward to down
+    # A P pointing straight down that the model calls K is read as P; a K pointing up stays K.
+    proba = np.array([[0.6, 0.3, 0.1], [0.6, 0.3, 0.1]])
+    out = apply_gates(gates, proba, np.array([_hand(85), _hand(-85)]), ["K", "P", "A"])
+    assert out.argmax(axis=1).tolist() == [1, 0]
+
+
+def test_a_gate_in_words():
+    assert PointingGate(intercept=-2.5, slope=0.15).describe() == (
+        "Q rather than G where the index points lower than 17 degrees below level")
+    assert PointingGate(letters=("K", "P"), intercept=10.0, slope=0.15).describe().endswith("67 degrees above level")
+    assert "slope" in PointingGate(slope=-0.1).describe()

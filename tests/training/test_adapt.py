@@ -129,7 +129,7 @@ def test_adapt_without_the_datasets_retrains_on_the_packaged_rows(setting, tmp_p
     meta = json.loads((base / "metadata.json").read_text())
     meta["training"]["train_sources"] = ["asl2text/train", "asl2text/test"]
     # A base with a pointing gate (any two of its letters): the personal model keeps it, as its temperature.
-    meta["pointing"] = {"letters": ["B", "L"], "intercept": 0.5, "slope": 0.01}
+    meta["pointing"] = [{"letters": ["B", "L"], "intercept": 0.5, "slope": 0.01}]
     (base / "metadata.json").write_text(json.dumps(meta))
     monkeypatch.setenv("LANDMARK_ASL_DATA", str(tmp_path / "no_data"))
     own = read_samples(setting["samples"])
@@ -142,7 +142,8 @@ def test_adapt_without_the_datasets_retrains_on_the_packaged_rows(setting, tmp_p
     assert adapted["base_rows"] == "packaged" and adapted["n_base_rows"] > 300
     assert me.card.training["train_sources"][0].startswith("packaged base rows (asl2text/train")
     assert list(me.classes) == ["A", "B", "L", "V"]
-    assert me.card.pointing == {"letters": ["B", "L"], "intercept": 0.5, "slope": 0.01, "boundary_degrees": -50.0}
+    assert me.card.pointing == [{"letters": ["B", "L"], "intercept": 0.5, "slope": 0.01, "mode": "share",
+                                 "boundary_degrees": -50.0}]
     assert me.card.recipe.pointing is True  # the card's recipe says it has one, as for its temperature
     assert (me.classes[me.predict_proba(raw_features(own)).argmax(axis=1)] == own["label"].to_numpy()).all()
 
