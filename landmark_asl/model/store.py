@@ -171,7 +171,7 @@ def save_model(
     check_is_fitted(estimator)
     spec = get_spec(name)
     normalizer, clf = _split_pipeline(estimator)
-    if pointing is not None and len(pointing) == 0:
+    if isinstance(pointing, (list, tuple)) and not pointing:
         pointing = None
     if pointing is not None:  # refuse a bad one before writing anything
         if spec.input_kind != "landmarks":

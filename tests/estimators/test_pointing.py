@@ -239,6 +239,8 @@ def test_a_fit_on_letters_that_never_overlap_stays_within_what_a_card_may_hold()
 def test_a_card_keeps_the_gate_in_its_own_form(gq_model, tmp_path):
     estimator, X, y = gq_model
     gate = PointingGate.fit(X, y)
+    assert load_model(save_model(estimator, tmp_path / "one", name="rf", pointing=gate)).card.pointing == [gate.to_dict()]
+    assert load_model(save_model(estimator, tmp_path / "none", name="rf", pointing=[])).card.pointing is None
     directory = save_model(estimator, tmp_path / "m", name="rf", pointing=[gate])  # gate objects are taken too
     meta = json.loads((directory / "metadata.json").read_text())
     meta["pointing"][0]["boundary_degrees"] = "a lie"
