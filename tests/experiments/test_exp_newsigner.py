@@ -315,3 +315,30 @@ def test_gq_gates_every_stored_array_with_a_gate_fitted_without_the_held_out_fol
         assert np.isnan(gated[key][7]).all()
         np.testing.assert_allclose(gated[key][:7].sum(axis=1), 1.0)
     assert gated["classes"] is data["classes"] and data["rf|plain|0"][2, 1] == 0.6  # the input is not changed
+
+
+def test_the_pointing_gates_experiment_reads_pairs_and_tabulates_angles():
+    import pandas as pd
+
+    from landmark_asl.estimators.features import RAW_FEATURE_NAMES
+
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import exp_pointing_gates as exp
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    assert exp.parse_pairs("D/Z, G/Z") == [("D", "Z"), ("G", "Z")]
+    for bad in ("D", "D/D", "D/Z/X", "/Z"):
+        with pytest.raises(SystemExit, match="expected comma-separated pairs"):
+            exp.parse_pairs(bad)
+
+    def hand(degrees: float) -> np.ndarray:
+        points = np.zeros((21, 3))
+        points[8] = (0.1 * np.cos(np.radians(degrees)), 0.1 * np.sin(np.radians(degrees)), 0.0)
+        return points.ravel()
+
+    rows = [("G", "a", 0), ("G", "a", 10), ("Q", "a", 60), ("Q", "b", 80), ("A", "a", 30)]
+    table = pd.DataFrame([hand(d) for _, _, d in rows], columns=list(RAW_FEATURE_NAMES[:63]))
+    table = table.assign(label=[r[0] for r in rows], dataset=[r[1] for r in rows], detected=True)
+    out = exp.angle_table(table, ["G", "Q"])
+    assert out.loc["G", "a"].startswith("5 (") and out.loc["Q", "b"] == "80 (80 to 80)" and out.loc["G", "b"] == "-"
