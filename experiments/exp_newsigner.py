@@ -93,12 +93,12 @@ import pandas as pd
 
 from landmark_asl.data.landmark_cache import log
 from landmark_asl.estimators.features import raw_features
-from landmark_asl.estimators.pointing import DEFAULT_GATES, apply_gates
+from landmark_asl.estimators.pointing import DEFAULT_GATES, apply_gates, fit_gates
 from landmark_asl.evaluation.lodo import confusion_errors, score_predictions
 from landmark_asl.evaluation.protocol import APART, CSV_SOURCES, IMAGE_SOURCES, load_table
 from landmark_asl.hands.views import VIEWS
 from landmark_asl.training.recipe import DEFAULT_RECIPE, Recipe
-from landmark_asl.training.train import fit_estimator, fit_pointing, model_inputs
+from landmark_asl.training.train import fit_estimator, model_inputs
 
 #: The shipped recipe's parameters, balance and augmentation.
 RECIPE = DEFAULT_RECIPE.training_kwargs()
@@ -549,22 +549,28 @@ def _dev_weighted(data: dict[str, np.ndarray], parts: list[str], seed: int, clas
     return proba
 
 
-def pointing_gated(data: dict[str, np.ndarray], table: pd.DataFrame, classes: list[str]) -> dict[str, np.ndarray]:
-    """Every stored probability array (each model, view and seed) through a pointing gate per fold.
+def pointing_gated(data: dict[str, np.ndarray], table: pd.DataFrame, classes: list[str],
+                   spec: list | tuple = DEFAULT_GATES) -> dict[str, np.ndarray]:
+    """Every stored probability array (each model, view and seed) through the pointing gates per fold.
 
     The ``gq`` part of a report name: what a model trained with ``Recipe.pointing`` answers
     (:class:`landmark_asl.estimators.pointing.PointingGate`: G or Q, K or P by where the index points),
     each held-out fold's gate fitted on the other folds' rows with a hand (every dataset alike, as
     :func:`landmark_asl.training.train.fit_pointing` does). Every view is gated with the angle of
     the photo's first estimate (the views' own landmarks are not stored; the mirror view's angle
-    is the same, and the re-estimated ones differ by landmark noise).
+    is the same, and the re-estimated ones differ by landmark noise). ``spec``: the gates,
+    ``(letters, mode)`` pairs (``exp_pointing_gates.py search`` adds one).
     """
     detected = table["detected"].astype(bool).to_numpy()
     groups = table["group"].astype(str).to_numpy()
+    labels = table["label"].astype(str).to_numpy()
+    datasets = table["dataset"].astype(str).to_numpy()
     X = np.zeros((len(table), 127))
     X[detected] = raw_features(table[detected])
-    recipe = DEFAULT_RECIPE.replace(pointing=True)
-    gates = {fold: fit_pointing(recipe, table[detected & (groups != fold)]) for fold in np.unique(groups[detected])}
+    gates = {}
+    for fold in np.unique(groups[detected]):
+        train = detected & (groups != fold)  # as fit_pointing does for the recipe's balance
+        gates[fold] = fit_gates(X[train], labels[train], datasets[train], spec)
     out = dict(data)
     for key, proba in data.items():
         if key.count("|") != 2:

@@ -61,32 +61,9 @@ def parse_pairs(text: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def _gated_runs(table: pd.DataFrame, data: dict, classes: list[str], spec: list) -> dict:
-    """The stored arrays of one run, each fold through ``spec``'s gates fitted on the other folds."""
-    detected = table["detected"].astype(bool).to_numpy()
-    groups = table["group"].astype(str).to_numpy()
-    labels = table["label"].astype(str).to_numpy()
-    datasets = table["dataset"].astype(str).to_numpy()
-    X = np.zeros((len(table), 127))
-    X[detected] = raw_features(table[detected])
-    gates = {fold: fit_gates(X[detected & (groups != fold)], labels[detected & (groups != fold)],
-                             datasets[detected & (groups != fold)], spec) for fold in np.unique(groups[detected])}
-    out = dict(data)
-    for key, proba in data.items():
-        if key.count("|") != 2:
-            continue
-        gated = proba.copy()
-        for fold, fold_gates in gates.items():
-            rows = detected & (groups == fold) & ~np.isnan(proba).all(axis=1)
-            if fold_gates and rows.any():
-                gated[rows] = apply_gates(fold_gates, proba[rows], X[rows], classes)
-        out[key] = gated
-    return out
-
-
 def search(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from exp_newsigner import combine, load_run
+    from exp_newsigner import combine, load_run, pointing_gated
 
     from landmark_asl.evaluation.lodo import score_predictions
 
@@ -104,8 +81,8 @@ def search(args: argparse.Namespace) -> None:
     print("| --- | ---: | ---: | " + " | ".join("---:" for _ in LETTERS) + " | --- |")
     for extra in [None, *parse_pairs(args.pairs)]:
         spec = list(DEFAULT_GATES) + ([(extra, args.mode)] if extra else [])
-        oof = {seed: combine(_gated_runs(table, data, classes, spec), "rf+mirror+crop+zoom_out+below0.7", seed, classes,
-                             table) for seed, data in runs.items()}
+        oof = {seed: combine(pointing_gated(data, table, classes, spec), "rf+mirror+crop+zoom_out+below0.7", seed,
+                             classes, table) for seed, data in runs.items()}
         s = score_predictions(table, oof, classes, apart=APART)["summary"]
         letters = s["errors"]["letters"]
         groups = ", ".join(f"{k} {v['errors']:.1f}" for k, v in s["errors"]["groups"].items())
