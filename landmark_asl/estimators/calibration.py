@@ -38,11 +38,6 @@ def _finite(value: float) -> bool:
         return False
 
 
-#: Short reprs for error lines: a card's value may be huge.
-_SHORT = reprlib.Repr()
-_SHORT.maxstring, _SHORT.maxother, _SHORT.maxlong = 60, 60, 40
-
-
 @dataclass(frozen=True)
 class TemperatureScaling:
     """The map ``p -> (p + smoothing) ** (1 / temperature)``, renormalised per row.
@@ -67,7 +62,7 @@ class TemperatureScaling:
         for name in ("temperature", "smoothing"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
-                raise ValueError(f"calibration {name} must be a finite number; got {_SHORT.repr(value)}")
+                raise ValueError(f"calibration {name} must be a finite number; got {reprlib.repr(value)}")
         if self.temperature <= 0:
             raise ValueError(f"calibration temperature must be > 0; got {self.temperature!r}")
         if not _T_RANGE[0] <= self.temperature <= _T_RANGE[1]:

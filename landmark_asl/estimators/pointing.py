@@ -51,9 +51,6 @@ _INDEX_MCP, _INDEX_TIP = 5, 8
 #: Largest |slope| (per degree) and |intercept| a saved gate may hold: a fitted one is near 0.15
 #: and -2; beyond these a card is corrupt or crafted (exp() of them must stay finite).
 MAX_SLOPE, MAX_INTERCEPT = 10.0, 100.0
-#: Short reprs for error lines: a card's value may be huge.
-_SHORT = reprlib.Repr()
-_SHORT.maxlist, _SHORT.maxstring, _SHORT.maxother, _SHORT.maxlong = 4, 60, 60, 40
 
 
 def index_pointing(X: np.ndarray) -> np.ndarray:
@@ -99,7 +96,7 @@ class PointingGate:
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
-            raise ValueError(f"a pointing gate's mode is one of {MODES}; got {_SHORT.repr(self.mode)}")
+            raise ValueError(f"a pointing gate's mode is one of {MODES}; got {reprlib.repr(self.mode)}")
 
     @classmethod
     def fit(cls, X: np.ndarray, labels: Sequence[str], groups: Sequence[str] | None = None,
@@ -249,11 +246,11 @@ class PointingGate:
             raise ValueError("a pointing gate is an object with letters, intercept, slope and mode")
         mode = data.get("mode", "share")
         if mode not in MODES:
-            raise ValueError(f"a pointing gate's mode is one of {MODES}; got {_SHORT.repr(mode)}")
+            raise ValueError(f"a pointing gate's mode is one of {MODES}; got {reprlib.repr(mode)}")
         letters = data.get("letters")
         if (not isinstance(letters, (list, tuple)) or len(letters) != 2
                 or not all(isinstance(c, str) and 0 < len(c) <= 64 for c in letters) or letters[0] == letters[1]):
-            raise ValueError(f"a pointing gate's letters are two different labels; got {_SHORT.repr(letters)}")
+            raise ValueError(f"a pointing gate's letters are two different labels; got {reprlib.repr(letters)}")
         if classes is not None and not set(letters) <= {str(c) for c in classes}:
             raise ValueError(f"a pointing gate's letters {list(letters)} must be classes of the model")
         values = {}
@@ -265,7 +262,7 @@ class PointingGate:
                 number = None
             if number is None or not math.isfinite(number) or abs(number) > high:
                 raise ValueError(f"a pointing gate's {key} must be a number from -{high:g} to {high:g}; "
-                                 f"got {_SHORT.repr(value)}")
+                                 f"got {reprlib.repr(value)}")
             values[key] = number
         return cls(letters=(letters[0], letters[1]), mode=mode, **values)
 
@@ -300,5 +297,5 @@ def gates_from_list(data: Any, classes: Sequence[str] | None = None) -> tuple[Po
     if isinstance(data, (dict, PointingGate)):
         data = [data]
     if not isinstance(data, (list, tuple)) or not 1 <= len(data) <= MAX_GATES:
-        raise ValueError(f"pointing is a list of 1 to {MAX_GATES} gates; got {_SHORT.repr(data)}")
+        raise ValueError(f"pointing is a list of 1 to {MAX_GATES} gates; got {reprlib.repr(data)}")
     return tuple(PointingGate.from_dict(item, classes) for item in data)
