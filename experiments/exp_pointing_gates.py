@@ -67,8 +67,12 @@ def search(args: argparse.Namespace) -> None:
 
     from landmark_asl.evaluation.lodo import score_predictions
 
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        raise SystemExit(f"--seeds: expected comma-separated whole numbers, got {args.seeds!r}") from None
+    pairs = parse_pairs(args.pairs)
     table = load_table(args.cache_dir, 2).reset_index(drop=True)
-    seeds = [int(s) for s in args.seeds.split(",")]
     runs = {}
     for seed in seeds:
         path = Path("out/newsigner") / f"base_s{seed}.npz"
@@ -79,7 +83,7 @@ def search(args: argparse.Namespace) -> None:
     classes = [str(c) for c in runs[seeds[0]]["classes"]]
     print("| gates | mean | worst | " + " | ".join(LETTERS) + " | named groups' errors a seed |")
     print("| --- | ---: | ---: | " + " | ".join("---:" for _ in LETTERS) + " | --- |")
-    for extra in [None, *parse_pairs(args.pairs)]:
+    for extra in [None, *pairs]:
         spec = list(DEFAULT_GATES) + ([(extra, args.mode)] if extra else [])
         oof = {seed: combine(pointing_gated(data, table, classes, spec), "rf+mirror+crop+zoom_out+below0.7", seed,
                              classes, table) for seed, data in runs.items()}

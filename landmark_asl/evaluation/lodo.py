@@ -112,10 +112,10 @@ def leave_one_group_out(
     for fold in folds:
         held = groups == fold
         test = held & detected
+        gate = fit_pointing(recipe, table[~held & detected])  # no seed in it: once a fold
         for seed in seeds:
             start = time.perf_counter()
             estimator, _ = fit_estimator(recipe, table[~held & detected], random_state=seed, n_jobs=n_jobs)
-            gate = fit_pointing(recipe, table[~held & detected])
             columns = [classes_all.index(str(c)) for c in estimator.classes_]
             if test.any():
                 proba = gated_proba(gate, estimator, model_inputs(model_name, estimator, table[test]))

@@ -331,6 +331,10 @@ def test_the_pointing_gates_experiment_reads_pairs_and_tabulates_angles():
     for bad in ("D", "D/D", "D/Z/X", "/Z"):
         with pytest.raises(SystemExit, match="expected comma-separated pairs"):
             exp.parse_pairs(bad)
+    with pytest.raises(SystemExit, match="--seeds: expected comma-separated whole numbers"):
+        exp.main(["search", "--pairs", "D/Z", "--seeds", "0,x"])  # before any data is read
+    with pytest.raises(SystemExit, match="--pairs: expected"):
+        exp.main(["search", "--pairs", "D"])
 
     def hand(degrees: float) -> np.ndarray:
         points = np.zeros((21, 3))
