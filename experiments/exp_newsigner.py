@@ -55,6 +55,7 @@ The network (``mlp``, :mod:`landmark_asl.estimators.mlp`) beside the forest: ``r
 blends them as the ``rf_mlp`` model does (the network's share 0.3); ``base:rf+mlp@no_apart+w0.3`` takes
 the network of another candidate's runs (here trained without the 64x64 photos) beside ``base``'s forest.
 
+``report --where`` names the folds carrying most of each named group's errors (:func:`group_folds`).
 ``report --conflicts`` lists each fold's letters formed otherwise (70% or more of its rows of a letter
 read as one and the same other letter, :func:`letter_conflicts`) and the fold's accuracy on its
 other letters.
@@ -606,6 +607,32 @@ def fold_errors_line(runs: list[dict], groups: list[str], top: int = 8) -> str:
             + ", ".join(f"{pair.replace('>', '->')} {n:.1f}" for pair, n in common))
 
 
+def group_folds(runs: list[dict], groups: dict[str, list[str]] | None = None, top: int = 3) -> dict[str, list]:
+    """Where each named group's errors are: the folds carrying most of them.
+
+    ``runs``: :func:`~landmark_asl.evaluation.lodo.score_predictions` runs (the apart folds left out
+    by the caller). A group's errors are its rows read as another letter of the group, as in the
+    tables. Returns group -> ``[(fold, errors a seed, share of the group's errors), ...]``, the
+    ``top`` folds with most errors first; a group without errors gets ``[]``.
+    """
+    from landmark_asl.evaluation.lodo import CONFUSABLE_GROUPS
+
+    groups = dict(CONFUSABLE_GROUPS if groups is None else groups)
+    seeds = max(1, len({r["seed"] for r in runs}))
+    out = {}
+    for name, members in groups.items():
+        per_fold: dict[str, float] = {}
+        for run in runs:
+            for pair, n in run.get("confusions", {}).items():
+                truth, predicted = pair.split(">")
+                if truth in members and predicted in members and truth != predicted:
+                    per_fold[run["fold"]] = per_fold.get(run["fold"], 0.0) + n / seeds
+        total = sum(per_fold.values())
+        ranked = sorted(per_fold.items(), key=lambda item: (-item[1], item[0]))[:top]
+        out[name] = [(fold, errors, errors / total) for fold, errors in ranked]
+    return out
+
+
 def letter_conflicts(runs: list[dict], share: float = 0.7) -> dict[str, dict]:
     """Each fold's letters formed otherwise: a letter most of whose rows (``share`` or more, pooled
     over the seeds) are read as one and the same other letter, and the fold's accuracy on its other
@@ -753,6 +780,13 @@ def report(args: argparse.Namespace) -> None:
                 rest = "-" if c["rest_accuracy"] is None else f"{c['rest_accuracy']:.1%}"
                 print(f"- {name}, {fold} ({c['accuracy']:.1%}): " + ", ".join(f"{t}->{p} {x:.0%}" for t, p, x in c["letters"])
                       + f"; the other letters {rest} ({c['rest_rows']} rows)")
+    if args.where:
+        print("\nWhere each group's errors are (errors a seed, share of the group's; the 3 folds with most):")
+        for name, runs in all_runs.items():
+            where = group_folds([r for r in runs if r["fold"] not in APART])
+            print(f"- {name}: " + "; ".join(
+                f"{group} " + (", ".join(f"{fold} {n:.1f} ({share:.0%})" for fold, n, share in folds) or "none")
+                for group, folds in where.items()))
     if args.folds:
         for name, s in rows:
             print(f"\n{name}: " + ", ".join(f"{r['fold']} {r['accuracy_detected']:.1%}" for r in s["per_fold"]))
@@ -784,6 +818,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("names", nargs="+", help="CANDIDATE[:COMBINATION], e.g. base:rf+mirror, base:rf+xgb")
     p.add_argument("--cleanlab", default=None, help="Write the rows cleanlab flags (JSON of sample ids) here.")
     p.add_argument("--folds", action="store_true")
+    p.add_argument("--where", action="store_true",
+                   help="The folds carrying most of each named group's errors (group_folds).")
     p.add_argument("--conflicts", action="store_true",
                    help="Each fold's letters formed otherwise (letter_conflicts) and its accuracy on the others.")
     p.add_argument("--seeds", type=lambda t: [int(x) for x in t.split(",")], default=None,

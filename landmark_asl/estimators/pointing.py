@@ -32,7 +32,7 @@ import numbers
 import reprlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -93,6 +93,15 @@ class PointingGate:
     intercept: float = 0.0
     slope: float = 0.0
     mode: str = "share"
+    #: The cue's unit in the fitted regression (degrees / 30 keeps the regularised problem well
+    #: scaled); the stored slope is per unit of :meth:`cue`.
+    cue_scale: ClassVar[float] = 30.0
+
+    @staticmethod
+    def cue(X: np.ndarray) -> np.ndarray:
+        """The one number a gate reads of each row: :func:`index_pointing` (a subclass may read
+        another; ``experiments/exp_pointing_gates.py`` measures some)."""
+        return index_pointing(X)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -131,14 +140,13 @@ class PointingGate:
             g = np.asarray(groups, dtype=object).astype(str)[mine]
             _, inverse, counts = np.unique(g, return_inverse=True, return_counts=True)
             weight = len(g) / (len(counts) * counts[inverse])
-        # Degrees / 30 keeps the regularised problem well scaled; the slope is stored per degree.
-        degrees = index_pointing(np.asarray(X)[mine])
+        degrees = cls.cue(np.asarray(X)[mine])
         keep = np.isfinite(degrees)
         if not all((labels[mine][keep] == letter).any() for letter in letters):
             return None
-        model = LogisticRegression().fit(degrees[keep, None] / 30.0, labels[mine][keep] == letters[1],
+        model = LogisticRegression().fit(degrees[keep, None] / cls.cue_scale, labels[mine][keep] == letters[1],
                                          sample_weight=None if weight is None else weight[keep])
-        intercept, slope = float(model.intercept_[0]), float(model.coef_[0, 0]) / 30.0
+        intercept, slope = float(model.intercept_[0]), float(model.coef_[0, 0]) / cls.cue_scale
         # Letters that never overlap give a very steep fit: soften it to within what a card may hold,
         # keeping its boundary.
         scale = min(1.0, MAX_INTERCEPT / max(abs(intercept), 1e-300), MAX_SLOPE / max(abs(slope), 1e-300))
@@ -152,6 +160,8 @@ class PointingGate:
 
     def share_of_second_one(self, x: np.ndarray) -> float:
         """:meth:`share_of_second` of one raw row, in plain Python arithmetic (the live loop's path)."""
+        if type(self).cue is not PointingGate.cue:  # a subclass reading another cue
+            return float(np.nan_to_num(self.share_of_second(self.cue(np.asarray(x)[None]))[0], nan=0.5))
         dx = abs(float(x[3 * _INDEX_TIP]) - float(x[3 * _INDEX_MCP]))
         dy = float(x[3 * _INDEX_TIP + 1]) - float(x[3 * _INDEX_MCP + 1])
         z = self.intercept + self.slope * math.degrees(math.atan2(dy, dx))
@@ -198,7 +208,7 @@ class PointingGate:
             return proba
         out = np.array(proba, dtype=np.float64, copy=True)
         mass = out[rows, first] + out[rows, second]
-        share = self.share_of_second(index_pointing(np.asarray(X)[rows]))
+        share = self.share_of_second(self.cue(np.asarray(X)[rows]))
         share = np.where(np.isfinite(share), share, 0.5)
         if self.mode == "odds":
             a, b = out[rows, second] * share, out[rows, first] * (1.0 - share)
@@ -268,9 +278,14 @@ class PointingGate:
 
 
 def fit_gates(X: np.ndarray, labels: Sequence[str], groups: Sequence[str] | None = None,
-              gates: Sequence[tuple[tuple[str, str], str]] = DEFAULT_GATES) -> tuple[PointingGate, ...]:
-    """Fit each of ``gates`` ((letters, mode) pairs) on the rows; a pair the rows lack is left out."""
-    fitted = (PointingGate.fit(X, labels, groups, letters=letters, mode=mode) for letters, mode in gates)
+              gates: Sequence[tuple] = DEFAULT_GATES) -> tuple[PointingGate, ...]:
+    """Fit each of ``gates`` on the rows; a pair the rows lack is left out.
+
+    ``gates``: ``(letters, mode)`` pairs, or ``(letters, mode, cls)`` with ``cls`` a subclass of
+    :class:`PointingGate` that reads another cue (the experiments' gates).
+    """
+    fitted = ((spec[2] if len(spec) > 2 else PointingGate).fit(X, labels, groups, letters=spec[0], mode=spec[1])
+              for spec in gates)
     return tuple(gate for gate in fitted if gate is not None)
 
 

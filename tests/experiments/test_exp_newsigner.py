@@ -1,5 +1,6 @@
 """experiments/exp_newsigner.py compose: stored single-forest runs pooled, and its one-line refusals."""
 
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,15 @@ import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "exp_newsigner.py"
 VIEWS = ("mirror", "crop", "zoom_out")
+
+
+def _experiment(name: str):
+    """Import experiments/<name>.py."""
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
 
 
 def _run(folder: Path, name: str, seeds: dict[int, np.ndarray], folds: list[str]) -> None:
@@ -56,11 +66,7 @@ def test_compose_averages_the_members_and_refuses_bad_input_in_one_line(tmp_path
 def test_only_runs_that_recorded_the_shipped_recipe_go_on_the_card(tmp_path, monkeypatch):
     import json
 
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        import exp_newsigner as exp
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
+    exp = _experiment("exp_newsigner")
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "out" / "newsigner"
     out.mkdir(parents=True)
@@ -87,11 +93,7 @@ def test_only_runs_that_recorded_the_shipped_recipe_go_on_the_card(tmp_path, mon
 
 
 def test_errors_line_gives_each_groups_errors_with_their_seed_sd():
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        import exp_newsigner as exp
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
+    exp = _experiment("exp_newsigner")
     from landmark_asl.evaluation.lodo import confusion_errors
 
     counts = {"M": 10, "N": 10, "X": 5, "Z": 5}
@@ -105,11 +107,7 @@ def test_errors_line_gives_each_groups_errors_with_their_seed_sd():
 
 
 def test_a_report_counts_only_the_runs_of_the_seeds_asked_for():
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        import exp_newsigner as exp
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
+    exp = _experiment("exp_newsigner")
     # Another seed's run, still going (three folds done), must not narrow a report of seed 0.
     # Nor must an XGBoost run still going narrow a report of the forest alone.
     seed_0 = ["classes", "sample_id", "folds_done", "rf|plain|0", "rf|crop|0"]
@@ -125,11 +123,7 @@ def test_a_report_counts_only_the_runs_of_the_seeds_asked_for():
 
 
 def test_an_apart_folds_line_gives_its_group_errors_and_most_frequent_confusions_a_seed():
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        import exp_newsigner as exp
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
+    exp = _experiment("exp_newsigner")
     counts = {"X": 10, "Z": 10, "D": 10}
     runs = [{"fold": "apart", "seed": 0, "letter_counts": counts, "confusions": {"X>Z": 4, "D>X": 1}},
             {"fold": "apart", "seed": 1, "letter_counts": counts, "confusions": {"X>Z": 2, "Z>X": 2, "D>Z": 3}}]
@@ -142,11 +136,7 @@ def test_an_apart_folds_line_gives_its_group_errors_and_most_frequent_confusions
 def test_a_left_out_candidate_trains_without_that_sources_rows_of_that_letter_only():
     import pandas as pd
 
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        import exp_newsigner as exp
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
+    exp = _experiment("exp_newsigner")
     table = pd.DataFrame({"dataset": ["borisgraudt", "borisgraudt", "asl2text", "nejohnson2"],
                           "label": ["Z", "X", "Z", "Z"]})
     same, trainable = exp.candidate_table("no_bg_z", table, None)
@@ -159,11 +149,7 @@ def test_a_left_out_candidate_trains_without_that_sources_rows_of_that_letter_on
 def test_balance_weights_give_every_group_or_the_square_root_of_a_datasets_groups_their_share():
     import pandas as pd
 
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        import exp_newsigner as exp
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
+    exp = _experiment("exp_newsigner")
     # Dataset "a": one group of 6 rows; dataset "b": four groups of 1, 1, 2 and 2 rows.
     table = pd.DataFrame({"dataset": ["a"] * 6 + ["b"] * 6,
                           "group": ["a"] * 6 + ["b/1", "b/2", "b/3", "b/3", "b/4", "b/4"]})
@@ -197,11 +183,7 @@ def test_bad_network_parameters_are_one_usage_line_before_any_data_is_read(tmp_p
 def test_an_extra_source_candidate_adds_that_sources_rows_with_a_hand_and_a_protocol_label(monkeypatch):
     import pandas as pd
 
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        import exp_newsigner as exp
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
+    exp = _experiment("exp_newsigner")
     import landmark_asl.data.landmark_cache as cache
 
     asked = []
@@ -220,11 +202,7 @@ def test_an_extra_source_candidate_adds_that_sources_rows_with_a_hand_and_a_prot
 
 
 def test_letter_conflicts_name_letters_read_as_one_other_letter_and_score_the_rest():
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        import exp_newsigner as exp
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
+    exp = _experiment("exp_newsigner")
     # Two seeds of one fold: C is read as SPACE 9 times of 10 a seed; M's errors are split (no
     # single other letter reaches 70%); A has one error a seed. Another fold has no such letter.
     seed = {"fold": "f", "letter_counts": {"A": 10, "C": 10, "M": 10},
@@ -240,11 +218,7 @@ def test_letter_conflicts_name_letters_read_as_one_other_letter_and_score_the_re
 
 
 def test_a_report_name_may_take_the_network_of_another_candidate(tmp_path, monkeypatch):
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        import exp_newsigner as exp
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
+    exp = _experiment("exp_newsigner")
     out = tmp_path / "out" / "newsigner"
     out.mkdir(parents=True)
     for name in ("base_s0.npz", "base_s0_mlp.npz", "no_apart_s0.npz", "no_apart_s0_mlp.npz"):
@@ -266,11 +240,7 @@ def test_a_report_name_may_take_the_network_of_another_candidate(tmp_path, monke
 def test_the_extra_rows_train_every_fold_but_the_apart_one_of_their_signer():
     import pandas as pd
 
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        import exp_newsigner as exp
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
+    exp = _experiment("exp_newsigner")
     rows = pd.DataFrame({"label": ["A", "B"], "dataset": ["massey", "ml_slr"]})
     extra = pd.DataFrame({"label": ["A"], "dataset": ["asl_alphabet_64"]})
     assert list(exp.training_rows(rows, extra, "massey/hand1")["dataset"]) == ["massey", "ml_slr", "asl_alphabet_64"]
@@ -284,11 +254,7 @@ def test_gq_gates_every_stored_array_with_a_gate_fitted_without_the_held_out_fol
 
     from landmark_asl.estimators.features import RAW_FEATURE_NAMES
 
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        import exp_newsigner
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
+    exp_newsigner = _experiment("exp_newsigner")
 
     def hand(degrees: float) -> np.ndarray:
         points = np.zeros((21, 3))
@@ -322,11 +288,7 @@ def test_the_pointing_gates_experiment_reads_pairs_and_tabulates_angles():
 
     from landmark_asl.estimators.features import RAW_FEATURE_NAMES
 
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        import exp_pointing_gates as exp
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
+    exp = _experiment("exp_pointing_gates")
     assert exp.parse_pairs("D/Z, G/Z") == [("D", "Z"), ("G", "Z")]
     for bad in ("D", "D/D", "D/Z/X", "/Z"):
         with pytest.raises(SystemExit, match="expected comma-separated pairs"):
@@ -346,3 +308,96 @@ def test_the_pointing_gates_experiment_reads_pairs_and_tabulates_angles():
     table = table.assign(label=[r[0] for r in rows], dataset=[r[1] for r in rows], detected=True)
     out = exp.angle_table(table, ["G", "Q"])
     assert out.loc["G", "a"].startswith("5 (") and out.loc["Q", "b"] == "80 (80 to 80)" and out.loc["G", "b"] == "-"
+
+
+
+
+def _hand(**points) -> np.ndarray:
+    """One raw row (127 numbers) with the given landmarks (name -> (x, y, z)); every other one at 0."""
+    row = np.zeros(127)
+    for name, xyz in points.items():
+        i = int(name[1:])
+        row[3 * i:3 * i + 3] = xyz
+    return row
+
+
+def test_the_other_cues_read_a_bent_index_crossed_fingers_and_the_thumb_gap():
+    exp = _experiment("exp_pointing_gates")
+    straight = _hand(p5=(0, 0, 0), p6=(0, -1, 0), p7=(0, -2, 0), p8=(0, -3, 0))
+    hooked = _hand(p5=(0, 0, 0), p6=(0, -1, 0), p7=(1, -1, 0), p8=(1, 0, 0))  # two right angles
+    np.testing.assert_allclose(exp.index_curl(np.stack([straight, hooked])), [0, 180], atol=1e-6)
+    side_by_side = _hand(p5=(1, 0, 0), p9=(0, 0, 0), p8=(1, -3, 0), p12=(0, -3, 0))
+    crossed = _hand(p5=(1, 0, 0), p9=(0, 0, 0), p8=(-0.5, -3, 0), p12=(0.5, -3, 0))
+    mirrored = _hand(p5=(-1, 0, 0), p9=(0, 0, 0), p8=(-1, -3, 0), p12=(0, -3, 0))  # the other hand
+    np.testing.assert_allclose(exp.finger_crossing(np.stack([side_by_side, crossed, mirrored])), [1, -1, 1])
+    touching = _hand(p0=(0, 0, 0), p9=(0, -2, 0), p4=(1, -2, 0), p8=(1, -2, 0))
+    open_c = _hand(p0=(0, 0, 0), p9=(0, -2, 0), p4=(1, -1, 0), p8=(1, -3, 0))
+    np.testing.assert_allclose(exp.thumb_gap(np.stack([touching, open_c])), [0, 1])
+
+
+def test_a_cue_gate_fits_and_shares_by_its_own_cue():
+    from landmark_asl.estimators.pointing import PointingGate, apply_gates, fit_gates
+
+    exp = _experiment("exp_pointing_gates")
+    assert exp.gate_class("pointing") is PointingGate
+    with pytest.raises(SystemExit, match="--cue: expected one of pointing, curl, cross, pinch"):
+        exp.gate_class("tilt")
+    curl = exp.gate_class("curl")
+
+    def row(bend: float) -> np.ndarray:  # the index bent ``bend`` degrees at the PIP, pointing level
+        b = np.radians(bend)
+        return _hand(p5=(0, 0, 0), p6=(1, 0, 0), p7=(1 + np.cos(b), -np.sin(b), 0), p8=(1 + 2 * np.cos(b), -2 * np.sin(b), 0))
+
+    X = np.stack([row(b) for b in (0, 5, 10, 80, 90, 100)])
+    labels = ["Z", "Z", "Z", "X", "X", "X"]
+    gates = fit_gates(X, labels, None, [(("Z", "X"), "share", curl)])
+    assert len(gates) == 1 and type(gates[0]) is curl and 10 < gates[0].boundary < 80
+    # Every row read as Z by the model: the gate gives the bent ones to X, the straight ones to Z.
+    proba = np.tile([0.1, 0.9], (6, 1))  # columns X, Z
+    out = apply_gates(gates, proba, X, ["X", "Z"])
+    assert list(out.argmax(axis=1)) == [1, 1, 1, 0, 0, 0]
+    np.testing.assert_allclose(out.sum(axis=1), 1.0)
+    one = gates[0].apply_one(proba[4], X[4], 1, 0)  # the live loop's path reads the same cue
+    np.testing.assert_allclose(one, out[4])
+
+
+def test_a_letters_probability_scaled_is_renormalised_and_its_recall_pooled():
+    exp = _experiment("exp_pointing_gates")
+    data = {"rf|plain|0": np.array([[0.5, 0.5], [np.nan, np.nan]]), "classes": np.array(["A", "Z"])}
+    out = exp.scaled(data, ["A", "Z"], "Z", 0.5)
+    np.testing.assert_allclose(out["rf|plain|0"][0], [2 / 3, 1 / 3])
+    assert np.isnan(out["rf|plain|0"][1]).all() and out["classes"] is data["classes"]
+    np.testing.assert_allclose(data["rf|plain|0"][0], [0.5, 0.5])  # the input is not changed
+    runs = [{"fold": "f", "letter_counts": {"A": 10, "Z": 4}, "confusions": {"Z>A": 1, "A>Z": 2}},
+            {"fold": "g", "letter_counts": {"A": 10}, "confusions": {}},
+            {"fold": "apart", "letter_counts": {"Z": 10}, "confusions": {"Z>A": 10}}]
+    recalls = exp.letter_recalls(runs, {"apart": "x"})
+    assert recalls == pytest.approx({"A": 1 - 2 / 20, "Z": 1 - 1 / 4})
+    with pytest.raises(SystemExit, match="--weights: each must be above 0"):
+        exp.main(["prior", "--weights", "1,0"])  # before any data is read
+    with pytest.raises(SystemExit, match="--weights: expected comma-separated numbers"):
+        exp.main(["prior", "--weights", "1,half"])
+
+
+def test_group_folds_name_the_folds_carrying_each_groups_errors():
+    exp = _experiment("exp_newsigner")
+    groups = {"M/N": ["M", "N"], "X/Z": ["X", "Z"]}
+    runs = [{"fold": "a", "seed": 0, "confusions": {"M>N": 3, "N>M": 1, "M>S": 5, "X>Z": 2}},
+            {"fold": "a", "seed": 1, "confusions": {"M>N": 1}},
+            {"fold": "b", "seed": 0, "confusions": {"N>M": 2}},
+            {"fold": "b", "seed": 1, "confusions": {"N>M": 2}}]
+    out = exp.group_folds(runs, groups)
+    # M/N a seed: fold a (3 + 1 + 1) / 2 = 2.5, fold b 2.0; M -> S is outside the group.
+    assert [(f, round(n, 3), round(s, 3)) for f, n, s in out["M/N"]] == [("a", 2.5, 0.556), ("b", 2.0, 0.444)]
+    assert out["X/Z"] == [("a", 1.0, 1.0)]
+    assert exp.group_folds(runs, {"U/R": ["U", "R"]}) == {"U/R": []}
+    assert len(exp.group_folds(runs, groups, top=1)["M/N"]) == 1
+
+
+def test_within_needs_two_letters_and_search_a_known_cue_before_any_data_is_read(capsys):
+    exp = _experiment("exp_pointing_gates")
+    with pytest.raises(SystemExit, match="--letters: expected two or more"):
+        exp.main(["within", "--letters", "X"])
+    with pytest.raises(SystemExit) as refused:
+        exp.main(["search", "--pairs", "X/Z", "--cue", "tilt"])
+    assert refused.value.code == 2 and "argument --cue: invalid choice: 'tilt'" in capsys.readouterr().err
