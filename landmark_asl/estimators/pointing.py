@@ -248,9 +248,13 @@ class PointingGate:
         ------
         ValueError
             Not an object of two distinct letters (among ``classes`` when given) and two finite
-            numbers within :data:`MAX_INTERCEPT` and :data:`MAX_SLOPE`.
+            numbers within :data:`MAX_INTERCEPT` and :data:`MAX_SLOPE`; or a gate of a subclass
+            reading another cue (a card stores where-the-index-points gates only).
         """
         if isinstance(data, PointingGate):
+            if type(data).cue is not PointingGate.cue:
+                raise ValueError(f"only gates that read where the index points go on a card; "
+                                 f"{type(data).__name__} reads another cue")
             data = data.to_dict()
         if not isinstance(data, dict) or set(data) - {"letters", "intercept", "slope", "mode", "boundary_degrees"}:
             raise ValueError("a pointing gate is an object with letters, intercept, slope and mode")

@@ -183,6 +183,15 @@ def test_save_refuses_a_bad_gate_before_writing(gq_model, tmp_path):
         save_model(estimator, tmp_path / "m", name="rf", pointing=[{"letters": ["G", "Z"], "intercept": 0, "slope": 0}])
     assert not (tmp_path / "m").exists()
 
+    class SpreadGate(PointingGate):  # reads another cue, which a card cannot say: refused, not saved as pointing
+        @staticmethod
+        def cue(X):
+            return np.asarray(X, dtype=np.float64)[:, 3 * 8]
+
+    with pytest.raises(ValueError, match="only gates that read where the index points go on a card; SpreadGate"):
+        save_model(estimator, tmp_path / "m", name="rf", pointing=[SpreadGate(letters=("G", "Q"), slope=0.1)])
+    assert not (tmp_path / "m").exists()
+
 
 def test_the_recipe_field():
     assert Recipe().pointing is True and Recipe.plain("rf").pointing is False
