@@ -103,6 +103,12 @@ def main(ctx: click.Context, verbose: bool, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
+def _shown(confidence: float) -> str:
+    """A confidence to two decimals, rounded down: an answer 'unknown' below ``--min-confidence``
+    never shows one at or above it (0.99994 is 0.99, not 1.00)."""
+    return f"{math.floor(confidence * 100 + 1e-9) / 100:.2f}" if math.isfinite(confidence) else f"{confidence:.2f}"
+
+
 def _quiet_unless_verbose(func):
     """Silence native MediaPipe logging for a command unless `-v` was given."""
 
@@ -428,7 +434,7 @@ def predict(paths: tuple[Path, ...], model: Path | None, labels: str | None, min
                 n_failed += 1
                 click.echo(f"Warning: {_one_line(error)}", err=True)
             else:
-                click.echo(f"{_one_line(row['path'])}\t{display_label(row['label'])}\t{row['confidence']:.2f}")
+                click.echo(f"{_one_line(row['path'])}\t{display_label(row['label'])}\t{_shown(row['confidence'])}")
     if scored:
         right = sum(truth == label for truth, label, _ in scored)
         detected = [found for _, _, found in scored]

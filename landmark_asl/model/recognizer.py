@@ -115,7 +115,7 @@ def to_rgb(image: ImageInput, *, bgr: bool = False) -> np.ndarray:
     if isinstance(image, (str, os.PathLike)):
         return read_image(image)
     if isinstance(image, (bytes, bytearray, memoryview)):
-        return decode_image(bytes(image), name="the image bytes")
+        return decode_image(bytes(image), name="given as bytes")
     if _is_pil_image(image):
         return np.asarray(image.convert("RGB"))
     raise ImageInputError(

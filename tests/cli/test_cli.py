@@ -226,8 +226,19 @@ def test_predict_labels_and_min_confidence(trained_model, small):
     unsure = run(main, ["predict", "--model", str(trained_model), *images, "--json", "--min-confidence", "1"])
     for record in map(json.loads, unsure.stdout.splitlines()):
         assert record["label"] == ("unknown" if record["confidence"] < 1 else record["top_k"][0][0])
+    plain = run(main, ["predict", "--model", str(trained_model), *images, "--min-confidence", "0.999999"])
+    for line in plain.stdout.splitlines()[:3]:  # an 'unknown' never shows a confidence at or above the bar
+        _, label, shown = line.split("\t")
+        assert label != "unknown" or float(shown) < 0.999999
     bad = run(main, ["predict", "--model", str(trained_model), *images, "--labels", "A,Q"])
     assert bad.exit_code == 1 and bad.stderr.startswith("Error: labels Q are not classes of the 'rf' model")
+
+
+def test_a_shown_confidence_is_rounded_down_to_two_decimals():
+    from landmark_asl.cli.commands import _shown
+
+    assert [_shown(c) for c in (0.99994, 1.0, 0.5, 0.129, 0.29, 0.0)] == ["0.99", "1.00", "0.50", "0.12", "0.29", "0.00"]
+    assert _shown(float("nan")) == "nan"
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ import pytest
 
 import landmark_asl as la
 from landmark_asl.estimators.registry import make_estimator
-from landmark_asl.exceptions import LandmarkASLError
+from landmark_asl.exceptions import DatasetError, LandmarkASLError
 from landmark_asl.hands.landmarks import HandLandmarks
 from landmark_asl.model.recognizer import ImageInputError, Prediction, Recognizer, prediction_row
 from landmark_asl.model.store import load_model as load_bare_model
@@ -151,6 +151,11 @@ def test_predict_hands_applies_the_nothing_rule(synthetic_models, synthetic_land
 def test_what_is_not_an_image_is_one_clear_error(recognizer, image, message):
     with pytest.raises(ImageInputError, match=message):
         recognizer.predict(image)
+
+
+def test_bytes_that_are_no_image_are_named_as_bytes(recognizer):
+    with pytest.raises(DatasetError, match=r"^cannot decode image given as bytes: not an image or corrupt \(5 bytes\)$"):
+        recognizer.predict(b"hello")
 
 
 def test_bgr_applies_to_arrays_only(recognizer, data_dir):
