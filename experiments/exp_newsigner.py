@@ -41,6 +41,8 @@ Training candidates (``--candidate``):
 - ``no_bg_z``: the shipped recipe with borisgraudt's still Z rows left out of training
   (``LEFT_OUT``; that signer froze Z at a moment that reads as X); they are still scored when
   borisgraudt is held out;
+- ``leaf3``, ``leaf10``, ``mf_log2``, ``mf30``, ``trees100``: the shipped recipe with the forest's
+  own parameters changed (``PARAMS``: smallest leaf, features tried at each split, trees);
 - ``group_bal``, ``sqrt_bal``: the shipped augmentation with the rows weighed otherwise than by
   dataset (``BALANCES``): every group (signer or session) alike, or each dataset by the square root
   of its number of groups;
@@ -144,12 +146,18 @@ LEFT_OUT = {"no_bg_z": [("borisgraudt", "Z")]}
 #: every group (a signer, or a session) alike; ``sqrt_bal`` each dataset in proportion to the square
 #: root of its number of groups, its groups alike (:func:`balance_weights`). Shipped augmentation.
 BALANCES = {"group_bal": "group", "sqrt_bal": "sqrt"}
+#: Training candidates that change the forest's own parameters (the shipped ones were chosen on
+#: the dev setup of 2026-11-22, before the protocol): leaves of at least 3 or 10 rows (5 shipped),
+#: fewer or more features tried at each split (sqrt of about 220 shipped: log2, 30%), twice the trees.
+PARAMS = {"leaf3": {"min_samples_leaf": 3}, "leaf10": {"min_samples_leaf": 10},
+          "mf_log2": {"max_features": "log2"}, "mf30": {"max_features": 0.3},
+          "trees100": {"n_estimators": 100}}
 #: Training candidates that add the rows of sources outside the protocol to every fold's training
 #: rows (the shipped augmentation), except when an ``APART`` fold of the same signer is held out.
 EXTRA = {"a64train": ("asl_alphabet_64/train",)}
 #: Every training candidate of ``run``.
 CANDIDATES = ("base", "no_still_z", "geo_hand", "clean", "no_apart", "specialist", *ASPECTS, *AUGMENTS, *BALANCES,
-              *EXTRA)
+              *EXTRA, *PARAMS)
 SPECIALISTS = {"MNSTAE": ("M", "N", "S", "T", "A", "E"), "XZGD": ("X", "Z", "G", "D"), "PQK": ("P", "Q", "K")}
 
 
@@ -233,7 +241,8 @@ def _training(args: argparse.Namespace) -> dict:
     augment = None if args.quick else {**RECIPE["augment"], **AUGMENTS.get(args.candidate, {})}
     models = run_models(args)
     balance = BALANCES.get(args.candidate, RECIPE["balance"])
-    return {"candidate": args.candidate, "models": models, "params": RECIPE["params"], "balance": balance,
+    return {"candidate": args.candidate, "models": models, "params": {**RECIPE["params"], **PARAMS.get(args.candidate, {})},
+            "balance": balance,
             "extra_sources": list(EXTRA.get(args.candidate, ())),
             "augment": augment, "quick": bool(args.quick), "mlp_params": args.mlp_params if "mlp" in models else None}
 
@@ -264,7 +273,7 @@ def run(args: argparse.Namespace) -> None:
         for seed in args.seeds:
             for model in models:
                 start = time.perf_counter()
-                params = {"rf": RECIPE["params"], "mlp": {"handshape": True, **args.mlp_params},
+                params = {"rf": training["params"], "mlp": {"handshape": True, **args.mlp_params},
                           "xgb": {"handshape": True, "n_estimators": args.xgb_rounds,
                                   "learning_rate": 20.0 / args.xgb_rounds}}[model]
                 if args.quick and model == "rf":

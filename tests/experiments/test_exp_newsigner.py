@@ -92,6 +92,29 @@ def test_only_runs_that_recorded_the_shipped_recipe_go_on_the_card(tmp_path, mon
         assert not exp.trained_as_shipped("base", [damaged])
 
 
+def test_a_forest_parameter_candidate_records_its_parameters_and_never_goes_on_the_card(tmp_path, monkeypatch):
+    import argparse
+    import json
+
+    from landmark_asl.estimators.registry import build_estimator
+
+    exp = _experiment("exp_newsigner")
+    args = argparse.Namespace(candidate="leaf3", quick=False, xgb=False, xgb_only=False, mlp_only=False, mlp_params={})
+    training = exp._training(args)
+    assert training["params"] == {**exp.RECIPE["params"], "min_samples_leaf": 3}
+    assert training["augment"] == exp.RECIPE["augment"] and training["balance"] == exp.RECIPE["balance"]
+    for name, params in exp.PARAMS.items():  # every candidate builds a forest
+        assert name in exp.CANDIDATES
+        forest = build_estimator("rf", params={**exp.RECIPE["params"], **params})
+        assert all(forest.named_steps["clf"].get_params()[k] == v for k, v in params.items())
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out" / "newsigner").mkdir(parents=True)
+    path = tmp_path / "out" / "newsigner" / "leaf3_s0.npz"
+    np.savez_compressed(path, classes=np.array(["A"]), sample_id=np.array(["a"]),
+                        training=np.array(json.dumps({**training, "candidate": "leaf3"})))
+    assert not exp.trained_as_shipped("leaf3", [path])
+
+
 def test_errors_line_gives_each_groups_errors_with_their_seed_sd():
     exp = _experiment("exp_newsigner")
     from landmark_asl.evaluation.lodo import confusion_errors
