@@ -368,7 +368,7 @@ def resolve_base_rows(model, choice: str = "auto", *, cache_dir: str | Path | No
     if choice in ("auto", "datasets"):
         sources = _training_sources(model)  # a card naming none is an error, not a reason to use other rows
         log(progress, f"reading the base model's training landmarks ({', '.join(sources)}; the first time, they are "
-                      "extracted from the datasets: minutes; --base-rows packaged, base_rows='packaged', skips this)")
+                      "extracted from the datasets, which takes minutes; base_rows='packaged' skips this)")
         try:
             rows = base_training_rows(model, cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
             rows.attrs["base_rows"] = "datasets"
