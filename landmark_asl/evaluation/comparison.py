@@ -473,7 +473,7 @@ def _fit_and_score(
                    training=training, metrics=metrics, split_file_sha256=metadata["split_file_sha256"],
                    trained_labels=classes, calibration=calibration,
                    recipe=recipe.replace(calibrate=calibration is not None, pointing=bool(gate)),
-                   pointing=[g.to_dict() for g in gate] or None)
+                   pointing=gate)
         result["size_mb"] = directory_size(model_dir) / 1e6
         loaded = load_model(model_dir)
         result["calibration"] = _calibration(loaded, X_test if landmark else X_test[detected],

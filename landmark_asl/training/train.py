@@ -15,7 +15,7 @@ from landmark_asl._util import load_json
 from landmark_asl.data.landmark_cache import load_landmarks, log
 from landmark_asl.estimators.calibration import TemperatureScaling
 from landmark_asl.estimators.features import augment_landmarks, raw_features
-from landmark_asl.estimators.pointing import PointingGate, apply_gates, fit_gates, gates_to_list
+from landmark_asl.estimators.pointing import PointingGate, apply_gates, fit_gates
 from landmark_asl.estimators.registry import build_estimator, get_spec
 from landmark_asl.exceptions import DatasetError, LandmarkASLError
 from landmark_asl.labels import normalize_label
@@ -386,7 +386,7 @@ def train_model(
     save_model(estimator, output, name=model_name, extractor_settings=meta["extractor_settings"],
                training=training, metrics=metrics, trained_labels=sorted(set(table["label"])),
                calibration=calibration, recipe=recipe.replace(calibrate=bool(calibrate), pointing=bool(gate)),
-               pointing=gates_to_list(gate) or None)
+               pointing=gate)
     return output
 
 
