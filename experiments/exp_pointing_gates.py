@@ -229,21 +229,6 @@ def scaled(data: dict[str, np.ndarray], classes: list[str], letter: str, weight:
     return out
 
 
-def letter_recalls(runs: list[dict], apart: dict | tuple) -> dict[str, float]:
-    """Each letter's recall on the rows with a hand, pooled over the runs of the folds not ``apart``."""
-    counts: dict[str, int] = {}
-    errors: dict[str, int] = {}
-    for run in runs:
-        if run["fold"] in apart or not run.get("letter_counts"):
-            continue
-        for letter, n in run["letter_counts"].items():
-            counts[letter] = counts.get(letter, 0) + n
-        for pair, n in run["confusions"].items():
-            truth = pair.split(">")[0]
-            errors[truth] = errors.get(truth, 0) + n
-    return {letter: 1.0 - errors.get(letter, 0) / n for letter, n in counts.items()}
-
-
 def prior(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from exp_newsigner import combine, pointing_gated
@@ -272,7 +257,8 @@ def prior(args: argparse.Namespace) -> None:
                              "rf+mirror+crop+zoom_out+below0.7", seed, classes, table) for seed, data in runs.items()}
         result = score_predictions(table, oof, classes, apart=APART)
         s = result["summary"]
-        recalls = letter_recalls(result["runs"], APART)
+        # Each letter's recall, pooled over the folds of the mean (the summary's per-letter error rates).
+        recalls = {letter: 1.0 - e["rate"] for letter, e in s["errors"]["letters"].items()}
         groups = ", ".join(f"{k} {v['errors']:.1f}" for k, v in s["errors"]["groups"].items())
         into = out = 0
         moved: dict[str, float] = {}  # the confusions into and out of the letter, a seed, every fold

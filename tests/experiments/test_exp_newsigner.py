@@ -384,18 +384,13 @@ def test_a_cue_gate_fits_and_shares_by_its_own_cue():
     np.testing.assert_allclose(one, out[4])
 
 
-def test_a_letters_probability_scaled_is_renormalised_and_its_recall_pooled():
+def test_a_letters_probability_scaled_is_renormalised():
     exp = _experiment("exp_pointing_gates")
     data = {"rf|plain|0": np.array([[0.5, 0.5], [np.nan, np.nan]]), "classes": np.array(["A", "Z"])}
     out = exp.scaled(data, ["A", "Z"], "Z", 0.5)
     np.testing.assert_allclose(out["rf|plain|0"][0], [2 / 3, 1 / 3])
     assert np.isnan(out["rf|plain|0"][1]).all() and out["classes"] is data["classes"]
     np.testing.assert_allclose(data["rf|plain|0"][0], [0.5, 0.5])  # the input is not changed
-    runs = [{"fold": "f", "letter_counts": {"A": 10, "Z": 4}, "confusions": {"Z>A": 1, "A>Z": 2}},
-            {"fold": "g", "letter_counts": {"A": 10}, "confusions": {}},
-            {"fold": "apart", "letter_counts": {"Z": 10}, "confusions": {"Z>A": 10}}]
-    recalls = exp.letter_recalls(runs, {"apart": "x"})
-    assert recalls == pytest.approx({"A": 1 - 2 / 20, "Z": 1 - 1 / 4})
     with pytest.raises(SystemExit, match="--weights: each must be above 0"):
         exp.main(["prior", "--weights", "1,0"])  # before any data is read
     with pytest.raises(SystemExit, match="--weights: expected comma-separated numbers"):
