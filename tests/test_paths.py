@@ -95,3 +95,15 @@ def test_a_cache_folder_that_cannot_be_made_is_one_line_naming_the_variable(monk
     monkeypatch.setenv(paths.CACHE_ENV, str(tmp_path / "cache"))
     with pytest.raises(LandmarkASLError, match=r"cannot use the landmark cache .*landmarks: .*set LANDMARK_ASL_CACHE"):
         load_landmarks([_one_photo_folder(tmp_path, data_dir)], progress=False)
+
+
+def test_a_file_that_is_no_source_is_refused_before_any_cache_line_or_file(tmp_path, capsys):
+    from landmark_asl.data.landmark_cache import load_landmarks
+
+    note = tmp_path / "notes.txt"
+    note.write_text("hello\n")
+    cache = tmp_path / "cache"
+    with pytest.raises(DatasetError, match=r"notes\.txt is a file: expected a folder of images"):
+        load_landmarks([note], cache_dir=cache, progress=True)
+    assert "landmarks of" not in capsys.readouterr().err
+    assert not cache.exists()

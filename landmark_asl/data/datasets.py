@@ -170,17 +170,8 @@ class _Collector:
             self.add_file(file, label, dataset, group, split or "test")
 
     def add(self, path: Path, depth: int = 0) -> None:
-        if not path.is_dir() and not path.is_file():
-            raise DatasetError(
-                f"{printable_path(path)} is not a folder or a regular file (a device, pipe or socket): "
-                "expected a folder of images or a CSV"
-            )
+        check_image_source(path)
         if path.is_file():
-            if path.suffix.lower() != ".csv":
-                raise DatasetError(
-                    f"{path} is a file: expected a folder of images or a Sign-MNIST CSV; "
-                    "pass its folder instead"
-                )
             manifest, _ = load_sign_mnist_csv(path)
             self.rows.extend(manifest.itertuples(index=False, name=None))
             return
@@ -195,6 +186,21 @@ class _Collector:
         else:  # a folder of Sign-MNIST CSVs (sign_mnist_rows)
             for csv in sorted(p for p in path.iterdir() if p.suffix.lower() == ".csv"):
                 self.add(csv, depth + 1)
+
+
+def check_image_source(path: Path) -> None:
+    """Raise DatasetError unless ``path`` can hold samples: a folder, or a CSV file."""
+
+    if not path.is_dir() and not path.is_file():
+        raise DatasetError(
+            f"{printable_path(path)} is not a folder or a regular file (a device, pipe or socket): "
+            "expected a folder of images or a CSV"
+        )
+    if path.is_file() and path.suffix.lower() != ".csv":
+        raise DatasetError(
+            f"{printable_path(path)} is a file: expected a folder of images or a Sign-MNIST CSV; "
+            "pass its folder instead"
+        )
 
 
 def load_manifest(

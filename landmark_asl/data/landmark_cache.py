@@ -19,7 +19,7 @@ from landmark_asl.data import (
     datasets,  # CSV_LOADER_VERSION read at call time (a test bumps it)
     extraction,  # LOADER_VERSION read at call time (a test bumps it)
 )
-from landmark_asl.data.datasets import data_root, resolve_source
+from landmark_asl.data.datasets import check_image_source, data_root, resolve_source
 from landmark_asl.data.extraction import extract_table
 from landmark_asl.data.table import read_table
 from landmark_asl.exceptions import LandmarkASLError, LockedError
@@ -115,6 +115,7 @@ def load_landmarks(
         if resolved.is_file() and is_table_file(resolved):
             path = resolved
         else:
+            check_image_source(resolved)  # before the log line below names a cache file for it
             path = landmark_cache_path(source, cache_dir, settings)
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
