@@ -136,6 +136,8 @@ AUGMENTS = {"yaw45": {"max_yaw": 45.0, "yaw_labels": None}, "yaw90": {"max_yaw":
             "ghco": {"yaw_labels": ["G", "H", "C", "O"]},
             "pointroll5_ghpq": {"max_roll": 5.0, "roll_labels": ["G", "H", "K", "P", "Q"],
                                 "yaw_labels": ["G", "H", "P", "Q"]},
+            # The shipped augmentation with the depth of each copy stretched (``ZSCALES`` below).
+            "zs50": {"depth_stretch": 0.5},
             # The shipped augmentation with some source's rows of a letter left out of training
             # (``LEFT_OUT``): borisgraudt froze its Z at a moment that reads as X.
             "no_bg_z": {"max_yaw": 180.0, "yaw_labels": ["G", "H"]}}
@@ -152,12 +154,20 @@ BALANCES = {"group_bal": "group", "sqrt_bal": "sqrt"}
 PARAMS = {"leaf3": {"min_samples_leaf": 3}, "leaf10": {"min_samples_leaf": 10},
           "mf_log2": {"max_features": "log2"}, "mf30": {"max_features": 0.3},
           "trees100": {"n_estimators": 100}}
+#: Training candidates that multiply every image landmark's z (depth) by a factor, in the rows a
+#: fold trains on and in those it scores (the views too), before augmentation and features.
+#: MediaPipe's z is in units of the frame's width, as x, but flatter: the factor that keeps the
+#: palm's rigid segments (``estimate_frame_aspect``'s) most constant as hands turn is 1.1-1.7 on
+#: every source (asl2text 1.1-1.3, massey and borisgraudt 1.4, ml_slr and nejohnson2 1.7). A
+#: flattened z makes the 3D turns of the augmentation shear the hand, and the 3D distances and
+#: angles change as the hand turns about the vertical axis (ml_slr's side views).
+ZSCALES = {"z14": 1.4, "z17": 1.7}
 #: Training candidates that add the rows of sources outside the protocol to every fold's training
 #: rows (the shipped augmentation), except when an ``APART`` fold of the same signer is held out.
 EXTRA = {"a64train": ("asl_alphabet_64/train",)}
 #: Every training candidate of ``run``.
 CANDIDATES = ("base", "no_still_z", "geo_hand", "clean", "no_apart", "specialist", *ASPECTS, *AUGMENTS, *BALANCES,
-              *EXTRA, *PARAMS)
+              *EXTRA, *PARAMS, *ZSCALES)
 SPECIALISTS = {"MNSTAE": ("M", "N", "S", "T", "A", "E"), "XZGD": ("X", "Z", "G", "D"), "PQK": ("P", "Q", "K")}
 
 
@@ -219,6 +229,9 @@ def candidate_table(name: str, table: pd.DataFrame, flagged: Path | None) -> tup
             table.loc[rows, "image_width"] = np.nan if aspect is None else 1000.0
             table.loc[rows, "image_height"] = np.nan if aspect is None else 1000.0 * aspect
         log(True, f"{name}: {aspects}")
+    elif name in ZSCALES:
+        table = scale_depth(table, ZSCALES[name])
+        log(True, f"{name}: z of every image landmark times {ZSCALES[name]}")
     elif name in LEFT_OUT:
         for dataset, label in LEFT_OUT[name]:
             out = (table["dataset"].astype(str).to_numpy() == dataset) & (table["label"].astype(str).to_numpy() == label)
@@ -235,6 +248,14 @@ def candidate_table(name: str, table: pd.DataFrame, flagged: Path | None) -> tup
     return table, trainable
 
 
+def scale_depth(rows: pd.DataFrame, factor: float) -> pd.DataFrame:
+    """A copy of a landmark table with the image landmarks' z (``z0`` .. ``z20``) times ``factor``."""
+    rows = rows.copy()
+    columns = [f"z{i}" for i in range(21)]
+    rows[columns] = rows[columns].to_numpy(np.float64) * factor
+    return rows
+
+
 def _training(args: argparse.Namespace) -> dict:
     """What a run's forests were trained with, stored in its file (``training``) and checked by
     ``report --write-lodo`` before a result goes on the shipped model's card."""
@@ -243,7 +264,7 @@ def _training(args: argparse.Namespace) -> dict:
     balance = BALANCES.get(args.candidate, RECIPE["balance"])
     return {"candidate": args.candidate, "models": models, "params": {**RECIPE["params"], **PARAMS.get(args.candidate, {})},
             "balance": balance,
-            "extra_sources": list(EXTRA.get(args.candidate, ())),
+            "extra_sources": list(EXTRA.get(args.candidate, ())), "z_scale": ZSCALES.get(args.candidate, 1.0),
             "augment": augment, "quick": bool(args.quick), "mlp_params": args.mlp_params if "mlp" in models else None}
 
 
@@ -270,6 +291,8 @@ def run(args: argparse.Namespace) -> None:
         held = groups == fold
         test = held & detected
         views = _fold_views(Path(args.views), table[test])
+        if args.candidate in ZSCALES and len(views):
+            views = scale_depth(views, ZSCALES[args.candidate])
         for seed in args.seeds:
             for model in models:
                 start = time.perf_counter()

@@ -483,7 +483,8 @@ class LandmarkNormalizer(TransformerMixin, BaseEstimator):
 #: Largest value of each perturbation of :func:`augment_landmarks`: a turn of 180 degrees, a scale
 #: of 1 +- 0.9, jitter of a palm size, a stretch by 5 times. Beyond them a copy is no hand (or
 #: overflows: stretch=1e308 makes inf coordinates).
-AUGMENT_LIMITS = {"max_angle": 180.0, "scale": 0.9, "jitter": 1.0, "stretch": 4.0, "max_yaw": 180.0, "max_roll": 180.0}
+AUGMENT_LIMITS = {"max_angle": 180.0, "scale": 0.9, "jitter": 1.0, "stretch": 4.0, "max_yaw": 180.0, "max_roll": 180.0,
+                  "depth_stretch": 4.0}
 
 
 def augment_landmarks(
@@ -501,6 +502,7 @@ def augment_landmarks(
     max_roll: float | None = None,
     roll_labels: Sequence[str] | None = None,
     down_labels: Sequence[str] | None = None,
+    depth_stretch: float = 0.0,
     random_state: int | np.random.RandomState | None = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Training-time augmentation: the input plus ``n_copies`` perturbed copies of each row.
@@ -550,6 +552,12 @@ def augment_landmarks(
         straight down. Compared as text, exactly, like ``yaw_labels``. The turn is drawn for
         every row, so the other rows' copies do not depend on the list (but differ from those
         of ``down_labels=None``).
+    depth_stretch : float, default=0.0
+        Image z about the wrist times a factor log-uniform in ``[1 / (1 + depth_stretch),
+        1 + depth_stretch]``, after the turns: MediaPipe's depth is flatter than x and y by a
+        factor that differs from camera to camera (1.1-1.7 on the sources here,
+        docs/experiments.md, 2026-12-07). Drawn only when above 0, so the other copies stay
+        as they were.
     random_state : int, RandomState or None, default=0
 
     Returns
@@ -560,7 +568,8 @@ def augment_landmarks(
     if isinstance(n_copies, bool) or not isinstance(n_copies, (int, np.integer)) or n_copies < 0:
         raise ValueError(f"n_copies must be an integer >= 0; got {n_copies!r}")
     for name, value in (("max_angle", max_angle), ("scale", scale), ("jitter", jitter), ("stretch", stretch),
-                        ("max_yaw", max_yaw), ("max_roll", max_angle if max_roll is None else max_roll)):
+                        ("max_yaw", max_yaw), ("max_roll", max_angle if max_roll is None else max_roll),
+                        ("depth_stretch", depth_stretch)):
         high = AUGMENT_LIMITS[name]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= high:
             raise ValueError(f"{name} must be a number from 0 to {high:g}; got {value!r}")
@@ -629,6 +638,10 @@ def augment_landmarks(
             factor = np.exp(rng.uniform(-1.0, 1.0, size=(n, 1)) * np.log1p(stretch))
             ys = copy[:, 1:63:3]
             copy[:, 1:63:3] = ys[:, :1] + (ys - ys[:, :1]) * factor
+        if depth_stretch:
+            factor = np.exp(rng.uniform(-1.0, 1.0, size=(n, 1)) * np.log1p(depth_stretch))
+            zs = copy[:, 2:63:3]
+            copy[:, 2:63:3] = zs[:, :1] + (zs - zs[:, :1]) * factor
         out.append(copy.astype(np.float32))
         labels.append(y)
     return np.concatenate(out), np.concatenate(labels)

@@ -142,6 +142,24 @@ def test_stretch_scales_image_y_about_the_wrist_only(synthetic_landmarks):
     assert np.all((ratio >= 1 / 1.5 - 1e-4) & (ratio <= 1.5 + 1e-4)) and ratio.std() > 0.05
 
 
+def test_depth_stretch_scales_image_z_about_the_wrist_only_and_leaves_other_copies_alone(synthetic_landmarks):
+    X, y = synthetic_landmarks
+    X = X.copy()
+    X[:, 2:63:3] += np.linspace(0.0, 0.2, 21)  # a depth that varies over the hand
+    out, _ = augment_landmarks(X, y, n_copies=1, max_angle=0.0, scale=0.0, jitter=0.0, mirror=False, depth_stretch=0.5)
+    copy = out[len(X):]
+    np.testing.assert_allclose(copy[:, 0:63:3], X[:, 0:63:3], atol=1e-6)  # x unchanged
+    np.testing.assert_allclose(copy[:, 1:63:3], X[:, 1:63:3], atol=1e-6)  # y unchanged
+    np.testing.assert_allclose(copy[:, 63:126], X[:, 63:126], atol=1e-6)  # world unchanged
+    ratio = (copy[:, 29] - copy[:, 2]) / (X[:, 29] - X[:, 2])  # landmark 9's z about the wrist
+    assert np.all((ratio >= 1 / 1.5 - 1e-4) & (ratio <= 1.5 + 1e-4)) and ratio.std() > 0.05
+    full = dict(n_copies=2, max_angle=30.0, stretch=0.3, random_state=0)
+    without = augment_landmarks(X, y, **full)[0]
+    assert np.array_equal(without, augment_landmarks(X, y, **full, depth_stretch=0.0)[0])  # no extra draws
+    with pytest.raises(ValueError, match="depth_stretch must be a number from 0 to 4; got -1"):
+        augment_landmarks(X, y, depth_stretch=-1)
+
+
 def test_a_huge_integer_temperature_is_a_short_value_error():
     with pytest.raises(ValueError, match="finite number") as info:
         TemperatureScaling.from_dict({"method": "temperature", "temperature": 10**400, "smoothing": 0.001})

@@ -169,6 +169,24 @@ def test_a_left_out_candidate_trains_without_that_sources_rows_of_that_letter_on
     assert list(exp.candidate_table("yaw180_gh", table, None)[1]) == [True] * 4
 
 
+def test_a_depth_candidate_scales_z_only_and_never_goes_on_the_card(tmp_path):
+    import pandas as pd
+
+    exp = _experiment("exp_newsigner")
+    points = np.arange(2 * 63, dtype=np.float64).reshape(2, 63)
+    columns = [f"{a}{i}" for i in range(21) for a in "xyz"]
+    table = pd.DataFrame(points, columns=columns).assign(label=["A", "B"])
+    for name, factor in exp.ZSCALES.items():
+        scaled, trainable = exp.candidate_table(name, table, None)
+        assert trainable.all() and name in exp.CANDIDATES
+        z = [f"z{i}" for i in range(21)]
+        np.testing.assert_allclose(scaled[z].to_numpy(), factor * table[z].to_numpy())
+        others = [c for c in columns if c not in z]
+        np.testing.assert_array_equal(scaled[others].to_numpy(), table[others].to_numpy())
+        assert not exp.trained_as_shipped(name, [tmp_path / f"{name}_s0.npz"])  # a table change, not the recipe
+    assert table["z0"].iloc[1] == 65.0  # the table given is left as it was
+
+
 def test_balance_weights_give_every_group_or_the_square_root_of_a_datasets_groups_their_share():
     import pandas as pd
 
@@ -419,3 +437,26 @@ def test_within_needs_two_letters_and_search_a_known_cue_before_any_data_is_read
     with pytest.raises(SystemExit) as refused:
         exp.main(["search", "--pairs", "X/Z", "--cue", "tilt"])
     assert refused.value.code == 2 and "argument --cue: invalid choice: 'tilt'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("aspect", "flat"), [(0.75, 1.0), (1.0, 1.5), (0.5625, 1.8)])
+def test_depth_scale_recovers_a_known_aspect_and_flattened_depth(aspect, flat):
+    exp = _experiment("exp_depth_scale")
+    rng = np.random.default_rng(0)
+    palm = np.zeros((21, 3))
+    palm[[1, 5, 9, 13, 17]] = [[-0.35, -0.2, 0.0], [-0.35, -1.0, 0.05], [-0.12, -1.05, 0.0], [0.1, -1.0, -0.04],
+                               [0.3, -0.9, 0.0]]
+    palm[[2, 3, 4, 6, 7, 8]] = rng.normal(size=(6, 3))  # not rigid: left out of the segments
+    hands = []
+    for _ in range(400):
+        q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+        turned = palm @ q.T * rng.uniform(0.1, 0.2)
+        turned[:, 1] /= aspect
+        turned[:, 2] /= flat
+        hands.append(turned)
+    found_aspect, found_depth, spread = exp.depth_scale(np.array(hands))
+    assert found_aspect == pytest.approx(aspect, rel=0.05)
+    assert found_depth == pytest.approx(flat, rel=0.08)
+    assert spread < 0.01
+    with pytest.raises(ValueError, match="shape"):
+        exp.depth_scale(np.zeros((3, 21, 2)))
