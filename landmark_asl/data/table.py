@@ -114,14 +114,17 @@ def read_table(path: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
     if not path.is_file():
         raise DatasetError(f"landmark table not found: {path}; create it with `landmark-asl extract`")
     try:
+        # Opened here, not by name: pyarrow cannot open a name that is not valid UTF-8.
         if is_csv(path):
-            table = pd.read_csv(path, keep_default_na=False, na_values={c: [""] for c in LANDMARK_COLUMNS + ("handedness_score",)})
+            with path.open("rb") as handle:
+                table = pd.read_csv(handle, keep_default_na=False, na_values={c: [""] for c in LANDMARK_COLUMNS + ("handedness_score",)})
             sidecar = _sidecar(path)
             metadata = load_json(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else {}
         else:
             import pyarrow.parquet as pq
 
-            arrow = pq.read_table(path)
+            with path.open("rb") as handle:
+                arrow = pq.read_table(handle)
             raw = (arrow.schema.metadata or {}).get(METADATA_KEY)
             metadata = load_json(raw) if raw else {}
             table = arrow.to_pandas()

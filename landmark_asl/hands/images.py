@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from landmark_asl.exceptions import DatasetError
+from landmark_asl.exceptions import DatasetError, ImageInputError
 
 #: Suffixes (lower case) of the image files that every command reads.
 IMAGE_SUFFIXES: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".bmp"})
@@ -108,6 +108,48 @@ def _decode_flag(size: tuple[int, int] | None, gray: bool, max_side: int | None)
     return cv2.IMREAD_GRAYSCALE if gray else cv2.IMREAD_COLOR
 
 
+#: PIL modes of integer images wider than 8 bits (16-bit PNG and TIFF open as one of them).
+_WIDE_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})
+
+
+def pil_to_rgb(image) -> np.ndarray:
+    """RGB uint8 of a PIL image of any mode but floating point; wide integer images keep their top 8 bits.
+
+    Raises
+    ------
+    ImageInputError
+        A floating-point image (mode F): it has no fixed range to read as 0-255.
+    """
+    if image.mode in _WIDE_MODES:  # PIL's convert("RGB") clips them at 255 instead: nearly all white
+        gray = np.clip(np.asarray(image, dtype=np.int64) >> 8, 0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if image.mode == "F":
+        raise ImageInputError(
+            "a floating-point image (PIL mode F) has no fixed range: scale it to 0-255 and save or convert it "
+            "as 8-bit grayscale or RGB first"
+        )
+    return np.asarray(image.convert("RGB"))
+
+
+def _decode_with_pil(data: bytes, name: str) -> np.ndarray | None:
+    """RGB of an image OpenCV cannot decode but PIL can (a GIF's one frame, a TIFF of 32-bit samples); None if neither can."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the caller applied our limit
+            with Image.open(io.BytesIO(data)) as image:
+                image.load()
+                try:
+                    return pil_to_rgb(image)
+                except ImageInputError as exc:
+                    raise DatasetError(f"cannot read image {name}: {exc}") from None
+    except DatasetError:
+        raise
+    except Exception:  # noqa: BLE001 - not an image PIL can read either
+        return None
+
+
 def decode_image(data: bytes, *, name: str = "image", max_side: int | None = DEFAULT_MAX_SIDE) -> np.ndarray:
     """Decode image bytes into an RGB array, refusing decompression bombs.
 
@@ -152,12 +194,17 @@ def decode_image(data: bytes, *, name: str = "image", max_side: int | None = DEF
         image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), _decode_flag(size, gray, max_side))
     except cv2.error as exc:  # OpenCV's own limits (e.g. a header it reads but PIL does not)
         raise DatasetError(f"refusing image {name}: OpenCV cannot decode it ({str(exc).strip().splitlines()[-1][:120]})") from None
+    rgb = False
+    if image is None:
+        image, rgb = _decode_with_pil(data, name), True
     if image is None:
         raise DatasetError(f"cannot decode image {name}: not an image or corrupt ({len(data)} bytes)")
     if max_side is not None and max(image.shape[:2]) > max_side:
         scale = max_side / max(image.shape[:2])
         height, width = (max(1, round(s * scale)) for s in image.shape[:2])
         image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+    if rgb:
+        return np.ascontiguousarray(image)
     if image.ndim == 2:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB, dst=image)

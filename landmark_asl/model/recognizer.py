@@ -29,6 +29,7 @@ from landmark_asl.data.datasets import load_manifest
 from landmark_asl.estimators.features import raw_features_from_hands
 from landmark_asl.evaluation.metrics import classification_metrics
 from landmark_asl.exceptions import DatasetError, ImageInputError, LandmarkASLError, ParameterError
+from landmark_asl.hands import images
 from landmark_asl.hands.images import decode_image, read_image
 from landmark_asl.hands.landmarks import HandLandmarks
 from landmark_asl.hands.views import DEFAULT_VIEWS, check_views, photo_probabilities
@@ -117,7 +118,7 @@ def to_rgb(image: ImageInput, *, bgr: bool = False) -> np.ndarray:
     if isinstance(image, (bytes, bytearray, memoryview)):
         return decode_image(bytes(image), name="given as bytes")
     if _is_pil_image(image):
-        return np.asarray(image.convert("RGB"))
+        return images.pil_to_rgb(image)
     raise ImageInputError(
         f"cannot read an image from {type(image).__name__}: pass a file path, the file's bytes, an RGB uint8 "
         "ndarray of shape (H, W, 3) (bgr=True for OpenCV arrays) or a PIL image"

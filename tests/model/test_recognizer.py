@@ -173,6 +173,29 @@ def test_gray_and_rgba_arrays_are_read(recognizer, data_dir):
     assert gray.detected is not None  # read as a 3-channel image, whatever MediaPipe makes of it
 
 
+def test_a_16_bit_pil_image_is_read_by_its_top_8_bits_as_a_16_bit_file_is(tmp_path, data_dir):
+    from PIL import Image
+
+    from landmark_asl.model.recognizer import to_rgb
+
+    gray = np.asarray(Image.open(data_dir / PHOTO).convert("L"))
+    wide = Image.fromarray(gray.astype(np.uint16) * 256 + 100)  # mode I;16: 0-65535, the low byte noise
+    assert wide.mode.startswith("I")
+    np.testing.assert_array_equal(to_rgb(wide), np.repeat(gray[:, :, None], 3, axis=2))
+    wide.save(tmp_path / "wide.png")
+    assert Image.open(tmp_path / "wide.png").mode.startswith("I")
+    np.testing.assert_array_equal(to_rgb(Image.open(tmp_path / "wide.png")), to_rgb(tmp_path / "wide.png"))
+    floating = Image.fromarray(gray.astype(np.float32) / 255)
+    with pytest.raises(ImageInputError, match=r"floating-point image \(PIL mode F\) has no fixed range"):
+        to_rgb(floating)
+    floating.save(tmp_path / "floating.tiff")
+    with pytest.raises(DatasetError, match=r"cannot read image .*floating\.tiff: a floating-point image"):
+        to_rgb(tmp_path / "floating.tiff")
+    # A GIF of one frame: OpenCV cannot decode it, PIL can.
+    Image.fromarray(gray).save(tmp_path / "still.gif")
+    np.testing.assert_array_equal(to_rgb(tmp_path / "still.gif"), np.repeat(gray[:, :, None], 3, axis=2))
+
+
 def test_prediction_row_is_json(recognizer, data_dir):
     row = prediction_row("x.jpg", recognizer.predict(data_dir / PHOTO))
     assert json.loads(json.dumps(row))["label"] == "L" and row["path"] == "x.jpg" and row["error"] == ""
