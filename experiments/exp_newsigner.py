@@ -43,6 +43,10 @@ Training candidates (``--candidate``):
   borisgraudt is held out;
 - ``leaf3``, ``leaf10``, ``mf_log2``, ``mf30``, ``trees100``: the shipped recipe with the forest's
   own parameters changed (``PARAMS``: smallest leaf, features tried at each split, trees);
+- ``z14``, ``z17``: every image landmark's z (depth) times 1.4 or 1.7 (``ZSCALES``), in the rows
+  trained on and scored and in the views (MediaPipe's depth is flatter than x and y:
+  ``exp_depth_scale.py``); ``zs50``: the shipped augmentation with each copy's depth stretched
+  by a factor from 1/1.5 to 1.5 (``depth_stretch``);
 - ``group_bal``, ``sqrt_bal``: the shipped augmentation with the rows weighed otherwise than by
   dataset (``BALANCES``): every group (signer or session) alike, or each dataset by the square root
   of its number of groups;
