@@ -77,6 +77,7 @@ def load_landmarks(
     n_jobs: int = 1,
     progress: bool = True,
     scheduler: Any = None,
+    keep_duplicates: bool = False,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Landmark table of some sources, extracted once into ``cache_dir`` and reused.
 
@@ -97,11 +98,14 @@ def load_landmarks(
         Show extraction progress on stderr.
     scheduler : str or dask.distributed.Client, optional
         Extract on this Dask cluster (see :func:`landmark_asl.data.extraction.extract_table`).
+    keep_duplicates : bool
+        Keep every row, even where sample ids repeat (a user's samples: ``collect`` numbers
+        each file's ids from 0, and a hand-made table may have none); the caller makes them unique.
 
     Returns
     -------
     table : DataFrame of shape (n_samples, len(TABLE_COLUMNS))
-        One row per sample id (duplicates across sources keep the first).
+        One row per sample id (duplicates across sources keep the first), unless ``keep_duplicates``.
     metadata : dict
         ``tables`` (source -> cache path) and ``extractor_settings`` (ExtractorSettings of the
         last table read).
@@ -132,7 +136,9 @@ def load_landmarks(
             extractor_settings = ExtractorSettings.from_dict(meta["settings"])
         tables.append(table)
         paths[str(source)] = str(path)
-    table = pd.concat(tables, ignore_index=True).drop_duplicates("sample_id", keep="first")
+    table = pd.concat(tables, ignore_index=True)
+    if not keep_duplicates:
+        table = table.drop_duplicates("sample_id", keep="first")
     return table.reset_index(drop=True), {"tables": paths, "extractor_settings": extractor_settings}
 
 

@@ -149,6 +149,10 @@ class ModelCard:
         if data["no_hand_label"] not in (NOTHING, NO_PREDICTION):
             raise ModelLoadError(f"{where}: no_hand_label must be 'NOTHING' or ''; found {data['no_hand_label']!r}")
         for name, digest in data["artefacts"].items():
+            # Checked when the card is read, so that every reader (load, a save destination's check)
+            # meets this one error, never the ValueError that a path with a NUL byte raises.
+            if not name or "\x00" in name or Path(name).name != name or name in (".", "..", METADATA_FILE):
+                raise ModelLoadError(f"artefact name {name!r} in {where} is not a plain file name of the model directory")
             if not (isinstance(digest, str) and len(digest) == 64):
                 raise ModelLoadError(f"{where}: artefact {name!r} needs a SHA-256 hex digest; found {digest!r}")
         for key in ("metrics", "calibration"):

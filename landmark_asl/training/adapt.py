@@ -13,7 +13,7 @@ import pandas as pd
 from landmark_asl._util import file_sha256
 from landmark_asl.data.landmark_cache import load_landmarks, log
 from landmark_asl.estimators.features import augment_landmarks, raw_features
-from landmark_asl.exceptions import DatasetError, LandmarkASLError
+from landmark_asl.exceptions import DatasetError, LandmarkASLError, ModelLoadError
 from landmark_asl.hands.landmarks import IMAGE_COLUMNS, WORLD_COLUMNS
 from landmark_asl.model.card import METADATA_FILE
 from landmark_asl.model.store import check_destination, default_model_dir, load_model, save_model
@@ -105,13 +105,45 @@ def rows_from_features(rows: pd.DataFrame, X: np.ndarray) -> pd.DataFrame:
 
 def _training_sources(model) -> list[str]:
     """The training sources a model's card names (adapt retrains on them)."""
-    sources = model.card.training.get("train_sources")
+    sources = _check_training(model)["train_sources"]
     if not sources:
         raise LandmarkASLError(
             f"{model.directory}: the model card names no training sources, so it cannot be adapted "
             "(adapt retrains on the base model's training landmarks); train the base with `landmark-asl train`"
         )
     return list(sources)
+
+
+def _check_training(model) -> dict[str, Any]:
+    """The ``training`` fields of a base model's card that adapt reads, checked: ``train_sources``
+    and ``labels_kept`` (None or lists of non-empty strings) and ``random_state`` (an integer seed).
+
+    Raises
+    ------
+    ModelLoadError
+        One line naming ``metadata.json`` and the first malformed field (a crafted or corrupt card).
+    """
+    training = model.card.training
+    checked = {}
+    for key in ("train_sources", "labels_kept"):
+        value = training.get(key)
+        if value is not None and not (isinstance(value, list) and all(
+                isinstance(v, str) and v and "\x00" not in v for v in value)):
+            raise ModelLoadError(f"{model.directory / METADATA_FILE}: training.{key} must be a list of non-empty "
+                                 f"strings or null; found {_short(value)}: the card is corrupt, train the base again")
+        checked[key] = value
+    seed = training.get("random_state", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise ModelLoadError(f"{model.directory / METADATA_FILE}: training.random_state must be an integer from 0 "
+                             f"to 2**32 - 1; found {_short(seed)}: the card is corrupt, train the base again")
+    checked["random_state"] = seed
+    return checked
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters (a crafted card's field may be megabytes)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def base_training_rows(base, *, cache_dir: str | Path | None = None, settings: Any = None, n_jobs: int = 1,
@@ -125,7 +157,10 @@ def base_training_rows(base, *, cache_dir: str | Path | None = None, settings: A
     Raises
     ------
     LandmarkASLError
-        The card names no training sources.
+        The card names no training sources, or its sources now lack classes of the model (the
+        data changed since, or a relative path names another file in the current folder).
+    ModelLoadError
+        The card's ``train_sources`` or ``labels_kept`` is malformed.
     DatasetError
         A source cannot be found or read (the datasets are not on this machine).
     """
@@ -139,10 +174,18 @@ def base_training_rows(base, *, cache_dir: str | Path | None = None, settings: A
             f"cannot read the base model's training data ({exc}): adapt retrains on it; point "
             "LANDMARK_ASL_DATA at the datasets it names, or pass a cache_dir= that holds them"
         ) from exc
-    kept = base.card.training.get("labels_kept")
+    kept = _check_training(base)["labels_kept"]
     if kept:
         table = table[table["label"].isin(kept)]
-    return table[table["detected"].astype(bool)].reset_index(drop=True)
+    table = table[table["detected"].astype(bool)].reset_index(drop=True)
+    missing = sorted(set(base.card.classes) - set(table["label"]))
+    if missing:  # the sources changed since the base was trained (or a relative path names another file here)
+        raise LandmarkASLError(
+            f"the base model's training sources ({', '.join(sources)}) now hold no {', '.join(missing)}, which the "
+            f"base model {base.directory} knows: they are not the data it was trained on (a relative path is read "
+            "from the current folder); restore that data, or adapt with base_rows='packaged'"
+        )
+    return table
 
 
 def adapt_model(
@@ -208,8 +251,19 @@ def adapt_model(
     Raises
     ------
     LandmarkASLError
-        A base that is not a landmark model, samples without a hand, labels the base does not
-        know, a bad weight.
+        A base that is not a landmark model or is itself a personal model, samples without a
+        hand, labels the base does not know, a bad weight, base rows that lack some of the base
+        model's classes.
+    ModelLoadError
+        A base whose card's ``training`` fields are malformed.
+
+    Notes
+    -----
+    A personal model is refused as a base: its card records how many samples it learnt, not
+    the samples, so adapting it again would retrain on the base rows and the new samples only
+    and silently forget the earlier ones. Adapt the original base with every sample together
+    (several sample files may be given; repeated sample ids across them are made unique, so
+    every row is kept).
     """
     _check_options(weight, copies, base_rows)
     output = Path(output)
@@ -222,6 +276,8 @@ def adapt_model(
     if card.name not in ("rf", "xgb", "rf_mlp"):
         raise LandmarkASLError(f"{model.directory} is a {card.name!r} model: adapt takes a landmark model "
                                "(rf, rf_mlp or xgb)")
+    _refuse_personal_base(model)
+    seed = _check_training(model)["random_state"]  # a corrupt card is refused before any row is read
     recipe = base_recipe(card)
     recipe.check()  # a crafted card's recipe is refused before any row is read, not at the fit
     fit_recipe, network = _forest_of(recipe, model)
@@ -240,7 +296,7 @@ def adapt_model(
     log(progress, f"{card.name}: fitting on {len(base_rows)} base rows + {n_samples} samples of {name} "
                   f"({len(own)} rows with their copies; weight {weight:g})")
     start = time.perf_counter()
-    estimator, training = fit_estimator(fit_recipe, rows, random_state=int(card.training.get("random_state", 0)),
+    estimator, training = fit_estimator(fit_recipe, rows, random_state=seed,
                                         n_jobs=n_jobs, row_weight=row_weight)
     if network is not None:  # the personal forest beside the base model's network, blended as the base is
         from landmark_asl.estimators.mlp import ForestMLPClassifier
@@ -276,6 +332,20 @@ def adapt_model(
     return output
 
 
+def _refuse_personal_base(model: Any) -> None:
+    """Refuse a personal model as a base: its card does not hold the user's samples, so adapting it
+    would retrain on the base rows plus the new samples only and forget the earlier ones."""
+    adapted = model.card.training.get("adapted")
+    if adapted is None:
+        return
+    first = adapted.get("base_model") if isinstance(adapted, dict) else None
+    where = f" ({_short(first)})" if isinstance(first, str) else ""
+    raise LandmarkASLError(
+        f"{model.directory} is a personal model, which cannot be a base: adapting it would forget the samples "
+        f"it was built from; adapt its own base{where} with all the samples together, the earlier ones and the new"
+    )
+
+
 def _check_options(weight: float, copies: int, base_rows: str | pd.DataFrame) -> None:
     """Refuse a bad ``weight``, ``copies`` or ``base_rows`` of :func:`adapt_model` before any work."""
     if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 < weight <= MAX_WEIGHT:
@@ -288,15 +358,22 @@ def _check_options(weight: float, copies: int, base_rows: str | pd.DataFrame) ->
 
 def _own_rows(samples: Any, card: Any, *, signer: str | None, cache_dir: str | Path | None, n_jobs: int,
               progress: bool) -> tuple[pd.DataFrame, str]:
-    """The user's samples with a hand, as one group named after the signer; and that name."""
+    """The user's samples with a hand, as one group named after the signer; and that name.
+
+    Every row is kept: ``collect`` numbers each file's sample ids from 0 and a hand-made table may
+    have none, so ids repeated (or empty) are made unique, never taken for one sample. A source
+    given twice (the same path) is read once.
+    """
     if isinstance(samples, pd.DataFrame):
         own = samples.copy()
     else:
-        if not as_list(samples):
+        sources = list(dict.fromkeys(as_list(samples)))
+        if not sources:
             raise DatasetError("no samples given: pass image folders, landmark tables or landmark CSVs")
-        own, _ = load_landmarks(as_list(samples), cache_dir=cache_dir, settings=card.extractor_settings,
-                                n_jobs=n_jobs, progress=progress)
+        own, _ = load_landmarks(sources, cache_dir=cache_dir, settings=card.extractor_settings, n_jobs=n_jobs,
+                                progress=progress, keep_duplicates=True)
     own = own[own["detected"].astype(bool)].reset_index(drop=True)
+    own["sample_id"] = _unique_ids(own["sample_id"])
     if own.empty:
         raise DatasetError("no sample has a hand: record samples where the whole hand is in view")
     unknown = sorted(set(own["label"]) - set(card.classes))
@@ -309,6 +386,20 @@ def _own_rows(samples: Any, card: Any, *, signer: str | None, cache_dir: str | P
     own["group"] = name
     own["dataset"] = f"personal:{name}"
     return own, name
+
+
+def _unique_ids(ids: pd.Series) -> list[str]:
+    """``ids`` as strings, each repeat (and each empty id) given the next free ``#<n>`` suffix."""
+    seen: set[str] = set()
+    out = []
+    for sid in ids.fillna("").astype(str):
+        base = sid or "sample"
+        new, n = base, 1
+        while new in seen:
+            new, n = f"{base}#{n}", n + 1
+        seen.add(new)
+        out.append(new)
+    return out
 
 
 def _row_weights(rows: pd.DataFrame, is_own: np.ndarray, *, weight: float, copies: int,
@@ -365,6 +456,7 @@ def resolve_base_rows(model, choice: str = "auto", *, cache_dir: str | Path | No
     """
 
     card = model.card
+    kept = _check_training(model)["labels_kept"]
     if choice in ("auto", "datasets"):
         sources = _training_sources(model)  # a card naming none is an error, not a reason to use other rows
         log(progress, f"reading the base model's training landmarks ({', '.join(sources)}; the first time, they are "
@@ -379,7 +471,6 @@ def resolve_base_rows(model, choice: str = "auto", *, cache_dir: str | Path | No
             log(progress, f"the base model's training data is not on this machine ({exc.__cause__ or exc}): "
                           f"retraining on the rows shipped with landmark_asl ({', '.join(PACKAGED_SOURCES)})")
     rows = packaged_base_rows()
-    kept = card.training.get("labels_kept")
     rows = rows[rows["label"].isin(kept if kept else card.classes)].reset_index(drop=True)
     missing = sorted(set(card.classes) - set(rows["label"]))
     if missing:
