@@ -172,7 +172,8 @@ def main(argv=None) -> int:
     sorted((moving / "B").glob("*.jpg"))[0].unlink()
     moved = sorted((moving / "L").glob("*.jpg"))[0]
     moved.rename(moving / "B" / moved.name)
-    r = run(["train", str(moving), "--model-name", "rf", "-o", str(work / "m4"), "--param", "n_estimators=5", *cache], cwd=work)
+    r = run(["train", str(moving), "--model-name", "rf", "-o", str(work / "m4"), "--param", "n_estimators=5", *cache,
+             "--overwrite"], cwd=work)
     after = [line for line in r["stderr"].splitlines() if "fitting on" in line]
     meta = json.loads((work / "m4" / "metadata.json").read_text()) if (work / "m4" / "metadata.json").is_file() else {}
     counts = meta.get("training", {}).get("class_counts", {})

@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from landmark_asl.hands.landmarks import _RIGID_SEGMENTS  # noqa: E402
+from landmark_asl.hands.landmarks import RIGID_SEGMENTS  # noqa: E402
 
 SOURCES = ("asl2text/train", "asl2text/test", "massey", "ml_slr", "landmarks/borisgraudt_raw_gestures.csv",
            "landmarks/nejohnson2_wrist_relative.csv")
@@ -42,7 +42,7 @@ def depth_scale(image: np.ndarray, *, aspects: np.ndarray | None = None,
     points = np.asarray(image, dtype=np.float64)
     if points.ndim != 3 or points.shape[1:] != (21, 3):
         raise ValueError(f"image must have shape (n, 21, 3); got {points.shape}")
-    first, second = zip(*_RIGID_SEGMENTS, strict=True)
+    first, second = zip(*RIGID_SEGMENTS, strict=True)
     points = points[np.isfinite(points).all(axis=(1, 2))]
     delta = points[:, list(first)] - points[:, list(second)]
     lengths = np.linalg.norm(delta, axis=2)

@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
                       args.lodo_json)
     command = ["landmark-asl", "train", *SOURCES, "--model-name", "rf", "-o", _shown(args.output),
                "--labels", ",".join(LABELS), "--random-state", "0", "--n-jobs", "2",
-               "--balance", RECIPE["balance"], "--calibrate"]
+               "--balance", RECIPE["balance"], "--calibrate", "--overwrite"]
     if args.cache_dir != landmark_cache_dir().resolve():  # the per-user cache is train's default: not shown
         command[command.index("--balance"):command.index("--balance")] = ["--cache-dir", _shown(args.cache_dir)]
     command += [arg for k, v in RECIPE["params"].items() for arg in ("--param", f"{k}={json.dumps(v)}")]

@@ -144,6 +144,20 @@ def _check_n_jobs(ctx: click.Context, param: click.Parameter, value: int) -> int
     return value
 
 
+def _check_fit_n_jobs(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    """``--n-jobs`` of a fit: as :func:`_check_n_jobs`, and more than the available cores is capped with a
+    warning, as extract caps its workers (a fit starts a thread per job: 100000 cannot even be started)."""
+    import os
+
+    value = _check_n_jobs(ctx, param, value)
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if value > available:
+        click.echo(f"Warning: --n-jobs {value} capped at the {available} available cores (more threads than cores "
+                   "would only compete)", err=True)
+        return available
+    return value
+
+
 _scheduler_option = click.option(
     "--scheduler", default=None, metavar="ADDRESS",
     help="Run extraction (and xgb training) on this Dask cluster, e.g. tcp://host:8786; its workers must see "
@@ -213,8 +227,8 @@ def _comma_list(value: tuple[str, ...]) -> list[str] | None:
     return [g.strip() for item in value for g in item.split(",") if g.strip()] or None
 
 
-_n_jobs_option = click.option("--n-jobs", default=1, show_default=True, type=int, callback=_check_n_jobs,
-                              help="Worker processes/threads (-1: one per core).")
+_n_jobs_option = click.option("--n-jobs", default=1, show_default=True, type=int, callback=_check_fit_n_jobs,
+                              help="Worker processes/threads (-1: one per core; more than the cores are capped).")
 _random_state_option = click.option("--random-state", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1),
                                     help="Seed of the split and the models.")
 _cache_dir_option = click.option(
@@ -252,6 +266,21 @@ def _recipe_options(command=None, *, shipped: bool = False):
         help="Landmark models: 'dataset' weighs every dataset the same, however many rows it has" + recipe + ".")(command)
 
 
+_overwrite_model_option = click.option(
+    "--overwrite", is_flag=True,
+    help="Replace the model in --output (a folder holding anything but a model is never replaced).")
+
+
+def _check_model_output(output: Path, overwrite: bool) -> None:
+    """Refuse, before any work, an ``--output`` holding a model unless ``--overwrite`` (as evaluate and compare
+    refuse an earlier report), and one holding anything else whatever the flag (the library's own check)."""
+    from landmark_asl.model.store import check_destination
+
+    check_destination(output)
+    if not overwrite and output.is_dir() and any(output.iterdir()):
+        raise LandmarkASLError(f"{output} already holds a model: pass --overwrite to replace it, or choose another folder")
+
+
 def _recipe(balance: str | None, augment: tuple[str, ...]) -> dict:
     """The CLI's recipe options as library arguments (None: not given)."""
     from landmark_asl.estimators.registry import parse_params
@@ -266,7 +295,7 @@ def _recipe(balance: str | None, augment: tuple[str, ...]) -> dict:
 @click.option("--model-name", default=DEFAULT_RECIPE.model_name, show_default=True, type=_RegistryChoice(),
               help=f"Registry name of the model ({DEFAULT_RECIPE.model_name}: the shipped recipe's).")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Model directory to write (replaced if it exists).")
+              help="Model directory to write: new, empty, or a model to replace with --overwrite.")
 @_n_jobs_option
 @_random_state_option
 @_cache_dir_option
@@ -279,11 +308,12 @@ def _recipe(balance: str | None, augment: tuple[str, ...]) -> dict:
                    f"{', '.join(f'{k}={json.dumps(v)}' for k, v in DEFAULT_RECIPE.params.items())}).")
 @_recipe_options(shipped=True)
 @_scheduler_option
+@_overwrite_model_option
 @_quiet_unless_verbose
 def train(sources: tuple[str, ...], model_name: str, output: Path, n_jobs: int, random_state: int,
           cache_dir: Path, metrics_from: Path | None, labels: str | None, params: tuple[str, ...],
           balance: str, augment: tuple[str, ...], calibrate: bool, pointing: bool | None,
-          scheduler: str | None) -> None:
+          scheduler: str | None, overwrite: bool) -> None:
     """Train a model on every sample of SOURCE... (dataset names, folders or landmark tables) and save it.
 
     By default a landmark model is trained with the shipped model's recipe (models/default/README.md).
@@ -291,6 +321,7 @@ def train(sources: tuple[str, ...], model_name: str, output: Path, n_jobs: int, 
     from landmark_asl.estimators.registry import get_spec, parse_params
     from landmark_asl.training.train import train_model
 
+    _check_model_output(output, overwrite)
     options = _recipe(balance, augment)
     shipped = DEFAULT_RECIPE if get_spec(model_name).input_kind == "landmarks" else None
     if balance is None:
@@ -445,6 +476,26 @@ def predict(paths: tuple[Path, ...], model: Path | None, labels: str | None, min
         raise LandmarkASLError(f"{n_failed} of {n_images} images could not be read (see the warnings above)")
 
 
+def _check_output_outside(output: Path, sources: tuple[str, ...]) -> None:
+    """Refuse an ``--output`` inside a folder being scored: its confusion.png would be scored as a photo next time."""
+    from landmark_asl.data.datasets import resolve_source
+    from landmark_asl.exceptions import DatasetError
+    from landmark_asl.hands.images import printable_path
+
+    where = output.resolve()
+    for source in sources:
+        try:
+            folder = resolve_source(source).resolve()
+        except DatasetError:  # not found: evaluate_images says so
+            continue
+        if folder.is_dir() and (where == folder or folder in where.parents):
+            relation = "is" if where == folder else "lies inside"
+            raise LandmarkASLError(
+                f"--output {printable_path(str(output))} {relation} {printable_path(source)}, a folder being scored: "
+                "its confusion.png would be counted as a photo by a later evaluation; choose a folder outside the data"
+            )
+
+
 def _one_line(text: str) -> str:
     """``text`` with control characters (a newline or tab in a file name) escaped, so one result stays one line."""
     import re
@@ -469,6 +520,8 @@ def evaluate(sources: tuple[str, ...], model: Path | None, labels: str | None, m
     from landmark_asl.labels import display_label
     from landmark_asl.model.recognizer import evaluate_images
 
+    if output is not None:
+        _check_output_outside(output, sources)
     report = evaluate_images(list(sources), model=model, labels=labels, min_confidence=min_confidence,
                              output=output, overwrite=overwrite, progress=not as_json)
     if as_json:
@@ -602,28 +655,43 @@ def serve(host: str, allow_hosts: tuple[str, ...], port: int, model_dir: Path | 
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--allow-host") from exc
     app = create_app(model_dir, settings)
-    if port == 0:  # any free port: chosen here, so that the address printed is the one served
-        port = _free_port(host)
-    click.echo(f"serving http://{host}:{port}/ (Ctrl-C stops)", err=True)
+    # Bound here first, so that a port in use or a bad host is one error line, never a "serving" line; port 0
+    # (any free one) is chosen here, so that the address printed is the one served.
+    port = _bindable_port(host, port)
+    click.echo(f"serving http://{f'[{host}]' if ':' in host else host}:{port}/ (Ctrl-C stops)", err=True)
     if host in ("0.0.0.0", "::") and not allow_hosts:
         click.echo("other machines are refused until you name the address they open with --allow-host "
                    "(e.g. --allow-host 192.168.1.20)", err=True)
     if collect:
         click.echo(f"collect mode: samples and personal models go to {personal_dir}/<name>/", err=True)
-    run_app(app, host=host, port=port)
+    try:
+        run_app(app, host=host, port=port)
+    except SystemExit as exc:  # uvicorn could not start (the port taken since the check): it logged why
+        if exc.code in (0, None):
+            raise
+        raise LandmarkASLError(f"the server could not start on {host} port {port} (the reason is logged above)") from exc
 
 
-def _free_port(host: str) -> int:
-    """A TCP port free on ``host`` now (0 where none can be bound there: uvicorn then says why)."""
+def _bindable_port(host: str, port: int) -> int:
+    """``port``, or for 0 a port free on ``host`` now, after binding it there as uvicorn will (then closed).
+
+    Raises
+    ------
+    LandmarkASLError
+        If ``host`` is no address of this machine, or the port cannot be bound (in use, privileged).
+    """
     import socket
 
     try:
-        family = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM)[0][0]
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
         with socket.socket(family, socket.SOCK_STREAM) as sock:
-            sock.bind((host, 0))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: a closed port's TIME_WAIT is no bar
+            sock.bind((host, port))
             return int(sock.getsockname()[1])
-    except (OSError, UnicodeError, ValueError, OverflowError):
-        return 0
+    except (OSError, UnicodeError, ValueError, OverflowError) as exc:
+        reason = (exc.strerror if isinstance(exc, OSError) else None) or str(exc) or type(exc).__name__
+        raise LandmarkASLError(f"cannot serve on host {host!r} port {port}: {reason}; choose another --port, or a "
+                               "--host that is an address of this machine (127.0.0.1, 0.0.0.0)") from exc
 
 
 # --- collect / adapt --------------------------------------------------------
@@ -655,8 +723,8 @@ def collect(source: str, letters: str, per_letter: int, signer: str, output: Pat
     from landmark_asl.training import collect as co
 
     if window is None:
-        window = source.strip().isdigit() and not Path(source).exists() and display_available()
-    summary = co.collect(int(source) if source.strip().isdigit() and not Path(source).exists() else source, output,
+        window = source.strip().isdecimal() and not Path(source).exists() and display_available()
+    summary = co.collect(source, output,
                          letters=co.parse_letters(letters), per_letter=per_letter, signer=signer, every=every,
                          countdown=countdown, window=window, mirror=mirror, progress=not as_json)
     if as_json:
@@ -673,23 +741,27 @@ def collect(source: str, letters: str, per_letter: int, signer: str, output: Pat
 @click.option("--base", default=None, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Base model directory (default: the shipped models/default).")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Personal model directory to write.")
+              help="Personal model directory to write: new, empty, or a model to replace with --overwrite.")
 @click.option("--signer", default=None, help="Name recorded in the model card (default: the samples' group).")
 @click.option("--weight", default=None, type=float,
               help="Weight of one of your samples relative to a base training row (default: the measured one).")
-@click.option("--n-jobs", default=-1, show_default=True, type=int, callback=_check_n_jobs,
-              help="Threads of the fit (-1: every core).")
+@click.option("--n-jobs", default=-1, show_default=True, type=int, callback=_check_fit_n_jobs,
+              help="Threads of the fit (-1: every core; more than the cores are capped).")
 @click.option("--base-rows", default="auto", show_default=True, type=click.Choice(["auto", "datasets", "packaged"]),
               help="What the model is retrained on besides your samples: the base model's training data (datasets, "
                    "from the cache or $LANDMARK_ASL_DATA), the rows shipped with landmark_asl (packaged), or the "
                    "datasets when they are there, else the packaged rows (auto).")
 @_cache_dir_option
+@_overwrite_model_option
 @_quiet_unless_verbose
 def adapt(samples: tuple[str, ...], base: Path | None, output: Path, signer: str | None, weight: float | None,
-          n_jobs: int, base_rows: str, cache_dir: Path) -> None:
+          n_jobs: int, base_rows: str, cache_dir: Path, overwrite: bool) -> None:
     """Build a personal model from a base model and SAMPLES... (collect tables, image folders, landmark CSVs)."""
+    from landmark_asl.model.store import default_model_dir
     from landmark_asl.training.adapt import DEFAULT_WEIGHT, adapt_model
 
+    if output.resolve() != (base or default_model_dir()).resolve():  # the base itself: adapt_model says why not
+        _check_model_output(output, overwrite)
     path = adapt_model(list(samples), output=output, base=base, signer=signer,
                        weight=DEFAULT_WEIGHT if weight is None else weight, cache_dir=cache_dir, n_jobs=n_jobs,
                        base_rows=base_rows)

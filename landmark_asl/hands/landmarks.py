@@ -105,7 +105,7 @@ def geometric_handedness(image: np.ndarray) -> str:
 
 
 #: Segments of the palm whose 3D length does not change as the hand moves or the fingers bend.
-_RIGID_SEGMENTS = ((0, 5), (0, 9), (0, 13), (0, 17), (5, 9), (9, 13), (13, 17), (5, 17), (0, 1))
+RIGID_SEGMENTS = ((0, 5), (0, 9), (0, 13), (0, 17), (5, 9), (9, 13), (13, 17), (5, 17), (0, 1))
 #: Frame sizes (width, height) of common cameras: 16:9 and 4:3 landscape, square, 3:4 and 9:16 portrait.
 COMMON_FRAME_SIZES: tuple[tuple[int, int], ...] = ((1280, 720), (640, 480), (480, 480), (480, 640), (720, 1280))
 #: Their aspects, height / width.
@@ -147,7 +147,7 @@ def estimate_frame_aspect(image: np.ndarray, *, snap: bool = True) -> float | No
     points = np.asarray(image, dtype=np.float64)
     if points.ndim != 3 or points.shape[1:] != (N_LANDMARKS, 3):
         raise ValueError(f"image must have shape (n, 21, 3); got {points.shape}")
-    first, second = zip(*_RIGID_SEGMENTS, strict=True)
+    first, second = zip(*RIGID_SEGMENTS, strict=True)
     points = points[np.isfinite(points).all(axis=(1, 2))]
     delta = points[:, list(first)] - points[:, list(second)]  # (n, segments, 3)
     lengths = np.linalg.norm(delta, axis=2)

@@ -165,7 +165,7 @@ def open_source(source: str | int | Path, *, fps: float = 30.0) -> FrameSource:
         If the path does not exist, the camera cannot be opened or the file is not a readable video.
     """
     if isinstance(source, int) and not isinstance(source, bool):
-        return _CaptureSource(str(source), source, "camera")
+        return _open_camera(str(source), source)
     name = str(source)
     if not name.strip():
         raise SourceError("source is empty: expected a camera index (0, 1, ...), a video file or a folder of images")
@@ -180,9 +180,26 @@ def open_source(source: str | int | Path, *, fps: float = 30.0) -> FrameSource:
                 "OpenCV cannot open; rename the file"
             )
         return _CaptureSource(name, str(path), "video")
-    if name.strip().isdigit():
-        return _CaptureSource(name.strip(), int(name), "camera")
+    digits = name.strip()
+    if digits.isdecimal():  # not isdigit(): int() refuses digits such as '²'
+        # Thousands of digits are not even read (int() refuses over 4300): out of range all the same.
+        return _open_camera(digits, int(digits) if len(digits) <= 20 else MAX_CAMERA_INDEX + 1)
     raise SourceError(
         f"source {name!r} not found: expected a camera index (0, 1, ...), a video file or a "
         "folder of images; check the path"
     )
+
+
+#: Largest camera index OpenCV takes (a C int); a larger one would crash ``cv2.VideoCapture``.
+MAX_CAMERA_INDEX = 2**31 - 1
+
+
+def _open_camera(name: str, index: int) -> FrameSource:
+    """The camera ``index`` (named ``name`` in messages); an index OpenCV cannot take is refused."""
+    if not 0 <= index <= MAX_CAMERA_INDEX:
+        shown = name if len(name) <= 24 else f"{name[:20]}... ({len(name)} digits)"
+        raise SourceError(
+            f"camera index {shown} is out of range: expected 0 to {MAX_CAMERA_INDEX} (0 is the first camera), "
+            "a video file or a folder of images"
+        )
+    return _CaptureSource(name, index, "camera")

@@ -10,6 +10,7 @@ listed in the card with its SHA-256 and lie inside the model directory.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -186,8 +187,11 @@ def save_model(
     directory = Path(directory)
     check_destination(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
+    # Every rename below goes through the real parent folder: a path through the destination itself
+    # (``model/../model``) would stop existing once the model there is moved aside.
+    target = directory.parent.resolve() / directory.name
     try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     except OSError as exc:  # name the model asked for, not the temporary folder beside it
         raise OSError(exc.errno, exc.strerror or str(exc), str(directory)) from exc
     try:
@@ -216,7 +220,7 @@ def save_model(
             created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         )
         atomic_write_text(tmp / METADATA_FILE, json.dumps(card.to_dict(), indent=2, sort_keys=True) + "\n")
-        _move_into_place(tmp, directory)
+        _move_into_place(tmp, target)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if exc.filename is None and exc.errno is not None:  # e.g. a full disk: name the model being written
@@ -237,7 +241,9 @@ def _move_into_place(tmp: Path, directory: Path) -> None:
     """Make the finished folder ``tmp`` readable by all and put it at ``directory``, replacing a model there.
 
     The model replaced is first renamed to a name made for this save (never one that may exist),
-    and put back if the new folder cannot take its place; its README is carried over.
+    and put back if the new folder cannot take its place, whatever stopped it; its README is
+    carried over. ``tmp`` and ``directory`` are paths through the real parent folder (no
+    ``model/..``), so they stay valid while the model is moved aside.
     """
     old = None
     if directory.exists():
@@ -245,17 +251,26 @@ def _move_into_place(tmp: Path, directory: Path) -> None:
         for kept in KEPT_FILES:
             if (directory / kept).is_file() and not (tmp / kept).exists():
                 shutil.copy2(directory / kept, tmp / kept)
-        old = Path(tempfile.mkdtemp(prefix=f".{directory.name}.old-", dir=directory.parent))
-        old.rmdir()  # the name is this save's own; the folder replaced goes there
-        directory.rename(old)
     for path in tmp.iterdir():
         public_mode(path)
     public_mode(tmp, directory=True)
+    if directory.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{directory.name}.old-", dir=directory.parent))
+        old.rmdir()  # the name is this save's own; the folder replaced goes there
+        directory.rename(old)
     try:
         tmp.rename(directory)
-    except OSError:
-        if old is not None and not directory.exists():
-            old.rename(directory)
+    except BaseException as exc:
+        if old is not None:
+            try:
+                if directory.exists() or directory.is_symlink():  # made by another program meanwhile
+                    raise FileExistsError(errno.EEXIST, "something else is there now")
+                old.rename(directory)
+            except OSError as undo:
+                raise ModelLoadError(
+                    f"cannot save the model to {directory} ({exc}), nor put the model it replaces back "
+                    f"({undo.strerror or undo}): that model is in {old}; move it back yourself"
+                ) from exc
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)

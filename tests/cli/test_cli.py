@@ -499,3 +499,176 @@ def test_extract_defaults_are_the_extractor_settings():
     settings = ExtractorSettings()
     assert extract["min_detection_confidence"] == settings.min_detection_confidence
     assert extract["recovery"] == settings.recovery
+
+
+# --- train/adapt --overwrite, --n-jobs of a fit, camera indices, serve's address, evaluate -o -----------
+
+
+@pytest.fixture()
+def tiny_model(tmp_path, synthetic_landmarks) -> Path:
+    from landmark_asl.estimators.registry import make_estimator
+    from landmark_asl.model.store import save_model
+
+    X, y = synthetic_landmarks
+    return save_model(make_estimator("rf", n_estimators=2).fit(X, y), tmp_path / "model", name="rf")
+
+
+@pytest.fixture()
+def fits(monkeypatch) -> list[dict]:
+    """Stand-ins for train_model and adapt_model that record their arguments (nothing is fitted)."""
+    import landmark_asl.training.adapt as adapt
+    import landmark_asl.training.train as training
+
+    calls = []
+
+    def record(sources, **kwargs):
+        calls.append(kwargs)
+        return kwargs["output"]
+
+    monkeypatch.setattr(training, "train_model", record)
+    monkeypatch.setattr(adapt, "adapt_model", record)
+    return calls
+
+
+@pytest.mark.parametrize("command", ["train", "adapt"])
+def test_train_and_adapt_replace_a_model_only_with_overwrite_and_say_so_before_any_work(command, tiny_model, fits,
+                                                                                       tmp_path):
+    before = (tiny_model / "metadata.json").read_bytes()
+    for output in (tiny_model, tiny_model / ".." / "model"):
+        refused = CliRunner(mix_stderr=False).invoke(main, [command, "x", "-o", str(output)])
+        assert refused.exit_code == 1 and len(refused.stderr.splitlines()) == 1, refused.stderr
+        assert refused.stderr == (f"Error: {output} already holds a model: pass --overwrite to replace it, "
+                                  "or choose another folder\n")
+    assert fits == [] and (tiny_model / "metadata.json").read_bytes() == before
+    replaced = CliRunner(mix_stderr=False).invoke(main, [command, "x", "-o", str(tiny_model), "--overwrite"])
+    assert replaced.exit_code == 0, replaced.stderr
+    assert [call["output"] for call in fits] == [tiny_model]
+    # A new or empty folder needs no flag; a folder holding anything but a model is refused even with it.
+    (tmp_path / "empty").mkdir()
+    for output in (tmp_path / "new", tmp_path / "empty"):
+        assert CliRunner(mix_stderr=False).invoke(main, [command, "x", "-o", str(output)]).exit_code == 0
+    (tmp_path / "empty" / "notes.txt").write_text("mine")
+    other = CliRunner(mix_stderr=False).invoke(main, [command, "x", "-o", str(tmp_path / "empty"), "--overwrite"])
+    assert other.exit_code == 1 and "not a model directory" in other.stderr
+    assert len(fits) == 3 and (tmp_path / "empty" / "notes.txt").read_text() == "mine"
+
+
+def test_adapt_onto_its_base_is_refused_as_the_base_not_as_an_earlier_model(tiny_model):
+    result = CliRunner(mix_stderr=False).invoke(main, ["adapt", "x", "--base", str(tiny_model), "-o", str(tiny_model)])
+    assert result.exit_code == 1 and "is the base model itself" in result.stderr, result.stderr
+
+
+@pytest.mark.slow
+def test_train_overwrite_through_the_model_folder_itself_keeps_a_model_in_place(small, tmp_path):
+    # -o m/../m onto an existing model: the fit ran, then the save failed and hid the old model as .m.old-XXXX.
+    args = ["train", str(small["train"]), "--model-name", "rf", "--cache-dir", str(small["cache"])]
+    first = CliRunner(mix_stderr=False).invoke(main, [*args, "-o", str(tmp_path / "m"), "--param", "n_estimators=3"])
+    assert first.exit_code == 0, first.stderr
+    again = CliRunner(mix_stderr=False).invoke(main, [*args, "-o", str(tmp_path / "m" / ".." / "m"), "--overwrite",
+                                                      "--param", "n_estimators=4"])
+    assert again.exit_code == 0, again.stderr
+    assert json.loads((tmp_path / "m" / "metadata.json").read_text())["estimator"]["params"]["n_estimators"] == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+
+
+@pytest.mark.parametrize("command", ["train", "adapt"])
+def test_the_n_jobs_of_a_fit_is_capped_at_the_cores(command, fits, tmp_path):
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    result = CliRunner(mix_stderr=False).invoke(main, [command, "x", "-o", str(tmp_path / "m"), "--n-jobs", "100000"])
+    assert result.exit_code == 0, result.stderr
+    assert fits[-1]["n_jobs"] == cores  # 100000 threads cannot be started ("can't start new thread")
+    assert f"Warning: --n-jobs 100000 capped at the {cores} available cores" in result.stderr
+    for given in ("-1", "1"):
+        result = CliRunner(mix_stderr=False).invoke(main, [command, "x", "-o", str(tmp_path / "m"), "--n-jobs", given])
+        assert fits[-1]["n_jobs"] == int(given) and "capped" not in result.stderr
+
+
+@pytest.mark.parametrize("source", ["99999999999999999999", "2147483648"])
+def test_live_and_collect_refuse_a_camera_index_opencv_cannot_take_in_one_line(source, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for args in (["live", "--headless", "--source", source],
+                 ["collect", "--source", source, "--letters", "A", "-o", str(tmp_path / "x.parquet")]):
+        result = CliRunner(mix_stderr=False).invoke(main, args)
+        assert result.exit_code == 1 and "Traceback" not in result.stderr, result.stderr
+        assert result.stderr == (f"Error: camera index {source} is out of range: expected 0 to 2147483647 (0 is the "
+                                 "first camera), a video file or a folder of images\n")
+    assert not (tmp_path / "x.parquet").exists()
+
+
+@pytest.fixture()
+def serve_calls(monkeypatch) -> list[tuple[str, int]]:
+    """serve with the app and uvicorn stood in for: (host, port) of each run_app call."""
+    pytest.importorskip("starlette")
+    import landmark_asl.serve.app as app
+
+    calls = []
+    monkeypatch.setattr(app, "create_app", lambda model_dir, settings: object())
+    monkeypatch.setattr(app, "run_app", lambda _, host, port: calls.append((host, port)))
+    return calls
+
+
+def test_serve_refuses_a_port_in_use_or_a_bad_host_in_one_line_before_the_serving_line(serve_calls):
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner(mix_stderr=False).invoke(main, ["serve", "--port", str(port), "--no-collect"])
+    assert result.exit_code == 1 and "serving" not in result.stderr, result.stderr
+    assert result.stderr.startswith(f"Error: cannot serve on host '127.0.0.1' port {port}: ")
+    assert len(result.stderr.splitlines()) == 1 and "choose another --port" in result.stderr
+    result = CliRunner(mix_stderr=False).invoke(main, ["serve", "--host", "not a host", "--no-collect"])
+    assert result.exit_code == 1 and "serving" not in result.stderr and len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith("Error: cannot serve on host 'not a host' port ")
+    assert serve_calls == []
+    # A free port is served, and the line names the port bound (0: one chosen here).
+    result = CliRunner(mix_stderr=False).invoke(main, ["serve", "--port", "0", "--no-collect"])
+    assert result.exit_code == 0, result.stderr
+    assert serve_calls[0][1] > 0 and f"serving http://127.0.0.1:{serve_calls[0][1]}/ " in result.stderr
+
+
+def test_serve_writes_an_ipv6_host_in_brackets_and_turns_a_failed_start_into_one_line(serve_calls, monkeypatch):
+    import landmark_asl.cli.commands as commands
+    import landmark_asl.serve.app as app
+
+    monkeypatch.setattr(commands, "_bindable_port", lambda host, port: 8123)  # needs no IPv6 on this machine
+    result = CliRunner(mix_stderr=False).invoke(main, ["serve", "--host", "::1", "--no-collect"])
+    assert result.exit_code == 0 and "serving http://[::1]:8123/ (Ctrl-C stops)" in result.stderr, result.stderr
+    assert serve_calls == [("::1", 8123)]
+
+    def failed_start(_, host, port):  # uvicorn logs why, then exits with status 3
+        raise SystemExit(3)
+
+    monkeypatch.setattr(app, "run_app", failed_start)
+    result = CliRunner(mix_stderr=False).invoke(main, ["serve", "--no-collect"])
+    assert result.exit_code == 1 and result.stderr.splitlines()[-1] == (
+        "Error: the server could not start on 127.0.0.1 port 8123 (the reason is logged above)")
+
+
+def test_evaluate_refuses_an_output_inside_a_folder_it_scores_before_any_work(tmp_path, data_dir, monkeypatch):
+    import landmark_asl.model.recognizer as recognizer
+    from landmark_asl.exceptions import LandmarkASLError
+
+    data = tmp_path / "evx"
+    (data / "L").mkdir(parents=True)
+    shutil.copy(data_dir / "asl2text" / "test" / "L" / "L0.jpg", data / "L" / "L0.jpg")
+    calls = []
+    monkeypatch.setattr(recognizer, "evaluate_images", lambda sources, **kwargs: calls.append(kwargs) or {})
+    monkeypatch.chdir(tmp_path)
+    for sources, output, relation in ((["evx"], "evx/L", "lies inside evx"), (["evx"], "evx", "is evx"),
+                                      ([str(data / "L"), "evx"], "evx/L/../new", "lies inside evx")):
+        result = CliRunner(mix_stderr=False).invoke(main, ["evaluate", *sources, "-o", output])
+        assert result.exit_code == 1 and len(result.stderr.splitlines()) == 1, result.stderr
+        assert result.stderr.startswith(f"Error: --output {output} {relation}, a folder being scored: ")
+    assert calls == [] and sorted(p.name for p in data.rglob("*")) == ["L", "L0.jpg"]
+
+    def scored(sources, **kwargs):  # an output beside the data is fine
+        calls.append(kwargs)
+        raise LandmarkASLError("scored")
+
+    monkeypatch.setattr(recognizer, "evaluate_images", scored)
+    result = CliRunner(mix_stderr=False).invoke(main, ["evaluate", "evx", "-o", "evx_report"])
+    assert result.stderr == "Error: scored\n" and calls[0]["output"] == Path("evx_report")

@@ -125,6 +125,21 @@ def test_empty_folder_is_a_source_error(tmp_path):
         open_source(tmp_path)
 
 
+@pytest.mark.parametrize("source", ["99999999999999999999", "2147483648", 2**31, 10**20, "9" * 200, -1],
+                         ids=["20 digits", "2**31 as text", "2**31", "10**20", "200 digits", "-1"])
+def test_a_camera_index_opencv_cannot_take_is_a_source_error(source, tmp_path, monkeypatch):
+    # cv2.VideoCapture takes a C int: a larger index crashed it ("Python int too large to convert to C long").
+    monkeypatch.chdir(tmp_path)  # no file named like the index
+    with pytest.raises(SourceError, match=r"camera index .* is out of range: expected 0 to 2147483647"):
+        open_source(source)
+
+
+def test_a_digit_that_is_no_number_is_not_a_camera(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SourceError, match="not found: expected a camera index"):
+        open_source("²")  # str.isdigit() says yes, int() refuses it
+
+
 # --- the loop on real frames ----------------------------------------------------------------------
 # Videos are assembled at test time from real asl2text/test frames (never stored in the repo):
 # each letter held about 20 frames, hand-free grey frames before, after and between the two L.

@@ -279,6 +279,37 @@ def test_save_replaces_existing_model_and_keeps_it_when_saving_fails(models, tmp
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
 
 
+def test_save_replaces_a_model_named_through_itself(models, tmp_path, monkeypatch):
+    # model/../model names the model's own folder: it must stay reachable while that folder is moved aside.
+    target = save_model(models["rf"], tmp_path / "model", name="rf")
+    (target / "README.md").write_text("about this model")
+    assert save_model(models["xgb"], tmp_path / "model" / ".." / "model", name="xgb") == tmp_path / "model" / ".." / "model"
+    assert load_model(target).name == "xgb" and (target / "README.md").read_text() == "about this model"
+    monkeypatch.chdir(tmp_path)
+    save_model(models["rf"], os.path.join("model", "..", "model"), name="rf")
+    assert load_model(target).name == "rf"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # nothing hidden left beside it
+
+
+def test_save_puts_the_old_model_back_whatever_stops_the_move(models, tmp_path, monkeypatch):
+    from pathlib import Path
+
+    target = save_model(models["rf"], tmp_path / "model", name="rf")
+    rename = Path.rename
+
+    def interrupted(self, destination):
+        if self.name.startswith(".model.") and ".old-" not in self.name:  # the new model moving into place
+            raise KeyboardInterrupt
+        return rename(self, destination)
+
+    monkeypatch.setattr(Path, "rename", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        save_model(models["xgb"], tmp_path / "model" / ".." / "model", name="xgb")
+    monkeypatch.undo()
+    assert load_model(target).name == "rf"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
 def test_tampered_artefact_is_refused(saved_xgb):
     with open(saved_xgb / "xgb_model.ubj", "ab") as fh:
         fh.write(b"\0")

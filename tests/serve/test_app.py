@@ -436,10 +436,11 @@ def test_cli_serve_personal_folder_and_no_collect(monkeypatch, tmp_path):
     import uvicorn
     from click.testing import CliRunner
 
-    from landmark_asl.cli import main
+    from landmark_asl.cli import commands, main
 
     apps = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: apps.append(app))
+    monkeypatch.setattr(commands, "_bindable_port", lambda host, port: port)  # port 8000 may be taken on this machine
     runner = CliRunner(mix_stderr=False)
     assert runner.invoke(main, ["serve", "--personal-dir", str(tmp_path / "p"), "--cache-dir", str(tmp_path / "c")]).exit_code == 0
     settings = apps[-1].state.serve.settings
