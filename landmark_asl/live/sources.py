@@ -180,6 +180,11 @@ def open_source(source: str | int | Path, *, fps: float = 30.0) -> FrameSource:
                 "OpenCV cannot open; rename the file"
             )
         return _CaptureSource(name, str(path), "video")
+    if path.exists():  # a pipe, socket or device: OpenCV would block or fail on it
+        raise SourceError(
+            f"source {printable_path(name)} is not a regular file or folder (a pipe, socket or device): expected a "
+            "camera index (0, 1, ...), a video file or a folder of images"
+        )
     digits = name.strip()
     if digits.isdecimal():  # not isdigit(): int() refuses digits such as '²'
         # Thousands of digits are not even read (int() refuses over 4300): out of range all the same.

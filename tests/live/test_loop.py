@@ -140,6 +140,14 @@ def test_a_digit_that_is_no_number_is_not_a_camera(tmp_path, monkeypatch):
         open_source("²")  # str.isdigit() says yes, int() refuses it
 
 
+def test_a_pipe_is_named_as_a_pipe_not_as_missing(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "clip.mp4")
+    with pytest.raises(SourceError, match=r"clip\.mp4 is not a regular file or folder \(a pipe"):
+        open_source(str(tmp_path / "clip.mp4"))
+
+
 # --- the loop on real frames ----------------------------------------------------------------------
 # Videos are assembled at test time from real asl2text/test frames (never stored in the repo):
 # each letter held about 20 frames, hand-free grey frames before, after and between the two L.
