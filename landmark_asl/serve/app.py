@@ -160,6 +160,7 @@ class _App:
         self.recognizer = Recognizer(model)  # POST /api/predict (one at a time: predict_limiter)
         self.settings = settings
         self.n_connections = 0
+        self.n_uploads = 0  # POST /api/predict requests held now (max_uploads)
         # One call before the first frame: some classifiers build fast-path state lazily.
         model.predict_proba_one(np.zeros(N_RAW_FEATURES))
         self.predict_limiter = anyio.CapacityLimiter(1)
@@ -178,7 +179,7 @@ class _App:
 
     def limits(self) -> dict[str, int]:
         return {**{name: getattr(self.settings, name) for name in
-                   ("max_upload_bytes", "max_frame_bytes", "max_frame_side", "max_connections")},
+                   ("max_upload_bytes", "max_frame_bytes", "max_frame_side", "max_connections", "max_uploads")},
                 "max_text_chars": MAX_TEXT_CHARS}
 
     async def health(self, request: Request) -> JSONResponse:
@@ -189,6 +190,19 @@ class _App:
         return JSONResponse(card_summary(self.model))
 
     async def predict(self, request: Request) -> JSONResponse:
+        # Each request held may buffer max_upload_bytes while it waits for the one predict_limiter:
+        # beyond max_uploads, later ones are told to come back rather than queued without bound.
+        if self.n_uploads >= self.settings.max_uploads:
+            response = _error(f"busy: {self.settings.max_uploads} uploads are being handled; retry in a moment", 503)
+            response.headers["Retry-After"] = "1"
+            return response
+        self.n_uploads += 1
+        try:
+            return await self._predict(request)
+        finally:
+            self.n_uploads -= 1
+
+    async def _predict(self, request: Request) -> JSONResponse:
         limit = self.settings.max_upload_bytes
         declared = request.headers.get("content-length", "")
         too_large = f"upload too large: at most {limit:,} bytes are accepted; send a smaller image"

@@ -33,6 +33,9 @@ class ServeSettings:
         Frames are downscaled so their longer side is at most this before detection.
     max_connections : int
         WebSocket connections served at once; one more is told so and closed (code 1013).
+    max_uploads : int
+        ``POST /api/predict`` requests held at once (read, waiting or predicted: each may buffer
+        up to ``max_upload_bytes``); one more is answered 503 with ``Retry-After``.
     live : LiveSettings
         Smoothing, threshold and spelling of every connection (the page mirrors frames itself).
     personal_dir : Path or None
@@ -56,6 +59,7 @@ class ServeSettings:
     max_frame_bytes: int = 1024 * 1024
     max_frame_side: int = 1280
     max_connections: int = 4
+    max_uploads: int = 8
     live: LiveSettings = field(default_factory=LiveSettings)
     personal_dir: Path | None = Path("personal")
     cache_dir: Path | None = None
@@ -74,7 +78,8 @@ class ServeSettings:
                                  "192.168.1.20 or laptop.local (no scheme, no path, no wildcard)")
             names.append(name)
         object.__setattr__(self, "allowed_hosts", tuple(names))
-        for name in ("max_upload_bytes", "max_frame_bytes", "max_frame_side", "max_connections", "max_per_letter"):
+        for name in ("max_upload_bytes", "max_frame_bytes", "max_frame_side", "max_connections", "max_uploads",
+                     "max_per_letter"):
             value = getattr(self, name)
             if int(value) != value or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1; got {value!r}")

@@ -463,3 +463,46 @@ def test_cli_serve_refuses_a_folder_without_a_model(tmp_path):
     result = CliRunner(mix_stderr=False).invoke(main, ["serve", "--model", str(tmp_path)])
     assert result.exit_code == 1 and result.stderr.startswith("Error: ") and "serving" not in result.stderr
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_uploads_beyond_max_uploads_are_told_to_retry_not_queued(model, frame_640):
+    import anyio
+    import httpx2 as httpx
+
+    app = create_app(model, ServeSettings(max_uploads=2, allowed_hosts=("testserver",)))
+    head = (b'--B\r\nContent-Disposition: form-data; name="image"; filename="f.jpg"\r\n'
+            b"Content-Type: image/jpeg\r\n\r\n")
+    tail = frame_640 + b"\r\n--B--\r\n"
+    headers = {"content-type": "multipart/form-data; boundary=B"}
+    statuses = []
+
+    async def scenario():
+        release = anyio.Event()
+
+        async def held_body():  # the upload stops halfway until released: its request is held
+            yield head
+            await release.wait()
+            yield tail
+
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as web:
+            async def held():
+                statuses.append((await web.post("/api/predict", content=held_body(), headers=headers)).status_code)
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(held)
+                group.start_soon(held)
+                with anyio.fail_after(30):
+                    while app.state.serve.n_uploads < 2:
+                        await anyio.sleep(0.01)
+                busy = await web.post("/api/predict", content=head + tail, headers=headers)
+                assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
+                assert "busy: 2 uploads are being handled" in busy.json()["error"]
+                release.set()
+            assert app.state.serve.n_uploads == 0
+            after = await web.post("/api/predict", content=head + tail, headers=headers)
+            statuses.append(after.status_code)
+
+    anyio.run(scenario)
+    assert statuses == [200, 200, 200]
+    with pytest.raises(ValueError, match="max_uploads must be an integer >= 1"):
+        ServeSettings(max_uploads=0)
