@@ -65,6 +65,18 @@ def resolve_source(source: str | os.PathLike) -> Path:
     )
 
 
+def source_record(source: str | os.PathLike) -> str:
+    """How a model card records a training source: its name under :func:`data_root` when it lies
+    there (portable: ``asl2text/train``), else its absolute path (a relative path given in one folder
+    must not name another file when the card is read elsewhere); a source not found, as given."""
+    try:
+        path = resolve_source(source)
+    except DatasetError:
+        return str(source)
+    name = _relative_name(path)
+    return name if name != str(path) else str(path.resolve())
+
+
 def _relative_name(path: Path) -> str:
     """A source as a name under data_root() when it lies there (portable metadata), else the path."""
     root = data_root(required=False)

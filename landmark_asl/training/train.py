@@ -12,6 +12,7 @@ import pandas as pd
 from sklearn.model_selection import GroupKFold
 
 from landmark_asl._util import load_json
+from landmark_asl.data.datasets import source_record
 from landmark_asl.data.landmark_cache import load_landmarks, log
 from landmark_asl.estimators.calibration import TemperatureScaling
 from landmark_asl.estimators.features import augment_landmarks, raw_features
@@ -376,7 +377,7 @@ def train_model(
         calibration = fit_calibration(recipe, fit_rows, [str(c) for c in estimator.classes_],
                                       random_state=random_state, n_jobs=n_jobs)
     training.update({
-        "train_sources": source_list,
+        "train_sources": [source_record(s) for s in source_list],
         "labels_kept": sorted(set(table["label"])) if labels is not None else None,
         "metrics_note": (
             "measured on held-out data by models trained without it (see where each entry comes from), "

@@ -112,3 +112,19 @@ def test_a_personal_model_is_refused_as_a_base(base, tmp_path):
                                                rf"\('{base}'\) with all the samples together"):
         _adapt([_samples(tmp_path / "c2.parquet", seed=2)], personal, tmp_path / "again")
     assert not (tmp_path / "again").exists()
+
+
+def test_a_relative_training_source_is_recorded_absolute_so_adapt_elsewhere_reads_the_same_file(tmp_path,
+                                                                                                 monkeypatch):
+    X, y = make_synthetic_landmarks(n_per_class=20, labels=LETTERS, seed=5)
+    (tmp_path / "work").mkdir()
+    _write(tmp_path / "work" / "data.parquet", X, y, "data")
+    monkeypatch.chdir(tmp_path / "work")
+    base = train_model(["data.parquet"], output=tmp_path / "base", recipe=Recipe.plain("rf", {"n_estimators": 10}),
+                       progress=False)
+    recorded = load_model(base).card.training["train_sources"]
+    assert recorded == [str((tmp_path / "work" / "data.parquet").resolve())]
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # no data.parquet here: the card's path still names the file
+    personal = _adapt([_samples(tmp_path / "me.parquet", seed=6)], base, tmp_path / "personal")
+    assert set(load_model(personal).classes) == set(LETTERS)
