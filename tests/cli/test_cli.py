@@ -600,7 +600,6 @@ def test_live_and_collect_refuse_a_camera_index_opencv_cannot_take_in_one_line(s
 @pytest.fixture()
 def serve_calls(monkeypatch) -> list[tuple[str, int]]:
     """serve with the app and uvicorn stood in for: (host, port) of each run_app call."""
-    pytest.importorskip("starlette")
     import landmark_asl.serve.app as app
 
     calls = []
