@@ -353,7 +353,7 @@ def test_landmark_table_is_checked_on_read(tmp_path, small_images):
     assert set(read_table(tmp_path / "lower.parquet")[0]["label"]) == {"B", "L"}
 
 
-def test_a_landmark_table_whose_name_is_not_utf8_is_read(tmp_path, small_images):
+def test_a_landmark_table_whose_name_is_not_utf8_is_read_and_written(tmp_path, small_images):
     extract_table([small_images], tmp_path / "t.parquet", progress=False)
     table, meta = read_table(tmp_path / "t.parquet")
     folder = Path(os.fsdecode(os.fsencode(tmp_path) + b"/n\xff"))
@@ -361,6 +361,10 @@ def test_a_landmark_table_whose_name_is_not_utf8_is_read(tmp_path, small_images)
     shutil.copy(tmp_path / "t.parquet", folder / "t.parquet")
     again, _ = read_table(folder / "t.parquet")  # pyarrow alone cannot open such a name
     pd.testing.assert_frame_equal(again, table)
+    from landmark_asl.data.table import write_table
+
+    write_table(table, folder / "w.parquet", meta)  # nor write one
+    pd.testing.assert_frame_equal(read_table(folder / "w.parquet")[0], table)
     table.to_csv(folder / "t.csv", index=False)
     assert len(read_table(folder / "t.csv")[0]) == len(table)
 

@@ -492,7 +492,8 @@ def _check_output_outside(output: Path, sources: tuple[str, ...]) -> None:
             relation = "is" if where == folder else "lies inside"
             raise LandmarkASLError(
                 f"--output {printable_path(str(output))} {relation} {printable_path(source)}, a folder being scored: "
-                "its confusion.png would be counted as a photo by a later evaluation; choose a folder outside the data"
+                "what it writes there could change what a later evaluation reads (confusion.png in a letter's "
+                "folder is scored as a photo of it); choose a folder outside the data"
             )
 
 
@@ -673,21 +674,29 @@ def serve(host: str, allow_hosts: tuple[str, ...], port: int, model_dir: Path | 
 
 
 def _bindable_port(host: str, port: int) -> int:
-    """``port``, or for 0 a port free on ``host`` now, after binding it there as uvicorn will (then closed).
+    """``port``, or for 0 a port free on ``host`` now, after binding it on every address of ``host`` as
+    uvicorn will (asyncio binds each address the name resolves to; ``localhost`` is often ::1 and
+    127.0.0.1), then closed.
 
     Raises
     ------
     LandmarkASLError
         If ``host`` is no address of this machine, or the port cannot be bound (in use, privileged).
     """
+    import contextlib
     import socket
 
     try:
-        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-        with socket.socket(family, socket.SOCK_STREAM) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: a closed port's TIME_WAIT is no bar
-            sock.bind((host, port))
-            return int(sock.getsockname()[1])
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        with contextlib.ExitStack() as stack:
+            for family, kind, proto, _, address in dict.fromkeys(infos):
+                sock = stack.enter_context(socket.socket(family, kind, proto))
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: TIME_WAIT is no bar
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)  # as asyncio's create_server
+                sock.bind((address[0], port, *address[2:]))
+                port = int(sock.getsockname()[1])  # port 0: the one chosen on the first address, on all
+            return port
     except (OSError, UnicodeError, ValueError, OverflowError) as exc:
         reason = (exc.strerror if isinstance(exc, OSError) else None) or str(exc) or type(exc).__name__
         raise LandmarkASLError(f"cannot serve on host {host!r} port {port}: {reason}; choose another --port, or a "

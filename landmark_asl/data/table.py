@@ -54,7 +54,13 @@ def write_parquet(table, path: Path, metadata: dict) -> None:
     arrow = table if isinstance(table, pa.Table) else pa.Table.from_pandas(table, preserve_index=False)
     schema_meta = dict(arrow.schema.metadata or {})
     schema_meta[METADATA_KEY] = json.dumps(metadata).encode()
-    atomic_write(path, lambda tmp: pq.write_table(arrow.replace_schema_metadata(schema_meta), tmp))
+    arrow = arrow.replace_schema_metadata(schema_meta)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:  # opened here: pyarrow cannot open a name that is not valid UTF-8
+            pq.write_table(arrow, handle)
+
+    atomic_write(path, write)
 
 
 def write_table(table: pd.DataFrame, path: str | os.PathLike, metadata: dict) -> Path:

@@ -113,7 +113,10 @@ _WIDE_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})
 
 
 def pil_to_rgb(image) -> np.ndarray:
-    """RGB uint8 of a PIL image of any mode but floating point; wide integer images keep their top 8 bits.
+    """RGB uint8 of a PIL image of any mode but floating point.
+
+    An integer image wider than 8 bits keeps the top 8 bits of the range its values use: a
+    16-bit photo its high byte (as OpenCV reads a 16-bit file), values of 0-255 stay as they are.
 
     Raises
     ------
@@ -121,7 +124,11 @@ def pil_to_rgb(image) -> np.ndarray:
         A floating-point image (mode F): it has no fixed range to read as 0-255.
     """
     if image.mode in _WIDE_MODES:  # PIL's convert("RGB") clips them at 255 instead: nearly all white
-        gray = np.clip(np.asarray(image, dtype=np.int64) >> 8, 0, 255).astype(np.uint8)
+        values = np.asarray(image)  # uint16 or int32: no wider copy
+        if values.dtype.kind == "i":
+            values = np.maximum(values, 0)
+        shift = max(0, int(values.max(initial=0)).bit_length() - 8)
+        gray = (values >> shift).astype(np.uint8)
         return np.repeat(gray[:, :, None], 3, axis=2)
     if image.mode == "F":
         raise ImageInputError(
@@ -131,15 +138,23 @@ def pil_to_rgb(image) -> np.ndarray:
     return np.asarray(image.convert("RGB"))
 
 
-def _decode_with_pil(data: bytes, name: str) -> np.ndarray | None:
-    """RGB of an image OpenCV cannot decode but PIL can (a GIF's one frame, a TIFF of 32-bit samples); None if neither can."""
+#: Formats PIL decodes where OpenCV cannot: only these, never PIL's others (its EPS reader runs
+#: Ghostscript on the file).
+_PIL_FALLBACK_FORMATS = ("GIF", "TIFF")
+
+
+def _decode_with_pil(data: bytes, name: str, max_side: int | None) -> np.ndarray | None:
+    """RGB of a GIF or TIFF OpenCV cannot decode (a GIF's one frame, a TIFF of 32-bit samples), reduced
+    to ``max_side`` before its colours are converted; None if PIL cannot decode it either."""
     from PIL import Image
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the caller applied our limit
-            with Image.open(io.BytesIO(data)) as image:
+            with Image.open(io.BytesIO(data), formats=_PIL_FALLBACK_FORMATS) as image:
                 image.load()
+                if max_side is not None and max(image.size) > max_side:
+                    image.thumbnail((max_side, max_side))  # before the copies of the conversion
                 try:
                     return pil_to_rgb(image)
                 except ImageInputError as exc:
@@ -196,7 +211,7 @@ def decode_image(data: bytes, *, name: str = "image", max_side: int | None = DEF
         raise DatasetError(f"refusing image {name}: OpenCV cannot decode it ({str(exc).strip().splitlines()[-1][:120]})") from None
     rgb = False
     if image is None:
-        image, rgb = _decode_with_pil(data, name), True
+        image, rgb = _decode_with_pil(data, name, max_side), True
     if image is None:
         raise DatasetError(f"cannot decode image {name}: not an image or corrupt ({len(data)} bytes)")
     if max_side is not None and max(image.shape[:2]) > max_side:

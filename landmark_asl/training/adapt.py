@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from landmark_asl._util import file_sha256
+from landmark_asl.data.datasets import resolve_source
 from landmark_asl.data.landmark_cache import load_landmarks, log
 from landmark_asl.estimators.features import augment_landmarks, raw_features
 from landmark_asl.exceptions import DatasetError, LandmarkASLError, ModelLoadError
@@ -367,7 +368,10 @@ def _own_rows(samples: Any, card: Any, *, signer: str | None, cache_dir: str | P
     if isinstance(samples, pd.DataFrame):
         own = samples.copy()
     else:
-        sources = list(dict.fromkeys(as_list(samples)))
+        named: dict[str, Any] = {}
+        for source in as_list(samples):  # a file named twice, in any way, is read once
+            named.setdefault(_same_file_key(source), source)
+        sources = list(named.values())
         if not sources:
             raise DatasetError("no samples given: pass image folders, landmark tables or landmark CSVs")
         own, _ = load_landmarks(sources, cache_dir=cache_dir, settings=card.extractor_settings, n_jobs=n_jobs,
@@ -386,6 +390,15 @@ def _own_rows(samples: Any, card: Any, *, signer: str | None, cache_dir: str | P
     own["group"] = name
     own["dataset"] = f"personal:{name}"
     return own, name
+
+
+def _same_file_key(source: Any) -> str:
+    """One key for every name of one file or folder (``a.parquet``, ``./a.parquet``, its absolute path, a
+    link to it), so that a sample source named twice is read once; a source not found, as given."""
+    try:
+        return str(resolve_source(source).resolve())
+    except (DatasetError, OSError):
+        return str(source)
 
 
 def _unique_ids(ids: pd.Series) -> list[str]:

@@ -671,3 +671,30 @@ def test_evaluate_refuses_an_output_inside_a_folder_it_scores_before_any_work(tm
     monkeypatch.setattr(recognizer, "evaluate_images", scored)
     result = CliRunner(mix_stderr=False).invoke(main, ["evaluate", "evx", "-o", "evx_report"])
     assert result.stderr == "Error: scored\n" and calls[0]["output"] == Path("evx_report")
+
+
+def test_serve_binds_every_address_of_its_host_first(monkeypatch):
+    # A name such as localhost may resolve to several addresses, and uvicorn binds them all: one taken
+    # must be found before the "serving" line, not after it.
+    import socket
+
+    from landmark_asl.cli.commands import _bindable_port
+    from landmark_asl.exceptions import LandmarkASLError
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        resolve = socket.getaddrinfo
+
+        def two_addresses(host, *args, **kwargs):
+            if host != "twohomed":
+                return resolve(host, *args, **kwargs)
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.2", args[0])),
+                    (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", args[0]))]
+
+        monkeypatch.setattr(socket, "getaddrinfo", two_addresses)
+        with pytest.raises(LandmarkASLError, match=f"cannot serve on host 'twohomed' port {port}: Address already in use"):
+            _bindable_port("twohomed", port)
+        chosen = _bindable_port("twohomed", 0)  # any free port: the same one on both addresses
+        assert chosen > 0

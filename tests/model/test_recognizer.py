@@ -196,6 +196,35 @@ def test_a_16_bit_pil_image_is_read_by_its_top_8_bits_as_a_16_bit_file_is(tmp_pa
     np.testing.assert_array_equal(to_rgb(tmp_path / "still.gif"), np.repeat(gray[:, :, None], 3, axis=2))
 
 
+def test_a_pil_image_keeps_the_top_8_bits_of_the_range_it_uses(data_dir):
+    from PIL import Image
+
+    from landmark_asl.model.recognizer import to_rgb
+
+    gray = np.asarray(Image.open(data_dir / PHOTO).convert("L"))
+    for values in (gray.astype(np.int32), gray.astype(np.uint16)):  # 8-bit values in a wide mode stay as they are
+        np.testing.assert_array_equal(to_rgb(Image.fromarray(values))[:, :, 0], gray)
+    np.testing.assert_array_equal(to_rgb(Image.fromarray(gray.astype(np.int32) * 4096))[:, :, 0], gray)  # 20 bits
+
+
+def test_only_gif_and_tiff_fall_back_to_pil_and_are_reduced_before_conversion(tmp_path, monkeypatch):
+    import PIL.EpsImagePlugin as eps
+    from PIL import Image
+
+    from landmark_asl.hands.images import decode_image
+
+    ran = []
+    monkeypatch.setattr(eps, "has_ghostscript", lambda: True)
+    monkeypatch.setattr(eps, "Ghostscript", lambda *args, **kwargs: ran.append(args))
+    postscript = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 100 100\nshowpage\n"
+    with pytest.raises(DatasetError, match="not an image or corrupt"):
+        decode_image(postscript, name="evil.jpg")
+    assert ran == []  # PIL's EPS reader runs Ghostscript on the file: never reached
+    Image.fromarray(np.full((3000, 4000), 90, np.uint8)).save(tmp_path / "big.gif")
+    image = decode_image((tmp_path / "big.gif").read_bytes(), max_side=1000)
+    assert image.shape == (750, 1000, 3) and image.dtype == np.uint8 and (image == 90).all()
+
+
 def test_prediction_row_is_json(recognizer, data_dir):
     row = prediction_row("x.jpg", recognizer.predict(data_dir / PHOTO))
     assert json.loads(json.dumps(row))["label"] == "L" and row["path"] == "x.jpg" and row["error"] == ""

@@ -63,7 +63,9 @@ def _with_card(base: Path, folder: Path, **training) -> Path:
 
 def test_samples_of_every_file_are_kept_where_their_ids_repeat(base, tmp_path):
     first, second = _samples(tmp_path / "c1.parquet", seed=1), _samples(tmp_path / "c2.parquet", seed=2)
-    out = _adapt([first, second, first], base, tmp_path / "me")  # the same file named twice counts once
+    (tmp_path / "link.parquet").symlink_to(first)
+    again = [str(tmp_path / "." / "c1.parquet"), tmp_path / "link.parquet"]  # c1 named in other ways
+    out = _adapt([first, second, first, *again], base, tmp_path / "me")  # the same file named again counts once
     adapted = load_model(out).card.training["adapted"]
     assert adapted["sample_counts"] == {"A": 4, "B": 4} and adapted["n_samples"] == 8
 
