@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from landmark_asl.hands.landmarks import RIGID_SEGMENTS  # noqa: E402
+from landmark_asl.hands.landmarks import rigid_segments  # noqa: E402
 
 SOURCES = ("asl2text/train", "asl2text/test", "massey", "ml_slr", "landmarks/borisgraudt_raw_gestures.csv",
            "landmarks/nejohnson2_wrist_relative.csv")
@@ -39,15 +39,7 @@ def depth_scale(image: np.ndarray, *, aspects: np.ndarray | None = None,
     depth scale give one unit on all three axes. Rows with a non-finite point, or a palm segment
     under 5% of the row's median one, are left out.
     """
-    points = np.asarray(image, dtype=np.float64)
-    if points.ndim != 3 or points.shape[1:] != (21, 3):
-        raise ValueError(f"image must have shape (n, 21, 3); got {points.shape}")
-    first, second = zip(*RIGID_SEGMENTS, strict=True)
-    points = points[np.isfinite(points).all(axis=(1, 2))]
-    delta = points[:, list(first)] - points[:, list(second)]
-    lengths = np.linalg.norm(delta, axis=2)
-    median = np.median(lengths, axis=1, keepdims=True)
-    delta = delta[((lengths >= 0.05 * median) & (median > 0)).all(axis=1)]
+    delta = rigid_segments(image)
     if len(delta) < 2:
         raise ValueError("fewer than two usable rows: the scales need many hands in varied poses")
     delta = delta[:: max(1, len(delta) // 4000)]
@@ -73,14 +65,18 @@ def main(argv: list[str] | None = None) -> int:
     if not sources:
         parser.error("--sources: give at least one source")
     from landmark_asl.data.landmark_cache import load_landmarks
+    from landmark_asl.exceptions import LandmarkASLError
 
     print("| source | rows with a hand | aspect (height / width) | depth scale | spread |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for source in sources:
-        table, _ = load_landmarks([source], cache_dir=args.cache_dir, n_jobs=2, progress=False)
-        table = table[table["detected"].astype(bool)]
-        image = table[[f"{a}{i}" for i in range(21) for a in "xyz"]].to_numpy(np.float64).reshape(-1, 21, 3)
-        aspect, depth, spread = depth_scale(image)
+        try:
+            table, _ = load_landmarks([source], cache_dir=args.cache_dir, n_jobs=2, progress=False)
+            table = table[table["detected"].astype(bool)]
+            image = table[[f"{a}{i}" for i in range(21) for a in "xyz"]].to_numpy(np.float64).reshape(-1, 21, 3)
+            aspect, depth, spread = depth_scale(image)
+        except (LandmarkASLError, ValueError) as exc:
+            raise SystemExit(f"exp_depth_scale.py: {source}: {exc}") from None
         print(f"| {source} | {len(table)} | {aspect:.3f} | {depth:.2f} | {spread:.4f} |", flush=True)
     return 0
 

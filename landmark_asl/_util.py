@@ -134,6 +134,11 @@ def package_versions(names: Iterable[str] = RESULT_PACKAGES) -> dict[str, str]:
 _DISTRIBUTIONS = {"xgboost": ("xgboost", "xgboost-cpu")}
 
 
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the platform says, else all)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def gpu_available() -> bool:
     """Whether an NVIDIA GPU looks visible, checked cheaply (no CUDA initialisation).
 

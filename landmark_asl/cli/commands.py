@@ -147,10 +147,10 @@ def _check_n_jobs(ctx: click.Context, param: click.Parameter, value: int) -> int
 def _check_fit_n_jobs(ctx: click.Context, param: click.Parameter, value: int) -> int:
     """``--n-jobs`` of a fit: as :func:`_check_n_jobs`, and more than the available cores is capped with a
     warning, as extract caps its workers (a fit starts a thread per job: 100000 cannot even be started)."""
-    import os
+    from landmark_asl._util import available_cores
 
     value = _check_n_jobs(ctx, param, value)
-    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    available = available_cores()
     if value > available:
         click.echo(f"Warning: --n-jobs {value} capped at the {available} available cores (more threads than cores "
                    "would only compete)", err=True)

@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from landmark_asl import __version__
-from landmark_asl._util import exclusive_lock
+from landmark_asl._util import available_cores, exclusive_lock
 from landmark_asl.data import datasets
 from landmark_asl.data.datasets import MANIFEST_COLUMNS, read_sample
 from landmark_asl.data.table import (
@@ -366,7 +366,7 @@ WORKER_MEMORY_MB = 250
 
 def _n_jobs(n_jobs: int) -> int:
     """Worker count: ``-1`` is one per available core; more than the cores is capped, with a warning."""
-    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    available = available_cores()
     if n_jobs == -1:
         return available
     if int(n_jobs) < 1:

@@ -112,6 +112,28 @@ COMMON_FRAME_SIZES: tuple[tuple[int, int], ...] = ((1280, 720), (640, 480), (480
 COMMON_ASPECTS: tuple[float, ...] = tuple(h / w for w, h in COMMON_FRAME_SIZES)
 
 
+def rigid_segments(image: np.ndarray) -> np.ndarray:
+    """The vectors of :data:`RIGID_SEGMENTS` of each usable row, shape (n_usable, 9, 3).
+
+    Rows that are not finite, or where a palm segment is shorter than 5% of the row's median one
+    (a knuckle on the wrist, all zeros), are left out.
+
+    Raises
+    ------
+    ValueError
+        If ``image`` is not of shape (n, 21, 3).
+    """
+    points = np.asarray(image, dtype=np.float64)
+    if points.ndim != 3 or points.shape[1:] != (N_LANDMARKS, 3):
+        raise ValueError(f"image must have shape (n, 21, 3); got {points.shape}")
+    first, second = zip(*RIGID_SEGMENTS, strict=True)
+    points = points[np.isfinite(points).all(axis=(1, 2))]
+    delta = points[:, list(first)] - points[:, list(second)]  # (n, segments, 3)
+    lengths = np.linalg.norm(delta, axis=2)
+    median = np.median(lengths, axis=1, keepdims=True) if len(points) else lengths[:, :1]
+    return delta[((lengths >= 0.05 * median) & (median > 0)).all(axis=1)]
+
+
 def estimate_frame_aspect(image: np.ndarray, *, snap: bool = True) -> float | None:
     """Estimate the frame aspect (height / width) that many hands' landmarks were found in.
 
@@ -144,15 +166,7 @@ def estimate_frame_aspect(image: np.ndarray, *, snap: bool = True) -> float | No
     ValueError
         If ``image`` is not of shape (n, 21, 3).
     """
-    points = np.asarray(image, dtype=np.float64)
-    if points.ndim != 3 or points.shape[1:] != (N_LANDMARKS, 3):
-        raise ValueError(f"image must have shape (n, 21, 3); got {points.shape}")
-    first, second = zip(*RIGID_SEGMENTS, strict=True)
-    points = points[np.isfinite(points).all(axis=(1, 2))]
-    delta = points[:, list(first)] - points[:, list(second)]  # (n, segments, 3)
-    lengths = np.linalg.norm(delta, axis=2)
-    median = np.median(lengths, axis=1, keepdims=True) if len(points) else lengths[:, :1]
-    delta = delta[((lengths >= 0.05 * median) & (median > 0)).all(axis=1)]
+    delta = rigid_segments(image)
     if len(delta) < 2:
         return None
     delta = delta[:: max(1, len(delta) // 5000)]  # every k-th row: the estimate needs a few thousand at most

@@ -573,9 +573,9 @@ def test_train_overwrite_through_the_model_folder_itself_keeps_a_model_in_place(
 
 @pytest.mark.parametrize("command", ["train", "adapt"])
 def test_the_n_jobs_of_a_fit_is_capped_at_the_cores(command, fits, tmp_path):
-    import os
+    from landmark_asl._util import available_cores
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = available_cores()
     result = CliRunner(mix_stderr=False).invoke(main, [command, "x", "-o", str(tmp_path / "m"), "--n-jobs", "100000"])
     assert result.exit_code == 0, result.stderr
     assert fits[-1]["n_jobs"] == cores  # 100000 threads cannot be started ("can't start new thread")

@@ -460,3 +460,13 @@ def test_depth_scale_recovers_a_known_aspect_and_flattened_depth(aspect, flat):
     assert spread < 0.01
     with pytest.raises(ValueError, match="shape"):
         exp.depth_scale(np.zeros((3, 21, 2)))
+
+
+def test_the_depth_script_refuses_a_missing_source_in_one_line(tmp_path):
+    script = SCRIPT.parent / "exp_depth_scale.py"
+    done = subprocess.run([sys.executable, str(script), "--sources", str(tmp_path / "nosuch")], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"exp_depth_scale.py: {tmp_path / 'nosuch'}: dataset ")
+    assert "not found" in lines[0]
